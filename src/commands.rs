@@ -1,0 +1,260 @@
+//! The subcommands: load the configuration, start logging, call the
+//! library, and choose the exit code. This is the edge where the clock is
+//! read and signals are turned into a cancellation.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::cli::{Args, Command, ReportFormat, RunArgs};
+use crate::config::{Config, Location, Rule, Transport};
+use crate::notify::mail::{self, Mailer};
+use crate::{daemon, logging, report};
+
+/// Exit code for a configuration that does not validate (sysexits
+/// EX_CONFIG), except in `run --once`, which follows the monitoring-plugins
+/// convention and exits 3 (unknown).
+const EXIT_CONFIG: u8 = 78;
+
+pub async fn dispatch(args: Args) -> u8 {
+    match args.command {
+        Command::CheckConfig => check_config(&args.config),
+        Command::Run(run) if run.once => run_once(&args.config, &run).await,
+        Command::Run(_) => run_daemon(&args.config).await,
+        Command::SendTestEmail { to } => send_test_email(&args.config, to).await,
+    }
+}
+
+fn load(path: &std::path::Path) -> Option<Config> {
+    match Config::load(path) {
+        Ok(config) => Some(config),
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "accesswatch: {} problem{} in {}",
+                errors.lines.len(),
+                if errors.lines.len() == 1 { "" } else { "s" },
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+fn check_config(path: &std::path::Path) -> u8 {
+    let Some(config) = load(path) else { return 1 };
+    print!("{}", summary(&config, Utc::now()));
+    0
+}
+
+/// The one-screen summary printed by `check-config`.
+pub fn summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let zone = config.daemon.time_zone;
+    let transport = match &config.email.transport {
+        Transport::Smtp(s) => format!(
+            "smtp://{}:{} (tls {}{})",
+            s.host,
+            s.port,
+            s.tls.as_str(),
+            if s.credentials.is_some() { ", auth" } else { "" }
+        ),
+        Transport::File { directory } => format!("files in {}", directory.display()),
+    };
+    let _ = writeln!(out, "{}: OK", config.path.display());
+    let _ = writeln!(
+        out,
+        "time zone {zone}; state directory {}; email from {} via {transport}",
+        config.daemon.state_directory.display(),
+        config.email.from
+    );
+    let _ = writeln!(out, "\nsources ({}):", config.sources.len());
+    for source in &config.sources {
+        let (kind, location) = match &source.location {
+            Location::File(path) => ("file", path.display().to_string()),
+            Location::Http(http) => ("http", crate::source::http::display_url(&http.url)),
+        };
+        let _ = writeln!(out, "  {:<24} {kind:<5} {location}", source.id);
+    }
+    let _ = writeln!(out, "\nchecks ({}):", config.checks.len());
+    for check in &config.checks {
+        let kind = match check.rule {
+            Rule::Threshold { .. } => "threshold",
+            Rule::Ratio { .. } => "ratio",
+        };
+        let next = check.schedule.next_after(now).map_or_else(
+            || "never".to_owned(),
+            |t| {
+                t.with_timezone(&check.schedule.time_zone())
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            },
+        );
+        let _ = writeln!(
+            out,
+            "  {:<24} {kind:<9} {:<8} {} {} {}  \"{}\" {}  next {next}",
+            check.id,
+            check.severity.as_str(),
+            check.metric,
+            check.comparison.op.as_str(),
+            crate::notify::render::number(check.comparison.limit),
+            check.schedule.expression(),
+            check.schedule.time_zone()
+        );
+    }
+    let _ = writeln!(out, "\nroutes ({}):", config.routes.len());
+    for route in &config.routes {
+        let checks = if route.checks.is_empty() {
+            "all checks".to_owned()
+        } else {
+            route.checks.join(", ")
+        };
+        let severities = if route.severities.is_empty() {
+            "any severity".to_owned()
+        } else {
+            route
+                .severities
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let labels = if route.labels.is_empty() {
+            String::new()
+        } else {
+            format!("; labels {}", crate::evaluate::label_text(&route.labels))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<24} -> {} ({checks}; {severities}{labels})",
+            route.name,
+            route.to.join(", ")
+        );
+    }
+    out
+}
+
+async fn run_once(path: &std::path::Path, args: &RunArgs) -> u8 {
+    let Some(config) = load(path) else { return 3 };
+    logging::init(config.daemon.log_format, &config.daemon.log_filter);
+    let as_of = args.as_of.unwrap_or_else(Utc::now);
+    let mailer = if args.notify {
+        match Mailer::new(&config.email) {
+            Ok(mailer) => Some(mailer),
+            Err(e) => {
+                eprintln!("accesswatch: {e:#}");
+                return 3;
+            }
+        }
+    } else {
+        None
+    };
+    let outcome = crate::run::run(&config, &config.checks, as_of, mailer.as_ref()).await;
+    match args.report {
+        ReportFormat::Json => println!("{}", report::json(as_of, &outcome.results)),
+        ReportFormat::Text => print!(
+            "{}",
+            report::text(as_of, &outcome.results, config.daemon.time_zone)
+        ),
+    }
+    let code = report::exit_code(&outcome.results);
+    if outcome.emails_failed > 0 {
+        // The report was printed, but an alert did not go out: say so
+        // loudly, and never report "OK" for such a run.
+        eprintln!(
+            "accesswatch: {} alert email(s) could not be sent; see the log",
+            outcome.emails_failed
+        );
+        return if code == 2 { 2 } else { 3 };
+    }
+    code
+}
+
+async fn run_daemon(path: &std::path::Path) -> u8 {
+    let Some(config) = load(path) else {
+        return EXIT_CONFIG;
+    };
+    logging::init(config.daemon.log_format, &config.daemon.log_filter);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    match daemon::run(Arc::new(config), shutdown).await {
+        Ok(()) => 0,
+        Err(e) => {
+            error!(error = %format!("{e:#}"), "daemon failed to start");
+            eprintln!("accesswatch: {e:#}");
+            1
+        }
+    }
+}
+
+/// Cancels `token` on the first SIGTERM or SIGINT.
+async fn cancel_on_signal(token: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        error!("cannot install signal handlers; stop the daemon with SIGKILL");
+        return;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    info!(signal = name, "signal received");
+    token.cancel();
+}
+
+async fn send_test_email(path: &std::path::Path, to: Option<String>) -> u8 {
+    let Some(config) = load(path) else { return 1 };
+    logging::init(config.daemon.log_format, &config.daemon.log_filter);
+    let recipients: Vec<String> = match to {
+        Some(address) => match mail::parse_mailbox(&address) {
+            Ok(a) => vec![a],
+            Err(e) => {
+                eprintln!("accesswatch: --to {address:?} is not an email address: {e}");
+                return 2;
+            }
+        },
+        None => config
+            .routes
+            .iter()
+            .flat_map(|r| r.to.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    };
+    if recipients.is_empty() {
+        eprintln!("accesswatch: no recipients: give --to ADDR or add a [[route]]");
+        return 2;
+    }
+    let mailer = match Mailer::new(&config.email) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("accesswatch: {e:#}");
+            return 1;
+        }
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "this host".to_owned());
+    let message = mail::test_email(&mailer.describe(), &host);
+    match mailer.send(&config.email.from, &recipients, &message).await {
+        Ok(()) => {
+            println!(
+                "sent a test message to {} through {}",
+                recipients.join(", "),
+                mailer.describe()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("accesswatch: {e:#}");
+            1
+        }
+    }
+}

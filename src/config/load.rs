@@ -1,0 +1,204 @@
+//! Reading the TOML text into the raw structs of [`super::raw`], collecting
+//! every problem instead of stopping at the first.
+//!
+//! Each top-level section and each `[[source]]`, `[[check]]` and `[[route]]`
+//! entry is deserialized on its own, so a type error in one entry does not
+//! hide the problems of the others, and every unknown key is reported (found
+//! with `serde_ignored`, located with the spans `toml_edit` keeps).
+
+use std::ops::Range;
+
+use serde::de::DeserializeOwned;
+use toml_edit::{Document, Item};
+
+use super::Problem;
+use super::raw::{RawCheck, RawDaemon, RawEmail, RawRoute, RawSource};
+
+/// One entry of the file as read, with the span of its table header so that
+/// a missing key can be reported where the entry starts.
+#[derive(Debug)]
+pub struct Entry<T> {
+    pub value: T,
+    pub span: Range<usize>,
+}
+
+/// The whole file after stage one. Entries that could not be read are left
+/// out and their problems recorded; `broken_source_ids` remembers the ids of
+/// unreadable sources so that checks naming them are not reported twice.
+#[derive(Debug, Default)]
+pub struct RawConfig {
+    pub daemon: Option<Entry<RawDaemon>>,
+    pub email: Option<Entry<RawEmail>>,
+    pub sources: Vec<Entry<RawSource>>,
+    pub checks: Vec<Entry<RawCheck>>,
+    pub routes: Vec<Entry<RawRoute>>,
+    pub broken_source_ids: Vec<String>,
+}
+
+const SECTIONS: &str = "[daemon], [email], [[source]], [[check]] and [[route]]";
+
+pub fn parse(text: &str, problems: &mut Vec<Problem>) -> RawConfig {
+    let mut raw = RawConfig::default();
+    let document = match Document::parse(text.to_owned()) {
+        Ok(document) => document,
+        Err(error) => {
+            let message = error.message().trim().to_owned();
+            problems.push(Problem::new(
+                error.span().unwrap_or(0..0),
+                format!("this is not valid TOML: {message}"),
+            ));
+            return raw;
+        }
+    };
+    for (key, item) in document.as_table().iter() {
+        let key_span = document
+            .as_table()
+            .key(key)
+            .and_then(|k| k.span())
+            .unwrap_or(0..0);
+        match key {
+            "daemon" => raw.daemon = read_table(item, key, key_span, problems),
+            "email" => raw.email = read_table(item, key, key_span, problems),
+            "source" => {
+                for element in array_elements(item, key, key_span.clone(), problems) {
+                    match read_table::<RawSource>(&element, key, key_span.clone(), problems) {
+                        Some(entry) => raw.sources.push(entry),
+                        None => {
+                            if let Some(id) = element.get("id").and_then(Item::as_str) {
+                                raw.broken_source_ids.push(id.to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+            "check" => {
+                for element in array_elements(item, key, key_span.clone(), problems) {
+                    raw.checks
+                        .extend(read_table(&element, key, key_span.clone(), problems));
+                }
+            }
+            "route" => {
+                for element in array_elements(item, key, key_span.clone(), problems) {
+                    raw.routes
+                        .extend(read_table(&element, key, key_span.clone(), problems));
+                }
+            }
+            other => problems.push(Problem::new(
+                key_span,
+                format!("unknown section `{other}`: the file has {SECTIONS}"),
+            )),
+        }
+    }
+    raw
+}
+
+/// The elements of `[[name]]`; a plain `[name]` table is reported, since
+/// the sections that take several entries must be written with double
+/// brackets. Elements are cloned into items (spans stay) so that
+/// [`read_table`] reads every kind of entry the same way.
+fn array_elements(
+    item: &Item,
+    name: &str,
+    key_span: Range<usize>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Item> {
+    match item {
+        Item::ArrayOfTables(array) => array.iter().map(|t| Item::Table(t.clone())).collect(),
+        _ => {
+            problems.push(Problem::new(
+                key_span,
+                format!("`{name}` must be written as [[{name}]] (one block per {name})"),
+            ));
+            Vec::new()
+        }
+    }
+}
+
+fn read_table<T: DeserializeOwned>(
+    item: &Item,
+    name: &str,
+    fallback_span: Range<usize>,
+    problems: &mut Vec<Problem>,
+) -> Option<Entry<T>> {
+    let span = item.span().unwrap_or(fallback_span);
+    let Some(value) = item.clone().into_value().ok() else {
+        problems.push(Problem::new(span, format!("`{name}` must be a table")));
+        return None;
+    };
+    if !value.is_inline_table() {
+        problems.push(Problem::new(span, format!("`{name}` must be a table")));
+        return None;
+    }
+    let mut unknown = Vec::new();
+    let deserializer = value.into_deserializer();
+    let result: Result<T, _> = serde_ignored::deserialize(deserializer, |path| {
+        unknown.push(path_segments(&path));
+    });
+    for path in unknown {
+        let key_span = locate_key(item, &path).unwrap_or(span.clone());
+        let dotted = path.join(".");
+        problems.push(Problem::new(
+            key_span,
+            format!("unknown key `{dotted}` in [{name}]: remove it or check its spelling"),
+        ));
+    }
+    match result {
+        Ok(value) => Some(Entry { value, span }),
+        Err(error) => {
+            let error_span = error.span().unwrap_or(span);
+            problems.push(Problem::new(
+                error_span,
+                format!("in [{name}]: {}", error.message().trim()),
+            ));
+            None
+        }
+    }
+}
+
+use serde::de::IntoDeserializer as _;
+
+/// The key names along a `serde_ignored` path, without the private keys
+/// that `serde_spanned` uses internally.
+fn path_segments(path: &serde_ignored::Path<'_>) -> Vec<String> {
+    let mut segments = Vec::new();
+    collect_segments(path, &mut segments);
+    segments.retain(|s| !s.starts_with("$__serde_spanned"));
+    segments
+}
+
+fn collect_segments(path: &serde_ignored::Path<'_>, out: &mut Vec<String>) {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => {}
+        Path::Seq { parent, index } => {
+            collect_segments(parent, out);
+            out.push(index.to_string());
+        }
+        Path::Map { parent, key } => {
+            collect_segments(parent, out);
+            out.push(key.clone());
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => collect_segments(parent, out),
+    }
+}
+
+/// The span of the last key of `path` inside `item`, following tables,
+/// inline tables and arrays.
+fn locate_key(item: &Item, path: &[String]) -> Option<Range<usize>> {
+    let (last, parents) = path.split_last()?;
+    let mut current = item;
+    for segment in parents {
+        if let Ok(index) = segment.parse::<usize>() {
+            current = current.get(index)?;
+        } else {
+            current = current.get(segment.as_str())?;
+        }
+    }
+    match current {
+        Item::Table(table) => table.key(last).and_then(|k| k.span()),
+        Item::Value(toml_edit::Value::InlineTable(table)) => table.key(last).and_then(|k| k.span()),
+        _ => None,
+    }
+}

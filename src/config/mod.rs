@@ -1,0 +1,342 @@
+//! The configuration: one TOML file, read in two stages.
+//!
+//! Stage one ([`load`], [`raw`]) reads the text into serde structs that
+//! mirror the file, keeping the span of every value. Stage two
+//! ([`validate`]) turns them into the types below, in which every value has
+//! been checked and parsed: schedules, time zones, URLs, durations, email
+//! addresses and secrets. There is no `Option` here that "must be `Some` at
+//! run time". Both stages report every problem they find, each as
+//! `FILE:LINE:COL: message`, so the operator fixes them in one pass.
+//!
+//! Relative paths in the file are resolved against the file's directory.
+
+mod load;
+mod raw;
+pub mod secret;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+use crate::schedule::Schedule;
+pub use secret::Secret;
+
+pub const DEFAULT_PATH: &str = "/etc/accesswatch/accesswatch.toml";
+
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub daemon: Daemon,
+    pub email: Email,
+    pub sources: Vec<SourceSpec>,
+    pub checks: Vec<Check>,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug)]
+pub struct Daemon {
+    pub time_zone: Tz,
+    pub state_directory: PathBuf,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// JSON when stdout is not a terminal, text when it is.
+    Auto,
+    Json,
+    Text,
+}
+
+#[derive(Debug)]
+pub struct Email {
+    pub from: String,
+    pub subject_prefix: String,
+    pub transport: Transport,
+}
+
+#[derive(Debug)]
+pub enum Transport {
+    Smtp(Smtp),
+    /// Writes each message as an `.eml` file into the directory.
+    File { directory: PathBuf },
+}
+
+#[derive(Debug)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub credentials: Option<SmtpCredentials>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug)]
+pub struct SmtpCredentials {
+    pub username: String,
+    pub password: Secret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Starttls,
+    Implicit,
+    None,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Starttls => "starttls",
+            TlsMode::Implicit => "implicit",
+            TlsMode::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub id: String,
+    pub location: Location,
+    /// `None`: guessed from the file extension or the HTTP content type.
+    pub format: Option<Format>,
+    /// JSON pointer to the array of records (JSON only); the document root
+    /// when absent.
+    pub records: Option<String>,
+    /// Name used by checks → name (or JSON pointer) in the source.
+    pub fields: BTreeMap<String, String>,
+    /// Field holding the time the data describes; the fetch time otherwise.
+    pub time_field: Option<String>,
+    pub csv_delimiter: u8,
+}
+
+#[derive(Debug, Clone)]
+pub enum Location {
+    File(PathBuf),
+    Http(HttpSpec),
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSpec {
+    pub url: url::Url,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub retry_backoff: Duration,
+    pub max_body_size: u64,
+    pub headers: Vec<Header>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub name: String,
+    pub value: Secret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub citation: Option<String>,
+    pub source: String,
+    pub group_by: Vec<String>,
+    /// What the value measures, for subjects: "members per therapist".
+    pub metric: String,
+    pub rule: Rule,
+    pub comparison: Comparison,
+    pub schedule: Schedule,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    Threshold { field: String, aggregate: Aggregate },
+    Ratio { numerator: String, denominator: String },
+}
+
+/// How a threshold check combines several rows of one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// The row farthest on the wrong side of the limit decides.
+    Worst,
+    Sum,
+    Mean,
+    Min,
+    Max,
+}
+
+/// The condition a healthy value satisfies: `value op limit`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    pub op: Op,
+    pub limit: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    pub to: Vec<String>,
+    /// Empty: every check.
+    pub checks: Vec<String>,
+    /// Empty: every severity.
+    pub severities: Vec<Severity>,
+    /// Every label listed must have exactly this value.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One thing wrong with the file, at a byte range of its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub span: Range<usize>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(span: Range<usize>, message: impl Into<String>) -> Problem {
+        Problem {
+            span,
+            message: message.into(),
+        }
+    }
+}
+
+/// Every problem found in one file, printed one per line as
+/// `FILE:LINE:COL: message`.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub lines: Vec<String>,
+}
+
+impl ConfigError {
+    fn new(path: &Path, text: &str, mut problems: Vec<Problem>) -> ConfigError {
+        problems.sort_by_key(|p| p.span.start);
+        let lines = problems
+            .into_iter()
+            .map(|p| {
+                let (line, column) = line_column(text, p.span.start);
+                format!("{}:{line}:{column}: {}", path.display(), p.message)
+            })
+            .collect();
+        ConfigError { lines }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.lines.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            lines: vec![format!(
+                "{}: cannot read the configuration: {e}",
+                path.display()
+            )],
+        })?;
+        Config::from_text(path, &text)
+    }
+
+    /// Validates `text` as if read from `path` (which names the file in
+    /// messages and anchors relative paths).
+    pub fn from_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let raw = load::parse(text, &mut problems);
+        let base = path.parent().unwrap_or(Path::new("."));
+        let config = validate::validate(raw, path, base, &mut problems);
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(ConfigError::new(path, text, problems)),
+        }
+    }
+
+    pub fn source(&self, id: &str) -> Option<&SourceSpec> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_column_counts_from_one() {
+        let text = "a = 1\nbé = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        assert_eq!(line_column(text, 9), (2, 3));
+        assert_eq!(line_column(text, 1000), (3, 1));
+    }
+}

@@ -1,0 +1,111 @@
+//! Stage one of the configuration: serde structs that mirror the TOML file
+//! exactly, every value wrapped in [`Spanned`] so that stage two
+//! ([`super::validate`]) can point at the line and column of a bad value.
+//!
+//! Enumerations (`tls`, `kind`, `op`, …) stay strings here so that a wrong
+//! value gets a message listing the allowed ones instead of serde's generic
+//! "unknown variant". Nothing here has defaults or meaning; that is stage two.
+//!
+//! Unknown keys are not rejected by serde (which would stop at the first):
+//! [`super::load`] collects every ignored key with `serde_ignored` instead.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawDaemon {
+    pub time_zone: Option<S<String>>,
+    pub state_directory: Option<S<String>>,
+    pub log_format: Option<S<String>>,
+    pub log_filter: Option<S<String>>,
+    pub schedule: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawEmail {
+    pub transport: Option<S<String>>,
+    pub from: Option<S<String>>,
+    pub subject_prefix: Option<S<String>>,
+    // smtp
+    pub host: Option<S<String>>,
+    pub port: Option<S<i64>>,
+    pub tls: Option<S<String>>,
+    pub username: Option<S<String>>,
+    pub password: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    pub password_env: Option<S<String>>,
+    pub password_credential: Option<S<String>>,
+    pub ca_file: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    // file
+    pub directory: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawSource {
+    pub id: Option<S<String>>,
+    pub kind: Option<S<String>>,
+    pub format: Option<S<String>>,
+    pub records: Option<S<String>>,
+    pub fields: Option<BTreeMap<String, S<String>>>,
+    pub time_field: Option<S<String>>,
+    pub csv_delimiter: Option<S<String>>,
+    // file
+    pub path: Option<S<String>>,
+    // http
+    pub url: Option<S<String>>,
+    pub connect_timeout: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub retries: Option<S<i64>>,
+    pub retry_backoff: Option<S<String>>,
+    pub max_body_size: Option<S<String>>,
+    pub bearer_token: Option<S<String>>,
+    pub bearer_token_file: Option<S<String>>,
+    pub bearer_token_env: Option<S<String>>,
+    pub bearer_token_credential: Option<S<String>>,
+    pub headers: Option<Vec<S<RawHeader>>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawHeader {
+    pub name: Option<S<String>>,
+    pub value: Option<S<String>>,
+    pub value_file: Option<S<String>>,
+    pub value_env: Option<S<String>>,
+    pub value_credential: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawCheck {
+    pub id: Option<S<String>>,
+    pub title: Option<S<String>>,
+    pub kind: Option<S<String>>,
+    pub source: Option<S<String>>,
+    pub severity: Option<S<String>>,
+    pub citation: Option<S<String>>,
+    pub schedule: Option<S<String>>,
+    pub time_zone: Option<S<String>>,
+    pub group_by: Option<S<Vec<S<String>>>>,
+    pub metric: Option<S<String>>,
+    pub op: Option<S<String>>,
+    pub limit: Option<S<f64>>,
+    // threshold
+    pub field: Option<S<String>>,
+    pub aggregate: Option<S<String>>,
+    // ratio
+    pub numerator: Option<S<String>>,
+    pub denominator: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawRoute {
+    pub name: Option<S<String>>,
+    pub to: Option<S<Vec<S<String>>>>,
+    pub checks: Option<S<Vec<S<String>>>>,
+    pub severities: Option<S<Vec<S<String>>>>,
+    pub labels: Option<BTreeMap<String, S<String>>>,
+}

@@ -1,0 +1,142 @@
+//! The long-running daemon: jobs, their schedules, and shutdown.
+//!
+//! Checks that share a schedule (expression and time zone) form one
+//! [`Job`]; each job is one task that runs its checks once at start-up and
+//! then at every tick of its schedule. A job's runs are sequential, so a
+//! job never overlaps itself: ticks that fall due while a run is still
+//! going are skipped and logged. The scheduler is the only place below
+//! `main` that reads the clock.
+//!
+//! Shutdown: when the [`CancellationToken`] is cancelled (SIGTERM, SIGINT),
+//! jobs stop waiting for their next tick; runs in progress get
+//! [`SHUTDOWN_GRACE`] to finish, after which they are dropped. Nothing a run
+//! writes can be left half-written (`.eml` files are renamed into place).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument as _, info, info_span, warn};
+
+use crate::config::{Check, Config};
+use crate::notify::mail::Mailer;
+use crate::schedule::Schedule;
+
+/// How long runs in progress may take to finish after SIGTERM; systemd's
+/// default stop timeout is 90 s, the promise to operators is 10 s.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(7);
+
+/// The longest single sleep: the scheduler wakes at least this often to
+/// re-read the clock, so a suspended machine or a clock step is noticed.
+const MAX_SLEEP: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub schedule: Schedule,
+    pub checks: Vec<Check>,
+}
+
+impl Job {
+    pub fn name(&self) -> String {
+        format!(
+            "{} {}",
+            self.schedule.expression(),
+            self.schedule.time_zone()
+        )
+    }
+}
+
+/// Groups the checks of `config` by schedule, in configuration order.
+pub fn jobs(config: &Config) -> Vec<Job> {
+    let mut jobs: Vec<Job> = Vec::new();
+    for check in &config.checks {
+        match jobs.iter_mut().find(|j| j.schedule == check.schedule) {
+            Some(job) => job.checks.push(check.clone()),
+            None => jobs.push(Job {
+                schedule: check.schedule.clone(),
+                checks: vec![check.clone()],
+            }),
+        }
+    }
+    jobs
+}
+
+/// Runs the daemon until `shutdown` is cancelled.
+pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mailer = Arc::new(Mailer::new(&config.email)?);
+    let jobs = jobs(&config);
+    info!(
+        config = %config.path.display(),
+        checks = config.checks.len(),
+        jobs = jobs.len(),
+        transport = %mailer.describe(),
+        "daemon started"
+    );
+    let tracker = TaskTracker::new();
+    for job in jobs {
+        let span = info_span!("job", job = %job.name());
+        tracker.spawn(
+            job_loop(job, config.clone(), mailer.clone(), shutdown.clone()).instrument(span),
+        );
+    }
+    tracker.close();
+    shutdown.cancelled().await;
+    info!("shutting down");
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+        warn!(
+            grace_ms = SHUTDOWN_GRACE.as_millis() as u64,
+            "runs still in progress at shutdown were stopped"
+        );
+    }
+    info!("stopped");
+    Ok(())
+}
+
+async fn job_loop(job: Job, config: Arc<Config>, mailer: Arc<Mailer>, shutdown: CancellationToken) {
+    // The start-up run, then one per tick.
+    let mut due = Utc::now();
+    loop {
+        let outcome = crate::run::run(&config, &job.checks, due, Some(&mailer)).await;
+        let finished = Utc::now();
+        let skipped = job.schedule.ticks_between(due, finished, 10_000);
+        if skipped > 0 {
+            warn!(
+                skipped,
+                duration_ms = (finished - due).num_milliseconds(),
+                "run took longer than the schedule interval; skipped ticks"
+            );
+        }
+        info!(
+            checks = outcome.results.len(),
+            emails_sent = outcome.emails_sent,
+            emails_failed = outcome.emails_failed,
+            duration_ms = (finished - due).num_milliseconds().max(0),
+            "run finished"
+        );
+        let Some(next) = job.schedule.next_after(finished) else {
+            warn!("the schedule has no future run; this job stops");
+            return;
+        };
+        info!(next_run = %next.with_timezone(&job.schedule.time_zone()).to_rfc3339(), "next run");
+        if !sleep_until(next, &shutdown).await {
+            return;
+        }
+        due = next;
+    }
+}
+
+/// Sleeps until the wall-clock time `until`; false if shut down first.
+async fn sleep_until(until: DateTime<Utc>, shutdown: &CancellationToken) -> bool {
+    loop {
+        let remaining = (until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        if remaining.is_zero() {
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(remaining.min(MAX_SLEEP)) => {}
+            () = shutdown.cancelled() => return false,
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The `accesswatch` binary: parse the command line and hand over to the
+//! library; turn the outcome into an exit code.
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let args = accesswatch::cli::Args::parse();
+    accesswatch::source::http::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("accesswatch: cannot start the async runtime: {e}");
+            return ExitCode::from(70);
+        }
+    };
+    let code = runtime.block_on(accesswatch::commands::dispatch(args));
+    // Do not wait for blocked tasks (a hung SMTP connection) on the way out.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    ExitCode::from(code)
+}

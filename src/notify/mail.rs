@@ -1,0 +1,271 @@
+//! Sending email: the only module that knows lettre.
+//!
+//! [`Mailer`] sends a [`RenderedEmail`] either over SMTP (`tls = "starttls"`,
+//! `"implicit"` or `"none"`, optional AUTH) or by writing an `.eml` file
+//! into a folder. A file is written under a temporary name and renamed, so
+//! a reader never sees half a message. SMTP failures are turned into a
+//! sentence that tells the operator what to change ([`advice`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context as _;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::render::RenderedEmail;
+use crate::config::{Email, Smtp, TlsMode, Transport};
+
+/// Checks that `text` is one mailbox (`name <addr@host>` or `addr@host`)
+/// and returns it in normal form.
+pub fn parse_mailbox(text: &str) -> Result<String, String> {
+    text.trim()
+        .parse::<Mailbox>()
+        .map(|m| m.to_string())
+        .map_err(|e| e.to_string())
+}
+
+pub enum Mailer {
+    Smtp {
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
+        settings: SmtpSummary,
+    },
+    File {
+        directory: PathBuf,
+    },
+}
+
+/// What the advice needs to know about the SMTP settings.
+#[derive(Debug, Clone)]
+pub struct SmtpSummary {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub auth: bool,
+}
+
+impl Mailer {
+    pub fn new(email: &Email) -> anyhow::Result<Mailer> {
+        match &email.transport {
+            Transport::File { directory } => Ok(Mailer::File {
+                directory: directory.clone(),
+            }),
+            Transport::Smtp(smtp) => Ok(Mailer::Smtp {
+                transport: Box::new(smtp_transport(smtp)?),
+                settings: SmtpSummary {
+                    host: smtp.host.clone(),
+                    port: smtp.port,
+                    tls: smtp.tls,
+                    auth: smtp.credentials.is_some(),
+                },
+            }),
+        }
+    }
+
+    /// A short description for logs: `smtp://host:587 (starttls)` or
+    /// `file:/var/lib/accesswatch/mail`.
+    pub fn describe(&self) -> String {
+        match self {
+            Mailer::Smtp { settings, .. } => format!(
+                "smtp://{}:{} ({})",
+                settings.host,
+                settings.port,
+                settings.tls.as_str()
+            ),
+            Mailer::File { directory } => format!("file:{}", directory.display()),
+        }
+    }
+
+    /// Sends one message to `to`. The error is already phrased for the
+    /// operator.
+    pub async fn send(&self, from: &str, to: &[String], email: &RenderedEmail) -> anyhow::Result<()> {
+        let message = build_message(from, to, email)?;
+        match self {
+            Mailer::Smtp { transport, settings } => {
+                transport
+                    .send(message)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(advice(&e, settings)))?;
+                Ok(())
+            }
+            Mailer::File { directory } => write_eml(directory, &message.formatted()).await,
+        }
+    }
+}
+
+fn smtp_transport(smtp: &Smtp) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let tls = match smtp.tls {
+        TlsMode::None => Tls::None,
+        TlsMode::Starttls => Tls::Required(tls_parameters(smtp)?),
+        TlsMode::Implicit => Tls::Wrapper(tls_parameters(smtp)?),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        .port(smtp.port)
+        .tls(tls)
+        .timeout(Some(smtp.timeout));
+    if let Some(credentials) = &smtp.credentials {
+        builder = builder.credentials(Credentials::new(
+            credentials.username.clone(),
+            credentials.password.expose().to_owned(),
+        ));
+    }
+    Ok(builder.build())
+}
+
+fn tls_parameters(smtp: &Smtp) -> anyhow::Result<TlsParameters> {
+    let mut builder = TlsParameters::builder(smtp.host.clone());
+    if let Some(ca_file) = &smtp.ca_file {
+        let pem = std::fs::read(ca_file)
+            .with_context(|| format!("reading the SMTP ca_file {}", ca_file.display()))?;
+        let certificate = Certificate::from_pem(&pem)
+            .with_context(|| format!("ca_file {} is not a PEM certificate", ca_file.display()))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder.build_rustls().context("setting up TLS for SMTP")
+}
+
+fn build_message(from: &str, to: &[String], email: &RenderedEmail) -> anyhow::Result<Message> {
+    let mut builder = Message::builder()
+        .from(from.parse().context("parsing the sender address")?)
+        .subject(email.subject.clone());
+    for recipient in to {
+        builder = builder.to(recipient
+            .parse()
+            .with_context(|| format!("parsing recipient {recipient:?}"))?);
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            email.html.clone(),
+        ))
+        .context("building the message")
+}
+
+/// Writes `bytes` to a new `.eml` file in `directory`, atomically.
+async fn write_eml(directory: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    tokio::fs::create_dir_all(directory)
+        .await
+        .with_context(|| format!("creating the mail folder {}", directory.display()))?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+    let name = format!(
+        "{stamp}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let temporary = directory.join(format!(".{name}.tmp"));
+    let target = directory.join(format!("{name}.eml"));
+    tokio::fs::write(&temporary, bytes)
+        .await
+        .with_context(|| format!("writing {}", temporary.display()))?;
+    tokio::fs::rename(&temporary, &target)
+        .await
+        .with_context(|| format!("renaming {} to {}", temporary.display(), target.display()))?;
+    Ok(())
+}
+
+/// Turns a lettre error into a sentence that says what went wrong and what
+/// to change in `[email]`.
+fn advice(error: &lettre::transport::smtp::Error, smtp: &SmtpSummary) -> String {
+    let detail = error_chain(error);
+    let at = format!("SMTP server {}:{}", smtp.host, smtp.port);
+    let lower = detail.to_ascii_lowercase();
+    if error.is_timeout() {
+        let hint = match smtp.tls {
+            TlsMode::Starttls | TlsMode::None if smtp.port == 465 => {
+                "; port 465 expects TLS from the first byte: set tls = \"implicit\""
+            }
+            _ => "; check host, port and firewall, or raise `timeout`",
+        };
+        return format!("{at} did not answer in time{hint} ({detail})");
+    }
+    if lower.contains("connection refused") {
+        return format!(
+            "{at} refused the connection: check `host` and `port` and that the server is running ({detail})"
+        );
+    }
+    if error.is_tls()
+        || lower.contains("tls")
+        || lower.contains("certificate")
+        || lower.contains("corrupt message")
+        || lower.contains("handshake")
+    {
+        let hint = if lower.contains("certificate") || lower.contains("unknownissuer") {
+            "the server's certificate is not trusted: if it is signed by a private CA, set ca_file = \"/path/to/ca.pem\""
+        } else if smtp.tls == TlsMode::Implicit && smtp.port != 465 {
+            "the server does not speak TLS on connect: with port 587 or 25 set tls = \"starttls\""
+        } else if smtp.tls == TlsMode::Starttls && smtp.port == 465 {
+            "server closed the connection during TLS: with port 465 set tls = \"implicit\""
+        } else {
+            "check that `tls` matches the port (587: \"starttls\", 465: \"implicit\")"
+        };
+        return format!("TLS with {at} failed: {hint} ({detail})");
+    }
+    if lower.contains("starttls") || lower.contains("no tls") {
+        return format!(
+            "{at} does not offer STARTTLS: use tls = \"implicit\" on port 465, or tls = \"none\" only on a trusted network ({detail})"
+        );
+    }
+    if let Some(code) = error.status() {
+        let code_text = code.to_string();
+        if code_text.starts_with("535") || code_text.starts_with("534") || code_text.starts_with("530") {
+            return format!(
+                "{at} rejected the login (code {code_text}): check `username` and the password credential ({detail})"
+            );
+        }
+        if code_text.starts_with("55") {
+            return format!(
+                "{at} refused the message (code {code_text}): check `from` and the route's `to` addresses, and that the server relays for this sender ({detail})"
+            );
+        }
+        if error.is_transient() {
+            return format!("{at} is busy or failing temporarily (code {code_text}); the next run will try again ({detail})");
+        }
+        return format!("{at} refused the message (code {code_text}) ({detail})");
+    }
+    if lower.contains("closed") || lower.contains("eof") || lower.contains("reset") {
+        let hint = match (smtp.tls, smtp.port) {
+            (TlsMode::Starttls | TlsMode::None, 465) => {
+                "server closed the connection during TLS: with port 465 set tls = \"implicit\""
+            }
+            _ => "the server closed the connection; check that `tls` matches the port",
+        };
+        return format!("{at}: {hint} ({detail})");
+    }
+    if !smtp.auth && lower.contains("auth") {
+        return format!("{at} requires a login: set `username` and password_file (or _env, _credential) ({detail})");
+    }
+    format!("sending through {at} failed: {detail}")
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = inner.source();
+    }
+    parts.join(": ")
+}
+
+/// The plain message of `send-test-email`.
+pub fn test_email(describe: &str, host: &str) -> RenderedEmail {
+    let text = format!(
+        "This is a test message from accesswatch on {host}, sent through {describe}.\n\
+         If you can read it, the [email] settings work.\n"
+    );
+    let html = format!(
+        "<!DOCTYPE html>\n<html><body><p>This is a test message from accesswatch on {host}, sent through {describe}.</p>\
+         <p>If you can read it, the [email] settings work.</p></body></html>\n"
+    );
+    RenderedEmail {
+        subject: "[accesswatch] test message".to_owned(),
+        text,
+        html,
+    }
+}

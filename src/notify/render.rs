@@ -1,0 +1,302 @@
+//! Rendering a [`Digest`] into an email: a pure function of the digest, the
+//! evaluation time and the time zone to show times in.
+//!
+//! The subject says what and where (`[accesswatch] CRITICAL: 2 regions above
+//! 3,000 members per therapist`); the body lists every breached group with
+//! its value, limit, citation and data time, in a `text/plain` part and an
+//! equivalent `text/html` part. Only labels, aggregates and counts appear:
+//! no row of any source is ever quoted.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::{Digest, DigestItem};
+use crate::config::{Op, Severity};
+use crate::evaluate::{GroupResult, Status};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub fn render(digest: &Digest, prefix: &str, as_of: DateTime<Utc>, zone: Tz) -> RenderedEmail {
+    RenderedEmail {
+        subject: subject(digest, prefix),
+        text: text_body(digest, as_of, zone),
+        html: html_body(digest, as_of, zone),
+    }
+}
+
+fn subject(digest: &Digest, prefix: &str) -> String {
+    let breached: Vec<&DigestItem> = digest
+        .items
+        .iter()
+        .filter(|i| i.groups.iter().any(|g| g.status == Status::Breach))
+        .collect();
+    let unknown = digest.items.len() - breached.len();
+    let level = match breached.iter().map(|i| i.result.severity).max() {
+        Some(Severity::Critical) => "CRITICAL",
+        Some(Severity::Warning) => "WARNING",
+        None => "UNKNOWN",
+    };
+    let mut parts: Vec<String> = breached.iter().take(3).map(|i| summary(i)).collect();
+    if breached.len() > 3 {
+        parts.push(format!("{} more checks", breached.len() - 3));
+    }
+    if unknown > 0 {
+        parts.push(format!(
+            "{unknown} {} could not be evaluated",
+            plural(unknown, "check", "checks")
+        ));
+    }
+    format!("{prefix} {level}: {}", parts.join("; "))
+}
+
+/// "2 regions above 3,000 members per therapist", or for one group
+/// "region socal-south above 3,000 members per therapist".
+fn summary(item: &DigestItem) -> String {
+    let breached: Vec<&&GroupResult> = item
+        .groups
+        .iter()
+        .filter(|g| g.status == Status::Breach)
+        .collect();
+    let comparison = item.result.comparison;
+    let tail = format!(
+        "{} {} {}",
+        direction(comparison.op),
+        number(comparison.limit),
+        item.result.metric
+    );
+    match (item.check.group_by.as_slice(), breached.as_slice()) {
+        ([], _) => tail,
+        ([field], [only]) => {
+            let name = only.labels.get(field).map_or("?", String::as_str);
+            format!("{} {name} {tail}", field.replace('_', " "))
+        }
+        (_, [only]) => format!("{} {tail}", only.label_text()),
+        ([field], many) => format!("{} {} {tail}", many.len(), plural_noun(field)),
+        (_, many) => format!("{} groups {tail}", many.len()),
+    }
+}
+
+/// How a breached value stands to the limit, given the healthy condition.
+fn direction(op: Op) -> &'static str {
+    match op {
+        Op::Le => "above",
+        Op::Lt => "at or above",
+        Op::Ge => "below",
+        Op::Gt => "at or below",
+    }
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+fn plural_noun(field: &str) -> String {
+    let word = field.replace('_', " ");
+    if let Some(stem) = word.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'o', 'u'])
+    {
+        return format!("{stem}ies");
+    }
+    if word.ends_with('s') || word.ends_with("sh") || word.ends_with("ch") || word.ends_with('x') {
+        return format!("{word}es");
+    }
+    format!("{word}s")
+}
+
+/// 3000 → "3,000"; 3412.456 → "3,412.46"; infinity → "∞".
+pub fn number(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "∞" } else { "-∞" }.to_owned();
+    }
+    if value.is_nan() {
+        return "NaN".to_owned();
+    }
+    let rounded = format!("{:.2}", value.abs());
+    let (whole, fraction) = rounded.split_once('.').unwrap_or((&rounded, ""));
+    let fraction = fraction.trim_end_matches('0');
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let sign = if value < 0.0 && rounded != "0.00" { "-" } else { "" };
+    if fraction.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped}.{fraction}")
+    }
+}
+
+fn time(t: DateTime<Utc>, zone: Tz) -> String {
+    t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+fn group_line(group: &GroupResult, limit_text: &str) -> String {
+    match (group.status, group.value) {
+        (Status::Breach, Some(value)) => format!(
+            "{}: {} (limit {limit_text}; {} {})",
+            group.label_text(),
+            number(value),
+            group.rows,
+            plural(group.rows, "row", "rows")
+        ),
+        _ => format!(
+            "{}: could not be evaluated: {}",
+            group.label_text(),
+            group.error.as_deref().unwrap_or("unknown error")
+        ),
+    }
+}
+
+fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
+    let breaches = digest.breach_count();
+    format!(
+        "accesswatch found {breaches} {} of access standards in the run of {}.",
+        plural(breaches, "breach", "breaches"),
+        time(as_of, zone)
+    )
+}
+
+const FOOTER: &str = "This message carries aggregates and counts only, never member-level data.";
+
+fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n", intro(digest, as_of, zone));
+    for item in &digest.items {
+        let r = item.result;
+        let limit_text = format!("{} {}", r.comparison.op.as_str(), number(r.comparison.limit));
+        let _ = writeln!(out, "{}  {} ({})", r.severity.as_str().to_uppercase(), r.title, r.id);
+        let _ = writeln!(out, "  Standard: {} must be {limit_text}", r.metric);
+        if let Some(citation) = &r.citation {
+            let _ = writeln!(out, "  Citation: {citation}");
+        }
+        if let Some(data_time) = r.data_time {
+            let _ = writeln!(out, "  Data as of: {} (source {})", time(data_time, zone), r.source);
+        }
+        if let Some(error) = &r.error {
+            let _ = writeln!(out, "  Could not be evaluated: {error}");
+        }
+        for group in &item.groups {
+            let _ = writeln!(out, "  - {}", group_line(group, &limit_text));
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "-- \nRoute {:?}. {FOOTER}", digest.route.name);
+    out
+}
+
+fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n<body style=\"font-family: sans-serif\">\n",
+    );
+    let _ = writeln!(out, "<p>{}</p>", escape(&intro(digest, as_of, zone)));
+    for item in &digest.items {
+        let r = item.result;
+        let limit_text = format!("{} {}", r.comparison.op.as_str(), number(r.comparison.limit));
+        let _ = writeln!(
+            out,
+            "<h3>{} &mdash; {} <small>({})</small></h3>",
+            r.severity.as_str().to_uppercase(),
+            escape(&r.title),
+            escape(&r.id)
+        );
+        let _ = writeln!(out, "<p>Standard: {} must be {}", escape(&r.metric), escape(&limit_text));
+        if let Some(citation) = &r.citation {
+            let _ = write!(out, "<br>Citation: {}", escape(citation));
+        }
+        if let Some(data_time) = r.data_time {
+            let _ = write!(
+                out,
+                "<br>Data as of: {} (source {})",
+                escape(&time(data_time, zone)),
+                escape(&r.source)
+            );
+        }
+        if let Some(error) = &r.error {
+            let _ = write!(out, "<br><strong>Could not be evaluated:</strong> {}", escape(error));
+        }
+        out.push_str("</p>\n");
+        if !item.groups.is_empty() {
+            out.push_str("<table border=\"1\" cellpadding=\"4\" style=\"border-collapse: collapse\">\n<tr><th>Group</th><th>Value</th><th>Limit</th><th>Rows</th></tr>\n");
+            for group in &item.groups {
+                let value = match (group.status, group.value) {
+                    (Status::Breach, Some(v)) => number(v),
+                    _ => format!("unknown: {}", group.error.as_deref().unwrap_or("")),
+                };
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&group.label_text()),
+                    escape(&value),
+                    escape(&limit_text),
+                    group.rows
+                );
+            }
+            out.push_str("</table>\n");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<p style=\"color: #666\">Route {}. {FOOTER}</p>\n</body></html>",
+        escape(&format!("{:?}", digest.route.name))
+    );
+    out
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let check = |value: f64, expected: &str| assert_eq!(number(value), expected, "{value}");
+        check(3000.0, "3,000");
+        check(3412.456, "3,412.46");
+        check(0.5, "0.5");
+        check(999.0, "999");
+        check(1_234_567.0, "1,234,567");
+        check(-1234.5, "-1,234.5");
+        check(-0.001, "0");
+        check(f64::INFINITY, "∞");
+    }
+
+    #[test]
+    fn plural_nouns() {
+        assert_eq!(plural_noun("region"), "regions");
+        assert_eq!(plural_noun("facility"), "facilities");
+        assert_eq!(plural_noun("network"), "networks");
+        assert_eq!(plural_noun("county"), "counties");
+        assert_eq!(plural_noun("medical_group"), "medical groups");
+        assert_eq!(plural_noun("class"), "classes");
+        assert_eq!(plural_noun("day"), "days");
+    }
+
+    #[test]
+    fn escapes_html() {
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+}

@@ -1,0 +1,127 @@
+//! The report of `run --once`: text for people, JSON for programs, and the
+//! exit code of the monitoring-plugins convention. Pure functions of the
+//! results.
+//!
+//! Exit codes: 0 all OK, 1 a warning-severity breach, 2 a critical breach,
+//! 3 a check could not be evaluated. When several apply, the most urgent
+//! wins in the order Icinga ranks states: critical (2), then unknown (3),
+//! then warning (1), so that a blind spot outranks a warning.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+
+use crate::config::Severity;
+use crate::evaluate::{CheckResult, Status};
+use crate::notify::render::number;
+
+pub fn exit_code(results: &[CheckResult]) -> u8 {
+    let breach = |severity| {
+        results
+            .iter()
+            .any(|r| r.status == Status::Breach && r.severity == severity)
+    };
+    if breach(Severity::Critical) {
+        2
+    } else if results.iter().any(|r| r.status == Status::Unknown) {
+        3
+    } else if breach(Severity::Warning) {
+        1
+    } else {
+        0
+    }
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Finite numbers as JSON numbers; infinity (members per zero staff) and
+/// unknown values as `null`.
+fn json_number(value: Option<f64>) -> Value {
+    value
+        .filter(|v| v.is_finite())
+        .map_or(Value::Null, |v| json!(v))
+}
+
+pub fn json(as_of: DateTime<Utc>, results: &[CheckResult]) -> Value {
+    let checks: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let groups: Vec<Value> = r
+                .groups
+                .iter()
+                .map(|g| {
+                    json!({
+                        "labels": g.labels,
+                        "status": g.status.as_str(),
+                        "value": json_number(g.value),
+                        "infinite": g.value.is_some_and(f64::is_infinite),
+                        "limit": g.limit,
+                        "rows": g.rows,
+                        "error": g.error,
+                    })
+                })
+                .collect();
+            json!({
+                "id": r.id,
+                "title": r.title,
+                "status": r.status.as_str(),
+                "severity": r.severity.as_str(),
+                "source": r.source,
+                "op": r.comparison.op.as_str(),
+                "limit": r.comparison.limit,
+                "citation": r.citation,
+                "data_time": r.data_time.map(time),
+                "groups": groups,
+                "error": r.error,
+            })
+        })
+        .collect();
+    json!({
+        "as_of": time(as_of),
+        "exit_code": exit_code(results),
+        "checks": checks,
+    })
+}
+
+pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "accesswatch report as of {}",
+        as_of.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
+    );
+    for r in results {
+        let state = match r.status {
+            Status::Ok => "OK".to_owned(),
+            Status::Breach => r.severity.as_str().to_uppercase(),
+            Status::Unknown => "UNKNOWN".to_owned(),
+        };
+        let _ = writeln!(out, "\n{state:<9} {} ({})", r.title, r.id);
+        if let Some(error) = &r.error {
+            let _ = writeln!(out, "          {error}");
+        }
+        for g in &r.groups {
+            let value = g.value.map_or_else(|| "?".to_owned(), number);
+            let mark = match g.status {
+                Status::Ok => "ok",
+                Status::Breach => "BREACH",
+                Status::Unknown => "unknown",
+            };
+            let _ = writeln!(
+                out,
+                "          {mark:<8} {}: {value} (healthy {} {})",
+                g.label_text(),
+                r.comparison.op.as_str(),
+                number(g.limit)
+            );
+            if let Some(error) = &g.error {
+                let _ = writeln!(out, "                   {error}");
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,105 @@
+//! Fetching a source's data: the IO edge that feeds evaluation.
+//!
+//! [`fetch`] reads one [`SourceSpec`] (a file, or an HTTP GET in
+//! [`http`], the only module that knows reqwest) and parses the bytes into
+//! a [`Table`] with [`crate::table::parse`]. Every failure becomes an
+//! `anyhow::Error` whose message names the source and what to change; the
+//! caller logs it and marks the checks that use the source `unknown`.
+//!
+//! Later sources (FHIR, NPPES, PostgreSQL) are further variants of
+//! [`crate::config::Location`] with a module here each.
+
+pub mod http;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+
+use crate::config::{Format, Location, SourceSpec};
+use crate::table::{self, Table};
+
+/// Fetches and parses `spec`. `now` is the time recorded as the data time
+/// when the source cannot tell a better one.
+pub async fn fetch(spec: &SourceSpec, now: DateTime<Utc>) -> anyhow::Result<Table> {
+    let (bytes, format, data_time) = match &spec.location {
+        Location::File(path) => read_file(spec, path).await?,
+        Location::Http(http) => {
+            let response = http::get(http).await?;
+            let format = spec
+                .format
+                .or_else(|| response.content_type.as_deref().and_then(format_from_content_type))
+                .or_else(|| format_from_extension(http.url.path()))
+                .with_context(|| {
+                    format!(
+                        "cannot tell the format of {} (content type {:?}): set format = \"csv\", \"json\" or \"ndjson\"",
+                        http::display_url(&http.url),
+                        response.content_type.as_deref().unwrap_or("none")
+                    )
+                })?;
+            (response.body, format, response.last_modified.unwrap_or(now))
+        }
+    };
+    let mut table = table::parse(&bytes, format, spec, data_time)?;
+    if let Some(field) = &spec.time_field {
+        table.data_time = table::newest_time(&table, field)
+            .with_context(|| format!("reading the time_field `{field}`"))?;
+    }
+    Ok(table)
+}
+
+async fn read_file(spec: &SourceSpec, path: &Path) -> anyhow::Result<(Vec<u8>, Format, DateTime<Utc>)> {
+    let format = spec
+        .format
+        .or_else(|| format_from_extension(&path.to_string_lossy()))
+        .with_context(|| {
+            format!(
+                "cannot tell the format of {} from its extension: set format = \"csv\", \"json\" or \"ndjson\"",
+                path.display()
+            )
+        })?;
+    let bytes = tokio::fs::read(path)
+        .await
+        .with_context(|| format!("reading {}", path.display()))?;
+    let modified = tokio::fs::metadata(path)
+        .await
+        .and_then(|m| m.modified())
+        .with_context(|| format!("reading the modification time of {}", path.display()))?;
+    Ok((bytes, format, DateTime::<Utc>::from(modified)))
+}
+
+fn format_from_extension(path: &str) -> Option<Format> {
+    let extension = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    match extension.as_str() {
+        "csv" => Some(Format::Csv),
+        "json" => Some(Format::Json),
+        "ndjson" | "jsonl" => Some(Format::Ndjson),
+        _ => None,
+    }
+}
+
+fn format_from_content_type(content_type: &str) -> Option<Format> {
+    let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "text/csv" => Some(Format::Csv),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Some(Format::Ndjson),
+        e if e == "application/json" || e.ends_with("+json") => Some(Format::Json),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_from_extension("a/b.CSV"), Some(Format::Csv));
+        assert_eq!(format_from_extension("x.jsonl"), Some(Format::Ndjson));
+        assert_eq!(format_from_extension("x"), None);
+        assert_eq!(format_from_content_type("text/csv; charset=utf-8"), Some(Format::Csv));
+        assert_eq!(format_from_content_type("application/fhir+json"), Some(Format::Json));
+        assert_eq!(format_from_content_type("application/x-ndjson"), Some(Format::Ndjson));
+        assert_eq!(format_from_content_type("text/html"), None);
+    }
+}

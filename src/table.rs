@@ -1,0 +1,382 @@
+//! The table of records a source yields, and the parsers that build it from
+//! CSV, JSON and NDJSON bytes.
+//!
+//! Parsing is pure: bytes and a [`SourceSpec`] in, a [`Table`] or a
+//! [`TableError`] out. The field mapping of the configuration is applied
+//! here, so checks only ever see the names they were configured with.
+//!
+//! No cell value ever appears in an error message: a source may hold
+//! member-level data, and errors go to logs and emails. Errors name the
+//! line or record number, the field, and what kind of value was found.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Format, SourceSpec};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(f64),
+    Text(String),
+    /// A JSON object or array, kept only as a kind for error messages.
+    Nested(&'static str),
+}
+
+impl Value {
+    /// A short description of the kind of value, safe to log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "empty",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::Text(_) => "text",
+            Value::Nested(kind) => kind,
+        }
+    }
+
+    /// The value as a number: JSON numbers, and text that is a plain
+    /// decimal number (surrounding spaces allowed).
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            Value::Text(t) => t.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+            _ => None,
+        }
+    }
+
+    /// The value as a label (for grouping): text as is, numbers and
+    /// booleans printed; empty and nested values have no label.
+    pub fn as_label(&self) -> Option<String> {
+        match self {
+            Value::Text(t) if !t.trim().is_empty() => Some(t.trim().to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// 1-based line (CSV, NDJSON) or record (JSON) number in the source.
+    pub number: usize,
+    pub fields: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Every field name the rows may carry, after mapping.
+    pub columns: BTreeSet<String>,
+    pub rows: Vec<Row>,
+    /// What a row number counts: "line" or "record".
+    pub position: &'static str,
+    /// When the data was produced, as far as the source can tell (file
+    /// modification time, HTTP `Last-Modified`, or the fetch time).
+    pub data_time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableError(pub String);
+
+impl fmt::Display for TableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TableError {}
+
+fn error(message: impl Into<String>) -> TableError {
+    TableError(message.into())
+}
+
+/// The newest time in `field` over all rows: RFC 3339 (`2026-11-28T17:00:00Z`)
+/// or a bare date (that day's start, UTC). Empty cells are skipped.
+pub fn newest_time(table: &Table, field: &str) -> Result<DateTime<Utc>, TableError> {
+    let mut newest = None;
+    for row in &table.rows {
+        let Some(value) = row.fields.get(field) else {
+            continue;
+        };
+        let Value::Text(text) = value else {
+            if *value == Value::Null {
+                continue;
+            }
+            return Err(error(format!(
+                "{} {}: `{field}` is {}, not a time",
+                table.position,
+                row.number,
+                value.kind()
+            )));
+        };
+        let time = parse_time(text.trim()).ok_or_else(|| {
+            error(format!(
+                "{} {}: `{field}` is not an RFC 3339 time or a date (like 2026-11-28T17:00:00Z)",
+                table.position, row.number
+            ))
+        })?;
+        newest = newest.max(Some(time));
+    }
+    newest.ok_or_else(|| error(format!("no row has a time in `{field}`")))
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// Parses `bytes` as `format` and applies the field mapping of `spec`.
+pub fn parse(
+    bytes: &[u8],
+    format: Format,
+    spec: &SourceSpec,
+    data_time: DateTime<Utc>,
+) -> Result<Table, TableError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(error(format!(
+            "the {} data is empty: expected a header row or records",
+            format.as_str()
+        )));
+    }
+    let mut table = match format {
+        Format::Csv => parse_csv(bytes, spec)?,
+        Format::Json => parse_json(bytes, spec)?,
+        Format::Ndjson => parse_ndjson(bytes, spec)?,
+    };
+    table.data_time = data_time;
+    Ok(table)
+}
+
+fn parse_csv(bytes: &[u8], spec: &SourceSpec) -> Result<Table, TableError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(spec.csv_delimiter)
+        .trim(csv::Trim::Headers)
+        .from_reader(bytes);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| error(format!("cannot read the CSV header: {}", csv_error(&e))))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut seen = BTreeSet::new();
+    for name in &header {
+        if name.is_empty() {
+            return Err(error("the CSV header has an empty column name"));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(error(format!("the CSV header names column {name:?} twice")));
+        }
+    }
+    for (canonical, column) in &spec.fields {
+        if !seen.contains(column.as_str()) {
+            return Err(error(format!(
+                "[source.fields] maps `{canonical}` to column {column:?}, which the CSV header \
+                 does not have (it has: {}); fix the mapping or the file",
+                header.join(", ")
+            )));
+        }
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| error(format!("bad CSV: {}", csv_error(&e))))?;
+        let number = record.position().map_or(0, |p| p.line() as usize);
+        let raw: BTreeMap<&str, Value> = header
+            .iter()
+            .zip(record.iter())
+            .map(|(name, cell)| {
+                let value = if cell.trim().is_empty() {
+                    Value::Null
+                } else {
+                    Value::Text(cell.to_owned())
+                };
+                (name.as_str(), value)
+            })
+            .collect();
+        let fields = map_fields(spec, header.iter().map(String::as_str), |name| {
+            raw.get(name).cloned()
+        });
+        rows.push(Row { number, fields });
+    }
+    let columns = mapped_columns(spec, header.iter().map(String::as_str));
+    Ok(Table {
+        columns,
+        rows,
+        position: "line",
+        data_time: DateTime::<Utc>::MIN_UTC,
+    })
+}
+
+/// A csv error without the record contents that its `Display` may quote.
+fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => format!(
+            "line {} has {len} fields but the header has {expected_len}",
+            pos.as_ref().map_or(0, |p| p.line())
+        ),
+        csv::ErrorKind::Utf8 { pos, .. } => format!(
+            "line {} is not valid UTF-8",
+            pos.as_ref().map_or(0, |p| p.line())
+        ),
+        csv::ErrorKind::Io(e) => e.to_string(),
+        _ => "the data is not valid CSV".to_owned(),
+    }
+}
+
+fn parse_json(bytes: &[u8], spec: &SourceSpec) -> Result<Table, TableError> {
+    let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        error(format!(
+            "malformed JSON at line {} column {}: {}",
+            e.line(),
+            e.column(),
+            json_error_kind(&e)
+        ))
+    })?;
+    let pointer = spec.records.as_deref().unwrap_or("");
+    let records = document.pointer(pointer).ok_or_else(|| {
+        error(format!(
+            "the JSON pointer `records = {pointer:?}` finds nothing in the document; \
+             point it at the array of records"
+        ))
+    })?;
+    let serde_json::Value::Array(records) = records else {
+        return Err(error(format!(
+            "`records = {pointer:?}` points at {}, not an array of records",
+            json_kind(records)
+        )));
+    };
+    let mut rows = Vec::with_capacity(records.len());
+    let mut names = BTreeSet::new();
+    for (index, record) in records.iter().enumerate() {
+        rows.push(json_row(record, index + 1, "record", spec, &mut names)?);
+    }
+    Ok(Table {
+        columns: mapped_columns(spec, names.iter().map(String::as_str)),
+        rows,
+        position: "record",
+        data_time: DateTime::<Utc>::MIN_UTC,
+    })
+}
+
+fn parse_ndjson(bytes: &[u8], spec: &SourceSpec) -> Result<Table, TableError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        error(format!("line {line} is not valid UTF-8"))
+    })?;
+    let mut rows = Vec::new();
+    let mut names = BTreeSet::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            error(format!(
+                "malformed JSON on line {} column {}: {}",
+                index + 1,
+                e.column(),
+                json_error_kind(&e)
+            ))
+        })?;
+        rows.push(json_row(&record, index + 1, "line", spec, &mut names)?);
+    }
+    Ok(Table {
+        columns: mapped_columns(spec, names.iter().map(String::as_str)),
+        rows,
+        position: "line",
+        data_time: DateTime::<Utc>::MIN_UTC,
+    })
+}
+
+fn json_row(
+    record: &serde_json::Value,
+    number: usize,
+    position: &str,
+    spec: &SourceSpec,
+    names: &mut BTreeSet<String>,
+) -> Result<Row, TableError> {
+    let serde_json::Value::Object(object) = record else {
+        return Err(error(format!(
+            "{position} {number} is {}, not a JSON object",
+            json_kind(record)
+        )));
+    };
+    names.extend(object.keys().cloned());
+    let fields = map_fields(spec, object.keys().map(String::as_str), |name| {
+        if name.starts_with('/') {
+            record.pointer(name).map(json_value)
+        } else {
+            object.get(name).map(json_value)
+        }
+    });
+    Ok(Row { number, fields })
+}
+
+/// Applies the mapping: every source field keeps its own name, and each
+/// mapped name takes the value of its source field (or JSON pointer).
+fn map_fields<'a>(
+    spec: &SourceSpec,
+    names: impl Iterator<Item = &'a str>,
+    lookup: impl Fn(&str) -> Option<Value>,
+) -> BTreeMap<String, Value> {
+    let mut fields: BTreeMap<String, Value> = names
+        .filter_map(|name| lookup(name).map(|value| (name.to_owned(), value)))
+        .collect();
+    for (canonical, source_name) in &spec.fields {
+        if let Some(value) = lookup(source_name) {
+            fields.insert(canonical.clone(), value);
+        }
+    }
+    fields
+}
+
+/// The column names checks can use: the mapped names plus every source
+/// name that is not itself mapped away.
+fn mapped_columns<'a>(spec: &SourceSpec, names: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut columns: BTreeSet<String> = spec.fields.keys().cloned().collect();
+    columns.extend(names.map(str::to_owned));
+    columns
+}
+
+fn json_value(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Number),
+        serde_json::Value::String(s) => {
+            if s.trim().is_empty() {
+                Value::Null
+            } else {
+                Value::Text(s.clone())
+            }
+        }
+        serde_json::Value::Array(_) => Value::Nested("an array"),
+        serde_json::Value::Object(_) => Value::Nested("an object"),
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// serde_json's message without any quoted input.
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Eof => "the data ends too early (truncated?)",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected value",
+        serde_json::error::Category::Io => "read error",
+    }
+}
