@@ -75,12 +75,13 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
         "daemon started"
     );
     let tracker = TaskTracker::new();
-    for job in jobs {
-        let span = info_span!("job", job = %job.name());
-        tracker.spawn(
-            job_loop(job, config.clone(), mailer.clone(), shutdown.clone()).instrument(span),
-        );
-    }
+    tracker.spawn(start_jobs(
+        jobs,
+        config.clone(),
+        mailer,
+        shutdown.clone(),
+        tracker.clone(),
+    ));
     tracker.close();
     shutdown.cancelled().await;
     info!("shutting down");
@@ -94,12 +95,40 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     Ok(())
 }
 
-async fn job_loop(job: Job, config: Arc<Config>, mailer: Arc<Mailer>, shutdown: CancellationToken) {
-    // The start-up run, then one per tick.
-    let mut due = Utc::now();
+/// The start-up run covers every check at once (so each route gets one
+/// email, not one per schedule); then each job waits for its first tick.
+async fn start_jobs(
+    jobs: Vec<Job>,
+    config: Arc<Config>,
+    mailer: Arc<Mailer>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let started = Utc::now();
+    let span = info_span!("job", job = "start-up");
+    run_and_log(&config, &config.checks, started, &mailer)
+        .instrument(span)
+        .await;
+    for job in jobs {
+        let span = info_span!("job", job = %job.name());
+        tracker.spawn(
+            job_loop(job, started, config.clone(), mailer.clone(), shutdown.clone())
+                .instrument(span),
+        );
+    }
+}
+
+async fn job_loop(
+    job: Job,
+    last_run: DateTime<Utc>,
+    config: Arc<Config>,
+    mailer: Arc<Mailer>,
+    shutdown: CancellationToken,
+) {
+    let mut due = last_run;
     loop {
-        let outcome = crate::run::run(&config, &job.checks, due, Some(&mailer)).await;
         let finished = Utc::now();
+        // Ticks that fell due while the previous run was still going.
         let skipped = job.schedule.ticks_between(due, finished, 10_000);
         if skipped > 0 {
             warn!(
@@ -108,13 +137,6 @@ async fn job_loop(job: Job, config: Arc<Config>, mailer: Arc<Mailer>, shutdown: 
                 "run took longer than the schedule interval; skipped ticks"
             );
         }
-        info!(
-            checks = outcome.results.len(),
-            emails_sent = outcome.emails_sent,
-            emails_failed = outcome.emails_failed,
-            duration_ms = (finished - due).num_milliseconds().max(0),
-            "run finished"
-        );
         let Some(next) = job.schedule.next_after(finished) else {
             warn!("the schedule has no future run; this job stops");
             return;
@@ -124,7 +146,19 @@ async fn job_loop(job: Job, config: Arc<Config>, mailer: Arc<Mailer>, shutdown: 
             return;
         }
         due = next;
+        run_and_log(&config, &job.checks, due, &mailer).await;
     }
+}
+
+async fn run_and_log(config: &Config, checks: &[Check], due: DateTime<Utc>, mailer: &Mailer) {
+    let outcome = crate::run::run(config, checks, due, Some(mailer)).await;
+    info!(
+        checks = outcome.results.len(),
+        emails_sent = outcome.emails_sent,
+        emails_failed = outcome.emails_failed,
+        duration_ms = (Utc::now() - due).num_milliseconds().max(0),
+        "run finished"
+    );
 }
 
 /// Sleeps until the wall-clock time `until`; false if shut down first.

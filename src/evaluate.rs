@@ -252,3 +252,137 @@ pub fn satisfies(value: f64, comparison: Comparison) -> bool {
         Op::Ge => value >= limit,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Location, SourceSpec};
+    use crate::schedule::Schedule;
+
+    fn check_with(rule: Rule, op: Op, limit: f64, group_by: &[&str]) -> Check {
+        Check {
+            id: "c".to_owned(),
+            title: "C".to_owned(),
+            severity: Severity::Critical,
+            citation: None,
+            source: "s".to_owned(),
+            group_by: group_by.iter().map(|g| (*g).to_owned()).collect(),
+            metric: "m".to_owned(),
+            rule,
+            comparison: Comparison { op, limit },
+            schedule: Schedule::parse("@daily", chrono_tz::UTC).unwrap(),
+        }
+    }
+
+    fn ratio() -> Rule {
+        Rule::Ratio {
+            numerator: "members".to_owned(),
+            denominator: "fte".to_owned(),
+        }
+    }
+
+    fn threshold(aggregate: Aggregate) -> Rule {
+        Rule::Threshold {
+            field: "wait".to_owned(),
+            aggregate,
+        }
+    }
+
+    fn table(csv: &str) -> Table {
+        let spec = SourceSpec {
+            id: "s".to_owned(),
+            location: Location::File("x".into()),
+            format: None,
+            records: None,
+            fields: Default::default(),
+            time_field: None,
+            csv_delimiter: b',',
+        };
+        crate::table::parse(csv.as_bytes(), crate::config::Format::Csv, &spec, DateTime::UNIX_EPOCH)
+            .unwrap()
+    }
+
+    /// Evaluates and renders the result as `STATUS` plus one
+    /// `labels status value` line per group (or the error).
+    fn check(check: &Check, csv: &str, expected: &[&str]) {
+        let table = table(csv);
+        let result = evaluate(check, Ok(&table), DateTime::UNIX_EPOCH);
+        let mut got = vec![result.status.as_str().to_owned()];
+        if let Some(error) = &result.error {
+            got.push(format!("error: {error}"));
+        }
+        for g in &result.groups {
+            let value = g.value.map_or_else(|| g.error.clone().unwrap_or_default(), |v| v.to_string());
+            got.push(format!("{} {} {value}", g.label_text(), g.status.as_str()));
+        }
+        assert_eq!(got, expected, "csv: {csv:?}");
+    }
+
+    #[test]
+    fn ratio_sums_rows_per_group() {
+        let c = check_with(ratio(), Op::Le, 3000.0, &["region"]);
+        check(
+            &c,
+            "region,members,fte\nsouth,3000,1\nsouth,3100,1\nnorth,2000,1\n",
+            &["breach", "region=north ok 2000", "region=south breach 3050"],
+        );
+        check(&c, "region,members,fte\nsouth,3000,1\n", &["ok", "region=south ok 3000"]);
+        let strict = check_with(ratio(), Op::Lt, 3000.0, &["region"]);
+        check(&strict, "region,members,fte\nsouth,3000,1\n", &["breach", "region=south breach 3000"]);
+    }
+
+    #[test]
+    fn zero_staff_is_an_infinite_breach_and_zero_over_zero_unknown() {
+        let c = check_with(ratio(), Op::Le, 3000.0, &["region"]);
+        check(&c, "region,members,fte\nsouth,500,0\n", &["breach", "region=south breach inf"]);
+        check(
+            &c,
+            "region,members,fte\nsouth,0,0\n",
+            &["unknown", "region=south unknown 0 / 0: both `fte` and the numerator are zero"],
+        );
+    }
+
+    #[test]
+    fn threshold_aggregates() {
+        let csv = "region,wait\na,5\na,15\nb,7\n";
+        check(&check_with(threshold(Aggregate::Worst), Op::Le, 10.0, &["region"]), csv, &["breach", "region=a breach 15", "region=b ok 7"]);
+        check(&check_with(threshold(Aggregate::Worst), Op::Ge, 6.0, &["region"]), csv, &["breach", "region=a breach 5", "region=b ok 7"]);
+        check(&check_with(threshold(Aggregate::Mean), Op::Le, 10.0, &["region"]), csv, &["ok", "region=a ok 10", "region=b ok 7"]);
+        check(&check_with(threshold(Aggregate::Sum), Op::Le, 10.0, &[]), csv, &["breach", "all breach 27"]);
+        check(&check_with(threshold(Aggregate::Min), Op::Gt, 5.0, &[]), csv, &["breach", "all breach 5"]);
+        check(&check_with(threshold(Aggregate::Max), Op::Lt, 15.0, &[]), csv, &["breach", "all breach 15"]);
+    }
+
+    #[test]
+    fn bad_values_make_the_group_unknown_without_quoting_them() {
+        let c = check_with(threshold(Aggregate::Worst), Op::Le, 10.0, &["region"]);
+        check(
+            &c,
+            "region,wait\na,Jane Doe\nb,3\nc,\n",
+            &[
+                "unknown",
+                "region=a unknown line 2: `wait` is text, not a number",
+                "region=b ok 3",
+                "region=c unknown line 4: `wait` is empty, not a number",
+            ],
+        );
+        // A breach elsewhere still makes the check a breach.
+        check(&c, "region,wait\na,x\nb,30\n", &["breach", "region=a unknown line 2: `wait` is text, not a number", "region=b breach 30"]);
+        // A row without the label is grouped under "(none)".
+        check(&c, "region,wait\n,3\n", &["ok", "region=(none) ok 3"]);
+    }
+
+    #[test]
+    fn missing_fields_empty_tables_and_source_errors() {
+        let c = check_with(ratio(), Op::Le, 3000.0, &["region"]);
+        check(
+            &c,
+            "region,members\nsouth,1\n",
+            &["unknown", "error: source \"s\" has no field `fte` (it has: members, region); map it with [source.fields] fte = \"name in the source\""],
+        );
+        check(&c, "region,members,fte\n", &["unknown", "error: source \"s\" returned no records"]);
+        let result = evaluate(&c, Err("GET http://x/ failed"), DateTime::UNIX_EPOCH);
+        assert_eq!(result.status, Status::Unknown);
+        assert_eq!(result.error.as_deref(), Some("source \"s\" failed: GET http://x/ failed"));
+    }
+}

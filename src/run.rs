@@ -42,7 +42,7 @@ pub async fn run(
         .iter()
         .filter_map(|id| config.source(id).cloned())
         .collect();
-    let tables = fetch_all(specs, as_of).await;
+    let tables = fetch_all(specs, as_of, config.daemon.time_zone).await;
     let results: Vec<CheckResult> = checks
         .iter()
         .map(|check| {
@@ -72,12 +72,12 @@ pub async fn run(
 
 type Fetched = BTreeMap<String, Result<Arc<Table>, String>>;
 
-async fn fetch_all(specs: Vec<SourceSpec>, now: DateTime<Utc>) -> Fetched {
+async fn fetch_all(specs: Vec<SourceSpec>, now: DateTime<Utc>, zone: chrono_tz::Tz) -> Fetched {
     let mut tasks = JoinSet::new();
     for spec in specs {
         tasks.spawn(async move {
             let started = Instant::now();
-            let result = crate::source::fetch(&spec, now).await;
+            let result = crate::source::fetch(&spec, now, zone).await;
             let duration_ms = started.elapsed().as_millis() as u64;
             match &result {
                 Ok(table) => info!(
@@ -144,7 +144,7 @@ fn log_result(result: &CheckResult) {
             status = group.status.as_str(),
             value = group.value.unwrap_or(f64::NAN),
             limit = group.limit,
-            error = group.error.as_deref().unwrap_or(""),
+            error = group.error.as_deref(),
             "group not ok"
         );
     }

@@ -12,7 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone as _, Utc};
+use chrono_tz::Tz;
 
 use crate::config::{Format, SourceSpec};
 
@@ -95,8 +96,8 @@ fn error(message: impl Into<String>) -> TableError {
 }
 
 /// The newest time in `field` over all rows: RFC 3339 (`2026-11-28T17:00:00Z`)
-/// or a bare date (that day's start, UTC). Empty cells are skipped.
-pub fn newest_time(table: &Table, field: &str) -> Result<DateTime<Utc>, TableError> {
+/// or a bare date (that day's start in `zone`). Empty cells are skipped.
+pub fn newest_time(table: &Table, field: &str, zone: Tz) -> Result<DateTime<Utc>, TableError> {
     let mut newest = None;
     for row in &table.rows {
         let Some(value) = row.fields.get(field) else {
@@ -113,7 +114,7 @@ pub fn newest_time(table: &Table, field: &str) -> Result<DateTime<Utc>, TableErr
                 value.kind()
             )));
         };
-        let time = parse_time(text.trim()).ok_or_else(|| {
+        let time = parse_time(text.trim(), zone).ok_or_else(|| {
             error(format!(
                 "{} {}: `{field}` is not an RFC 3339 time or a date (like 2026-11-28T17:00:00Z)",
                 table.position, row.number
@@ -124,12 +125,14 @@ pub fn newest_time(table: &Table, field: &str) -> Result<DateTime<Utc>, TableErr
     newest.ok_or_else(|| error(format!("no row has a time in `{field}`")))
 }
 
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+fn parse_time(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Some(time.with_timezone(&Utc));
     }
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+    let start = date.and_hms_opt(0, 0, 0)?;
+    // `earliest` picks the first instant of a day that starts in a DST gap.
+    Some(zone.from_local_datetime(&start).earliest()?.with_timezone(&Utc))
 }
 
 /// Parses `bytes` as `format` and applies the field mapping of `spec`.
@@ -378,5 +381,127 @@ fn json_error_kind(e: &serde_json::Error) -> &'static str {
         serde_json::error::Category::Syntax => "syntax error",
         serde_json::error::Category::Data => "unexpected value",
         serde_json::error::Category::Io => "read error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Location;
+
+    fn spec(fields: &[(&str, &str)], records: Option<&str>) -> SourceSpec {
+        SourceSpec {
+            id: "test".to_owned(),
+            location: Location::File("x".into()),
+            format: None,
+            records: records.map(str::to_owned),
+            fields: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            time_field: None,
+            csv_delimiter: b',',
+        }
+    }
+
+    /// Parses `input` and returns each row as `number: k=v, …` (values
+    /// debug-printed), or the error message.
+    fn check(input: &str, format: Format, spec: &SourceSpec, expected: &[&str]) {
+        let got: Vec<String> = match parse(input.as_bytes(), format, spec, DateTime::UNIX_EPOCH) {
+            Ok(table) => table
+                .rows
+                .iter()
+                .map(|row| {
+                    let fields: Vec<String> = row
+                        .fields
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v:?}"))
+                        .collect();
+                    format!("{}: {}", row.number, fields.join(", "))
+                })
+                .collect(),
+            Err(e) => vec![format!("error: {e}")],
+        };
+        assert_eq!(got, expected, "input: {input:?}");
+    }
+
+    #[test]
+    fn csv_with_mapping() {
+        let spec = spec(&[("members", "Enrolled")], None);
+        check(
+            "Region,Enrolled\nsouth,100\nnorth,\n",
+            Format::Csv,
+            &spec,
+            &[
+                "2: Enrolled=Text(\"100\"), Region=Text(\"south\"), members=Text(\"100\")",
+                "3: Enrolled=Null, Region=Text(\"north\"), members=Null",
+            ],
+        );
+    }
+
+    #[test]
+    fn csv_errors_name_the_line_and_never_quote_cells() {
+        let plain = spec(&[], None);
+        check("a,b\n1,2\n3\n", Format::Csv, &plain, &["error: bad CSV: line 3 has 1 fields but the header has 2"]);
+        check("a,a\n1,2\n", Format::Csv, &plain, &["error: the CSV header names column \"a\" twice"]);
+        check("", Format::Csv, &plain, &["error: the csv data is empty: expected a header row or records"]);
+        check("  \n", Format::Csv, &plain, &["error: the csv data is empty: expected a header row or records"]);
+        let mapped = spec(&[("members", "Enrolled")], None);
+        check(
+            "Region,Members\nsouth,100\n",
+            Format::Csv,
+            &mapped,
+            &["error: [source.fields] maps `members` to column \"Enrolled\", which the CSV header does not have (it has: Region, Members); fix the mapping or the file"],
+        );
+    }
+
+    #[test]
+    fn json_records_by_pointer() {
+        let spec = spec(&[("fte", "/staff/fte")], Some("/data"));
+        check(
+            r#"{"data": [{"region": "s", "staff": {"fte": 2.5}, "tags": [1]}, {"region": 7}]}"#,
+            Format::Json,
+            &spec,
+            &[
+                "1: fte=Number(2.5), region=Text(\"s\"), staff=Nested(\"an object\"), tags=Nested(\"an array\")",
+                "2: region=Number(7.0)",
+            ],
+        );
+    }
+
+    #[test]
+    fn json_errors() {
+        let plain = spec(&[], None);
+        let data = spec(&[], Some("/data"));
+        check(r#"{"data": [1"#, Format::Json, &data, &["error: malformed JSON at line 1 column 11: the data ends too early (truncated?)"]);
+        check(r#"{"data": [1,]}"#, Format::Json, &data, &["error: malformed JSON at line 1 column 13: syntax error"]);
+        check(r#"{"other": []}"#, Format::Json, &data, &["error: the JSON pointer `records = \"/data\"` finds nothing in the document; point it at the array of records"]);
+        check(r#"{"data": {"a": 1}}"#, Format::Json, &data, &["error: `records = \"/data\"` points at an object, not an array of records"]);
+        check(r#"[{"a": 1}, "name"]"#, Format::Json, &plain, &["error: record 2 is a string, not a JSON object"]);
+        check("[]", Format::Json, &plain, &[] as &[&str]);
+    }
+
+    #[test]
+    fn ndjson() {
+        let plain = spec(&[], None);
+        check("{\"a\": 1}\n\n{\"a\": \"x\"}\n", Format::Ndjson, &plain, &["1: a=Number(1.0)", "3: a=Text(\"x\")"]);
+        check("{\"a\": 1}\n{\"a\": \n", Format::Ndjson, &plain, &["error: malformed JSON on line 2 column 6: the data ends too early (truncated?)"]);
+        check("[1]\n", Format::Ndjson, &plain, &["error: line 1 is an array, not a JSON object"]);
+    }
+
+    #[test]
+    fn newest_time_reads_dates_in_the_zone() {
+        let spec = spec(&[], None);
+        let table = parse(b"d\n2026-11-27\n2026-11-28T09:00:00Z\n\n", Format::Csv, &spec, DateTime::UNIX_EPOCH).unwrap();
+        let newest = newest_time(&table, "d", chrono_tz::America::Los_Angeles).unwrap();
+        assert_eq!(newest.to_rfc3339(), "2026-11-28T09:00:00+00:00");
+        let table = parse(b"d\n2026-11-27\n", Format::Csv, &spec, DateTime::UNIX_EPOCH).unwrap();
+        let newest = newest_time(&table, "d", chrono_tz::America::Los_Angeles).unwrap();
+        assert_eq!(newest.to_rfc3339(), "2026-11-27T08:00:00+00:00");
+        let table = parse(b"d\nyesterday\n", Format::Csv, &spec, DateTime::UNIX_EPOCH).unwrap();
+        assert_eq!(
+            newest_time(&table, "d", chrono_tz::UTC).unwrap_err().0,
+            "line 2: `d` is not an RFC 3339 time or a date (like 2026-11-28T17:00:00Z)"
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! hide the problems of the others, and every unknown key is reported (found
 //! with `serde_ignored`, located with the spans `toml_edit` keeps).
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 
 use serde::de::DeserializeOwned;
@@ -20,6 +21,8 @@ use super::raw::{RawCheck, RawDaemon, RawEmail, RawRoute, RawSource};
 pub struct Entry<T> {
     pub value: T,
     pub span: Range<usize>,
+    /// Keys whose value had the wrong type (already reported).
+    pub broken: BTreeSet<String>,
 }
 
 /// The whole file after stage one. Entries that could not be read are left
@@ -57,11 +60,11 @@ pub fn parse(text: &str, problems: &mut Vec<Problem>) -> RawConfig {
             .and_then(|k| k.span())
             .unwrap_or(0..0);
         match key {
-            "daemon" => raw.daemon = read_table(item, key, key_span, problems),
-            "email" => raw.email = read_table(item, key, key_span, problems),
+            "daemon" => raw.daemon = read_table(item, "[daemon]", key_span, problems),
+            "email" => raw.email = read_table(item, "[email]", key_span, problems),
             "source" => {
                 for element in array_elements(item, key, key_span.clone(), problems) {
-                    match read_table::<RawSource>(&element, key, key_span.clone(), problems) {
+                    match read_table::<RawSource>(&element, "[[source]]", key_span.clone(), problems) {
                         Some(entry) => raw.sources.push(entry),
                         None => {
                             if let Some(id) = element.get("id").and_then(Item::as_str) {
@@ -74,13 +77,13 @@ pub fn parse(text: &str, problems: &mut Vec<Problem>) -> RawConfig {
             "check" => {
                 for element in array_elements(item, key, key_span.clone(), problems) {
                     raw.checks
-                        .extend(read_table(&element, key, key_span.clone(), problems));
+                        .extend(read_table(&element, "[[check]]", key_span.clone(), problems));
                 }
             }
             "route" => {
                 for element in array_elements(item, key, key_span.clone(), problems) {
                     raw.routes
-                        .extend(read_table(&element, key, key_span.clone(), problems));
+                        .extend(read_table(&element, "[[route]]", key_span.clone(), problems));
                 }
             }
             other => problems.push(Problem::new(
@@ -114,45 +117,71 @@ fn array_elements(
     }
 }
 
+/// Deserializes one entry. A value of the wrong type is reported and its
+/// key removed, and the entry read again, so that every wrong value of the
+/// entry is reported at once; the removed keys are listed in
+/// [`Entry::broken`] so that stage two does not also call them missing.
 fn read_table<T: DeserializeOwned>(
     item: &Item,
-    name: &str,
+    section: &str,
     fallback_span: Range<usize>,
     problems: &mut Vec<Problem>,
 ) -> Option<Entry<T>> {
     let span = item.span().unwrap_or(fallback_span);
-    let Some(value) = item.clone().into_value().ok() else {
-        problems.push(Problem::new(span, format!("`{name}` must be a table")));
+    let Some(toml_edit::Value::InlineTable(mut table)) = item.clone().into_value().ok() else {
+        problems.push(Problem::new(span, format!("{section} must be a table")));
         return None;
     };
-    if !value.is_inline_table() {
-        problems.push(Problem::new(span, format!("`{name}` must be a table")));
-        return None;
-    }
-    let mut unknown = Vec::new();
-    let deserializer = value.into_deserializer();
-    let result: Result<T, _> = serde_ignored::deserialize(deserializer, |path| {
-        unknown.push(path_segments(&path));
-    });
-    for path in unknown {
-        let key_span = locate_key(item, &path).unwrap_or(span.clone());
-        let dotted = path.join(".");
-        problems.push(Problem::new(
-            key_span,
-            format!("unknown key `{dotted}` in [{name}]: remove it or check its spelling"),
-        ));
-    }
-    match result {
-        Ok(value) => Some(Entry { value, span }),
-        Err(error) => {
-            let error_span = error.span().unwrap_or(span);
-            problems.push(Problem::new(
-                error_span,
-                format!("in [{name}]: {}", error.message().trim()),
-            ));
-            None
+    let mut broken = BTreeSet::new();
+    for attempt in 0.. {
+        let mut unknown = Vec::new();
+        let deserializer = toml_edit::Value::InlineTable(table.clone()).into_deserializer();
+        let result: Result<T, _> = serde_ignored::deserialize(deserializer, |path| {
+            unknown.push(path_segments(&path));
+        });
+        if attempt == 0 {
+            for path in unknown {
+                let key_span = locate_key(item, &path).unwrap_or(span.clone());
+                let dotted = path.join(".");
+                problems.push(Problem::new(
+                    key_span,
+                    format!("unknown key `{dotted}` in {section}: remove it or check its spelling"),
+                ));
+            }
+        }
+        let error = match result {
+            Ok(value) => return Some(Entry { value, span, broken }),
+            Err(error) => error,
+        };
+        let error_span = error.span().unwrap_or(span.clone());
+        let culprit = table
+            .iter()
+            .find(|(_, value)| value.span().is_some_and(|s| s.contains(&error_span.start)))
+            .map(|(key, _)| key.to_owned());
+        let message = friendly_type_error(error.message().trim());
+        match culprit {
+            Some(key) if attempt < 64 => {
+                problems.push(Problem::new(error_span, format!("`{key}` in {section}: {message}")));
+                table.remove(&key);
+                broken.insert(key);
+            }
+            _ => {
+                problems.push(Problem::new(error_span, format!("in {section}: {message}")));
+                return None;
+            }
         }
     }
+    None
+}
+
+/// serde's type names in words an operator knows.
+fn friendly_type_error(message: &str) -> String {
+    message
+        .replace("expected f64", "expected a number")
+        .replace("expected i64", "expected a whole number")
+        .replace("expected a sequence", "expected a list like [\"a\", \"b\"]")
+        .replace("expected a map", "expected a table")
+        .replace("expected struct RawHeader", "expected a table with `name` and `value`")
 }
 
 use serde::de::IntoDeserializer as _;

@@ -27,6 +27,9 @@ const DEFAULT_STATE_DIRECTORY: &str = "/var/lib/accesswatch";
 struct Validator<'a> {
     problems: &'a mut Vec<Problem>,
     base: &'a Path,
+    /// Keys of the entry being validated whose value had the wrong type:
+    /// already reported in stage one, so not "missing" here.
+    broken: BTreeSet<String>,
 }
 
 impl Validator<'_> {
@@ -40,7 +43,8 @@ impl Validator<'_> {
         entry_span: &Range<usize>,
         what: &str,
     ) -> Option<&'v S<T>> {
-        if value.is_none() {
+        let key = what.split('`').nth(1).unwrap_or_default();
+        if value.is_none() && !self.broken.contains(key) {
             self.problem(entry_span.clone(), format!("missing key {what}"));
         }
         value.as_ref()
@@ -192,7 +196,11 @@ pub fn validate(
     base: &Path,
     problems: &mut Vec<Problem>,
 ) -> Option<Config> {
-    let mut v = Validator { problems, base };
+    let mut v = Validator {
+        problems,
+        base,
+        broken: BTreeSet::new(),
+    };
     let daemon = daemon(&mut v, raw.daemon.as_ref());
     let default_schedule = match raw.daemon.as_ref().and_then(|d| d.value.schedule.as_ref()) {
         Some(value) => v.schedule(value, "schedule", daemon.time_zone),
@@ -324,13 +332,17 @@ fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
 }
 
 fn email(v: &mut Validator, entry: &Entry<RawEmail>) -> Option<Email> {
+    v.broken = entry.broken.clone();
     let raw = &entry.value;
     let span = &entry.span;
     let from = v.required(&raw.from, span, "`from` in [email] (the sender address)").cloned();
     let from = from.and_then(|from| match address::parse_mailbox(from.get_ref()) {
         Ok(mailbox) => Some(mailbox),
         Err(e) => {
-            v.problem(from.span(), format!("`from` is not an email address: {e}"));
+            v.problem(
+                from.span(),
+                format!("`from` is not an email address ({e}): write it like \"accesswatch <alerts@plan.example>\""),
+            );
             None
         }
     });
@@ -445,6 +457,7 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
 }
 
 fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<SourceSpec> {
+    v.broken = entry.broken.clone();
     let raw = &entry.value;
     let span = &entry.span;
     let id = v.required(&raw.id, span, "`id` in [[source]]").and_then(|id| ident(v, id, "id"));
@@ -611,6 +624,7 @@ fn check(
     default_tz: Tz,
     default_schedule: Option<&Schedule>,
 ) -> Option<Check> {
+    v.broken = entry.broken.clone();
     let raw = &entry.value;
     let span = &entry.span;
     let id = v.required(&raw.id, span, "`id` in [[check]]").and_then(|id| ident(v, id, "id"));
@@ -722,6 +736,7 @@ fn wrong_kind(v: &mut Validator, keys: &[(&str, &Option<S<String>>)], kind: &str
 }
 
 fn route(v: &mut Validator, entry: &Entry<RawRoute>, check_ids: &BTreeSet<&str>) -> Option<Route> {
+    v.broken = entry.broken.clone();
     let raw = &entry.value;
     let span = &entry.span;
     let name = v.required(&raw.name, span, "`name` in [[route]]").and_then(|n| v.non_empty(n, "name"));
@@ -734,7 +749,10 @@ fn route(v: &mut Validator, entry: &Entry<RawRoute>, check_ids: &BTreeSet<&str>)
         for address in list.get_ref() {
             match address::parse_mailbox(address.get_ref()) {
                 Ok(a) => to.push(a),
-                Err(e) => v.problem(address.span(), format!("`to`: {:?} is not an email address: {e}", address.get_ref())),
+                Err(e) => v.problem(
+                    address.span(),
+                    format!("`to`: {:?} is not an email address ({e}): write it like \"compliance@plan.example\" or \"Compliance <compliance@plan.example>\"", address.get_ref()),
+                ),
             }
         }
     }

@@ -15,13 +15,15 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use crate::config::{Format, Location, SourceSpec};
 use crate::table::{self, Table};
 
 /// Fetches and parses `spec`. `now` is the time recorded as the data time
-/// when the source cannot tell a better one.
-pub async fn fetch(spec: &SourceSpec, now: DateTime<Utc>) -> anyhow::Result<Table> {
+/// when the source cannot tell a better one; `zone` is where a bare date in
+/// the `time_field` starts.
+pub async fn fetch(spec: &SourceSpec, now: DateTime<Utc>, zone: Tz) -> anyhow::Result<Table> {
     let (bytes, format, data_time) = match &spec.location {
         Location::File(path) => read_file(spec, path).await?,
         Location::Http(http) => {
@@ -42,7 +44,7 @@ pub async fn fetch(spec: &SourceSpec, now: DateTime<Utc>) -> anyhow::Result<Tabl
     };
     let mut table = table::parse(&bytes, format, spec, data_time)?;
     if let Some(field) = &spec.time_field {
-        table.data_time = table::newest_time(&table, field)
+        table.data_time = table::newest_time(&table, field, zone)
             .with_context(|| format!("reading the time_field `{field}`"))?;
     }
     Ok(table)
