@@ -1,0 +1,333 @@
+//! Helpers shared by the integration tests: running the real binary, real
+//! HTTP servers (axum on 127.0.0.1:0), a real SMTP server (aiosmtpd, run by
+//! tests/support/smtp_server.py in the virtual environment that
+//! scripts/test creates), and reading delivered mail back.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// The JSON log lines of stderr.
+    pub fn logs(&self) -> Vec<serde_json::Value> {
+        self.stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The first log event with this message, or a panic showing stderr.
+    pub fn log(&self, message: &str, key: &str, value: &str) -> serde_json::Value {
+        self.logs()
+            .into_iter()
+            .find(|e| e["message"] == message && e[key] == value)
+            .unwrap_or_else(|| panic!("no log event {message:?} with {key}={value:?} in:\n{}", self.stderr))
+    }
+}
+
+/// Runs the binary with `args` in the repository root and waits for it.
+pub fn accesswatch(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_accesswatch"));
+    command
+        .args(args)
+        .current_dir(manifest_dir())
+        .env_remove("RUST_LOG")
+        .env_remove("CREDENTIALS_DIRECTORY");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().expect("running accesswatch");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("writing a test file");
+    path
+}
+
+/// A real HTTP server on 127.0.0.1, stopped when dropped.
+pub struct HttpServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HttpServer {
+    pub fn start(router: axum::Router) -> HttpServer {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("http server start");
+        HttpServer {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        // Slow handlers may still be sleeping; do not wait for them.
+        drop(self.thread.take());
+    }
+}
+
+pub fn python() -> PathBuf {
+    std::env::var_os("ACCESSWATCH_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join(".venv/bin/python"))
+}
+
+/// TLS material for a test server: a self-signed certificate for
+/// localhost and 127.0.0.1, made with openssl.
+pub struct Certificate {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+pub fn certificate(dir: &Path) -> Certificate {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl must be installed (scripts/test installs it)");
+    assert!(status.success(), "openssl failed");
+    Certificate { cert, key }
+}
+
+#[derive(Default)]
+pub struct SmtpOptions<'a> {
+    pub starttls: bool,
+    pub implicit_tls: bool,
+    pub auth: Option<(&'a str, &'a str)>,
+    pub certificate: Option<&'a Certificate>,
+}
+
+/// The aiosmtpd server, killed when dropped.
+pub struct SmtpServer {
+    pub port: u16,
+    pub maildir: PathBuf,
+    child: Child,
+}
+
+impl SmtpServer {
+    pub fn start(dir: &Path, options: SmtpOptions) -> SmtpServer {
+        let maildir = dir.join("maildir");
+        std::fs::create_dir_all(&maildir).unwrap();
+        let port_file = dir.join("smtp.port");
+        let script = std::env::var_os("ACCESSWATCH_SMTP_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| manifest_dir().join("tests/support/smtp_server.py"));
+        let mut command = Command::new(python());
+        command
+            .arg(script)
+            .arg("--maildir")
+            .arg(&maildir)
+            .arg("--port-file")
+            .arg(&port_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(certificate) = options.certificate {
+            command.arg("--tls-cert").arg(&certificate.cert).arg("--tls-key").arg(&certificate.key);
+        }
+        if options.starttls {
+            command.arg("--starttls");
+        }
+        if options.implicit_tls {
+            command.arg("--implicit-tls");
+        }
+        if let Some((user, password)) = options.auth {
+            command.args(["--auth-user", user, "--auth-password", password]);
+        }
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start the SMTP test server with {}: {e}; run the tests with scripts/test, which installs aiosmtpd",
+                python().display()
+            )
+        });
+        let mut server = SmtpServer { port: 0, maildir, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&port_file)
+                && let Ok(port) = text.trim().parse()
+            {
+                server.port = port;
+                return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("the SMTP test server exited with {status}; is aiosmtpd installed in {}?", python().display());
+            }
+            assert!(Instant::now() < deadline, "the SMTP test server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The delivered messages (raw bytes) with their envelope sidecars,
+    /// in delivery order.
+    pub fn messages(&self) -> Vec<(Vec<u8>, serde_json::Value)> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.maildir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|eml| {
+                let envelope = std::fs::read_to_string(eml.with_extension("json")).unwrap();
+                (std::fs::read(&eml).unwrap(), serde_json::from_str(&envelope).unwrap())
+            })
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running daemon whose stderr lines are collected in the background.
+pub struct Daemon {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Daemon {
+    pub fn start(config: &Path, env: &[(&str, &str)]) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_accesswatch"));
+        command
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("starting the daemon");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Daemon { child, lines, seen: Vec::new() }
+    }
+
+    /// Waits for a log line containing `needle`.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no log line with {needle:?} within {timeout:?}; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the daemon did not exit within {timeout:?}; saw:\n{}", self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A staffing CSV in which socal-south has 3,476.79 members per FTE
+/// therapist and the other regions are below 3,000.
+pub const STAFFING_CSV: &str = "region,members,fte\nsocal-south,412000,118.5\nsocal-north,298000,121\nnorcal-east,187500,68\n";
