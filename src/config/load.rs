@@ -36,11 +36,15 @@ pub struct RawConfig {
     pub checks: Vec<Entry<RawCheck>>,
     pub routes: Vec<Entry<RawRoute>>,
     pub broken_source_ids: Vec<String>,
+    /// Top-level keys present in the file, readable or not.
+    pub sections: BTreeSet<String>,
 }
 
 const SECTIONS: &str = "[daemon], [email], [[source]], [[check]] and [[route]]";
 
-pub fn parse(text: &str, problems: &mut Vec<Problem>) -> RawConfig {
+/// Reads `text`; `None` when it is not TOML at all (the syntax error is in
+/// `problems` and nothing else can be checked).
+pub fn parse(text: &str, problems: &mut Vec<Problem>) -> Option<RawConfig> {
     let mut raw = RawConfig::default();
     let document = match Document::parse(text.to_owned()) {
         Ok(document) => document,
@@ -50,7 +54,7 @@ pub fn parse(text: &str, problems: &mut Vec<Problem>) -> RawConfig {
                 error.span().unwrap_or(0..0),
                 format!("this is not valid TOML: {message}"),
             ));
-            return raw;
+            return None;
         }
     };
     for (key, item) in document.as_table().iter() {
@@ -59,6 +63,7 @@ pub fn parse(text: &str, problems: &mut Vec<Problem>) -> RawConfig {
             .key(key)
             .and_then(|k| k.span())
             .unwrap_or(0..0);
+        raw.sections.insert(key.to_owned());
         match key {
             "daemon" => raw.daemon = read_table(item, "[daemon]", key_span, problems),
             "email" => raw.email = read_table(item, "[email]", key_span, problems),
@@ -92,7 +97,7 @@ pub fn parse(text: &str, problems: &mut Vec<Problem>) -> RawConfig {
             )),
         }
     }
-    raw
+    Some(raw)
 }
 
 /// The elements of `[[name]]`; a plain `[name]` table is reported, since

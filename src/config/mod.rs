@@ -313,9 +313,9 @@ impl Config {
     /// messages and anchors relative paths).
     pub fn from_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
-        let raw = load::parse(text, &mut problems);
         let base = path.parent().unwrap_or(Path::new("."));
-        let config = validate::validate(raw, path, base, &mut problems);
+        let config = load::parse(text, &mut problems)
+            .and_then(|raw| validate::validate(raw, path, base, &mut problems));
         match config {
             Some(config) if problems.is_empty() => Ok(config),
             _ => Err(ConfigError::new(path, text, problems)),

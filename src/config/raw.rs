@@ -67,7 +67,7 @@ pub struct RawSource {
     pub bearer_token_file: Option<S<String>>,
     pub bearer_token_env: Option<S<String>>,
     pub bearer_token_credential: Option<S<String>>,
-    pub headers: Option<Vec<S<RawHeader>>>,
+    pub headers: Option<Vec<RawHeader>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -208,6 +208,7 @@ pub fn validate(
     };
     let email = match &raw.email {
         Some(entry) => email(&mut v, entry),
+        None if raw.sections.contains("email") => None,
         None => {
             v.problem(0..0, "missing section [email]: add one with `from` and the SMTP host (or transport = \"file\")");
             None
@@ -570,7 +571,7 @@ fn http(v: &mut Validator, raw: &RawSource, span: &Range<usize>) -> Option<HttpS
         });
     }
     for header in raw.headers.iter().flatten() {
-        headers.extend(http_header(v, header));
+        headers.extend(http_header(v, header, span));
     }
     Some(HttpSpec {
         url: parsed?,
@@ -583,9 +584,10 @@ fn http(v: &mut Validator, raw: &RawSource, span: &Range<usize>) -> Option<HttpS
     })
 }
 
-fn http_header(v: &mut Validator, header: &S<RawHeader>) -> Option<Header> {
-    let span = header.span();
-    let raw = header.get_ref();
+/// `source_span`: where missing-key problems are reported, since an entry
+/// of `[[source.headers]]` keeps no span of its own.
+fn http_header(v: &mut Validator, raw: &RawHeader, source_span: &Range<usize>) -> Option<Header> {
+    let span = source_span.clone();
     let name = v.required(&raw.name, &span, "`name` in [[source.headers]]")?;
     let valid_name = !name.get_ref().is_empty()
         && name.get_ref().bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b));

@@ -1,0 +1,310 @@
+//! Email through a real SMTP server (aiosmtpd, run by
+//! tests/support/smtp_server.py): plain, STARTTLS with AUTH, implicit TLS
+//! with AUTH. Each delivered message is parsed as MIME and checked:
+//! headers, both alternative parts, and the breached values. Failures give
+//! operator advice and never crash the run.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Certificate, SmtpOptions, SmtpServer, accesswatch, certificate, write};
+use mail_parser::MessageParser;
+
+/// A config with one breached critical ratio check (socal-south at
+/// 3,476.79 members per therapist) routed to two recipients, and a
+/// label-routed second route.
+fn config(dir: &Path, email: &str) -> std::path::PathBuf {
+    write(dir, "staffing.csv", common::STAFFING_CSV);
+    let text = format!(
+        r#"
+[daemon]
+time_zone = "America/Los_Angeles"
+
+[email]
+from = "accesswatch <accesswatch@plan.example>"
+{email}
+
+[[source]]
+id = "staffing"
+kind = "file"
+path = "staffing.csv"
+
+[[check]]
+id = "members-per-therapist"
+title = "Members per FTE therapist"
+kind = "ratio"
+source = "staffing"
+numerator = "members"
+denominator = "fte"
+group_by = ["region"]
+op = "<="
+limit = 3000
+metric = "members per therapist"
+severity = "critical"
+citation = "Plan staffing target; compare 28 CCR §1300.67.2(d)"
+
+[[route]]
+name = "compliance"
+to = ["compliance@plan.example", "Analyst <analyst@plan.example>"]
+
+[[route]]
+name = "north-only"
+to = ["north@plan.example"]
+labels = {{ region = "socal-north" }}
+"#
+    );
+    write(dir, "accesswatch.toml", &text)
+}
+
+fn run_notify(config: &Path, env: &[(&str, &str)]) -> common::Output {
+    accesswatch(
+        &["--config", config.to_str().unwrap(), "run", "--once", "--notify", "--as-of", "2026-11-30T14:00:00Z"],
+        env,
+    )
+}
+
+/// Checks the one delivered alert: envelope, headers, both parts.
+fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1, "one email per run per route; the north-only route has no breach");
+    let (raw, envelope) = &messages[0];
+    assert_eq!(envelope["mail_from"], "accesswatch@plan.example");
+    assert_eq!(
+        envelope["rcpt_tos"],
+        serde_json::json!(["compliance@plan.example", "analyst@plan.example"])
+    );
+    assert_eq!(envelope["auth_user"], serde_json::json!(auth_user));
+    let message = MessageParser::default().parse(raw).expect("a MIME message");
+    assert_eq!(
+        message.subject(),
+        Some("[accesswatch] CRITICAL: region socal-south above 3,000 members per therapist")
+    );
+    assert_eq!(message.from().unwrap().first().unwrap().address(), Some("accesswatch@plan.example"));
+    let to: Vec<&str> = message.to().unwrap().iter().filter_map(|a| a.address()).collect();
+    assert_eq!(to, ["compliance@plan.example", "analyst@plan.example"]);
+    assert!(message.message_id().is_some());
+    assert!(
+        message.header_raw("Content-Type").unwrap().contains("multipart/alternative"),
+        "{:?}",
+        message.header_raw("Content-Type")
+    );
+    assert_eq!(message.text_body_count(), 1);
+    assert_eq!(message.html_body_count(), 1);
+    let text = message.body_text(0).unwrap();
+    for expected in [
+        "CRITICAL  Members per FTE therapist (members-per-therapist)",
+        "Standard: members per therapist must be <= 3,000",
+        "Citation: Plan staffing target; compare 28 CCR §1300.67.2(d)",
+        "Data as of: ",
+        "- region=socal-south: 3,476.79 (limit <= 3,000; 1 row)",
+        "in the run of 2026-11-30 06:00 PST",
+    ] {
+        assert!(text.contains(expected), "text part lacks {expected:?}:\n{text}");
+    }
+    assert!(!text.contains("socal-north"), "only breached groups are listed");
+    let html = message.body_html(0).unwrap();
+    for expected in [
+        "<td>region=socal-south</td><td>3,476.79</td><td>&lt;= 3,000</td>",
+        "Citation: Plan staffing target; compare 28 CCR §1300.67.2(d)",
+    ] {
+        assert!(html.contains(expected), "html part lacks {expected:?}:\n{html}");
+    }
+}
+
+#[test]
+fn plain_smtp_delivers_one_digest_per_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), SmtpOptions::default());
+    let config = config(dir.path(), &format!("host = \"127.0.0.1\"\nport = {}\ntls = \"none\"", server.port));
+    let out = run_notify(&config, &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_alert(&server, None);
+    let event = out.log("email sent", "route", "compliance");
+    assert_eq!(event["status"], "sent");
+    assert_eq!(event["recipients"], 2);
+    assert!(event["duration_ms"].is_u64());
+}
+
+#[test]
+fn starttls_with_auth_and_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = certificate(dir.path());
+    let server = SmtpServer::start(
+        dir.path(),
+        SmtpOptions {
+            starttls: true,
+            auth: Some(("aw", "s3cret-pw")),
+            certificate: Some(&certificate),
+            ..SmtpOptions::default()
+        },
+    );
+    write(dir.path(), "smtp-password", "s3cret-pw\n");
+    let config = config(
+        dir.path(),
+        &format!(
+            "host = \"localhost\"\nport = {}\ntls = \"starttls\"\nusername = \"aw\"\npassword_file = \"smtp-password\"\nca_file = \"{}\"",
+            server.port,
+            certificate.cert.display()
+        ),
+    );
+    let out = run_notify(&config, &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_alert(&server, Some("aw"));
+    assert!(!out.stderr.contains("s3cret-pw"), "the password leaked:\n{}", out.stderr);
+}
+
+fn implicit_server(dir: &Path, certificate: &Certificate) -> SmtpServer {
+    SmtpServer::start(
+        dir,
+        SmtpOptions {
+            implicit_tls: true,
+            auth: Some(("aw", "s3cret-pw")),
+            certificate: Some(certificate),
+            ..SmtpOptions::default()
+        },
+    )
+}
+
+#[test]
+fn implicit_tls_with_a_systemd_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = certificate(dir.path());
+    let server = implicit_server(dir.path(), &certificate);
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    write(&credentials, "smtp-password", "s3cret-pw");
+    let config = config(
+        dir.path(),
+        &format!(
+            "host = \"localhost\"\nport = {}\ntls = \"implicit\"\nusername = \"aw\"\npassword_credential = \"smtp-password\"\nca_file = \"{}\"",
+            server.port,
+            certificate.cert.display()
+        ),
+    );
+    let out = run_notify(&config, &[("CREDENTIALS_DIRECTORY", credentials.to_str().unwrap())]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_alert(&server, Some("aw"));
+}
+
+#[test]
+fn wrong_password_is_explained_and_the_run_still_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = certificate(dir.path());
+    let server = implicit_server(dir.path(), &certificate);
+    let config = config(
+        dir.path(),
+        &format!(
+            "host = \"localhost\"\nport = {}\ntls = \"implicit\"\nusername = \"aw\"\npassword_env = \"PW\"\nca_file = \"{}\"",
+            server.port,
+            certificate.cert.display()
+        ),
+    );
+    let out = run_notify(&config, &[("PW", "wrong-password")]);
+    assert_eq!(out.code, 2, "the critical breach still decides the exit code");
+    assert!(out.stdout.contains("BREACH   region=socal-south"), "{}", out.stdout);
+    let event = out.log("email failed", "route", "compliance");
+    assert_eq!(event["status"], "failed");
+    let error = event["error"].as_str().unwrap();
+    assert!(error.contains("rejected the login (code 535"), "{error}");
+    assert!(error.contains("check `username` and the password credential"), "{error}");
+    assert!(out.stderr.contains("alert email(s) could not be sent"));
+    assert!(!out.stderr.contains("wrong-password"));
+    assert!(server.messages().is_empty());
+}
+
+#[test]
+fn tls_mode_that_does_not_match_the_server_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = certificate(dir.path());
+    // A STARTTLS server, but the client tries TLS from the first byte.
+    let server = SmtpServer::start(
+        dir.path(),
+        SmtpOptions {
+            starttls: true,
+            certificate: Some(&certificate),
+            ..SmtpOptions::default()
+        },
+    );
+    let config = config(
+        dir.path(),
+        &format!(
+            "host = \"localhost\"\nport = {}\ntls = \"implicit\"\ntimeout = \"5s\"\nca_file = \"{}\"",
+            server.port,
+            certificate.cert.display()
+        ),
+    );
+    let out = run_notify(&config, &[]);
+    let error = out.log("email failed", "route", "compliance")["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("the server does not speak TLS on connect: with port 587 or 25 set tls = \"starttls\""),
+        "{error}"
+    );
+    // An untrusted certificate (no ca_file) is named as such.
+    let config = config_without_ca(dir.path(), server.port);
+    let out = run_notify(&config, &[]);
+    let error = out.log("email failed", "route", "compliance")["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("certificate is not trusted: if it is signed by a private CA, set ca_file"), "{error}");
+}
+
+fn config_without_ca(dir: &Path, port: u16) -> std::path::PathBuf {
+    config(dir, &format!("host = \"localhost\"\nport = {port}\ntls = \"starttls\"\ntimeout = \"5s\""))
+}
+
+#[test]
+fn smtp_server_down_is_logged_with_advice() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\""));
+    let out = run_notify(&config, &[]);
+    assert_eq!(out.code, 2);
+    let error = out.log("email failed", "route", "compliance")["error"].as_str().unwrap().to_owned();
+    assert!(error.contains(&format!("SMTP server 127.0.0.1:{port} refused the connection")), "{error}");
+}
+
+#[test]
+fn send_test_email_proves_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), SmtpOptions::default());
+    let config = config(dir.path(), &format!("host = \"127.0.0.1\"\nport = {}\ntls = \"none\"", server.port));
+    let out = accesswatch(
+        &["--config", config.to_str().unwrap(), "send-test-email", "--to", "ops@plan.example"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("sent a test message to ops@plan.example"), "{}", out.stdout);
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].1["rcpt_tos"], serde_json::json!(["ops@plan.example"]));
+    let message = MessageParser::default().parse(&messages[0].0).unwrap();
+    assert_eq!(message.subject(), Some("[accesswatch] test message"));
+    // Without --to it goes to every route's recipients.
+    let out = accesswatch(&["--config", config.to_str().unwrap(), "send-test-email"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        server.messages()[1].1["rcpt_tos"],
+        serde_json::json!(["analyst@plan.example", "compliance@plan.example", "north@plan.example"])
+    );
+    // A failure exits 1 with the advice.
+    drop(server);
+    let out = accesswatch(&["--config", config.to_str().unwrap(), "send-test-email"], &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("refused the connection"), "{}", out.stderr);
+}
+
+#[test]
+fn file_transport_writes_complete_eml_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "transport = \"file\"\ndirectory = \"outbox\"");
+    let out = run_notify(&config, &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().unwrap(), "eml");
+    let message = MessageParser::default().parse(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert_eq!(
+        message.subject(),
+        Some("[accesswatch] CRITICAL: region socal-south above 3,000 members per therapist")
+    );
+    assert!(message.body_text(0).unwrap().contains("3,476.79"));
+}
