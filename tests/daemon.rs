@@ -1,0 +1,122 @@
+//! The real daemon process: start-up run, signals, and a failing source
+//! that never stops it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Daemon, write};
+
+fn config(dir: &std::path::Path, extra_source: &str) -> std::path::PathBuf {
+    write(dir, "staffing.csv", common::STAFFING_CSV);
+    write(
+        dir,
+        "accesswatch.toml",
+        &format!(
+            r#"
+[daemon]
+time_zone = "America/Los_Angeles"
+log_format = "json"
+
+[email]
+transport = "file"
+directory = "outbox"
+from = "aw@plan.example"
+
+[[source]]
+id = "staffing"
+kind = "file"
+path = "staffing.csv"
+{extra_source}
+
+[[check]]
+id = "members-per-therapist"
+title = "Members per FTE therapist"
+kind = "ratio"
+source = "staffing"
+numerator = "members"
+denominator = "fte"
+group_by = ["region"]
+op = "<="
+limit = 3000
+severity = "critical"
+schedule = "*/5 * * * *"
+
+[[route]]
+name = "all"
+to = ["c@plan.example"]
+"#
+        ),
+    )
+}
+
+fn eml_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("outbox"))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn stops_cleanly_on(signal: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), "");
+    let mut daemon = Daemon::start(&path, &[]);
+    let line = daemon.wait_for("\"run finished\"", Duration::from_secs(20));
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["emails_sent"], 1, "{line}");
+    daemon.wait_for("\"next run\"", Duration::from_secs(5));
+    let sent = Instant::now();
+    daemon.signal(signal);
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}");
+    assert!(sent.elapsed() < Duration::from_secs(10));
+    daemon.wait_for("\"stopped\"", Duration::from_secs(1));
+    let files = eml_files(dir.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files.iter().all(|f| f.ends_with(".eml")), "nothing half-written: {files:?}");
+}
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly() {
+    stops_cleanly_on("TERM");
+}
+
+#[test]
+fn sigint_stops_the_daemon_cleanly() {
+    stops_cleanly_on("INT");
+}
+
+#[test]
+fn a_failing_source_never_stops_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let broken = format!(
+        "\n[[source]]\nid = \"down\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}/x.csv\"\nretries = 0\n\n\
+         [[check]]\nid = \"from-down\"\ntitle = \"From a source that is down\"\nkind = \"threshold\"\nsource = \"down\"\n\
+         field = \"x\"\nop = \"<\"\nlimit = 1\nseverity = \"warning\"\n"
+    );
+    let path = config(dir.path(), &broken);
+    let mut daemon = Daemon::start(&path, &[]);
+    let failed = daemon.wait_for("\"source fetch failed\"", Duration::from_secs(20));
+    assert!(failed.contains("\"source\":\"down\"") && failed.contains("cannot connect"), "{failed}");
+    daemon.wait_for("\"check could not be evaluated\"", Duration::from_secs(5));
+    daemon.wait_for("\"run finished\"", Duration::from_secs(5));
+    // Still alive after the failure, and waiting for its next run.
+    daemon.wait_for("\"next run\"", Duration::from_secs(5));
+    assert!(daemon.child.try_wait().unwrap().is_none(), "the daemon exited");
+    // The blind spot is in the email, next to the breach.
+    let files = eml_files(dir.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let eml = std::fs::read(dir.path().join("outbox").join(&files[0])).unwrap();
+    let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
+    let subject = message.subject().unwrap();
+    assert!(subject.starts_with("[accesswatch] CRITICAL: region socal-south above 3,000"), "{subject}");
+    assert!(subject.ends_with("; 1 check could not be evaluated"), "{subject}");
+    let text = message.body_text(0).unwrap();
+    assert!(text.contains("Could not be evaluated: source \"down\" failed: GET http://127.0.0.1:"), "{text}");
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+}
