@@ -153,7 +153,11 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> u8 {
     } else {
         None
     };
-    let outcome = crate::run::run(&config, &config.checks, as_of, mailer.as_ref()).await;
+    let never = CancellationToken::new();
+    let Some(outcome) = crate::run::run(&config, &config.checks, as_of, mailer.as_ref(), &never).await
+    else {
+        return 3;
+    };
     match args.report {
         ReportFormat::Json => println!("{}", report::json(as_of, &outcome.results)),
         ReportFormat::Text => print!(

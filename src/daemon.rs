@@ -106,7 +106,7 @@ async fn start_jobs(
 ) {
     let started = Utc::now();
     let span = info_span!("job", job = "start-up");
-    run_and_log(&config, &config.checks, started, &mailer)
+    run_and_log(&config, &config.checks, started, &mailer, &shutdown)
         .instrument(span)
         .await;
     for job in jobs {
@@ -146,12 +146,21 @@ async fn job_loop(
             return;
         }
         due = next;
-        run_and_log(&config, &job.checks, due, &mailer).await;
+        run_and_log(&config, &job.checks, due, &mailer, &shutdown).await;
     }
 }
 
-async fn run_and_log(config: &Config, checks: &[Check], due: DateTime<Utc>, mailer: &Mailer) {
-    let outcome = crate::run::run(config, checks, due, Some(mailer)).await;
+async fn run_and_log(
+    config: &Config,
+    checks: &[Check],
+    due: DateTime<Utc>,
+    mailer: &Mailer,
+    shutdown: &CancellationToken,
+) {
+    let Some(outcome) = crate::run::run(config, checks, due, Some(mailer), shutdown).await else {
+        info!("run abandoned while fetching: shutting down");
+        return;
+    };
     info!(
         checks = outcome.results.len(),
         emails_sent = outcome.emails_sent,

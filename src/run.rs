@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::config::{Check, Config, SourceSpec};
@@ -30,19 +31,25 @@ pub struct RunOutcome {
 }
 
 /// Runs `checks` (all from `config`) as of `as_of`; sends email when
-/// `mailer` is given.
+/// `mailer` is given. `None` when `cancel` fired while sources were being
+/// fetched: fetching is abandoned at once (it changes nothing), but email
+/// that has started going out is finished.
 pub async fn run(
     config: &Config,
     checks: &[Check],
     as_of: DateTime<Utc>,
     mailer: Option<&Mailer>,
-) -> RunOutcome {
+    cancel: &CancellationToken,
+) -> Option<RunOutcome> {
     let needed: BTreeSet<&str> = checks.iter().map(|c| c.source.as_str()).collect();
     let specs: Vec<SourceSpec> = needed
         .iter()
         .filter_map(|id| config.source(id).cloned())
         .collect();
-    let tables = fetch_all(specs, as_of, config.daemon.time_zone).await;
+    let tables = tokio::select! {
+        tables = fetch_all(specs, as_of, config.daemon.time_zone) => tables,
+        () = cancel.cancelled() => return None,
+    };
     let results: Vec<CheckResult> = checks
         .iter()
         .map(|check| {
@@ -67,7 +74,7 @@ pub async fn run(
         outcome.emails_sent = sent;
         outcome.emails_failed = failed;
     }
-    outcome
+    Some(outcome)
 }
 
 type Fetched = BTreeMap<String, Result<Arc<Table>, String>>;

@@ -120,3 +120,32 @@ fn a_failing_source_never_stops_the_daemon() {
     daemon.signal("TERM");
     assert!(daemon.wait_exit(Duration::from_secs(10)).success());
 }
+
+#[test]
+fn sigterm_during_a_slow_fetch_exits_promptly() {
+    use axum::routing::get;
+    let http = common::HttpServer::start(axum::Router::new().route(
+        "/slow.csv",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            "x\n1\n"
+        }),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let slow = format!(
+        "\n[[source]]\nid = \"slow\"\nkind = \"http\"\nurl = \"{}\"\ntimeout = \"50s\"\n\n\
+         [[check]]\nid = \"from-slow\"\ntitle = \"Slow\"\nkind = \"threshold\"\nsource = \"slow\"\n\
+         field = \"x\"\nop = \"<\"\nlimit = 1\n",
+        http.url("/slow.csv")
+    );
+    let path = config(dir.path(), &slow);
+    let mut daemon = Daemon::start(&path, &[]);
+    daemon.wait_for("\"source fetched\"", Duration::from_secs(20));
+    let sent = Instant::now();
+    daemon.signal("TERM");
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    assert!(sent.elapsed() < Duration::from_secs(3), "took {:?}", sent.elapsed());
+    daemon.wait_for("run abandoned while fetching: shutting down", Duration::from_secs(1));
+    assert!(eml_files(dir.path()).is_empty(), "an abandoned run sends nothing");
+}
