@@ -145,7 +145,7 @@ fn starttls_with_auth_and_a_private_ca() {
         &format!(
             "host = \"localhost\"\nport = {}\ntls = \"starttls\"\nusername = \"aw\"\npassword_file = \"smtp-password\"\nca_file = \"{}\"",
             server.port,
-            certificate.cert.display()
+            certificate.ca.display()
         ),
     );
     let out = run_notify(&config, &[]);
@@ -179,7 +179,7 @@ fn implicit_tls_with_a_systemd_credential() {
         &format!(
             "host = \"localhost\"\nport = {}\ntls = \"implicit\"\nusername = \"aw\"\npassword_credential = \"smtp-password\"\nca_file = \"{}\"",
             server.port,
-            certificate.cert.display()
+            certificate.ca.display()
         ),
     );
     let out = run_notify(&config, &[("CREDENTIALS_DIRECTORY", credentials.to_str().unwrap())]);
@@ -197,7 +197,7 @@ fn wrong_password_is_explained_and_the_run_still_reports() {
         &format!(
             "host = \"localhost\"\nport = {}\ntls = \"implicit\"\nusername = \"aw\"\npassword_env = \"PW\"\nca_file = \"{}\"",
             server.port,
-            certificate.cert.display()
+            certificate.ca.display()
         ),
     );
     let out = run_notify(&config, &[("PW", "wrong-password")]);
@@ -231,7 +231,7 @@ fn tls_mode_that_does_not_match_the_server_is_explained() {
         &format!(
             "host = \"localhost\"\nport = {}\ntls = \"implicit\"\ntimeout = \"5s\"\nca_file = \"{}\"",
             server.port,
-            certificate.cert.display()
+            certificate.ca.display()
         ),
     );
     let out = run_notify(&config, &[]);
@@ -301,7 +301,8 @@ fn file_transport_writes_complete_eml_files() {
     let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0].extension().unwrap(), "eml");
-    let message = MessageParser::default().parse(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let raw = std::fs::read(&files[0]).unwrap();
+    let message = MessageParser::default().parse(&raw).unwrap();
     assert_eq!(
         message.subject(),
         Some("[accesswatch] CRITICAL: region socal-south above 3,000 members per therapist")

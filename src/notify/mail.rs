@@ -128,6 +128,7 @@ fn tls_parameters(smtp: &Smtp) -> anyhow::Result<TlsParameters> {
 
 fn build_message(from: &str, to: &[String], email: &RenderedEmail) -> anyhow::Result<Message> {
     let mut builder = Message::builder()
+        .message_id(None)
         .from(from.parse().context("parsing the sender address")?)
         .subject(email.subject.clone());
     for recipient in to {

@@ -121,29 +121,51 @@ pub fn python() -> PathBuf {
         .unwrap_or_else(|| manifest_dir().join(".venv/bin/python"))
 }
 
-/// TLS material for a test server: a self-signed certificate for
-/// localhost and 127.0.0.1, made with openssl.
+/// TLS material for a test server: a private CA (`ca`, what the client is
+/// told to trust) and a certificate it signed for localhost and 127.0.0.1
+/// (`cert`, `key`, what the server presents), made with openssl.
 pub struct Certificate {
+    pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
 }
 
-pub fn certificate(dir: &Path) -> Certificate {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
+fn openssl(args: &[&str], dir: &Path) {
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
+        .args(args)
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .expect("openssl must be installed (scripts/test installs it)");
-    assert!(status.success(), "openssl failed");
-    Certificate { cert, key }
+    assert!(status.success(), "openssl {args:?} failed");
+}
+
+pub fn certificate(dir: &Path) -> Certificate {
+    openssl(
+        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=accesswatch test CA",
+          "-keyout", "ca.key", "-out", "ca.pem"],
+        dir,
+    );
+    openssl(
+        &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "server.csr"],
+        dir,
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+          "-days", "2", "-extfile", "server.ext", "-out", "cert.pem"],
+        dir,
+    );
+    Certificate {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    }
 }
 
 #[derive(Default)]
