@@ -18,10 +18,11 @@ pub fn init(format: LogFormat, filter: &str) {
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")));
+    let terminal = std::io::stderr().is_terminal();
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Text => false,
-        LogFormat::Auto => !std::io::stderr().is_terminal(),
+        LogFormat::Auto => !terminal,
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -34,6 +35,6 @@ pub fn init(format: LogFormat, filter: &str) {
             .with_span_list(false)
             .try_init()
     } else {
-        builder.with_target(false).try_init()
+        builder.with_target(false).with_ansi(terminal).try_init()
     };
 }
