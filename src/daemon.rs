@@ -128,16 +128,15 @@ async fn job_loop(
     let mut due = last_run;
     loop {
         let finished = Utc::now();
-        // Ticks that fell due while the previous run was still going.
-        let skipped = job.schedule.ticks_between(due, finished, 10_000);
-        if skipped > 0 {
+        let plan = plan_next(&job.schedule, due, finished);
+        if plan.skipped > 0 {
             warn!(
-                skipped,
+                skipped = plan.skipped,
                 duration_ms = (finished - due).num_milliseconds(),
                 "run took longer than the schedule interval; skipped ticks"
             );
         }
-        let Some(next) = job.schedule.next_after(finished) else {
+        let Some(next) = plan.next else {
             warn!("the schedule has no future run; this job stops");
             return;
         };
@@ -170,6 +169,23 @@ async fn run_and_log(
     );
 }
 
+/// What a job does after a run that was due at `due` finished at
+/// `finished`: the ticks that fell due meanwhile are skipped (a job never
+/// overlaps itself, and never runs twice to catch up), and it waits for the
+/// first tick after `finished`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NextRun {
+    pub skipped: usize,
+    pub next: Option<DateTime<Utc>>,
+}
+
+pub fn plan_next(schedule: &Schedule, due: DateTime<Utc>, finished: DateTime<Utc>) -> NextRun {
+    NextRun {
+        skipped: schedule.ticks_between(due, finished, 10_000),
+        next: schedule.next_after(finished),
+    }
+}
+
 /// Sleeps until the wall-clock time `until`; false if shut down first.
 async fn sleep_until(until: DateTime<Utc>, shutdown: &CancellationToken) -> bool {
     loop {
@@ -181,5 +197,47 @@ async fn sleep_until(until: DateTime<Utc>, shutdown: &CancellationToken) -> bool
             () = tokio::time::sleep(remaining.min(MAX_SLEEP)) => {}
             () = shutdown.cancelled() => return false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn check(expression: &str, due: &str, finished: &str, skipped: usize, next: &str) {
+        let schedule = Schedule::parse(expression, chrono_tz::UTC).unwrap();
+        assert_eq!(
+            plan_next(&schedule, utc(due), utc(finished)),
+            NextRun {
+                skipped,
+                next: Some(utc(next))
+            },
+            "{expression} due {due} finished {finished}"
+        );
+    }
+
+    #[test]
+    fn a_short_run_waits_for_the_next_tick() {
+        check("*/5 * * * *", "2026-11-30T06:00:00Z", "2026-11-30T06:00:40Z", 0, "2026-11-30T06:05:00Z");
+    }
+
+    #[test]
+    fn a_long_run_skips_the_ticks_it_overlapped() {
+        // Due 06:00, still running at 06:05 and 06:10: both skipped, no
+        // catch-up run, next at 06:15.
+        check("*/5 * * * *", "2026-11-30T06:00:00Z", "2026-11-30T06:12:00Z", 2, "2026-11-30T06:15:00Z");
+        // Finishing exactly on a tick skips it too: it was due while running.
+        check("*/5 * * * *", "2026-11-30T06:00:00Z", "2026-11-30T06:05:00Z", 1, "2026-11-30T06:10:00Z");
+    }
+
+    #[test]
+    fn start_up_run_counts_from_start() {
+        // The start-up run is "due" when the daemon started.
+        check("0 6 * * *", "2026-11-30T05:59:30Z", "2026-11-30T06:00:10Z", 1, "2026-12-01T06:00:00Z");
+        check("0 6 * * *", "2026-11-30T05:00:00Z", "2026-11-30T05:00:01Z", 0, "2026-11-30T06:00:00Z");
     }
 }
