@@ -61,7 +61,11 @@ pub fn summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
             s.host,
             s.port,
             s.tls.as_str(),
-            if s.credentials.is_some() { ", auth" } else { "" }
+            if s.credentials.is_some() {
+                ", auth"
+            } else {
+                ""
+            }
         ),
         Transport::File { directory } => format!("files in {}", directory.display()),
     };
@@ -154,7 +158,8 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> u8 {
         None
     };
     let never = CancellationToken::new();
-    let Some(outcome) = crate::run::run(&config, &config.checks, as_of, mailer.as_ref(), &never).await
+    let Some(outcome) =
+        crate::run::run(&config, &config.checks, as_of, mailer.as_ref(), &never).await
     else {
         return 3;
     };

@@ -85,7 +85,10 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     tracker.close();
     shutdown.cancelled().await;
     info!("shutting down");
-    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
         warn!(
             grace_ms = SHUTDOWN_GRACE.as_millis() as u64,
             "runs still in progress at shutdown were stopped"
@@ -112,8 +115,14 @@ async fn start_jobs(
     for job in jobs {
         let span = info_span!("job", job = %job.name());
         tracker.spawn(
-            job_loop(job, started, config.clone(), mailer.clone(), shutdown.clone())
-                .instrument(span),
+            job_loop(
+                job,
+                started,
+                config.clone(),
+                mailer.clone(),
+                shutdown.clone(),
+            )
+            .instrument(span),
         );
     }
 }
@@ -222,22 +231,52 @@ mod tests {
 
     #[test]
     fn a_short_run_waits_for_the_next_tick() {
-        check("*/5 * * * *", "2026-11-30T06:00:00Z", "2026-11-30T06:00:40Z", 0, "2026-11-30T06:05:00Z");
+        check(
+            "*/5 * * * *",
+            "2026-11-30T06:00:00Z",
+            "2026-11-30T06:00:40Z",
+            0,
+            "2026-11-30T06:05:00Z",
+        );
     }
 
     #[test]
     fn a_long_run_skips_the_ticks_it_overlapped() {
         // Due 06:00, still running at 06:05 and 06:10: both skipped, no
         // catch-up run, next at 06:15.
-        check("*/5 * * * *", "2026-11-30T06:00:00Z", "2026-11-30T06:12:00Z", 2, "2026-11-30T06:15:00Z");
+        check(
+            "*/5 * * * *",
+            "2026-11-30T06:00:00Z",
+            "2026-11-30T06:12:00Z",
+            2,
+            "2026-11-30T06:15:00Z",
+        );
         // Finishing exactly on a tick skips it too: it was due while running.
-        check("*/5 * * * *", "2026-11-30T06:00:00Z", "2026-11-30T06:05:00Z", 1, "2026-11-30T06:10:00Z");
+        check(
+            "*/5 * * * *",
+            "2026-11-30T06:00:00Z",
+            "2026-11-30T06:05:00Z",
+            1,
+            "2026-11-30T06:10:00Z",
+        );
     }
 
     #[test]
     fn start_up_run_counts_from_start() {
         // The start-up run is "due" when the daemon started.
-        check("0 6 * * *", "2026-11-30T05:59:30Z", "2026-11-30T06:00:10Z", 1, "2026-12-01T06:00:00Z");
-        check("0 6 * * *", "2026-11-30T05:00:00Z", "2026-11-30T05:00:01Z", 0, "2026-11-30T06:00:00Z");
+        check(
+            "0 6 * * *",
+            "2026-11-30T05:59:30Z",
+            "2026-11-30T06:00:10Z",
+            1,
+            "2026-12-01T06:00:00Z",
+        );
+        check(
+            "0 6 * * *",
+            "2026-11-30T05:00:00Z",
+            "2026-11-30T05:00:01Z",
+            0,
+            "2026-11-30T06:00:00Z",
+        );
     }
 }

@@ -210,7 +210,10 @@ fn numbers(rows: &[&Row], field: &str, position: &str) -> Result<Vec<f64>, Strin
             let value = row.fields.get(field);
             value.and_then(|v| v.as_number()).ok_or_else(|| {
                 let kind = value.map_or("missing", |v| v.kind());
-                format!("{position} {}: `{field}` is {kind}, not a number", row.number)
+                format!(
+                    "{position} {}: `{field}` is {kind}, not a number",
+                    row.number
+                )
             })
         })
         .collect()
@@ -219,7 +222,9 @@ fn numbers(rows: &[&Row], field: &str, position: &str) -> Result<Vec<f64>, Strin
 fn ratio(numerator: f64, denominator: f64, denominator_name: &str) -> Result<f64, String> {
     if denominator == 0.0 {
         if numerator == 0.0 {
-            return Err(format!("0 / 0: both `{denominator_name}` and the numerator are zero"));
+            return Err(format!(
+                "0 / 0: both `{denominator_name}` and the numerator are zero"
+            ));
         }
         // Members and no therapists at all: infinitely many per therapist.
         return Ok(numerator.signum() * f64::INFINITY);
@@ -298,8 +303,13 @@ mod tests {
             time_field: None,
             csv_delimiter: b',',
         };
-        crate::table::parse(csv.as_bytes(), crate::config::Format::Csv, &spec, DateTime::UNIX_EPOCH)
-            .unwrap()
+        crate::table::parse(
+            csv.as_bytes(),
+            crate::config::Format::Csv,
+            &spec,
+            DateTime::UNIX_EPOCH,
+        )
+        .unwrap()
     }
 
     /// Evaluates and renders the result as `STATUS` plus one
@@ -312,7 +322,9 @@ mod tests {
             got.push(format!("error: {error}"));
         }
         for g in &result.groups {
-            let value = g.value.map_or_else(|| g.error.clone().unwrap_or_default(), |v| v.to_string());
+            let value = g
+                .value
+                .map_or_else(|| g.error.clone().unwrap_or_default(), |v| v.to_string());
             got.push(format!("{} {} {value}", g.label_text(), g.status.as_str()));
         }
         assert_eq!(got, expected, "csv: {csv:?}");
@@ -326,31 +338,70 @@ mod tests {
             "region,members,fte\nsouth,3000,1\nsouth,3100,1\nnorth,2000,1\n",
             &["breach", "region=north ok 2000", "region=south breach 3050"],
         );
-        check(&c, "region,members,fte\nsouth,3000,1\n", &["ok", "region=south ok 3000"]);
+        check(
+            &c,
+            "region,members,fte\nsouth,3000,1\n",
+            &["ok", "region=south ok 3000"],
+        );
         let strict = check_with(ratio(), Op::Lt, 3000.0, &["region"]);
-        check(&strict, "region,members,fte\nsouth,3000,1\n", &["breach", "region=south breach 3000"]);
+        check(
+            &strict,
+            "region,members,fte\nsouth,3000,1\n",
+            &["breach", "region=south breach 3000"],
+        );
     }
 
     #[test]
     fn zero_staff_is_an_infinite_breach_and_zero_over_zero_unknown() {
         let c = check_with(ratio(), Op::Le, 3000.0, &["region"]);
-        check(&c, "region,members,fte\nsouth,500,0\n", &["breach", "region=south breach inf"]);
+        check(
+            &c,
+            "region,members,fte\nsouth,500,0\n",
+            &["breach", "region=south breach inf"],
+        );
         check(
             &c,
             "region,members,fte\nsouth,0,0\n",
-            &["unknown", "region=south unknown 0 / 0: both `fte` and the numerator are zero"],
+            &[
+                "unknown",
+                "region=south unknown 0 / 0: both `fte` and the numerator are zero",
+            ],
         );
     }
 
     #[test]
     fn threshold_aggregates() {
         let csv = "region,wait\na,5\na,15\nb,7\n";
-        check(&check_with(threshold(Aggregate::Worst), Op::Le, 10.0, &["region"]), csv, &["breach", "region=a breach 15", "region=b ok 7"]);
-        check(&check_with(threshold(Aggregate::Worst), Op::Ge, 6.0, &["region"]), csv, &["breach", "region=a breach 5", "region=b ok 7"]);
-        check(&check_with(threshold(Aggregate::Mean), Op::Le, 10.0, &["region"]), csv, &["ok", "region=a ok 10", "region=b ok 7"]);
-        check(&check_with(threshold(Aggregate::Sum), Op::Le, 10.0, &[]), csv, &["breach", "all breach 27"]);
-        check(&check_with(threshold(Aggregate::Min), Op::Gt, 5.0, &[]), csv, &["breach", "all breach 5"]);
-        check(&check_with(threshold(Aggregate::Max), Op::Lt, 15.0, &[]), csv, &["breach", "all breach 15"]);
+        check(
+            &check_with(threshold(Aggregate::Worst), Op::Le, 10.0, &["region"]),
+            csv,
+            &["breach", "region=a breach 15", "region=b ok 7"],
+        );
+        check(
+            &check_with(threshold(Aggregate::Worst), Op::Ge, 6.0, &["region"]),
+            csv,
+            &["breach", "region=a breach 5", "region=b ok 7"],
+        );
+        check(
+            &check_with(threshold(Aggregate::Mean), Op::Le, 10.0, &["region"]),
+            csv,
+            &["ok", "region=a ok 10", "region=b ok 7"],
+        );
+        check(
+            &check_with(threshold(Aggregate::Sum), Op::Le, 10.0, &[]),
+            csv,
+            &["breach", "all breach 27"],
+        );
+        check(
+            &check_with(threshold(Aggregate::Min), Op::Gt, 5.0, &[]),
+            csv,
+            &["breach", "all breach 5"],
+        );
+        check(
+            &check_with(threshold(Aggregate::Max), Op::Lt, 15.0, &[]),
+            csv,
+            &["breach", "all breach 15"],
+        );
     }
 
     #[test]
@@ -367,7 +418,15 @@ mod tests {
             ],
         );
         // A breach elsewhere still makes the check a breach.
-        check(&c, "region,wait\na,x\nb,30\n", &["breach", "region=a unknown line 2: `wait` is text, not a number", "region=b breach 30"]);
+        check(
+            &c,
+            "region,wait\na,x\nb,30\n",
+            &[
+                "breach",
+                "region=a unknown line 2: `wait` is text, not a number",
+                "region=b breach 30",
+            ],
+        );
         // A row without the label is grouped under "(none)".
         check(&c, "region,wait\n,3\n", &["ok", "region=(none) ok 3"]);
     }
@@ -378,11 +437,21 @@ mod tests {
         check(
             &c,
             "region,members\nsouth,1\n",
-            &["unknown", "error: source \"s\" has no field `fte` (it has: members, region); map it with [source.fields] fte = \"name in the source\""],
+            &[
+                "unknown",
+                "error: source \"s\" has no field `fte` (it has: members, region); map it with [source.fields] fte = \"name in the source\"",
+            ],
         );
-        check(&c, "region,members,fte\n", &["unknown", "error: source \"s\" returned no records"]);
+        check(
+            &c,
+            "region,members,fte\n",
+            &["unknown", "error: source \"s\" returned no records"],
+        );
         let result = evaluate(&c, Err("GET http://x/ failed"), DateTime::UNIX_EPOCH);
         assert_eq!(result.status, Status::Unknown);
-        assert_eq!(result.error.as_deref(), Some("source \"s\" failed: GET http://x/ failed"));
+        assert_eq!(
+            result.error.as_deref(),
+            Some("source \"s\" failed: GET http://x/ failed")
+        );
     }
 }

@@ -173,7 +173,9 @@ async fn notify_routes(
             config.daemon.time_zone,
         );
         let started = Instant::now();
-        let result = mailer.send(&config.email.from, &digest.route.to, &email).await;
+        let result = mailer
+            .send(&config.email.from, &digest.route.to, &email)
+            .await;
         let duration_ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(()) => {

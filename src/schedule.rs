@@ -53,9 +53,11 @@ impl Schedule {
         let trimmed = expression.trim();
         if trimmed.starts_with('@') {
             if trimmed == "@reboot" {
-                return Err("@reboot is not a schedule here: the daemon already runs every \
+                return Err(
+                    "@reboot is not a schedule here: the daemon already runs every \
                             check once at start-up; give a time such as \"0 6 * * *\""
-                    .to_owned());
+                        .to_owned(),
+                );
             }
             if !NICKNAMES.contains(&trimmed.to_ascii_lowercase().as_str()) {
                 return Err(format!(
@@ -146,7 +148,12 @@ mod tests {
     #[test]
     fn daily_in_los_angeles() {
         assert_eq!(
-            runs("0 6 * * *", chrono_tz::America::Los_Angeles, "2026-07-01T00:00:00Z", 2),
+            runs(
+                "0 6 * * *",
+                chrono_tz::America::Los_Angeles,
+                "2026-07-01T00:00:00Z",
+                2
+            ),
             ["2026-07-01T13:00:00+00:00", "2026-07-02T13:00:00+00:00"]
         );
     }
@@ -155,7 +162,12 @@ mod tests {
     fn spring_forward_gap_runs_once_right_after_the_jump() {
         // 2026-03-08: Los Angeles clocks go from 02:00 PST to 03:00 PDT, so
         // 02:30 does not exist that day. The job must still run that day.
-        let got = runs("30 2 * * *", chrono_tz::America::Los_Angeles, "2026-03-07T08:00:00Z", 3);
+        let got = runs(
+            "30 2 * * *",
+            chrono_tz::America::Los_Angeles,
+            "2026-03-07T08:00:00Z",
+            3,
+        );
         assert_eq!(got[0], "2026-03-07T10:30:00+00:00"); // 02:30 PST the day before
         assert_eq!(got[1], "2026-03-08T10:00:00+00:00"); // 03:00 PDT, right after the jump
         assert_eq!(got[2], "2026-03-09T09:30:00+00:00"); // 02:30 PDT
@@ -165,11 +177,21 @@ mod tests {
     fn fall_back_repeated_hour_runs_once() {
         // 2026-10-25: Berlin clocks go from 03:00 CEST back to 02:00 CET, so
         // 02:30 happens twice. The job runs once.
-        let got = runs("30 2 * * *", chrono_tz::Europe::Berlin, "2026-10-24T12:00:00Z", 2);
+        let got = runs(
+            "30 2 * * *",
+            chrono_tz::Europe::Berlin,
+            "2026-10-24T12:00:00Z",
+            2,
+        );
         assert_eq!(got[0], "2026-10-25T00:30:00+00:00"); // 02:30 CEST
         assert_eq!(got[1], "2026-10-26T01:30:00+00:00"); // next day, 02:30 CET
         // And in Los Angeles on 2026-11-01, 01:30 is the repeated time.
-        let got = runs("30 1 * * *", chrono_tz::America::Los_Angeles, "2026-10-31T12:00:00Z", 2);
+        let got = runs(
+            "30 1 * * *",
+            chrono_tz::America::Los_Angeles,
+            "2026-10-31T12:00:00Z",
+            2,
+        );
         assert_eq!(got[0], "2026-11-01T08:30:00+00:00"); // 01:30 PDT
         assert_eq!(got[1], "2026-11-02T09:30:00+00:00"); // next day, 01:30 PST
     }
@@ -177,7 +199,12 @@ mod tests {
     #[test]
     fn hourly_jobs_keep_real_time_across_fall_back() {
         // An interval job runs every real hour, including both 01:00s.
-        let got = runs("0 * * * *", chrono_tz::America::Los_Angeles, "2026-11-01T07:30:00Z", 3);
+        let got = runs(
+            "0 * * * *",
+            chrono_tz::America::Los_Angeles,
+            "2026-11-01T07:30:00Z",
+            3,
+        );
         assert_eq!(
             got,
             [
@@ -192,9 +219,18 @@ mod tests {
     fn weekday_numbers_follow_crontab() {
         // crontab(5): 0 and 7 are Sunday, 1 is Monday. 2026-11-29 is a Sunday.
         let zone = chrono_tz::UTC;
-        assert_eq!(runs("0 9 * * 1", zone, "2026-11-29T00:00:00Z", 1), ["2026-11-30T09:00:00+00:00"]);
-        assert_eq!(runs("0 9 * * 0", zone, "2026-11-28T00:00:00Z", 1), ["2026-11-29T09:00:00+00:00"]);
-        assert_eq!(runs("0 9 * * 7", zone, "2026-11-28T00:00:00Z", 1), ["2026-11-29T09:00:00+00:00"]);
+        assert_eq!(
+            runs("0 9 * * 1", zone, "2026-11-29T00:00:00Z", 1),
+            ["2026-11-30T09:00:00+00:00"]
+        );
+        assert_eq!(
+            runs("0 9 * * 0", zone, "2026-11-28T00:00:00Z", 1),
+            ["2026-11-29T09:00:00+00:00"]
+        );
+        assert_eq!(
+            runs("0 9 * * 7", zone, "2026-11-28T00:00:00Z", 1),
+            ["2026-11-29T09:00:00+00:00"]
+        );
         // Day of month OR day of week when both are restricted.
         assert_eq!(
             runs("0 0 1 * 1", zone, "2026-11-29T00:00:00Z", 2),
@@ -205,10 +241,22 @@ mod tests {
     #[test]
     fn nicknames() {
         let zone = chrono_tz::UTC;
-        assert_eq!(runs("@hourly", zone, "2026-11-29T05:10:00Z", 1), ["2026-11-29T06:00:00+00:00"]);
-        assert_eq!(runs("@daily", zone, "2026-11-29T05:10:00Z", 1), ["2026-11-30T00:00:00+00:00"]);
-        assert_eq!(runs("@weekly", zone, "2026-11-25T05:10:00Z", 1), ["2026-11-29T00:00:00+00:00"]);
-        assert_eq!(runs("@monthly", zone, "2026-11-25T05:10:00Z", 1), ["2026-12-01T00:00:00+00:00"]);
+        assert_eq!(
+            runs("@hourly", zone, "2026-11-29T05:10:00Z", 1),
+            ["2026-11-29T06:00:00+00:00"]
+        );
+        assert_eq!(
+            runs("@daily", zone, "2026-11-29T05:10:00Z", 1),
+            ["2026-11-30T00:00:00+00:00"]
+        );
+        assert_eq!(
+            runs("@weekly", zone, "2026-11-25T05:10:00Z", 1),
+            ["2026-11-29T00:00:00+00:00"]
+        );
+        assert_eq!(
+            runs("@monthly", zone, "2026-11-25T05:10:00Z", 1),
+            ["2026-12-01T00:00:00+00:00"]
+        );
     }
 
     #[test]

@@ -132,7 +132,11 @@ fn parse_time(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
     let start = date.and_hms_opt(0, 0, 0)?;
     // `earliest` picks the first instant of a day that starts in a DST gap.
-    Some(zone.from_local_datetime(&start).earliest()?.with_timezone(&Utc))
+    Some(
+        zone.from_local_datetime(&start)
+            .earliest()?
+            .with_timezone(&Utc),
+    )
 }
 
 /// Parses `bytes` as `format` and applies the field mapping of `spec`.
@@ -219,7 +223,11 @@ fn parse_csv(bytes: &[u8], spec: &SourceSpec) -> Result<Table, TableError> {
 /// A csv error without the record contents that its `Display` may quote.
 fn csv_error(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => format!(
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
             "line {} has {len} fields but the header has {expected_len}",
             pos.as_ref().map_or(0, |p| p.line())
         ),
@@ -269,7 +277,11 @@ fn parse_json(bytes: &[u8], spec: &SourceSpec) -> Result<Table, TableError> {
 
 fn parse_ndjson(bytes: &[u8], spec: &SourceSpec) -> Result<Table, TableError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
         error(format!("line {line} is not valid UTF-8"))
     })?;
     let mut rows = Vec::new();
@@ -442,16 +454,38 @@ mod tests {
     #[test]
     fn csv_errors_name_the_line_and_never_quote_cells() {
         let plain = spec(&[], None);
-        check("a,b\n1,2\n3\n", Format::Csv, &plain, &["error: bad CSV: line 3 has 1 fields but the header has 2"]);
-        check("a,a\n1,2\n", Format::Csv, &plain, &["error: the CSV header names column \"a\" twice"]);
-        check("", Format::Csv, &plain, &["error: the csv data is empty: expected a header row or records"]);
-        check("  \n", Format::Csv, &plain, &["error: the csv data is empty: expected a header row or records"]);
+        check(
+            "a,b\n1,2\n3\n",
+            Format::Csv,
+            &plain,
+            &["error: bad CSV: line 3 has 1 fields but the header has 2"],
+        );
+        check(
+            "a,a\n1,2\n",
+            Format::Csv,
+            &plain,
+            &["error: the CSV header names column \"a\" twice"],
+        );
+        check(
+            "",
+            Format::Csv,
+            &plain,
+            &["error: the csv data is empty: expected a header row or records"],
+        );
+        check(
+            "  \n",
+            Format::Csv,
+            &plain,
+            &["error: the csv data is empty: expected a header row or records"],
+        );
         let mapped = spec(&[("members", "Enrolled")], None);
         check(
             "Region,Members\nsouth,100\n",
             Format::Csv,
             &mapped,
-            &["error: [source.fields] maps `members` to column \"Enrolled\", which the CSV header does not have (it has: Region, Members); fix the mapping or the file"],
+            &[
+                "error: [source.fields] maps `members` to column \"Enrolled\", which the CSV header does not have (it has: Region, Members); fix the mapping or the file",
+            ],
         );
     }
 
@@ -473,26 +507,74 @@ mod tests {
     fn json_errors() {
         let plain = spec(&[], None);
         let data = spec(&[], Some("/data"));
-        check(r#"{"data": [1"#, Format::Json, &data, &["error: malformed JSON at line 1 column 11: the data ends too early (truncated?)"]);
-        check(r#"{"data": [1,]}"#, Format::Json, &data, &["error: malformed JSON at line 1 column 13: syntax error"]);
-        check(r#"{"other": []}"#, Format::Json, &data, &["error: the JSON pointer `records = \"/data\"` finds nothing in the document; point it at the array of records"]);
-        check(r#"{"data": {"a": 1}}"#, Format::Json, &data, &["error: `records = \"/data\"` points at an object, not an array of records"]);
-        check(r#"[{"a": 1}, "name"]"#, Format::Json, &plain, &["error: record 2 is a string, not a JSON object"]);
+        check(
+            r#"{"data": [1"#,
+            Format::Json,
+            &data,
+            &["error: malformed JSON at line 1 column 11: the data ends too early (truncated?)"],
+        );
+        check(
+            r#"{"data": [1,]}"#,
+            Format::Json,
+            &data,
+            &["error: malformed JSON at line 1 column 13: syntax error"],
+        );
+        check(
+            r#"{"other": []}"#,
+            Format::Json,
+            &data,
+            &[
+                "error: the JSON pointer `records = \"/data\"` finds nothing in the document; point it at the array of records",
+            ],
+        );
+        check(
+            r#"{"data": {"a": 1}}"#,
+            Format::Json,
+            &data,
+            &["error: `records = \"/data\"` points at an object, not an array of records"],
+        );
+        check(
+            r#"[{"a": 1}, "name"]"#,
+            Format::Json,
+            &plain,
+            &["error: record 2 is a string, not a JSON object"],
+        );
         check("[]", Format::Json, &plain, &[] as &[&str]);
     }
 
     #[test]
     fn ndjson() {
         let plain = spec(&[], None);
-        check("{\"a\": 1}\n\n{\"a\": \"x\"}\n", Format::Ndjson, &plain, &["1: a=Number(1.0)", "3: a=Text(\"x\")"]);
-        check("{\"a\": 1}\n{\"a\": \n", Format::Ndjson, &plain, &["error: malformed JSON on line 2 column 6: the data ends too early (truncated?)"]);
-        check("[1]\n", Format::Ndjson, &plain, &["error: line 1 is an array, not a JSON object"]);
+        check(
+            "{\"a\": 1}\n\n{\"a\": \"x\"}\n",
+            Format::Ndjson,
+            &plain,
+            &["1: a=Number(1.0)", "3: a=Text(\"x\")"],
+        );
+        check(
+            "{\"a\": 1}\n{\"a\": \n",
+            Format::Ndjson,
+            &plain,
+            &["error: malformed JSON on line 2 column 6: the data ends too early (truncated?)"],
+        );
+        check(
+            "[1]\n",
+            Format::Ndjson,
+            &plain,
+            &["error: line 1 is an array, not a JSON object"],
+        );
     }
 
     #[test]
     fn newest_time_reads_dates_in_the_zone() {
         let spec = spec(&[], None);
-        let table = parse(b"d\n2026-11-27\n2026-11-28T09:00:00Z\n\n", Format::Csv, &spec, DateTime::UNIX_EPOCH).unwrap();
+        let table = parse(
+            b"d\n2026-11-27\n2026-11-28T09:00:00Z\n\n",
+            Format::Csv,
+            &spec,
+            DateTime::UNIX_EPOCH,
+        )
+        .unwrap();
         let newest = newest_time(&table, "d", chrono_tz::America::Los_Angeles).unwrap();
         assert_eq!(newest.to_rfc3339(), "2026-11-28T09:00:00+00:00");
         let table = parse(b"d\n2026-11-27\n", Format::Csv, &spec, DateTime::UNIX_EPOCH).unwrap();

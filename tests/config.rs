@@ -26,7 +26,10 @@ fn toml_files(dir: &str) -> Vec<PathBuf> {
 }
 
 fn relative(path: &Path) -> String {
-    path.strip_prefix(manifest_dir()).unwrap().display().to_string()
+    path.strip_prefix(manifest_dir())
+        .unwrap()
+        .display()
+        .to_string()
 }
 
 /// A `$CREDENTIALS_DIRECTORY` holding a dummy value for every credential
@@ -53,11 +56,22 @@ fn every_shipped_config_passes_check_config() {
         let credentials = tempfile::tempdir().unwrap();
         credentials_for(&text, credentials.path());
         let mut env = ENV.to_vec();
-        env.push(("CREDENTIALS_DIRECTORY", credentials.path().to_str().unwrap()));
+        env.push((
+            "CREDENTIALS_DIRECTORY",
+            credentials.path().to_str().unwrap(),
+        ));
         let out = accesswatch(&["--config", &relative(file), "check-config"], &env);
         assert_eq!(out.code, 0, "{}:\n{}", file.display(), out.stderr);
-        assert!(out.stdout.starts_with(&format!("{}: OK", relative(file))), "{}", out.stdout);
-        assert!(out.stdout.contains("next "), "the summary shows next run times:\n{}", out.stdout);
+        assert!(
+            out.stdout.starts_with(&format!("{}: OK", relative(file))),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("next "),
+            "the summary shows next run times:\n{}",
+            out.stdout
+        );
         assert!(!out.stdout.contains("dummy-secret-value"));
     }
 }
@@ -75,7 +89,10 @@ fn valid_fixtures_pass() {
 #[test]
 fn invalid_fixtures_give_exactly_their_expected_messages() {
     let files = toml_files("tests/fixtures/config/invalid");
-    assert!(files.len() >= 10, "expected invalid fixtures, found {files:?}");
+    assert!(
+        files.len() >= 10,
+        "expected invalid fixtures, found {files:?}"
+    );
     for file in &files {
         let expected = std::fs::read_to_string(file.with_extension("expected"))
             .unwrap_or_else(|_| panic!("{} has no .expected file", file.display()));
@@ -106,9 +123,15 @@ fn run_and_daemon_refuse_an_invalid_config() {
     let file = "tests/fixtures/config/invalid/email.toml";
     let once = accesswatch(&["--config", file, "run", "--once"], ENV);
     assert_eq!(once.code, 3, "run --once: unknown");
-    assert!(once.stderr.contains("email.toml:4:8: `port` must be between 1 and 65535"));
+    assert!(
+        once.stderr
+            .contains("email.toml:4:8: `port` must be between 1 and 65535")
+    );
     let daemon = accesswatch(&["--config", file, "run"], ENV);
-    assert_eq!(daemon.code, 78, "the daemon exits EX_CONFIG, which the unit does not restart");
+    assert_eq!(
+        daemon.code, 78,
+        "the daemon exits EX_CONFIG, which the unit does not restart"
+    );
 }
 
 #[test]
@@ -119,35 +142,82 @@ fn hostile_files_get_clear_errors() {
         std::fs::write(&path, contents).unwrap();
         let out = accesswatch(&["--config", path.to_str().unwrap(), "check-config"], &[]);
         assert_eq!(out.code, 1, "{name}");
-        assert!(out.stderr.contains(expected), "{name}: {:?} lacks {expected:?}", out.stderr);
+        assert!(
+            out.stderr.contains(expected),
+            "{name}: {:?} lacks {expected:?}",
+            out.stderr
+        );
     };
-    check("binary.toml", &[0xff, 0xfe, 0x00, 0x41, 0x80], "cannot read the configuration: stream did not contain valid UTF-8");
-    check("nested.toml", format!("a = {}{}", "[".repeat(100_000), "]".repeat(100_000)).as_bytes(), "this is not valid TOML");
-    check("nul.toml", b"[email]\nfrom = \"a\x00b@plan.example\"\n", "this is not valid TOML");
-    let huge_string = format!("[email]\nfrom = \"aw@plan.example\"\nhost = \"smtp.plan.example\"\nsubject_prefix = \"{}\"\nbogus = 1\n", "x".repeat(5_000_000));
-    check("huge.toml", huge_string.as_bytes(), "huge.toml:5:1: unknown key `bogus` in [email]");
+    check(
+        "binary.toml",
+        &[0xff, 0xfe, 0x00, 0x41, 0x80],
+        "cannot read the configuration: stream did not contain valid UTF-8",
+    );
+    check(
+        "nested.toml",
+        format!("a = {}{}", "[".repeat(100_000), "]".repeat(100_000)).as_bytes(),
+        "this is not valid TOML",
+    );
+    check(
+        "nul.toml",
+        b"[email]\nfrom = \"a\x00b@plan.example\"\n",
+        "this is not valid TOML",
+    );
+    let huge_string = format!(
+        "[email]\nfrom = \"aw@plan.example\"\nhost = \"smtp.plan.example\"\nsubject_prefix = \"{}\"\nbogus = 1\n",
+        "x".repeat(5_000_000)
+    );
+    check(
+        "huge.toml",
+        huge_string.as_bytes(),
+        "huge.toml:5:1: unknown key `bogus` in [email]",
+    );
     let missing = dir.path().join("missing.toml");
-    let out = accesswatch(&["--config", missing.to_str().unwrap(), "check-config"], &[]);
+    let out = accesswatch(
+        &["--config", missing.to_str().unwrap(), "check-config"],
+        &[],
+    );
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("missing.toml: cannot read the configuration: No such file or directory"), "{}", out.stderr);
-    let out = accesswatch(&["--config", dir.path().to_str().unwrap(), "check-config"], &[]);
+    assert!(
+        out.stderr
+            .contains("missing.toml: cannot read the configuration: No such file or directory"),
+        "{}",
+        out.stderr
+    );
+    let out = accesswatch(
+        &["--config", dir.path().to_str().unwrap(), "check-config"],
+        &[],
+    );
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("cannot read the configuration: Is a directory"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("cannot read the configuration: Is a directory"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn many_checks_validate_and_every_problem_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from("[email]\ntransport = \"file\"\ndirectory = \"out\"\nfrom = \"aw@plan.example\"\n[[route]]\nname = \"r\"\nto = [\"c@plan.example\"]\n");
+    let mut text = String::from(
+        "[email]\ntransport = \"file\"\ndirectory = \"out\"\nfrom = \"aw@plan.example\"\n[[route]]\nname = \"r\"\nto = [\"c@plan.example\"]\n",
+    );
     text += "[[source]]\nid = \"s\"\nkind = \"file\"\npath = \"s.csv\"\n";
     for i in 0..2_000 {
         let op = if i % 500 == 7 { "=>" } else { ">=" };
-        text += &format!("[[check]]\nid = \"c{i}\"\ntitle = \"Check {i}\"\nkind = \"threshold\"\nsource = \"s\"\nfield = \"f\"\nop = \"{op}\"\nlimit = {i}\n");
+        text += &format!(
+            "[[check]]\nid = \"c{i}\"\ntitle = \"Check {i}\"\nkind = \"threshold\"\nsource = \"s\"\nfield = \"f\"\nop = \"{op}\"\nlimit = {i}\n"
+        );
     }
     let path = write(dir.path(), "many.toml", &text);
     let out = accesswatch(&["--config", path.to_str().unwrap(), "check-config"], &[]);
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("accesswatch: 4 problems"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("accesswatch: 4 problems"),
+        "{}",
+        out.stderr
+    );
     let fixed = write(dir.path(), "fixed.toml", &text.replace("\"=>\"", "\">=\""));
     let out = accesswatch(&["--config", fixed.to_str().unwrap(), "check-config"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);

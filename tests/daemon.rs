@@ -76,7 +76,10 @@ fn stops_cleanly_on(signal: &str) {
     daemon.wait_for("\"stopped\"", Duration::from_secs(1));
     let files = eml_files(dir.path());
     assert_eq!(files.len(), 1, "{files:?}");
-    assert!(files.iter().all(|f| f.ends_with(".eml")), "nothing half-written: {files:?}");
+    assert!(
+        files.iter().all(|f| f.ends_with(".eml")),
+        "nothing half-written: {files:?}"
+    );
 }
 
 #[test]
@@ -92,7 +95,11 @@ fn sigint_stops_the_daemon_cleanly() {
 #[test]
 fn a_failing_source_never_stops_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let broken = format!(
         "\n[[source]]\nid = \"down\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}/x.csv\"\nretries = 0\n\n\
          [[check]]\nid = \"from-down\"\ntitle = \"From a source that is down\"\nkind = \"threshold\"\nsource = \"down\"\n\
@@ -101,22 +108,37 @@ fn a_failing_source_never_stops_the_daemon() {
     let path = config(dir.path(), &broken);
     let mut daemon = Daemon::start(&path, &[]);
     let failed = daemon.wait_for("\"source fetch failed\"", Duration::from_secs(20));
-    assert!(failed.contains("\"source\":\"down\"") && failed.contains("cannot connect"), "{failed}");
+    assert!(
+        failed.contains("\"source\":\"down\"") && failed.contains("cannot connect"),
+        "{failed}"
+    );
     daemon.wait_for("\"check could not be evaluated\"", Duration::from_secs(5));
     daemon.wait_for("\"run finished\"", Duration::from_secs(5));
     // Still alive after the failure, and waiting for its next run.
     daemon.wait_for("\"next run\"", Duration::from_secs(5));
-    assert!(daemon.child.try_wait().unwrap().is_none(), "the daemon exited");
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "the daemon exited"
+    );
     // The blind spot is in the email, next to the breach.
     let files = eml_files(dir.path());
     assert_eq!(files.len(), 1, "{files:?}");
     let eml = std::fs::read(dir.path().join("outbox").join(&files[0])).unwrap();
     let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
     let subject = message.subject().unwrap();
-    assert!(subject.starts_with("[accesswatch] CRITICAL: region socal-south above 3,000"), "{subject}");
-    assert!(subject.ends_with("; 1 check could not be evaluated"), "{subject}");
+    assert!(
+        subject.starts_with("[accesswatch] CRITICAL: region socal-south above 3,000"),
+        "{subject}"
+    );
+    assert!(
+        subject.ends_with("; 1 check could not be evaluated"),
+        "{subject}"
+    );
     let text = message.body_text(0).unwrap();
-    assert!(text.contains("Could not be evaluated: source \"down\" failed: GET http://127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("Could not be evaluated: source \"down\" failed: GET http://127.0.0.1:"),
+        "{text}"
+    );
     daemon.signal("TERM");
     assert!(daemon.wait_exit(Duration::from_secs(10)).success());
 }
@@ -145,7 +167,17 @@ fn sigterm_during_a_slow_fetch_exits_promptly() {
     daemon.signal("TERM");
     let status = daemon.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
-    assert!(sent.elapsed() < Duration::from_secs(3), "took {:?}", sent.elapsed());
-    daemon.wait_for("run abandoned while fetching: shutting down", Duration::from_secs(1));
-    assert!(eml_files(dir.path()).is_empty(), "an abandoned run sends nothing");
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        sent.elapsed()
+    );
+    daemon.wait_for(
+        "run abandoned while fetching: shutting down",
+        Duration::from_secs(1),
+    );
+    assert!(
+        eml_files(dir.path()).is_empty(),
+        "an abandoned run sends nothing"
+    );
 }

@@ -59,7 +59,15 @@ labels = {{ region = "socal-north" }}
 
 fn run_notify(config: &Path, env: &[(&str, &str)]) -> common::Output {
     accesswatch(
-        &["--config", config.to_str().unwrap(), "run", "--once", "--notify", "--as-of", "2026-11-30T14:00:00Z"],
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "run",
+            "--once",
+            "--notify",
+            "--as-of",
+            "2026-11-30T14:00:00Z",
+        ],
         env,
     )
 }
@@ -67,7 +75,11 @@ fn run_notify(config: &Path, env: &[(&str, &str)]) -> common::Output {
 /// Checks the one delivered alert: envelope, headers, both parts.
 fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
     let messages = server.messages();
-    assert_eq!(messages.len(), 1, "one email per run per route; the north-only route has no breach");
+    assert_eq!(
+        messages.len(),
+        1,
+        "one email per run per route; the north-only route has no breach"
+    );
     let (raw, envelope) = &messages[0];
     assert_eq!(envelope["mail_from"], "accesswatch@plan.example");
     assert_eq!(
@@ -80,12 +92,23 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
         message.subject(),
         Some("[accesswatch] CRITICAL: region socal-south above 3,000 members per therapist")
     );
-    assert_eq!(message.from().unwrap().first().unwrap().address(), Some("accesswatch@plan.example"));
-    let to: Vec<&str> = message.to().unwrap().iter().filter_map(|a| a.address()).collect();
+    assert_eq!(
+        message.from().unwrap().first().unwrap().address(),
+        Some("accesswatch@plan.example")
+    );
+    let to: Vec<&str> = message
+        .to()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.address())
+        .collect();
     assert_eq!(to, ["compliance@plan.example", "analyst@plan.example"]);
     assert!(message.message_id().is_some());
     assert!(
-        message.header_raw("Content-Type").unwrap().contains("multipart/alternative"),
+        message
+            .header_raw("Content-Type")
+            .unwrap()
+            .contains("multipart/alternative"),
         "{:?}",
         message.header_raw("Content-Type")
     );
@@ -100,15 +123,24 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
         "- region=socal-south: 3,476.79 (limit <= 3,000; 1 row)",
         "in the run of 2026-11-30 06:00 PST",
     ] {
-        assert!(text.contains(expected), "text part lacks {expected:?}:\n{text}");
+        assert!(
+            text.contains(expected),
+            "text part lacks {expected:?}:\n{text}"
+        );
     }
-    assert!(!text.contains("socal-north"), "only breached groups are listed");
+    assert!(
+        !text.contains("socal-north"),
+        "only breached groups are listed"
+    );
     let html = message.body_html(0).unwrap();
     for expected in [
         "<td>region=socal-south</td><td>3,476.79</td><td>&lt;= 3,000</td>",
         "Citation: Plan staffing target; compare 28 CCR §1300.67.2(d)",
     ] {
-        assert!(html.contains(expected), "html part lacks {expected:?}:\n{html}");
+        assert!(
+            html.contains(expected),
+            "html part lacks {expected:?}:\n{html}"
+        );
     }
 }
 
@@ -116,7 +148,13 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
 fn plain_smtp_delivers_one_digest_per_route() {
     let dir = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(dir.path(), SmtpOptions::default());
-    let config = config(dir.path(), &format!("host = \"127.0.0.1\"\nport = {}\ntls = \"none\"", server.port));
+    let config = config(
+        dir.path(),
+        &format!(
+            "host = \"127.0.0.1\"\nport = {}\ntls = \"none\"",
+            server.port
+        ),
+    );
     let out = run_notify(&config, &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_alert(&server, None);
@@ -151,7 +189,11 @@ fn starttls_with_auth_and_a_private_ca() {
     let out = run_notify(&config, &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_alert(&server, Some("aw"));
-    assert!(!out.stderr.contains("s3cret-pw"), "the password leaked:\n{}", out.stderr);
+    assert!(
+        !out.stderr.contains("s3cret-pw"),
+        "the password leaked:\n{}",
+        out.stderr
+    );
 }
 
 fn implicit_server(dir: &Path, certificate: &Certificate) -> SmtpServer {
@@ -182,7 +224,10 @@ fn implicit_tls_with_a_systemd_credential() {
             certificate.ca.display()
         ),
     );
-    let out = run_notify(&config, &[("CREDENTIALS_DIRECTORY", credentials.to_str().unwrap())]);
+    let out = run_notify(
+        &config,
+        &[("CREDENTIALS_DIRECTORY", credentials.to_str().unwrap())],
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_alert(&server, Some("aw"));
 }
@@ -201,13 +246,23 @@ fn wrong_password_is_explained_and_the_run_still_reports() {
         ),
     );
     let out = run_notify(&config, &[("PW", "wrong-password")]);
-    assert_eq!(out.code, 2, "the critical breach still decides the exit code");
-    assert!(out.stdout.contains("BREACH   region=socal-south"), "{}", out.stdout);
+    assert_eq!(
+        out.code, 2,
+        "the critical breach still decides the exit code"
+    );
+    assert!(
+        out.stdout.contains("BREACH   region=socal-south"),
+        "{}",
+        out.stdout
+    );
     let event = out.log("email failed", "route", "compliance");
     assert_eq!(event["status"], "failed");
     let error = event["error"].as_str().unwrap();
     assert!(error.contains("rejected the login (code 535"), "{error}");
-    assert!(error.contains("check `username` and the password credential"), "{error}");
+    assert!(
+        error.contains("check `username` and the password credential"),
+        "{error}"
+    );
     assert!(out.stderr.contains("alert email(s) could not be sent"));
     assert!(!out.stderr.contains("wrong-password"));
     assert!(server.messages().is_empty());
@@ -235,61 +290,124 @@ fn tls_mode_that_does_not_match_the_server_is_explained() {
         ),
     );
     let out = run_notify(&config, &[]);
-    let error = out.log("email failed", "route", "compliance")["error"].as_str().unwrap().to_owned();
+    let error = out.log("email failed", "route", "compliance")["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(
-        error.contains("the server does not speak TLS on connect: with port 587 or 25 set tls = \"starttls\""),
+        error.contains(
+            "the server does not speak TLS on connect: with port 587 or 25 set tls = \"starttls\""
+        ),
         "{error}"
     );
     // An untrusted certificate (no ca_file) is named as such.
     let config = config_without_ca(dir.path(), server.port);
     let out = run_notify(&config, &[]);
-    let error = out.log("email failed", "route", "compliance")["error"].as_str().unwrap().to_owned();
-    assert!(error.contains("certificate is not trusted: if it is signed by a private CA, set ca_file"), "{error}");
+    let error = out.log("email failed", "route", "compliance")["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.contains("certificate is not trusted: if it is signed by a private CA, set ca_file"),
+        "{error}"
+    );
 }
 
 fn config_without_ca(dir: &Path, port: u16) -> std::path::PathBuf {
-    config(dir, &format!("host = \"localhost\"\nport = {port}\ntls = \"starttls\"\ntimeout = \"5s\""))
+    config(
+        dir,
+        &format!("host = \"localhost\"\nport = {port}\ntls = \"starttls\"\ntimeout = \"5s\""),
+    )
 }
 
 #[test]
 fn smtp_server_down_is_logged_with_advice() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\""));
+    let config = config(
+        dir.path(),
+        &format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\""),
+    );
     let out = run_notify(&config, &[]);
     assert_eq!(out.code, 2);
-    let error = out.log("email failed", "route", "compliance")["error"].as_str().unwrap().to_owned();
-    assert!(error.contains(&format!("SMTP server 127.0.0.1:{port} refused the connection")), "{error}");
+    let error = out.log("email failed", "route", "compliance")["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.contains(&format!(
+            "SMTP server 127.0.0.1:{port} refused the connection"
+        )),
+        "{error}"
+    );
 }
 
 #[test]
 fn send_test_email_proves_the_settings() {
     let dir = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(dir.path(), SmtpOptions::default());
-    let config = config(dir.path(), &format!("host = \"127.0.0.1\"\nport = {}\ntls = \"none\"", server.port));
+    let config = config(
+        dir.path(),
+        &format!(
+            "host = \"127.0.0.1\"\nport = {}\ntls = \"none\"",
+            server.port
+        ),
+    );
     let out = accesswatch(
-        &["--config", config.to_str().unwrap(), "send-test-email", "--to", "ops@plan.example"],
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "send-test-email",
+            "--to",
+            "ops@plan.example",
+        ],
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("sent a test message to ops@plan.example"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("sent a test message to ops@plan.example"),
+        "{}",
+        out.stdout
+    );
     let messages = server.messages();
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].1["rcpt_tos"], serde_json::json!(["ops@plan.example"]));
+    assert_eq!(
+        messages[0].1["rcpt_tos"],
+        serde_json::json!(["ops@plan.example"])
+    );
     let message = MessageParser::default().parse(&messages[0].0).unwrap();
     assert_eq!(message.subject(), Some("[accesswatch] test message"));
     // Without --to it goes to every route's recipients.
-    let out = accesswatch(&["--config", config.to_str().unwrap(), "send-test-email"], &[]);
+    let out = accesswatch(
+        &["--config", config.to_str().unwrap(), "send-test-email"],
+        &[],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         server.messages()[1].1["rcpt_tos"],
-        serde_json::json!(["analyst@plan.example", "compliance@plan.example", "north@plan.example"])
+        serde_json::json!([
+            "analyst@plan.example",
+            "compliance@plan.example",
+            "north@plan.example"
+        ])
     );
     // A failure exits 1 with the advice.
     drop(server);
-    let out = accesswatch(&["--config", config.to_str().unwrap(), "send-test-email"], &[]);
+    let out = accesswatch(
+        &["--config", config.to_str().unwrap(), "send-test-email"],
+        &[],
+    );
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("refused the connection"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("refused the connection"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -298,7 +416,10 @@ fn file_transport_writes_complete_eml_files() {
     let config = config(dir.path(), "transport = \"file\"\ndirectory = \"outbox\"");
     let out = run_notify(&config, &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0].extension().unwrap(), "eml");
     let raw = std::fs::read(&files[0]).unwrap();

@@ -119,7 +119,11 @@ fn good_sources_in_every_format_with_a_bearer_token() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "token", "t0ken\n");
     let mut config = HEADER.to_owned();
-    config += &source("csv", &http.url("/staffing.csv"), "bearer_token_file = \"token\"");
+    config += &source(
+        "csv",
+        &http.url("/staffing.csv"),
+        "bearer_token_file = \"token\"",
+    );
     config += &source(
         "json",
         &http.url("/staffing.json"),
@@ -131,22 +135,50 @@ fn good_sources_in_every_format_with_a_bearer_token() {
         config += &ratio_check(id, id);
     }
     let path = write(dir.path(), "accesswatch.toml", &config);
-    let out = accesswatch(&["--config", path.to_str().unwrap(), "run", "--once", "--report", "json"], &[]);
+    let out = accesswatch(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "run",
+            "--once",
+            "--report",
+            "json",
+        ],
+        &[],
+    );
     let report = report(&out.stdout);
     for id in ["csv", "json", "ndjson"] {
         let c = check(&report, id);
         assert_eq!(c["status"], "breach", "{id}: {c}");
-        let south = c["groups"].as_array().unwrap().iter().find(|g| g["labels"]["region"] == "socal-south").unwrap();
+        let south = c["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["labels"]["region"] == "socal-south")
+            .unwrap();
         assert_eq!(south["status"], "breach");
-        assert!((south["value"].as_f64().unwrap() - 3476.79).abs() < 0.01, "{south}");
+        assert!(
+            (south["value"].as_f64().unwrap() - 3476.79).abs() < 0.01,
+            "{south}"
+        );
         assert_eq!(south["limit"], 3000.0);
     }
     assert_eq!(check(&report, "json")["data_time"], "2026-11-27T17:00:00Z");
     let denied = check(&report, "no-token");
     assert_eq!(denied["status"], "unknown");
-    assert!(denied["error"].as_str().unwrap().contains("HTTP 401 Unauthorized: check the bearer token"), "{denied}");
+    assert!(
+        denied["error"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 401 Unauthorized: check the bearer token"),
+        "{denied}"
+    );
     assert_eq!(out.code, 2, "a critical breach outranks an unknown check");
-    assert!(!out.stderr.contains("t0ken"), "the token leaked into the log:\n{}", out.stderr);
+    assert!(
+        !out.stderr.contains("t0ken"),
+        "the token leaked into the log:\n{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -156,11 +188,31 @@ fn bad_responses_make_checks_unknown_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = HEADER.to_owned();
     let cases = [
-        ("server-error", "/error500", "", "the server answered HTTP 500 Internal Server Error"),
+        (
+            "server-error",
+            "/error500",
+            "",
+            "the server answered HTTP 500 Internal Server Error",
+        ),
         ("timeout", "/slow", "", "timed out"),
-        ("malformed", "/malformed.json", "records = \"/regions\"", "malformed JSON at line 1 column 41: the data ends too early (truncated?)"),
-        ("too-big", "/big.json", "max_body_size = \"1MiB\"", "the response body is larger than max_body_size (1048576 bytes)"),
-        ("missing-column", "/missing-column.csv", "", "has no field `fte` (it has: members, region)"),
+        (
+            "malformed",
+            "/malformed.json",
+            "records = \"/regions\"",
+            "malformed JSON at line 1 column 41: the data ends too early (truncated?)",
+        ),
+        (
+            "too-big",
+            "/big.json",
+            "max_body_size = \"1MiB\"",
+            "the response body is larger than max_body_size (1048576 bytes)",
+        ),
+        (
+            "missing-column",
+            "/missing-column.csv",
+            "",
+            "has no field `fte` (it has: members, region)",
+        ),
         ("empty", "/empty.csv", "", "the csv data is empty"),
     ];
     for (id, path, extra, _) in &cases {
@@ -169,13 +221,23 @@ fn bad_responses_make_checks_unknown_and_the_run_goes_on() {
     }
     // One healthy check: the run must still evaluate it.
     config += "[[source]]\nid = \"healthy\"\nkind = \"http\"\n";
-    config += &format!("url = \"{}\"\nbearer_token_env = \"TOKEN\"\n", http.url("/staffing.csv"));
+    config += &format!(
+        "url = \"{}\"\nbearer_token_env = \"TOKEN\"\n",
+        http.url("/staffing.csv")
+    );
     config += "[[check]]\nid = \"healthy\"\ntitle = \"Loose limit\"\nkind = \"ratio\"\nsource = \"healthy\"\n\
                numerator = \"members\"\ndenominator = \"fte\"\nop = \"<=\"\nlimit = 10000\n";
     let path = write(dir.path(), "accesswatch.toml", &config);
     let started = std::time::Instant::now();
     let out = accesswatch(
-        &["--config", path.to_str().unwrap(), "run", "--once", "--report", "json"],
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "run",
+            "--once",
+            "--report",
+            "json",
+        ],
         &[("TOKEN", "t0ken")],
     );
     let report = report(&out.stdout);
@@ -183,11 +245,17 @@ fn bad_responses_make_checks_unknown_and_the_run_goes_on() {
         let c = check(&report, id);
         assert_eq!(c["status"], "unknown", "{id}: {c}");
         let error = c["error"].as_str().unwrap();
-        assert!(error.contains(expected), "{id}: {error:?} should contain {expected:?}");
+        assert!(
+            error.contains(expected),
+            "{id}: {error:?} should contain {expected:?}"
+        );
         if *id != "missing-column" {
             let event = out.log("source fetch failed", "source", id);
             assert_eq!(event["status"], "error");
-            assert!(event["error"].as_str().unwrap().contains(expected), "{event}");
+            assert!(
+                event["error"].as_str().unwrap().contains(expected),
+                "{event}"
+            );
             assert!(event["duration_ms"].is_u64());
         }
         let event = out.log("check could not be evaluated", "check", id);
@@ -197,10 +265,17 @@ fn bad_responses_make_checks_unknown_and_the_run_goes_on() {
     assert_eq!(out.code, 3, "unknown checks exit 3:\n{}", out.stderr);
     // 500 is retried: one try and two retries.
     assert_eq!(hits.load(Ordering::SeqCst), 3);
-    let error = check(&report, "server-error")["error"].as_str().unwrap().to_owned();
+    let error = check(&report, "server-error")["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(error.contains("failed after 3 tries"), "{error}");
     // Timeouts bound the run: three tries of one second plus back-off.
-    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
     // No response body and no cell ever reaches the log.
     assert!(!out.stderr.contains("database is down"));
 }
@@ -208,18 +283,41 @@ fn bad_responses_make_checks_unknown_and_the_run_goes_on() {
 #[test]
 fn connection_refused_is_a_source_error() {
     // Bind and drop a listener to find a port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
     let mut config = HEADER.to_owned();
-    config += &source("down", &format!("http://127.0.0.1:{port}/x.csv"), "retries = 0");
+    config += &source(
+        "down",
+        &format!("http://127.0.0.1:{port}/x.csv"),
+        "retries = 0",
+    );
     config = config.replace("retries = 2\n", "");
     config += &ratio_check("down", "down");
     let path = write(dir.path(), "accesswatch.toml", &config);
-    let out = accesswatch(&["--config", path.to_str().unwrap(), "run", "--once", "--report", "json"], &[]);
+    let out = accesswatch(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "run",
+            "--once",
+            "--report",
+            "json",
+        ],
+        &[],
+    );
     let c = report(&out.stdout)["checks"][0].clone();
     assert_eq!(c["status"], "unknown");
     let error = c["error"].as_str().unwrap();
     assert!(error.contains("cannot connect"), "{error}");
-    assert!(error.contains(&format!("GET http://127.0.0.1:{port}/x.csv failed after 1 try")), "{error}");
+    assert!(
+        error.contains(&format!(
+            "GET http://127.0.0.1:{port}/x.csv failed after 1 try"
+        )),
+        "{error}"
+    );
     assert_eq!(out.code, 3);
 }

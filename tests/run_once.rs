@@ -19,23 +19,41 @@ fn config(dir: &Path, severity: &str, limit: u32, extra: &str) -> String {
          field = \"days\"\ngroup_by = [\"region\"]\nop = \"<=\"\nlimit = {limit}\nseverity = \"{severity}\"\n\
          [[route]]\nname = \"r\"\nto = [\"c@plan.example\"]\n"
     );
-    write(dir, "accesswatch.toml", &text).to_str().unwrap().to_owned()
+    write(dir, "accesswatch.toml", &text)
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[test]
 fn exit_codes_follow_the_monitoring_plugins_convention() {
     let dir = tempfile::tempdir().unwrap();
-    for (severity, limit, expected) in [("critical", 20, 0), ("warning", 10, 1), ("critical", 10, 2)] {
+    for (severity, limit, expected) in
+        [("critical", 20, 0), ("warning", 10, 1), ("critical", 10, 2)]
+    {
         let path = config(dir.path(), severity, limit, "");
         let out = accesswatch(&["--config", &path, "run", "--once"], &[]);
-        assert_eq!(out.code, expected, "{severity} limit {limit}:\n{}{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.code, expected,
+            "{severity} limit {limit}:\n{}{}",
+            out.stdout, out.stderr
+        );
     }
     std::fs::remove_file(dir.path().join("waits.csv")).unwrap();
     let path = dir.path().join("accesswatch.toml");
     let out = accesswatch(&["--config", path.to_str().unwrap(), "run", "--once"], &[]);
     assert_eq!(out.code, 3, "a missing file cannot be evaluated");
-    assert!(out.stdout.contains("UNKNOWN   Days to first appointment (wait-days)"), "{}", out.stdout);
-    assert!(out.stdout.contains("waits.csv: No such file or directory"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("UNKNOWN   Days to first appointment (wait-days)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("waits.csv: No such file or directory"),
+        "{}",
+        out.stdout
+    );
     // No email without --notify.
     assert!(!dir.path().join("outbox").exists());
 }
@@ -45,7 +63,16 @@ fn json_report_keeps_its_field_names() {
     let dir = tempfile::tempdir().unwrap();
     let path = config(dir.path(), "warning", 10, "");
     let out = accesswatch(
-        &["--config", &path, "run", "--once", "--report", "json", "--as-of", "2026-11-30T06:00:00-08:00"],
+        &[
+            "--config",
+            &path,
+            "run",
+            "--once",
+            "--report",
+            "json",
+            "--as-of",
+            "2026-11-30T06:00:00-08:00",
+        ],
         &[],
     );
     assert_eq!(out.code, 1);
@@ -75,7 +102,12 @@ fn notify_sends_and_without_it_nothing_is_sent() {
     assert!(!dir.path().join("outbox").exists());
     let out = accesswatch(&["--config", &path, "run", "--once", "--notify"], &[]);
     assert_eq!(out.code, 2);
-    assert_eq!(std::fs::read_dir(dir.path().join("outbox")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .count(),
+        1
+    );
     // --as-of and --notify need --once.
     let out = accesswatch(&["--config", &path, "run", "--notify"], &[]);
     assert_eq!(out.code, 2, "a usage error");
@@ -94,9 +126,24 @@ fn the_demo_configuration_shows_a_real_alert() {
             std::fs::copy(entry.path(), demo.join(entry.file_name())).unwrap();
         }
     }
-    std::fs::copy(manifest_dir().join("config/accesswatch.toml"), dir.path().join("accesswatch.toml")).unwrap();
+    std::fs::copy(
+        manifest_dir().join("config/accesswatch.toml"),
+        dir.path().join("accesswatch.toml"),
+    )
+    .unwrap();
     let path = dir.path().join("accesswatch.toml");
-    let out = accesswatch(&["--config", path.to_str().unwrap(), "run", "--once", "--notify", "--report", "json"], &[]);
+    let out = accesswatch(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "run",
+            "--once",
+            "--notify",
+            "--report",
+            "json",
+        ],
+        &[],
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let ratio = &report["checks"][0];
@@ -107,10 +154,18 @@ fn the_demo_configuration_shows_a_real_alert() {
         .iter()
         .filter(|g| g["status"] == "breach")
         .collect();
-    assert_eq!(breached.len(), 1, "exactly one region is above 3,000 members per therapist");
+    assert_eq!(
+        breached.len(),
+        1,
+        "exactly one region is above 3,000 members per therapist"
+    );
     assert_eq!(breached[0]["labels"]["region"], "socal-south");
     let mail: Vec<_> = std::fs::read_dir(demo.join("outbox")).unwrap().collect();
-    assert_eq!(mail.len(), 2, "one email per route: compliance and the socal-south director");
+    assert_eq!(
+        mail.len(),
+        2,
+        "one email per route: compliance and the socal-south director"
+    );
 }
 
 #[test]
@@ -130,15 +185,36 @@ fn log_format_and_filter() {
     assert_eq!(group["level"], "WARN");
     assert!(group["timestamp"].is_string());
     // log_format = "text": human-readable.
-    let path = config(dir.path(), "critical", 10, "[daemon]\nlog_format = \"text\"");
+    let path = config(
+        dir.path(),
+        "critical",
+        10,
+        "[daemon]\nlog_format = \"text\"",
+    );
     let out = accesswatch(&["--config", &path, "run", "--once"], &[]);
     assert!(out.logs().is_empty(), "{}", out.stderr);
-    assert!(out.stderr.contains("source fetched source=waits"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("source fetched source=waits"),
+        "{}",
+        out.stderr
+    );
     // RUST_LOG overrides log_filter.
-    let out = accesswatch(&["--config", &path, "run", "--once"], &[("RUST_LOG", "error")]);
+    let out = accesswatch(
+        &["--config", &path, "run", "--once"],
+        &[("RUST_LOG", "error")],
+    );
     assert_eq!(out.stderr, "");
-    let path = config(dir.path(), "critical", 10, "[daemon]\nlog_filter = \"warn\"\nlog_format = \"json\"");
+    let path = config(
+        dir.path(),
+        "critical",
+        10,
+        "[daemon]\nlog_filter = \"warn\"\nlog_format = \"json\"",
+    );
     let out = accesswatch(&["--config", &path, "run", "--once"], &[]);
-    assert!(out.logs().iter().all(|e| e["level"] != "INFO"), "{}", out.stderr);
+    assert!(
+        out.logs().iter().all(|e| e["level"] != "INFO"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.logs().is_empty());
 }

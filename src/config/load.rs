@@ -69,7 +69,12 @@ pub fn parse(text: &str, problems: &mut Vec<Problem>) -> Option<RawConfig> {
             "email" => raw.email = read_table(item, "[email]", key_span, problems),
             "source" => {
                 for element in array_elements(item, key, key_span.clone(), problems) {
-                    match read_table::<RawSource>(&element, "[[source]]", key_span.clone(), problems) {
+                    match read_table::<RawSource>(
+                        &element,
+                        "[[source]]",
+                        key_span.clone(),
+                        problems,
+                    ) {
                         Some(entry) => raw.sources.push(entry),
                         None => {
                             if let Some(id) = element.get("id").and_then(Item::as_str) {
@@ -81,14 +86,22 @@ pub fn parse(text: &str, problems: &mut Vec<Problem>) -> Option<RawConfig> {
             }
             "check" => {
                 for element in array_elements(item, key, key_span.clone(), problems) {
-                    raw.checks
-                        .extend(read_table(&element, "[[check]]", key_span.clone(), problems));
+                    raw.checks.extend(read_table(
+                        &element,
+                        "[[check]]",
+                        key_span.clone(),
+                        problems,
+                    ));
                 }
             }
             "route" => {
                 for element in array_elements(item, key, key_span.clone(), problems) {
-                    raw.routes
-                        .extend(read_table(&element, "[[route]]", key_span.clone(), problems));
+                    raw.routes.extend(read_table(
+                        &element,
+                        "[[route]]",
+                        key_span.clone(),
+                        problems,
+                    ));
                 }
             }
             other => problems.push(Problem::new(
@@ -155,7 +168,13 @@ fn read_table<T: DeserializeOwned>(
             }
         }
         let error = match result {
-            Ok(value) => return Some(Entry { value, span, broken }),
+            Ok(value) => {
+                return Some(Entry {
+                    value,
+                    span,
+                    broken,
+                });
+            }
             Err(error) => error,
         };
         let error_span = error.span().unwrap_or(span.clone());
@@ -166,7 +185,10 @@ fn read_table<T: DeserializeOwned>(
         let message = friendly_type_error(error.message().trim());
         match culprit {
             Some(key) if attempt < 64 => {
-                problems.push(Problem::new(error_span, format!("`{key}` in {section}: {message}")));
+                problems.push(Problem::new(
+                    error_span,
+                    format!("`{key}` in {section}: {message}"),
+                ));
                 table.remove(&key);
                 broken.insert(key);
             }
@@ -186,7 +208,10 @@ fn friendly_type_error(message: &str) -> String {
         .replace("expected i64", "expected a whole number")
         .replace("expected a sequence", "expected a list like [\"a\", \"b\"]")
         .replace("expected a map", "expected a table")
-        .replace("expected struct RawHeader", "expected a table with `name` and `value`")
+        .replace(
+            "expected struct RawHeader",
+            "expected a table with `name` and `value`",
+        )
 }
 
 use serde::de::IntoDeserializer as _;

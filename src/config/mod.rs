@@ -65,7 +65,9 @@ pub struct Email {
 pub enum Transport {
     Smtp(Smtp),
     /// Writes each message as an `.eml` file into the directory.
-    File { directory: PathBuf },
+    File {
+        directory: PathBuf,
+    },
 }
 
 #[derive(Debug)]
@@ -189,8 +191,14 @@ impl Severity {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
-    Threshold { field: String, aggregate: Aggregate },
-    Ratio { numerator: String, denominator: String },
+    Threshold {
+        field: String,
+        aggregate: Aggregate,
+    },
+    Ratio {
+        numerator: String,
+        denominator: String,
+    },
 }
 
 /// How a threshold check combines several rows of one group.

@@ -151,10 +151,10 @@ impl Validator<'_> {
             );
         }
         let given: Vec<(&S<String>, SecretSource)> = [
-            file.as_ref().map(|v| {
-                (v, SecretSource::File(Path::new(v.get_ref())))
-            }),
-            env.as_ref().map(|v| (v, SecretSource::Env(v.get_ref().as_str()))),
+            file.as_ref()
+                .map(|v| (v, SecretSource::File(Path::new(v.get_ref())))),
+            env.as_ref()
+                .map(|v| (v, SecretSource::Env(v.get_ref().as_str()))),
             credential
                 .as_ref()
                 .map(|v| (v, SecretSource::Credential(v.get_ref().as_str()))),
@@ -180,9 +180,7 @@ impl Validator<'_> {
             [_, (second, _), ..] => {
                 self.problem(
                     second.span(),
-                    format!(
-                        "give only one of {name}_file, {name}_env and {name}_credential"
-                    ),
+                    format!("give only one of {name}_file, {name}_env and {name}_credential"),
                 );
                 None
             }
@@ -220,7 +218,13 @@ pub fn validate(
         if let Some(source) = source(&mut v, entry) {
             if !source_ids.insert(source.id.clone()) {
                 let span = entry.value.id.as_ref().map_or(entry.span.clone(), S::span);
-                v.problem(span, format!("source id {:?} is used twice: ids must be unique", source.id));
+                v.problem(
+                    span,
+                    format!(
+                        "source id {:?} is used twice: ids must be unique",
+                        source.id
+                    ),
+                );
             }
             sources.push(source);
         }
@@ -234,11 +238,20 @@ pub fn validate(
     let mut checks = Vec::new();
     let mut check_ids = BTreeSet::new();
     for entry in &raw.checks {
-        let check = check(&mut v, entry, &known_sources, daemon.time_zone, default_schedule.as_ref());
+        let check = check(
+            &mut v,
+            entry,
+            &known_sources,
+            daemon.time_zone,
+            default_schedule.as_ref(),
+        );
         if let Some(check) = check {
             if !check_ids.insert(check.id.clone()) {
                 let span = entry.value.id.as_ref().map_or(entry.span.clone(), S::span);
-                v.problem(span, format!("check id {:?} is used twice: ids must be unique", check.id));
+                v.problem(
+                    span,
+                    format!("check id {:?} is used twice: ids must be unique", check.id),
+                );
             }
             checks.push(check);
         }
@@ -308,7 +321,11 @@ fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
             v.choice(
                 f,
                 "log_format",
-                &[("auto", LogFormat::Auto), ("json", LogFormat::Json), ("text", LogFormat::Text)],
+                &[
+                    ("auto", LogFormat::Auto),
+                    ("json", LogFormat::Json),
+                    ("text", LogFormat::Text),
+                ],
             )
         })
         .unwrap_or(LogFormat::Auto);
@@ -336,7 +353,9 @@ fn email(v: &mut Validator, entry: &Entry<RawEmail>) -> Option<Email> {
     v.broken = entry.broken.clone();
     let raw = &entry.value;
     let span = &entry.span;
-    let from = v.required(&raw.from, span, "`from` in [email] (the sender address)").cloned();
+    let from = v
+        .required(&raw.from, span, "`from` in [email] (the sender address)")
+        .cloned();
     let from = from.and_then(|from| match address::parse_mailbox(from.get_ref()) {
         Ok(mailbox) => Some(mailbox),
         Err(e) => {
@@ -351,20 +370,32 @@ fn email(v: &mut Validator, entry: &Entry<RawEmail>) -> Option<Email> {
         .subject_prefix
         .as_ref()
         .map_or_else(|| "[accesswatch]".to_owned(), |p| p.get_ref().clone());
-    let kind = raw
-        .transport
-        .as_ref()
-        .map_or(Some("smtp"), |t| v.choice(t, "transport", &[("smtp", "smtp"), ("file", "file")]));
+    let kind = raw.transport.as_ref().map_or(Some("smtp"), |t| {
+        v.choice(t, "transport", &[("smtp", "smtp"), ("file", "file")])
+    });
     let transport = match kind? {
         "file" => {
-            let directory = v.required(&raw.directory, span, "`directory` in [email] (where .eml files go)");
+            let directory = v.required(
+                &raw.directory,
+                span,
+                "`directory` in [email] (where .eml files go)",
+            );
             let directory = directory.map(|d| v.path(d.get_ref()));
-            for (key, value) in [("host", &raw.host), ("tls", &raw.tls), ("username", &raw.username)] {
+            for (key, value) in [
+                ("host", &raw.host),
+                ("tls", &raw.tls),
+                ("username", &raw.username),
+            ] {
                 if let Some(value) = value {
-                    v.problem(value.span(), format!("`{key}` applies to transport = \"smtp\" only; remove it"));
+                    v.problem(
+                        value.span(),
+                        format!("`{key}` applies to transport = \"smtp\" only; remove it"),
+                    );
                 }
             }
-            Transport::File { directory: directory? }
+            Transport::File {
+                directory: directory?,
+            }
         }
         _ => Transport::Smtp(smtp(v, raw, span)?),
     };
@@ -388,7 +419,11 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
         v.choice(
             t,
             "tls",
-            &[("starttls", TlsMode::Starttls), ("implicit", TlsMode::Implicit), ("none", TlsMode::None)],
+            &[
+                ("starttls", TlsMode::Starttls),
+                ("implicit", TlsMode::Implicit),
+                ("none", TlsMode::None),
+            ],
         )
     });
     let default_port = match tls {
@@ -398,13 +433,15 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
     };
     let port = match &raw.port {
         None => default_port,
-        Some(port) => match u16::try_from(*port.get_ref()) {
-            Ok(p) if p > 0 => p,
-            _ => {
-                v.problem(port.span(), "`port` must be between 1 and 65535 (587 for STARTTLS, 465 for implicit TLS)");
-                default_port
+        Some(port) => {
+            match u16::try_from(*port.get_ref()) {
+                Ok(p) if p > 0 => p,
+                _ => {
+                    v.problem(port.span(), "`port` must be between 1 and 65535 (587 for STARTTLS, 465 for implicit TLS)");
+                    default_port
+                }
             }
-        },
+        }
     };
     let password = v.secret(
         "password",
@@ -420,7 +457,10 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
         }),
         (None, None) => None,
         (Some(username), None) => {
-            if raw.password_file.is_none() && raw.password_env.is_none() && raw.password_credential.is_none() {
+            if raw.password_file.is_none()
+                && raw.password_env.is_none()
+                && raw.password_credential.is_none()
+            {
                 v.problem(
                     username.span(),
                     "`username` is set but no password: add password_file, password_env or password_credential",
@@ -429,7 +469,10 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
             None
         }
         (None, Some(_)) => {
-            v.problem(span.clone(), "a password is set but no `username`: add username");
+            v.problem(
+                span.clone(),
+                "a password is set but no `username`: add username",
+            );
             None
         }
     };
@@ -444,7 +487,10 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
     if let (Some(path), Some(raw_path)) = (&ca_file, &raw.ca_file)
         && let Err(e) = std::fs::metadata(path)
     {
-        v.problem(raw_path.span(), format!("`ca_file` {}: {e}", path.display()));
+        v.problem(
+            raw_path.span(),
+            format!("`ca_file` {}: {e}", path.display()),
+        );
     }
     let timeout = v.duration(&raw.timeout, "timeout", Duration::from_secs(30));
     Some(Smtp {
@@ -461,12 +507,26 @@ fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<SourceSpec> {
     v.broken = entry.broken.clone();
     let raw = &entry.value;
     let span = &entry.span;
-    let id = v.required(&raw.id, span, "`id` in [[source]]").and_then(|id| ident(v, id, "id"));
+    let id = v
+        .required(&raw.id, span, "`id` in [[source]]")
+        .and_then(|id| ident(v, id, "id"));
     let kind = v
-        .required(&raw.kind, span, "`kind` in [[source]] (\"file\" or \"http\")")
+        .required(
+            &raw.kind,
+            span,
+            "`kind` in [[source]] (\"file\" or \"http\")",
+        )
         .and_then(|k| v.choice(k, "kind", &[("file", "file"), ("http", "http")]));
     let format = raw.format.as_ref().and_then(|f| {
-        v.choice(f, "format", &[("csv", Format::Csv), ("json", Format::Json), ("ndjson", Format::Ndjson)])
+        v.choice(
+            f,
+            "format",
+            &[
+                ("csv", Format::Csv),
+                ("json", Format::Json),
+                ("ndjson", Format::Ndjson),
+            ],
+        )
     });
     if let Some(pointer) = &raw.records
         && !pointer.get_ref().is_empty()
@@ -488,7 +548,10 @@ fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<SourceSpec> {
         Some(d) => match d.get_ref().as_bytes() {
             [byte] if byte.is_ascii() => *byte,
             _ => {
-                v.problem(d.span(), "`csv_delimiter` must be one ASCII character, like \",\" or \";\"");
+                v.problem(
+                    d.span(),
+                    "`csv_delimiter` must be one ASCII character, like \",\" or \";\"",
+                );
                 b','
             }
         },
@@ -496,9 +559,15 @@ fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<SourceSpec> {
     let location = match kind? {
         "file" => {
             let path = v.required(&raw.path, span, "`path` in [[source]] of kind \"file\"")?;
-            for (key, value) in [("url", &raw.url), ("bearer_token_file", &raw.bearer_token_file)] {
+            for (key, value) in [
+                ("url", &raw.url),
+                ("bearer_token_file", &raw.bearer_token_file),
+            ] {
                 if let Some(value) = value {
-                    v.problem(value.span(), format!("`{key}` applies to kind = \"http\" only; remove it"));
+                    v.problem(
+                        value.span(),
+                        format!("`{key}` applies to kind = \"http\" only; remove it"),
+                    );
                 }
             }
             Location::File(v.path(path.get_ref()))
@@ -518,7 +587,10 @@ fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<SourceSpec> {
 
 fn http(v: &mut Validator, raw: &RawSource, span: &Range<usize>) -> Option<HttpSpec> {
     if let Some(path) = &raw.path {
-        v.problem(path.span(), "`path` applies to kind = \"file\" only; remove it");
+        v.problem(
+            path.span(),
+            "`path` applies to kind = \"file\" only; remove it",
+        );
     }
     let url = v.required(&raw.url, span, "`url` in [[source]] of kind \"http\"")?;
     let parsed = match url::Url::parse(url.get_ref()) {
@@ -575,7 +647,11 @@ fn http(v: &mut Validator, raw: &RawSource, span: &Range<usize>) -> Option<HttpS
     }
     Some(HttpSpec {
         url: parsed?,
-        connect_timeout: v.duration(&raw.connect_timeout, "connect_timeout", Duration::from_secs(10)),
+        connect_timeout: v.duration(
+            &raw.connect_timeout,
+            "connect_timeout",
+            Duration::from_secs(10),
+        ),
         timeout: v.duration(&raw.timeout, "timeout", Duration::from_secs(60)),
         retries,
         retry_backoff: v.duration(&raw.retry_backoff, "retry_backoff", Duration::from_secs(1)),
@@ -590,27 +666,49 @@ fn http_header(v: &mut Validator, raw: &RawHeader, source_span: &Range<usize>) -
     let span = source_span.clone();
     let name = v.required(&raw.name, &span, "`name` in [[source.headers]]")?;
     let valid_name = !name.get_ref().is_empty()
-        && name.get_ref().bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b));
+        && name
+            .get_ref()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b));
     if !valid_name {
-        v.problem(name.span(), format!("{:?} is not a valid HTTP header name", name.get_ref()));
+        v.problem(
+            name.span(),
+            format!("{:?} is not a valid HTTP header name", name.get_ref()),
+        );
     }
-    let secret = v.secret("value", None, &raw.value_file, &raw.value_env, &raw.value_credential);
+    let secret = v.secret(
+        "value",
+        None,
+        &raw.value_file,
+        &raw.value_env,
+        &raw.value_credential,
+    );
     let value = match (&raw.value, secret) {
         (Some(plain), None) => Secret::new(plain.get_ref().clone()),
         (None, Some(secret)) => secret,
         (Some(plain), Some(_)) => {
-            v.problem(plain.span(), "give either `value` or one of value_file, value_env, value_credential");
+            v.problem(
+                plain.span(),
+                "give either `value` or one of value_file, value_env, value_credential",
+            );
             return None;
         }
         (None, None) => {
-            if raw.value_file.is_none() && raw.value_env.is_none() && raw.value_credential.is_none() {
+            if raw.value_file.is_none() && raw.value_env.is_none() && raw.value_credential.is_none()
+            {
                 v.problem(span, "missing key `value` (or value_file, value_env, value_credential) in [[source.headers]]");
             }
             return None;
         }
     };
     if value.expose().contains(['\r', '\n']) {
-        v.problem(name.span(), format!("the value of header {:?} contains a line break", name.get_ref()));
+        v.problem(
+            name.span(),
+            format!(
+                "the value of header {:?} contains a line break",
+                name.get_ref()
+            ),
+        );
         return None;
     }
     valid_name.then(|| Header {
@@ -629,12 +727,24 @@ fn check(
     v.broken = entry.broken.clone();
     let raw = &entry.value;
     let span = &entry.span;
-    let id = v.required(&raw.id, span, "`id` in [[check]]").and_then(|id| ident(v, id, "id"));
-    let title = v.required(&raw.title, span, "`title` in [[check]]").and_then(|t| v.non_empty(t, "title"));
+    let id = v
+        .required(&raw.id, span, "`id` in [[check]]")
+        .and_then(|id| ident(v, id, "id"));
+    let title = v
+        .required(&raw.title, span, "`title` in [[check]]")
+        .and_then(|t| v.non_empty(t, "title"));
     let kind = v
-        .required(&raw.kind, span, "`kind` in [[check]] (\"threshold\" or \"ratio\")")
+        .required(
+            &raw.kind,
+            span,
+            "`kind` in [[check]] (\"threshold\" or \"ratio\")",
+        )
         .and_then(|k| v.choice(k, "kind", &[("threshold", "threshold"), ("ratio", "ratio")]));
-    let source = v.required(&raw.source, span, "`source` in [[check]] (the id of a [[source]])");
+    let source = v.required(
+        &raw.source,
+        span,
+        "`source` in [[check]] (the id of a [[source]])",
+    );
     if let Some(source) = source
         && !known_sources.contains(source.get_ref().as_str())
     {
@@ -644,12 +754,23 @@ fn check(
             format!(
                 "`source` {:?} is not the id of any [[source]] (known: {})",
                 source.get_ref(),
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             ),
         );
     }
     let severity = raw.severity.as_ref().map_or(Some(Severity::Warning), |s| {
-        v.choice(s, "severity", &[("warning", Severity::Warning), ("critical", Severity::Critical)])
+        v.choice(
+            s,
+            "severity",
+            &[
+                ("warning", Severity::Warning),
+                ("critical", Severity::Critical),
+            ],
+        )
     });
     let tz = match &raw.time_zone {
         Some(tz) => v.time_zone(tz, "time_zone"),
@@ -661,16 +782,28 @@ fn check(
         (_, None) => None,
     };
     let op = v
-        .required(&raw.op, span, "`op` in [[check]] (the healthy side: \"<\", \"<=\", \">\" or \">=\")")
-        .and_then(|o| v.choice(o, "op", &[("<", Op::Lt), ("<=", Op::Le), (">", Op::Gt), (">=", Op::Ge)]));
-    let limit = v.required(&raw.limit, span, "`limit` in [[check]]").and_then(|l| {
-        if l.get_ref().is_finite() {
-            Some(*l.get_ref())
-        } else {
-            v.problem(l.span(), "`limit` must be a finite number");
-            None
-        }
-    });
+        .required(
+            &raw.op,
+            span,
+            "`op` in [[check]] (the healthy side: \"<\", \"<=\", \">\" or \">=\")",
+        )
+        .and_then(|o| {
+            v.choice(
+                o,
+                "op",
+                &[("<", Op::Lt), ("<=", Op::Le), (">", Op::Gt), (">=", Op::Ge)],
+            )
+        });
+    let limit = v
+        .required(&raw.limit, span, "`limit` in [[check]]")
+        .and_then(|l| {
+            if l.get_ref().is_finite() {
+                Some(*l.get_ref())
+            } else {
+                v.problem(l.span(), "`limit` must be a finite number");
+                None
+            }
+        });
     let group_by: Vec<String> = raw
         .group_by
         .as_ref()
@@ -678,7 +811,11 @@ fn check(
         .unwrap_or_default();
     let rule = match kind? {
         "threshold" => {
-            let field = v.required(&raw.field, span, "`field` in [[check]] of kind \"threshold\"");
+            let field = v.required(
+                &raw.field,
+                span,
+                "`field` in [[check]] of kind \"threshold\"",
+            );
             let aggregate = raw.aggregate.as_ref().map_or(Some(Aggregate::Worst), |a| {
                 v.choice(
                     a,
@@ -692,16 +829,35 @@ fn check(
                     ],
                 )
             });
-            wrong_kind(v, &[("numerator", &raw.numerator), ("denominator", &raw.denominator)], "ratio");
+            wrong_kind(
+                v,
+                &[
+                    ("numerator", &raw.numerator),
+                    ("denominator", &raw.denominator),
+                ],
+                "ratio",
+            );
             Rule::Threshold {
                 field: field?.get_ref().clone(),
                 aggregate: aggregate?,
             }
         }
         _ => {
-            let numerator = v.required(&raw.numerator, span, "`numerator` in [[check]] of kind \"ratio\"");
-            let denominator = v.required(&raw.denominator, span, "`denominator` in [[check]] of kind \"ratio\"");
-            wrong_kind(v, &[("field", &raw.field), ("aggregate", &raw.aggregate)], "threshold");
+            let numerator = v.required(
+                &raw.numerator,
+                span,
+                "`numerator` in [[check]] of kind \"ratio\"",
+            );
+            let denominator = v.required(
+                &raw.denominator,
+                span,
+                "`denominator` in [[check]] of kind \"ratio\"",
+            );
+            wrong_kind(
+                v,
+                &[("field", &raw.field), ("aggregate", &raw.aggregate)],
+                "threshold",
+            );
             Rule::Ratio {
                 numerator: numerator?.get_ref().clone(),
                 denominator: denominator?.get_ref().clone(),
@@ -711,8 +867,18 @@ fn check(
     let metric = match (&raw.metric, &rule) {
         (Some(m), _) => m.get_ref().clone(),
         (None, Rule::Threshold { field, .. }) => field.replace('_', " "),
-        (None, Rule::Ratio { numerator, denominator }) => {
-            format!("{} per {}", numerator.replace('_', " "), denominator.replace('_', " "))
+        (
+            None,
+            Rule::Ratio {
+                numerator,
+                denominator,
+            },
+        ) => {
+            format!(
+                "{} per {}",
+                numerator.replace('_', " "),
+                denominator.replace('_', " ")
+            )
         }
     };
     Some(Check {
@@ -724,7 +890,10 @@ fn check(
         group_by,
         metric,
         rule,
-        comparison: Comparison { op: op?, limit: limit? },
+        comparison: Comparison {
+            op: op?,
+            limit: limit?,
+        },
         schedule: schedule?,
     })
 }
@@ -732,7 +901,10 @@ fn check(
 fn wrong_kind(v: &mut Validator, keys: &[(&str, &Option<S<String>>)], kind: &str) {
     for (key, value) in keys {
         if let Some(value) = value {
-            v.problem(value.span(), format!("`{key}` applies to kind = \"{kind}\" only; remove it"));
+            v.problem(
+                value.span(),
+                format!("`{key}` applies to kind = \"{kind}\" only; remove it"),
+            );
         }
     }
 }
@@ -741,8 +913,14 @@ fn route(v: &mut Validator, entry: &Entry<RawRoute>, check_ids: &BTreeSet<&str>)
     v.broken = entry.broken.clone();
     let raw = &entry.value;
     let span = &entry.span;
-    let name = v.required(&raw.name, span, "`name` in [[route]]").and_then(|n| v.non_empty(n, "name"));
-    let to_raw = v.required(&raw.to, span, "`to` in [[route]] (a list of email addresses)");
+    let name = v
+        .required(&raw.name, span, "`name` in [[route]]")
+        .and_then(|n| v.non_empty(n, "name"));
+    let to_raw = v.required(
+        &raw.to,
+        span,
+        "`to` in [[route]] (a list of email addresses)",
+    );
     let mut to = Vec::new();
     if let Some(list) = to_raw {
         if list.get_ref().is_empty() {
@@ -761,7 +939,13 @@ fn route(v: &mut Validator, entry: &Entry<RawRoute>, check_ids: &BTreeSet<&str>)
     let mut checks = Vec::new();
     for check in raw.checks.iter().flat_map(|c| c.get_ref()) {
         if !check_ids.contains(check.get_ref().as_str()) {
-            v.problem(check.span(), format!("`checks`: {:?} is not the id of any [[check]]", check.get_ref()));
+            v.problem(
+                check.span(),
+                format!(
+                    "`checks`: {:?} is not the id of any [[check]]",
+                    check.get_ref()
+                ),
+            );
         }
         checks.push(check.get_ref().clone());
     }
@@ -770,7 +954,10 @@ fn route(v: &mut Validator, entry: &Entry<RawRoute>, check_ids: &BTreeSet<&str>)
         severities.extend(v.choice(
             severity,
             "severities",
-            &[("warning", Severity::Warning), ("critical", Severity::Critical)],
+            &[
+                ("warning", Severity::Warning),
+                ("critical", Severity::Critical),
+            ],
         ));
     }
     let labels = raw
@@ -793,7 +980,8 @@ fn ident(v: &mut Validator, value: &S<String>, key: &str) -> Option<String> {
     let s = value.get_ref();
     let ok = !s.is_empty()
         && s.len() <= 100
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
     if !ok {
         v.problem(
             value.span(),
@@ -807,7 +995,9 @@ fn ident(v: &mut Validator, value: &S<String>, key: &str) -> Option<String> {
 /// "64MiB", "500 kB", "1048576" → bytes.
 fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number
         .parse()
@@ -820,7 +1010,11 @@ fn parse_size(text: &str) -> Result<u64, String> {
         "mib" => 1 << 20,
         "gb" => 1_000_000_000,
         "gib" => 1 << 30,
-        other => return Err(format!("unknown unit {other:?}: use B, kB, KiB, MB, MiB, GB or GiB")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?}: use B, kB, KiB, MB, MiB, GB or GiB"
+            ));
+        }
     };
     number
         .checked_mul(factor)

@@ -80,10 +80,18 @@ impl Mailer {
 
     /// Sends one message to `to`. The error is already phrased for the
     /// operator.
-    pub async fn send(&self, from: &str, to: &[String], email: &RenderedEmail) -> anyhow::Result<()> {
+    pub async fn send(
+        &self,
+        from: &str,
+        to: &[String],
+        email: &RenderedEmail,
+    ) -> anyhow::Result<()> {
         let message = build_message(from, to, email)?;
         match self {
-            Mailer::Smtp { transport, settings } => {
+            Mailer::Smtp {
+                transport,
+                settings,
+            } => {
                 transport
                     .send(message)
                     .await
@@ -211,7 +219,10 @@ fn advice(error: &lettre::transport::smtp::Error, smtp: &SmtpSummary) -> String 
     }
     if let Some(code) = error.status() {
         let code_text = code.to_string();
-        if code_text.starts_with("535") || code_text.starts_with("534") || code_text.starts_with("530") {
+        if code_text.starts_with("535")
+            || code_text.starts_with("534")
+            || code_text.starts_with("530")
+        {
             return format!(
                 "{at} rejected the login (code {code_text}): check `username` and the password credential ({detail})"
             );
@@ -222,7 +233,9 @@ fn advice(error: &lettre::transport::smtp::Error, smtp: &SmtpSummary) -> String 
             );
         }
         if error.is_transient() {
-            return format!("{at} is busy or failing temporarily (code {code_text}); the next run will try again ({detail})");
+            return format!(
+                "{at} is busy or failing temporarily (code {code_text}); the next run will try again ({detail})"
+            );
         }
         return format!("{at} refused the message (code {code_text}) ({detail})");
     }
@@ -236,7 +249,9 @@ fn advice(error: &lettre::transport::smtp::Error, smtp: &SmtpSummary) -> String 
         return format!("{at}: {hint} ({detail})");
     }
     if !smtp.auth && lower.contains("auth") {
-        return format!("{at} requires a login: set `username` and password_file (or _env, _credential) ({detail})");
+        return format!(
+            "{at} requires a login: set `username` and password_file (or _env, _credential) ({detail})"
+        );
     }
     format!("sending through {at} failed: {detail}")
 }

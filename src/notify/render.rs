@@ -128,7 +128,11 @@ pub fn number(value: f64) -> String {
         }
         grouped.push(digit);
     }
-    let sign = if value < 0.0 && rounded != "0.00" { "-" } else { "" };
+    let sign = if value < 0.0 && rounded != "0.00" {
+        "-"
+    } else {
+        ""
+    };
     if fraction.is_empty() {
         format!("{sign}{grouped}")
     } else {
@@ -137,7 +141,9 @@ pub fn number(value: f64) -> String {
 }
 
 fn time(t: DateTime<Utc>, zone: Tz) -> String {
-    t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string()
+    t.with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 fn group_line(group: &GroupResult, limit_text: &str) -> String {
@@ -173,14 +179,29 @@ fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     let _ = writeln!(out, "{}\n", intro(digest, as_of, zone));
     for item in &digest.items {
         let r = item.result;
-        let limit_text = format!("{} {}", r.comparison.op.as_str(), number(r.comparison.limit));
-        let _ = writeln!(out, "{}  {} ({})", r.severity.as_str().to_uppercase(), r.title, r.id);
+        let limit_text = format!(
+            "{} {}",
+            r.comparison.op.as_str(),
+            number(r.comparison.limit)
+        );
+        let _ = writeln!(
+            out,
+            "{}  {} ({})",
+            r.severity.as_str().to_uppercase(),
+            r.title,
+            r.id
+        );
         let _ = writeln!(out, "  Standard: {} must be {limit_text}", r.metric);
         if let Some(citation) = &r.citation {
             let _ = writeln!(out, "  Citation: {citation}");
         }
         if let Some(data_time) = r.data_time {
-            let _ = writeln!(out, "  Data as of: {} (source {})", time(data_time, zone), r.source);
+            let _ = writeln!(
+                out,
+                "  Data as of: {} (source {})",
+                time(data_time, zone),
+                r.source
+            );
         }
         if let Some(error) = &r.error {
             let _ = writeln!(out, "  Could not be evaluated: {error}");
@@ -201,7 +222,11 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     let _ = writeln!(out, "<p>{}</p>", escape(&intro(digest, as_of, zone)));
     for item in &digest.items {
         let r = item.result;
-        let limit_text = format!("{} {}", r.comparison.op.as_str(), number(r.comparison.limit));
+        let limit_text = format!(
+            "{} {}",
+            r.comparison.op.as_str(),
+            number(r.comparison.limit)
+        );
         let _ = writeln!(
             out,
             "<h3>{} &mdash; {} <small>({})</small></h3>",
@@ -209,7 +234,12 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             escape(&r.title),
             escape(&r.id)
         );
-        let _ = writeln!(out, "<p>Standard: {} must be {}", escape(&r.metric), escape(&limit_text));
+        let _ = writeln!(
+            out,
+            "<p>Standard: {} must be {}",
+            escape(&r.metric),
+            escape(&limit_text)
+        );
         if let Some(citation) = &r.citation {
             let _ = write!(out, "<br>Citation: {}", escape(citation));
         }
@@ -222,7 +252,11 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             );
         }
         if let Some(error) = &r.error {
-            let _ = write!(out, "<br><strong>Could not be evaluated:</strong> {}", escape(error));
+            let _ = write!(
+                out,
+                "<br><strong>Could not be evaluated:</strong> {}",
+                escape(error)
+            );
         }
         out.push_str("</p>\n");
         if !item.groups.is_empty() {
@@ -297,6 +331,9 @@ mod tests {
 
     #[test]
     fn escapes_html() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -64,9 +64,10 @@ pub async fn get(spec: &HttpSpec) -> anyhow::Result<Response> {
             }
             Err(failure) => {
                 let tries = attempt + 1;
-                return Err(failure
-                    .error
-                    .context(format!("GET {url} failed after {tries} {}", if tries == 1 { "try" } else { "tries" })));
+                return Err(failure.error.context(format!(
+                    "GET {url} failed after {tries} {}",
+                    if tries == 1 { "try" } else { "tries" }
+                )));
             }
         }
     }
@@ -83,8 +84,12 @@ fn client(spec: &HttpSpec) -> anyhow::Result<reqwest::Client> {
     for header in &spec.headers {
         let name = HeaderName::from_bytes(header.name.as_bytes())
             .with_context(|| format!("header name {:?}", header.name))?;
-        let mut value = HeaderValue::from_str(header.value.expose())
-            .map_err(|_| anyhow!("the value of header {:?} is not a valid header value", header.name))?;
+        let mut value = HeaderValue::from_str(header.value.expose()).map_err(|_| {
+            anyhow!(
+                "the value of header {:?} is not a valid header value",
+                header.name
+            )
+        })?;
         value.set_sensitive(true);
         headers.insert(name, value);
     }
@@ -103,7 +108,11 @@ async fn get_once(client: &reqwest::Client, spec: &HttpSpec) -> Result<Response,
         retryable: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
         error: anyhow!(describe(&e, spec)),
     };
-    let mut response = client.get(spec.url.clone()).send().await.map_err(transport)?;
+    let mut response = client
+        .get(spec.url.clone())
+        .send()
+        .await
+        .map_err(transport)?;
     let status = response.status();
     if !status.is_success() {
         return Err(Attempt {
@@ -135,7 +144,10 @@ async fn get_once(client: &reqwest::Client, spec: &HttpSpec) -> Result<Response,
             spec.max_body_size
         ),
     };
-    if response.content_length().is_some_and(|n| n > spec.max_body_size) {
+    if response
+        .content_length()
+        .is_some_and(|n| n > spec.max_body_size)
+    {
         return Err(too_big());
     }
     let mut body = Vec::new();

@@ -50,7 +50,10 @@ pub async fn fetch(spec: &SourceSpec, now: DateTime<Utc>, zone: Tz) -> anyhow::R
     Ok(table)
 }
 
-async fn read_file(spec: &SourceSpec, path: &Path) -> anyhow::Result<(Vec<u8>, Format, DateTime<Utc>)> {
+async fn read_file(
+    spec: &SourceSpec,
+    path: &Path,
+) -> anyhow::Result<(Vec<u8>, Format, DateTime<Utc>)> {
     let format = spec
         .format
         .or_else(|| format_from_extension(&path.to_string_lossy()))
@@ -99,9 +102,18 @@ mod tests {
         assert_eq!(format_from_extension("a/b.CSV"), Some(Format::Csv));
         assert_eq!(format_from_extension("x.jsonl"), Some(Format::Ndjson));
         assert_eq!(format_from_extension("x"), None);
-        assert_eq!(format_from_content_type("text/csv; charset=utf-8"), Some(Format::Csv));
-        assert_eq!(format_from_content_type("application/fhir+json"), Some(Format::Json));
-        assert_eq!(format_from_content_type("application/x-ndjson"), Some(Format::Ndjson));
+        assert_eq!(
+            format_from_content_type("text/csv; charset=utf-8"),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            format_from_content_type("application/fhir+json"),
+            Some(Format::Json)
+        );
+        assert_eq!(
+            format_from_content_type("application/x-ndjson"),
+            Some(Format::Ndjson)
+        );
         assert_eq!(format_from_content_type("text/html"), None);
     }
 }

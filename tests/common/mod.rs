@@ -36,7 +36,12 @@ impl Output {
         self.logs()
             .into_iter()
             .find(|e| e["message"] == message && e[key] == value)
-            .unwrap_or_else(|| panic!("no log event {message:?} with {key}={value:?} in:\n{}", self.stderr))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no log event {message:?} with {key}={value:?} in:\n{}",
+                    self.stderr
+                )
+            })
     }
 }
 
@@ -92,7 +97,9 @@ impl HttpServer {
                     .unwrap();
             });
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("http server start");
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("http server start");
         HttpServer {
             addr,
             stop: Some(stop),
@@ -143,12 +150,36 @@ fn openssl(args: &[&str], dir: &Path) {
 
 pub fn certificate(dir: &Path) -> Certificate {
     openssl(
-        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=accesswatch test CA",
-          "-keyout", "ca.key", "-out", "ca.pem"],
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=accesswatch test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
         dir,
     );
     openssl(
-        &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "server.csr"],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "server.csr",
+        ],
         dir,
     );
     std::fs::write(
@@ -157,8 +188,23 @@ pub fn certificate(dir: &Path) -> Certificate {
     )
     .unwrap();
     openssl(
-        &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-          "-days", "2", "-extfile", "server.ext", "-out", "cert.pem"],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "cert.pem",
+        ],
         dir,
     );
     Certificate {
@@ -201,7 +247,11 @@ impl SmtpServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Some(certificate) = options.certificate {
-            command.arg("--tls-cert").arg(&certificate.cert).arg("--tls-key").arg(&certificate.key);
+            command
+                .arg("--tls-cert")
+                .arg(&certificate.cert)
+                .arg("--tls-key")
+                .arg(&certificate.key);
         }
         if options.starttls {
             command.arg("--starttls");
@@ -218,7 +268,11 @@ impl SmtpServer {
                 python().display()
             )
         });
-        let mut server = SmtpServer { port: 0, maildir, child };
+        let mut server = SmtpServer {
+            port: 0,
+            maildir,
+            child,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(text) = std::fs::read_to_string(&port_file)
@@ -228,9 +282,15 @@ impl SmtpServer {
                 return server;
             }
             if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("the SMTP test server exited with {status}; is aiosmtpd installed in {}?", python().display());
+                panic!(
+                    "the SMTP test server exited with {status}; is aiosmtpd installed in {}?",
+                    python().display()
+                );
             }
-            assert!(Instant::now() < deadline, "the SMTP test server did not start");
+            assert!(
+                Instant::now() < deadline,
+                "the SMTP test server did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -248,7 +308,10 @@ impl SmtpServer {
             .into_iter()
             .map(|eml| {
                 let envelope = std::fs::read_to_string(eml.with_extension("json")).unwrap();
-                (std::fs::read(&eml).unwrap(), serde_json::from_str(&envelope).unwrap())
+                (
+                    std::fs::read(&eml).unwrap(),
+                    serde_json::from_str(&envelope).unwrap(),
+                )
             })
             .collect()
     }
@@ -292,7 +355,11 @@ impl Daemon {
                 }
             }
         });
-        Daemon { child, lines, seen: Vec::new() }
+        Daemon {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
     }
 
     /// Waits for a log line containing `needle`.
@@ -310,7 +377,10 @@ impl Daemon {
                         return line;
                     }
                 }
-                Err(_) => panic!("no log line with {needle:?} within {timeout:?}; saw:\n{}", self.seen.join("\n")),
+                Err(_) => panic!(
+                    "no log line with {needle:?} within {timeout:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -336,7 +406,10 @@ impl Daemon {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("the daemon did not exit within {timeout:?}; saw:\n{}", self.seen.join("\n"));
+                panic!(
+                    "the daemon did not exit within {timeout:?}; saw:\n{}",
+                    self.seen.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -352,4 +425,5 @@ impl Drop for Daemon {
 
 /// A staffing CSV in which socal-south has 3,476.79 members per FTE
 /// therapist and the other regions are below 3,000.
-pub const STAFFING_CSV: &str = "region,members,fte\nsocal-south,412000,118.5\nsocal-north,298000,121\nnorcal-east,187500,68\n";
+pub const STAFFING_CSV: &str =
+    "region,members,fte\nsocal-south,412000,118.5\nsocal-north,298000,121\nnorcal-east,187500,68\n";
