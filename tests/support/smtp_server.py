@@ -29,9 +29,17 @@ DIR/NNNN.eml, exactly the DATA bytes (dot-unstuffed, CRLF line endings as sent).
 Both are written to a temporary name and renamed, so a test that sees
 NNNN.eml can read both files whole.
 
+Certificates: rustls (the daemon's TLS) refuses a certificate marked as a CA
+when it is used as the server's own certificate (CaUsedAsEndEntity), and
+`openssl req -x509` marks one as a CA by default. For a self-signed test
+certificate add `-addext basicConstraints=critical,CA:FALSE
+-addext extendedKeyUsage=serverAuth`, or do as tests/common/mod.rs does and
+sign a leaf certificate with a separate test CA.
+
 SIGTERM or SIGINT stops it with exit status 0. It also stops when its parent
 process goes away, so a test that dies without killing it leaves nothing
-behind. Logs go to stderr.
+behind; start it directly (not through a shell that exits at once, such as
+`sh -c '... &'`, which would stop it within a second). Logs go to stderr.
 """
 
 from __future__ import annotations
