@@ -1,0 +1,260 @@
+//! `[[check]]` and `[[route]]`.
+
+use std::collections::BTreeSet;
+
+use super::{Validator, ident, wrong_kind};
+use crate::config::load::Entry;
+use crate::config::raw::*;
+use crate::config::*;
+use crate::notify::mail as address;
+
+pub(super) fn check(
+    v: &mut Validator,
+    entry: &Entry<RawCheck>,
+    known_sources: &BTreeSet<&str>,
+    default_tz: Tz,
+    default_schedule: Option<&Schedule>,
+) -> Option<Check> {
+    v.broken = entry.broken.clone();
+    let raw = &entry.value;
+    let span = &entry.span;
+    let id = v
+        .required(&raw.id, span, "`id` in [[check]]")
+        .and_then(|id| ident(v, id, "id"));
+    let title = v
+        .required(&raw.title, span, "`title` in [[check]]")
+        .and_then(|t| v.non_empty(t, "title"));
+    let kind = v
+        .required(
+            &raw.kind,
+            span,
+            "`kind` in [[check]] (\"threshold\" or \"ratio\")",
+        )
+        .and_then(|k| v.choice(k, "kind", &[("threshold", "threshold"), ("ratio", "ratio")]));
+    let source = v.required(
+        &raw.source,
+        span,
+        "`source` in [[check]] (the id of a [[source]])",
+    );
+    if let Some(source) = source
+        && !known_sources.contains(source.get_ref().as_str())
+    {
+        let known: Vec<&str> = known_sources.iter().copied().collect();
+        v.problem(
+            source.span(),
+            format!(
+                "`source` {:?} is not the id of any [[source]] (known: {})",
+                source.get_ref(),
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        );
+    }
+    let severity = raw.severity.as_ref().map_or(Some(Severity::Warning), |s| {
+        v.choice(
+            s,
+            "severity",
+            &[
+                ("warning", Severity::Warning),
+                ("critical", Severity::Critical),
+            ],
+        )
+    });
+    let tz = match &raw.time_zone {
+        Some(tz) => v.time_zone(tz, "time_zone"),
+        None => Some(default_tz),
+    };
+    let schedule = match (&raw.schedule, tz) {
+        (Some(expr), Some(tz)) => v.schedule(expr, "schedule", tz),
+        (None, Some(tz)) => default_schedule.and_then(|d| Schedule::parse(d.expression(), tz).ok()),
+        (_, None) => None,
+    };
+    let op = v
+        .required(
+            &raw.op,
+            span,
+            "`op` in [[check]] (the healthy side: \"<\", \"<=\", \">\" or \">=\")",
+        )
+        .and_then(|o| {
+            v.choice(
+                o,
+                "op",
+                &[("<", Op::Lt), ("<=", Op::Le), (">", Op::Gt), (">=", Op::Ge)],
+            )
+        });
+    let limit = v
+        .required(&raw.limit, span, "`limit` in [[check]]")
+        .and_then(|l| {
+            if l.get_ref().is_finite() {
+                Some(*l.get_ref())
+            } else {
+                v.problem(l.span(), "`limit` must be a finite number");
+                None
+            }
+        });
+    let group_by: Vec<String> = raw
+        .group_by
+        .as_ref()
+        .map(|g| g.get_ref().iter().map(|f| f.get_ref().clone()).collect())
+        .unwrap_or_default();
+    let rule = match kind? {
+        "threshold" => {
+            let field = v.required(
+                &raw.field,
+                span,
+                "`field` in [[check]] of kind \"threshold\"",
+            );
+            let aggregate = raw.aggregate.as_ref().map_or(Some(Aggregate::Worst), |a| {
+                v.choice(
+                    a,
+                    "aggregate",
+                    &[
+                        ("worst", Aggregate::Worst),
+                        ("sum", Aggregate::Sum),
+                        ("mean", Aggregate::Mean),
+                        ("min", Aggregate::Min),
+                        ("max", Aggregate::Max),
+                    ],
+                )
+            });
+            wrong_kind(
+                v,
+                &[
+                    ("numerator", &raw.numerator),
+                    ("denominator", &raw.denominator),
+                ],
+                "ratio",
+            );
+            Rule::Threshold {
+                field: field?.get_ref().clone(),
+                aggregate: aggregate?,
+            }
+        }
+        _ => {
+            let numerator = v.required(
+                &raw.numerator,
+                span,
+                "`numerator` in [[check]] of kind \"ratio\"",
+            );
+            let denominator = v.required(
+                &raw.denominator,
+                span,
+                "`denominator` in [[check]] of kind \"ratio\"",
+            );
+            wrong_kind(
+                v,
+                &[("field", &raw.field), ("aggregate", &raw.aggregate)],
+                "threshold",
+            );
+            Rule::Ratio {
+                numerator: numerator?.get_ref().clone(),
+                denominator: denominator?.get_ref().clone(),
+            }
+        }
+    };
+    let metric = match (&raw.metric, &rule) {
+        (Some(m), _) => m.get_ref().clone(),
+        (None, Rule::Threshold { field, .. }) => field.replace('_', " "),
+        (
+            None,
+            Rule::Ratio {
+                numerator,
+                denominator,
+            },
+        ) => {
+            format!(
+                "{} per {}",
+                numerator.replace('_', " "),
+                denominator.replace('_', " ")
+            )
+        }
+    };
+    Some(Check {
+        id: id?,
+        title: title?,
+        severity: severity?,
+        citation: raw.citation.as_ref().map(|c| c.get_ref().clone()),
+        source: source?.get_ref().clone(),
+        group_by,
+        metric,
+        rule,
+        comparison: Comparison {
+            op: op?,
+            limit: limit?,
+        },
+        schedule: schedule?,
+    })
+}
+
+pub(super) fn route(
+    v: &mut Validator,
+    entry: &Entry<RawRoute>,
+    check_ids: &BTreeSet<&str>,
+) -> Option<Route> {
+    v.broken = entry.broken.clone();
+    let raw = &entry.value;
+    let span = &entry.span;
+    let name = v
+        .required(&raw.name, span, "`name` in [[route]]")
+        .and_then(|n| v.non_empty(n, "name"));
+    let to_raw = v.required(
+        &raw.to,
+        span,
+        "`to` in [[route]] (a list of email addresses)",
+    );
+    let mut to = Vec::new();
+    if let Some(list) = to_raw {
+        if list.get_ref().is_empty() {
+            v.problem(list.span(), "`to` must list at least one address");
+        }
+        for address in list.get_ref() {
+            match address::parse_mailbox(address.get_ref()) {
+                Ok(a) => to.push(a),
+                Err(e) => v.problem(
+                    address.span(),
+                    format!("`to`: {:?} is not an email address ({e}): write it like \"compliance@plan.example\" or \"Compliance <compliance@plan.example>\"", address.get_ref()),
+                ),
+            }
+        }
+    }
+    let mut checks = Vec::new();
+    for check in raw.checks.iter().flat_map(|c| c.get_ref()) {
+        if !check_ids.contains(check.get_ref().as_str()) {
+            v.problem(
+                check.span(),
+                format!(
+                    "`checks`: {:?} is not the id of any [[check]]",
+                    check.get_ref()
+                ),
+            );
+        }
+        checks.push(check.get_ref().clone());
+    }
+    let mut severities = Vec::new();
+    for severity in raw.severities.iter().flat_map(|s| s.get_ref()) {
+        severities.extend(v.choice(
+            severity,
+            "severities",
+            &[
+                ("warning", Severity::Warning),
+                ("critical", Severity::Critical),
+            ],
+        ));
+    }
+    let labels = raw
+        .labels
+        .iter()
+        .flatten()
+        .map(|(k, value)| (k.clone(), value.get_ref().clone()))
+        .collect();
+    Some(Route {
+        name: name?,
+        to,
+        checks,
+        severities,
+        labels,
+    })
+}

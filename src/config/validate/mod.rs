@@ -1,0 +1,385 @@
+//! Stage two: from the raw structs to the validated [`Config`].
+//!
+//! Every rule lives here, and every failed rule becomes one [`Problem`]
+//! that names the key and says what to change. Validation goes on after a
+//! problem so that all of them are reported together. Secrets are read here
+//! (files, environment, systemd credentials), so `check-config` proves they
+//! can be read.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+use super::load::{Entry, RawConfig};
+use super::raw::{RawDaemon, S};
+use super::secret::{Secret, SecretSource};
+use super::*;
+use crate::schedule::Schedule;
+
+mod check;
+mod email;
+mod source;
+
+use check::{check, route};
+use email::email;
+use source::source;
+
+pub const DEFAULT_SCHEDULE: &str = "0 6 * * *";
+const DEFAULT_STATE_DIRECTORY: &str = "/var/lib/accesswatch";
+
+struct Validator<'a> {
+    problems: &'a mut Vec<Problem>,
+    base: &'a Path,
+    /// Keys of the entry being validated whose value had the wrong type:
+    /// already reported in stage one, so not "missing" here.
+    broken: BTreeSet<String>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.problems.push(Problem::new(span, message));
+    }
+
+    fn required<'v, T>(
+        &mut self,
+        value: &'v Option<S<T>>,
+        entry_span: &Range<usize>,
+        what: &str,
+    ) -> Option<&'v S<T>> {
+        let key = what.split('`').nth(1).unwrap_or_default();
+        if value.is_none() && !self.broken.contains(key) {
+            self.problem(entry_span.clone(), format!("missing key {what}"));
+        }
+        value.as_ref()
+    }
+
+    /// A string from a fixed set, with a message listing the set.
+    fn choice<T: Copy>(
+        &mut self,
+        value: &S<String>,
+        key: &str,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let found = options.iter().find(|(name, _)| *name == value.get_ref());
+        if found.is_none() {
+            let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            self.problem(
+                value.span(),
+                format!(
+                    "`{key}` must be one of {}; got {:?}",
+                    names.join(", "),
+                    value.get_ref()
+                ),
+            );
+        }
+        found.map(|(_, v)| *v)
+    }
+
+    fn non_empty(&mut self, value: &S<String>, key: &str) -> Option<String> {
+        if value.get_ref().trim().is_empty() {
+            self.problem(value.span(), format!("`{key}` must not be empty"));
+            return None;
+        }
+        Some(value.get_ref().clone())
+    }
+
+    fn duration(&mut self, value: &Option<S<String>>, key: &str, default: Duration) -> Duration {
+        let Some(value) = value else { return default };
+        match humantime::parse_duration(value.get_ref()) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                self.problem(value.span(), format!("`{key}` must be longer than zero"));
+                default
+            }
+            Err(e) => {
+                self.problem(
+                    value.span(),
+                    format!(
+                        "`{key}` is not a duration ({e}): write it like \"30s\", \"5m\" or \"1h 30m\""
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    fn path(&self, value: &str) -> PathBuf {
+        self.base.join(value)
+    }
+
+    fn time_zone(&mut self, value: &S<String>, key: &str) -> Option<Tz> {
+        match Tz::from_str(value.get_ref()) {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                self.problem(
+                    value.span(),
+                    format!(
+                        "`{key}` {:?} is not an IANA time zone: write it like \"America/Los_Angeles\" or \"UTC\"",
+                        value.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn schedule(&mut self, value: &S<String>, key: &str, tz: Tz) -> Option<Schedule> {
+        match Schedule::parse(value.get_ref(), tz) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.problem(value.span(), format!("`{key}`: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A secret given by exactly one of `NAME_file`, `NAME_env` or
+    /// `NAME_credential`. `inline` is the plain `NAME` key, which is refused
+    /// for secrets so that they never sit in a world-readable config file.
+    fn secret(
+        &mut self,
+        name: &str,
+        inline: Option<&S<String>>,
+        file: &Option<S<String>>,
+        env: &Option<S<String>>,
+        credential: &Option<S<String>>,
+    ) -> Option<Secret> {
+        if let Some(inline) = inline {
+            self.problem(
+                inline.span(),
+                format!(
+                    "`{name}` must not be written in the configuration file: \
+                     use {name}_file, {name}_env or {name}_credential (systemd LoadCredential)"
+                ),
+            );
+        }
+        let given: Vec<(&S<String>, SecretSource)> = [
+            file.as_ref()
+                .map(|v| (v, SecretSource::File(Path::new(v.get_ref())))),
+            env.as_ref()
+                .map(|v| (v, SecretSource::Env(v.get_ref().as_str()))),
+            credential
+                .as_ref()
+                .map(|v| (v, SecretSource::Credential(v.get_ref().as_str()))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match given.as_slice() {
+            [] => None,
+            [(value, source)] => {
+                let source = match source {
+                    SecretSource::File(p) => SecretSource::File(&self.base.join(p)).read(),
+                    other => other.read(),
+                };
+                match source {
+                    Ok(secret) => Some(secret),
+                    Err(e) => {
+                        self.problem(value.span(), format!("{name}: {e}"));
+                        None
+                    }
+                }
+            }
+            [_, (second, _), ..] => {
+                self.problem(
+                    second.span(),
+                    format!("give only one of {name}_file, {name}_env and {name}_credential"),
+                );
+                None
+            }
+        }
+    }
+}
+
+pub fn validate(
+    raw: RawConfig,
+    path: &Path,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<Config> {
+    let mut v = Validator {
+        problems,
+        base,
+        broken: BTreeSet::new(),
+    };
+    let daemon = daemon(&mut v, raw.daemon.as_ref());
+    let default_schedule = match raw.daemon.as_ref().and_then(|d| d.value.schedule.as_ref()) {
+        Some(value) => v.schedule(value, "schedule", daemon.time_zone),
+        None => Schedule::parse(DEFAULT_SCHEDULE, daemon.time_zone).ok(),
+    };
+    let email = match &raw.email {
+        Some(entry) => email(&mut v, entry),
+        None if raw.sections.contains("email") => None,
+        None => {
+            v.problem(0..0, "missing section [email]: add one with `from` and the SMTP host (or transport = \"file\")");
+            None
+        }
+    };
+    let mut sources = Vec::new();
+    let mut source_ids = BTreeSet::new();
+    for entry in &raw.sources {
+        if let Some(source) = source(&mut v, entry) {
+            if !source_ids.insert(source.id.clone()) {
+                let span = entry.value.id.as_ref().map_or(entry.span.clone(), S::span);
+                v.problem(
+                    span,
+                    format!(
+                        "source id {:?} is used twice: ids must be unique",
+                        source.id
+                    ),
+                );
+            }
+            sources.push(source);
+        }
+    }
+    let known_sources: BTreeSet<&str> = raw
+        .sources
+        .iter()
+        .filter_map(|s| s.value.id.as_ref().map(|id| id.get_ref().as_str()))
+        .chain(raw.broken_source_ids.iter().map(String::as_str))
+        .collect();
+    let mut checks = Vec::new();
+    let mut check_ids = BTreeSet::new();
+    for entry in &raw.checks {
+        let check = check(
+            &mut v,
+            entry,
+            &known_sources,
+            daemon.time_zone,
+            default_schedule.as_ref(),
+        );
+        if let Some(check) = check {
+            if !check_ids.insert(check.id.clone()) {
+                let span = entry.value.id.as_ref().map_or(entry.span.clone(), S::span);
+                v.problem(
+                    span,
+                    format!("check id {:?} is used twice: ids must be unique", check.id),
+                );
+            }
+            checks.push(check);
+        }
+    }
+    let all_check_ids: BTreeSet<&str> = raw
+        .checks
+        .iter()
+        .filter_map(|c| c.value.id.as_ref().map(|id| id.get_ref().as_str()))
+        .collect();
+    let mut routes = Vec::new();
+    for entry in &raw.routes {
+        routes.extend(route(&mut v, entry, &all_check_ids));
+    }
+    if !raw.checks.is_empty() && raw.routes.is_empty() {
+        v.problem(
+            raw.checks[0].span.clone(),
+            "there are checks but no [[route]]: their alerts would reach nobody; \
+             add a [[route]] with `to = [\"compliance@example.org\"]`",
+        );
+    }
+    for (check, entry) in checks.iter().zip(&raw.checks) {
+        let routed = routes.iter().any(|r| {
+            (r.checks.is_empty() || r.checks.contains(&check.id))
+                && (r.severities.is_empty() || r.severities.contains(&check.severity))
+        });
+        if !routes.is_empty() && !routed {
+            v.problem(
+                entry.span.clone(),
+                format!(
+                    "check {:?} ({}) matches no [[route]]: its alerts would reach nobody; \
+                     add it to a route's `checks` or `severities`",
+                    check.id,
+                    check.severity.as_str()
+                ),
+            );
+        }
+    }
+    Some(Config {
+        path: path.to_owned(),
+        daemon,
+        email: email?,
+        sources,
+        checks,
+        routes,
+    })
+}
+
+fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
+    let empty = RawDaemon::default();
+    let raw = entry.map_or(&empty, |e| &e.value);
+    let time_zone = raw
+        .time_zone
+        .as_ref()
+        .and_then(|tz| v.time_zone(tz, "time_zone"))
+        .unwrap_or(Tz::UTC);
+    let state_directory = match &raw.state_directory {
+        Some(dir) => v.path(dir.get_ref()),
+        // systemd's StateDirectory= sets $STATE_DIRECTORY.
+        None => std::env::var_os("STATE_DIRECTORY")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIRECTORY)),
+    };
+    let log_format = raw
+        .log_format
+        .as_ref()
+        .and_then(|f| {
+            v.choice(
+                f,
+                "log_format",
+                &[
+                    ("auto", LogFormat::Auto),
+                    ("json", LogFormat::Json),
+                    ("text", LogFormat::Text),
+                ],
+            )
+        })
+        .unwrap_or(LogFormat::Auto);
+    let log_filter = raw
+        .log_filter
+        .as_ref()
+        .map_or_else(|| "info".to_owned(), |f| f.get_ref().clone());
+    if let Some(filter) = &raw.log_filter
+        && let Err(e) = tracing_subscriber::EnvFilter::try_new(filter.get_ref())
+    {
+        v.problem(
+            filter.span(),
+            format!("`log_filter` is not a valid filter ({e}): write it like \"info\" or \"accesswatch=debug,warn\""),
+        );
+    }
+    Daemon {
+        time_zone,
+        state_directory,
+        log_format,
+        log_filter,
+    }
+}
+
+fn wrong_kind(v: &mut Validator, keys: &[(&str, &Option<S<String>>)], kind: &str) {
+    for (key, value) in keys {
+        if let Some(value) = value {
+            v.problem(
+                value.span(),
+                format!("`{key}` applies to kind = \"{kind}\" only; remove it"),
+            );
+        }
+    }
+}
+
+/// Ids appear in logs, subjects and file names: keep them to a safe set.
+fn ident(v: &mut Validator, value: &S<String>, key: &str) -> Option<String> {
+    let s = value.get_ref();
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+    if !ok {
+        v.problem(
+            value.span(),
+            format!("`{key}` {s:?} must be 1 to 100 letters, digits, '-', '_', '.' or '/'"),
+        );
+        return None;
+    }
+    Some(s.clone())
+}

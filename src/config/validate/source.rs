@@ -1,0 +1,267 @@
+//! `[[source]]`: location, format, mapping, and the HTTP settings.
+
+use std::ops::Range;
+
+use super::{Validator, ident};
+use crate::config::load::Entry;
+use crate::config::raw::*;
+use crate::config::*;
+
+pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<SourceSpec> {
+    v.broken = entry.broken.clone();
+    let raw = &entry.value;
+    let span = &entry.span;
+    let id = v
+        .required(&raw.id, span, "`id` in [[source]]")
+        .and_then(|id| ident(v, id, "id"));
+    let kind = v
+        .required(
+            &raw.kind,
+            span,
+            "`kind` in [[source]] (\"file\" or \"http\")",
+        )
+        .and_then(|k| v.choice(k, "kind", &[("file", "file"), ("http", "http")]));
+    let format = raw.format.as_ref().and_then(|f| {
+        v.choice(
+            f,
+            "format",
+            &[
+                ("csv", Format::Csv),
+                ("json", Format::Json),
+                ("ndjson", Format::Ndjson),
+            ],
+        )
+    });
+    if let Some(pointer) = &raw.records
+        && !pointer.get_ref().is_empty()
+        && !pointer.get_ref().starts_with('/')
+    {
+        v.problem(
+            pointer.span(),
+            "`records` is a JSON pointer and starts with \"/\", like \"/data/regions\" (\"\" is the whole document)",
+        );
+    }
+    let fields: BTreeMap<String, String> = raw
+        .fields
+        .iter()
+        .flatten()
+        .map(|(k, f)| (k.clone(), f.get_ref().clone()))
+        .collect();
+    let csv_delimiter = match &raw.csv_delimiter {
+        None => b',',
+        Some(d) => match d.get_ref().as_bytes() {
+            [byte] if byte.is_ascii() => *byte,
+            _ => {
+                v.problem(
+                    d.span(),
+                    "`csv_delimiter` must be one ASCII character, like \",\" or \";\"",
+                );
+                b','
+            }
+        },
+    };
+    let location = match kind? {
+        "file" => {
+            let path = v.required(&raw.path, span, "`path` in [[source]] of kind \"file\"")?;
+            for (key, value) in [
+                ("url", &raw.url),
+                ("bearer_token_file", &raw.bearer_token_file),
+            ] {
+                if let Some(value) = value {
+                    v.problem(
+                        value.span(),
+                        format!("`{key}` applies to kind = \"http\" only; remove it"),
+                    );
+                }
+            }
+            Location::File(v.path(path.get_ref()))
+        }
+        _ => Location::Http(http(v, raw, span)?),
+    };
+    Some(SourceSpec {
+        id: id?,
+        location,
+        format,
+        records: raw.records.as_ref().map(|r| r.get_ref().clone()),
+        fields,
+        time_field: raw.time_field.as_ref().map(|f| f.get_ref().clone()),
+        csv_delimiter,
+    })
+}
+
+fn http(v: &mut Validator, raw: &RawSource, span: &Range<usize>) -> Option<HttpSpec> {
+    if let Some(path) = &raw.path {
+        v.problem(
+            path.span(),
+            "`path` applies to kind = \"file\" only; remove it",
+        );
+    }
+    let url = v.required(&raw.url, span, "`url` in [[source]] of kind \"http\"")?;
+    let parsed = match url::Url::parse(url.get_ref()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        Ok(_) => {
+            v.problem(url.span(), "`url` must start with http:// or https://");
+            None
+        }
+        Err(e) => {
+            v.problem(url.span(), format!("`url` is not a URL ({e})"));
+            None
+        }
+    };
+    if let Some(u) = &parsed
+        && (!u.username().is_empty() || u.password().is_some())
+    {
+        v.problem(
+            url.span(),
+            "`url` must not carry credentials: use bearer_token_file (or _env, _credential) or a [[source.headers]] secret",
+        );
+    }
+    let retries = match &raw.retries {
+        None => 3,
+        Some(r) => match u32::try_from(*r.get_ref()) {
+            Ok(n) if n <= 10 => n,
+            _ => {
+                v.problem(r.span(), "`retries` must be between 0 and 10");
+                3
+            }
+        },
+    };
+    let max_body_size = match &raw.max_body_size {
+        None => 64 * 1024 * 1024,
+        Some(size) => parse_size(size.get_ref()).unwrap_or_else(|e| {
+            v.problem(size.span(), format!("`max_body_size`: {e}"));
+            0
+        }),
+    };
+    let mut headers = Vec::new();
+    if let Some(token) = v.secret(
+        "bearer_token",
+        raw.bearer_token.as_ref(),
+        &raw.bearer_token_file,
+        &raw.bearer_token_env,
+        &raw.bearer_token_credential,
+    ) {
+        headers.push(Header {
+            name: "Authorization".to_owned(),
+            value: Secret::new(format!("Bearer {}", token.expose())),
+        });
+    }
+    for header in raw.headers.iter().flatten() {
+        headers.extend(http_header(v, header, span));
+    }
+    Some(HttpSpec {
+        url: parsed?,
+        connect_timeout: v.duration(
+            &raw.connect_timeout,
+            "connect_timeout",
+            Duration::from_secs(10),
+        ),
+        timeout: v.duration(&raw.timeout, "timeout", Duration::from_secs(60)),
+        retries,
+        retry_backoff: v.duration(&raw.retry_backoff, "retry_backoff", Duration::from_secs(1)),
+        max_body_size,
+        headers,
+    })
+}
+
+/// `source_span`: where missing-key problems are reported, since an entry
+/// of `[[source.headers]]` keeps no span of its own.
+fn http_header(v: &mut Validator, raw: &RawHeader, source_span: &Range<usize>) -> Option<Header> {
+    let span = source_span.clone();
+    let name = v.required(&raw.name, &span, "`name` in [[source.headers]]")?;
+    let valid_name = !name.get_ref().is_empty()
+        && name
+            .get_ref()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b));
+    if !valid_name {
+        v.problem(
+            name.span(),
+            format!("{:?} is not a valid HTTP header name", name.get_ref()),
+        );
+    }
+    let secret = v.secret(
+        "value",
+        None,
+        &raw.value_file,
+        &raw.value_env,
+        &raw.value_credential,
+    );
+    let value = match (&raw.value, secret) {
+        (Some(plain), None) => Secret::new(plain.get_ref().clone()),
+        (None, Some(secret)) => secret,
+        (Some(plain), Some(_)) => {
+            v.problem(
+                plain.span(),
+                "give either `value` or one of value_file, value_env, value_credential",
+            );
+            return None;
+        }
+        (None, None) => {
+            if raw.value_file.is_none() && raw.value_env.is_none() && raw.value_credential.is_none()
+            {
+                v.problem(span, "missing key `value` (or value_file, value_env, value_credential) in [[source.headers]]");
+            }
+            return None;
+        }
+    };
+    if value.expose().contains(['\r', '\n']) {
+        v.problem(
+            name.span(),
+            format!(
+                "the value of header {:?} contains a line break",
+                name.get_ref()
+            ),
+        );
+        return None;
+    }
+    valid_name.then(|| Header {
+        name: name.get_ref().clone(),
+        value,
+    })
+}
+
+/// "64MiB", "500 kB", "1048576" → bytes.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size: write it like \"10MiB\" or \"500kB\""))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?}: use B, kB, KiB, MB, MiB, GB or GiB"
+            ));
+        }
+    };
+    number
+        .checked_mul(factor)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} must be more than zero and less than 16 EiB"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("10MiB"), Ok(10 << 20));
+        assert_eq!(parse_size("500 kB"), Ok(500_000));
+        assert!(parse_size("ten MB").is_err());
+        assert!(parse_size("10 parsecs").is_err());
+        assert!(parse_size("0").is_err());
+    }
+}
