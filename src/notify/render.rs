@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 
 use super::{Digest, DigestItem};
 use crate::config::{Op, Severity};
-use crate::evaluate::{GroupResult, Status};
+use crate::evaluate::{CheckResult, GroupResult, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedEmail {
@@ -72,6 +72,13 @@ fn summary(item: &DigestItem) -> String {
         item.result.metric
     );
     match (item.check.group_by.as_slice(), breached.as_slice()) {
+        ([], [only]) => format!(
+            "{} at {}, {} {}",
+            item.result.metric,
+            only.value.map_or_else(|| "?".to_owned(), number),
+            direction(comparison.op),
+            number(comparison.limit)
+        ),
         ([], _) => tail,
         ([field], [only]) => {
             let name = only.labels.get(field).map_or("?", String::as_str);
@@ -174,40 +181,52 @@ fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
 
 const FOOTER: &str = "This message carries aggregates and counts only, never member-level data.";
 
+/// "<= 3,000": the healthy side of the limit.
+fn limit_text(r: &CheckResult) -> String {
+    format!(
+        "{} {}",
+        r.comparison.op.as_str(),
+        number(r.comparison.limit)
+    )
+}
+
+/// The labelled facts shown under each check's heading, in both parts.
+fn facts(r: &CheckResult, zone: Tz) -> Vec<(&'static str, String)> {
+    let mut facts = vec![(
+        "Standard",
+        format!("{} must be {}", r.metric, limit_text(r)),
+    )];
+    if let Some(citation) = &r.citation {
+        facts.push(("Citation", citation.clone()));
+    }
+    if let Some(data_time) = r.data_time {
+        facts.push((
+            "Data as of",
+            format!("{} (source {})", time(data_time, zone), r.source),
+        ));
+    }
+    if let Some(error) = &r.error {
+        facts.push(("Could not be evaluated", error.clone()));
+    }
+    facts
+}
+
+fn heading(r: &CheckResult) -> (String, &str, &str) {
+    (r.severity.as_str().to_uppercase(), &r.title, &r.id)
+}
+
 fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", intro(digest, as_of, zone));
     for item in &digest.items {
         let r = item.result;
-        let limit_text = format!(
-            "{} {}",
-            r.comparison.op.as_str(),
-            number(r.comparison.limit)
-        );
-        let _ = writeln!(
-            out,
-            "{}  {} ({})",
-            r.severity.as_str().to_uppercase(),
-            r.title,
-            r.id
-        );
-        let _ = writeln!(out, "  Standard: {} must be {limit_text}", r.metric);
-        if let Some(citation) = &r.citation {
-            let _ = writeln!(out, "  Citation: {citation}");
-        }
-        if let Some(data_time) = r.data_time {
-            let _ = writeln!(
-                out,
-                "  Data as of: {} (source {})",
-                time(data_time, zone),
-                r.source
-            );
-        }
-        if let Some(error) = &r.error {
-            let _ = writeln!(out, "  Could not be evaluated: {error}");
+        let (severity, title, id) = heading(r);
+        let _ = writeln!(out, "{severity}  {title} ({id})");
+        for (label, value) in facts(r, zone) {
+            let _ = writeln!(out, "  {label}: {value}");
         }
         for group in &item.groups {
-            let _ = writeln!(out, "  - {}", group_line(group, &limit_text));
+            let _ = writeln!(out, "  - {}", group_line(group, &limit_text(r)));
         }
         out.push('\n');
     }
@@ -222,42 +241,19 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     let _ = writeln!(out, "<p>{}</p>", escape(&intro(digest, as_of, zone)));
     for item in &digest.items {
         let r = item.result;
-        let limit_text = format!(
-            "{} {}",
-            r.comparison.op.as_str(),
-            number(r.comparison.limit)
-        );
+        let limit_text = limit_text(r);
+        let (severity, title, id) = heading(r);
         let _ = writeln!(
             out,
-            "<h3>{} &mdash; {} <small>({})</small></h3>",
-            r.severity.as_str().to_uppercase(),
-            escape(&r.title),
-            escape(&r.id)
+            "<h3>{severity} &mdash; {} <small>({})</small></h3>",
+            escape(title),
+            escape(id)
         );
-        let _ = writeln!(
-            out,
-            "<p>Standard: {} must be {}",
-            escape(&r.metric),
-            escape(&limit_text)
-        );
-        if let Some(citation) = &r.citation {
-            let _ = write!(out, "<br>Citation: {}", escape(citation));
-        }
-        if let Some(data_time) = r.data_time {
-            let _ = write!(
-                out,
-                "<br>Data as of: {} (source {})",
-                escape(&time(data_time, zone)),
-                escape(&r.source)
-            );
-        }
-        if let Some(error) = &r.error {
-            let _ = write!(
-                out,
-                "<br><strong>Could not be evaluated:</strong> {}",
-                escape(error)
-            );
-        }
+        let lines: Vec<String> = facts(r, zone)
+            .into_iter()
+            .map(|(label, value)| format!("{label}: {}", escape(&value)))
+            .collect();
+        let _ = write!(out, "<p>{}", lines.join("<br>\n"));
         out.push_str("</p>\n");
         if !item.groups.is_empty() {
             out.push_str("<table border=\"1\" cellpadding=\"4\" style=\"border-collapse: collapse\">\n<tr><th>Group</th><th>Value</th><th>Limit</th><th>Rows</th></tr>\n");
@@ -327,6 +323,145 @@ mod tests {
         assert_eq!(plural_noun("medical_group"), "medical groups");
         assert_eq!(plural_noun("class"), "classes");
         assert_eq!(plural_noun("day"), "days");
+    }
+
+    use crate::config::{Check, Comparison, Route, Rule};
+    use crate::evaluate::CheckResult;
+    use crate::notify::{Digest, DigestItem};
+    use crate::schedule::Schedule;
+    use std::collections::BTreeMap;
+
+    fn check_config(id: &str, group_by: &[&str], severity: Severity) -> Check {
+        Check {
+            id: id.to_owned(),
+            title: id.to_owned(),
+            severity,
+            citation: None,
+            source: "s".to_owned(),
+            group_by: group_by.iter().map(|g| (*g).to_owned()).collect(),
+            metric: "members per therapist".to_owned(),
+            rule: Rule::Ratio {
+                numerator: "m".to_owned(),
+                denominator: "f".to_owned(),
+            },
+            comparison: Comparison {
+                op: Op::Le,
+                limit: 3000.0,
+            },
+            schedule: Schedule::parse("@daily", chrono_tz::UTC).unwrap(),
+        }
+    }
+
+    /// A result of `check` whose groups are `(labels, status)`.
+    fn result(
+        check: &Check,
+        groups: &[(&[(&str, &str)], Status)],
+        error: Option<&str>,
+    ) -> CheckResult {
+        CheckResult {
+            id: check.id.clone(),
+            title: check.title.clone(),
+            severity: check.severity,
+            citation: None,
+            metric: check.metric.clone(),
+            source: "s".to_owned(),
+            comparison: check.comparison,
+            status: Status::Breach,
+            groups: groups
+                .iter()
+                .map(|(labels, status)| GroupResult {
+                    labels: labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect::<BTreeMap<_, _>>(),
+                    status: *status,
+                    value: Some(3500.0),
+                    limit: 3000.0,
+                    rows: 1,
+                    error: None,
+                })
+                .collect(),
+            error: error.map(str::to_owned),
+            data_time: None,
+            evaluated_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn check_subject(items: &[(&Check, &CheckResult)], expected: &str) {
+        let route = Route {
+            name: "r".to_owned(),
+            to: vec![],
+            checks: vec![],
+            severities: vec![],
+            labels: BTreeMap::new(),
+        };
+        let digest = Digest {
+            route: &route,
+            items: items
+                .iter()
+                .map(|(check, result)| DigestItem {
+                    result,
+                    check,
+                    groups: result
+                        .groups
+                        .iter()
+                        .filter(|g| g.status != Status::Ok)
+                        .collect(),
+                })
+                .collect(),
+        };
+        assert_eq!(subject(&digest, "[aw]"), expected);
+    }
+
+    #[test]
+    fn subjects_say_what_and_where() {
+        let by_region = check_config("ratio", &["region"], Severity::Critical);
+        let south: &[(&str, &str)] = &[("region", "socal-south")];
+        let north: &[(&str, &str)] = &[("region", "socal-north")];
+        let one = result(
+            &by_region,
+            &[(south, Status::Breach), (north, Status::Ok)],
+            None,
+        );
+        check_subject(
+            &[(&by_region, &one)],
+            "[aw] CRITICAL: region socal-south above 3,000 members per therapist",
+        );
+        let two = result(
+            &by_region,
+            &[(south, Status::Breach), (north, Status::Breach)],
+            None,
+        );
+        check_subject(
+            &[(&by_region, &two)],
+            "[aw] CRITICAL: 2 regions above 3,000 members per therapist",
+        );
+        let ungrouped = check_config("plan", &[], Severity::Warning);
+        let all = result(&ungrouped, &[(&[], Status::Breach)], None);
+        check_subject(
+            &[(&ungrouped, &all)],
+            "[aw] WARNING: members per therapist at 3,500, above 3,000",
+        );
+        check_subject(
+            &[(&ungrouped, &all), (&by_region, &two)],
+            "[aw] CRITICAL: members per therapist at 3,500, above 3,000; 2 regions above 3,000 members per therapist",
+        );
+        let two_labels = check_config("pair", &["region", "network"], Severity::Critical);
+        let pair: &[(&str, &str)] = &[("region", "south"), ("network", "hmo")];
+        let paired = result(&two_labels, &[(pair, Status::Breach)], None);
+        check_subject(
+            &[(&two_labels, &paired)],
+            "[aw] CRITICAL: network=hmo, region=south above 3,000 members per therapist",
+        );
+        let failed = result(&by_region, &[], Some("source down"));
+        check_subject(
+            &[(&by_region, &failed)],
+            "[aw] UNKNOWN: 1 check could not be evaluated",
+        );
+        check_subject(
+            &[(&ungrouped, &all), (&by_region, &failed)],
+            "[aw] WARNING: members per therapist at 3,500, above 3,000; 1 check could not be evaluated",
+        );
     }
 
     #[test]
