@@ -89,6 +89,7 @@ pub fn summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
         let kind = match check.rule {
             Rule::Threshold { .. } => "threshold",
             Rule::Ratio { .. } => "ratio",
+            Rule::TimelyAccess(_) => "timely",
         };
         let next = check.schedule.next_after(now).map_or_else(
             || "never".to_owned(),

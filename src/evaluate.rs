@@ -18,6 +18,8 @@ pub enum Status {
     Ok,
     Breach,
     Unknown,
+    /// The standard is not yet in force at the evaluation time.
+    NotInForce,
 }
 
 impl Status {
@@ -26,6 +28,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Breach => "breach",
             Status::Unknown => "unknown",
+            Status::NotInForce => "not_in_force",
         }
     }
 }
@@ -45,6 +48,10 @@ pub struct CheckResult {
     pub error: Option<String>,
     pub data_time: Option<DateTime<Utc>>,
     pub evaluated_at: DateTime<Utc>,
+    /// The first few rows a wait-time check could not count, with why.
+    pub rejected_rows: Vec<String>,
+    /// The standard of a wait-time check.
+    pub standard: Option<crate::standards::Standard>,
 }
 
 impl CheckResult {
@@ -64,6 +71,8 @@ pub struct GroupResult {
     /// Rows that went into the value.
     pub rows: usize,
     pub error: Option<String>,
+    /// Counts and waits of a wait-time check's group.
+    pub wait: Option<crate::waittime::WaitStats>,
 }
 
 impl GroupResult {
@@ -84,9 +93,13 @@ pub fn label_text(labels: &BTreeMap<String, String>) -> String {
         .join(", ")
 }
 
-/// Evaluates `check` on `table` (or reports the source's error) as of `now`.
-pub fn evaluate(check: &Check, table: Result<&Table, &str>, now: DateTime<Utc>) -> CheckResult {
-    let mut result = CheckResult {
+/// A result of `check` with no groups yet, status `unknown`.
+pub fn empty_result(check: &Check, now: DateTime<Utc>) -> CheckResult {
+    let standard = match &check.rule {
+        Rule::TimelyAccess(rule) => Some(rule.standard.clone()),
+        _ => None,
+    };
+    CheckResult {
         id: check.id.clone(),
         title: check.title.clone(),
         severity: check.severity,
@@ -99,7 +112,35 @@ pub fn evaluate(check: &Check, table: Result<&Table, &str>, now: DateTime<Utc>) 
         error: None,
         data_time: None,
         evaluated_at: now,
-    };
+        rejected_rows: Vec::new(),
+        standard,
+    }
+}
+
+/// A check's status from its groups: breach if any group breached, else
+/// unknown if any could not be evaluated, else ok.
+pub fn worst(groups: &[GroupResult]) -> Status {
+    if groups.iter().any(|g| g.status == Status::Breach) {
+        Status::Breach
+    } else if groups.iter().any(|g| g.status == Status::Unknown) {
+        Status::Unknown
+    } else {
+        Status::Ok
+    }
+}
+
+/// Evaluates `check` on `table` (or reports the source's error) as of `now`.
+pub fn evaluate(check: &Check, table: Result<&Table, &str>, now: DateTime<Utc>) -> CheckResult {
+    let mut result = empty_result(check, now);
+    if let Rule::TimelyAccess(_) = &check.rule {
+        return match table {
+            Ok(table) => crate::waittime::evaluate_table(check, table, now),
+            Err(error) => {
+                result.error = Some(format!("source {:?} failed: {error}", check.source));
+                result
+            }
+        };
+    }
     let table = match table {
         Ok(table) => table,
         Err(error) => {
@@ -124,13 +165,7 @@ pub fn evaluate(check: &Check, table: Result<&Table, &str>, now: DateTime<Utc>) 
         .into_iter()
         .map(|(labels, rows)| evaluate_group(check, labels, &rows, table.position))
         .collect();
-    result.status = if result.groups.iter().any(|g| g.status == Status::Breach) {
-        Status::Breach
-    } else if result.groups.iter().any(|g| g.status == Status::Unknown) {
-        Status::Unknown
-    } else {
-        Status::Ok
-    };
+    result.status = worst(&result.groups);
     result
 }
 
@@ -141,6 +176,7 @@ fn required_columns(check: &Check, table: &Table) -> Result<(), String> {
             numerator,
             denominator,
         } => vec![numerator, denominator],
+        Rule::TimelyAccess(_) => vec![],
     };
     for field in check.group_by.iter().chain(value_fields) {
         if !table.columns.contains(field) {
@@ -188,6 +224,7 @@ fn evaluate_group(
             let bottom = numbers(rows, denominator, position)?;
             ratio(top.iter().sum(), bottom.iter().sum(), denominator)
         }),
+        Rule::TimelyAccess(_) => Err("a wait-time check is evaluated by waittime".to_owned()),
     };
     let (status, value, error) = match value {
         Ok(value) if satisfies(value, check.comparison) => (Status::Ok, Some(value), None),
@@ -201,6 +238,7 @@ fn evaluate_group(
         limit,
         rows: rows.len(),
         error,
+        wait: None,
     }
 }
 

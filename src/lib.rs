@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod calendar;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -39,4 +40,6 @@ pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod source;
+pub mod standards;
 pub mod table;
+pub mod waittime;

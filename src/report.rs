@@ -14,8 +14,8 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::config::Severity;
-use crate::evaluate::{CheckResult, Status};
-use crate::notify::render::number;
+use crate::evaluate::{CheckResult, GroupResult, Status};
+use crate::notify::render::{value_text, wait_sentence};
 
 pub fn exit_code(results: &[CheckResult]) -> u8 {
     let breach = |severity| {
@@ -50,21 +50,7 @@ pub fn json(as_of: DateTime<Utc>, results: &[CheckResult]) -> Value {
     let checks: Vec<Value> = results
         .iter()
         .map(|r| {
-            let groups: Vec<Value> = r
-                .groups
-                .iter()
-                .map(|g| {
-                    json!({
-                        "labels": g.labels,
-                        "status": g.status.as_str(),
-                        "value": json_number(g.value),
-                        "infinite": g.value.is_some_and(f64::is_infinite),
-                        "limit": g.limit,
-                        "rows": g.rows,
-                        "error": g.error,
-                    })
-                })
-                .collect();
+            let groups: Vec<Value> = r.groups.iter().map(|g| group_json(r, g)).collect();
             json!({
                 "id": r.id,
                 "title": r.title,
@@ -77,6 +63,8 @@ pub fn json(as_of: DateTime<Utc>, results: &[CheckResult]) -> Value {
                 "data_time": r.data_time.map(time),
                 "groups": groups,
                 "error": r.error,
+                "rejected_rows": r.rejected_rows,
+                "standard": r.standard.as_ref().map(|s| s.id),
             })
         })
         .collect();
@@ -85,6 +73,45 @@ pub fn json(as_of: DateTime<Utc>, results: &[CheckResult]) -> Value {
         "exit_code": exit_code(results),
         "checks": checks,
     })
+}
+
+fn group_json(r: &CheckResult, g: &GroupResult) -> Value {
+    let mut group = json!({
+        "labels": g.labels,
+        "status": g.status.as_str(),
+        "value": json_number(g.value),
+        "infinite": g.value.is_some_and(f64::is_infinite),
+        "limit": g.limit,
+        "rows": g.rows,
+        "error": g.error,
+    });
+    if let (Some(w), Some(standard), Value::Object(map)) = (&g.wait, &r.standard, &mut group) {
+        let extra = json!({
+            "counts": {
+                "compliant": w.counts.compliant,
+                "noncompliant": w.counts.noncompliant,
+                "pending": w.counts.pending,
+                "extended": w.counts.extended,
+                "rejected": w.counts.rejected,
+            },
+            "rate": w.rate,
+            "target": w.target,
+            "median_wait": w.median_wait,
+            "p90_wait": w.p90_wait,
+            "mean_wait": w.mean_wait,
+            "overdue_open": w.overdue_open,
+            "longest_open_wait": w.longest_open_wait,
+            "unit": w.unit.as_str(),
+            "wait_limit": w.limit,
+            "standard": standard.id,
+            "citation": standard.citation,
+            "confidence": standard.confidence.letter(),
+        });
+        if let Value::Object(extra) = extra {
+            map.extend(extra);
+        }
+    }
+    group
 }
 
 pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
@@ -99,26 +126,33 @@ pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
             Status::Ok => "OK".to_owned(),
             Status::Breach => r.severity.as_str().to_uppercase(),
             Status::Unknown => "UNKNOWN".to_owned(),
+            Status::NotInForce => "NOT IN FORCE".to_owned(),
         };
         let _ = writeln!(out, "\n{state:<9} {} ({})", r.title, r.id);
         if let Some(error) = &r.error {
             let _ = writeln!(out, "          {error}");
         }
+        for rejected in &r.rejected_rows {
+            let _ = writeln!(out, "          rejected {rejected}");
+        }
         for g in &r.groups {
-            let value = g.value.map_or_else(|| "?".to_owned(), number);
+            let value = g.value.map_or_else(|| "?".to_owned(), |v| value_text(r, v));
             let mark = match g.status {
                 Status::Ok => "ok",
                 Status::Breach => "BREACH",
                 Status::Unknown => "unknown",
+                Status::NotInForce => "n/a",
             };
             let _ = writeln!(
                 out,
                 "          {mark:<8} {}: {value} (healthy {} {})",
                 g.label_text(),
                 r.comparison.op.as_str(),
-                number(g.limit)
+                value_text(r, g.limit)
             );
-            if let Some(error) = &g.error {
+            if let Some(sentence) = wait_sentence(r, g) {
+                let _ = writeln!(out, "                   {sentence}");
+            } else if let Some(error) = &g.error {
                 let _ = writeln!(out, "                   {error}");
             }
         }

@@ -17,7 +17,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::{Check, Config, SourceSpec};
+use std::path::Path;
+
+use crate::config::{Check, Config, Rule, SourceSpec};
 use crate::evaluate::{self, CheckResult, Status};
 use crate::notify::{self, mail::Mailer, render};
 use crate::table::Table;
@@ -41,24 +43,38 @@ pub async fn run(
     mailer: Option<&Mailer>,
     cancel: &CancellationToken,
 ) -> Option<RunOutcome> {
-    let needed: BTreeSet<&str> = checks.iter().map(|c| c.source.as_str()).collect();
+    let (streamed, tabled): (Vec<&Check>, Vec<&Check>) = checks
+        .iter()
+        .partition(|c| is_streamed(config, c));
+    let needed: BTreeSet<&str> = tabled.iter().map(|c| c.source.as_str()).collect();
     let specs: Vec<SourceSpec> = needed
         .iter()
         .filter_map(|id| config.source(id).cloned())
         .collect();
-    let tables = tokio::select! {
-        tables = fetch_all(specs, as_of, config.daemon.time_zone) => tables,
+    let work = async {
+        tokio::join!(
+            fetch_all(specs, as_of, config.daemon.time_zone),
+            stream_all(config, &streamed, as_of)
+        )
+    };
+    let (tables, mut streamed_results) = tokio::select! {
+        done = work => done,
         () = cancel.cancelled() => return None,
     };
     let results: Vec<CheckResult> = checks
         .iter()
         .map(|check| {
-            let table = match tables.get(&check.source) {
-                Some(Ok(table)) => Ok(table.as_ref()),
-                Some(Err(error)) => Err(error.as_str()),
-                None => Err("the source is not configured"),
+            let result = match streamed_results.remove(&check.id) {
+                Some(result) => result,
+                None => {
+                    let table = match tables.get(&check.source) {
+                        Some(Ok(table)) => Ok(table.as_ref()),
+                        Some(Err(error)) => Err(error.as_str()),
+                        None => Err("the source is not configured"),
+                    };
+                    evaluate::evaluate(check, table, as_of)
+                }
             };
-            let result = evaluate::evaluate(check, table, as_of);
             log_result(&result);
             result
         })
@@ -78,6 +94,66 @@ pub async fn run(
 }
 
 type Fetched = BTreeMap<String, Result<Arc<Table>, String>>;
+
+/// Whether `check` is a wait-time check on a CSV file, which is streamed
+/// instead of read into a table.
+fn is_streamed(config: &Config, check: &Check) -> bool {
+    matches!(check.rule, Rule::TimelyAccess(_))
+        && config
+            .source(&check.source)
+            .is_some_and(|spec| crate::source::streamable_csv(spec).is_some())
+}
+
+/// Streams each CSV file that wait-time checks read, once for all of its
+/// checks, on blocking threads; results by check id.
+async fn stream_all(config: &Config, checks: &[&Check], as_of: DateTime<Utc>) -> BTreeMap<String, CheckResult> {
+    let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
+    for check in checks {
+        by_source.entry(&check.source).or_default().push((*check).clone());
+    }
+    let mut tasks = JoinSet::new();
+    for (id, checks) in by_source {
+        let Some(spec) = config.source(id).cloned() else {
+            continue;
+        };
+        tasks.spawn_blocking(move || {
+            let started = Instant::now();
+            let path = crate::source::streamable_csv(&spec).map(Path::to_path_buf);
+            let result = match &path {
+                Some(path) => crate::source::csv_stream::evaluate_file(path, &spec, &checks, as_of, workers()),
+                None => Err(anyhow::anyhow!("source {:?} is not a CSV file", spec.id)),
+            };
+            let duration_ms = started.elapsed().as_millis() as u64;
+            match result {
+                Ok(results) => {
+                    info!(source = %spec.id, duration_ms, status = "ok", "source fetched");
+                    results
+                }
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
+                    checks
+                        .iter()
+                        .map(|check| evaluate::evaluate(check, Err(error.as_str()), as_of))
+                        .collect()
+                }
+            }
+        });
+    }
+    let mut results = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(list) => results.extend(list.into_iter().map(|r| (r.id.clone(), r))),
+            Err(e) => error!(error = %e, "wait-time task failed"),
+        }
+    }
+    results
+}
+
+/// Threads per streamed file: the cores available, at most 8.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
 
 async fn fetch_all(specs: Vec<SourceSpec>, now: DateTime<Utc>, zone: chrono_tz::Tz) -> Fetched {
     let mut tasks = JoinSet::new();
@@ -122,7 +198,7 @@ async fn fetch_all(specs: Vec<SourceSpec>, now: DateTime<Utc>, zone: chrono_tz::
 fn log_result(result: &CheckResult) {
     let breached = result.breached().count();
     match result.status {
-        Status::Ok => info!(
+        Status::Ok | Status::NotInForce => info!(
             check = %result.id,
             status = result.status.as_str(),
             groups = result.groups.len(),

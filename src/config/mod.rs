@@ -114,6 +114,8 @@ pub struct SourceSpec {
     pub records: Option<String>,
     /// Name used by checks → name (or JSON pointer) in the source.
     pub fields: BTreeMap<String, String>,
+    /// Canonical field → (source value → canonical value).
+    pub values: std::sync::Arc<crate::waittime::record::ValueMaps>,
     /// Field holding the time the data describes; the fetch time otherwise.
     pub time_field: Option<String>,
     pub csv_delimiter: u8,
@@ -189,7 +191,7 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Rule {
     Threshold {
         field: String,
@@ -199,6 +201,8 @@ pub enum Rule {
         numerator: String,
         denominator: String,
     },
+    /// Appointment wait times against a standard of the catalog.
+    TimelyAccess(Box<crate::waittime::WaitRule>),
 }
 
 /// How a threshold check combines several rows of one group.

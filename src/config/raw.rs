@@ -52,6 +52,7 @@ pub struct RawSource {
     pub format: Option<S<String>>,
     pub records: Option<S<String>>,
     pub fields: Option<BTreeMap<String, S<String>>>,
+    pub values: Option<BTreeMap<String, BTreeMap<String, S<String>>>>,
     pub time_field: Option<S<String>>,
     pub csv_delimiter: Option<S<String>>,
     // file
@@ -99,6 +100,18 @@ pub struct RawCheck {
     // ratio
     pub numerator: Option<S<String>>,
     pub denominator: Option<S<String>>,
+    // timely_access
+    pub standard: Option<S<String>>,
+    pub target: Option<S<f64>>,
+    pub urgency: Option<S<String>>,
+    pub visit_type: Option<S<String>>,
+    pub prior_auth: Option<S<bool>>,
+    pub provider_types: Option<S<Vec<S<String>>>>,
+    pub calendar: Option<S<String>>,
+    pub holidays: Option<S<Vec<S<String>>>>,
+    pub holidays_file: Option<S<String>>,
+    pub window: Option<S<String>>,
+    pub max_rejected: Option<S<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 
 use super::{Digest, DigestItem};
 use crate::config::{Op, Severity};
+use crate::standards::{ClockStart, Measure, Rule};
 use crate::evaluate::{CheckResult, GroupResult, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,16 +69,16 @@ fn summary(item: &DigestItem) -> String {
     let tail = format!(
         "{} {} {}",
         direction(comparison.op),
-        number(comparison.limit),
+        value_text(item.result, comparison.limit),
         item.result.metric
     );
     match (item.check.group_by.as_slice(), breached.as_slice()) {
         ([], [only]) => format!(
             "{} at {}, {} {}",
             item.result.metric,
-            only.value.map_or_else(|| "?".to_owned(), number),
+            only.value.map_or_else(|| "?".to_owned(), |v| value_text(item.result, v)),
             direction(comparison.op),
-            number(comparison.limit)
+            value_text(item.result, comparison.limit)
         ),
         ([], _) => tail,
         ([field], [only]) => {
@@ -153,6 +154,83 @@ fn time(t: DateTime<Utc>, zone: Tz) -> String {
         .to_string()
 }
 
+/// A value or limit of `r` for people: a share as a percentage, any
+/// other number with thousands separators.
+pub fn value_text(r: &CheckResult, value: f64) -> String {
+    match r.standard.as_ref().map(|s| &s.rule) {
+        Some(Rule::WaitTime {
+            measure: Measure::ShareWithinLimit,
+            ..
+        }) => percent(value),
+        _ => number(value),
+    }
+}
+
+/// "71.3 %"
+pub fn percent(share: f64) -> String {
+    format!("{} %", number((share * 1000.0).round() / 10.0))
+}
+
+fn clock_phrase(clock: ClockStart) -> &'static str {
+    match clock {
+        ClockStart::Request => "the request",
+        ClockStart::PriorAppointment => "the prior visit",
+        ClockStart::Discharge => "discharge",
+    }
+}
+
+/// A wait-time group told in words, with the citation:
+/// "SB 221 follow-up …, within 10 business days of the prior visit: 71.3 %
+/// of 1,204 requests in region socal-south met it (target 70 %); 37 members
+/// are still waiting past the limit. H&S Code … (confidence S: …)"
+pub fn wait_sentence(r: &CheckResult, group: &GroupResult) -> Option<String> {
+    let (stats, standard) = (group.wait.as_ref()?, r.standard.as_ref()?);
+    let Rule::WaitTime { clock, measure, .. } = &standard.rule else {
+        return None;
+    };
+    let within = stats.unit.words(stats.limit);
+    let place = match group.labels.len() {
+        0 => "across the plan".to_owned(),
+        _ => format!(
+            "in {}",
+            group.labels.values().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let c = &stats.counts;
+    let measured = c.compliant + c.noncompliant;
+    let body = match (measure, stats.rate, stats.mean_wait) {
+        (Measure::MeanWait, _, Some(mean)) => format!(
+            "the mean wait {place} was {} (limit {within})",
+            stats.unit.words((mean * 10.0).round() / 10.0)
+        ),
+        (Measure::ShareWithinLimit, Some(rate), _) => format!(
+            "{} of {} {} {place} met it (target {})",
+            percent(rate),
+            number(measured as f64),
+            plural(measured as usize, "request", "requests"),
+            stats.target.map_or_else(|| "none".to_owned(), percent)
+        ),
+        _ => format!("no request {place} could be measured yet"),
+    };
+    let waiting = match stats.overdue_open {
+        0 => String::new(),
+        1 => "; 1 member is still waiting past the limit".to_owned(),
+        n => format!("; {} members are still waiting past the limit", number(n as f64)),
+    };
+    let problem = match (&group.status, &group.error) {
+        (Status::Unknown, Some(error)) => format!(" Could not be evaluated: {error}."),
+        _ => String::new(),
+    };
+    Some(format!(
+        "{}, within {within} of {}: {body}{waiting}.{problem} {} (confidence {}: {})",
+        standard.title,
+        clock_phrase(*clock),
+        standard.citation,
+        standard.confidence.letter(),
+        standard.confidence.describe()
+    ))
+}
+
 fn group_line(group: &GroupResult, limit_text: &str) -> String {
     match (group.status, group.value) {
         (Status::Breach, Some(value)) => format!(
@@ -226,7 +304,8 @@ fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             let _ = writeln!(out, "  {label}: {value}");
         }
         for group in &item.groups {
-            let _ = writeln!(out, "  - {}", group_line(group, &limit_text(r)));
+            let line = wait_sentence(r, group).unwrap_or_else(|| group_line(group, &limit_text(r)));
+            let _ = writeln!(out, "  - {line}");
         }
         out.push('\n');
     }
@@ -255,7 +334,18 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             .collect();
         let _ = write!(out, "<p>{}", lines.join("<br>\n"));
         out.push_str("</p>\n");
-        if !item.groups.is_empty() {
+        let sentences: Vec<String> = item
+            .groups
+            .iter()
+            .filter_map(|g| wait_sentence(r, g))
+            .collect();
+        if !sentences.is_empty() {
+            out.push_str("<ul>\n");
+            for sentence in &sentences {
+                let _ = writeln!(out, "<li>{}</li>", escape(sentence));
+            }
+            out.push_str("</ul>\n");
+        } else if !item.groups.is_empty() {
             out.push_str("<table border=\"1\" cellpadding=\"4\" style=\"border-collapse: collapse\">\n<tr><th>Group</th><th>Value</th><th>Limit</th><th>Rows</th></tr>\n");
             for group in &item.groups {
                 let value = match (group.status, group.value) {

@@ -9,6 +9,7 @@
 //! Later sources (FHIR, NPPES, PostgreSQL) are further variants of
 //! [`crate::config::Location`] with a module here each.
 
+pub mod csv_stream;
 pub mod http;
 
 use std::path::Path;
@@ -71,6 +72,18 @@ async fn read_file(
         .and_then(|m| m.modified())
         .with_context(|| format!("reading the modification time of {}", path.display()))?;
     Ok((bytes, format, DateTime::<Utc>::from(modified)))
+}
+
+/// The path of a file source in CSV format (given or by extension), which
+/// wait-time checks stream instead of reading into a table.
+pub fn streamable_csv(spec: &SourceSpec) -> Option<&Path> {
+    let Location::File(path) = &spec.location else {
+        return None;
+    };
+    let format = spec
+        .format
+        .or_else(|| format_from_extension(&path.to_string_lossy()));
+    (format == Some(Format::Csv)).then_some(path.as_path())
 }
 
 fn format_from_extension(path: &str) -> Option<Format> {

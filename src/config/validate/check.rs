@@ -8,6 +8,15 @@ use crate::config::raw::*;
 use crate::config::*;
 use crate::notify::mail as address;
 
+/// What the kind-specific part of a check decides.
+pub(super) struct KindParts {
+    pub rule: Rule,
+    pub comparison: Option<Comparison>,
+    pub metric: String,
+    pub title: Option<String>,
+    pub citation: Option<String>,
+}
+
 pub(super) fn check(
     v: &mut Validator,
     entry: &Entry<RawCheck>,
@@ -21,16 +30,31 @@ pub(super) fn check(
     let id = v
         .required(&raw.id, span, "`id` in [[check]]")
         .and_then(|id| ident(v, id, "id"));
-    let title = v
-        .required(&raw.title, span, "`title` in [[check]]")
-        .and_then(|t| v.non_empty(t, "title"));
     let kind = v
         .required(
             &raw.kind,
             span,
-            "`kind` in [[check]] (\"threshold\" or \"ratio\")",
+            "`kind` in [[check]] (\"threshold\", \"ratio\" or \"timely_access\")",
         )
-        .and_then(|k| v.choice(k, "kind", &[("threshold", "threshold"), ("ratio", "ratio")]));
+        .and_then(|k| {
+            v.choice(
+                k,
+                "kind",
+                &[
+                    ("threshold", "threshold"),
+                    ("ratio", "ratio"),
+                    ("timely_access", "timely_access"),
+                ],
+            )
+        });
+    let title = match (&raw.title, kind) {
+        (Some(t), _) => v.non_empty(t, "title"),
+        (None, Some("timely_access")) => None,
+        (None, _) => {
+            v.required(&raw.title, span, "`title` in [[check]]");
+            None
+        }
+    };
     let source = v.required(
         &raw.source,
         span,
@@ -72,6 +96,44 @@ pub(super) fn check(
         (None, Some(tz)) => default_schedule.and_then(|d| Schedule::parse(d.expression(), tz).ok()),
         (_, None) => None,
     };
+    let group_by: Vec<String> = raw
+        .group_by
+        .as_ref()
+        .map(|g| g.get_ref().iter().map(|f| f.get_ref().clone()).collect())
+        .unwrap_or_default();
+    let parts = match kind? {
+        "timely_access" => super::timely::timely_access(v, raw, span, tz?)?,
+        kind => threshold_or_ratio(v, raw, span, kind)?,
+    };
+    let metric = raw
+        .metric
+        .as_ref()
+        .map_or(parts.metric, |m| m.get_ref().clone());
+    Some(Check {
+        id: id?,
+        title: title.or(parts.title)?,
+        severity: severity?,
+        citation: raw
+            .citation
+            .as_ref()
+            .map(|c| c.get_ref().clone())
+            .or(parts.citation),
+        source: source?.get_ref().clone(),
+        group_by,
+        metric,
+        rule: parts.rule,
+        comparison: parts.comparison?,
+        schedule: schedule?,
+    })
+}
+
+fn threshold_or_ratio(
+    v: &mut Validator,
+    raw: &RawCheck,
+    span: &std::ops::Range<usize>,
+    kind: &str,
+) -> Option<KindParts> {
+    super::timely::not_for_kind(v, raw, kind);
     let op = v
         .required(
             &raw.op,
@@ -87,105 +149,74 @@ pub(super) fn check(
         });
     let limit = v
         .required(&raw.limit, span, "`limit` in [[check]]")
-        .and_then(|l| {
-            if l.get_ref().is_finite() {
-                Some(*l.get_ref())
-            } else {
-                v.problem(l.span(), "`limit` must be a finite number");
-                None
-            }
-        });
-    let group_by: Vec<String> = raw
-        .group_by
-        .as_ref()
-        .map(|g| g.get_ref().iter().map(|f| f.get_ref().clone()).collect())
-        .unwrap_or_default();
-    let rule = match kind? {
-        "threshold" => {
-            let field = v.required(
-                &raw.field,
-                span,
-                "`field` in [[check]] of kind \"threshold\"",
-            );
-            let aggregate = raw.aggregate.as_ref().map_or(Some(Aggregate::Worst), |a| {
-                v.choice(
-                    a,
-                    "aggregate",
-                    &[
-                        ("worst", Aggregate::Worst),
-                        ("sum", Aggregate::Sum),
-                        ("mean", Aggregate::Mean),
-                        ("min", Aggregate::Min),
-                        ("max", Aggregate::Max),
-                    ],
-                )
-            });
-            wrong_kind(
-                v,
+        .and_then(|l| v.finite(l, "limit"));
+    let (rule, metric) = if kind == "threshold" {
+        let field = v.required(
+            &raw.field,
+            span,
+            "`field` in [[check]] of kind \"threshold\"",
+        );
+        let aggregate = raw.aggregate.as_ref().map_or(Some(Aggregate::Worst), |a| {
+            v.choice(
+                a,
+                "aggregate",
                 &[
-                    ("numerator", &raw.numerator),
-                    ("denominator", &raw.denominator),
+                    ("worst", Aggregate::Worst),
+                    ("sum", Aggregate::Sum),
+                    ("mean", Aggregate::Mean),
+                    ("min", Aggregate::Min),
+                    ("max", Aggregate::Max),
                 ],
-                "ratio",
-            );
-            Rule::Threshold {
-                field: field?.get_ref().clone(),
-                aggregate: aggregate?,
-            }
-        }
-        _ => {
-            let numerator = v.required(
-                &raw.numerator,
-                span,
-                "`numerator` in [[check]] of kind \"ratio\"",
-            );
-            let denominator = v.required(
-                &raw.denominator,
-                span,
-                "`denominator` in [[check]] of kind \"ratio\"",
-            );
-            wrong_kind(
-                v,
-                &[("field", &raw.field), ("aggregate", &raw.aggregate)],
-                "threshold",
-            );
-            Rule::Ratio {
-                numerator: numerator?.get_ref().clone(),
-                denominator: denominator?.get_ref().clone(),
-            }
-        }
-    };
-    let metric = match (&raw.metric, &rule) {
-        (Some(m), _) => m.get_ref().clone(),
-        (None, Rule::Threshold { field, .. }) => field.replace('_', " "),
-        (
-            None,
-            Rule::Ratio {
-                numerator,
-                denominator,
-            },
-        ) => {
-            format!(
-                "{} per {}",
-                numerator.replace('_', " "),
-                denominator.replace('_', " ")
             )
-        }
+        });
+        wrong_kind(
+            v,
+            &[
+                ("numerator", &raw.numerator),
+                ("denominator", &raw.denominator),
+            ],
+            "ratio",
+        );
+        let field = field?.get_ref().clone();
+        let metric = field.replace('_', " ");
+        let rule = Rule::Threshold {
+            field,
+            aggregate: aggregate?,
+        };
+        (rule, metric)
+    } else {
+        let numerator = v.required(
+            &raw.numerator,
+            span,
+            "`numerator` in [[check]] of kind \"ratio\"",
+        );
+        let denominator = v.required(
+            &raw.denominator,
+            span,
+            "`denominator` in [[check]] of kind \"ratio\"",
+        );
+        wrong_kind(
+            v,
+            &[("field", &raw.field), ("aggregate", &raw.aggregate)],
+            "threshold",
+        );
+        let (numerator, denominator) = (numerator?.get_ref().clone(), denominator?.get_ref().clone());
+        let metric = format!(
+            "{} per {}",
+            numerator.replace('_', " "),
+            denominator.replace('_', " ")
+        );
+        (Rule::Ratio { numerator, denominator }, metric)
     };
-    Some(Check {
-        id: id?,
-        title: title?,
-        severity: severity?,
-        citation: raw.citation.as_ref().map(|c| c.get_ref().clone()),
-        source: source?.get_ref().clone(),
-        group_by,
-        metric,
+    Some(KindParts {
         rule,
-        comparison: Comparison {
+        comparison: Some(Comparison {
             op: op?,
             limit: limit?,
-        },
-        schedule: schedule?,
+        }),
+        metric,
+        title: None,
+        citation: None,
     })
 }
 

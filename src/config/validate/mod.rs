@@ -23,6 +23,7 @@ use crate::schedule::Schedule;
 mod check;
 mod email;
 mod source;
+mod timely;
 
 use check::{check, route};
 use email::email;
@@ -77,6 +78,15 @@ impl Validator<'_> {
             );
         }
         found.map(|(_, v)| *v)
+    }
+
+    fn finite(&mut self, value: &S<f64>, key: &str) -> Option<f64> {
+        if value.get_ref().is_finite() {
+            Some(*value.get_ref())
+        } else {
+            self.problem(value.span(), format!("`{key}` must be a finite number"));
+            None
+        }
     }
 
     fn non_empty(&mut self, value: &S<String>, key: &str) -> Option<String> {
@@ -296,6 +306,7 @@ pub fn validate(
             );
         }
     }
+    share_value_maps(&mut checks, &sources);
     Some(Config {
         path: path.to_owned(),
         daemon,
@@ -304,6 +315,17 @@ pub fn validate(
         checks,
         routes,
     })
+}
+
+/// Gives each wait-time check its source's `[source.values]`.
+fn share_value_maps(checks: &mut [Check], sources: &[SourceSpec]) {
+    for check in checks {
+        if let Rule::TimelyAccess(rule) = &mut check.rule
+            && let Some(source) = sources.iter().find(|s| s.id == check.source)
+        {
+            rule.values = source.values.clone();
+        }
+    }
 }
 
 fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {

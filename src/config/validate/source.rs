@@ -2,7 +2,10 @@
 
 use std::ops::Range;
 
+use std::collections::HashMap;
+
 use super::{Validator, ident};
+use crate::waittime::record::{Field, ValueMaps};
 use crate::config::load::Entry;
 use crate::config::raw::*;
 use crate::config::*;
@@ -84,9 +87,50 @@ pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<Sour
         format,
         records: raw.records.as_ref().map(|r| r.get_ref().clone()),
         fields,
+        values: value_maps(v, raw),
         time_field: raw.time_field.as_ref().map(|f| f.get_ref().clone()),
         csv_delimiter,
     })
+}
+
+/// `[source.values.FIELD]` tables: the source's spellings of the
+/// canonical values of appointment fields.
+fn value_maps(v: &mut Validator, raw: &RawSource) -> std::sync::Arc<ValueMaps> {
+    let mut maps = HashMap::new();
+    for (name, table) in raw.values.iter().flatten() {
+        let Some(field) = Field::parse(name).filter(|f| f.has_values()) else {
+            let span = table.values().next().map_or(0..0, S::span);
+            v.problem(
+                span,
+                format!(
+                    "[source.values.{name}]: values can be mapped for visit_type, urgency, prior_auth, provider_type and extended_by_provider"
+                ),
+            );
+            continue;
+        };
+        let mut map = HashMap::new();
+        for (from, to) in table {
+            if !canonical_value(field, to.get_ref()) {
+                v.problem(
+                    to.span(),
+                    format!("{:?} is not a value of `{name}`", to.get_ref()),
+                );
+            }
+            map.insert(from.clone(), to.get_ref().clone());
+        }
+        maps.insert(field, map);
+    }
+    std::sync::Arc::new(ValueMaps::new(maps))
+}
+
+fn canonical_value(field: Field, text: &str) -> bool {
+    use crate::standards::{ProviderType, Urgency, VisitType};
+    match field {
+        Field::Urgency => Urgency::parse(text).is_some(),
+        Field::VisitType => VisitType::parse(text).is_some(),
+        Field::ProviderType => ProviderType::parse(text).is_some(),
+        _ => crate::waittime::record::parse_bool(text).is_some(),
+    }
 }
 
 fn http(v: &mut Validator, raw: &RawSource, span: &Range<usize>) -> Option<HttpSpec> {

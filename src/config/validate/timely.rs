@@ -1,0 +1,278 @@
+//! `[[check]]` of kind `timely_access`: a standard from the catalog and its
+//! overrides (target, selection, limit, calendar, window, rejected share).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::Validator;
+use super::check::KindParts;
+use crate::calendar::{Calendar, Preset};
+use crate::config::raw::*;
+use crate::config::*;
+use crate::standards::{self, Measure, ProviderType, Urgency, VisitType};
+use crate::waittime::WaitRule;
+
+/// Keys of `timely_access` checks, refused on the other kinds.
+pub(super) fn not_for_kind(v: &mut Validator, raw: &RawCheck, kind: &str) {
+    let strings = [
+        ("standard", &raw.standard),
+        ("urgency", &raw.urgency),
+        ("visit_type", &raw.visit_type),
+        ("calendar", &raw.calendar),
+        ("holidays_file", &raw.holidays_file),
+        ("window", &raw.window),
+    ];
+    let mut spans: Vec<(&str, Range<usize>)> = strings
+        .iter()
+        .filter_map(|(key, value)| value.as_ref().map(|v| (*key, v.span())))
+        .collect();
+    spans.extend(raw.target.as_ref().map(|t| ("target", t.span())));
+    spans.extend(raw.max_rejected.as_ref().map(|t| ("max_rejected", t.span())));
+    spans.extend(raw.prior_auth.as_ref().map(|t| ("prior_auth", t.span())));
+    spans.extend(raw.provider_types.as_ref().map(|t| ("provider_types", t.span())));
+    spans.extend(raw.holidays.as_ref().map(|t| ("holidays", t.span())));
+    for (key, span) in spans {
+        v.problem(
+            span,
+            format!("`{key}` applies to kind = \"timely_access\" only, not \"{kind}\"; remove it"),
+        );
+    }
+}
+
+pub(super) fn timely_access(
+    v: &mut Validator,
+    raw: &RawCheck,
+    span: &Range<usize>,
+    zone: Tz,
+) -> Option<KindParts> {
+    for (key, value) in [
+        ("field", &raw.field),
+        ("aggregate", &raw.aggregate),
+        ("numerator", &raw.numerator),
+        ("denominator", &raw.denominator),
+        ("op", &raw.op),
+    ] {
+        if let Some(value) = value {
+            v.problem(
+                value.span(),
+                format!("`{key}` does not apply to kind = \"timely_access\"; remove it"),
+            );
+        }
+    }
+    let id = v.required(
+        &raw.standard,
+        span,
+        "`standard` in [[check]] of kind \"timely_access\" (see `accesswatch standards`)",
+    )?;
+    let Some(standard) = standards::find(id.get_ref()) else {
+        v.problem(
+            id.span(),
+            format!(
+                "`standard` {:?} is not in the catalog: `accesswatch standards` lists them",
+                id.get_ref()
+            ),
+        );
+        return None;
+    };
+    let standards::Rule::WaitTime {
+        selection,
+        clock,
+        limit,
+        unit,
+        target,
+        measure,
+    } = standard.rule.clone()
+    else {
+        v.problem(
+            id.span(),
+            format!(
+                "`standard` {:?} is not a wait-time standard: use it with kind = \"ratio\" or \"threshold\"",
+                id.get_ref()
+            ),
+        );
+        return None;
+    };
+    let limit = match &raw.limit {
+        Some(l) => v.finite(l, "limit").filter(|l| *l > 0.0).or_else(|| {
+            v.problem(l.span(), "`limit` must be more than zero");
+            None
+        })?,
+        None => limit,
+    };
+    let target = match (&raw.target, target, measure) {
+        (Some(t), _, _) => share(v, t, "target")?,
+        (None, Some(t), _) => t,
+        (None, None, Measure::MeanWait) => 1.0,
+        (None, None, Measure::ShareWithinLimit) => {
+            v.problem(
+                id.span(),
+                format!(
+                    "standard {:?} states no compliance target: set `target`, a share like 0.9 for 90 %",
+                    standard.id
+                ),
+            );
+            return None;
+        }
+    };
+    let selection = selection_overrides(v, raw, selection)?;
+    let calendar = calendar(v, raw, standard.id)?;
+    let window = match &raw.window {
+        None => chrono::Duration::days(30),
+        Some(w) => match humantime::parse_duration(w.get_ref()) {
+            Ok(d) if d >= std::time::Duration::from_secs(3600) => chrono::Duration::from_std(d).ok()?,
+            _ => {
+                v.problem(w.span(), "`window` must be a duration of at least an hour, like \"30d\" or \"90 days\"");
+                return None;
+            }
+        },
+    };
+    let max_rejected = match &raw.max_rejected {
+        Some(m) => share(v, m, "max_rejected")?,
+        None => 0.05,
+    };
+    let within = unit.words(limit);
+    let (comparison, metric) = match measure {
+        Measure::ShareWithinLimit => (
+            Comparison { op: Op::Ge, limit: target },
+            format!("of requests offered an appointment within {within}"),
+        ),
+        Measure::MeanWait => (
+            Comparison { op: Op::Le, limit },
+            format!("{} of mean wait", unit.words(2.0).trim_start_matches("2 ")),
+        ),
+    };
+    let citation = format!(
+        "{} (standard {}, confidence {}: {})",
+        standard.citation,
+        standard.id,
+        standard.confidence.letter(),
+        standard.confidence.describe()
+    );
+    let title = standard.title.to_owned();
+    let rule = WaitRule {
+        standard,
+        selection,
+        clock,
+        limit,
+        unit,
+        target,
+        measure,
+        calendar: Arc::new(calendar),
+        time_zone: zone,
+        window,
+        max_rejected,
+        values: Default::default(),
+    };
+    Some(KindParts {
+        rule: Rule::TimelyAccess(Box::new(rule)),
+        comparison: Some(comparison),
+        metric,
+        title: Some(title),
+        citation: Some(citation),
+    })
+}
+
+/// A share between 0 and 1.
+fn share(v: &mut Validator, value: &S<f64>, key: &str) -> Option<f64> {
+    let share = *value.get_ref();
+    if (0.0..=1.0).contains(&share) {
+        return Some(share);
+    }
+    let hint = if share > 1.0 && share <= 100.0 {
+        format!(": for {share} % write {}", share / 100.0)
+    } else {
+        String::new()
+    };
+    v.problem(value.span(), format!("`{key}` is a share between 0 and 1{hint}"));
+    None
+}
+
+fn selection_overrides(
+    v: &mut Validator,
+    raw: &RawCheck,
+    mut selection: standards::Selection,
+) -> Option<standards::Selection> {
+    let mut ok = true;
+    if let Some(u) = &raw.urgency {
+        match Urgency::parse(u.get_ref()) {
+            Some(urgency) => selection.urgency = Some(urgency),
+            None => {
+                v.problem(u.span(), "`urgency` must be \"urgent\" or \"non_urgent\"");
+                ok = false;
+            }
+        }
+    }
+    if let Some(t) = &raw.visit_type {
+        match VisitType::parse(t.get_ref()) {
+            Some(visit) => selection.visit_type = Some(visit),
+            None => {
+                v.problem(t.span(), "`visit_type` must be \"initial\" or \"follow_up\"");
+                ok = false;
+            }
+        }
+    }
+    if let Some(p) = &raw.prior_auth {
+        selection.prior_auth = Some(*p.get_ref());
+    }
+    if let Some(list) = &raw.provider_types {
+        selection.provider_types.clear();
+        for item in list.get_ref() {
+            match ProviderType::parse(item.get_ref()) {
+                Some(p) => selection.provider_types.push(p),
+                None => {
+                    v.problem(
+                        item.span(),
+                        "`provider_types`: use \"non_physician_mh\", \"psychiatrist\", \"primary_care\", \"specialist\" or \"ancillary\"",
+                    );
+                    ok = false;
+                }
+            }
+        }
+    }
+    ok.then_some(selection)
+}
+
+/// The calendar: `calendar` (default: `ca-state` for California standards,
+/// `us-federal` otherwise), plus `holidays` and the dates of `holidays_file`.
+fn calendar(v: &mut Validator, raw: &RawCheck, standard: &str) -> Option<Calendar> {
+    let default = if standard.starts_with("ca-") || standard.starts_with("kp-dmhc") {
+        Preset::CaState
+    } else {
+        Preset::UsFederal
+    };
+    let preset = match &raw.calendar {
+        None => default,
+        Some(name) => match Preset::parse(name.get_ref()) {
+            Some(p) => p,
+            None => {
+                v.problem(name.span(), "`calendar` must be \"us-federal\", \"ca-state\" or \"weekdays\"");
+                return None;
+            }
+        },
+    };
+    let mut extra = Vec::new();
+    let mut ok = true;
+    for day in raw.holidays.iter().flat_map(|h| h.get_ref()) {
+        match chrono::NaiveDate::parse_from_str(day.get_ref(), "%Y-%m-%d") {
+            Ok(date) => extra.push(date),
+            Err(_) => {
+                v.problem(day.span(), format!("`holidays`: {:?} is not a date like \"2026-12-24\"", day.get_ref()));
+                ok = false;
+            }
+        }
+    }
+    if let Some(file) = &raw.holidays_file {
+        let path = v.path(file.get_ref());
+        let dates = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|text| crate::calendar::parse_date_file(&text).map_err(|e| format!("{}: {e}", path.display())));
+        match dates {
+            Ok(dates) => extra.extend(dates),
+            Err(e) => {
+                v.problem(file.span(), format!("`holidays_file`: {e}"));
+                ok = false;
+            }
+        }
+    }
+    ok.then(|| Calendar::new(preset, &extra))
+}

@@ -1,0 +1,195 @@
+//! Streaming a CSV file through the wait-time [`Evaluator`], on both cores.
+//!
+//! The file is never held in memory: each worker reads its own byte range
+//! with a buffered reader and feeds one record at a time to its own
+//! evaluator; the evaluators are merged at the end. A file is split only
+//! when it has no double quote at all (so no quoted field can hold a line
+//! break that a split would cut); otherwise one worker reads it all. The
+//! same pre-scan counts line breaks, so every worker knows the line number
+//! of its first row and rejected rows are reported by their real line.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+
+use crate::config::{Check, SourceSpec};
+use crate::evaluate::CheckResult;
+use crate::waittime::Evaluator;
+
+/// Files smaller than this are read by one worker.
+const SPLIT_ABOVE: u64 = 8 * 1024 * 1024;
+const BUFFER: usize = 256 * 1024;
+
+/// Evaluates the wait-time `checks` on the CSV file at `path`, as of `as_of`.
+pub fn evaluate_file(
+    path: &Path,
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+    workers: usize,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let metadata = file.metadata().with_context(|| format!("reading {}", path.display()))?;
+    let data_time = metadata.modified().map(DateTime::<Utc>::from).unwrap_or(as_of);
+    let (header, body_start) = read_header(&file, spec, path)?;
+    let evaluator = Evaluator::new(checks, &header, &spec.fields, as_of);
+    let chunks = chunks(path, body_start, metadata.len(), workers)?;
+    let mut evaluators = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                let mut evaluator = evaluator.clone();
+                scope.spawn(move || {
+                    read_chunk(path, spec, chunk, &mut evaluator)?;
+                    Ok::<_, anyhow::Error>(evaluator)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a CSV worker panicked"))))
+            .collect::<anyhow::Result<Vec<Evaluator>>>()
+    })?
+    .into_iter();
+    let mut total = evaluators.next().unwrap_or(evaluator);
+    for other in evaluators {
+        total.merge(other);
+    }
+    Ok(total.finish(data_time))
+}
+
+fn reader_builder(spec: &SourceSpec) -> csv::ReaderBuilder {
+    let mut builder = csv::ReaderBuilder::new();
+    builder
+        .delimiter(spec.csv_delimiter)
+        .flexible(true)
+        .buffer_capacity(BUFFER);
+    builder
+}
+
+/// The header's column names and the byte offset where the rows start.
+fn read_header(file: &File, spec: &SourceSpec, path: &Path) -> anyhow::Result<(Vec<String>, u64)> {
+    let mut reader = reader_builder(spec).has_headers(false).from_reader(file);
+    let mut record = csv::StringRecord::new();
+    let found = reader
+        .read_record(&mut record)
+        .with_context(|| format!("reading the CSV header of {}", path.display()))?;
+    anyhow::ensure!(found, "{} is empty: expected a header row", path.display());
+    let header = record
+        .iter()
+        .map(|name| name.trim().trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    Ok((header, reader.position().byte()))
+}
+
+/// A byte range of the file and the line number of its first row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Chunk {
+    start: u64,
+    end: u64,
+    first_line: u64,
+}
+
+/// Splits the rows into up to `workers` ranges at line breaks, or one range
+/// when the file is small or holds a double quote.
+fn chunks(path: &Path, body_start: u64, len: u64, workers: usize) -> anyhow::Result<Vec<Chunk>> {
+    let whole = vec![Chunk {
+        start: body_start,
+        end: len,
+        first_line: 2,
+    }];
+    if workers < 2 || len < SPLIT_ABOVE {
+        return Ok(whole);
+    }
+    let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    file.seek(SeekFrom::Start(body_start))?;
+    let targets: Vec<u64> = (1..workers as u64)
+        .map(|i| body_start + (len - body_start) * i / workers as u64)
+        .collect();
+    let mut cuts = Vec::new();
+    let mut lines = 2u64;
+    let mut offset = body_start;
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        let block = &buffer[..n];
+        if memchr::memchr(b'"', block).is_some() {
+            return Ok(whole);
+        }
+        for newline in memchr::memchr_iter(b'\n', block) {
+            lines += 1;
+            let after = offset + newline as u64 + 1;
+            if cuts.len() < targets.len() && after >= targets[cuts.len()] {
+                cuts.push((after, lines));
+            }
+        }
+        offset += n as u64;
+    }
+    let mut result = Vec::new();
+    let (mut start, mut first_line) = (body_start, 2);
+    for (cut, line) in cuts {
+        result.push(Chunk { start, end: cut, first_line });
+        (start, first_line) = (cut, line);
+    }
+    result.push(Chunk { start, end: len, first_line });
+    Ok(result)
+}
+
+fn read_chunk(path: &Path, spec: &SourceSpec, chunk: &Chunk, evaluator: &mut Evaluator) -> anyhow::Result<()> {
+    let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    file.seek(SeekFrom::Start(chunk.start))?;
+    let input = BufReader::with_capacity(BUFFER, file.take(chunk.end - chunk.start));
+    let mut reader = reader_builder(spec).has_headers(false).from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line()) + chunk.first_line - 1;
+                evaluator.add(line, &record);
+            }
+            Err(e) => {
+                // Only I/O errors end a read here (the reader is flexible
+                // and takes any bytes); the file changed or went away.
+                return Err(anyhow::anyhow!("reading {}: {e}", path.display()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_line_breaks_and_counts_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        let mut text = String::from("a,b\n");
+        for i in 0..600_000 {
+            text.push_str(&format!("{i},x\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let len = text.len() as u64;
+        let chunks = chunks(&path, 4, len, 2).unwrap();
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0].start, 4);
+        assert_eq!(chunks[1].end, len);
+        assert_eq!(chunks[0].end, chunks[1].start);
+        // The second chunk starts right after a line break, and its first
+        // line number is that line's.
+        let cut = chunks[1].start as usize;
+        assert_eq!(&text[cut - 1..cut], "\n");
+        let expected_line = text[..cut].matches('\n').count() as u64 + 1;
+        assert_eq!(chunks[1].first_line, expected_line);
+        // A quote anywhere: one chunk.
+        std::fs::write(&path, text.replacen("5,x", "5,\"x\"", 1)).unwrap();
+        assert_eq!(chunks(&path, 4, len + 2, 2).unwrap().len(), 1);
+    }
+}

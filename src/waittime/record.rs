@@ -1,0 +1,180 @@
+//! The canonical appointment record, read from any source's columns.
+//!
+//! [`Field`] names the canonical fields. [`Columns`] resolves them once
+//! against a source's header through the `[source.fields]` mapping (with no
+//! mapping, a header that uses the canonical names just works), and
+//! [`ValueMaps`] turns the source's own spellings (`"LCSW"`) into canonical
+//! values (`"non_physician_mh"`). Rows are read through the [`Row`] trait so
+//! that CSV records and parsed JSON tables share one code path. Pure.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::standards::{ProviderType, Urgency, VisitType};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Id,
+    RequestedAt,
+    PriorAppointmentAt,
+    DischargedAt,
+    FirstOfferedAt,
+    VisitType,
+    Urgency,
+    PriorAuth,
+    ProviderType,
+    ExtendedByProvider,
+}
+
+impl Field {
+    pub const ALL: [Field; 10] = [
+        Field::Id,
+        Field::RequestedAt,
+        Field::PriorAppointmentAt,
+        Field::DischargedAt,
+        Field::FirstOfferedAt,
+        Field::VisitType,
+        Field::Urgency,
+        Field::PriorAuth,
+        Field::ProviderType,
+        Field::ExtendedByProvider,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Id => "id",
+            Field::RequestedAt => "requested_at",
+            Field::PriorAppointmentAt => "prior_appointment_at",
+            Field::DischargedAt => "discharged_at",
+            Field::FirstOfferedAt => "first_offered_at",
+            Field::VisitType => "visit_type",
+            Field::Urgency => "urgency",
+            Field::PriorAuth => "prior_auth",
+            Field::ProviderType => "provider_type",
+            Field::ExtendedByProvider => "extended_by_provider",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Fields whose values are looked up in `[source.values]`.
+    pub fn has_values(self) -> bool {
+        matches!(
+            self,
+            Field::VisitType
+                | Field::Urgency
+                | Field::PriorAuth
+                | Field::ProviderType
+                | Field::ExtendedByProvider
+        )
+    }
+}
+
+/// Access to one row's cells by column index. `None`: no such cell, or
+/// a cell that is not text.
+pub trait Row {
+    fn get(&self, column: usize) -> Option<&str>;
+}
+
+impl Row for csv::ByteRecord {
+    fn get(&self, column: usize) -> Option<&str> {
+        std::str::from_utf8(csv::ByteRecord::get(self, column)?).ok()
+    }
+}
+
+impl Row for Vec<Option<String>> {
+    fn get(&self, column: usize) -> Option<&str> {
+        self.as_slice().get(column)?.as_deref()
+    }
+}
+
+/// Where each canonical field and label is in a source's rows.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    fields: [Option<usize>; Field::ALL.len()],
+    labels: Vec<Option<usize>>,
+}
+
+impl Columns {
+    /// Resolves the canonical fields and `labels` against `header`, through
+    /// `mapping` (canonical name → source column).
+    pub fn resolve(header: &[String], mapping: &BTreeMap<String, String>, labels: &[String]) -> Columns {
+        let find = |name: &str| {
+            let column = mapping.get(name).map_or(name, String::as_str);
+            header.iter().position(|h| h == column)
+        };
+        let mut fields = [None; Field::ALL.len()];
+        for (slot, field) in fields.iter_mut().zip(Field::ALL) {
+            *slot = find(field.name());
+        }
+        Columns {
+            fields,
+            labels: labels.iter().map(|l| find(l)).collect(),
+        }
+    }
+
+    pub fn has(&self, field: Field) -> bool {
+        self.fields[field as usize].is_some()
+    }
+
+    /// The trimmed, non-empty text of `field` in `row`.
+    pub fn text<'r>(&self, row: &'r impl Row, field: Field) -> Option<&'r str> {
+        let text = row.get(self.fields[field as usize]?)?.trim();
+        (!text.is_empty()).then_some(text)
+    }
+
+    pub fn label<'r>(&self, row: &'r impl Row, index: usize) -> Option<&'r str> {
+        let text = row.get(self.labels.get(index).copied().flatten()?)?.trim();
+        (!text.is_empty()).then_some(text)
+    }
+
+    pub fn label_count(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn missing_labels(&self) -> impl Iterator<Item = usize> + '_ {
+        self.labels.iter().enumerate().filter(|(_, c)| c.is_none()).map(|(i, _)| i)
+    }
+}
+
+/// The source's spellings of canonical values: field → (source value →
+/// canonical value). Values not listed are taken as they are.
+#[derive(Debug, Clone, Default)]
+pub struct ValueMaps {
+    maps: HashMap<Field, HashMap<String, String>>,
+}
+
+impl ValueMaps {
+    pub fn new(maps: HashMap<Field, HashMap<String, String>>) -> ValueMaps {
+        ValueMaps { maps }
+    }
+
+    pub fn canonical<'a>(&'a self, field: Field, text: &'a str) -> &'a str {
+        self.maps
+            .get(&field)
+            .and_then(|m| m.get(text))
+            .map_or(text, String::as_str)
+    }
+}
+
+/// `true`/`false`, and the usual spellings of yes and no.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" | "TRUE" | "True" | "yes" | "Yes" | "YES" | "y" | "Y" | "1" => Some(true),
+        "false" | "FALSE" | "False" | "no" | "No" | "NO" | "n" | "N" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+pub fn parse_urgency(text: &str) -> Option<Urgency> {
+    Urgency::parse(text)
+}
+
+pub fn parse_visit_type(text: &str) -> Option<VisitType> {
+    VisitType::parse(text)
+}
+
+pub fn parse_provider_type(text: &str) -> Option<ProviderType> {
+    ProviderType::parse(text)
+}

@@ -1,0 +1,259 @@
+//! Reading appointment timestamps fast: millions of rows each carry two or
+//! three of them.
+//!
+//! Accepted forms: RFC 3339 with an offset or `Z` (`2026-11-02T09:15:00-08:00`,
+//! fractions of a second allowed, `T` or a space between date and time);
+//! the same without an offset, read as local time in the check's time
+//! zone; and a bare date (`2026-11-02`), that day's start in the zone. A
+//! [`Stamp`] keeps both the instant and the local date in the check's zone,
+//! since waits in days are counted between local dates.
+//!
+//! The hot path parses the digits by hand and looks up the zone's UTC
+//! offset per hour through a small cache ([`ZoneCache`]), instead of
+//! searching the zone's transitions for every row. Pure: no clock, no IO.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime, Offset as _, TimeZone as _};
+use chrono_tz::Tz;
+
+/// An instant (seconds since the Unix epoch, UTC) and its local date in
+/// the check's zone (days since 1970-01-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp {
+    pub utc: i64,
+    pub local_day: i32,
+}
+
+impl Stamp {
+    pub fn local_date(self) -> NaiveDate {
+        NaiveDate::from_num_days_from_ce_opt(self.local_day + UNIX_EPOCH_DAY_FROM_CE)
+            .unwrap_or(NaiveDate::MIN)
+    }
+}
+
+const UNIX_EPOCH_DAY_FROM_CE: i32 = 719_163;
+
+/// UTC offsets of one zone, cached per UTC hour (zone transitions happen
+/// on whole hours or half hours in every zone in use; the cache key is the
+/// quarter hour to be safe). Bounded: cleared when it grows past 200,000
+/// entries (about 5 years of quarter hours).
+#[derive(Debug, Clone)]
+pub struct ZoneCache {
+    zone: Tz,
+    offsets: HashMap<i64, i32>,
+}
+
+impl ZoneCache {
+    pub fn new(zone: Tz) -> ZoneCache {
+        ZoneCache {
+            zone,
+            offsets: HashMap::new(),
+        }
+    }
+
+    pub fn zone(&self) -> Tz {
+        self.zone
+    }
+
+    /// Seconds east of UTC in the zone at the instant `utc`.
+    fn offset_at(&mut self, utc: i64) -> i32 {
+        let key = utc.div_euclid(900);
+        if let Some(offset) = self.offsets.get(&key) {
+            return *offset;
+        }
+        let offset = chrono::DateTime::from_timestamp(utc, 0)
+            .map(|t| {
+                self.zone
+                    .offset_from_utc_datetime(&t.naive_utc())
+                    .fix()
+                    .local_minus_utc()
+            })
+            .unwrap_or(0);
+        if self.offsets.len() > 200_000 {
+            self.offsets.clear();
+        }
+        self.offsets.insert(key, offset);
+        offset
+    }
+
+    /// The stamp of an instant.
+    pub fn stamp(&mut self, utc: i64) -> Stamp {
+        let local = utc + i64::from(self.offset_at(utc));
+        Stamp {
+            utc,
+            local_day: local.div_euclid(86_400) as i32,
+        }
+    }
+
+    /// The stamp of a local wall-clock time. In the hour repeated on the
+    /// fall-back day the earlier instant is taken; a time skipped by the
+    /// spring-forward jump is read with the offset in force before it.
+    fn stamp_local(&mut self, local: NaiveDateTime) -> Option<Stamp> {
+        let utc = match self.zone.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) => t.timestamp(),
+            chrono::LocalResult::Ambiguous(early, _) => early.timestamp(),
+            chrono::LocalResult::None => {
+                let before = self.zone.offset_from_utc_datetime(&local).fix();
+                local.and_utc().timestamp() - i64::from(before.local_minus_utc())
+            }
+        };
+        Some(Stamp {
+            utc,
+            local_day: days_from_civil(local.date()),
+        })
+    }
+}
+
+fn days_from_civil(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - UNIX_EPOCH_DAY_FROM_CE
+}
+
+use chrono::Datelike as _;
+
+/// Parses `text` in one of the accepted forms; `None` if it is none of them.
+pub fn parse(text: &str, cache: &mut ZoneCache) -> Option<Stamp> {
+    let text = text.trim();
+    let bytes = text.as_bytes();
+    let date = parse_date(bytes.get(..10)?)?;
+    if bytes.len() == 10 {
+        return cache.stamp_local(date.and_hms_opt(0, 0, 0)?);
+    }
+    if !matches!(bytes[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let (hour, minute) = (two(bytes, 11)?, two_after(bytes, 13, b':')?);
+    let (second, mut rest) = match bytes.get(16) {
+        Some(b':') => (two(bytes, 17)?, 19),
+        _ => (0, 16),
+    };
+    if bytes.get(rest) == Some(&b'.') {
+        rest += 1;
+        let digits = bytes[rest..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        rest += digits;
+    }
+    // A leap second is read as the last second of its minute.
+    let time = chrono::NaiveTime::from_hms_opt(hour, minute, second.min(59))?;
+    let local = date.and_time(time);
+    match &bytes[rest..] {
+        [] => cache.stamp_local(local),
+        [b'Z' | b'z'] => Some(cache.stamp(local.and_utc().timestamp())),
+        [sign @ (b'+' | b'-'), offset @ ..] => {
+            let (hours, minutes) = match offset {
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
+                    (digit2(*h1, *h2)?, digit2(*m1, *m2)?)
+                }
+                [h1, h2] => (digit2(*h1, *h2)?, 0),
+                _ => return None,
+            };
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let east = i64::from(hours * 3600 + minutes * 60);
+            let east = if *sign == b'-' { -east } else { east };
+            Some(cache.stamp(local.and_utc().timestamp() - east))
+        }
+        _ => None,
+    }
+}
+
+fn parse_date(bytes: &[u8]) -> Option<NaiveDate> {
+    match bytes {
+        [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] => {
+            let year = digit2(*y1, *y2)? * 100 + digit2(*y3, *y4)?;
+            NaiveDate::from_ymd_opt(year as i32, digit2(*m1, *m2)?, digit2(*d1, *d2)?)
+        }
+        _ => None,
+    }
+}
+
+fn digit2(a: u8, b: u8) -> Option<u32> {
+    if a.is_ascii_digit() && b.is_ascii_digit() {
+        Some(u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+    } else {
+        None
+    }
+}
+
+fn two(bytes: &[u8], at: usize) -> Option<u32> {
+    digit2(*bytes.get(at)?, *bytes.get(at + 1)?)
+}
+
+fn two_after(bytes: &[u8], at: usize, separator: u8) -> Option<u32> {
+    if *bytes.get(at)? != separator {
+        return None;
+    }
+    two(bytes, at + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses in Los Angeles time and shows the instant (RFC 3339, UTC)
+    /// and the local date, or "none".
+    fn check(text: &str, expected: &str) {
+        let mut cache = ZoneCache::new(chrono_tz::America::Los_Angeles);
+        let got = match parse(text, &mut cache) {
+            Some(stamp) => format!(
+                "{} {}",
+                chrono::DateTime::from_timestamp(stamp.utc, 0).unwrap().to_rfc3339(),
+                stamp.local_date()
+            ),
+            None => "none".to_owned(),
+        };
+        assert_eq!(got, expected, "{text:?}");
+    }
+
+    #[test]
+    fn offsets_and_zulu() {
+        check("2026-11-02T09:15:00-08:00", "2026-11-02T17:15:00+00:00 2026-11-02");
+        check("2026-11-02T17:15:00Z", "2026-11-02T17:15:00+00:00 2026-11-02");
+        // Late evening UTC is still the previous day in Los Angeles.
+        check("2026-11-03T05:00:00Z", "2026-11-03T05:00:00+00:00 2026-11-02");
+        check("2026-11-03T05:00:00.123456Z", "2026-11-03T05:00:00+00:00 2026-11-02");
+        check("2026-11-03 05:00:00+0000", "2026-11-03T05:00:00+00:00 2026-11-02");
+        check("2026-11-03T05:00+01:00", "2026-11-03T04:00:00+00:00 2026-11-02");
+        check("  2026-07-01T12:00:00-07:00 ", "2026-07-01T19:00:00+00:00 2026-07-01");
+        check("2026-12-31T23:59:60Z", "2026-12-31T23:59:59+00:00 2026-12-31");
+    }
+
+    #[test]
+    fn local_times_and_dates_use_the_zone() {
+        check("2026-11-02T09:15:00", "2026-11-02T17:15:00+00:00 2026-11-02");
+        check("2026-07-02T09:15:00", "2026-07-02T16:15:00+00:00 2026-07-02");
+        check("2026-11-02", "2026-11-02T08:00:00+00:00 2026-11-02");
+        // 01:30 happens twice on 2026-11-01: the first (PDT) is taken.
+        check("2026-11-01T01:30:00", "2026-11-01T08:30:00+00:00 2026-11-01");
+        // 02:30 does not exist on 2026-03-08: read with the PST offset.
+        check("2026-03-08T02:30:00", "2026-03-08T10:30:00+00:00 2026-03-08");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_timestamp() {
+        for text in [
+            "", "2026-13-45T10:00:00Z", "2026-02-30", "26-11-02", "2026/11/02", "2026-11-02T25:00:00Z",
+            "2026-11-02T10:00:00+24:00", "2026-11-02T10:00:00 PST", "2026-11-02T10", "2026-11-02T10:00:00.Z",
+            "yesterday", "2026-11-02X10:00:00Z", "2026-11-02T10:00:00+1",
+        ] {
+            check(text, "none");
+        }
+    }
+
+    #[test]
+    fn cache_gives_the_same_answers_as_chrono_across_a_year() {
+        let mut cache = ZoneCache::new(chrono_tz::America::New_York);
+        let start = 1_767_225_600; // 2026-01-01T00:00:00Z
+        for step in 0..(366 * 24 * 4) {
+            let utc = start + step * 900 + 7;
+            let expected = chrono::DateTime::from_timestamp(utc, 0)
+                .unwrap()
+                .with_timezone(&chrono_tz::America::New_York)
+                .date_naive();
+            assert_eq!(cache.stamp(utc).local_date(), expected, "{utc}");
+        }
+    }
+}
