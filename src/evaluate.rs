@@ -338,6 +338,7 @@ mod tests {
             format: None,
             records: None,
             fields: Default::default(),
+            values: Default::default(),
             time_field: None,
             csv_delimiter: b',',
         };

@@ -411,6 +411,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            values: Default::default(),
             time_field: None,
             csv_delimiter: b',',
         }

@@ -469,11 +469,14 @@ mod tests {
                     limit: 3000.0,
                     rows: 1,
                     error: None,
+                    wait: None,
                 })
                 .collect(),
             error: error.map(str::to_owned),
             data_time: None,
             evaluated_at: DateTime::UNIX_EPOCH,
+            rejected_rows: Vec::new(),
+            standard: None,
         }
     }
 

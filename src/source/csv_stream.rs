@@ -36,6 +36,7 @@ pub fn evaluate_file(
     let data_time = metadata.modified().map(DateTime::<Utc>::from).unwrap_or(as_of);
     let (header, body_start) = read_header(&file, spec, path)?;
     let evaluator = Evaluator::new(checks, &header, &spec.fields, as_of);
+    let workers = if metadata.len() < SPLIT_ABOVE { 1 } else { workers };
     let chunks = chunks(path, body_start, metadata.len(), workers)?;
     let mut evaluators = std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
@@ -94,14 +95,14 @@ struct Chunk {
 }
 
 /// Splits the rows into up to `workers` ranges at line breaks, or one range
-/// when the file is small or holds a double quote.
+/// when the file holds a double quote.
 fn chunks(path: &Path, body_start: u64, len: u64, workers: usize) -> anyhow::Result<Vec<Chunk>> {
     let whole = vec![Chunk {
         start: body_start,
         end: len,
         first_line: 2,
     }];
-    if workers < 2 || len < SPLIT_ABOVE {
+    if workers < 2 {
         return Ok(whole);
     }
     let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
@@ -177,17 +178,17 @@ mod tests {
         }
         std::fs::write(&path, &text).unwrap();
         let len = text.len() as u64;
-        let chunks = chunks(&path, 4, len, 2).unwrap();
-        assert_eq!(chunks.len(), 2);
-        assert_eq!(chunks[0].start, 4);
-        assert_eq!(chunks[1].end, len);
-        assert_eq!(chunks[0].end, chunks[1].start);
+        let parts = chunks(&path, 4, len, 2).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].start, 4);
+        assert_eq!(parts[1].end, len);
+        assert_eq!(parts[0].end, parts[1].start);
         // The second chunk starts right after a line break, and its first
         // line number is that line's.
-        let cut = chunks[1].start as usize;
+        let cut = parts[1].start as usize;
         assert_eq!(&text[cut - 1..cut], "\n");
         let expected_line = text[..cut].matches('\n').count() as u64 + 1;
-        assert_eq!(chunks[1].first_line, expected_line);
+        assert_eq!(parts[1].first_line, expected_line);
         // A quote anywhere: one chunk.
         std::fs::write(&path, text.replacen("5,x", "5,\"x\"", 1)).unwrap();
         assert_eq!(chunks(&path, 4, len + 2, 2).unwrap().len(), 1);

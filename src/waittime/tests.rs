@@ -1,0 +1,483 @@
+//! Wait-time semantics, table by table, and a property test against a
+//! plain reference implementation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::*;
+use crate::calendar::{Calendar, Preset};
+use crate::config::{Comparison, Op, Severity};
+use crate::evaluate::CheckResult;
+use crate::schedule::Schedule;
+use crate::standards;
+
+const HEADER: &str = "id,requested_at,prior_appointment_at,discharged_at,first_offered_at,visit_type,urgency,prior_auth,provider_type,extended_by_provider,region";
+
+/// A `timely_access` check of `standard` in Los Angeles time with the
+/// us-federal calendar, grouped by region.
+fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Check {
+    let standard = standards::find(standard).unwrap_or_else(|| panic!("no standard {standard}"));
+    let standards::Rule::WaitTime {
+        selection,
+        clock,
+        limit,
+        unit,
+        target,
+        measure,
+    } = standard.rule.clone()
+    else {
+        panic!("not a wait-time standard");
+    };
+    let mut rule = WaitRule {
+        standard,
+        selection,
+        clock,
+        limit,
+        unit,
+        target: target.unwrap_or(0.9),
+        measure,
+        calendar: Arc::new(Calendar::new(Preset::UsFederal, &[])),
+        time_zone: chrono_tz::America::Los_Angeles,
+        window: chrono::Duration::days(30),
+        max_rejected: 0.5,
+        values: Arc::default(),
+    };
+    tweak(&mut rule);
+    Check {
+        id: "c".to_owned(),
+        title: "C".to_owned(),
+        severity: Severity::Critical,
+        citation: None,
+        source: "s".to_owned(),
+        group_by: vec!["region".to_owned()],
+        metric: "m".to_owned(),
+        comparison: Comparison {
+            op: Op::Ge,
+            limit: rule.target,
+        },
+        rule: Rule::TimelyAccess(Box::new(rule)),
+        schedule: Schedule::parse("@daily", chrono_tz::UTC).unwrap(),
+    }
+}
+
+fn utc(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+}
+
+/// Evaluates `rows` (CSV lines after [`HEADER`]) as of `as_of`.
+fn evaluate(check: &Check, rows: &[&str], as_of: &str) -> CheckResult {
+    let text = format!("{HEADER}\n{}\n", rows.join("\n"));
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let mut evaluator = Evaluator::new(std::slice::from_ref(check), &header, &BTreeMap::new(), utc(as_of));
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record).unwrap() {
+        evaluator.add(record.position().unwrap().line(), &record);
+    }
+    evaluator.finish(utc(as_of)).pop().unwrap()
+}
+
+/// Counts of the one group as `c/n/p/e/r overdue`.
+fn counts(result: &CheckResult) -> String {
+    assert_eq!(result.groups.len(), 1, "{result:#?}");
+    let w = result.groups[0].wait.as_ref().unwrap();
+    let c = w.counts;
+    format!(
+        "{}/{}/{}/{}/{} overdue {}",
+        c.compliant, c.noncompliant, c.pending, c.extended, c.rejected, w.overdue_open
+    )
+}
+
+/// One row: request time, offer time (or ""), and extension.
+fn row(requested: &str, offered: &str, extended: bool) -> String {
+    format!("r,{requested},,,{offered},initial,non_urgent,false,non_physician_mh,{extended},south")
+}
+
+fn check_rows(check: &Check, rows: &[String], as_of: &str, expected: &str) {
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(counts(&evaluate(check, &rows, as_of)), expected, "{rows:?}");
+}
+
+const AS_OF: &str = "2026-11-30T17:00:00-08:00";
+
+#[test]
+fn business_day_limit_boundary() {
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
+    // Monday 2026-11-02 request. 10 business days later is Monday
+    // 2026-11-16 (Veterans Day, Wed 11-11, is a federal holiday, so the
+    // tenth business day is Tuesday 11-17).
+    check_rows(&c, &[row("2026-11-02T09:00:00-08:00", "2026-11-17T09:00:00-08:00", false)], AS_OF, "1/0/0/0/0 overdue 0");
+    check_rows(&c, &[row("2026-11-02T09:00:00-08:00", "2026-11-18T09:00:00-08:00", false)], AS_OF, "0/1/0/0/0 overdue 0");
+    // Same-day offer and a Friday request offered the next Friday.
+    check_rows(&c, &[row("2026-11-06T09:00:00-08:00", "2026-11-06T16:00:00-08:00", false)], AS_OF, "1/0/0/0/0 overdue 0");
+    let result = evaluate(&c, &[&row("2026-11-06T09:00:00-08:00", "2026-11-13T09:00:00-08:00", false)], AS_OF);
+    assert_eq!(result.groups[0].wait.as_ref().unwrap().median_wait, Some(4.0), "Fri→Fri across Veterans Day");
+    let result = evaluate(&c, &[&row("2026-10-16T09:00:00-07:00", "2026-10-23T09:00:00-07:00", false)], AS_OF);
+    assert_eq!(result.groups[0].wait.as_ref().unwrap().median_wait, Some(5.0), "Fri→Fri");
+}
+
+#[test]
+fn local_dates_come_from_the_check_zone() {
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.window = chrono::Duration::days(60));
+    // 2026-11-07T03:00Z is Friday 11-06 19:00 in Los Angeles; the offer on
+    // Monday is one business day later, not zero.
+    let result = evaluate(&c, &[&row("2026-11-07T03:00:00Z", "2026-11-09T10:00:00-08:00", false)], AS_OF);
+    assert_eq!(result.groups[0].wait.as_ref().unwrap().median_wait, Some(1.0));
+    // Across the fall-back change (2026-11-01), offsets mixed.
+    let result = evaluate(&c, &[&row("2026-10-30T10:00:00-07:00", "2026-11-02T10:00:00Z", false)], AS_OF);
+    assert_eq!(result.groups[0].wait.as_ref().unwrap().median_wait, Some(1.0));
+    // No offset: read as Los Angeles time; a bare date is that day's start.
+    let result = evaluate(&c, &[&row("2026-11-06 23:30:00", "2026-11-09", false)], AS_OF);
+    assert_eq!(result.groups[0].wait.as_ref().unwrap().median_wait, Some(1.0));
+}
+
+#[test]
+fn extensions_and_open_requests() {
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
+    // Extended: compliant and counted as extended, late or not offered.
+    check_rows(&c, &[row("2026-11-02T09:00:00-08:00", "2026-11-30T09:00:00-08:00", true)], AS_OF, "1/0/0/1/0 overdue 0");
+    check_rows(&c, &[row("2026-11-02T09:00:00-08:00", "", true)], AS_OF, "1/0/0/1/0 overdue 0");
+    // Open: on Monday 11-30, a request of Monday 11-16 has waited 9
+    // business days (Thanksgiving 11-26): pending; one of 11-13 (Friday)
+    // has waited 10: still pending; one of 11-12 has waited 11: overdue.
+    check_rows(&c, &[row("2026-11-16T09:00:00-08:00", "", false)], AS_OF, "0/0/1/0/0 overdue 0");
+    check_rows(&c, &[row("2026-11-13T09:00:00-08:00", "", false)], AS_OF, "0/0/1/0/0 overdue 0");
+    check_rows(&c, &[row("2026-11-12T09:00:00-08:00", "", false)], AS_OF, "0/1/0/0/0 overdue 1");
+    let result = evaluate(&c, &[&row("2026-11-12T09:00:00-08:00", "", false), &row("2026-11-20T09:00:00-08:00", "", false)], AS_OF);
+    let w = result.groups[0].wait.as_ref().unwrap();
+    assert_eq!(w.longest_open_wait, Some(11.0));
+    assert_eq!(w.rate, Some(0.0), "pending requests stay out of the rate");
+}
+
+#[test]
+fn window_bounds() {
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
+    let offer = "2026-11-30T16:00:00-08:00";
+    // The window is (as_of − 30 days, as_of].
+    check_rows(&c, &[row("2026-10-31T17:00:00-07:00", offer, false)], AS_OF, "0/1/0/0/0 overdue 0");
+    let result = evaluate(&c, &[&row("2026-10-31T16:00:00-07:00", offer, false), &row("2026-11-30T17:00:01-08:00", "", false)], AS_OF);
+    assert!(result.groups.is_empty());
+    assert_eq!(result.status, Status::Unknown, "nothing to measure");
+    let longer = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.window = chrono::Duration::days(60));
+    check_rows(&longer, &[row("2026-10-15T09:00:00-07:00", "2026-10-16T09:00:00-07:00", false)], AS_OF, "1/0/0/0/0 overdue 0");
+}
+
+#[test]
+fn bad_rows_are_rejected_with_their_line() {
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
+    let good = row("2026-11-16T09:00:00-08:00", "2026-11-17T09:00:00-08:00", false);
+    let rows = [
+        good.as_str(),
+        "r,2026-13-45T10:00:00Z,,,,initial,non_urgent,false,non_physician_mh,false,south",
+        "r,2026-11-16T09:00:00-08:00,,,,initial,soon,false,non_physician_mh,false,south",
+        "r,2026-11-16T09:00:00-08:00,,,2026-11-15T09:00:00-08:00,initial,non_urgent,false,non_physician_mh,false,south",
+        "r,,,,,initial,non_urgent,false,non_physician_mh,false,south",
+        "r,2026-11-16T09:00:00-08:00,,,garbage,initial,non_urgent,false,non_physician_mh,false,south",
+        "r,2026-11-16T09:00:00-08:00,,,,initial,non_urgent,false,non_physician_mh,maybe,south",
+        "r,2026-11-16T09:00:00-08:00",
+    ];
+    let result = evaluate(&c, &rows, AS_OF);
+    assert_eq!(counts(&result), "1/0/0/0/7 overdue 0");
+    assert_eq!(
+        result.rejected_rows,
+        [
+            "row 3: `requested_at` is not a timestamp",
+            "row 4: `urgency` has an unknown value",
+            "row 5: `first_offered_at` is before `requested_at`",
+            "row 6: `requested_at` is empty",
+            "row 7: `first_offered_at` is not a timestamp",
+        ]
+    );
+    // 7 of 8 rejected: above max_rejected (50 % here), so unknown.
+    assert_eq!(result.groups[0].status, Status::Unknown);
+    assert_eq!(result.status, Status::Unknown);
+    assert!(result.groups[0].error.as_ref().unwrap().contains("7 of 8 rows rejected (87.5 %)"));
+    // At the default 5 %, one bad row in 25 is too many; in 25 good rows
+    // plus one bad, 3.8 %, is not.
+    let strict = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.max_rejected = 0.05);
+    let mut many: Vec<&str> = vec![good.as_str(); 25];
+    many.push(rows[1]);
+    assert_eq!(evaluate(&strict, &many, AS_OF).status, Status::Ok);
+    many.truncate(19);
+    many.push(rows[1]);
+    assert_eq!(evaluate(&strict, &many, AS_OF).status, Status::Unknown);
+}
+
+#[test]
+fn rows_outside_the_selection_are_skipped() {
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
+    let rows = [
+        "r,2026-11-16T09:00:00-08:00,,,,follow_up,non_urgent,false,non_physician_mh,false,south",
+        "r,2026-11-16T09:00:00-08:00,,,,initial,urgent,false,non_physician_mh,false,south",
+        "r,2026-11-16T09:00:00-08:00,,,,initial,non_urgent,false,psychiatrist,false,south",
+        "r,2026-11-16T09:00:00-08:00,,,2026-11-17,initial,non_urgent,,non_physician_mh,,south",
+    ];
+    // Only the last applies; its empty prior_auth is not selected on and
+    // an empty extension is "no".
+    assert_eq!(counts(&evaluate(&c, &rows, AS_OF)), "1/0/0/0/0 overdue 0");
+}
+
+#[test]
+fn follow_ups_count_from_the_prior_visit() {
+    let c = check_of("ca-sb221/mh-follow-up", |_| {});
+    let rows = [
+        // Prior visit Monday 11-02; requested later; offered 11-17: 10 business days.
+        "r,2026-11-10T09:00:00-08:00,2026-11-02T09:00:00-08:00,,2026-11-17T09:00:00-08:00,follow_up,non_urgent,false,non_physician_mh,false,south",
+        "r,2026-11-10T09:00:00-08:00,2026-11-02T09:00:00-08:00,,2026-11-18T09:00:00-08:00,follow_up,non_urgent,false,non_physician_mh,false,south",
+        // No prior visit: rejected.
+        "r,2026-11-10T09:00:00-08:00,,,2026-11-18T09:00:00-08:00,follow_up,non_urgent,false,non_physician_mh,false,south",
+    ];
+    assert_eq!(counts(&evaluate(&c, &rows, AS_OF)), "1/1/0/0/1 overdue 0");
+}
+
+#[test]
+fn hours_and_calendar_days() {
+    let urgent = check_of("ca-dmhc/urgent-no-prior-auth", |_| {});
+    let rows = [
+        "r,2026-11-20T09:00:00-08:00,,,2026-11-22T08:59:00-08:00,initial,urgent,false,psychiatrist,false,south",
+        "r,2026-11-20T09:00:00-08:00,,,2026-11-22T09:01:00-08:00,initial,urgent,false,psychiatrist,false,south",
+        "r,2026-11-20T09:00:00-08:00,,,2026-11-22T09:00:00-08:00,initial,urgent,true,psychiatrist,false,south",
+    ];
+    let result = evaluate(&urgent, &rows, AS_OF);
+    assert_eq!(counts(&result), "1/1/0/0/0 overdue 0");
+    assert_eq!(result.groups[0].wait.as_ref().unwrap().unit, standards::Unit::Hours);
+    // Open for more than 48 hours at the evaluation time: overdue.
+    let open = ["r,2026-11-28T16:00:00-08:00,,,,initial,urgent,false,psychiatrist,false,south"];
+    assert_eq!(counts(&evaluate(&urgent, &open, AS_OF)), "0/1/0/0/0 overdue 1");
+    let md = check_of("md/bh-non-urgent", |_| {});
+    let rows = [
+        "r,2026-11-20T09:00:00-08:00,,,2026-11-30T09:00:00-08:00,initial,non_urgent,false,psychiatrist,false,south",
+        "r,2026-11-19T09:00:00-08:00,,,2026-11-30T09:00:00-08:00,initial,non_urgent,false,psychiatrist,false,south",
+    ];
+    assert_eq!(counts(&evaluate(&md, &rows, AS_OF)), "1/1/0/0/0 overdue 0");
+}
+
+#[test]
+fn standards_not_yet_in_force() {
+    let medicaid = check_of("us-cms/medicaid-outpatient-mh-sud", |_| {});
+    let rows = [row("2026-11-16T09:00:00-08:00", "2026-12-30T09:00:00-08:00", false)];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let result = evaluate(&medicaid, &rows, AS_OF);
+    assert_eq!(result.status, Status::NotInForce);
+    assert_eq!(result.groups[0].status, Status::NotInForce);
+    let later = evaluate(&medicaid, &[&row("2027-07-20T09:00:00-07:00", "2027-09-30T09:00:00-07:00", false)], "2027-07-30T17:00:00-07:00");
+    assert_eq!(later.status, Status::Breach);
+}
+
+#[test]
+fn the_average_wait_standard_checks_the_mean() {
+    let kp = check_of("kp-dmhc-2023/follow-up-average", |_| {});
+    let follow_up = |offer: &str| {
+        format!("r,2026-11-10T09:00:00-08:00,2026-11-02T09:00:00-08:00,,{offer},follow_up,non_urgent,false,non_physician_mh,false,south")
+    };
+    // Waits 10 and 12 business days: mean 11 > 10.
+    let rows = [follow_up("2026-11-17T09:00:00-08:00"), follow_up("2026-11-19T09:00:00-08:00")];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let result = evaluate(&kp, &rows, AS_OF);
+    assert_eq!(result.status, Status::Breach);
+    assert_eq!(result.groups[0].value, Some(11.0));
+    // Waits 8 and 12: mean 10, at the limit.
+    let rows = [follow_up("2026-11-13T09:00:00-08:00"), follow_up("2026-11-19T09:00:00-08:00")];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(evaluate(&kp, &rows, AS_OF).status, Status::Ok);
+}
+
+#[test]
+fn quantiles_are_nearest_rank() {
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.calendar = Arc::new(Calendar::new(Preset::Weekdays, &[])));
+    // Waits 0..=9 business days from Monday 2026-11-16.
+    let offers = [
+        "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20", "2026-11-23", "2026-11-24",
+        "2026-11-25", "2026-11-26", "2026-11-27",
+    ];
+    let rows: Vec<String> = offers.iter().map(|o| row("2026-11-16T09:00:00-08:00", &format!("{o}T12:00:00-08:00"), false)).collect();
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let w = evaluate(&c, &rows, AS_OF).groups[0].wait.clone().unwrap();
+    assert_eq!((w.median_wait, w.p90_wait), (Some(4.0), Some(8.0)));
+    assert_eq!(w.mean_wait, Some(4.5));
+}
+
+#[test]
+fn mapping_and_value_maps() {
+    let mut maps = std::collections::HashMap::new();
+    maps.insert(
+        record::Field::ProviderType,
+        [("LCSW".to_owned(), "non_physician_mh".to_owned())].into_iter().collect(),
+    );
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.values = Arc::new(record::ValueMaps::new(maps)));
+    let header: Vec<String> = ["Requested", "Offered", "Visit", "Urgency", "Provider", "Region"].map(str::to_owned).to_vec();
+    let mapping: BTreeMap<String, String> = [
+        ("requested_at", "Requested"),
+        ("first_offered_at", "Offered"),
+        ("visit_type", "Visit"),
+        ("urgency", "Urgency"),
+        ("provider_type", "Provider"),
+        ("region", "Region"),
+    ]
+    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    .into_iter()
+    .collect();
+    let mut evaluator = Evaluator::new(std::slice::from_ref(&c), &header, &mapping, utc(AS_OF));
+    let row: Vec<Option<String>> = ["2026-11-16T09:00:00-08:00", "2026-11-17", "initial", "non_urgent", "LCSW", "south"]
+        .map(|s| Some(s.to_owned()))
+        .to_vec();
+    evaluator.add(2, &row);
+    let result = evaluator.finish(utc(AS_OF)).pop().unwrap();
+    assert_eq!(counts(&result), "1/0/0/0/0 overdue 0");
+    // A source without a column the standard needs: unknown, saying which.
+    let header: Vec<String> = ["requested_at", "region"].map(str::to_owned).to_vec();
+    let evaluator = Evaluator::new(std::slice::from_ref(&c), &header, &BTreeMap::new(), utc(AS_OF));
+    let result = evaluator.finish(utc(AS_OF)).pop().unwrap();
+    assert_eq!(result.status, Status::Unknown);
+    let error = result.error.unwrap();
+    assert!(error.contains("has no `urgency`, `visit_type`, `provider_type`"), "{error}");
+}
+
+// ---------------------------------------------------------------------------
+// Property test: the streaming evaluator against a plain reference.
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    struct Case {
+        requested: i64,
+        offered: Option<i64>,
+        extended: bool,
+        urgent: bool,
+        region: u8,
+        bad: u8,
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        (
+            0i64..(50 * 86_400),
+            proptest::option::of(-86_400i64..(40 * 86_400)),
+            proptest::bool::weighted(0.05),
+            proptest::bool::weighted(0.2),
+            0u8..3,
+            0u8..40,
+        )
+            .prop_map(|(requested, offered, extended, urgent, region, bad)| Case {
+                requested,
+                offered,
+                extended,
+                urgent,
+                region,
+                bad,
+            })
+    }
+
+    const START: i64 = 1_761_980_400; // 2025-11-01T07:00:00Z
+
+    fn text(seconds: i64, zulu: bool) -> String {
+        let t = DateTime::from_timestamp(START + seconds, 0).unwrap();
+        if zulu {
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        } else {
+            t.with_timezone(&chrono_tz::America::Los_Angeles).to_rfc3339()
+        }
+    }
+
+    fn csv_row(c: &Case) -> String {
+        let requested = if c.bad == 1 { "2025-13-01".to_owned() } else { text(c.requested, c.region == 0) };
+        let offered = c.offered.map(|o| text(c.requested + o, c.region != 1)).unwrap_or_default();
+        let urgency = match (c.bad, c.urgent) {
+            (2, _) => "soon",
+            (_, true) => "urgent",
+            _ => "non_urgent",
+        };
+        format!(
+            "r,{requested},,,{offered},initial,{urgency},false,non_physician_mh,{},region{}",
+            c.extended, c.region
+        )
+    }
+
+    /// The semantics written plainly, one request at a time with chrono.
+    fn reference(cases: &[Case], as_of: DateTime<Utc>, calendar: &Calendar) -> BTreeMap<String, [u64; 6]> {
+        let zone = chrono_tz::America::Los_Angeles;
+        let date = |seconds: i64| DateTime::from_timestamp(START + seconds, 0).unwrap().with_timezone(&zone).date_naive();
+        let as_of_date = as_of.with_timezone(&zone).date_naive();
+        let bd = |from: NaiveDate, to: NaiveDate| from.iter_days().skip(1).take_while(|d| *d <= to).filter(|d| calendar.is_business_day(*d)).count() as i64;
+        let mut out: BTreeMap<String, [u64; 6]> = BTreeMap::new();
+        for c in cases {
+            let counts = out.entry(format!("region{}", c.region)).or_default();
+            // [compliant, noncompliant, pending, extended, rejected, overdue]
+            if c.bad == 1 {
+                counts[4] += 1;
+                continue;
+            }
+            let t = START + c.requested;
+            if t <= as_of.timestamp() - 30 * 86_400 || t > as_of.timestamp() {
+                continue;
+            }
+            if c.bad == 2 {
+                counts[4] += 1;
+                continue;
+            }
+            if c.urgent {
+                continue;
+            }
+            if c.offered.is_some_and(|o| o < 0) {
+                counts[4] += 1;
+                continue;
+            }
+            if c.extended {
+                counts[0] += 1;
+                counts[3] += 1;
+            } else if let Some(o) = c.offered {
+                if bd(date(c.requested), date(c.requested + o)) <= 10 { counts[0] += 1 } else { counts[1] += 1 }
+            } else if bd(date(c.requested), as_of_date) > 10 {
+                counts[1] += 1;
+                counts[5] += 1;
+            } else {
+                counts[2] += 1;
+            }
+        }
+        out.retain(|_, c| c.iter().any(|n| *n > 0));
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn counts_agree_with_the_reference(cases in proptest::collection::vec(case(), 0..300)) {
+            let check = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
+            let as_of = "2025-12-10T17:00:00-08:00";
+            let rows: Vec<String> = cases.iter().map(csv_row).collect();
+            let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+            let result = evaluate(&check, &rows, as_of);
+            let got: BTreeMap<String, [u64; 6]> = result.groups.iter().map(|g| {
+                let w = g.wait.as_ref().unwrap();
+                let c = w.counts;
+                (g.labels["region"].clone(), [c.compliant, c.noncompliant, c.pending, c.extended, c.rejected, w.overdue_open])
+            }).collect();
+            let calendar = Calendar::new(Preset::UsFederal, &[]);
+            prop_assert_eq!(got, reference(&cases, utc(as_of), &calendar));
+        }
+
+        #[test]
+        fn merging_halves_equals_one_pass(cases in proptest::collection::vec(case(), 0..200), split in 0usize..200) {
+            let check = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
+            let as_of = utc("2025-12-10T17:00:00-08:00");
+            let header: Vec<String> = HEADER.split(',').map(str::to_owned).collect();
+            let rows: Vec<Vec<Option<String>>> = cases.iter().map(|c| csv_row(c).split(',').map(|s| Some(s.to_owned())).collect()).collect();
+            let split = split.min(rows.len());
+            let new = || Evaluator::new(std::slice::from_ref(&check), &header, &BTreeMap::new(), as_of);
+            let (mut whole, mut first, mut second) = (new(), new(), new());
+            for (i, row) in rows.iter().enumerate() {
+                whole.add(i as u64 + 2, row);
+                if i < split { first.add(i as u64 + 2, row) } else { second.add(i as u64 + 2, row) }
+            }
+            first.merge(second);
+            let a = whole.finish(as_of);
+            let b = first.finish(as_of);
+            prop_assert_eq!(format!("{:?}", a), format!("{:?}", b));
+        }
+    }
+}
