@@ -14,8 +14,21 @@ use std::time::Instant;
 
 use accesswatch::config::Config;
 
-const REGIONS: [&str; 6] = ["socal-south", "socal-north", "norcal-east", "central-valley", "inland-empire", "bay-area"];
-const PROVIDERS: [&str; 5] = ["non_physician_mh", "non_physician_mh", "psychiatrist", "primary_care", "specialist"];
+const REGIONS: [&str; 6] = [
+    "socal-south",
+    "socal-north",
+    "norcal-east",
+    "central-valley",
+    "inland-empire",
+    "bay-area",
+];
+const PROVIDERS: [&str; 5] = [
+    "non_physician_mh",
+    "non_physician_mh",
+    "psychiatrist",
+    "primary_care",
+    "specialist",
+];
 
 /// A small deterministic generator (xorshift), so the file is the same on
 /// every run without a dependency.
@@ -38,7 +51,12 @@ fn write_csv(path: &Path, rows: u64) {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writeln!(out, "id,requested_at,prior_appointment_at,first_offered_at,visit_type,urgency,prior_auth,provider_type,extended_by_provider,region").unwrap();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let stamp = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let stamp = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
     for i in 0..rows {
         let requested = as_of - rng.below(60 * 86_400) as i64;
         let region = rng.below(6) as usize;
@@ -48,8 +66,16 @@ fn write_csv(path: &Path, rows: u64) {
         } else {
             stamp(requested + rng.below(slow * 4 * 86_400) as i64)
         };
-        let visit = if rng.below(10) < 6 { "initial" } else { "follow_up" };
-        let urgency = if rng.below(100) < 85 { "non_urgent" } else { "urgent" };
+        let visit = if rng.below(10) < 6 {
+            "initial"
+        } else {
+            "follow_up"
+        };
+        let urgency = if rng.below(100) < 85 {
+            "non_urgent"
+        } else {
+            "urgent"
+        };
         let provider = PROVIDERS[rng.below(5) as usize];
         let extended = rng.below(50) == 0;
         writeln!(
@@ -65,7 +91,10 @@ fn write_csv(path: &Path, rows: u64) {
 fn main() {
     let benchmarking = std::env::args().any(|a| a == "--bench");
     let rows: u64 = if benchmarking {
-        std::env::var("ACCESSWATCH_BENCH_ROWS").ok().and_then(|r| r.parse().ok()).unwrap_or(1_000_000)
+        std::env::var("ACCESSWATCH_BENCH_ROWS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(1_000_000)
     } else {
         2_000
     };
@@ -84,7 +113,9 @@ fn main() {
     );
     let config = Config::from_text(&dir.join("bench.toml"), &config_text).unwrap();
     let spec = &config.sources[0];
-    let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-30T17:00:00-08:00").unwrap().to_utc();
+    let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-30T17:00:00-08:00")
+        .unwrap()
+        .to_utc();
     for workers in [1, 2] {
         let started = Instant::now();
         let results = accesswatch::source::csv_stream::evaluate_file(

@@ -25,6 +25,12 @@ pub enum Command {
     CheckConfig,
     /// Run the daemon, or with --once run every check once and report.
     Run(RunArgs),
+    /// List the built-in access standards (no configuration needed).
+    Standards {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Send a test message with the [email] settings.
     SendTestEmail {
         /// Recipient; default: every address of every route.

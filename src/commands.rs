@@ -26,6 +26,15 @@ pub async fn dispatch(args: Args) -> u8 {
         Command::Run(run) if run.once => run_once(&args.config, &run).await,
         Command::Run(_) => run_daemon(&args.config).await,
         Command::SendTestEmail { to } => send_test_email(&args.config, to).await,
+        Command::Standards { json } => {
+            let catalog = crate::standards::catalog();
+            if json {
+                println!("{}", crate::standards::to_json(&catalog));
+            } else {
+                print!("{}", crate::standards::render_text(&catalog));
+            }
+            0
+        }
     }
 }
 
@@ -99,14 +108,25 @@ pub fn summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
                     .to_string()
             },
         );
+        let what = match &check.rule {
+            Rule::TimelyAccess(rule) => format!(
+                "{}: {} within {}",
+                rule.standard.id,
+                crate::notify::render::percent(rule.target),
+                rule.unit.words(rule.limit)
+            ),
+            _ => format!(
+                "{} {} {}",
+                check.metric,
+                check.comparison.op.as_str(),
+                crate::notify::render::number(check.comparison.limit)
+            ),
+        };
         let _ = writeln!(
             out,
-            "  {:<24} {kind:<9} {:<8} {} {} {}  \"{}\" {}  next {next}",
+            "  {:<24} {kind:<9} {:<8} {what}  \"{}\" {}  next {next}",
             check.id,
             check.severity.as_str(),
-            check.metric,
-            check.comparison.op.as_str(),
-            crate::notify::render::number(check.comparison.limit),
             check.schedule.expression(),
             check.schedule.time_zone()
         );

@@ -43,9 +43,8 @@ pub async fn run(
     mailer: Option<&Mailer>,
     cancel: &CancellationToken,
 ) -> Option<RunOutcome> {
-    let (streamed, tabled): (Vec<&Check>, Vec<&Check>) = checks
-        .iter()
-        .partition(|c| is_streamed(config, c));
+    let (streamed, tabled): (Vec<&Check>, Vec<&Check>) =
+        checks.iter().partition(|c| is_streamed(config, c));
     let needed: BTreeSet<&str> = tabled.iter().map(|c| c.source.as_str()).collect();
     let specs: Vec<SourceSpec> = needed
         .iter()
@@ -106,10 +105,17 @@ fn is_streamed(config: &Config, check: &Check) -> bool {
 
 /// Streams each CSV file that wait-time checks read, once for all of its
 /// checks, on blocking threads; results by check id.
-async fn stream_all(config: &Config, checks: &[&Check], as_of: DateTime<Utc>) -> BTreeMap<String, CheckResult> {
+async fn stream_all(
+    config: &Config,
+    checks: &[&Check],
+    as_of: DateTime<Utc>,
+) -> BTreeMap<String, CheckResult> {
     let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
     for check in checks {
-        by_source.entry(&check.source).or_default().push((*check).clone());
+        by_source
+            .entry(&check.source)
+            .or_default()
+            .push((*check).clone());
     }
     let mut tasks = JoinSet::new();
     for (id, checks) in by_source {

@@ -14,8 +14,8 @@ use chrono_tz::Tz;
 
 use super::{Digest, DigestItem};
 use crate::config::{Op, Severity};
-use crate::standards::{ClockStart, Measure, Rule};
 use crate::evaluate::{CheckResult, GroupResult, Status};
+use crate::standards::{ClockStart, Measure, Rule};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedEmail {
@@ -76,7 +76,8 @@ fn summary(item: &DigestItem) -> String {
         ([], [only]) => format!(
             "{} at {}, {} {}",
             item.result.metric,
-            only.value.map_or_else(|| "?".to_owned(), |v| value_text(item.result, v)),
+            only.value
+                .map_or_else(|| "?".to_owned(), |v| value_text(item.result, v)),
             direction(comparison.op),
             value_text(item.result, comparison.limit)
         ),
@@ -193,7 +194,12 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult) -> Option<String> {
         0 => "across the plan".to_owned(),
         _ => format!(
             "in {}",
-            group.labels.values().cloned().collect::<Vec<_>>().join(", ")
+            group
+                .labels
+                .values()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let c = &stats.counts;
@@ -215,7 +221,10 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult) -> Option<String> {
     let waiting = match stats.overdue_open {
         0 => String::new(),
         1 => "; 1 member is still waiting past the limit".to_owned(),
-        n => format!("; {} members are still waiting past the limit", number(n as f64)),
+        n => format!(
+            "; {} members are still waiting past the limit",
+            number(n as f64)
+        ),
     };
     let problem = match (&group.status, &group.error) {
         (Status::Unknown, Some(error)) => format!(" Could not be evaluated: {error}."),

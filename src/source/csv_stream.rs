@@ -32,11 +32,20 @@ pub fn evaluate_file(
     workers: usize,
 ) -> anyhow::Result<Vec<CheckResult>> {
     let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let metadata = file.metadata().with_context(|| format!("reading {}", path.display()))?;
-    let data_time = metadata.modified().map(DateTime::<Utc>::from).unwrap_or(as_of);
+    let metadata = file
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let data_time = metadata
+        .modified()
+        .map(DateTime::<Utc>::from)
+        .unwrap_or(as_of);
     let (header, body_start) = read_header(&file, spec, path)?;
     let evaluator = Evaluator::new(checks, &header, &spec.fields, as_of);
-    let workers = if metadata.len() < SPLIT_ABOVE { 1 } else { workers };
+    let workers = if metadata.len() < SPLIT_ABOVE {
+        1
+    } else {
+        workers
+    };
     let chunks = chunks(path, body_start, metadata.len(), workers)?;
     let mut evaluators = std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
@@ -51,7 +60,10 @@ pub fn evaluate_file(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a CSV worker panicked"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a CSV worker panicked")))
+            })
             .collect::<anyhow::Result<Vec<Evaluator>>>()
     })?
     .into_iter();
@@ -135,14 +147,27 @@ fn chunks(path: &Path, body_start: u64, len: u64, workers: usize) -> anyhow::Res
     let mut result = Vec::new();
     let (mut start, mut first_line) = (body_start, 2);
     for (cut, line) in cuts {
-        result.push(Chunk { start, end: cut, first_line });
+        result.push(Chunk {
+            start,
+            end: cut,
+            first_line,
+        });
         (start, first_line) = (cut, line);
     }
-    result.push(Chunk { start, end: len, first_line });
+    result.push(Chunk {
+        start,
+        end: len,
+        first_line,
+    });
     Ok(result)
 }
 
-fn read_chunk(path: &Path, spec: &SourceSpec, chunk: &Chunk, evaluator: &mut Evaluator) -> anyhow::Result<()> {
+fn read_chunk(
+    path: &Path,
+    spec: &SourceSpec,
+    chunk: &Chunk,
+    evaluator: &mut Evaluator,
+) -> anyhow::Result<()> {
     let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
     file.seek(SeekFrom::Start(chunk.start))?;
     let input = BufReader::with_capacity(BUFFER, file.take(chunk.end - chunk.start));

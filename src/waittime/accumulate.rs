@@ -17,9 +17,17 @@ pub enum Outcome {
     /// Outside the window, or a request the standard does not apply to.
     Skipped,
     Rejected(String),
-    Compliant { wait: Option<i64>, extended: bool },
-    Noncompliant { wait: Option<i64>, open_for: Option<i64> },
-    Pending { open_for: i64 },
+    Compliant {
+        wait: Option<i64>,
+        extended: bool,
+    },
+    Noncompliant {
+        wait: Option<i64>,
+        open_for: Option<i64>,
+    },
+    Pending {
+        open_for: i64,
+    },
 }
 
 impl Outcome {
@@ -188,7 +196,11 @@ impl GroupAcc {
         let rate = (measured > 0).then(|| c.compliant as f64 / measured as f64);
         let mean = self.mean().map(|m| m / per);
         let rows = measured + c.pending + c.rejected;
-        let rejected_share = if rows == 0 { 0.0 } else { c.rejected as f64 / rows as f64 };
+        let rejected_share = if rows == 0 {
+            0.0
+        } else {
+            c.rejected as f64 / rows as f64
+        };
         let (value, limit) = match rule.measure {
             Measure::ShareWithinLimit => (rate, rule.target),
             Measure::MeanWait => (mean, rule.limit),

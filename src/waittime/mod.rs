@@ -240,7 +240,8 @@ impl CheckState {
             if index > 0 {
                 self.key.push('\u{1f}');
             }
-            self.key.push_str(self.columns.label(row, index).unwrap_or(NO_LABEL));
+            self.key
+                .push_str(self.columns.label(row, index).unwrap_or(NO_LABEL));
         }
     }
 
@@ -264,10 +265,14 @@ impl CheckState {
         }
         let extended = match self.columns.text(row, Field::ExtendedByProvider) {
             None => false,
-            Some(text) => match record::parse_bool(self.values.canonical(Field::ExtendedByProvider, text)) {
-                Some(b) => b,
-                None => return Outcome::rejected("`extended_by_provider` is not true or false"),
-            },
+            Some(text) => {
+                match record::parse_bool(self.values.canonical(Field::ExtendedByProvider, text)) {
+                    Some(b) => b,
+                    None => {
+                        return Outcome::rejected("`extended_by_provider` is not true or false");
+                    }
+                }
+            }
         };
         let offer = match self.columns.text(row, Field::FirstOfferedAt) {
             None => None,
@@ -298,20 +303,22 @@ impl CheckState {
         };
         let unknown = |field: Field| format!("`{}` has an unknown value", field.name());
         if let Some(wanted) = s.urgency {
-            let value = record::parse_urgency(get(Field::Urgency)?).ok_or_else(|| unknown(Field::Urgency))?;
+            let value = record::parse_urgency(get(Field::Urgency)?)
+                .ok_or_else(|| unknown(Field::Urgency))?;
             if value != wanted {
                 return Ok(false);
             }
         }
         if let Some(wanted) = s.visit_type {
-            let value =
-                record::parse_visit_type(get(Field::VisitType)?).ok_or_else(|| unknown(Field::VisitType))?;
+            let value = record::parse_visit_type(get(Field::VisitType)?)
+                .ok_or_else(|| unknown(Field::VisitType))?;
             if value != wanted {
                 return Ok(false);
             }
         }
         if let Some(wanted) = s.prior_auth {
-            let value = record::parse_bool(get(Field::PriorAuth)?).ok_or_else(|| unknown(Field::PriorAuth))?;
+            let value = record::parse_bool(get(Field::PriorAuth)?)
+                .ok_or_else(|| unknown(Field::PriorAuth))?;
             if value != wanted {
                 return Ok(false);
             }
@@ -376,7 +383,12 @@ const NO_LABEL: &str = "(none)";
 /// sources), whose field mapping has already been applied.
 pub fn evaluate_table(check: &Check, table: &Table, as_of: DateTime<Utc>) -> CheckResult {
     let header: Vec<String> = table.columns.iter().cloned().collect();
-    let mut evaluator = Evaluator::new(std::slice::from_ref(check), &header, &BTreeMap::new(), as_of);
+    let mut evaluator = Evaluator::new(
+        std::slice::from_ref(check),
+        &header,
+        &BTreeMap::new(),
+        as_of,
+    );
     for row in &table.rows {
         let cells: Vec<Option<String>> = header
             .iter()
@@ -385,7 +397,9 @@ pub fn evaluate_table(check: &Check, table: &Table, as_of: DateTime<Utc>) -> Che
         evaluator.add(row.number as u64, &cells);
     }
     let mut results = evaluator.finish(table.data_time);
-    results.pop().unwrap_or_else(|| crate::evaluate::empty_result(check, as_of))
+    results
+        .pop()
+        .unwrap_or_else(|| crate::evaluate::empty_result(check, as_of))
 }
 
 fn cell_text(value: &Value) -> Option<String> {

@@ -99,7 +99,11 @@ pub struct Columns {
 impl Columns {
     /// Resolves the canonical fields and `labels` against `header`, through
     /// `mapping` (canonical name → source column).
-    pub fn resolve(header: &[String], mapping: &BTreeMap<String, String>, labels: &[String]) -> Columns {
+    pub fn resolve(
+        header: &[String],
+        mapping: &BTreeMap<String, String>,
+        labels: &[String],
+    ) -> Columns {
         let find = |name: &str| {
             let column = mapping.get(name).map_or(name, String::as_str);
             header.iter().position(|h| h == column)
@@ -134,7 +138,11 @@ impl Columns {
     }
 
     pub fn missing_labels(&self) -> impl Iterator<Item = usize> + '_ {
-        self.labels.iter().enumerate().filter(|(_, c)| c.is_none()).map(|(i, _)| i)
+        self.labels
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_none())
+            .map(|(i, _)| i)
     }
 }
 

@@ -63,7 +63,9 @@ fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Check {
 }
 
 fn utc(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// Evaluates `rows` (CSV lines after [`HEADER`]) as of `as_of`.
@@ -72,8 +74,18 @@ fn evaluate(check: &Check, rows: &[&str], as_of: &str) -> CheckResult {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    let mut evaluator = Evaluator::new(std::slice::from_ref(check), &header, &BTreeMap::new(), utc(as_of));
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut evaluator = Evaluator::new(
+        std::slice::from_ref(check),
+        &header,
+        &BTreeMap::new(),
+        utc(as_of),
+    );
     let mut record = csv::ByteRecord::new();
     while reader.read_byte_record(&mut record).unwrap() {
         evaluator.add(record.position().unwrap().line(), &record);
@@ -110,44 +122,162 @@ fn business_day_limit_boundary() {
     // Monday 2026-11-02 request. 10 business days later is Monday
     // 2026-11-16 (Veterans Day, Wed 11-11, is a federal holiday, so the
     // tenth business day is Tuesday 11-17).
-    check_rows(&c, &[row("2026-11-02T09:00:00-08:00", "2026-11-17T09:00:00-08:00", false)], AS_OF, "1/0/0/0/0 overdue 0");
-    check_rows(&c, &[row("2026-11-02T09:00:00-08:00", "2026-11-18T09:00:00-08:00", false)], AS_OF, "0/1/0/0/0 overdue 0");
+    check_rows(
+        &c,
+        &[row(
+            "2026-11-02T09:00:00-08:00",
+            "2026-11-17T09:00:00-08:00",
+            false,
+        )],
+        AS_OF,
+        "1/0/0/0/0 overdue 0",
+    );
+    check_rows(
+        &c,
+        &[row(
+            "2026-11-02T09:00:00-08:00",
+            "2026-11-18T09:00:00-08:00",
+            false,
+        )],
+        AS_OF,
+        "0/1/0/0/0 overdue 0",
+    );
     // Same-day offer and a Friday request offered the next Friday.
-    check_rows(&c, &[row("2026-11-06T09:00:00-08:00", "2026-11-06T16:00:00-08:00", false)], AS_OF, "1/0/0/0/0 overdue 0");
-    let result = evaluate(&c, &[&row("2026-11-06T09:00:00-08:00", "2026-11-13T09:00:00-08:00", false)], AS_OF);
-    assert_eq!(result.groups[0].wait.as_ref().unwrap().median_wait, Some(4.0), "Fri→Fri across Veterans Day");
-    let result = evaluate(&c, &[&row("2026-10-16T09:00:00-07:00", "2026-10-23T09:00:00-07:00", false)], AS_OF);
-    assert_eq!(result.groups[0].wait.as_ref().unwrap().median_wait, Some(5.0), "Fri→Fri");
+    check_rows(
+        &c,
+        &[row(
+            "2026-11-06T09:00:00-08:00",
+            "2026-11-06T16:00:00-08:00",
+            false,
+        )],
+        AS_OF,
+        "1/0/0/0/0 overdue 0",
+    );
+    let result = evaluate(
+        &c,
+        &[&row(
+            "2026-11-06T09:00:00-08:00",
+            "2026-11-13T09:00:00-08:00",
+            false,
+        )],
+        AS_OF,
+    );
+    assert_eq!(
+        result.groups[0].wait.as_ref().unwrap().median_wait,
+        Some(4.0),
+        "Fri→Fri across Veterans Day"
+    );
+    let result = evaluate(
+        &c,
+        &[&row(
+            "2026-11-13T09:00:00-08:00",
+            "2026-11-20T09:00:00-08:00",
+            false,
+        )],
+        AS_OF,
+    );
+    assert_eq!(
+        result.groups[0].wait.as_ref().unwrap().median_wait,
+        Some(5.0),
+        "Fri→Fri"
+    );
 }
 
 #[test]
 fn local_dates_come_from_the_check_zone() {
-    let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.window = chrono::Duration::days(60));
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| {
+        r.window = chrono::Duration::days(60)
+    });
     // 2026-11-07T03:00Z is Friday 11-06 19:00 in Los Angeles; the offer on
     // Monday is one business day later, not zero.
-    let result = evaluate(&c, &[&row("2026-11-07T03:00:00Z", "2026-11-09T10:00:00-08:00", false)], AS_OF);
-    assert_eq!(result.groups[0].wait.as_ref().unwrap().median_wait, Some(1.0));
+    let result = evaluate(
+        &c,
+        &[&row(
+            "2026-11-07T03:00:00Z",
+            "2026-11-09T10:00:00-08:00",
+            false,
+        )],
+        AS_OF,
+    );
+    assert_eq!(
+        result.groups[0].wait.as_ref().unwrap().median_wait,
+        Some(1.0)
+    );
     // Across the fall-back change (2026-11-01), offsets mixed.
-    let result = evaluate(&c, &[&row("2026-10-30T10:00:00-07:00", "2026-11-02T10:00:00Z", false)], AS_OF);
-    assert_eq!(result.groups[0].wait.as_ref().unwrap().median_wait, Some(1.0));
+    let result = evaluate(
+        &c,
+        &[&row(
+            "2026-10-30T10:00:00-07:00",
+            "2026-11-02T10:00:00Z",
+            false,
+        )],
+        AS_OF,
+    );
+    assert_eq!(
+        result.groups[0].wait.as_ref().unwrap().median_wait,
+        Some(1.0)
+    );
     // No offset: read as Los Angeles time; a bare date is that day's start.
-    let result = evaluate(&c, &[&row("2026-11-06 23:30:00", "2026-11-09", false)], AS_OF);
-    assert_eq!(result.groups[0].wait.as_ref().unwrap().median_wait, Some(1.0));
+    let result = evaluate(
+        &c,
+        &[&row("2026-11-06 23:30:00", "2026-11-09", false)],
+        AS_OF,
+    );
+    assert_eq!(
+        result.groups[0].wait.as_ref().unwrap().median_wait,
+        Some(1.0)
+    );
 }
 
 #[test]
 fn extensions_and_open_requests() {
     let c = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
     // Extended: compliant and counted as extended, late or not offered.
-    check_rows(&c, &[row("2026-11-02T09:00:00-08:00", "2026-11-30T09:00:00-08:00", true)], AS_OF, "1/0/0/1/0 overdue 0");
-    check_rows(&c, &[row("2026-11-02T09:00:00-08:00", "", true)], AS_OF, "1/0/0/1/0 overdue 0");
+    check_rows(
+        &c,
+        &[row(
+            "2026-11-02T09:00:00-08:00",
+            "2026-11-30T09:00:00-08:00",
+            true,
+        )],
+        AS_OF,
+        "1/0/0/1/0 overdue 0",
+    );
+    check_rows(
+        &c,
+        &[row("2026-11-02T09:00:00-08:00", "", true)],
+        AS_OF,
+        "1/0/0/1/0 overdue 0",
+    );
     // Open: on Monday 11-30, a request of Monday 11-16 has waited 9
     // business days (Thanksgiving 11-26): pending; one of 11-13 (Friday)
     // has waited 10: still pending; one of 11-12 has waited 11: overdue.
-    check_rows(&c, &[row("2026-11-16T09:00:00-08:00", "", false)], AS_OF, "0/0/1/0/0 overdue 0");
-    check_rows(&c, &[row("2026-11-13T09:00:00-08:00", "", false)], AS_OF, "0/0/1/0/0 overdue 0");
-    check_rows(&c, &[row("2026-11-12T09:00:00-08:00", "", false)], AS_OF, "0/1/0/0/0 overdue 1");
-    let result = evaluate(&c, &[&row("2026-11-12T09:00:00-08:00", "", false), &row("2026-11-20T09:00:00-08:00", "", false)], AS_OF);
+    check_rows(
+        &c,
+        &[row("2026-11-16T09:00:00-08:00", "", false)],
+        AS_OF,
+        "0/0/1/0/0 overdue 0",
+    );
+    check_rows(
+        &c,
+        &[row("2026-11-13T09:00:00-08:00", "", false)],
+        AS_OF,
+        "0/0/1/0/0 overdue 0",
+    );
+    check_rows(
+        &c,
+        &[row("2026-11-12T09:00:00-08:00", "", false)],
+        AS_OF,
+        "0/1/0/0/0 overdue 1",
+    );
+    let result = evaluate(
+        &c,
+        &[
+            &row("2026-11-12T09:00:00-08:00", "", false),
+            &row("2026-11-20T09:00:00-08:00", "", false),
+        ],
+        AS_OF,
+    );
     let w = result.groups[0].wait.as_ref().unwrap();
     assert_eq!(w.longest_open_wait, Some(11.0));
     assert_eq!(w.rate, Some(0.0), "pending requests stay out of the rate");
@@ -157,19 +287,53 @@ fn extensions_and_open_requests() {
 fn window_bounds() {
     let c = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
     let offer = "2026-11-30T16:00:00-08:00";
-    // The window is (as_of − 30 days, as_of].
-    check_rows(&c, &[row("2026-10-31T17:00:00-07:00", offer, false)], AS_OF, "0/1/0/0/0 overdue 0");
-    let result = evaluate(&c, &[&row("2026-10-31T16:00:00-07:00", offer, false), &row("2026-11-30T17:00:01-08:00", "", false)], AS_OF);
+    // The window is (as_of − 30 days, as_of]: 30 × 24 hours before
+    // 2026-11-30T17:00-08:00 is 2026-10-31T18:00-07:00, across the DST change.
+    check_rows(
+        &c,
+        &[row("2026-10-31T18:00:01-07:00", offer, false)],
+        AS_OF,
+        "0/1/0/0/0 overdue 0",
+    );
+    check_rows(
+        &c,
+        &[row("2026-11-30T17:00:00-08:00", "", false)],
+        AS_OF,
+        "0/0/1/0/0 overdue 0",
+    );
+    let result = evaluate(
+        &c,
+        &[
+            &row("2026-10-31T18:00:00-07:00", offer, false),
+            &row("2026-11-30T17:00:01-08:00", "", false),
+        ],
+        AS_OF,
+    );
     assert!(result.groups.is_empty());
     assert_eq!(result.status, Status::Unknown, "nothing to measure");
-    let longer = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.window = chrono::Duration::days(60));
-    check_rows(&longer, &[row("2026-10-15T09:00:00-07:00", "2026-10-16T09:00:00-07:00", false)], AS_OF, "1/0/0/0/0 overdue 0");
+    let longer = check_of("ca-dmhc/non-urgent-mh-initial", |r| {
+        r.window = chrono::Duration::days(60)
+    });
+    check_rows(
+        &longer,
+        &[row(
+            "2026-10-15T09:00:00-07:00",
+            "2026-10-16T09:00:00-07:00",
+            false,
+        )],
+        AS_OF,
+        "1/0/0/0/0 overdue 0",
+    );
 }
 
 #[test]
 fn bad_rows_are_rejected_with_their_line() {
     let c = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
-    let good = row("2026-11-16T09:00:00-08:00", "2026-11-17T09:00:00-08:00", false);
+    let good = row(
+        "2026-11-16T09:00:00-08:00",
+        "2026-11-17T09:00:00-08:00",
+        false,
+    );
     let rows = [
         good.as_str(),
         "r,2026-13-45T10:00:00Z,,,,initial,non_urgent,false,non_physician_mh,false,south",
@@ -178,10 +342,17 @@ fn bad_rows_are_rejected_with_their_line() {
         "r,,,,,initial,non_urgent,false,non_physician_mh,false,south",
         "r,2026-11-16T09:00:00-08:00,,,garbage,initial,non_urgent,false,non_physician_mh,false,south",
         "r,2026-11-16T09:00:00-08:00,,,,initial,non_urgent,false,non_physician_mh,maybe,south",
-        "r,2026-11-16T09:00:00-08:00",
+        "r,2026-11-16T09:00:00-08:00,,,,initial,non_urgent,false,non_physician_mh,false",
     ];
     let result = evaluate(&c, &rows, AS_OF);
-    assert_eq!(counts(&result), "1/0/0/0/7 overdue 0");
+    assert_eq!(
+        result.groups[0].labels["region"], "(none)",
+        "a short row has no region"
+    );
+    assert_eq!(result.groups[0].wait.as_ref().unwrap().counts.pending, 1);
+    let rows = &rows[..7];
+    let result = evaluate(&c, rows, AS_OF);
+    assert_eq!(counts(&result), "1/0/0/0/6 overdue 0");
     assert_eq!(
         result.rejected_rows,
         [
@@ -192,17 +363,21 @@ fn bad_rows_are_rejected_with_their_line() {
             "row 7: `first_offered_at` is not a timestamp",
         ]
     );
-    // 7 of 8 rejected: above max_rejected (50 % here), so unknown.
+    // 6 of 7 rejected: above max_rejected (50 % here), so unknown.
     assert_eq!(result.groups[0].status, Status::Unknown);
     assert_eq!(result.status, Status::Unknown);
-    assert!(result.groups[0].error.as_ref().unwrap().contains("7 of 8 rows rejected (87.5 %)"));
-    // At the default 5 %, one bad row in 25 is too many; in 25 good rows
-    // plus one bad, 3.8 %, is not.
+    let error = result.groups[0].error.as_ref().unwrap();
+    assert!(error.contains("6 of 7 rows rejected (85.7 %)"), "{error}");
+    // At the default 5 %: one bad row among 26 (3.8 %) is tolerated, one
+    // among 20 (exactly 5 %) too, one among 19 (5.3 %) is not.
     let strict = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.max_rejected = 0.05);
     let mut many: Vec<&str> = vec![good.as_str(); 25];
     many.push(rows[1]);
     assert_eq!(evaluate(&strict, &many, AS_OF).status, Status::Ok);
     many.truncate(19);
+    many.push(rows[1]);
+    assert_eq!(evaluate(&strict, &many, AS_OF).status, Status::Ok);
+    many.truncate(18);
     many.push(rows[1]);
     assert_eq!(evaluate(&strict, &many, AS_OF).status, Status::Unknown);
 }
@@ -244,10 +419,16 @@ fn hours_and_calendar_days() {
     ];
     let result = evaluate(&urgent, &rows, AS_OF);
     assert_eq!(counts(&result), "1/1/0/0/0 overdue 0");
-    assert_eq!(result.groups[0].wait.as_ref().unwrap().unit, standards::Unit::Hours);
+    assert_eq!(
+        result.groups[0].wait.as_ref().unwrap().unit,
+        standards::Unit::Hours
+    );
     // Open for more than 48 hours at the evaluation time: overdue.
     let open = ["r,2026-11-28T16:00:00-08:00,,,,initial,urgent,false,psychiatrist,false,south"];
-    assert_eq!(counts(&evaluate(&urgent, &open, AS_OF)), "0/1/0/0/0 overdue 1");
+    assert_eq!(
+        counts(&evaluate(&urgent, &open, AS_OF)),
+        "0/1/0/0/0 overdue 1"
+    );
     let md = check_of("md/bh-non-urgent", |_| {});
     let rows = [
         "r,2026-11-20T09:00:00-08:00,,,2026-11-30T09:00:00-08:00,initial,non_urgent,false,psychiatrist,false,south",
@@ -259,12 +440,24 @@ fn hours_and_calendar_days() {
 #[test]
 fn standards_not_yet_in_force() {
     let medicaid = check_of("us-cms/medicaid-outpatient-mh-sud", |_| {});
-    let rows = [row("2026-11-16T09:00:00-08:00", "2026-12-30T09:00:00-08:00", false)];
+    let rows = [row(
+        "2026-11-16T09:00:00-08:00",
+        "2026-12-30T09:00:00-08:00",
+        false,
+    )];
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
     let result = evaluate(&medicaid, &rows, AS_OF);
     assert_eq!(result.status, Status::NotInForce);
     assert_eq!(result.groups[0].status, Status::NotInForce);
-    let later = evaluate(&medicaid, &[&row("2027-07-20T09:00:00-07:00", "2027-09-30T09:00:00-07:00", false)], "2027-07-30T17:00:00-07:00");
+    let later = evaluate(
+        &medicaid,
+        &[&row(
+            "2027-07-20T09:00:00-07:00",
+            "2027-09-30T09:00:00-07:00",
+            false,
+        )],
+        "2027-07-30T17:00:00-07:00",
+    );
     assert_eq!(later.status, Status::Breach);
 }
 
@@ -272,29 +465,56 @@ fn standards_not_yet_in_force() {
 fn the_average_wait_standard_checks_the_mean() {
     let kp = check_of("kp-dmhc-2023/follow-up-average", |_| {});
     let follow_up = |offer: &str| {
-        format!("r,2026-11-10T09:00:00-08:00,2026-11-02T09:00:00-08:00,,{offer},follow_up,non_urgent,false,non_physician_mh,false,south")
+        format!(
+            "r,2026-11-10T09:00:00-08:00,2026-11-02T09:00:00-08:00,,{offer},follow_up,non_urgent,false,non_physician_mh,false,south"
+        )
     };
     // Waits 10 and 12 business days: mean 11 > 10.
-    let rows = [follow_up("2026-11-17T09:00:00-08:00"), follow_up("2026-11-19T09:00:00-08:00")];
+    let rows = [
+        follow_up("2026-11-17T09:00:00-08:00"),
+        follow_up("2026-11-19T09:00:00-08:00"),
+    ];
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
     let result = evaluate(&kp, &rows, AS_OF);
     assert_eq!(result.status, Status::Breach);
     assert_eq!(result.groups[0].value, Some(11.0));
     // Waits 8 and 12: mean 10, at the limit.
-    let rows = [follow_up("2026-11-13T09:00:00-08:00"), follow_up("2026-11-19T09:00:00-08:00")];
+    let rows = [
+        follow_up("2026-11-13T09:00:00-08:00"),
+        follow_up("2026-11-19T09:00:00-08:00"),
+    ];
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
     assert_eq!(evaluate(&kp, &rows, AS_OF).status, Status::Ok);
 }
 
 #[test]
 fn quantiles_are_nearest_rank() {
-    let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.calendar = Arc::new(Calendar::new(Preset::Weekdays, &[])));
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| {
+        r.calendar = Arc::new(Calendar::new(Preset::Weekdays, &[]))
+    });
     // Waits 0..=9 business days from Monday 2026-11-16.
     let offers = [
-        "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20", "2026-11-23", "2026-11-24",
-        "2026-11-25", "2026-11-26", "2026-11-27",
+        "2026-11-16",
+        "2026-11-17",
+        "2026-11-18",
+        "2026-11-19",
+        "2026-11-20",
+        "2026-11-23",
+        "2026-11-24",
+        "2026-11-25",
+        "2026-11-26",
+        "2026-11-27",
     ];
-    let rows: Vec<String> = offers.iter().map(|o| row("2026-11-16T09:00:00-08:00", &format!("{o}T12:00:00-08:00"), false)).collect();
+    let rows: Vec<String> = offers
+        .iter()
+        .map(|o| {
+            row(
+                "2026-11-16T09:00:00-08:00",
+                &format!("{o}T12:00:00-08:00"),
+                false,
+            )
+        })
+        .collect();
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
     let w = evaluate(&c, &rows, AS_OF).groups[0].wait.clone().unwrap();
     assert_eq!((w.median_wait, w.p90_wait), (Some(4.0), Some(8.0)));
@@ -306,10 +526,23 @@ fn mapping_and_value_maps() {
     let mut maps = std::collections::HashMap::new();
     maps.insert(
         record::Field::ProviderType,
-        [("LCSW".to_owned(), "non_physician_mh".to_owned())].into_iter().collect(),
+        [("LCSW".to_owned(), "non_physician_mh".to_owned())]
+            .into_iter()
+            .collect(),
     );
-    let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.values = Arc::new(record::ValueMaps::new(maps)));
-    let header: Vec<String> = ["Requested", "Offered", "Visit", "Urgency", "Provider", "Region"].map(str::to_owned).to_vec();
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| {
+        r.values = Arc::new(record::ValueMaps::new(maps))
+    });
+    let header: Vec<String> = [
+        "Requested",
+        "Offered",
+        "Visit",
+        "Urgency",
+        "Provider",
+        "Region",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     let mapping: BTreeMap<String, String> = [
         ("requested_at", "Requested"),
         ("first_offered_at", "Offered"),
@@ -322,19 +555,34 @@ fn mapping_and_value_maps() {
     .into_iter()
     .collect();
     let mut evaluator = Evaluator::new(std::slice::from_ref(&c), &header, &mapping, utc(AS_OF));
-    let row: Vec<Option<String>> = ["2026-11-16T09:00:00-08:00", "2026-11-17", "initial", "non_urgent", "LCSW", "south"]
-        .map(|s| Some(s.to_owned()))
-        .to_vec();
+    let row: Vec<Option<String>> = [
+        "2026-11-16T09:00:00-08:00",
+        "2026-11-17",
+        "initial",
+        "non_urgent",
+        "LCSW",
+        "south",
+    ]
+    .map(|s| Some(s.to_owned()))
+    .to_vec();
     evaluator.add(2, &row);
     let result = evaluator.finish(utc(AS_OF)).pop().unwrap();
     assert_eq!(counts(&result), "1/0/0/0/0 overdue 0");
     // A source without a column the standard needs: unknown, saying which.
     let header: Vec<String> = ["requested_at", "region"].map(str::to_owned).to_vec();
-    let evaluator = Evaluator::new(std::slice::from_ref(&c), &header, &BTreeMap::new(), utc(AS_OF));
+    let evaluator = Evaluator::new(
+        std::slice::from_ref(&c),
+        &header,
+        &BTreeMap::new(),
+        utc(AS_OF),
+    );
     let result = evaluator.finish(utc(AS_OF)).pop().unwrap();
     assert_eq!(result.status, Status::Unknown);
     let error = result.error.unwrap();
-    assert!(error.contains("has no `urgency`, `visit_type`, `provider_type`"), "{error}");
+    assert!(
+        error.contains("has no `urgency`, `visit_type`, `provider_type`"),
+        "{error}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -380,13 +628,21 @@ mod property {
         if zulu {
             t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         } else {
-            t.with_timezone(&chrono_tz::America::Los_Angeles).to_rfc3339()
+            t.with_timezone(&chrono_tz::America::Los_Angeles)
+                .to_rfc3339()
         }
     }
 
     fn csv_row(c: &Case) -> String {
-        let requested = if c.bad == 1 { "2025-13-01".to_owned() } else { text(c.requested, c.region == 0) };
-        let offered = c.offered.map(|o| text(c.requested + o, c.region != 1)).unwrap_or_default();
+        let requested = if c.bad == 1 {
+            "2025-13-01".to_owned()
+        } else {
+            text(c.requested, c.region == 0)
+        };
+        let offered = c
+            .offered
+            .map(|o| text(c.requested + o, c.region != 1))
+            .unwrap_or_default();
         let urgency = match (c.bad, c.urgent) {
             (2, _) => "soon",
             (_, true) => "urgent",
@@ -399,11 +655,26 @@ mod property {
     }
 
     /// The semantics written plainly, one request at a time with chrono.
-    fn reference(cases: &[Case], as_of: DateTime<Utc>, calendar: &Calendar) -> BTreeMap<String, [u64; 6]> {
+    fn reference(
+        cases: &[Case],
+        as_of: DateTime<Utc>,
+        calendar: &Calendar,
+    ) -> BTreeMap<String, [u64; 6]> {
         let zone = chrono_tz::America::Los_Angeles;
-        let date = |seconds: i64| DateTime::from_timestamp(START + seconds, 0).unwrap().with_timezone(&zone).date_naive();
+        let date = |seconds: i64| {
+            DateTime::from_timestamp(START + seconds, 0)
+                .unwrap()
+                .with_timezone(&zone)
+                .date_naive()
+        };
         let as_of_date = as_of.with_timezone(&zone).date_naive();
-        let bd = |from: NaiveDate, to: NaiveDate| from.iter_days().skip(1).take_while(|d| *d <= to).filter(|d| calendar.is_business_day(*d)).count() as i64;
+        let bd = |from: NaiveDate, to: NaiveDate| {
+            from.iter_days()
+                .skip(1)
+                .take_while(|d| *d <= to)
+                .filter(|d| calendar.is_business_day(*d))
+                .count() as i64
+        };
         let mut out: BTreeMap<String, [u64; 6]> = BTreeMap::new();
         for c in cases {
             let counts = out.entry(format!("region{}", c.region)).or_default();
@@ -431,7 +702,11 @@ mod property {
                 counts[0] += 1;
                 counts[3] += 1;
             } else if let Some(o) = c.offered {
-                if bd(date(c.requested), date(c.requested + o)) <= 10 { counts[0] += 1 } else { counts[1] += 1 }
+                if bd(date(c.requested), date(c.requested + o)) <= 10 {
+                    counts[0] += 1
+                } else {
+                    counts[1] += 1
+                }
             } else if bd(date(c.requested), as_of_date) > 10 {
                 counts[1] += 1;
                 counts[5] += 1;

@@ -200,13 +200,20 @@ fn threshold_or_ratio(
             &[("field", &raw.field), ("aggregate", &raw.aggregate)],
             "threshold",
         );
-        let (numerator, denominator) = (numerator?.get_ref().clone(), denominator?.get_ref().clone());
+        let (numerator, denominator) =
+            (numerator?.get_ref().clone(), denominator?.get_ref().clone());
         let metric = format!(
             "{} per {}",
             numerator.replace('_', " "),
             denominator.replace('_', " ")
         );
-        (Rule::Ratio { numerator, denominator }, metric)
+        (
+            Rule::Ratio {
+                numerator,
+                denominator,
+            },
+            metric,
+        )
     };
     Some(KindParts {
         rule,

@@ -5,10 +5,10 @@ use std::ops::Range;
 use std::collections::HashMap;
 
 use super::{Validator, ident};
-use crate::waittime::record::{Field, ValueMaps};
 use crate::config::load::Entry;
 use crate::config::raw::*;
 use crate::config::*;
+use crate::waittime::record::{Field, ValueMaps};
 
 pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<SourceSpec> {
     v.broken = entry.broken.clone();

@@ -27,9 +27,17 @@ pub(super) fn not_for_kind(v: &mut Validator, raw: &RawCheck, kind: &str) {
         .filter_map(|(key, value)| value.as_ref().map(|v| (*key, v.span())))
         .collect();
     spans.extend(raw.target.as_ref().map(|t| ("target", t.span())));
-    spans.extend(raw.max_rejected.as_ref().map(|t| ("max_rejected", t.span())));
+    spans.extend(
+        raw.max_rejected
+            .as_ref()
+            .map(|t| ("max_rejected", t.span())),
+    );
     spans.extend(raw.prior_auth.as_ref().map(|t| ("prior_auth", t.span())));
-    spans.extend(raw.provider_types.as_ref().map(|t| ("provider_types", t.span())));
+    spans.extend(
+        raw.provider_types
+            .as_ref()
+            .map(|t| ("provider_types", t.span())),
+    );
     spans.extend(raw.holidays.as_ref().map(|t| ("holidays", t.span())));
     for (key, span) in spans {
         v.problem(
@@ -92,17 +100,19 @@ pub(super) fn timely_access(
         );
         return None;
     };
+    // Every override is checked before any `?`, so that all problems of
+    // the check are reported together.
     let limit = match &raw.limit {
         Some(l) => v.finite(l, "limit").filter(|l| *l > 0.0).or_else(|| {
             v.problem(l.span(), "`limit` must be more than zero");
             None
-        })?,
-        None => limit,
+        }),
+        None => Some(limit),
     };
     let target = match (&raw.target, target, measure) {
-        (Some(t), _, _) => share(v, t, "target")?,
-        (None, Some(t), _) => t,
-        (None, None, Measure::MeanWait) => 1.0,
+        (Some(t), _, _) => share(v, t, "target"),
+        (None, Some(t), _) => Some(t),
+        (None, None, Measure::MeanWait) => Some(1.0),
         (None, None, Measure::ShareWithinLimit) => {
             v.problem(
                 id.span(),
@@ -111,29 +121,44 @@ pub(super) fn timely_access(
                     standard.id
                 ),
             );
-            return None;
+            None
         }
     };
-    let selection = selection_overrides(v, raw, selection)?;
-    let calendar = calendar(v, raw, standard.id)?;
+    let selection = selection_overrides(v, raw, selection);
+    let calendar = calendar(v, raw, standard.id);
     let window = match &raw.window {
-        None => chrono::Duration::days(30),
-        Some(w) => match humantime::parse_duration(w.get_ref()) {
-            Ok(d) if d >= std::time::Duration::from_secs(3600) => chrono::Duration::from_std(d).ok()?,
-            _ => {
-                v.problem(w.span(), "`window` must be a duration of at least an hour, like \"30d\" or \"90 days\"");
-                return None;
+        None => Some(chrono::Duration::days(30)),
+        Some(w) => {
+            match humantime::parse_duration(w.get_ref()) {
+                Ok(d) if d >= std::time::Duration::from_secs(3600) => {
+                    chrono::Duration::from_std(d).ok()
+                }
+                _ => {
+                    v.problem(w.span(), "`window` must be a duration of at least an hour, like \"30d\" or \"90 days\"");
+                    None
+                }
             }
-        },
+        }
     };
     let max_rejected = match &raw.max_rejected {
-        Some(m) => share(v, m, "max_rejected")?,
-        None => 0.05,
+        Some(m) => share(v, m, "max_rejected"),
+        None => Some(0.05),
     };
+    let (limit, target, selection, calendar, window, max_rejected) = (
+        limit?,
+        target?,
+        selection?,
+        calendar?,
+        window?,
+        max_rejected?,
+    );
     let within = unit.words(limit);
     let (comparison, metric) = match measure {
         Measure::ShareWithinLimit => (
-            Comparison { op: Op::Ge, limit: target },
+            Comparison {
+                op: Op::Ge,
+                limit: target,
+            },
             format!("of requests offered an appointment within {within}"),
         ),
         Measure::MeanWait => (
@@ -183,7 +208,10 @@ fn share(v: &mut Validator, value: &S<f64>, key: &str) -> Option<f64> {
     } else {
         String::new()
     };
-    v.problem(value.span(), format!("`{key}` is a share between 0 and 1{hint}"));
+    v.problem(
+        value.span(),
+        format!("`{key}` is a share between 0 and 1{hint}"),
+    );
     None
 }
 
@@ -206,7 +234,10 @@ fn selection_overrides(
         match VisitType::parse(t.get_ref()) {
             Some(visit) => selection.visit_type = Some(visit),
             None => {
-                v.problem(t.span(), "`visit_type` must be \"initial\" or \"follow_up\"");
+                v.problem(
+                    t.span(),
+                    "`visit_type` must be \"initial\" or \"follow_up\"",
+                );
                 ok = false;
             }
         }
@@ -241,14 +272,14 @@ fn calendar(v: &mut Validator, raw: &RawCheck, standard: &str) -> Option<Calenda
         Preset::UsFederal
     };
     let preset = match &raw.calendar {
-        None => default,
-        Some(name) => match Preset::parse(name.get_ref()) {
-            Some(p) => p,
-            None => {
-                v.problem(name.span(), "`calendar` must be \"us-federal\", \"ca-state\" or \"weekdays\"");
-                return None;
-            }
-        },
+        None => Some(default),
+        Some(name) => Preset::parse(name.get_ref()).or_else(|| {
+            v.problem(
+                name.span(),
+                "`calendar` must be \"us-federal\", \"ca-state\" or \"weekdays\"",
+            );
+            None
+        }),
     };
     let mut extra = Vec::new();
     let mut ok = true;
@@ -256,7 +287,13 @@ fn calendar(v: &mut Validator, raw: &RawCheck, standard: &str) -> Option<Calenda
         match chrono::NaiveDate::parse_from_str(day.get_ref(), "%Y-%m-%d") {
             Ok(date) => extra.push(date),
             Err(_) => {
-                v.problem(day.span(), format!("`holidays`: {:?} is not a date like \"2026-12-24\"", day.get_ref()));
+                v.problem(
+                    day.span(),
+                    format!(
+                        "`holidays`: {:?} is not a date like \"2026-12-24\"",
+                        day.get_ref()
+                    ),
+                );
                 ok = false;
             }
         }
@@ -265,7 +302,10 @@ fn calendar(v: &mut Validator, raw: &RawCheck, standard: &str) -> Option<Calenda
         let path = v.path(file.get_ref());
         let dates = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))
-            .and_then(|text| crate::calendar::parse_date_file(&text).map_err(|e| format!("{}: {e}", path.display())));
+            .and_then(|text| {
+                crate::calendar::parse_date_file(&text)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            });
         match dates {
             Ok(dates) => extra.extend(dates),
             Err(e) => {
@@ -274,5 +314,5 @@ fn calendar(v: &mut Validator, raw: &RawCheck, standard: &str) -> Option<Calenda
             }
         }
     }
-    ok.then(|| Calendar::new(preset, &extra))
+    Some(Calendar::new(preset.filter(|_| ok)?, &extra))
 }
