@@ -10,7 +10,9 @@
 //!
 //! Semantics, per row of a check (the standards file is the reference):
 //! 1. the clock-start time (request, prior visit or discharge) must parse,
-//!    else the row is rejected; outside the window it is skipped;
+//!    else the row is rejected; outside the window it is skipped. An empty
+//!    prior-visit or discharge time rejects only a row the standard
+//!    applies to (an initial visit has no prior visit);
 //! 2. the fields the standard selects on must hold known values, else the
 //!    row is rejected; rows the standard does not apply to are skipped;
 //! 3. an offer that does not parse or comes before the clock start is
@@ -249,6 +251,12 @@ impl CheckState {
         let rule = &*self.rule;
         let clock = rule.clock_field();
         let Some(start_text) = self.columns.text(row, clock) else {
+            // Every row is a request and needs its request time; a prior
+            // visit or a discharge is needed only by the rows the standard
+            // applies to (follow-ups, post-discharge visits).
+            if clock != Field::RequestedAt && !matches!(self.selects(row), Ok(true)) {
+                return Outcome::Skipped;
+            }
             return Outcome::rejected(format!("`{}` is empty", clock.name()));
         };
         let Some(start) = timestamp::parse(start_text, &mut self.zone) else {

@@ -403,8 +403,10 @@ fn follow_ups_count_from_the_prior_visit() {
         // Prior visit Monday 11-02; requested later; offered 11-17: 10 business days.
         "r,2026-11-10T09:00:00-08:00,2026-11-02T09:00:00-08:00,,2026-11-17T09:00:00-08:00,follow_up,non_urgent,false,non_physician_mh,false,south",
         "r,2026-11-10T09:00:00-08:00,2026-11-02T09:00:00-08:00,,2026-11-18T09:00:00-08:00,follow_up,non_urgent,false,non_physician_mh,false,south",
-        // No prior visit: rejected.
+        // A follow-up without its prior visit: rejected.
         "r,2026-11-10T09:00:00-08:00,,,2026-11-18T09:00:00-08:00,follow_up,non_urgent,false,non_physician_mh,false,south",
+        // An initial visit has no prior visit: not counted at all.
+        "r,2026-11-10T09:00:00-08:00,,,2026-11-18T09:00:00-08:00,initial,non_urgent,false,non_physician_mh,false,south",
     ];
     assert_eq!(counts(&evaluate(&c, &rows, AS_OF)), "1/1/0/0/1 overdue 0");
 }
