@@ -1,0 +1,274 @@
+//! Wait-time checks through the real binary: the report's fields, the
+//! email's sentence, JSON sources, and `accesswatch standards`.
+
+mod common;
+
+use common::{accesswatch, write};
+use mail_parser::MessageParser;
+
+/// Requests of Monday 2026-11-02 (Los Angeles): socal-south has 3 of 5
+/// offered within 10 business days (the 10th is Tuesday 11-17, after
+/// Veterans Day), one offered late, one still waiting; north has 2 of 2.
+const CSV: &str = "\
+id,requested_at,prior_appointment_at,first_offered_at,visit_type,urgency,prior_auth,provider_type,extended_by_provider,region
+R1,2026-11-02T09:00:00-08:00,,2026-11-03T09:00:00-08:00,initial,non_urgent,false,non_physician_mh,false,socal-south
+R2,2026-11-02T09:00:00-08:00,,2026-11-17T09:00:00-08:00,initial,non_urgent,false,non_physician_mh,false,socal-south
+R3,2026-11-02T09:00:00-08:00,,2026-11-18T09:00:00-08:00,initial,non_urgent,false,non_physician_mh,false,socal-south
+R4,2026-11-02T09:00:00-08:00,,,initial,non_urgent,false,non_physician_mh,false,socal-south
+R5,2026-11-02T09:00:00-08:00,,2026-12-01T09:00:00-08:00,initial,non_urgent,false,non_physician_mh,true,socal-south
+R6,2026-11-02T17:00:00Z,,2026-11-04T09:00:00-08:00,initial,non_urgent,false,non_physician_mh,false,north
+R7,2026-11-20,,2026-11-20,initial,non_urgent,false,LCSW,false,north
+R8,2026-11-02T09:00:00-08:00,,2026-11-04T09:00:00-08:00,follow_up,non_urgent,false,non_physician_mh,false,north
+";
+
+fn config(dir: &std::path::Path, source: &str) -> String {
+    let text = format!(
+        r#"
+[daemon]
+time_zone = "America/Los_Angeles"
+
+[email]
+transport = "file"
+directory = "outbox"
+from = "aw@plan.example"
+
+{source}
+
+[source.values.provider_type]
+LCSW = "non_physician_mh"
+
+[[check]]
+id = "mh-initial"
+kind = "timely_access"
+standard = "ca-dmhc/non-urgent-mh-initial"
+source = "appointments"
+group_by = ["region"]
+calendar = "us-federal"
+severity = "critical"
+
+[[route]]
+name = "compliance"
+to = ["compliance@plan.example"]
+"#
+    );
+    write(dir, "accesswatch.toml", &text)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+const AS_OF: &str = "2026-11-30T17:00:00-08:00";
+
+fn group<'a>(report: &'a serde_json::Value, region: &str) -> &'a serde_json::Value {
+    report["checks"][0]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["labels"]["region"] == region)
+        .unwrap_or_else(|| panic!("no group {region} in {report}"))
+}
+
+fn assert_report(report: &serde_json::Value) {
+    let check = &report["checks"][0];
+    assert_eq!(check["status"], "breach");
+    assert_eq!(check["standard"], "ca-dmhc/non-urgent-mh-initial");
+    let south = group(report, "socal-south");
+    assert_eq!(
+        south["counts"],
+        serde_json::json!({"compliant": 3, "noncompliant": 2, "pending": 0, "extended": 1, "rejected": 0})
+    );
+    assert_eq!(south["rate"], 0.6);
+    assert_eq!(south["target"], 0.7);
+    assert_eq!(south["status"], "breach");
+    // Offered waits 1, 10, 11 and 19 business days (the extended one too;
+    // Thanksgiving is a holiday); the open one has waited 18.
+    assert_eq!(south["median_wait"], 10.0);
+    assert_eq!(south["p90_wait"], 19.0);
+    assert_eq!(south["overdue_open"], 1);
+    assert_eq!(south["longest_open_wait"], 18.0);
+    assert_eq!(south["unit"], "business_days");
+    assert_eq!(south["standard"], "ca-dmhc/non-urgent-mh-initial");
+    assert!(south["citation"].as_str().unwrap().contains("1300.67.2.2"));
+    let north = group(report, "north");
+    assert_eq!(north["counts"]["compliant"], 2);
+    assert_eq!(north["rate"], 1.0);
+    assert_eq!(north["status"], "ok");
+}
+
+#[test]
+fn csv_report_fields_and_email_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "appointments.csv", CSV);
+    let path = config(
+        dir.path(),
+        "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\"",
+    );
+    let out = accesswatch(
+        &[
+            "--config", &path, "run", "--once", "--report", "json", "--as-of", AS_OF, "--notify",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_report(&serde_json::from_str(&out.stdout).unwrap());
+    let mail: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(mail.len(), 1);
+    let raw = std::fs::read(&mail[0]).unwrap();
+    let message = MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(
+        message.subject(),
+        Some(
+            "[accesswatch] CRITICAL: region socal-south below 70 % of requests offered an appointment within 10 business days"
+        )
+    );
+    let text = message.body_text(0).unwrap().replace('\n', " ");
+    let sentence = "within 10 business days of the request: 60 % of 5 requests in socal-south met it (target 70 %); \
+                    1 member is still waiting past the limit. 28 CCR §1300.67.2.2(c)(5); H&S Code §1367.03(a)(5) (confidence V:";
+    assert!(text.contains(sentence), "{text}");
+    assert!(
+        !text.contains("R1") && !text.contains("R4"),
+        "no record identifiers in email"
+    );
+    let html = message.body_html(0).unwrap();
+    assert!(
+        html.contains("60 % of 5 requests in socal-south met it"),
+        "{html}"
+    );
+}
+
+#[test]
+fn json_sources_give_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = CSV.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let records: Vec<serde_json::Value> = lines
+        .map(|line| {
+            let object: serde_json::Map<String, serde_json::Value> = header
+                .iter()
+                .zip(line.split(','))
+                .map(|(k, v)| {
+                    (
+                        (*k).to_owned(),
+                        if v.is_empty() {
+                            serde_json::Value::Null
+                        } else {
+                            v.into()
+                        },
+                    )
+                })
+                .collect();
+            serde_json::Value::Object(object)
+        })
+        .collect();
+    write(
+        dir.path(),
+        "appointments.json",
+        &serde_json::json!({"entry": records}).to_string(),
+    );
+    let path = config(
+        dir.path(),
+        "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.json\"\nrecords = \"/entry\"",
+    );
+    let out = accesswatch(
+        &[
+            "--config", &path, "run", "--once", "--report", "json", "--as-of", AS_OF,
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_report(&serde_json::from_str(&out.stdout).unwrap());
+}
+
+#[test]
+fn rejected_rows_are_reported_by_line_and_never_quoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = format!(
+        "{CSV}R9,2026-11-31T09:00:00Z,,,initial,non_urgent,false,non_physician_mh,false,north\n\
+         R10,2026-11-20T09:00:00Z,,,initial,Jane Doe,false,non_physician_mh,false,north\n"
+    );
+    write(dir.path(), "appointments.csv", &bad);
+    let path = config(
+        dir.path(),
+        "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\"",
+    );
+    let out = accesswatch(
+        &[
+            "--config", &path, "run", "--once", "--report", "json", "--as-of", AS_OF,
+        ],
+        &[],
+    );
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        report["checks"][0]["rejected_rows"],
+        serde_json::json!([
+            "row 10: `requested_at` is not a timestamp",
+            "row 11: `urgency` has an unknown value"
+        ])
+    );
+    let north = group(&report, "north");
+    assert_eq!(north["counts"]["rejected"], 2);
+    // 2 of 4 rows rejected is above the default 5 %.
+    assert_eq!(north["status"], "unknown");
+    assert!(
+        north["error"]
+            .as_str()
+            .unwrap()
+            .contains("2 of 4 rows rejected (50.0 %)")
+    );
+    assert!(!out.stdout.contains("Jane Doe") && !out.stderr.contains("Jane Doe"));
+    assert!(!out.stdout.contains("R10"));
+}
+
+#[test]
+fn standards_lists_every_catalog_entry() {
+    let out = accesswatch(&["standards", "--json"], &[]);
+    assert_eq!(out.code, 0);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    let ids: Vec<&str> = list.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    for id in [
+        "ca-dmhc/urgent-no-prior-auth",
+        "ca-dmhc/urgent-prior-auth",
+        "ca-dmhc/non-urgent-primary-care",
+        "ca-dmhc/non-urgent-specialist",
+        "ca-dmhc/non-urgent-mh-initial",
+        "ca-sb221/mh-follow-up",
+        "ca-dmhc/non-urgent-ancillary",
+        "us-cms/medicaid-outpatient-mh-sud",
+        "us-cms/medicaid-primary-care",
+        "us-cms/ffe-behavioral-health",
+        "us-cms/ffe-primary-care",
+        "us-cms/ffe-specialty",
+        "ny/bh-initial",
+        "ny/bh-post-discharge",
+        "md/urgent",
+        "md/bh-non-urgent",
+        "co-medicaid/bh-urgent",
+        "co-medicaid/bh-non-urgent",
+        "or-medicaid/bh-routine-assessment",
+        "ca-dmhc/physician-ratio",
+        "ca-dmhc/pcp-ratio",
+        "md/bh-ratio",
+        "md/sud-ratio",
+        "us-hrsa/mh-hpsa-core",
+        "kp-dmhc-2023/follow-up-average",
+        "nuhw-2025/non-appointment-hours",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let sb221 = list
+        .iter()
+        .find(|s| s["id"] == "ca-sb221/mh-follow-up")
+        .unwrap();
+    assert_eq!(sb221["limit"], 10.0);
+    assert_eq!(sb221["unit"], "business_days");
+    assert_eq!(sb221["clock_start"], "prior_appointment");
+    assert_eq!(sb221["confidence"], "S");
+    assert_eq!(sb221["effective"], "2022-07-01");
+    let text = accesswatch(&["standards"], &[]);
+    assert_eq!(text.code, 0);
+    assert!(text.stdout.contains("ca-sb221/mh-follow-up"));
+    assert!(text.stdout.contains("confidence    S: "));
+}
