@@ -272,3 +272,77 @@ fn standards_lists_every_catalog_entry() {
     assert!(text.stdout.contains("ca-sb221/mh-follow-up"));
     assert!(text.stdout.contains("confidence    S: "));
 }
+
+#[test]
+fn staffing_standards_of_the_catalog_set_ratio_and_threshold_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    // north is within every staffing standard, south breaches each.
+    write(
+        dir.path(),
+        "staffing.csv",
+        "region,members,physicians,pcps,bh,sud,population,core_mh,hours\n\
+         north,100000,100,60,60,55,120000,25,6\n\
+         south,100000,80,40,45,45,120000,18,4\n",
+    );
+    let mut text = String::from(
+        "[email]\ntransport = \"file\"\ndirectory = \"outbox\"\nfrom = \"aw@plan.example\"\n\
+         [[source]]\nid = \"staffing\"\nkind = \"file\"\npath = \"staffing.csv\"\n\
+         [[route]]\nname = \"r\"\nto = [\"c@plan.example\"]\n",
+    );
+    let ratios = [
+        ("ca-dmhc/physician-ratio", "members", "physicians"),
+        ("ca-dmhc/pcp-ratio", "members", "pcps"),
+        ("md/bh-ratio", "members", "bh"),
+        ("md/sud-ratio", "members", "sud"),
+        ("us-hrsa/mh-hpsa-core", "population", "core_mh"),
+    ];
+    for (standard, numerator, denominator) in ratios {
+        text += &format!(
+            "[[check]]\nid = \"{standard}\"\nkind = \"ratio\"\nstandard = \"{standard}\"\nsource = \"staffing\"\n\
+             numerator = \"{numerator}\"\ndenominator = \"{denominator}\"\ngroup_by = [\"region\"]\n"
+        );
+    }
+    text += "[[check]]\nid = \"nuhw\"\nkind = \"threshold\"\nstandard = \"nuhw-2025/non-appointment-hours\"\n\
+             source = \"staffing\"\nfield = \"hours\"\ngroup_by = [\"region\"]\n";
+    let path = write(dir.path(), "accesswatch.toml", &text);
+    let out = accesswatch(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "run",
+            "--once",
+            "--report",
+            "json",
+        ],
+        &[],
+    );
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 6);
+    for check in checks {
+        let id = check["id"].as_str().unwrap();
+        assert_eq!(check["status"], "breach", "{id}: {check}");
+        assert_eq!(
+            group(&serde_json::json!({"checks": [check]}), "north")["status"],
+            "ok",
+            "{id}"
+        );
+        assert_eq!(
+            group(&serde_json::json!({"checks": [check]}), "south")["status"],
+            "breach",
+            "{id}"
+        );
+        assert!(
+            check["citation"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("standard {id}")),
+            "{check}"
+        );
+    }
+    let limits: Vec<f64> = checks
+        .iter()
+        .map(|c| c["limit"].as_f64().unwrap())
+        .collect();
+    assert_eq!(limits, [1200.0, 2000.0, 2000.0, 2000.0, 6000.0, 5.0]);
+}

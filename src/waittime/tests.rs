@@ -758,3 +758,141 @@ mod property {
         }
     }
 }
+
+/// Every wait-time standard of the catalog, evaluated on two requests made
+/// from its own rule: one offered exactly at the limit (compliant) and one
+/// offered just past it (non-compliant), with a request the standard does
+/// not apply to beside them, evaluated after the standard took effect.
+#[test]
+fn every_wait_time_standard_of_the_catalog() {
+    use chrono::TimeZone as _;
+    let zone = chrono_tz::America::Los_Angeles;
+    let mut tested = 0;
+    for standard in standards::catalog() {
+        let standards::Rule::WaitTime {
+            selection,
+            unit,
+            limit,
+            ..
+        } = &standard.rule
+        else {
+            continue;
+        };
+        let check = check_of(standard.id, |_| {});
+        let Rule::TimelyAccess(rule) = &check.rule else {
+            unreachable!()
+        };
+        let effective = standard
+            .effective
+            .unwrap_or(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        let start_date = effective.max(NaiveDate::from_ymd_opt(2026, 11, 2).unwrap())
+            + chrono::Duration::days(7);
+        let start = zone
+            .from_local_datetime(&start_date.and_hms_opt(9, 0, 0).unwrap())
+            .unwrap();
+        // The offer at the limit, and one unit past it.
+        let at_limit = match unit {
+            standards::Unit::Hours => start + chrono::Duration::minutes((*limit * 60.0) as i64),
+            standards::Unit::CalendarDays => start + chrono::Duration::days(*limit as i64),
+            standards::Unit::BusinessDays => {
+                let mut day = start_date;
+                while rule.calendar.business_days(start_date, day) < *limit as i64 {
+                    day = day.succ_opt().unwrap();
+                }
+                zone.from_local_datetime(&day.and_hms_opt(9, 0, 0).unwrap())
+                    .unwrap()
+            }
+        };
+        let past = match unit {
+            standards::Unit::Hours => at_limit + chrono::Duration::minutes(1),
+            _ => {
+                let mut day = at_limit.date_naive().succ_opt().unwrap();
+                while *unit == standards::Unit::BusinessDays && !rule.calendar.is_business_day(day)
+                {
+                    day = day.succ_opt().unwrap();
+                }
+                zone.from_local_datetime(&day.and_hms_opt(9, 0, 0).unwrap())
+                    .unwrap()
+            }
+        };
+        let urgency = selection.urgency.map_or("non_urgent", |u| u.as_str());
+        let visit = selection.visit_type.map_or("initial", |v| v.as_str());
+        let prior_auth = selection.prior_auth.unwrap_or(false);
+        let provider = selection
+            .provider_types
+            .first()
+            .map_or("non_physician_mh", |p| p.as_str());
+        let other_provider = if provider == "ancillary" {
+            "primary_care"
+        } else {
+            "ancillary"
+        };
+        let line = |offer: &str, provider: &str| {
+            let t = start.to_rfc3339();
+            format!("r,{t},{t},{t},{offer},{visit},{urgency},{prior_auth},{provider},false,south")
+        };
+        let mut rows = vec![
+            line(&at_limit.to_rfc3339(), provider),
+            line(&past.to_rfc3339(), provider),
+        ];
+        if !selection.provider_types.is_empty() {
+            rows.push(line(&past.to_rfc3339(), other_provider));
+        }
+        let as_of = (start + chrono::Duration::days(20)).to_rfc3339();
+        let result = evaluate(
+            &check,
+            &rows.iter().map(String::as_str).collect::<Vec<_>>(),
+            &as_of,
+        );
+        assert_eq!(counts(&result), "1/1/0/0/0 overdue 0", "{}", standard.id);
+        assert_ne!(result.status, Status::NotInForce, "{}", standard.id);
+        tested += 1;
+    }
+    assert_eq!(tested, 20, "every wait-time entry of sections 1 and 3");
+}
+
+/// Waits in business days across DST changes and weekends, in Los Angeles
+/// and New York: (zone, request, offer, business days).
+#[test]
+fn business_day_waits_across_dst_and_weekends() {
+    let la = chrono_tz::America::Los_Angeles;
+    let ny = chrono_tz::America::New_York;
+    #[rustfmt::skip]
+    let cases = [
+        // Spring forward, Sunday 2026-03-08: a Saturday-night request offered Monday.
+        (la, "2026-03-08T01:30:00-08:00", "2026-03-09T09:00:00-07:00", 1),
+        (ny, "2026-03-08T01:30:00-05:00", "2026-03-09T09:00:00-04:00", 1),
+        // The same instants in UTC: 06:30Z is Saturday night in LA but
+        // Sunday 01:30 in New York; both still one business day to Monday.
+        (la, "2026-03-08T06:30:00Z", "2026-03-09T13:00:00Z", 1),
+        (ny, "2026-03-08T06:30:00Z", "2026-03-09T13:00:00Z", 1),
+        // One instant, two dates: Friday 00:30 in New York is Thursday in LA.
+        (ny, "2026-03-06T05:30:00Z", "2026-03-06T18:00:00Z", 0),
+        (la, "2026-03-06T05:30:00Z", "2026-03-06T18:00:00Z", 1),
+        // Fall back, Sunday 2026-11-01.
+        (la, "2026-10-30T16:00:00-07:00", "2026-11-02T08:00:00-08:00", 1),
+        (ny, "2026-10-31T23:59:00-04:00", "2026-11-02T00:01:00-05:00", 1),
+        (ny, "2026-11-01T01:30:00-04:00", "2026-11-01T01:30:00-05:00", 0), // the repeated hour
+        // Weekend requests.
+        (la, "2026-11-07T10:00:00-08:00", "2026-11-09T10:00:00-08:00", 1),
+        (la, "2026-11-07T10:00:00-08:00", "2026-11-08T10:00:00-08:00", 0),
+        (ny, "2026-11-08T10:00:00-05:00", "2026-11-13T10:00:00-05:00", 4), // Veterans Day Wed 11-11
+    ];
+    for (zone, requested, offered, expected) in cases {
+        let check = check_of("ca-dmhc/non-urgent-mh-initial", |r| {
+            r.time_zone = zone;
+            r.window = chrono::Duration::days(400);
+        });
+        let result = evaluate(&check, &[&row(requested, offered, false)], AS_OF);
+        let wait = result
+            .groups
+            .first()
+            .and_then(|g| g.wait.as_ref())
+            .and_then(|w| w.median_wait);
+        assert_eq!(
+            wait,
+            Some(expected as f64),
+            "{zone} {requested} → {offered}"
+        );
+    }
+}

@@ -50,6 +50,7 @@ pub(super) fn check(
     let title = match (&raw.title, kind) {
         (Some(t), _) => v.non_empty(t, "title"),
         (None, Some("timely_access")) => None,
+        (None, _) if raw.standard.is_some() => None,
         (None, _) => {
             v.required(&raw.title, span, "`title` in [[check]]");
             None
@@ -134,22 +135,32 @@ fn threshold_or_ratio(
     kind: &str,
 ) -> Option<KindParts> {
     super::timely::not_for_kind(v, raw, kind);
-    let op = v
-        .required(
-            &raw.op,
-            span,
-            "`op` in [[check]] (the healthy side: \"<\", \"<=\", \">\" or \">=\")",
-        )
-        .and_then(|o| {
-            v.choice(
-                o,
-                "op",
-                &[("<", Op::Lt), ("<=", Op::Le), (">", Op::Gt), (">=", Op::Ge)],
+    let standard = super::timely::staffing_standard(v, raw, kind);
+    if raw.standard.is_some() && standard.is_none() {
+        return None;
+    }
+    let op = match (&raw.op, &standard) {
+        (Some(o), _) => v.choice(
+            o,
+            "op",
+            &[("<", Op::Lt), ("<=", Op::Le), (">", Op::Gt), (">=", Op::Ge)],
+        ),
+        (None, Some(standard)) => Some(standard.op),
+        (None, None) => v
+            .required(
+                &raw.op,
+                span,
+                "`op` in [[check]] (the healthy side: \"<\", \"<=\", \">\" or \">=\")",
             )
-        });
-    let limit = v
-        .required(&raw.limit, span, "`limit` in [[check]]")
-        .and_then(|l| v.finite(l, "limit"));
+            .and(None),
+    };
+    let limit = match (&raw.limit, &standard) {
+        (Some(l), _) => v.finite(l, "limit"),
+        (None, Some(standard)) => Some(standard.limit),
+        (None, None) => v
+            .required(&raw.limit, span, "`limit` in [[check]]")
+            .and(None),
+    };
     let (rule, metric) = if kind == "threshold" {
         let field = v.required(
             &raw.field,
@@ -215,6 +226,10 @@ fn threshold_or_ratio(
             metric,
         )
     };
+    let (metric, title, citation) = match standard {
+        Some(s) => (s.metric, Some(s.title), Some(s.citation)),
+        None => (metric, None, None),
+    };
     Some(KindParts {
         rule,
         comparison: Some(Comparison {
@@ -222,8 +237,8 @@ fn threshold_or_ratio(
             limit: limit?,
         }),
         metric,
-        title: None,
-        citation: None,
+        title,
+        citation,
     })
 }
 

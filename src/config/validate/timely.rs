@@ -12,10 +12,78 @@ use crate::config::*;
 use crate::standards::{self, Measure, ProviderType, Urgency, VisitType};
 use crate::waittime::WaitRule;
 
+/// A staffing standard named by a `ratio` or `threshold` check: its
+/// comparison, metric and citation, which the check's own keys override.
+pub(super) struct StaffingDefaults {
+    pub op: Op,
+    pub limit: f64,
+    pub metric: String,
+    pub title: String,
+    pub citation: String,
+}
+
+pub(super) fn staffing_standard(
+    v: &mut Validator,
+    raw: &RawCheck,
+    kind: &str,
+) -> Option<StaffingDefaults> {
+    let id = raw.standard.as_ref()?;
+    let Some(standard) = standards::find(id.get_ref()) else {
+        v.problem(
+            id.span(),
+            format!(
+                "`standard` {:?} is not in the catalog: `accesswatch standards` lists them",
+                id.get_ref()
+            ),
+        );
+        return None;
+    };
+    let (op, limit, metric) = match (&standard.rule, kind) {
+        (standards::Rule::Ratio { metric, op, limit }, "ratio")
+        | (
+            standards::Rule::Threshold {
+                metric, op, limit, ..
+            },
+            "threshold",
+        ) => (*op, *limit, *metric),
+        (rule, _) => {
+            let wanted = match rule {
+                standards::Rule::WaitTime { .. } => "timely_access",
+                standards::Rule::Ratio { .. } => "ratio",
+                standards::Rule::Threshold { .. } => "threshold",
+            };
+            v.problem(
+                id.span(),
+                format!(
+                    "standard {:?} is checked with kind = \"{wanted}\", not \"{kind}\"",
+                    standard.id
+                ),
+            );
+            return None;
+        }
+    };
+    Some(StaffingDefaults {
+        op,
+        limit,
+        metric: metric.to_owned(),
+        title: standard.title.to_owned(),
+        citation: citation(&standard),
+    })
+}
+
+fn citation(standard: &standards::Standard) -> String {
+    format!(
+        "{} (standard {}, confidence {}: {})",
+        standard.citation,
+        standard.id,
+        standard.confidence.letter(),
+        standard.confidence.describe()
+    )
+}
+
 /// Keys of `timely_access` checks, refused on the other kinds.
 pub(super) fn not_for_kind(v: &mut Validator, raw: &RawCheck, kind: &str) {
     let strings = [
-        ("standard", &raw.standard),
         ("urgency", &raw.urgency),
         ("visit_type", &raw.visit_type),
         ("calendar", &raw.calendar),
@@ -166,13 +234,7 @@ pub(super) fn timely_access(
             format!("{} of mean wait", unit.words(2.0).trim_start_matches("2 ")),
         ),
     };
-    let citation = format!(
-        "{} (standard {}, confidence {}: {})",
-        standard.citation,
-        standard.id,
-        standard.confidence.letter(),
-        standard.confidence.describe()
-    );
+    let citation = citation(&standard);
     let title = standard.title.to_owned();
     let rule = WaitRule {
         standard,
