@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod calendar;
 pub mod cli;
 pub mod commands;
