@@ -42,5 +42,6 @@ pub mod run;
 pub mod schedule;
 pub mod source;
 pub mod standards;
+pub mod state;
 pub mod table;
 pub mod waittime;

@@ -1,0 +1,202 @@
+//! Alert episodes and acknowledgements in the state store.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, anyhow};
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension as _, Row};
+
+use super::{Store, Tx, parse_time, time_text};
+use crate::alerts::{Episode, Phase};
+use crate::config::Severity;
+use crate::evaluate::Status;
+
+const COLUMNS: &str = "id, check_id, group_key, labels, severity, phase, started_at, firing_since, resolved_at, \
+     breaches, last_status, last_value, last_limit, last_seen_at, notified_at, reminders, next_reminder_at, \
+     resolution_notified_at, thread_id, ack_until, ack_by";
+
+fn severity(text: &str) -> Severity {
+    if text == "critical" {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    }
+}
+
+fn status(text: &str) -> Status {
+    match text {
+        "ok" => Status::Ok,
+        "breach" => Status::Breach,
+        "not_in_force" => Status::NotInForce,
+        _ => Status::Unknown,
+    }
+}
+
+fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = row.get(index)?;
+    Ok(text.as_deref().and_then(parse_time))
+}
+
+fn episode(row: &Row<'_>) -> rusqlite::Result<Episode> {
+    let labels: String = row.get(3)?;
+    let phase: String = row.get(5)?;
+    let now = DateTime::UNIX_EPOCH;
+    Ok(Episode {
+        id: Some(row.get(0)?),
+        check_id: row.get(1)?,
+        group_key: row.get(2)?,
+        labels: serde_json::from_str::<BTreeMap<String, String>>(&labels).unwrap_or_default(),
+        severity: severity(&row.get::<_, String>(4)?),
+        phase: Phase::parse(&phase).unwrap_or(Phase::Firing),
+        started_at: time(row, 6)?.unwrap_or(now),
+        firing_since: time(row, 7)?,
+        resolved_at: time(row, 8)?,
+        breaches: row.get(9)?,
+        last_status: status(&row.get::<_, String>(10)?),
+        last_value: row.get(11)?,
+        last_limit: row.get(12)?,
+        last_seen_at: time(row, 13)?.unwrap_or(now),
+        notified_at: time(row, 14)?,
+        reminders: row.get(15)?,
+        next_reminder_at: time(row, 16)?,
+        resolution_notified_at: time(row, 17)?,
+        thread_id: row.get(18)?,
+        ack_until: time(row, 19)?,
+        ack_by: row.get(20)?,
+    })
+}
+
+impl Tx<'_> {
+    /// The pending or firing episode of (check, group), if any.
+    pub fn open_episode(&self, check_id: &str, group_key: &str) -> anyhow::Result<Option<Episode>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM episodes WHERE check_id = ?1 AND group_key = ?2 AND closed = 0 AND phase <> 'resolved'"
+        );
+        Ok(self
+            .inner
+            .query_row(&sql, [check_id, group_key], episode)
+            .optional()?)
+    }
+
+    /// Every episode not yet closed: pending, firing, and resolved ones
+    /// whose resolution may still be due.
+    pub fn unclosed_episodes(&self) -> anyhow::Result<Vec<Episode>> {
+        let sql = format!("SELECT {COLUMNS} FROM episodes WHERE closed = 0 ORDER BY id");
+        let mut statement = self.inner.prepare(&sql)?;
+        let rows = statement.query_map([], episode)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Inserts or updates `episode`, setting its id.
+    pub fn save_episode(&self, episode: &mut Episode) -> anyhow::Result<()> {
+        let labels = serde_json::to_string(&episode.labels)?;
+        let e = &*episode;
+        let values = rusqlite::params![
+            e.check_id,
+            e.group_key,
+            labels,
+            e.severity.as_str(),
+            e.phase.as_str(),
+            time_text(e.started_at),
+            e.firing_since.map(time_text),
+            e.resolved_at.map(time_text),
+            e.breaches,
+            e.last_status.as_str(),
+            e.last_value.filter(|v| v.is_finite()),
+            e.last_limit,
+            time_text(e.last_seen_at),
+            e.notified_at.map(time_text),
+            e.reminders,
+            e.next_reminder_at.map(time_text),
+            e.resolution_notified_at.map(time_text),
+            e.thread_id,
+            e.ack_until.map(time_text),
+            e.ack_by,
+        ];
+        match e.id {
+            Some(id) => {
+                let sql = "UPDATE episodes SET check_id = ?1, group_key = ?2, labels = ?3, severity = ?4, phase = ?5, \
+                     started_at = ?6, firing_since = ?7, resolved_at = ?8, breaches = ?9, last_status = ?10, \
+                     last_value = ?11, last_limit = ?12, last_seen_at = ?13, notified_at = ?14, reminders = ?15, \
+                     next_reminder_at = ?16, resolution_notified_at = ?17, thread_id = ?18, ack_until = ?19, \
+                     ack_by = ?20 WHERE id = ?21";
+                let mut statement = self.inner.prepare_cached(sql)?;
+                let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
+                all.push(&id);
+                statement.execute(all.as_slice())?;
+            }
+            None => {
+                let sql = format!(
+                    "INSERT INTO episodes ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                    COLUMNS.trim_start_matches("id, ")
+                );
+                self.inner.execute(&sql, values)?;
+                episode.id = Some(self.inner.last_insert_rowid());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a pending episode that recovered before it fired.
+    pub fn delete_episode(&self, id: i64) -> anyhow::Result<()> {
+        self.inner.execute("DELETE FROM episodes WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Marks a resolved episode as done: nothing more will be told.
+    pub fn close_episode(&self, id: i64) -> anyhow::Result<()> {
+        self.inner
+            .execute("UPDATE episodes SET closed = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+}
+
+/// What `ack` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acked {
+    pub episodes: usize,
+}
+
+impl Store {
+    /// Acknowledges the open episodes of `check_id` (those whose labels
+    /// include every `group` pair): their reminders are muted until
+    /// `until`. `until = None` clears the acknowledgement. Recorded in
+    /// `acks`.
+    pub fn ack(
+        &self,
+        check_id: &str,
+        group: &BTreeMap<String, String>,
+        until: Option<DateTime<Utc>>,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Acked> {
+        self.transaction(|tx| {
+            let mut count = 0;
+            for mut episode in tx.unclosed_episodes()? {
+                let matches = episode.check_id == check_id
+                    && episode.phase != Phase::Resolved
+                    && group.iter().all(|(k, v)| episode.labels.get(k) == Some(v));
+                if !matches {
+                    continue;
+                }
+                episode.ack_until = until;
+                episode.ack_by = until.map(|_| by.to_owned());
+                tx.save_episode(&mut episode)?;
+                let id = episode.id.ok_or_else(|| anyhow!("episode without id"))?;
+                tx.inner
+                    .execute(
+                        "INSERT INTO acks (episode_id, until, by_whom, at, cleared) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        rusqlite::params![id, until.map(time_text), by, time_text(now), until.is_none()],
+                    )
+                    .context("recording the acknowledgement")?;
+                count += 1;
+            }
+            Ok(Acked { episodes: count })
+        })
+    }
+
+    /// Every episode not closed, for `status`.
+    pub fn episodes(&self) -> anyhow::Result<Vec<Episode>> {
+        self.read(|tx| tx.unclosed_episodes())
+    }
+}

@@ -1,0 +1,176 @@
+//! The email outbox: messages written in the same transaction as the state
+//! change that caused them, sent by the delivery worker, marked sent only
+//! after the server accepted them, and never dropped.
+
+use chrono::{DateTime, Utc};
+use rusqlite::Row;
+
+use super::{Store, Tx, parse_time, time_text};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    pub id: Option<i64>,
+    pub route: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+const COLUMNS: &str = "id, route, recipients, subject, text_body, html_body, message_id, in_reply_to, refs, \
+     created_at, attempts, next_attempt_at, last_error";
+
+fn message(row: &Row<'_>) -> rusqlite::Result<OutboxMessage> {
+    let recipients: String = row.get(2)?;
+    let references: String = row.get(8)?;
+    let time = |index: usize| -> rusqlite::Result<DateTime<Utc>> {
+        let text: String = row.get(index)?;
+        Ok(parse_time(&text).unwrap_or(DateTime::UNIX_EPOCH))
+    };
+    Ok(OutboxMessage {
+        id: Some(row.get(0)?),
+        route: row.get(1)?,
+        recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+        subject: row.get(3)?,
+        text: row.get(4)?,
+        html: row.get(5)?,
+        message_id: row.get(6)?,
+        in_reply_to: row.get(7)?,
+        references: serde_json::from_str(&references).unwrap_or_default(),
+        created_at: time(9)?,
+        attempts: row.get(10)?,
+        next_attempt_at: time(11)?,
+        last_error: row.get(12)?,
+    })
+}
+
+/// Depth and age of the outbox, for `status` and metrics.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OutboxStats {
+    pub unsent: u64,
+    pub oldest_unsent: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub sent: u64,
+}
+
+impl Tx<'_> {
+    pub fn enqueue(&self, m: &OutboxMessage) -> anyhow::Result<i64> {
+        self.inner.execute(
+            "INSERT INTO outbox (route, recipients, subject, text_body, html_body, message_id, in_reply_to, refs, created_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            rusqlite::params![
+                m.route,
+                serde_json::to_string(&m.recipients)?,
+                m.subject,
+                m.text,
+                m.html,
+                m.message_id,
+                m.in_reply_to,
+                serde_json::to_string(&m.references)?,
+                time_text(m.created_at),
+                time_text(m.next_attempt_at),
+            ],
+        )?;
+        Ok(self.inner.last_insert_rowid())
+    }
+}
+
+impl Store {
+    /// Unsent messages whose next attempt is due at `now` (all unsent ones
+    /// with `now = None`), oldest first, at most `limit`.
+    pub fn due_messages(&self, now: Option<DateTime<Utc>>, limit: usize) -> anyhow::Result<Vec<OutboxMessage>> {
+        // Later than any stored time (which all have four-digit years).
+        let until = now.map_or_else(|| "9999-12-31T23:59:59.999999Z".to_owned(), time_text);
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2"
+            );
+            let mut statement = tx.inner.prepare(&sql)?;
+            let rows = statement.query_map(
+                rusqlite::params![until, limit as i64],
+                message,
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// When the next unsent message is due, if any.
+    pub fn next_attempt(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        self.read(|tx| {
+            let text: Option<String> = tx.inner.query_row(
+                "SELECT min(next_attempt_at) FROM outbox WHERE sent_at IS NULL",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(text.as_deref().and_then(parse_time))
+        })
+    }
+
+    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.transaction(|tx| {
+            tx.inner.execute(
+                "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                rusqlite::params![id, time_text(now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn mark_failed(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.transaction(|tx| {
+            tx.inner.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                rusqlite::params![id, error, time_text(next_attempt_at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Marks a message as reported undeliverable; true the first time.
+    pub fn report_stuck(&self, id: i64) -> anyhow::Result<bool> {
+        self.transaction(|tx| {
+            let changed = tx.inner.execute(
+                "UPDATE outbox SET stuck_reported = 1 WHERE id = ?1 AND stuck_reported = 0",
+                [id],
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
+    pub fn outbox_stats(&self) -> anyhow::Result<OutboxStats> {
+        self.read(|tx| {
+            let (unsent, oldest): (i64, Option<String>) = tx.inner.query_row(
+                "SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            let sent: i64 = tx
+                .inner
+                .query_row("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL", [], |row| row.get(0))?;
+            let last_error: Option<String> = tx
+                .inner
+                .query_row(
+                    "SELECT last_error FROM outbox WHERE sent_at IS NULL AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
+                    [],
+                    |row| row.get(0),
+                )
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })?;
+            Ok(OutboxStats {
+                unsent: unsent as u64,
+                oldest_unsent: oldest.as_deref().and_then(parse_time),
+                last_error,
+                sent: sent as u64,
+            })
+        })
+    }
+}
