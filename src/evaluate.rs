@@ -314,6 +314,8 @@ mod tests {
             rule,
             comparison: Comparison { op, limit },
             schedule: Schedule::parse("@daily", chrono_tz::UTC).unwrap(),
+            policy: Default::default(),
+            clear_at: None,
         }
     }
 
@@ -340,6 +342,7 @@ mod tests {
             fields: Default::default(),
             values: Default::default(),
             time_field: None,
+            max_stale: chrono::Duration::hours(26),
             csv_delimiter: b',',
         };
         crate::table::parse(

@@ -413,6 +413,7 @@ mod tests {
                 .collect(),
             values: Default::default(),
             time_field: None,
+            max_stale: chrono::Duration::hours(26),
             csv_delimiter: b',',
         }
     }

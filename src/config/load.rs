@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use toml_edit::{Document, Item};
 
 use super::Problem;
-use super::raw::{RawCheck, RawDaemon, RawEmail, RawRoute, RawSource};
+use super::raw::{RawAlerting, RawCheck, RawDaemon, RawEmail, RawMaintenance, RawRoute, RawSource};
 
 /// One entry of the file as read, with the span of its table header so that
 /// a missing key can be reported where the entry starts.
@@ -35,12 +35,15 @@ pub struct RawConfig {
     pub sources: Vec<Entry<RawSource>>,
     pub checks: Vec<Entry<RawCheck>>,
     pub routes: Vec<Entry<RawRoute>>,
+    pub alerting: Option<Entry<RawAlerting>>,
+    pub maintenance: Vec<Entry<RawMaintenance>>,
     pub broken_source_ids: Vec<String>,
     /// Top-level keys present in the file, readable or not.
     pub sections: BTreeSet<String>,
 }
 
-const SECTIONS: &str = "[daemon], [email], [[source]], [[check]] and [[route]]";
+const SECTIONS: &str =
+    "[daemon], [email], [alerting], [[source]], [[check]], [[route]] and [[maintenance]]";
 
 /// Reads `text`; `None` when it is not TOML at all (the syntax error is in
 /// `problems` and nothing else can be checked).
@@ -67,6 +70,17 @@ pub fn parse(text: &str, problems: &mut Vec<Problem>) -> Option<RawConfig> {
         match key {
             "daemon" => raw.daemon = read_table(item, "[daemon]", key_span, problems),
             "email" => raw.email = read_table(item, "[email]", key_span, problems),
+            "alerting" => raw.alerting = read_table(item, "[alerting]", key_span, problems),
+            "maintenance" => {
+                for element in array_elements(item, key, key_span.clone(), problems) {
+                    raw.maintenance.extend(read_table(
+                        &element,
+                        "[[maintenance]]",
+                        key_span.clone(),
+                        problems,
+                    ));
+                }
+            }
             "source" => {
                 for element in array_elements(item, key, key_span.clone(), problems) {
                     match read_table::<RawSource>(

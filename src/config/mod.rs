@@ -33,9 +33,47 @@ pub struct Config {
     pub path: PathBuf,
     pub daemon: Daemon,
     pub email: Email,
+    pub alerting: Alerting,
     pub sources: Vec<SourceSpec>,
     pub checks: Vec<Check>,
     pub routes: Vec<Route>,
+    pub maintenance: Vec<Maintenance>,
+}
+
+/// `[alerting]` settings that are not per check.
+#[derive(Debug, Clone)]
+pub struct Alerting {
+    /// An email still unsent after this long is reported as undeliverable
+    /// (and kept, and still retried).
+    pub undeliverable_after: chrono::Duration,
+    /// Evaluation results older than this are pruned from the state store.
+    pub retention: chrono::Duration,
+}
+
+/// A window in which notifications are held back.
+#[derive(Debug, Clone)]
+pub struct Maintenance {
+    pub name: String,
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+    /// Empty: every check.
+    pub checks: Vec<String>,
+    /// Every label listed must have this value.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Maintenance {
+    pub fn covers(
+        &self,
+        check_id: &str,
+        labels: &BTreeMap<String, String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        self.start <= now
+            && now < self.end
+            && (self.checks.is_empty() || self.checks.iter().any(|c| c == check_id))
+            && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
 }
 
 #[derive(Debug)]
@@ -118,6 +156,8 @@ pub struct SourceSpec {
     pub values: std::sync::Arc<crate::waittime::record::ValueMaps>,
     /// Field holding the time the data describes; the fetch time otherwise.
     pub time_field: Option<String>,
+    /// Failing for longer than this raises a "data unavailable" alert.
+    pub max_stale: chrono::Duration,
     pub csv_delimiter: u8,
 }
 
@@ -174,6 +214,11 @@ pub struct Check {
     pub rule: Rule,
     pub comparison: Comparison,
     pub schedule: Schedule,
+    /// When to fire and how often to remind.
+    pub policy: crate::alerts::Policy,
+    /// Recovery threshold: a firing alert resolves only once the value is
+    /// on the healthy side of this too.
+    pub clear_at: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -54,6 +54,7 @@ pub struct RawSource {
     pub fields: Option<BTreeMap<String, S<String>>>,
     pub values: Option<BTreeMap<String, BTreeMap<String, S<String>>>>,
     pub time_field: Option<S<String>>,
+    pub max_stale: Option<S<String>>,
     pub csv_delimiter: Option<S<String>>,
     // file
     pub path: Option<S<String>>,
@@ -112,6 +113,35 @@ pub struct RawCheck {
     pub holidays_file: Option<S<String>>,
     pub window: Option<S<String>>,
     pub max_rejected: Option<S<f64>>,
+    // alerting
+    #[serde(rename = "for")]
+    pub for_: Option<S<String>>,
+    pub clear_at: Option<S<f64>>,
+    pub repeat_interval: Option<S<String>>,
+    pub repeat_backoff: Option<S<f64>>,
+    pub send_resolved: Option<S<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAlerting {
+    #[serde(rename = "for")]
+    pub for_: Option<S<String>>,
+    pub repeat_interval: Option<S<String>>,
+    pub repeat_backoff: Option<S<f64>>,
+    pub send_resolved: Option<S<bool>>,
+    pub max_stale: Option<S<String>>,
+    pub undeliverable_after: Option<S<String>>,
+    pub retention: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawMaintenance {
+    pub name: Option<S<String>>,
+    pub start: Option<S<String>>,
+    pub end: Option<S<String>>,
+    pub time_zone: Option<S<String>>,
+    pub checks: Option<S<Vec<S<String>>>>,
+    pub labels: Option<BTreeMap<String, S<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

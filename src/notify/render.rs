@@ -448,6 +448,8 @@ mod tests {
                 limit: 3000.0,
             },
             schedule: Schedule::parse("@daily", chrono_tz::UTC).unwrap(),
+            policy: Default::default(),
+            clear_at: None,
         }
     }
 

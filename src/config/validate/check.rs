@@ -110,6 +110,16 @@ pub(super) fn check(
         .metric
         .as_ref()
         .map_or(parts.metric, |m| m.get_ref().clone());
+    let base_policy = v.defaults.policy.clone();
+    let policy = super::alerting::policy(
+        v,
+        &raw.for_,
+        &raw.repeat_interval,
+        &raw.repeat_backoff,
+        &raw.send_resolved,
+        &base_policy,
+    );
+    let clear_at = super::alerting::clear_at(v, raw, parts.comparison);
     Some(Check {
         id: id?,
         title: title.or(parts.title)?,
@@ -125,6 +135,8 @@ pub(super) fn check(
         rule: parts.rule,
         comparison: parts.comparison?,
         schedule: schedule?,
+        policy,
+        clear_at,
     })
 }
 

@@ -20,6 +20,7 @@ use super::secret::{Secret, SecretSource};
 use super::*;
 use crate::schedule::Schedule;
 
+mod alerting;
 mod check;
 mod email;
 mod source;
@@ -38,6 +39,8 @@ struct Validator<'a> {
     /// Keys of the entry being validated whose value had the wrong type:
     /// already reported in stage one, so not "missing" here.
     broken: BTreeSet<String>,
+    /// What `[alerting]` sets for checks and sources.
+    defaults: alerting::Defaults,
 }
 
 impl Validator<'_> {
@@ -215,8 +218,11 @@ pub fn validate(
         problems,
         base,
         broken: BTreeSet::new(),
+        defaults: alerting::Defaults::default(),
     };
     let daemon = daemon(&mut v, raw.daemon.as_ref());
+    let (defaults, alerting) = alerting::alerting(&mut v, raw.alerting.as_ref());
+    v.defaults = defaults;
     let default_schedule = match raw.daemon.as_ref().and_then(|d| d.value.schedule.as_ref()) {
         Some(value) => v.schedule(value, "schedule", daemon.time_zone),
         None => Schedule::parse(DEFAULT_SCHEDULE, daemon.time_zone).ok(),
@@ -307,7 +313,14 @@ pub fn validate(
         }
     }
     share_value_maps(&mut checks, &sources);
+    let maintenance = raw
+        .maintenance
+        .iter()
+        .filter_map(|entry| alerting::maintenance(&mut v, entry, daemon.time_zone, &all_check_ids))
+        .collect();
     Some(Config {
+        alerting,
+        maintenance,
         path: path.to_owned(),
         daemon,
         email: email?,
