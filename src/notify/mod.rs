@@ -6,32 +6,47 @@
 //! into subject, text and HTML; [`mail`] is the only module that knows
 //! lettre and does the sending (SMTP or `.eml` files).
 //!
-//! Alert state (told once, reminded, resolved) is not kept here yet: every
-//! run that finds a breach sends it again. The alert-state issue adds that
-//! between evaluation and this module.
+//! Two paths build digests: [`digests`] for the stateless `run --once
+//! --notify` (every breached and unevaluable group, every run), and
+//! `crate::record` for the daemon (only what the alert state says is due:
+//! firing, reminders, resolutions), which fills [`DigestItem::notices`].
 
 pub mod mail;
 pub mod render;
 
+use crate::alerts::Notice;
 use crate::config::{Check, Route};
 use crate::evaluate::{CheckResult, GroupResult, Status};
 
 /// What one route is told about one run.
-#[derive(Debug)]
-pub struct Digest<'a> {
-    pub route: &'a Route,
-    pub items: Vec<DigestItem<'a>>,
+#[derive(Debug, Clone)]
+pub struct Digest {
+    pub route: Route,
+    pub items: Vec<DigestItem>,
 }
 
-#[derive(Debug)]
-pub struct DigestItem<'a> {
-    pub result: &'a CheckResult,
-    pub check: &'a Check,
-    /// Breached and unknown groups of this check that the route matches.
-    pub groups: Vec<&'a GroupResult>,
+#[derive(Debug, Clone)]
+pub struct DigestItem {
+    pub result: CheckResult,
+    pub check: Check,
+    /// The groups this message is about: breached and unknown ones in the
+    /// stateless path, the ones with a due notice in the stateful one.
+    pub groups: Vec<GroupResult>,
+    /// One notice per group in the stateful path; empty otherwise.
+    pub notices: Vec<Notice>,
 }
 
-impl Digest<'_> {
+impl DigestItem {
+    /// The groups the subject is about.
+    pub fn concerned(&self) -> impl Iterator<Item = &GroupResult> {
+        let stateful = !self.notices.is_empty();
+        self.groups
+            .iter()
+            .filter(move |g| stateful || g.status == Status::Breach)
+    }
+}
+
+impl Digest {
     pub fn breach_count(&self) -> usize {
         self.items
             .iter()
@@ -42,11 +57,7 @@ impl Digest<'_> {
 }
 
 /// The digests of one run: one per route that has something to say.
-pub fn digests<'a>(
-    routes: &'a [Route],
-    checks: &'a [Check],
-    results: &'a [CheckResult],
-) -> Vec<Digest<'a>> {
+pub fn digests(routes: &[Route], checks: &[Check], results: &[CheckResult]) -> Vec<Digest> {
     routes
         .iter()
         .filter_map(|route| {
@@ -57,38 +68,47 @@ pub fn digests<'a>(
                     digest_item(route, check, result)
                 })
                 .collect();
-            (!items.is_empty()).then_some(Digest { route, items })
+            (!items.is_empty()).then(|| Digest {
+                route: route.clone(),
+                items,
+            })
         })
         .collect()
 }
 
-fn digest_item<'a>(
-    route: &Route,
-    check: &'a Check,
-    result: &'a CheckResult,
-) -> Option<DigestItem<'a>> {
-    let check_matches = (route.checks.is_empty() || route.checks.contains(&result.id))
-        && (route.severities.is_empty() || route.severities.contains(&result.severity));
-    if !check_matches {
+/// Whether `route` follows `check` (by id and severity; labels are per
+/// group).
+pub fn follows(route: &Route, check_id: &str, severity: crate::config::Severity) -> bool {
+    (route.checks.is_empty() || route.checks.iter().any(|c| c == check_id))
+        && (route.severities.is_empty() || route.severities.contains(&severity))
+}
+
+/// Whether `route`'s label matchers all hold for `labels`.
+pub fn labels_match(route: &Route, labels: &std::collections::BTreeMap<String, String>) -> bool {
+    route
+        .labels
+        .iter()
+        .all(|(key, value)| labels.get(key) == Some(value))
+}
+
+fn digest_item(route: &Route, check: &Check, result: &CheckResult) -> Option<DigestItem> {
+    if !follows(route, &result.id, result.severity) {
         return None;
     }
-    let groups: Vec<&GroupResult> = result
+    let groups: Vec<GroupResult> = result
         .groups
         .iter()
-        .filter(|g| g.status != Status::Ok)
-        .filter(|g| {
-            route
-                .labels
-                .iter()
-                .all(|(key, value)| g.labels.get(key) == Some(value))
-        })
+        .filter(|g| g.status == Status::Breach || g.status == Status::Unknown)
+        .filter(|g| labels_match(route, &g.labels))
+        .cloned()
         .collect();
     // A check that could not be evaluated at all is a blind spot for every
     // route that follows the check, whatever labels the route selects.
     let whole_check_failed = result.error.is_some();
-    (whole_check_failed || !groups.is_empty()).then_some(DigestItem {
-        result,
-        check,
+    (whole_check_failed || !groups.is_empty()).then(|| DigestItem {
+        result: result.clone(),
+        check: check.clone(),
         groups,
+        notices: Vec::new(),
     })
 }

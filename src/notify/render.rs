@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::{Digest, DigestItem};
+use crate::alerts::Notice;
 use crate::config::{Op, Severity};
 use crate::evaluate::{CheckResult, GroupResult, Status};
 use crate::standards::{ClockStart, Measure, Rule};
@@ -32,11 +33,14 @@ pub fn render(digest: &Digest, prefix: &str, as_of: DateTime<Utc>, zone: Tz) -> 
     }
 }
 
+/// The subject depends on the checks and groups concerned, not on their
+/// values or on whether this is the first message, a reminder or the
+/// resolution: every message about one alert has the same subject.
 fn subject(digest: &Digest, prefix: &str) -> String {
     let breached: Vec<&DigestItem> = digest
         .items
         .iter()
-        .filter(|i| i.groups.iter().any(|g| g.status == Status::Breach))
+        .filter(|i| i.concerned().next().is_some())
         .collect();
     let unknown = digest.items.len() - breached.len();
     let level = match breached.iter().map(|i| i.result.severity).max() {
@@ -60,28 +64,16 @@ fn subject(digest: &Digest, prefix: &str) -> String {
 /// "2 regions above 3,000 members per therapist", or for one group
 /// "region socal-south above 3,000 members per therapist".
 fn summary(item: &DigestItem) -> String {
-    let breached: Vec<&&GroupResult> = item
-        .groups
-        .iter()
-        .filter(|g| g.status == Status::Breach)
-        .collect();
+    let breached: Vec<&GroupResult> = item.concerned().collect();
     let comparison = item.result.comparison;
     let tail = format!(
         "{} {} {}",
         direction(comparison.op),
-        value_text(item.result, comparison.limit),
+        value_text(&item.result, comparison.limit),
         item.result.metric
     );
     match (item.check.group_by.as_slice(), breached.as_slice()) {
-        ([], [only]) => format!(
-            "{} at {}, {} {}",
-            item.result.metric,
-            only.value
-                .map_or_else(|| "?".to_owned(), |v| value_text(item.result, v)),
-            direction(comparison.op),
-            value_text(item.result, comparison.limit)
-        ),
-        ([], _) => tail,
+        ([], _) => format!("{} {tail}", item.result.title),
         ([field], [only]) => {
             let name = only.labels.get(field).map_or("?", String::as_str);
             format!("{} {name} {tail}", field.replace('_', " "))
@@ -240,14 +232,19 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult) -> Option<String> {
     ))
 }
 
-fn group_line(group: &GroupResult, limit_text: &str) -> String {
+fn group_line(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
     match (group.status, group.value) {
         (Status::Breach, Some(value)) => format!(
             "{}: {} (limit {limit_text}; {} {})",
             group.label_text(),
-            number(value),
+            value_text(r, value),
             group.rows,
             plural(group.rows, "row", "rows")
+        ),
+        (Status::Ok, Some(value)) => format!(
+            "{}: {}, within the limit ({limit_text}) again",
+            group.label_text(),
+            value_text(r, value)
         ),
         _ => format!(
             "{}: could not be evaluated: {}",
@@ -258,12 +255,36 @@ fn group_line(group: &GroupResult, limit_text: &str) -> String {
 }
 
 fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
-    let breaches = digest.breach_count();
-    format!(
-        "accesswatch found {breaches} {} of access standards in the run of {}.",
-        plural(breaches, "breach", "breaches"),
-        time(as_of, zone)
-    )
+    let notices: Vec<Notice> = digest.items.iter().flat_map(|i| i.notices.iter().copied()).collect();
+    let when = time(as_of, zone);
+    if notices.is_empty() {
+        let breaches = digest.breach_count();
+        return format!(
+            "accesswatch found {breaches} {} of access standards in the run of {when}.",
+            plural(breaches, "breach", "breaches"),
+        );
+    }
+    let count = |kind: Notice| notices.iter().filter(|n| **n == kind).count();
+    let parts: Vec<String> = [
+        (count(Notice::Firing), "new alert", "new alerts"),
+        (count(Notice::Reminder), "alert still firing", "alerts still firing"),
+        (count(Notice::Resolved), "alert resolved", "alerts resolved"),
+    ]
+    .into_iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| format!("{n} {}", plural(n, one, many)))
+    .collect();
+    format!("accesswatch, run of {when}: {}.", parts.join(", "))
+}
+
+/// "[FIRING] ", "[STILL FIRING] ", "[RESOLVED] " before a group's line.
+fn notice_tag(item: &DigestItem, index: usize) -> &'static str {
+    match item.notices.get(index) {
+        Some(Notice::Firing) => "[FIRING] ",
+        Some(Notice::Reminder) => "[STILL FIRING] ",
+        Some(Notice::Resolved) => "[RESOLVED] ",
+        None => "",
+    }
 }
 
 const FOOTER: &str = "This message carries aggregates and counts only, never member-level data.";
@@ -306,15 +327,15 @@ fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", intro(digest, as_of, zone));
     for item in &digest.items {
-        let r = item.result;
+        let r = &item.result;
         let (severity, title, id) = heading(r);
         let _ = writeln!(out, "{severity}  {title} ({id})");
         for (label, value) in facts(r, zone) {
             let _ = writeln!(out, "  {label}: {value}");
         }
-        for group in &item.groups {
-            let line = wait_sentence(r, group).unwrap_or_else(|| group_line(group, &limit_text(r)));
-            let _ = writeln!(out, "  - {line}");
+        for (index, group) in item.groups.iter().enumerate() {
+            let line = wait_sentence(r, group).unwrap_or_else(|| group_line(r, group, &limit_text(r)));
+            let _ = writeln!(out, "  - {}{line}", notice_tag(item, index));
         }
         out.push('\n');
     }
@@ -328,7 +349,7 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     );
     let _ = writeln!(out, "<p>{}</p>", escape(&intro(digest, as_of, zone)));
     for item in &digest.items {
-        let r = item.result;
+        let r = &item.result;
         let limit_text = limit_text(r);
         let (severity, title, id) = heading(r);
         let _ = writeln!(
@@ -346,7 +367,8 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
         let sentences: Vec<String> = item
             .groups
             .iter()
-            .filter_map(|g| wait_sentence(r, g))
+            .enumerate()
+            .filter_map(|(i, g)| Some(format!("{}{}", notice_tag(item, i), wait_sentence(r, g)?)))
             .collect();
         if !sentences.is_empty() {
             out.push_str("<ul>\n");
@@ -356,14 +378,15 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             out.push_str("</ul>\n");
         } else if !item.groups.is_empty() {
             out.push_str("<table border=\"1\" cellpadding=\"4\" style=\"border-collapse: collapse\">\n<tr><th>Group</th><th>Value</th><th>Limit</th><th>Rows</th></tr>\n");
-            for group in &item.groups {
+            for (index, group) in item.groups.iter().enumerate() {
                 let value = match (group.status, group.value) {
-                    (Status::Breach, Some(v)) => number(v),
+                    (Status::Breach | Status::Ok, Some(v)) => value_text(r, v),
                     _ => format!("unknown: {}", group.error.as_deref().unwrap_or("")),
                 };
                 let _ = writeln!(
                     out,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    notice_tag(item, index),
                     escape(&group.label_text()),
                     escape(&value),
                     escape(&limit_text),
@@ -500,17 +523,19 @@ mod tests {
             labels: BTreeMap::new(),
         };
         let digest = Digest {
-            route: &route,
+            route,
             items: items
                 .iter()
                 .map(|(check, result)| DigestItem {
-                    result,
-                    check,
+                    result: (*result).clone(),
+                    check: (*check).clone(),
                     groups: result
                         .groups
                         .iter()
                         .filter(|g| g.status != Status::Ok)
+                        .cloned()
                         .collect(),
+                    notices: vec![],
                 })
                 .collect(),
         };
@@ -544,11 +569,11 @@ mod tests {
         let all = result(&ungrouped, &[(&[], Status::Breach)], None);
         check_subject(
             &[(&ungrouped, &all)],
-            "[aw] WARNING: members per therapist at 3,500, above 3,000",
+            "[aw] WARNING: plan above 3,000 members per therapist",
         );
         check_subject(
             &[(&ungrouped, &all), (&by_region, &two)],
-            "[aw] CRITICAL: members per therapist at 3,500, above 3,000; 2 regions above 3,000 members per therapist",
+            "[aw] CRITICAL: plan above 3,000 members per therapist; 2 regions above 3,000 members per therapist",
         );
         let two_labels = check_config("pair", &["region", "network"], Severity::Critical);
         let pair: &[(&str, &str)] = &[("region", "south"), ("network", "hmo")];
@@ -564,7 +589,7 @@ mod tests {
         );
         check_subject(
             &[(&ungrouped, &all), (&by_region, &failed)],
-            "[aw] WARNING: members per therapist at 3,500, above 3,000; 1 check could not be evaluated",
+            "[aw] WARNING: plan above 3,000 members per therapist; 1 check could not be evaluated",
         );
     }
 
