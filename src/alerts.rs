@@ -210,7 +210,12 @@ impl Notice {
 
 /// What is due to be told about `episode` now; `None` in a maintenance
 /// window, which holds every notice back until it ends.
-pub fn due(episode: &Episode, policy: &Policy, now: DateTime<Utc>, in_maintenance: bool) -> Option<Notice> {
+pub fn due(
+    episode: &Episode,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    in_maintenance: bool,
+) -> Option<Notice> {
     if in_maintenance {
         return None;
     }
@@ -238,7 +243,10 @@ pub fn mark_told(episode: &mut Episode, notice: Notice, policy: &Policy, now: Da
             } else {
                 episode.reminders += 1;
             }
-            let factor = policy.repeat_backoff.max(1.0).powi(episode.reminders as i32);
+            let factor = policy
+                .repeat_backoff
+                .max(1.0)
+                .powi(episode.reminders as i32);
             let seconds = (policy.repeat_interval.num_seconds() as f64 * factor)
                 .min(MAX_REPEAT.num_seconds() as f64);
             episode.next_reminder_at = Some(now + Duration::seconds(seconds as i64));

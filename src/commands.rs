@@ -167,10 +167,15 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> u8 {
     let Some(config) = load(path) else { return 3 };
     logging::init(config.daemon.log_format, &config.daemon.log_filter);
     let as_of = args.as_of.unwrap_or_else(Utc::now);
-    let mailer = if args.notify {
-        match Mailer::new(&config.email) {
-            Ok(mailer) => Some(mailer),
-            Err(e) => {
+    // With --notify the run is recorded in the state store like a daemon
+    // run (alert state, outbox), and the outbox is sent before exiting.
+    let notifier = if args.notify {
+        match (
+            crate::state::open(&config.daemon.state_directory),
+            Mailer::new(&config.email),
+        ) {
+            (Ok(store), Ok(mailer)) => Some((store, mailer)),
+            (Err(e), _) | (_, Err(e)) => {
                 eprintln!("accesswatch: {e:#}");
                 return 3;
             }
@@ -179,9 +184,7 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> u8 {
         None
     };
     let never = CancellationToken::new();
-    let Some(outcome) =
-        crate::run::run(&config, &config.checks, as_of, mailer.as_ref(), &never).await
-    else {
+    let Some(outcome) = crate::run::run(&config, &config.checks, as_of, &never).await else {
         return 3;
     };
     match args.report {
@@ -192,16 +195,58 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> u8 {
         ),
     }
     let code = report::exit_code(&outcome.results);
-    if outcome.emails_failed > 0 {
-        // The report was printed, but an alert did not go out: say so
-        // loudly, and never report "OK" for such a run.
-        eprintln!(
-            "accesswatch: {} alert email(s) could not be sent; see the log",
-            outcome.emails_failed
-        );
-        return if code == 2 { 2 } else { 3 };
+    let Some((store, mailer)) = notifier else {
+        return code;
+    };
+    match notify_once(&config, &store, &mailer, &outcome).await {
+        Ok(0) => code,
+        Ok(unsent) => {
+            // The report was printed, but an alert did not go out: say so
+            // loudly, and never report "OK" for such a run.
+            eprintln!(
+                "accesswatch: {unsent} alert email(s) could not be sent; they stay in the outbox of {}",
+                store.path().display()
+            );
+            if code == 2 { 2 } else { 3 }
+        }
+        Err(e) => {
+            eprintln!("accesswatch: {e:#}");
+            3
+        }
     }
-    code
+}
+
+/// Records the run and sends the whole outbox once; how many stay unsent.
+async fn notify_once(
+    config: &Config,
+    store: &crate::state::Store,
+    mailer: &Mailer,
+    outcome: &crate::run::RunOutcome,
+) -> anyhow::Result<usize> {
+    crate::record::record(
+        store,
+        config,
+        &outcome.results,
+        &outcome.sources,
+        outcome.as_of,
+        &host_name(),
+    )?;
+    crate::delivery::deliver_due(
+        store,
+        mailer,
+        &config.email.from,
+        None,
+        config.alerting.undeliverable_after,
+    )
+    .await?;
+    Ok(store.outbox_stats()?.unsent as usize)
+}
+
+/// This machine's name, for Message-IDs and the test email.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
 }
 
 async fn run_daemon(path: &std::path::Path) -> u8 {
@@ -269,9 +314,7 @@ async fn send_test_email(path: &std::path::Path, to: Option<String>) -> u8 {
             return 1;
         }
     };
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "this host".to_owned());
+    let host = host_name();
     let message = mail::test_email(&mailer.describe(), &host);
     match mailer.send(&config.email.from, &recipients, &message).await {
         Ok(()) => {

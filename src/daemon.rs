@@ -16,13 +16,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument as _, info, info_span, warn};
+use tracing::{Instrument as _, error, info, info_span, warn};
 
 use crate::config::{Check, Config};
 use crate::notify::mail::Mailer;
 use crate::schedule::Schedule;
+use crate::state::Store;
 
 /// How long runs in progress may take to finish after SIGTERM; systemd's
 /// default stop timeout is 90 s, the promise to operators is 10 s.
@@ -63,25 +65,52 @@ pub fn jobs(config: &Config) -> Vec<Job> {
     jobs
 }
 
-/// Runs the daemon until `shutdown` is cancelled.
+/// What every job needs: the configuration, the state store, a way to
+/// wake the delivery worker, and the shutdown signal.
+#[derive(Clone)]
+struct Services {
+    config: Arc<Config>,
+    store: Arc<Store>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+    host: Arc<str>,
+}
+
+/// Runs the daemon until `shutdown` is cancelled. Fails only at start-up:
+/// mail settings that cannot be used, or a state store that cannot be
+/// opened (corrupt, locked by another instance, not writable).
 pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mailer = Arc::new(Mailer::new(&config.email)?);
+    let store = Arc::new(crate::state::open(&config.daemon.state_directory)?);
     let jobs = jobs(&config);
     info!(
         config = %config.path.display(),
+        state = %store.path().display(),
         checks = config.checks.len(),
         jobs = jobs.len(),
         transport = %mailer.describe(),
         "daemon started"
     );
+    let services = Services {
+        config: config.clone(),
+        store: store.clone(),
+        wake: Arc::new(Notify::new()),
+        shutdown: shutdown.clone(),
+        host: crate::commands::host_name().into(),
+    };
     let tracker = TaskTracker::new();
-    tracker.spawn(start_jobs(
-        jobs,
-        config.clone(),
-        mailer,
-        shutdown.clone(),
-        tracker.clone(),
-    ));
+    tracker.spawn(
+        crate::delivery::worker(
+            store,
+            mailer,
+            config.email.from.clone(),
+            config.alerting.undeliverable_after,
+            services.wake.clone(),
+            shutdown.clone(),
+        )
+        .instrument(info_span!("delivery")),
+    );
+    tracker.spawn(start_jobs(jobs, services, tracker.clone()));
     tracker.close();
     shutdown.cancelled().await;
     info!("shutting down");
@@ -100,40 +129,19 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
 
 /// The start-up run covers every check at once (so each route gets one
 /// email, not one per schedule); then each job waits for its first tick.
-async fn start_jobs(
-    jobs: Vec<Job>,
-    config: Arc<Config>,
-    mailer: Arc<Mailer>,
-    shutdown: CancellationToken,
-    tracker: TaskTracker,
-) {
+async fn start_jobs(jobs: Vec<Job>, services: Services, tracker: TaskTracker) {
     let started = Utc::now();
     let span = info_span!("job", job = "start-up");
-    run_and_log(&config, &config.checks, started, &mailer, &shutdown)
+    run_and_log(&services, &services.config.checks, started)
         .instrument(span)
         .await;
     for job in jobs {
         let span = info_span!("job", job = %job.name());
-        tracker.spawn(
-            job_loop(
-                job,
-                started,
-                config.clone(),
-                mailer.clone(),
-                shutdown.clone(),
-            )
-            .instrument(span),
-        );
+        tracker.spawn(job_loop(job, started, services.clone()).instrument(span));
     }
 }
 
-async fn job_loop(
-    job: Job,
-    last_run: DateTime<Utc>,
-    config: Arc<Config>,
-    mailer: Arc<Mailer>,
-    shutdown: CancellationToken,
-) {
+async fn job_loop(job: Job, last_run: DateTime<Utc>, services: Services) {
     let mut due = last_run;
     loop {
         let finished = Utc::now();
@@ -150,29 +158,41 @@ async fn job_loop(
             return;
         };
         info!(next_run = %next.with_timezone(&job.schedule.time_zone()).to_rfc3339(), "next run");
-        if !sleep_until(next, &shutdown).await {
+        if !sleep_until(next, &services.shutdown).await {
             return;
         }
         due = next;
-        run_and_log(&config, &job.checks, due, &mailer, &shutdown).await;
+        run_and_log(&services, &job.checks, due).await;
     }
 }
 
-async fn run_and_log(
-    config: &Config,
-    checks: &[Check],
-    due: DateTime<Utc>,
-    mailer: &Mailer,
-    shutdown: &CancellationToken,
-) {
-    let Some(outcome) = crate::run::run(config, checks, due, Some(mailer), shutdown).await else {
+/// One run: evaluate, record in the state store (which queues what is due
+/// to be told), and wake the delivery worker.
+async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>) {
+    let config = &services.config;
+    let Some(outcome) = crate::run::run(config, checks, due, &services.shutdown).await else {
         info!("run abandoned while fetching: shutting down");
         return;
     };
+    let queued = crate::record::record(
+        &services.store,
+        config,
+        &outcome.results,
+        &outcome.sources,
+        due,
+        &services.host,
+    );
+    let queued = match queued {
+        Ok(n) => n,
+        Err(e) => {
+            error!(error = %format!("{e:#}"), "cannot record the run in the state store; it will be evaluated again next run");
+            0
+        }
+    };
+    services.wake.notify_one();
     info!(
         checks = outcome.results.len(),
-        emails_sent = outcome.emails_sent,
-        emails_failed = outcome.emails_failed,
+        emails_queued = queued,
         duration_ms = (Utc::now() - due).num_milliseconds().max(0),
         "run finished"
     );

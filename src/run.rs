@@ -2,11 +2,11 @@
 //!
 //! This is where the IO edges meet the pure core: sources are fetched
 //! concurrently (each once, however many checks use it), checks are
-//! evaluated with [`crate::evaluate::evaluate`], and, when a mailer is
-//! given, each route's digest is rendered and sent. Every source fetch,
-//! check result and email is logged as one event with the documented field
-//! names. Nothing here fails the run: a broken source makes its checks
-//! `unknown`, a failed email is logged with advice and counted.
+//! evaluated with [`crate::evaluate::evaluate`]. Every source fetch and
+//! check result is logged as one event with the documented field names.
+//! Nothing here fails the run: a broken source makes its checks `unknown`.
+//! What is told to whom is decided afterwards from the alert state
+//! (`crate::record`) and sent by `crate::delivery`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -21,26 +21,23 @@ use std::path::Path;
 
 use crate::config::{Check, Config, Rule, SourceSpec};
 use crate::evaluate::{self, CheckResult, Status};
-use crate::notify::{self, mail::Mailer, render};
 use crate::table::Table;
 
 #[derive(Debug)]
 pub struct RunOutcome {
     pub as_of: DateTime<Utc>,
     pub results: Vec<CheckResult>,
-    pub emails_sent: usize,
-    pub emails_failed: usize,
+    /// Each source this run read, and whether it could be read.
+    pub sources: crate::record::SourceOutcomes,
 }
 
-/// Runs `checks` (all from `config`) as of `as_of`; sends email when
-/// `mailer` is given. `None` when `cancel` fired while sources were being
-/// fetched: fetching is abandoned at once (it changes nothing), but email
-/// that has started going out is finished.
+/// Runs `checks` (all from `config`) as of `as_of`. `None` when `cancel`
+/// fired while sources were being fetched: fetching is abandoned at once
+/// (it changes nothing).
 pub async fn run(
     config: &Config,
     checks: &[Check],
     as_of: DateTime<Utc>,
-    mailer: Option<&Mailer>,
     cancel: &CancellationToken,
 ) -> Option<RunOutcome> {
     let (streamed, tabled): (Vec<&Check>, Vec<&Check>) =
@@ -56,7 +53,7 @@ pub async fn run(
             stream_all(config, &streamed, as_of)
         )
     };
-    let (tables, mut streamed_results) = tokio::select! {
+    let (tables, (mut streamed_results, streamed_sources)) = tokio::select! {
         done = work => done,
         () = cancel.cancelled() => return None,
     };
@@ -78,18 +75,16 @@ pub async fn run(
             result
         })
         .collect();
-    let mut outcome = RunOutcome {
+    let mut sources: crate::record::SourceOutcomes = tables
+        .iter()
+        .map(|(id, table)| (id.clone(), table.as_ref().map(|_| ()).map_err(Clone::clone)))
+        .collect();
+    sources.extend(streamed_sources);
+    Some(RunOutcome {
         as_of,
         results,
-        emails_sent: 0,
-        emails_failed: 0,
-    };
-    if let Some(mailer) = mailer {
-        let (sent, failed) = notify_routes(config, checks, &outcome.results, as_of, mailer).await;
-        outcome.emails_sent = sent;
-        outcome.emails_failed = failed;
-    }
-    Some(outcome)
+        sources,
+    })
 }
 
 type Fetched = BTreeMap<String, Result<Arc<Table>, String>>;
@@ -104,12 +99,13 @@ fn is_streamed(config: &Config, check: &Check) -> bool {
 }
 
 /// Streams each CSV file that wait-time checks read, once for all of its
-/// checks, on blocking threads; results by check id.
+/// checks, on blocking threads; results by check id, and each file's
+/// outcome.
 async fn stream_all(
     config: &Config,
     checks: &[&Check],
     as_of: DateTime<Utc>,
-) -> BTreeMap<String, CheckResult> {
+) -> (BTreeMap<String, CheckResult>, crate::record::SourceOutcomes) {
     let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
     for check in checks {
         by_source
@@ -133,27 +129,32 @@ async fn stream_all(
             match result {
                 Ok(results) => {
                     info!(source = %spec.id, duration_ms, status = "ok", "source fetched");
-                    results
+                    (spec.id, Ok(()), results)
                 }
                 Err(e) => {
                     let error = format!("{e:#}");
                     warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
-                    checks
+                    let results = checks
                         .iter()
                         .map(|check| evaluate::evaluate(check, Err(error.as_str()), as_of))
-                        .collect()
+                        .collect();
+                    (spec.id, Err(error), results)
                 }
             }
         });
     }
     let mut results = BTreeMap::new();
+    let mut outcomes = crate::record::SourceOutcomes::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(list) => results.extend(list.into_iter().map(|r| (r.id.clone(), r))),
+            Ok((source, outcome, list)) => {
+                outcomes.insert(source, outcome);
+                results.extend(list.into_iter().map(|r: CheckResult| (r.id.clone(), r)));
+            }
             Err(e) => error!(error = %e, "wait-time task failed"),
         }
     }
-    results
+    (results, outcomes)
 }
 
 /// Threads per streamed file: the cores available, at most 8.
@@ -237,57 +238,4 @@ fn log_result(result: &CheckResult) {
             "group not ok"
         );
     }
-}
-
-async fn notify_routes(
-    config: &Config,
-    checks: &[Check],
-    results: &[CheckResult],
-    as_of: DateTime<Utc>,
-    mailer: &Mailer,
-) -> (usize, usize) {
-    let (mut sent, mut failed) = (0, 0);
-    for digest in notify::digests(&config.routes, checks, results) {
-        let email = render::render(
-            &digest,
-            &config.email.subject_prefix,
-            as_of,
-            config.daemon.time_zone,
-        );
-        let started = Instant::now();
-        let result = mailer
-            .send(&config.email.from, &digest.route.to, &email)
-            .await;
-        let duration_ms = started.elapsed().as_millis() as u64;
-        match result {
-            Ok(()) => {
-                sent += 1;
-                info!(
-                    route = %digest.route.name,
-                    recipients = digest.route.to.len(),
-                    breaches = digest.breach_count(),
-                    subject = %email.subject,
-                    transport = %mailer.describe(),
-                    duration_ms,
-                    status = "sent",
-                    "email sent"
-                );
-            }
-            Err(e) => {
-                failed += 1;
-                error!(
-                    route = %digest.route.name,
-                    recipients = digest.route.to.len(),
-                    breaches = digest.breach_count(),
-                    subject = %email.subject,
-                    transport = %mailer.describe(),
-                    duration_ms,
-                    status = "failed",
-                    error = %format!("{e:#}"),
-                    "email failed"
-                );
-            }
-        }
-    }
-    (sent, failed)
 }

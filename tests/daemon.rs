@@ -17,6 +17,7 @@ fn config(dir: &std::path::Path, extra_source: &str) -> std::path::PathBuf {
 [daemon]
 time_zone = "America/Los_Angeles"
 log_format = "json"
+state_directory = "state"
 
 [email]
 transport = "file"
@@ -66,7 +67,8 @@ fn stops_cleanly_on(signal: &str) {
     let mut daemon = Daemon::start(&path, &[]);
     let line = daemon.wait_for("\"run finished\"", Duration::from_secs(20));
     let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(event["emails_sent"], 1, "{line}");
+    assert_eq!(event["emails_queued"], 1, "{line}");
+    daemon.wait_for("\"email sent\"", Duration::from_secs(10));
     daemon.wait_for("\"next run\"", Duration::from_secs(5));
     let sent = Instant::now();
     daemon.signal(signal);
@@ -114,6 +116,7 @@ fn a_failing_source_never_stops_the_daemon() {
     );
     daemon.wait_for("\"check could not be evaluated\"", Duration::from_secs(5));
     daemon.wait_for("\"run finished\"", Duration::from_secs(5));
+    daemon.wait_for("\"email sent\"", Duration::from_secs(10));
     // Still alive after the failure, and waiting for its next run.
     daemon.wait_for("\"next run\"", Duration::from_secs(5));
     assert!(

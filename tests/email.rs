@@ -20,6 +20,7 @@ fn config(dir: &Path, email: &str) -> std::path::PathBuf {
         r#"
 [daemon]
 time_zone = "America/Los_Angeles"
+state_directory = "state"
 
 [email]
 from = "accesswatch <accesswatch@plan.example>"
@@ -120,8 +121,8 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
         "Standard: members per therapist must be <= 3,000",
         "Citation: Plan staffing target; compare 28 CCR §1300.67.2(d)",
         "Data as of: ",
-        "- region=socal-south: 3,476.79 (limit <= 3,000; 1 row)",
-        "in the run of 2026-11-30 06:00 PST",
+        "- [FIRING] region=socal-south: 3,476.79 (limit <= 3,000; 1 row)",
+        "accesswatch, run of 2026-11-30 06:00 PST: 1 new alert.",
     ] {
         assert!(
             text.contains(expected),
@@ -134,7 +135,7 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
     );
     let html = message.body_html(0).unwrap();
     for expected in [
-        "<td>region=socal-south</td><td>3,476.79</td><td>&lt;= 3,000</td>",
+        "<td>[FIRING] region=socal-south</td><td>3,476.79</td><td>&lt;= 3,000</td>",
         "Citation: Plan staffing target; compare 28 CCR §1300.67.2(d)",
     ] {
         assert!(
@@ -255,7 +256,7 @@ fn wrong_password_is_explained_and_the_run_still_reports() {
         "{}",
         out.stdout
     );
-    let event = out.log("email failed", "route", "compliance");
+    let event = out.log("email failed; kept in the outbox", "route", "compliance");
     assert_eq!(event["status"], "failed");
     let error = event["error"].as_str().unwrap();
     assert!(error.contains("rejected the login (code 535"), "{error}");
@@ -263,7 +264,10 @@ fn wrong_password_is_explained_and_the_run_still_reports() {
         error.contains("check `username` and the password credential"),
         "{error}"
     );
-    assert!(out.stderr.contains("alert email(s) could not be sent"));
+    assert!(
+        out.stderr
+            .contains("alert email(s) could not be sent; they stay in the outbox")
+    );
     assert!(!out.stderr.contains("wrong-password"));
     assert!(server.messages().is_empty());
 }
@@ -290,7 +294,7 @@ fn tls_mode_that_does_not_match_the_server_is_explained() {
         ),
     );
     let out = run_notify(&config, &[]);
-    let error = out.log("email failed", "route", "compliance")["error"]
+    let error = out.log("email failed; kept in the outbox", "route", "compliance")["error"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -303,7 +307,7 @@ fn tls_mode_that_does_not_match_the_server_is_explained() {
     // An untrusted certificate (no ca_file) is named as such.
     let config = config_without_ca(dir.path(), server.port);
     let out = run_notify(&config, &[]);
-    let error = out.log("email failed", "route", "compliance")["error"]
+    let error = out.log("email failed; kept in the outbox", "route", "compliance")["error"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -334,7 +338,7 @@ fn smtp_server_down_is_logged_with_advice() {
     );
     let out = run_notify(&config, &[]);
     assert_eq!(out.code, 2);
-    let error = out.log("email failed", "route", "compliance")["error"]
+    let error = out.log("email failed; kept in the outbox", "route", "compliance")["error"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -13,7 +13,7 @@ use common::{accesswatch, manifest_dir, write};
 fn config(dir: &Path, severity: &str, limit: u32, extra: &str) -> String {
     write(dir, "waits.csv", "region,days\nsouth,15\nnorth,4\n");
     let text = format!(
-        "{extra}\n[email]\ntransport = \"file\"\ndirectory = \"outbox\"\nfrom = \"aw@plan.example\"\n\
+        "[daemon]\nstate_directory = \"state\"\n{extra}\n[email]\ntransport = \"file\"\ndirectory = \"outbox\"\nfrom = \"aw@plan.example\"\n\
          [[source]]\nid = \"waits\"\nkind = \"file\"\npath = \"waits.csv\"\n\
          [[check]]\nid = \"wait-days\"\ntitle = \"Days to first appointment\"\nkind = \"threshold\"\nsource = \"waits\"\n\
          field = \"days\"\ngroup_by = [\"region\"]\nop = \"<=\"\nlimit = {limit}\nseverity = \"{severity}\"\n\
@@ -185,12 +185,7 @@ fn log_format_and_filter() {
     assert_eq!(group["level"], "WARN");
     assert!(group["timestamp"].is_string());
     // log_format = "text": human-readable.
-    let path = config(
-        dir.path(),
-        "critical",
-        10,
-        "[daemon]\nlog_format = \"text\"",
-    );
+    let path = config(dir.path(), "critical", 10, "log_format = \"text\"");
     let out = accesswatch(&["--config", &path, "run", "--once"], &[]);
     assert!(out.logs().is_empty(), "{}", out.stderr);
     assert!(
@@ -208,7 +203,7 @@ fn log_format_and_filter() {
         dir.path(),
         "critical",
         10,
-        "[daemon]\nlog_filter = \"warn\"\nlog_format = \"json\"",
+        "log_filter = \"warn\"\nlog_format = \"json\"",
     );
     let out = accesswatch(&["--config", &path, "run", "--once"], &[]);
     assert!(

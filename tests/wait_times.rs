@@ -26,6 +26,7 @@ fn config(dir: &std::path::Path, source: &str) -> String {
         r#"
 [daemon]
 time_zone = "America/Los_Angeles"
+state_directory = "state"
 
 [email]
 transport = "file"

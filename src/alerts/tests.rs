@@ -31,7 +31,9 @@ fn check(policy: &Policy, runs: &[(i64, Status, f64, bool)], expected: &[&str]) 
     for (minute, status, value, recovered) in runs {
         let now = at(*minute);
         episode = observe(episode, &obs(*status, *value, *recovered), policy, now);
-        let mut line = episode.as_ref().map_or("none".to_owned(), |e| e.phase.as_str().to_owned());
+        let mut line = episode
+            .as_ref()
+            .map_or("none".to_owned(), |e| e.phase.as_str().to_owned());
         if let Some(e) = episode.as_mut()
             && let Some(notice) = due(e, policy, now, false)
         {
@@ -52,36 +54,94 @@ fn fires_at_once_and_resolves() {
     let p = Policy::default();
     check(
         &p,
-        &[(0, OK, 1.0, true), (1, B, 3500.0, false), (2, B, 3400.0, false), (3, OK, 2000.0, true), (4, OK, 2000.0, true)],
-        &["none", "firing +firing", "firing", "resolved +resolved", "none"],
+        &[
+            (0, OK, 1.0, true),
+            (1, B, 3500.0, false),
+            (2, B, 3400.0, false),
+            (3, OK, 2000.0, true),
+            (4, OK, 2000.0, true),
+        ],
+        &[
+            "none",
+            "firing +firing",
+            "firing",
+            "resolved +resolved",
+            "none",
+        ],
     );
 }
 
 #[test]
 fn for_runs_and_for_duration() {
-    let runs = Policy { for_runs: 3, ..Policy::default() };
+    let runs = Policy {
+        for_runs: 3,
+        ..Policy::default()
+    };
     check(
         &runs,
-        &[(0, B, 1.0, false), (1, B, 1.0, false), (2, OK, 1.0, true), (3, B, 1.0, false), (4, B, 1.0, false), (5, B, 1.0, false)],
-        &["pending", "pending", "none", "pending", "pending", "firing +firing"],
+        &[
+            (0, B, 1.0, false),
+            (1, B, 1.0, false),
+            (2, OK, 1.0, true),
+            (3, B, 1.0, false),
+            (4, B, 1.0, false),
+            (5, B, 1.0, false),
+        ],
+        &[
+            "pending",
+            "pending",
+            "none",
+            "pending",
+            "pending",
+            "firing +firing",
+        ],
     );
-    let duration = Policy { for_duration: Duration::minutes(60), ..Policy::default() };
+    let duration = Policy {
+        for_duration: Duration::minutes(60),
+        ..Policy::default()
+    };
     check(
         &duration,
-        &[(0, B, 1.0, false), (30, B, 1.0, false), (59, B, 1.0, false), (60, B, 1.0, false)],
+        &[
+            (0, B, 1.0, false),
+            (30, B, 1.0, false),
+            (59, B, 1.0, false),
+            (60, B, 1.0, false),
+        ],
         &["pending", "pending", "pending", "firing +firing"],
     );
 }
 
 #[test]
 fn unknown_never_resolves_or_fires() {
-    let p = Policy { for_runs: 2, ..Policy::default() };
+    let p = Policy {
+        for_runs: 2,
+        ..Policy::default()
+    };
     check(
         &p,
-        &[(0, B, 1.0, false), (1, U, 0.0, false), (2, B, 1.0, false), (3, U, 0.0, false), (4, U, 0.0, false), (5, OK, 1.0, true)],
-        &["pending", "pending", "firing +firing", "firing", "firing", "resolved +resolved"],
+        &[
+            (0, B, 1.0, false),
+            (1, U, 0.0, false),
+            (2, B, 1.0, false),
+            (3, U, 0.0, false),
+            (4, U, 0.0, false),
+            (5, OK, 1.0, true),
+        ],
+        &[
+            "pending",
+            "pending",
+            "firing +firing",
+            "firing",
+            "firing",
+            "resolved +resolved",
+        ],
     );
-    check(&p, &[(0, U, 0.0, false), (1, U, 0.0, false)], &["none", "none"]);
+    check(
+        &p,
+        &[(0, U, 0.0, false), (1, U, 0.0, false)],
+        &["none", "none"],
+    );
 }
 
 #[test]
@@ -99,7 +159,14 @@ fn clear_at_stops_flapping() {
             (4, B, 3001.0, false),
             (5, OK, 2700.0, true),
         ],
-        &["firing +firing", "firing", "firing", "firing", "firing", "resolved +resolved"],
+        &[
+            "firing +firing",
+            "firing",
+            "firing",
+            "firing",
+            "firing",
+            "resolved +resolved",
+        ],
     );
 }
 
@@ -128,7 +195,10 @@ fn reminders_repeat_with_back_off_and_respect_acks() {
     }
     // Firing at 0; reminders after 10, then 20 more (× 2), then 40 more,
     // which falls at 70, inside the acknowledgement: told at 71.
-    assert_eq!(told, ["0:firing", "10:reminder", "30:reminder", "71:reminder"]);
+    assert_eq!(
+        told,
+        ["0:firing", "10:reminder", "30:reminder", "71:reminder"]
+    );
 }
 
 #[test]
@@ -143,7 +213,10 @@ fn maintenance_holds_notices_until_it_ends() {
     assert_eq!(e.phase, Phase::Resolved);
     assert_eq!(due(&e, &p, at(8), false), None);
     // Without send_resolved, a told firing gets no resolution message.
-    let quiet = Policy { send_resolved: false, ..Policy::default() };
+    let quiet = Policy {
+        send_resolved: false,
+        ..Policy::default()
+    };
     let mut e = observe(None, &obs(B, 1.0, false), &quiet, at(0)).unwrap();
     mark_told(&mut e, Notice::Firing, &quiet, at(0));
     e = observe(Some(e), &obs(OK, 1.0, true), &quiet, at(1)).unwrap();

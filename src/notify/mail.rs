@@ -86,7 +86,20 @@ impl Mailer {
         to: &[String],
         email: &RenderedEmail,
     ) -> anyhow::Result<()> {
-        let message = build_message(from, to, email)?;
+        self.send_threaded(from, to, email, &Threading::default())
+            .await
+    }
+
+    /// Sends with a given Message-ID and thread headers (the outbox keeps
+    /// them, so a message sent twice after a crash is recognisably the same).
+    pub async fn send_threaded(
+        &self,
+        from: &str,
+        to: &[String],
+        email: &RenderedEmail,
+        threading: &Threading,
+    ) -> anyhow::Result<()> {
+        let message = build_message(from, to, email, threading)?;
         match self {
             Mailer::Smtp {
                 transport,
@@ -134,11 +147,31 @@ fn tls_parameters(smtp: &Smtp) -> anyhow::Result<TlsParameters> {
     builder.build_rustls().context("setting up TLS for SMTP")
 }
 
-fn build_message(from: &str, to: &[String], email: &RenderedEmail) -> anyhow::Result<Message> {
+/// Message-ID and the headers that make mail clients thread messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Threading {
+    /// `None`: lettre makes one up.
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+fn build_message(
+    from: &str,
+    to: &[String],
+    email: &RenderedEmail,
+    threading: &Threading,
+) -> anyhow::Result<Message> {
     let mut builder = Message::builder()
-        .message_id(None)
+        .message_id(threading.message_id.clone())
         .from(from.parse().context("parsing the sender address")?)
         .subject(email.subject.clone());
+    if let Some(parent) = &threading.in_reply_to {
+        builder = builder.in_reply_to(parent.clone());
+    }
+    if !threading.references.is_empty() {
+        builder = builder.references(threading.references.join(" "));
+    }
     for recipient in to {
         builder = builder.to(recipient
             .parse()

@@ -255,7 +255,11 @@ fn group_line(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String 
 }
 
 fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
-    let notices: Vec<Notice> = digest.items.iter().flat_map(|i| i.notices.iter().copied()).collect();
+    let notices: Vec<Notice> = digest
+        .items
+        .iter()
+        .flat_map(|i| i.notices.iter().copied())
+        .collect();
     let when = time(as_of, zone);
     if notices.is_empty() {
         let breaches = digest.breach_count();
@@ -267,7 +271,11 @@ fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     let count = |kind: Notice| notices.iter().filter(|n| **n == kind).count();
     let parts: Vec<String> = [
         (count(Notice::Firing), "new alert", "new alerts"),
-        (count(Notice::Reminder), "alert still firing", "alerts still firing"),
+        (
+            count(Notice::Reminder),
+            "alert still firing",
+            "alerts still firing",
+        ),
         (count(Notice::Resolved), "alert resolved", "alerts resolved"),
     ]
     .into_iter()
@@ -334,7 +342,8 @@ fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             let _ = writeln!(out, "  {label}: {value}");
         }
         for (index, group) in item.groups.iter().enumerate() {
-            let line = wait_sentence(r, group).unwrap_or_else(|| group_line(r, group, &limit_text(r)));
+            let line =
+                wait_sentence(r, group).unwrap_or_else(|| group_line(r, group, &limit_text(r)));
             let _ = writeln!(out, "  - {}{line}", notice_tag(item, index));
         }
         out.push('\n');

@@ -139,7 +139,8 @@ impl Tx<'_> {
 
     /// Removes a pending episode that recovered before it fired.
     pub fn delete_episode(&self, id: i64) -> anyhow::Result<()> {
-        self.inner.execute("DELETE FROM episodes WHERE id = ?1", [id])?;
+        self.inner
+            .execute("DELETE FROM episodes WHERE id = ?1", [id])?;
         Ok(())
     }
 

@@ -180,7 +180,9 @@ fn take_lock(directory: &Path) -> anyhow::Result<File> {
             directory.join(DB_FILE).display(),
             lock_path.display()
         )),
-        Err(std::fs::TryLockError::Error(e)) => Err(anyhow!("cannot lock {}: {e}", lock_path.display())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow!("cannot lock {}: {e}", lock_path.display()))
+        }
     }
 }
 
@@ -192,7 +194,11 @@ fn open_error(path: &Path, error: &rusqlite::Error) -> anyhow::Error {
              alert history starts afresh and open alerts are sent again",
             path.display()
         ),
-        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::PermissionDenied) => {
+        Some(
+            rusqlite::ErrorCode::ReadOnly
+            | rusqlite::ErrorCode::CannotOpen
+            | rusqlite::ErrorCode::PermissionDenied,
+        ) => {
             anyhow!(
                 "cannot write the state file {} ({error}): make it and its directory writable for the daemon's user",
                 path.display()
@@ -230,7 +236,9 @@ fn prepare(connection: &Connection, path: &Path) -> anyhow::Result<()> {
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
         let next = index + 1;
         connection
-            .execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {next}; COMMIT;"))
+            .execute_batch(&format!(
+                "BEGIN; {migration}; PRAGMA user_version = {next}; COMMIT;"
+            ))
             .map_err(|e| {
                 let _ = connection.execute_batch("ROLLBACK");
                 open_error(path, &e)
@@ -261,7 +269,10 @@ impl Store {
     }
 
     /// Runs `work` in one transaction, committed only if it succeeds.
-    pub fn transaction<T>(&self, work: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    pub fn transaction<T>(
+        &self,
+        work: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
         let mut connection = self
             .connection
             .lock()
@@ -294,7 +305,8 @@ impl Store {
     /// Whether the store can still be written (for health checks).
     pub fn writable(&self) -> bool {
         self.transaction(|tx| {
-            tx.inner.execute("CREATE TEMP TABLE IF NOT EXISTS probe (x)", [])?;
+            tx.inner
+                .execute("CREATE TEMP TABLE IF NOT EXISTS probe (x)", [])?;
             Ok(())
         })
         .is_ok()
@@ -312,7 +324,9 @@ pub fn time_text(t: DateTime<Utc>) -> String {
 }
 
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 impl Tx<'_> {
@@ -354,9 +368,10 @@ impl Tx<'_> {
 
     /// Drops evaluation rows older than `before`.
     pub fn prune_evaluations(&self, before: DateTime<Utc>) -> anyhow::Result<usize> {
-        Ok(self
-            .inner
-            .execute("DELETE FROM evaluations WHERE evaluated_at < ?1", [time_text(before)])?)
+        Ok(self.inner.execute(
+            "DELETE FROM evaluations WHERE evaluated_at < ?1",
+            [time_text(before)],
+        )?)
     }
 
     /// Records a source's fetch: `Ok` resets its failure clock; an error

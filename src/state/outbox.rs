@@ -85,7 +85,11 @@ impl Tx<'_> {
 impl Store {
     /// Unsent messages whose next attempt is due at `now` (all unsent ones
     /// with `now = None`), oldest first, at most `limit`.
-    pub fn due_messages(&self, now: Option<DateTime<Utc>>, limit: usize) -> anyhow::Result<Vec<OutboxMessage>> {
+    pub fn due_messages(
+        &self,
+        now: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<OutboxMessage>> {
         // Later than any stored time (which all have four-digit years).
         let until = now.map_or_else(|| "9999-12-31T23:59:59.999999Z".to_owned(), time_text);
         self.read(|tx| {
@@ -123,7 +127,12 @@ impl Store {
         })
     }
 
-    pub fn mark_failed(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> anyhow::Result<()> {
+    pub fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
         self.transaction(|tx| {
             tx.inner.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",

@@ -6,14 +6,18 @@ use crate::config::Severity;
 use crate::evaluate::Status;
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-30T14:00:00Z").unwrap().to_utc()
+    DateTime::parse_from_rfc3339("2026-11-30T14:00:00Z")
+        .unwrap()
+        .to_utc()
 }
 
 fn breach() -> Observation {
     Observation {
         check_id: "c".to_owned(),
         group_key: "region=south".to_owned(),
-        labels: [("region".to_owned(), "south".to_owned())].into_iter().collect(),
+        labels: [("region".to_owned(), "south".to_owned())]
+            .into_iter()
+            .collect(),
         severity: Severity::Critical,
         status: Status::Breach,
         value: Some(3500.0),
@@ -28,7 +32,9 @@ fn episodes_round_trip_and_survive_reopening() {
     let store = open(dir.path()).unwrap();
     let mut episode = observe(None, &breach(), &Policy::default(), now()).unwrap();
     episode.thread_id = Some("<a@b>".to_owned());
-    store.transaction(|tx| tx.save_episode(&mut episode)).unwrap();
+    store
+        .transaction(|tx| tx.save_episode(&mut episode))
+        .unwrap();
     assert!(episode.id.is_some());
     drop(store);
     let store = open(dir.path()).unwrap();
@@ -60,11 +66,20 @@ fn outbox_queue_send_and_fail() {
     };
     let id = store.transaction(|tx| tx.enqueue(&message)).unwrap();
     assert_eq!(store.due_messages(Some(now()), 10).unwrap().len(), 1);
-    store.mark_failed(id, "down", now() + chrono::Duration::minutes(5)).unwrap();
+    store
+        .mark_failed(id, "down", now() + chrono::Duration::minutes(5))
+        .unwrap();
     assert!(store.due_messages(Some(now()), 10).unwrap().is_empty());
-    assert_eq!(store.due_messages(None, 10).unwrap().len(), 1, "every unsent one");
+    assert_eq!(
+        store.due_messages(None, 10).unwrap().len(),
+        1,
+        "every unsent one"
+    );
     let stats = store.outbox_stats().unwrap();
-    assert_eq!((stats.unsent, stats.last_error.as_deref()), (1, Some("down")));
+    assert_eq!(
+        (stats.unsent, stats.last_error.as_deref()),
+        (1, Some("down"))
+    );
     store.mark_sent(id, now()).unwrap();
     assert!(store.due_messages(None, 10).unwrap().is_empty());
     assert_eq!(store.outbox_stats().unwrap().sent, 1);
@@ -91,7 +106,10 @@ fn start_up_errors_name_the_file_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let first = open(dir.path()).unwrap();
     let error = format!("{:#}", open(dir.path()).unwrap_err());
-    assert!(error.contains("in use by another running accesswatch"), "{error}");
+    assert!(
+        error.contains("in use by another running accesswatch"),
+        "{error}"
+    );
     assert!(error.contains("accesswatch.db"), "{error}");
     drop(first);
     assert!(open(dir.path()).is_ok(), "the lock goes with the process");

@@ -59,8 +59,8 @@ fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Check {
         },
         rule: Rule::TimelyAccess(Box::new(rule)),
         schedule: Schedule::parse("@daily", chrono_tz::UTC).unwrap(),
-            policy: Default::default(),
-            clear_at: None,
+        policy: Default::default(),
+        clear_at: None,
     }
 }
 

@@ -26,22 +26,42 @@ impl Default for Defaults {
     }
 }
 
-fn duration(v: &mut Validator, value: &Option<S<String>>, key: &str, default: chrono::Duration) -> chrono::Duration {
+fn duration(
+    v: &mut Validator,
+    value: &Option<S<String>>,
+    key: &str,
+    default: chrono::Duration,
+) -> chrono::Duration {
     let std_default = default.to_std().unwrap_or_default();
     chrono::Duration::from_std(v.duration(value, key, std_default)).unwrap_or(default)
 }
 
-pub(super) fn alerting(v: &mut Validator, entry: Option<&Entry<RawAlerting>>) -> (Defaults, Alerting) {
+pub(super) fn alerting(
+    v: &mut Validator,
+    entry: Option<&Entry<RawAlerting>>,
+) -> (Defaults, Alerting) {
     let empty = RawAlerting::default();
     let raw = entry.map_or(&empty, |e| &e.value);
     let base = Defaults::default();
-    let policy = policy(v, &raw.for_, &raw.repeat_interval, &raw.repeat_backoff, &raw.send_resolved, &base.policy);
+    let policy = policy(
+        v,
+        &raw.for_,
+        &raw.repeat_interval,
+        &raw.repeat_backoff,
+        &raw.send_resolved,
+        &base.policy,
+    );
     let defaults = Defaults {
         policy,
         max_stale: duration(v, &raw.max_stale, "max_stale", base.max_stale),
     };
     let alerting = Alerting {
-        undeliverable_after: duration(v, &raw.undeliverable_after, "undeliverable_after", chrono::Duration::hours(6)),
+        undeliverable_after: duration(
+            v,
+            &raw.undeliverable_after,
+            "undeliverable_after",
+            chrono::Duration::hours(6),
+        ),
         retention: duration(v, &raw.retention, "retention", chrono::Duration::days(400)),
     };
     (defaults, alerting)
@@ -68,7 +88,10 @@ pub(super) fn policy(
                 policy.for_runs = n;
                 policy.for_duration = chrono::Duration::zero();
             }
-            Some(_) => v.problem(value.span(), "`for` counts at least one run, like \"3 runs\""),
+            Some(_) => v.problem(
+                value.span(),
+                "`for` counts at least one run, like \"3 runs\"",
+            ),
             None => match humantime::parse_duration(text) {
                 Ok(d) => {
                     policy.for_runs = 1;
@@ -83,12 +106,18 @@ pub(super) fn policy(
     }
     let interval = base.repeat_interval.to_std().unwrap_or_default();
     policy.repeat_interval =
-        chrono::Duration::from_std(v.duration(repeat_interval, "repeat_interval", interval)).unwrap_or(base.repeat_interval);
+        chrono::Duration::from_std(v.duration(repeat_interval, "repeat_interval", interval))
+            .unwrap_or(base.repeat_interval);
     if let Some(backoff) = repeat_backoff {
-        if v.finite(backoff, "repeat_backoff").is_some_and(|b| (1.0..=10.0).contains(&b)) {
+        if v.finite(backoff, "repeat_backoff")
+            .is_some_and(|b| (1.0..=10.0).contains(&b))
+        {
             policy.repeat_backoff = *backoff.get_ref();
         } else {
-            v.problem(backoff.span(), "`repeat_backoff` multiplies the reminder interval: between 1 (none) and 10");
+            v.problem(
+                backoff.span(),
+                "`repeat_backoff` multiplies the reminder interval: between 1 (none) and 10",
+            );
         }
     }
     if let Some(send) = send_resolved {
@@ -99,7 +128,11 @@ pub(super) fn policy(
 
 /// `clear_at` must lie on the healthy side of the limit, or it would never
 /// let an alert resolve.
-pub(super) fn clear_at(v: &mut Validator, raw: &RawCheck, comparison: Option<Comparison>) -> Option<f64> {
+pub(super) fn clear_at(
+    v: &mut Validator,
+    raw: &RawCheck,
+    comparison: Option<Comparison>,
+) -> Option<f64> {
     let value = raw.clear_at.as_ref()?;
     let clear = v.finite(value, "clear_at")?;
     if let Some(c) = comparison
@@ -127,13 +160,19 @@ pub(super) fn maintenance(
     v.broken = entry.broken.clone();
     let raw = &entry.value;
     let span = &entry.span;
-    let name = v.required(&raw.name, span, "`name` in [[maintenance]]").map(|n| n.get_ref().clone());
+    let name = v
+        .required(&raw.name, span, "`name` in [[maintenance]]")
+        .map(|n| n.get_ref().clone());
     let tz = match &raw.time_zone {
         Some(tz) => v.time_zone(tz, "time_zone"),
         None => Some(default_tz),
     };
     let mut time = |key: &str, value: &Option<S<String>>| {
-        let value = v.required(value, span, &format!("`{key}` in [[maintenance]] (like \"2026-12-24T18:00\")"))?;
+        let value = v.required(
+            value,
+            span,
+            &format!("`{key}` in [[maintenance]] (like \"2026-12-24T18:00\")"),
+        )?;
         match parse_local(value.get_ref(), tz?) {
             Some(t) => Some(t),
             None => {
@@ -155,12 +194,22 @@ pub(super) fn maintenance(
     let mut checks = Vec::new();
     for check in raw.checks.iter().flat_map(|c| c.get_ref()) {
         if !check_ids.contains(check.get_ref().as_str()) {
-            v.problem(check.span(), format!("`checks`: {:?} is not the id of any [[check]]", check.get_ref()));
+            v.problem(
+                check.span(),
+                format!(
+                    "`checks`: {:?} is not the id of any [[check]]",
+                    check.get_ref()
+                ),
+            );
         }
         checks.push(check.get_ref().clone());
     }
-    let labels: BTreeMap<String, String> =
-        raw.labels.iter().flatten().map(|(k, value)| (k.clone(), value.get_ref().clone())).collect();
+    let labels: BTreeMap<String, String> = raw
+        .labels
+        .iter()
+        .flatten()
+        .map(|(k, value)| (k.clone(), value.get_ref().clone()))
+        .collect();
     Some(Maintenance {
         name: name?,
         start: start?,
@@ -179,5 +228,7 @@ fn parse_local(text: &str, zone: Tz) -> Option<chrono::DateTime<chrono::Utc>> {
     let naive = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())?;
-    zone.from_local_datetime(&naive).earliest().map(|t| t.to_utc())
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.to_utc())
 }

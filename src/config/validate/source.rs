@@ -91,8 +91,12 @@ pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<Sour
         time_field: raw.time_field.as_ref().map(|f| f.get_ref().clone()),
         max_stale: {
             let default = v.defaults.max_stale;
-            chrono::Duration::from_std(v.duration(&raw.max_stale, "max_stale", default.to_std().unwrap_or_default()))
-                .unwrap_or(default)
+            chrono::Duration::from_std(v.duration(
+                &raw.max_stale,
+                "max_stale",
+                default.to_std().unwrap_or_default(),
+            ))
+            .unwrap_or(default)
         },
         csv_delimiter,
     })

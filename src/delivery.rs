@@ -1,0 +1,185 @@
+//! Sending the outbox: every unsent message is tried, marked sent only
+//! after the server accepted it, and otherwise retried with exponential
+//! back-off and jitter. Nothing is ever dropped: a message still unsent
+//! after `undeliverable_after` is reported (once, at error level) and kept.
+//!
+//! The window in which a message can be sent twice: the server has
+//! accepted it but the process dies (`kill -9`, power loss) before the
+//! outbox row is marked sent. On restart that one message is sent again,
+//! with the same Message-ID, so mail clients show it once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::notify::mail::{Mailer, Threading};
+use crate::notify::render::RenderedEmail;
+use crate::state::{OutboxMessage, Store};
+
+/// Back-off of a failed message: 30 s × 2^(attempts − 1), at most an hour,
+/// ± 20 % so that many queued messages do not retry in lockstep.
+pub fn backoff(attempts: u32, seed: u64) -> chrono::Duration {
+    let base = 30.0 * 2f64.powi(attempts.saturating_sub(1).min(16) as i32);
+    let capped = base.min(3600.0);
+    // A cheap, deterministic spread from the message id and attempt.
+    let mixed = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(attempts % 64)
+        .wrapping_add(u64::from(attempts));
+    let jitter = 0.8 + 0.4 * ((mixed >> 11) as f64 / (1u64 << 53) as f64);
+    chrono::Duration::milliseconds((capped * jitter * 1000.0) as i64)
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// Tries the messages due at `now` (every unsent one with `now = None`).
+pub async fn deliver_due(
+    store: &Store,
+    mailer: &Mailer,
+    from: &str,
+    now: Option<DateTime<Utc>>,
+    undeliverable_after: chrono::Duration,
+) -> anyhow::Result<Delivered> {
+    let mut delivered = Delivered::default();
+    for message in store.due_messages(now, 200)? {
+        let Some(id) = message.id else { continue };
+        let started = std::time::Instant::now();
+        match send(mailer, from, &message).await {
+            Ok(()) => {
+                store.mark_sent(id, Utc::now())?;
+                delivered.sent += 1;
+                info!(
+                    route = %message.route,
+                    recipients = message.recipients.len(),
+                    subject = %message.subject,
+                    attempts = message.attempts + 1,
+                    transport = %mailer.describe(),
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    status = "sent",
+                    "email sent"
+                );
+            }
+            Err(e) => {
+                delivered.failed += 1;
+                let error = format!("{e:#}");
+                let attempts = message.attempts + 1;
+                let next = Utc::now() + backoff(attempts, id as u64);
+                store.mark_failed(id, &error, next)?;
+                warn!(
+                    route = %message.route,
+                    recipients = message.recipients.len(),
+                    subject = %message.subject,
+                    attempts,
+                    transport = %mailer.describe(),
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    status = "failed",
+                    error = %error,
+                    next_attempt = %next.to_rfc3339(),
+                    "email failed; kept in the outbox"
+                );
+                if Utc::now() - message.created_at > undeliverable_after
+                    && store.report_stuck(id)?
+                {
+                    error!(
+                        route = %message.route,
+                        subject = %message.subject,
+                        attempts,
+                        queued_at = %message.created_at.to_rfc3339(),
+                        error = %error,
+                        status = "undeliverable",
+                        "email undeliverable for longer than undeliverable_after; still kept and retried"
+                    );
+                }
+            }
+        }
+    }
+    Ok(delivered)
+}
+
+async fn send(mailer: &Mailer, from: &str, message: &OutboxMessage) -> anyhow::Result<()> {
+    let email = RenderedEmail {
+        subject: message.subject.clone(),
+        text: message.text.clone(),
+        html: message.html.clone(),
+    };
+    let threading = Threading {
+        message_id: Some(message.message_id.clone()),
+        in_reply_to: message.in_reply_to.clone(),
+        references: message.references.clone(),
+    };
+    mailer
+        .send_threaded(from, &message.recipients, &email, &threading)
+        .await
+}
+
+/// The longest the worker sleeps without looking at the outbox.
+const MAX_IDLE: Duration = Duration::from_secs(300);
+
+/// Sends the outbox until `shutdown`: at start-up (what an earlier process
+/// left), whenever `wake` is notified (a run queued messages), and when
+/// the next retry falls due.
+pub async fn worker(
+    store: Arc<Store>,
+    mailer: Arc<Mailer>,
+    from: String,
+    undeliverable_after: chrono::Duration,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        if let Err(e) = deliver_due(
+            &store,
+            &mailer,
+            &from,
+            Some(Utc::now()),
+            undeliverable_after,
+        )
+        .await
+        {
+            error!(error = %format!("{e:#}"), "cannot read or update the outbox");
+        }
+        let pause = match store.next_attempt() {
+            Ok(Some(next)) => (next - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_IDLE),
+            _ => MAX_IDLE,
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause.max(Duration::from_millis(200))) => {}
+            () = wake.notified() => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_spreads() {
+        let seconds = |attempts, seed| backoff(attempts, seed).num_milliseconds() as f64 / 1000.0;
+        for seed in [1, 2, 99, 12345] {
+            let first = seconds(1, seed);
+            assert!((24.0..=36.0).contains(&first), "{first}");
+            let fourth = seconds(4, seed);
+            assert!((192.0..=288.0).contains(&fourth), "{fourth}");
+            let late = seconds(30, seed);
+            assert!((2880.0..=4320.0).contains(&late), "{late}");
+        }
+        assert_ne!(
+            seconds(3, 1),
+            seconds(3, 2),
+            "jitter spreads messages apart"
+        );
+    }
+}

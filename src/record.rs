@@ -1,0 +1,450 @@
+//! Recording a run in the state store: every result, the alert
+//! transitions it causes, and the emails those make due, all in one
+//! transaction, so that a state change and the message it causes are
+//! stored together or not at all. The delivery worker sends the messages
+//! afterwards (`crate::delivery`).
+//!
+//! Besides the checks' own groups, each source has a "data unavailable"
+//! alert (`data-unavailable/SOURCE`), which breaches when the source has
+//! failed for longer than its `max_stale`: a blind spot is itself a
+//! compliance finding. Its checks' alerts stay as they were meanwhile
+//! (`unknown` never resolves an alert).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use crate::alerts::{self, Episode, Notice, Observation, Phase, Policy};
+use crate::config::{Check, Comparison, Config, Op, Route, Severity};
+use crate::evaluate::{self, CheckResult, GroupResult, Status};
+use crate::notify::{Digest, DigestItem, follows, labels_match, render};
+use crate::state::{OutboxMessage, Store, Tx};
+
+pub const DATA_UNAVAILABLE: &str = "data-unavailable/";
+
+/// What a run's fetches came to, per source id: `Err` holds the error.
+pub type SourceOutcomes = BTreeMap<String, Result<(), String>>;
+
+/// Records `results` and `sources` of a run as of `now`; returns how many
+/// emails were queued.
+pub fn record(
+    store: &Store,
+    config: &Config,
+    results: &[CheckResult],
+    sources: &SourceOutcomes,
+    now: DateTime<Utc>,
+    host: &str,
+) -> anyhow::Result<usize> {
+    store.transaction(|tx| {
+        for result in results {
+            tx.record_result(result)?;
+        }
+        tx.prune_evaluations(now - config.alerting.retention)?;
+        for result in results {
+            observe_result(tx, config, result, now)?;
+        }
+        for (source, outcome) in sources {
+            observe_source(tx, config, source, outcome, now)?;
+        }
+        notify(tx, config, results, sources, now, host)
+    })
+}
+
+fn transition(
+    tx: &Tx<'_>,
+    observation: &Observation,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let previous = tx.open_episode(&observation.check_id, &observation.group_key)?;
+    let previous_id = previous.as_ref().and_then(|e| e.id);
+    let before = previous.as_ref().map(|e| e.phase);
+    match alerts::observe(previous, observation, policy, now) {
+        Some(mut episode) => {
+            if before != Some(episode.phase) {
+                info!(
+                    check = %episode.check_id,
+                    group = %episode.group_key,
+                    status = episode.phase.as_str(),
+                    value = episode.last_value.unwrap_or(f64::NAN),
+                    limit = episode.last_limit,
+                    "alert state changed"
+                );
+            }
+            tx.save_episode(&mut episode)
+        }
+        None => match previous_id {
+            Some(id) => tx.delete_episode(id),
+            None => Ok(()),
+        },
+    }
+}
+
+fn observe_result(
+    tx: &Tx<'_>,
+    config: &Config,
+    result: &CheckResult,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(check) = config.checks.iter().find(|c| c.id == result.id) else {
+        return Ok(());
+    };
+    for group in &result.groups {
+        let recovered = group.status == Status::Ok
+            && match (check.clear_at, group.value) {
+                (Some(clear), Some(value)) => evaluate::satisfies(
+                    value,
+                    Comparison {
+                        op: check.comparison.op,
+                        limit: clear,
+                    },
+                ),
+                _ => true,
+            };
+        let observation = Observation {
+            check_id: check.id.clone(),
+            group_key: group.label_text(),
+            labels: group.labels.clone(),
+            severity: check.severity,
+            status: group.status,
+            value: group.value,
+            limit: group.limit,
+            recovered,
+        };
+        transition(tx, &observation, &check.policy, now)?;
+    }
+    if result.error.is_some() {
+        // The whole check could not be evaluated: its open alerts stay as
+        // they are, marked unknown.
+        for episode in tx.unclosed_episodes()? {
+            if episode.check_id == check.id && episode.phase != Phase::Resolved {
+                let observation = Observation {
+                    check_id: episode.check_id.clone(),
+                    group_key: episode.group_key.clone(),
+                    labels: episode.labels.clone(),
+                    severity: check.severity,
+                    status: Status::Unknown,
+                    value: None,
+                    limit: episode.last_limit,
+                    recovered: false,
+                };
+                transition(tx, &observation, &check.policy, now)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The checks reading `source`, most severe first.
+fn checks_on<'a>(config: &'a Config, source: &str) -> Vec<&'a Check> {
+    let mut checks: Vec<&Check> = config
+        .checks
+        .iter()
+        .filter(|c| c.source == source)
+        .collect();
+    checks.sort_by_key(|c| std::cmp::Reverse(c.severity));
+    checks
+}
+
+/// The data-unavailable alert's policy: fires at once (`max_stale` already
+/// waited), reminds like the most severe check on the source.
+fn data_policy(config: &Config, source: &str) -> Option<Policy> {
+    let check = checks_on(config, source).into_iter().next()?;
+    Some(Policy {
+        for_runs: 1,
+        for_duration: chrono::Duration::zero(),
+        ..check.policy.clone()
+    })
+}
+
+fn observe_source(
+    tx: &Tx<'_>,
+    config: &Config,
+    source: &str,
+    outcome: &Result<(), String>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let first_failure = tx.record_source(
+        source,
+        outcome.as_ref().map(|_| ()).map_err(String::as_str),
+        now,
+    )?;
+    let (Some(spec), Some(policy)) = (config.source(source), data_policy(config, source)) else {
+        return Ok(());
+    };
+    let severity = checks_on(config, source)
+        .first()
+        .map_or(Severity::Warning, |c| c.severity);
+    let hours_failing = first_failure.map(|t| (now - t).num_minutes() as f64 / 60.0);
+    let status = match first_failure {
+        None => Status::Ok,
+        Some(t) if now - t >= spec.max_stale => Status::Breach,
+        Some(_) => Status::Unknown,
+    };
+    let observation = Observation {
+        check_id: format!("{DATA_UNAVAILABLE}{source}"),
+        group_key: evaluate::label_text(&BTreeMap::new()),
+        labels: BTreeMap::new(),
+        severity,
+        status,
+        value: hours_failing,
+        limit: spec.max_stale.num_minutes() as f64 / 60.0,
+        recovered: status == Status::Ok,
+    };
+    transition(tx, &observation, &policy, now)
+}
+
+fn policy_for(config: &Config, check_id: &str) -> Option<Policy> {
+    match check_id.strip_prefix(DATA_UNAVAILABLE) {
+        Some(source) => data_policy(config, source),
+        None => config
+            .checks
+            .iter()
+            .find(|c| c.id == check_id)
+            .map(|c| c.policy.clone()),
+    }
+}
+
+/// Whether `route` is told about `episode`.
+fn route_wants(config: &Config, route: &Route, episode: &Episode) -> bool {
+    match episode.check_id.strip_prefix(DATA_UNAVAILABLE) {
+        // A blind spot goes to every route that follows a check of the
+        // source, whatever its label matchers.
+        Some(source) => checks_on(config, source)
+            .iter()
+            .any(|c| follows(route, &c.id, episode.severity)),
+        None => {
+            follows(route, &episode.check_id, episode.severity)
+                && labels_match(route, &episode.labels)
+        }
+    }
+}
+
+fn notify(
+    tx: &Tx<'_>,
+    config: &Config,
+    results: &[CheckResult],
+    sources: &SourceOutcomes,
+    now: DateTime<Utc>,
+    host: &str,
+) -> anyhow::Result<usize> {
+    let mut due: Vec<(Episode, Notice, Policy)> = Vec::new();
+    for episode in tx.unclosed_episodes()? {
+        let (Some(id), Some(policy)) = (episode.id, policy_for(config, &episode.check_id)) else {
+            continue;
+        };
+        let held = config
+            .maintenance
+            .iter()
+            .any(|m| m.covers(&episode.check_id, &episode.labels, now));
+        match alerts::due(&episode, &policy, now, held) {
+            Some(notice) => due.push((episode, notice, policy)),
+            None if episode.phase == Phase::Resolved && !held => tx.close_episode(id)?,
+            None => {}
+        }
+    }
+    let mut threads: BTreeMap<i64, String> = BTreeMap::new();
+    let mut told: BTreeSet<i64> = BTreeSet::new();
+    let mut queued = 0;
+    for route in &config.routes {
+        let mine: Vec<&(Episode, Notice, Policy)> = due
+            .iter()
+            .filter(|(e, _, _)| route_wants(config, route, e))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let digest = digest(config, route, &mine, results, sources, now);
+        let email = render::render(
+            &digest,
+            &config.email.subject_prefix,
+            now,
+            config.daemon.time_zone,
+        );
+        let message_id = new_message_id(now, host);
+        let roots: Vec<String> = mine
+            .iter()
+            .filter_map(|(e, _, _)| {
+                e.id.and_then(|id| threads.get(&id).cloned())
+                    .or_else(|| e.thread_id.clone())
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        tx.enqueue(&OutboxMessage {
+            id: None,
+            route: route.name.clone(),
+            recipients: route.to.clone(),
+            subject: email.subject,
+            text: email.text,
+            html: email.html,
+            message_id: message_id.clone(),
+            in_reply_to: roots.first().cloned(),
+            references: roots,
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+        })?;
+        queued += 1;
+        for (episode, _, _) in &mine {
+            if let Some(id) = episode.id {
+                told.insert(id);
+                if episode.thread_id.is_none() {
+                    threads.entry(id).or_insert_with(|| message_id.clone());
+                }
+            }
+        }
+    }
+    for (mut episode, notice, policy) in due {
+        let Some(id) = episode.id else { continue };
+        if !told.contains(&id) {
+            warn!(check = %episode.check_id, group = %episode.group_key, "alert matches no route; nobody was told");
+        }
+        alerts::mark_told(&mut episode, notice, &policy, now);
+        if let Some(thread) = threads.get(&id) {
+            episode.thread_id = Some(thread.clone());
+        }
+        tx.save_episode(&mut episode)?;
+        if notice == Notice::Resolved {
+            tx.close_episode(id)?;
+        }
+    }
+    Ok(queued)
+}
+
+/// The digest of `notices` for `route`, with each group as this run saw it
+/// (or, for a check this run did not evaluate, as last seen).
+fn digest(
+    config: &Config,
+    route: &Route,
+    notices: &[&(Episode, Notice, Policy)],
+    results: &[CheckResult],
+    sources: &SourceOutcomes,
+    now: DateTime<Utc>,
+) -> Digest {
+    let mut items: Vec<DigestItem> = Vec::new();
+    for (episode, notice, _) in notices {
+        let (check, result) = match episode.check_id.strip_prefix(DATA_UNAVAILABLE) {
+            Some(source) => data_item(config, source, sources, now),
+            None => {
+                let Some(check) = config.checks.iter().find(|c| c.id == episode.check_id) else {
+                    continue;
+                };
+                let result = results
+                    .iter()
+                    .find(|r| r.id == check.id)
+                    .cloned()
+                    .unwrap_or_else(|| evaluate::empty_result(check, now));
+                (check.clone(), result)
+            }
+        };
+        let group = result
+            .groups
+            .iter()
+            .find(|g| g.label_text() == episode.group_key)
+            .cloned()
+            .unwrap_or_else(|| group_from(episode));
+        match items.iter_mut().find(|i| i.check.id == check.id) {
+            Some(item) => {
+                item.groups.push(group);
+                item.notices.push(*notice);
+            }
+            None => items.push(DigestItem {
+                result,
+                check,
+                groups: vec![group],
+                notices: vec![*notice],
+            }),
+        }
+    }
+    // Whatever could not be evaluated this run rides along in the next
+    // email: a blind spot is told as soon as there is something to tell,
+    // and raises its own alert once it lasts longer than `max_stale`.
+    for result in results {
+        let Some(check) = config.checks.iter().find(|c| c.id == result.id) else {
+            continue;
+        };
+        if result.error.is_some()
+            && follows(route, &check.id, check.severity)
+            && !items.iter().any(|i| i.check.id == check.id)
+        {
+            items.push(DigestItem {
+                result: result.clone(),
+                check: check.clone(),
+                groups: Vec::new(),
+                notices: Vec::new(),
+            });
+        }
+    }
+    Digest {
+        route: route.clone(),
+        items,
+    }
+}
+
+fn group_from(episode: &Episode) -> GroupResult {
+    GroupResult {
+        labels: episode.labels.clone(),
+        status: if episode.phase == Phase::Resolved {
+            Status::Ok
+        } else {
+            episode.last_status
+        },
+        value: episode.last_value,
+        limit: episode.last_limit,
+        rows: 0,
+        error: None,
+        wait: None,
+    }
+}
+
+/// A check and result standing for a source's "data unavailable" alert.
+fn data_item(
+    config: &Config,
+    source: &str,
+    sources: &SourceOutcomes,
+    now: DateTime<Utc>,
+) -> (Check, CheckResult) {
+    let base = checks_on(config, source)[0].clone();
+    let stale_hours = config
+        .source(source)
+        .map_or(0.0, |s| s.max_stale.num_minutes() as f64 / 60.0);
+    let check = Check {
+        id: format!("{DATA_UNAVAILABLE}{source}"),
+        title: format!("Data unavailable: source {source}"),
+        citation: None,
+        group_by: Vec::new(),
+        metric: "hours without data".to_owned(),
+        comparison: Comparison {
+            op: Op::Le,
+            limit: stale_hours,
+        },
+        clear_at: None,
+        ..base
+    };
+    let mut result = evaluate::empty_result(&check, now);
+    result.error = match sources.get(source) {
+        Some(Err(error)) => Some(format!("source {source:?} has been failing: {error}")),
+        _ => None,
+    };
+    (check, result)
+}
+
+/// A Message-ID unique to this message: time, process and a counter.
+fn new_message_id(now: DateTime<Utc>, host: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+        .collect();
+    format!(
+        "<accesswatch.{}.{}.{}@{}>",
+        now.timestamp_micros(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        if host.is_empty() { "localhost" } else { &host }
+    )
+}
