@@ -25,6 +25,37 @@ pub enum Command {
     CheckConfig,
     /// Run the daemon, or with --once run every check once and report.
     Run(RunArgs),
+    /// Show the current alerts and the email outbox from the state file.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge an alert: mute its reminders until a time.
+    Ack {
+        /// The check id.
+        check: String,
+        /// Only the groups with this label (repeatable), like region=socal-south.
+        #[arg(long, value_name = "K=V", value_parser = parse_label)]
+        group: Vec<(String, String)>,
+        /// Until when: RFC 3339 (2026-12-01T09:00:00-08:00) or a duration from now (24h, 3d).
+        #[arg(long, value_name = "TIME", required_unless_present = "clear")]
+        until: Option<String>,
+        /// Who acknowledges (recorded).
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Remove the acknowledgement instead.
+        #[arg(long, conflicts_with = "until")]
+        clear: bool,
+    },
+    /// Print the email a check would send now, both parts, without sending.
+    Render {
+        /// The check id.
+        check: String,
+        /// Only the groups with this label (repeatable).
+        #[arg(long, value_name = "K=V", value_parser = parse_label)]
+        group: Vec<(String, String)>,
+    },
     /// List the built-in access standards (no configuration needed).
     Standards {
         /// Print JSON instead of text.
@@ -66,4 +97,11 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| format!("{e}: write it like 2026-11-29T06:00:00-08:00"))
+}
+
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err("write a label as KEY=VALUE, like region=socal-south".to_owned()),
+    }
 }

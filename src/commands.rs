@@ -26,6 +26,15 @@ pub async fn dispatch(args: Args) -> u8 {
         Command::Run(run) if run.once => run_once(&args.config, &run).await,
         Command::Run(_) => run_daemon(&args.config).await,
         Command::SendTestEmail { to } => send_test_email(&args.config, to).await,
+        Command::Status { json } => status(&args.config, json),
+        Command::Ack {
+            check,
+            group,
+            until,
+            by,
+            clear,
+        } => ack(&args.config, &check, &group, until.as_deref(), &by, clear),
+        Command::Render { check, group } => render_check(&args.config, &check, &group).await,
         Command::Standards { json } => {
             let catalog = crate::standards::catalog();
             if json {
@@ -327,6 +336,119 @@ async fn send_test_email(path: &std::path::Path, to: Option<String>) -> u8 {
         }
         Err(e) => {
             eprintln!("accesswatch: {e:#}");
+            1
+        }
+    }
+}
+
+fn status(path: &std::path::Path, json: bool) -> u8 {
+    let Some(config) = load(path) else { return 1 };
+    let now = Utc::now();
+    let view = crate::state::open_read_only(&config.daemon.state_directory)
+        .and_then(|store| Ok((store.episodes()?, store.outbox_stats()?)));
+    let (episodes, outbox) = match view {
+        Ok(view) => view,
+        Err(e) => {
+            eprintln!("accesswatch: {e:#}");
+            return 1;
+        }
+    };
+    let after = config.alerting.undeliverable_after;
+    if json {
+        println!(
+            "{}",
+            crate::operator::status_json(&episodes, &outbox, now, after)
+        );
+    } else {
+        print!(
+            "{}",
+            crate::operator::status_text(&episodes, &outbox, now, after, config.daemon.time_zone)
+        );
+    }
+    0
+}
+
+fn ack(
+    path: &std::path::Path,
+    check: &str,
+    group: &[(String, String)],
+    until: Option<&str>,
+    by: &str,
+    clear: bool,
+) -> u8 {
+    let Some(config) = load(path) else { return 1 };
+    let now = Utc::now();
+    let until = match (until, clear) {
+        (_, true) => None,
+        (Some(text), false) => match crate::operator::parse_until(text, now) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("accesswatch: {e}");
+                return 2;
+            }
+        },
+        (None, false) => {
+            eprintln!("accesswatch: give --until TIME or --clear");
+            return 2;
+        }
+    };
+    let labels = group.iter().cloned().collect();
+    let done = crate::state::open_shared(&config.daemon.state_directory)
+        .and_then(|store| store.ack(check, &labels, until, by, now));
+    match done {
+        Ok(acked) if acked.episodes == 0 => {
+            eprintln!(
+                "accesswatch: no open alert of check {check:?} matches; `accesswatch status` lists them"
+            );
+            1
+        }
+        Ok(acked) => {
+            match until {
+                Some(t) => println!(
+                    "acknowledged {} alert(s) of {check} until {} by {by}",
+                    acked.episodes,
+                    t.to_rfc3339()
+                ),
+                None => println!(
+                    "cleared the acknowledgement of {} alert(s) of {check}",
+                    acked.episodes
+                ),
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("accesswatch: {e:#}");
+            1
+        }
+    }
+}
+
+async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, String)]) -> u8 {
+    let Some(config) = load(path) else { return 1 };
+    let Some(check) = config.checks.iter().find(|c| c.id == check_id) else {
+        let ids: Vec<&str> = config.checks.iter().map(|c| c.id.as_str()).collect();
+        eprintln!(
+            "accesswatch: no check {check_id:?} (checks: {})",
+            ids.join(", ")
+        );
+        return 1;
+    };
+    let now = Utc::now();
+    let never = CancellationToken::new();
+    let Some(outcome) = crate::run::run(&config, std::slice::from_ref(check), now, &never).await
+    else {
+        return 1;
+    };
+    let labels = group.iter().cloned().collect();
+    match crate::operator::render_check(&config, &outcome.results[0], &labels, now) {
+        Some(email) => {
+            println!("Subject: {}\n", email.subject);
+            println!("--- text/plain ---\n{}", email.text);
+            println!("--- text/html ---\n{}", email.html);
+            0
+        }
+        None => {
+            eprintln!("accesswatch: no route follows check {check_id:?}");
             1
         }
     }

@@ -134,16 +134,13 @@ pub async fn worker(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
+    // At start-up every unsent message is tried at once, whatever its
+    // back-off: the restart may well have been the fix.
+    let mut everything = true;
     loop {
-        if let Err(e) = deliver_due(
-            &store,
-            &mailer,
-            &from,
-            Some(Utc::now()),
-            undeliverable_after,
-        )
-        .await
-        {
+        let due = if everything { None } else { Some(Utc::now()) };
+        everything = false;
+        if let Err(e) = deliver_due(&store, &mailer, &from, due, undeliverable_after).await {
             error!(error = %format!("{e:#}"), "cannot read or update the outbox");
         }
         let pause = match store.next_attempt() {

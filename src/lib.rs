@@ -38,6 +38,7 @@ pub mod delivery;
 pub mod evaluate;
 pub mod logging;
 pub mod notify;
+pub mod operator;
 pub mod record;
 pub mod report;
 pub mod run;

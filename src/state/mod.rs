@@ -159,6 +159,35 @@ pub fn open_read_only(directory: &Path) -> anyhow::Result<Store> {
     })
 }
 
+/// Opens an existing store for writing while the daemon may be running
+/// (`ack`): no lock file, SQLite's own locking and a busy timeout keep the
+/// two apart.
+pub fn open_shared(directory: &Path) -> anyhow::Result<Store> {
+    let path = directory.join(DB_FILE);
+    if !path.exists() {
+        return Err(anyhow!(
+            "no state file at {}: the daemon has not run yet with this state_directory",
+            path.display()
+        ));
+    }
+    let connection = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(|e| open_error(&path, &e))?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| open_error(&path, &e))?;
+    if check_version(&connection, &path)? != MIGRATIONS.len() {
+        return Err(anyhow!(
+            "the state file {} has an older schema: start the daemon once to migrate it",
+            path.display()
+        ));
+    }
+    Ok(Store {
+        connection: Mutex::new(connection),
+        path,
+        _lock: None,
+    })
+}
+
 fn take_lock(directory: &Path) -> anyhow::Result<File> {
     let lock_path = directory.join(LOCK_FILE);
     let file = File::options()

@@ -216,6 +216,8 @@ pub fn certificate(dir: &Path) -> Certificate {
 
 #[derive(Default)]
 pub struct SmtpOptions<'a> {
+    /// 0: a free port.
+    pub port: u16,
     pub starttls: bool,
     pub implicit_tls: bool,
     pub auth: Option<(&'a str, &'a str)>,
@@ -234,6 +236,7 @@ impl SmtpServer {
         let maildir = dir.join("maildir");
         std::fs::create_dir_all(&maildir).unwrap();
         let port_file = dir.join("smtp.port");
+        let _ = std::fs::remove_file(&port_file);
         let script = std::env::var_os("ACCESSWATCH_SMTP_SERVER")
             .map(PathBuf::from)
             .unwrap_or_else(|| manifest_dir().join("tests/support/smtp_server.py"));
@@ -252,6 +255,9 @@ impl SmtpServer {
                 .arg(&certificate.cert)
                 .arg("--tls-key")
                 .arg(&certificate.key);
+        }
+        if options.port != 0 {
+            command.arg("--port").arg(options.port.to_string());
         }
         if options.starttls {
             command.arg("--starttls");
@@ -427,3 +433,12 @@ impl Drop for Daemon {
 /// therapist and the other regions are below 3,000.
 pub const STAFFING_CSV: &str =
     "region,members,fte\nsocal-south,412000,118.5\nsocal-north,298000,121\nnorcal-east,187500,68\n";
+
+/// A port on 127.0.0.1 that nothing listens on (for now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

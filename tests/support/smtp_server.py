@@ -189,6 +189,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="directory for NNNN.eml and NNNN.json (created if missing)")
     parser.add_argument("--port-file", required=True, type=Path,
                         help="file the listening port is written to once ready")
+    parser.add_argument("--port", type=int, default=0,
+                        help="port to listen on (default: one the kernel picks)")
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate (chain)")
     parser.add_argument("--tls-key", type=Path, help="PEM private key")
     mode = parser.add_mutually_exclusive_group()
@@ -248,12 +250,12 @@ async def serve(args: argparse.Namespace) -> None:
         connections.add(smtp)
         return smtp
 
-    # Port 0: the kernel picks a free port, and there is no window in which
+    # Port 0 (the default): the kernel picks a free port, and there is no window in which
     # another process could take it between choosing and binding.
     server = await loop.create_server(
         factory,
         host=HOST,
-        port=0,
+        port=args.port,
         ssl=tls_context if args.implicit_tls else None,
     )
     port = server.sockets[0].getsockname()[1]

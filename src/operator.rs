@@ -1,0 +1,182 @@
+//! The operator's view of a running system: `status` (alerts and outbox
+//! from the state file), `ack` (mute reminders), `render` (the email a
+//! check would send now). Text rendering here is pure; the commands in
+//! `crate::commands` do the IO.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+
+use crate::alerts::{Episode, Phase};
+use crate::config::Config;
+use crate::evaluate::CheckResult;
+use crate::notify::{Digest, DigestItem, render};
+use crate::state::OutboxStats;
+
+fn local(t: DateTime<Utc>, zone: Tz) -> String {
+    t.with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
+fn rfc3339(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| {
+        json!(t.to_rfc3339_opts(SecondsFormat::Secs, true))
+    })
+}
+
+/// Unsent messages older than this count as undeliverable.
+pub fn undeliverable(stats: &OutboxStats, now: DateTime<Utc>, after: chrono::Duration) -> bool {
+    stats.oldest_unsent.is_some_and(|t| now - t > after)
+}
+
+pub fn status_json(
+    episodes: &[Episode],
+    outbox: &OutboxStats,
+    now: DateTime<Utc>,
+    after: chrono::Duration,
+) -> Value {
+    let alerts: Vec<Value> = episodes
+        .iter()
+        .map(|e| {
+            json!({
+                "check": e.check_id,
+                "group": e.group_key,
+                "labels": e.labels,
+                "state": e.phase.as_str(),
+                "severity": e.severity.as_str(),
+                "since": rfc3339(Some(e.firing_since.unwrap_or(e.started_at))),
+                "last_status": e.last_status.as_str(),
+                "last_value": e.last_value,
+                "limit": e.last_limit,
+                "last_seen": rfc3339(Some(e.last_seen_at)),
+                "notified": rfc3339(e.notified_at),
+                "next_reminder": rfc3339(e.next_reminder_at),
+                "ack_until": rfc3339(e.ack_until),
+                "ack_by": e.ack_by,
+            })
+        })
+        .collect();
+    json!({
+        "alerts": alerts,
+        "outbox": {
+            "unsent": outbox.unsent,
+            "oldest_unsent": rfc3339(outbox.oldest_unsent),
+            "undeliverable": undeliverable(outbox, now, after),
+            "last_error": outbox.last_error,
+            "sent": outbox.sent,
+        }
+    })
+}
+
+pub fn status_text(
+    episodes: &[Episode],
+    outbox: &OutboxStats,
+    now: DateTime<Utc>,
+    after: chrono::Duration,
+    zone: Tz,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "alerts ({}):", episodes.len());
+    if episodes.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for e in episodes {
+        let state = e.phase.as_str().to_uppercase();
+        let since = local(e.firing_since.unwrap_or(e.started_at), zone);
+        let value = e.last_value.map_or_else(|| "?".to_owned(), render::number);
+        let _ = write!(
+            out,
+            "  {:<8} {} {} since {since}; last {value} (limit {}, {})",
+            state,
+            e.check_id,
+            e.group_key,
+            render::number(e.last_limit),
+            e.last_status.as_str()
+        );
+        if e.phase == Phase::Firing
+            && let Some(next) = e.next_reminder_at
+        {
+            let _ = write!(out, "; next reminder {}", local(next, zone));
+        }
+        if let (Some(until), Some(by)) = (e.ack_until, &e.ack_by)
+            && until > now
+        {
+            let _ = write!(out, "; acknowledged by {by} until {}", local(until, zone));
+        }
+        out.push('\n');
+    }
+    let _ = write!(out, "\noutbox: {} unsent", outbox.unsent);
+    if let Some(oldest) = outbox.oldest_unsent {
+        let _ = write!(out, " (oldest queued {})", local(oldest, zone));
+    }
+    if undeliverable(outbox, now, after) {
+        out.push_str(", UNDELIVERABLE for longer than undeliverable_after");
+    }
+    if let Some(error) = &outbox.last_error {
+        let _ = write!(out, "; last error: {error}");
+    }
+    let _ = writeln!(out, "; {} sent", outbox.sent);
+    out
+}
+
+/// The email `result` would make for the first route that follows it,
+/// limited to the groups with all `labels`: breached and unknown groups,
+/// or every group when none is.
+pub fn render_check(
+    config: &Config,
+    result: &CheckResult,
+    labels: &BTreeMap<String, String>,
+    now: DateTime<Utc>,
+) -> Option<render::RenderedEmail> {
+    let check = config.checks.iter().find(|c| c.id == result.id)?;
+    let route = config
+        .routes
+        .iter()
+        .find(|r| crate::notify::follows(r, &check.id, check.severity))?;
+    let matching: Vec<_> = result
+        .groups
+        .iter()
+        .filter(|g| labels.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
+        .cloned()
+        .collect();
+    let problems: Vec<_> = matching
+        .iter()
+        .filter(|g| g.status != crate::evaluate::Status::Ok)
+        .cloned()
+        .collect();
+    let digest = Digest {
+        route: route.clone(),
+        items: vec![DigestItem {
+            result: result.clone(),
+            check: check.clone(),
+            groups: if problems.is_empty() {
+                matching
+            } else {
+                problems
+            },
+            notices: Vec::new(),
+        }],
+    };
+    Some(render::render(
+        &digest,
+        &config.email.subject_prefix,
+        now,
+        config.daemon.time_zone,
+    ))
+}
+
+/// `--until`: RFC 3339, or a duration from `now` like "24h" or "3d".
+pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.to_utc());
+    }
+    humantime::parse_duration(text)
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|d| now + d)
+        .ok_or_else(|| format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h"))
+}
