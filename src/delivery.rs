@@ -122,6 +122,8 @@ async fn send(mailer: &Mailer, from: &str, message: &OutboxMessage) -> anyhow::R
 
 /// The longest the worker sleeps without looking at the outbox.
 const MAX_IDLE: Duration = Duration::from_secs(300);
+/// The pause after the state store failed (full disk, file made read-only).
+const STORE_TROUBLE: Duration = Duration::from_secs(60);
 
 /// Sends the outbox until `shutdown`: at start-up (what an earlier process
 /// left), whenever `wake` is notified (a run queued messages), and when
@@ -140,15 +142,14 @@ pub async fn worker(
     loop {
         let due = if everything { None } else { Some(Utc::now()) };
         everything = false;
-        if let Err(e) = deliver_due(&store, &mailer, &from, due, undeliverable_after).await {
-            error!(error = %format!("{e:#}"), "cannot read or update the outbox");
-        }
-        let pause = match store.next_attempt() {
-            Ok(Some(next)) => (next - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .min(MAX_IDLE),
-            _ => MAX_IDLE,
+        let delivered = deliver_due(&store, &mailer, &from, due, undeliverable_after).await;
+        let pause = match (delivered, store.next_attempt()) {
+            (Err(e), _) | (_, Err(e)) => {
+                error!(error = %format!("{e:#}"), "cannot read or update the outbox; trying again in a minute");
+                STORE_TROUBLE
+            }
+            (Ok(_), Ok(Some(next))) => (next - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_IDLE),
+            (Ok(_), Ok(None)) => MAX_IDLE,
         };
         tokio::select! {
             () = tokio::time::sleep(pause.max(Duration::from_millis(200))) => {}

@@ -129,6 +129,14 @@ pub fn open(directory: &Path) -> anyhow::Result<Store> {
     let lock = take_lock(directory)?;
     let path = directory.join(DB_FILE);
     let connection = Connection::open(&path).map_err(|e| open_error(&path, &e))?;
+    // SQLite quietly falls back to read-only when it cannot write the file.
+    if connection.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+        return Err(anyhow!(
+            "cannot write the state file {}: it is read-only (file mode, `chattr +i`, or a read-only mount); \
+             make it and its directory writable for the daemon's user",
+            path.display()
+        ));
+    }
     prepare(&connection, &path)?;
     Ok(Store {
         connection: Mutex::new(connection),
