@@ -148,7 +148,10 @@ pub async fn worker(
                 error!(error = %format!("{e:#}"), "cannot read or update the outbox; trying again in a minute");
                 STORE_TROUBLE
             }
-            (Ok(_), Ok(Some(next))) => (next - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_IDLE),
+            (Ok(_), Ok(Some(next))) => (next - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_IDLE),
             (Ok(_), Ok(None)) => MAX_IDLE,
         };
         tokio::select! {

@@ -456,14 +456,25 @@ fn state_file_problems_stop_the_start_with_the_fix() {
     assert_eq!(s.run(&at(0.0)).code, 2, "a fresh state file");
     let db = s.dir.path().join("state/accesswatch.db");
     let chattr = |flag: &str| {
-        let status = std::process::Command::new("chattr").arg(flag).arg(&db).status().unwrap();
-        assert!(status.success(), "chattr {flag} failed: the test needs a file system with immutable files");
+        let status = std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&db)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "chattr {flag} failed: the test needs a file system with immutable files"
+        );
     };
     chattr("+i");
     let out = accesswatch(&["--config", s.config.to_str().unwrap(), "run"], &[]);
     chattr("-i");
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("cannot write the state file"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot write the state file"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("it is read-only"), "{}", out.stderr);
     // Not writable (a place even root cannot create a directory in).
     let text = std::fs::read_to_string(&s.config).unwrap().replace(

@@ -1,15 +1,14 @@
 //! Who is told what: routing check results to recipients, rendering the
 //! email, and sending it.
 //!
-//! [`digests`] (pure) picks, for each [`Route`], the breached and
-//! unevaluable results it matches; [`render`] (pure) turns one [`Digest`]
+//! [`follows`] and [`labels_match`] (pure) say whether a [`Route`] is told
+//! about a check and group; [`render`] (pure) turns one [`Digest`]
 //! into subject, text and HTML; [`mail`] is the only module that knows
 //! lettre and does the sending (SMTP or `.eml` files).
 //!
-//! Two paths build digests: [`digests`] for the stateless `run --once
-//! --notify` (every breached and unevaluable group, every run), and
-//! `crate::record` for the daemon (only what the alert state says is due:
-//! firing, reminders, resolutions), which fills [`DigestItem::notices`].
+//! Digests are built by `crate::record` from what the alert state says is
+//! due (firing, reminders, resolutions, in [`DigestItem::notices`]) and by
+//! `crate::operator::render_check` for `accesswatch render`.
 
 pub mod mail;
 pub mod render;
@@ -56,26 +55,6 @@ impl Digest {
     }
 }
 
-/// The digests of one run: one per route that has something to say.
-pub fn digests(routes: &[Route], checks: &[Check], results: &[CheckResult]) -> Vec<Digest> {
-    routes
-        .iter()
-        .filter_map(|route| {
-            let items: Vec<DigestItem> = results
-                .iter()
-                .filter_map(|result| {
-                    let check = checks.iter().find(|c| c.id == result.id)?;
-                    digest_item(route, check, result)
-                })
-                .collect();
-            (!items.is_empty()).then(|| Digest {
-                route: route.clone(),
-                items,
-            })
-        })
-        .collect()
-}
-
 /// Whether `route` follows `check` (by id and severity; labels are per
 /// group).
 pub fn follows(route: &Route, check_id: &str, severity: crate::config::Severity) -> bool {
@@ -89,26 +68,4 @@ pub fn labels_match(route: &Route, labels: &std::collections::BTreeMap<String, S
         .labels
         .iter()
         .all(|(key, value)| labels.get(key) == Some(value))
-}
-
-fn digest_item(route: &Route, check: &Check, result: &CheckResult) -> Option<DigestItem> {
-    if !follows(route, &result.id, result.severity) {
-        return None;
-    }
-    let groups: Vec<GroupResult> = result
-        .groups
-        .iter()
-        .filter(|g| g.status == Status::Breach || g.status == Status::Unknown)
-        .filter(|g| labels_match(route, &g.labels))
-        .cloned()
-        .collect();
-    // A check that could not be evaluated at all is a blind spot for every
-    // route that follows the check, whatever labels the route selects.
-    let whole_check_failed = result.error.is_some();
-    (whole_check_failed || !groups.is_empty()).then(|| DigestItem {
-        result: result.clone(),
-        check: check.clone(),
-        groups,
-        notices: Vec::new(),
-    })
 }
