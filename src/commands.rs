@@ -99,6 +99,9 @@ pub fn summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
         let (kind, location) = match &source.location {
             Location::File(path) => ("file", path.display().to_string()),
             Location::Http(http) => ("http", crate::source::http::display_url(&http.url)),
+            Location::Fhir(fhir) => ("fhir", fhir.describe()),
+            Location::Nppes(nppes) => ("nppes", nppes.describe()),
+            Location::Postgres(postgres) => ("pg", postgres.describe()),
         };
         let _ = writeln!(out, "  {:<24} {kind:<5} {location}", source.id);
     }
@@ -183,7 +186,7 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> u8 {
             crate::state::open(&config.daemon.state_directory),
             Mailer::new(&config.email),
         ) {
-            (Ok(store), Ok(mailer)) => Some((store, mailer)),
+            (Ok(store), Ok(mailer)) => Some((Arc::new(store), mailer)),
             (Err(e), _) | (_, Err(e)) => {
                 eprintln!("accesswatch: {e:#}");
                 return 3;
@@ -193,7 +196,8 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> u8 {
         None
     };
     let never = CancellationToken::new();
-    let Some(outcome) = crate::run::run(&config, &config.checks, as_of, &never).await else {
+    let store = notifier.as_ref().map(|(store, _)| store.clone());
+    let Some(outcome) = crate::run::run(&config, &config.checks, as_of, store, &never).await else {
         return 3;
     };
     match args.report {
@@ -435,7 +439,8 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
     };
     let now = Utc::now();
     let never = CancellationToken::new();
-    let Some(outcome) = crate::run::run(&config, std::slice::from_ref(check), now, &never).await
+    let Some(outcome) =
+        crate::run::run(&config, std::slice::from_ref(check), now, None, &never).await
     else {
         return 1;
     };

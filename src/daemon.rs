@@ -170,7 +170,15 @@ async fn job_loop(job: Job, last_run: DateTime<Utc>, services: Services) {
 /// to be told), and wake the delivery worker.
 async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>) {
     let config = &services.config;
-    let Some(outcome) = crate::run::run(config, checks, due, &services.shutdown).await else {
+    let Some(outcome) = crate::run::run(
+        config,
+        checks,
+        due,
+        Some(services.store.clone()),
+        &services.shutdown,
+    )
+    .await
+    else {
         info!("run abandoned while fetching: shutting down");
         return;
     };

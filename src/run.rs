@@ -38,6 +38,7 @@ pub async fn run(
     config: &Config,
     checks: &[Check],
     as_of: DateTime<Utc>,
+    store: Option<Arc<crate::state::Store>>,
     cancel: &CancellationToken,
 ) -> Option<RunOutcome> {
     let (streamed, tabled): (Vec<&Check>, Vec<&Check>) =
@@ -49,7 +50,7 @@ pub async fn run(
         .collect();
     let work = async {
         tokio::join!(
-            fetch_all(specs, as_of, config.daemon.time_zone),
+            fetch_all(specs, as_of, config.daemon.time_zone, store),
             stream_all(config, &streamed, as_of)
         )
     };
@@ -162,12 +163,18 @@ fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
-async fn fetch_all(specs: Vec<SourceSpec>, now: DateTime<Utc>, zone: chrono_tz::Tz) -> Fetched {
+async fn fetch_all(
+    specs: Vec<SourceSpec>,
+    now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+    store: Option<Arc<crate::state::Store>>,
+) -> Fetched {
     let mut tasks = JoinSet::new();
     for spec in specs {
+        let store = store.clone();
         tasks.spawn(async move {
             let started = Instant::now();
-            let result = crate::source::fetch(&spec, now, zone).await;
+            let result = crate::source::fetch(&spec, now, zone, store.as_deref()).await;
             let duration_ms = started.elapsed().as_millis() as u64;
             match &result {
                 Ok(table) => info!(

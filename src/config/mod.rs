@@ -12,6 +12,9 @@
 
 mod load;
 mod raw;
+pub mod raw_fhir;
+pub mod raw_nppes;
+pub mod raw_postgres;
 pub mod secret;
 mod validate;
 
@@ -165,17 +168,28 @@ pub struct SourceSpec {
 pub enum Location {
     File(PathBuf),
     Http(HttpSpec),
+    Fhir(Box<crate::source::fhir::FhirSpec>),
+    Nppes(Box<crate::source::nppes::NppesSpec>),
+    Postgres(Box<crate::source::postgres::PostgresSpec>),
 }
 
 #[derive(Debug, Clone)]
 pub struct HttpSpec {
     pub url: url::Url,
+    pub options: HttpOptions,
+}
+
+/// How every HTTP-based source talks to its server.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub retries: u32,
     pub retry_backoff: Duration,
     pub max_body_size: u64,
     pub headers: Vec<Header>,
+    /// PEM bundle of extra CA certificates to trust.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

@@ -70,6 +70,12 @@ pub struct RawSource {
     pub bearer_token_env: Option<S<String>>,
     pub bearer_token_credential: Option<S<String>>,
     pub headers: Option<Vec<RawHeader>>,
+    pub ca_file: Option<S<String>>,
+    /// `[source.fhir]`, `[source.nppes]`, `[source.postgres]`: the keys of
+    /// those kinds.
+    pub fhir: Option<super::raw_fhir::RawFhir>,
+    pub nppes: Option<super::raw_nppes::RawNppes>,
+    pub postgres: Option<super::raw_postgres::RawPostgres>,
 }
 
 #[derive(Debug, Deserialize)]

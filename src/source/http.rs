@@ -1,19 +1,30 @@
-//! HTTP GET for sources: the only module that knows reqwest (and rustls's
-//! crypto provider).
+//! HTTP for sources: the only module that knows reqwest (and rustls's
+//! crypto provider). Every HTTP-based source kind (http, fhir, nppes) goes
+//! through [`Client`].
 //!
-//! A GET has a connect timeout and a total timeout, is retried a bounded
-//! number of times with exponential back-off on connection errors,
-//! timeouts, 429 and 5xx, and never reads more than `max_body_size` bytes.
-//! Error messages name the URL without its query string (which may carry
-//! an API key) and never include a header value.
+//! A request has a connect timeout and a total timeout, follows at most
+//! five redirects, goes through the proxy of `HTTP_PROXY`/`HTTPS_PROXY`/
+//! `NO_PROXY`, accepts gzip, and is retried a bounded number of times with
+//! exponential back-off on connection errors, timeouts, 429 and 5xx,
+//! waiting what `Retry-After` asks on 429 and 503 (up to five minutes). A
+//! body is never read past `max_body_size`. GETs remember the `ETag` of
+//! each URL and send `If-None-Match`; a 304 reuses the body kept from
+//! before. Error messages name the URL without its query string (which
+//! may carry an API key) and never include a header value.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LAST_MODIFIED};
+use reqwest::StatusCode;
+use reqwest::header::{
+    CONTENT_TYPE, ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH, LAST_MODIFIED,
+    RETRY_AFTER,
+};
 
-use crate::config::HttpSpec;
+use crate::config::{HttpOptions, HttpSpec};
 
 /// Installs the ring crypto provider for rustls; call once at start-up,
 /// before any HTTP client or SMTP TLS connection is made.
@@ -22,10 +33,13 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+#[derive(Debug, Clone)]
 pub struct Response {
-    pub body: Vec<u8>,
+    pub status: u16,
+    pub body: Arc<Vec<u8>>,
     pub content_type: Option<String>,
     pub last_modified: Option<DateTime<Utc>>,
+    pub etag: Option<String>,
 }
 
 /// `scheme://host:port/path`, without credentials or query.
@@ -46,31 +60,282 @@ pub fn display_url(url: &url::Url) -> String {
 struct Attempt {
     error: anyhow::Error,
     retryable: bool,
+    /// What the server asked for in `Retry-After`.
+    retry_after: Option<Duration>,
 }
 
-pub async fn get(spec: &HttpSpec) -> anyhow::Result<Response> {
-    let client = client(spec)?;
-    let url = display_url(&spec.url);
-    let mut attempt = 0;
-    loop {
-        match get_once(&client, spec).await {
-            Ok(response) => return Ok(response),
-            Err(failure) if failure.retryable && attempt < spec.retries => {
-                let delay = backoff(spec.retry_backoff, attempt);
-                tracing::debug!(url = %url, attempt = attempt + 1, delay_ms = delay.as_millis() as u64,
-                    error = %format!("{:#}", failure.error), "retrying http source");
-                tokio::time::sleep(delay).await;
-                attempt += 1;
+/// The longest `Retry-After` honoured; longer requests fail the fetch.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// Bodies kept per URL for `If-None-Match`: the process's own cache.
+fn etag_cache() -> &'static Mutex<HashMap<String, Response>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Response>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+pub struct Client {
+    inner: reqwest::Client,
+    options: HttpOptions,
+}
+
+impl Client {
+    pub fn new(options: &HttpOptions) -> anyhow::Result<Client> {
+        let mut headers = HeaderMap::new();
+        for header in &options.headers {
+            let name = HeaderName::from_bytes(header.name.as_bytes())
+                .with_context(|| format!("header name {:?}", header.name))?;
+            let mut value = HeaderValue::from_str(header.value.expose()).map_err(|_| {
+                anyhow!(
+                    "the value of header {:?} is not a valid header value",
+                    header.name
+                )
+            })?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.timeout)
+            .default_headers(headers)
+            .user_agent(concat!("accesswatch/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::limited(5));
+        if let Some(path) = &options.ca_file {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading ca_file {}", path.display()))?;
+            for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("ca_file {} is not a PEM bundle", path.display()))?
+            {
+                builder = builder.add_root_certificate(certificate);
             }
-            Err(failure) => {
-                let tries = attempt + 1;
-                return Err(failure.error.context(format!(
-                    "GET {url} failed after {tries} {}",
-                    if tries == 1 { "try" } else { "tries" }
-                )));
+        }
+        Ok(Client {
+            inner: builder.build().context("building the HTTP client")?,
+            options: options.clone(),
+        })
+    }
+
+    /// GET `url` with `accept` as the Accept header, retried as the options
+    /// say. A non-2xx answer is an error; a FHIR OperationOutcome in it is
+    /// summarised (its diagnostics describe the request, not data).
+    pub async fn get(&self, url: &url::Url, accept: Option<&str>) -> anyhow::Result<Response> {
+        self.retrying(url, || {
+            let mut request = self.inner.get(url.clone());
+            if let Some(accept) = accept {
+                request = request.header(reqwest::header::ACCEPT, accept);
+            }
+            let cached = etag_cache()
+                .lock()
+                .ok()
+                .and_then(|c| c.get(url.as_str()).cloned());
+            if let Some(etag) = cached.as_ref().and_then(|c| c.etag.clone()) {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            (request, cached)
+        })
+        .await
+    }
+
+    /// POST a form (a token request), with HTTP basic authentication.
+    pub async fn post_form(
+        &self,
+        url: &url::Url,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> anyhow::Result<Response> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.iter())
+            .finish();
+        self.retrying(url, || {
+            let mut request = self
+                .inner
+                .post(url.clone())
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(reqwest::header::ACCEPT, "application/json")
+                .body(body.clone());
+            if let Some((user, password)) = basic {
+                request = request.basic_auth(user, Some(password));
+            }
+            (request, None)
+        })
+        .await
+    }
+
+    async fn retrying(
+        &self,
+        url: &url::Url,
+        make: impl Fn() -> (reqwest::RequestBuilder, Option<Response>),
+    ) -> anyhow::Result<Response> {
+        let shown = display_url(url);
+        let mut attempt = 0;
+        loop {
+            let (request, cached) = make();
+            match self.once(request, cached).await {
+                Ok(response) => {
+                    if response.etag.is_some()
+                        && let Ok(mut cache) = etag_cache().lock()
+                    {
+                        cache.insert(url.to_string(), response.clone());
+                    }
+                    return Ok(response);
+                }
+                Err(failure) if failure.retryable && attempt < self.options.retries => {
+                    let delay = failure
+                        .retry_after
+                        .unwrap_or_else(|| backoff(self.options.retry_backoff, attempt));
+                    tracing::debug!(url = %shown, attempt = attempt + 1, delay_ms = delay.as_millis() as u64,
+                        error = %format!("{:#}", failure.error), "retrying http request");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(failure) => {
+                    let tries = attempt + 1;
+                    return Err(failure.error.context(format!(
+                        "GET {shown} failed after {tries} {}",
+                        if tries == 1 { "try" } else { "tries" }
+                    )));
+                }
             }
         }
     }
+
+    async fn once(
+        &self,
+        request: reqwest::RequestBuilder,
+        cached: Option<Response>,
+    ) -> Result<Response, Attempt> {
+        let transport = |e: reqwest::Error| Attempt {
+            retryable: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
+            error: anyhow!(describe(&e, &self.options)),
+            retry_after: None,
+        };
+        let mut response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED
+            && let Some(cached) = cached
+        {
+            return Ok(cached);
+        }
+        let headers = response.headers().clone();
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        if !status.is_success() {
+            let retry_after = retry_after(header(RETRY_AFTER).as_deref());
+            let body = read_body(&mut response, 2048).await.unwrap_or_default();
+            return Err(Attempt {
+                retryable: status.is_server_error() || status.as_u16() == 429,
+                error: anyhow!(status_error(status, &body, header(CONTENT_TYPE).as_deref())),
+                retry_after: retry_after.filter(|_| matches!(status.as_u16(), 429 | 503)),
+            });
+        }
+        let too_big = || Attempt {
+            retryable: false,
+            error: anyhow!(
+                "the response body is larger than max_body_size ({} bytes): raise max_body_size or ask the server for less",
+                self.options.max_body_size
+            ),
+            retry_after: None,
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.options.max_body_size)
+        {
+            return Err(too_big());
+        }
+        let body = read_body(&mut response, self.options.max_body_size)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooBig => too_big(),
+                BodyError::Transport(e) => transport(e),
+            })?;
+        Ok(Response {
+            status: status.as_u16(),
+            body: Arc::new(body),
+            content_type: header(CONTENT_TYPE),
+            last_modified: header(LAST_MODIFIED)
+                .and_then(|v| DateTime::parse_from_rfc2822(&v).ok())
+                .map(|t| t.with_timezone(&Utc)),
+            etag: header(ETAG),
+        })
+    }
+}
+
+enum BodyError {
+    TooBig,
+    Transport(reqwest::Error),
+}
+
+async fn read_body(response: &mut reqwest::Response, cap: u64) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() as u64 + chunk.len() as u64 > cap {
+            return Err(BodyError::TooBig);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+fn retry_after(value: Option<&str>) -> Option<Duration> {
+    let value = value?.trim();
+    let delay = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let when = DateTime::parse_from_rfc2822(value).ok()?;
+            (when.with_timezone(&Utc) - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+        }
+    };
+    (delay <= MAX_RETRY_AFTER).then_some(delay)
+}
+
+/// What went wrong, from the status and, for FHIR servers, the
+/// OperationOutcome's diagnostics (an error description, not data).
+fn status_error(status: StatusCode, body: &[u8], content_type: Option<&str>) -> String {
+    let hint = match status.as_u16() {
+        401 | 403 => ": check the bearer token, client credentials or header credentials",
+        404 => ": check `url`",
+        429 => ": the server asks to slow down",
+        _ => "",
+    };
+    let outcome = content_type
+        .filter(|c| c.contains("json"))
+        .and_then(|_| operation_outcome(body))
+        .map(|text| format!(" (OperationOutcome: {text})"))
+        .unwrap_or_default();
+    format!("the server answered HTTP {status}{hint}{outcome}")
+}
+
+/// The issues of a FHIR OperationOutcome: severity, code, diagnostics.
+pub fn operation_outcome(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if value.get("resourceType")?.as_str()? != "OperationOutcome" {
+        return None;
+    }
+    let issues: Vec<String> = value
+        .get("issue")?
+        .as_array()?
+        .iter()
+        .map(|issue| {
+            let field = |k: &str| issue.get(k).and_then(|v| v.as_str()).unwrap_or("");
+            let text = issue
+                .pointer("/details/text")
+                .and_then(|v| v.as_str())
+                .unwrap_or_else(|| field("diagnostics"));
+            format!(
+                "{} {}: {}",
+                field("severity"),
+                field("code"),
+                text.chars().take(200).collect::<String>()
+            )
+        })
+        .collect();
+    (!issues.is_empty()).then(|| issues.join("; "))
 }
 
 /// `base × 2^attempt`, at most five minutes.
@@ -79,98 +344,18 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
         .min(Duration::from_secs(300))
 }
 
-fn client(spec: &HttpSpec) -> anyhow::Result<reqwest::Client> {
-    let mut headers = HeaderMap::new();
-    for header in &spec.headers {
-        let name = HeaderName::from_bytes(header.name.as_bytes())
-            .with_context(|| format!("header name {:?}", header.name))?;
-        let mut value = HeaderValue::from_str(header.value.expose()).map_err(|_| {
-            anyhow!(
-                "the value of header {:?} is not a valid header value",
-                header.name
-            )
-        })?;
-        value.set_sensitive(true);
-        headers.insert(name, value);
-    }
-    reqwest::Client::builder()
-        .connect_timeout(spec.connect_timeout)
-        .timeout(spec.timeout)
-        .default_headers(headers)
-        .user_agent(concat!("accesswatch/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-        .context("building the HTTP client")
-}
-
-async fn get_once(client: &reqwest::Client, spec: &HttpSpec) -> Result<Response, Attempt> {
-    let transport = |e: reqwest::Error| Attempt {
-        retryable: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
-        error: anyhow!(describe(&e, spec)),
-    };
-    let mut response = client
-        .get(spec.url.clone())
-        .send()
-        .await
-        .map_err(transport)?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(Attempt {
-            retryable: status.is_server_error() || status.as_u16() == 429,
-            error: anyhow!(
-                "the server answered HTTP {status}{}",
-                match status.as_u16() {
-                    401 | 403 => ": check the bearer token or header credentials",
-                    404 => ": check `url`",
-                    _ => "",
-                }
-            ),
-        });
-    }
-    let headers = response.headers();
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let last_modified = headers
-        .get(LAST_MODIFIED)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
-        .map(|t| t.with_timezone(&Utc));
-    let too_big = || Attempt {
-        retryable: false,
-        error: anyhow!(
-            "the response body is larger than max_body_size ({} bytes): raise max_body_size or ask the server for less",
-            spec.max_body_size
-        ),
-    };
-    if response
-        .content_length()
-        .is_some_and(|n| n > spec.max_body_size)
-    {
-        return Err(too_big());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() as u64 + chunk.len() as u64 > spec.max_body_size {
-            return Err(too_big());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Response {
-        body,
-        content_type,
-        last_modified,
-    })
+/// GET of a plain `http` source.
+pub async fn get(spec: &HttpSpec) -> anyhow::Result<Response> {
+    Client::new(&spec.options)?.get(&spec.url, None).await
 }
 
 /// reqwest's error without the URL it embeds (we name it ourselves).
-fn describe(error: &reqwest::Error, spec: &HttpSpec) -> String {
+fn describe(error: &reqwest::Error, options: &HttpOptions) -> String {
     if error.is_timeout() {
         return format!(
             "timed out (connect_timeout {}, timeout {}): the server is slow or unreachable; raise `timeout` if it is only slow",
-            humantime::format_duration(spec.connect_timeout),
-            humantime::format_duration(spec.timeout)
+            humantime::format_duration(options.connect_timeout),
+            humantime::format_duration(options.timeout)
         );
     }
     let mut parts = Vec::new();
@@ -180,7 +365,11 @@ fn describe(error: &reqwest::Error, spec: &HttpSpec) -> String {
         source = inner.source();
     }
     let detail = if parts.is_empty() {
-        error.without_url_string()
+        let mut text = error.to_string();
+        if let Some(url) = error.url() {
+            text = text.replace(url.as_str(), "");
+        }
+        text
     } else {
         parts.join(": ")
     };
@@ -192,20 +381,6 @@ fn describe(error: &reqwest::Error, spec: &HttpSpec) -> String {
         format!("the response body was cut off: {detail}")
     } else {
         detail
-    }
-}
-
-trait WithoutUrl {
-    fn without_url_string(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_string(&self) -> String {
-        let mut text = self.to_string();
-        if let Some(url) = self.url() {
-            text = text.replace(url.as_str(), "");
-        }
-        text
     }
 }
 
@@ -227,5 +402,27 @@ mod tests {
         assert_eq!(backoff(base, 0), Duration::from_millis(100));
         assert_eq!(backoff(base, 3), Duration::from_millis(800));
         assert_eq!(backoff(base, 40), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_dates() {
+        assert_eq!(retry_after(Some("2")), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(Some("100000")), None, "too long to wait");
+        assert_eq!(retry_after(Some("soon")), None);
+        assert_eq!(
+            retry_after(Some("Mon, 01 Jan 2001 00:00:00 GMT")),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn operation_outcomes_are_summarised() {
+        let body = br#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"Unknown search parameter 'foo'"}]}"#;
+        assert_eq!(
+            operation_outcome(body).as_deref(),
+            Some("error invalid: Unknown search parameter 'foo'")
+        );
+        assert_eq!(operation_outcome(b"{\"resourceType\":\"Bundle\"}"), None);
+        assert_eq!(operation_outcome(b"not json"), None);
     }
 }

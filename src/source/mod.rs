@@ -10,7 +10,10 @@
 //! [`crate::config::Location`] with a module here each.
 
 pub mod csv_stream;
+pub mod fhir;
 pub mod http;
+pub mod nppes;
+pub mod postgres;
 
 use std::path::Path;
 
@@ -21,12 +24,38 @@ use chrono_tz::Tz;
 use crate::config::{Format, Location, SourceSpec};
 use crate::table::{self, Table};
 
+/// What a fetch may need besides its source's settings.
+pub struct FetchContext<'a> {
+    pub source: &'a SourceSpec,
+    /// The evaluation time, and the data time when the source cannot tell.
+    pub now: DateTime<Utc>,
+    /// Where a bare date starts.
+    pub zone: Tz,
+    /// For sources that keep a cursor between runs (FHIR `_lastUpdated`);
+    /// `None` in `run --once` without `--notify`.
+    pub store: Option<&'a crate::state::Store>,
+}
+
 /// Fetches and parses `spec`. `now` is the time recorded as the data time
 /// when the source cannot tell a better one; `zone` is where a bare date in
 /// the `time_field` starts.
-pub async fn fetch(spec: &SourceSpec, now: DateTime<Utc>, zone: Tz) -> anyhow::Result<Table> {
+pub async fn fetch(
+    spec: &SourceSpec,
+    now: DateTime<Utc>,
+    zone: Tz,
+    store: Option<&crate::state::Store>,
+) -> anyhow::Result<Table> {
+    let context = FetchContext {
+        source: spec,
+        now,
+        zone,
+        store,
+    };
     let (bytes, format, data_time) = match &spec.location {
         Location::File(path) => read_file(spec, path).await?,
+        Location::Fhir(fhir) => return fhir::fetch(fhir, &context).await,
+        Location::Nppes(nppes) => return nppes::fetch(nppes, &context).await,
+        Location::Postgres(postgres) => return postgres::fetch(postgres, &context).await,
         Location::Http(http) => {
             let response = http::get(http).await?;
             let format = spec
@@ -40,7 +69,12 @@ pub async fn fetch(spec: &SourceSpec, now: DateTime<Utc>, zone: Tz) -> anyhow::R
                         response.content_type.as_deref().unwrap_or("none")
                     )
                 })?;
-            (response.body, format, response.last_modified.unwrap_or(now))
+            check_content_type(response.content_type.as_deref(), format, &http.url)?;
+            (
+                response.body.to_vec(),
+                format,
+                response.last_modified.unwrap_or(now),
+            )
         }
     };
     let mut table = table::parse(&bytes, format, spec, data_time)?;
@@ -84,6 +118,32 @@ pub fn streamable_csv(spec: &SourceSpec) -> Option<&Path> {
         .format
         .or_else(|| format_from_extension(&path.to_string_lossy()));
     (format == Some(Format::Csv)).then_some(path.as_path())
+}
+
+/// A page of HTML where data was expected is a login page or a proxy's
+/// error, not data: say so instead of "malformed JSON".
+fn check_content_type(
+    content_type: Option<&str>,
+    format: Format,
+    url: &url::Url,
+) -> anyhow::Result<()> {
+    let Some(content_type) = content_type else {
+        return Ok(());
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if matches!(essence.as_str(), "text/html" | "application/xhtml+xml") {
+        anyhow::bail!(
+            "{} answered with {essence}, not {} data: check `url` and the credentials (a login page?)",
+            http::display_url(url),
+            format.as_str()
+        );
+    }
+    Ok(())
 }
 
 fn format_from_extension(path: &str) -> Option<Format> {

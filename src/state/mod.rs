@@ -14,6 +14,7 @@
 //! all.
 
 mod episodes;
+mod mirror;
 mod outbox;
 
 use std::fs::File;
@@ -31,7 +32,8 @@ pub const LOCK_FILE: &str = "accesswatch.lock";
 
 /// The schema, one entry per version: version N is reached by running
 /// `MIGRATIONS[N - 1]`. Never edit a released entry; add one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE evaluations (
     id INTEGER PRIMARY KEY,
     check_id TEXT NOT NULL,
@@ -101,7 +103,21 @@ CREATE TABLE outbox (
     stuck_reported INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX outbox_due ON outbox (sent_at, next_attempt_at);
-"#];
+"#,
+    r#"
+CREATE TABLE source_cursors (
+    source_id TEXT PRIMARY KEY,
+    cursor TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE source_rows (
+    source_id TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    row_json TEXT NOT NULL,
+    PRIMARY KEY (source_id, row_key)
+);
+"#,
+];
 
 pub struct Store {
     connection: Mutex<Connection>,

@@ -23,6 +23,9 @@ use crate::schedule::Schedule;
 mod alerting;
 mod check;
 mod email;
+mod fhir;
+mod nppes;
+mod postgres;
 mod source;
 mod timely;
 

@@ -21,9 +21,21 @@ pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<Sour
         .required(
             &raw.kind,
             span,
-            "`kind` in [[source]] (\"file\" or \"http\")",
+            "`kind` in [[source]] (\"file\", \"http\", \"fhir\", \"nppes\" or \"postgres\")",
         )
-        .and_then(|k| v.choice(k, "kind", &[("file", "file"), ("http", "http")]));
+        .and_then(|k| {
+            v.choice(
+                k,
+                "kind",
+                &[
+                    ("file", "file"),
+                    ("http", "http"),
+                    ("fhir", "fhir"),
+                    ("nppes", "nppes"),
+                    ("postgres", "postgres"),
+                ],
+            )
+        });
     let format = raw.format.as_ref().and_then(|f| {
         v.choice(
             f,
@@ -79,7 +91,10 @@ pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<Sour
             }
             Location::File(v.path(path.get_ref()))
         }
-        _ => Location::Http(http(v, raw, span)?),
+        "http" => Location::Http(http(v, raw, span)?),
+        "fhir" => Location::Fhir(Box::new(super::fhir::fhir(v, raw, span)?)),
+        "nppes" => Location::Nppes(Box::new(super::nppes::nppes(v, raw, span)?)),
+        _ => Location::Postgres(Box::new(super::postgres::postgres(v, raw, span)?)),
     };
     Some(SourceSpec {
         id: id?,
@@ -149,26 +164,51 @@ fn http(v: &mut Validator, raw: &RawSource, span: &Range<usize>) -> Option<HttpS
             "`path` applies to kind = \"file\" only; remove it",
         );
     }
-    let url = v.required(&raw.url, span, "`url` in [[source]] of kind \"http\"")?;
+    let url = http_url(v, &raw.url, span, "url", "http");
+    let options = http_options(v, raw, span);
+    Some(HttpSpec { url: url?, options })
+}
+
+/// A required `http://` or `https://` URL without credentials in it.
+pub(super) fn http_url(
+    v: &mut Validator,
+    value: &Option<S<String>>,
+    span: &Range<usize>,
+    key: &str,
+    kind: &str,
+) -> Option<url::Url> {
+    let url = v.required(
+        value,
+        span,
+        &format!("`{key}` in [[source]] of kind \"{kind}\""),
+    )?;
     let parsed = match url::Url::parse(url.get_ref()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
         Ok(_) => {
-            v.problem(url.span(), "`url` must start with http:// or https://");
-            None
+            v.problem(
+                url.span(),
+                format!("`{key}` must start with http:// or https://"),
+            );
+            return None;
         }
         Err(e) => {
-            v.problem(url.span(), format!("`url` is not a URL ({e})"));
-            None
+            v.problem(url.span(), format!("`{key}` is not a URL ({e})"));
+            return None;
         }
     };
-    if let Some(u) = &parsed
-        && (!u.username().is_empty() || u.password().is_some())
-    {
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         v.problem(
             url.span(),
-            "`url` must not carry credentials: use bearer_token_file (or _env, _credential) or a [[source.headers]] secret",
+            format!("`{key}` must not carry credentials: use bearer_token_file (or _env, _credential) or a [[source.headers]] secret"),
         );
+        return None;
     }
+    Some(parsed)
+}
+
+/// Timeouts, retries, body cap, CA bundle and headers: every HTTP-based
+/// source kind takes these keys.
+pub(super) fn http_options(v: &mut Validator, raw: &RawSource, span: &Range<usize>) -> HttpOptions {
     let retries = match &raw.retries {
         None => 3,
         Some(r) => match u32::try_from(*r.get_ref()) {
@@ -202,8 +242,17 @@ fn http(v: &mut Validator, raw: &RawSource, span: &Range<usize>) -> Option<HttpS
     for header in raw.headers.iter().flatten() {
         headers.extend(http_header(v, header, span));
     }
-    Some(HttpSpec {
-        url: parsed?,
+    let ca_file = raw.ca_file.as_ref().and_then(|f| {
+        let path = v.path(f.get_ref());
+        match std::fs::read(&path) {
+            Ok(_) => Some(path),
+            Err(e) => {
+                v.problem(f.span(), format!("`ca_file` {}: {e}", path.display()));
+                None
+            }
+        }
+    });
+    HttpOptions {
         connect_timeout: v.duration(
             &raw.connect_timeout,
             "connect_timeout",
@@ -214,7 +263,8 @@ fn http(v: &mut Validator, raw: &RawSource, span: &Range<usize>) -> Option<HttpS
         retry_backoff: v.duration(&raw.retry_backoff, "retry_backoff", Duration::from_secs(1)),
         max_body_size,
         headers,
-    })
+        ca_file,
+    }
 }
 
 /// `source_span`: where missing-key problems are reported, since an entry
