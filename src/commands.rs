@@ -111,6 +111,7 @@ pub fn summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
             Rule::Threshold { .. } => "threshold",
             Rule::Ratio { .. } => "ratio",
             Rule::TimelyAccess(_) => "timely",
+            Rule::Freshness { .. } => "freshness",
         };
         let next = check.schedule.next_after(now).map_or_else(
             || "never".to_owned(),

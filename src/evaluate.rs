@@ -149,6 +149,9 @@ pub fn evaluate(check: &Check, table: Result<&Table, &str>, now: DateTime<Utc>) 
         }
     };
     result.data_time = Some(table.data_time);
+    if let Rule::Freshness { field: None } = &check.rule {
+        return source_freshness(check, table, now, result);
+    }
     if let Err(error) = required_columns(check, table) {
         result.error = Some(error);
         return result;
@@ -163,9 +166,182 @@ pub fn evaluate(check: &Check, table: Result<&Table, &str>, now: DateTime<Utc>) 
     }
     result.groups = groups
         .into_iter()
-        .map(|(labels, rows)| evaluate_group(check, labels, &rows, table.position))
+        .map(|(labels, rows)| evaluate_group(check, labels, &rows, table.position, now))
         .collect();
     result.status = worst(&result.groups);
+    result
+}
+
+/// Hours from `time` to `now`, to a tenth.
+fn hours_since(time: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
+    ((now - time).num_seconds() as f64 / 360.0).round() / 10.0
+}
+
+/// The age of the newest time in `field` among `rows`.
+fn newest_age(
+    rows: &[&Row],
+    field: &str,
+    position: &str,
+    check: &Check,
+    now: DateTime<Utc>,
+) -> Result<f64, String> {
+    let table = Table {
+        columns: [field.to_owned()].into_iter().collect(),
+        rows: rows.iter().map(|r| (*r).clone()).collect(),
+        position: if position == "line" { "line" } else { "record" },
+        data_time: now,
+    };
+    let newest =
+        crate::table::newest_time(&table, field, check.schedule.time_zone()).map_err(|e| e.0)?;
+    Ok(hours_since(newest, now))
+}
+
+/// Freshness from the source's own data time (file modification time,
+/// HTTP Last-Modified): one group.
+fn source_freshness(
+    check: &Check,
+    table: &Table,
+    now: DateTime<Utc>,
+    mut result: CheckResult,
+) -> CheckResult {
+    // The fetch time stands in when a source tells nothing; it would make
+    // any source look fresh.
+    if table.data_time == now {
+        result.error = Some(format!(
+            "source {:?} tells no data time (no Last-Modified, no time_field): set `field` to a time column",
+            check.source
+        ));
+        return result;
+    }
+    let value = hours_since(table.data_time, now);
+    let status = if satisfies(value, check.comparison) {
+        Status::Ok
+    } else {
+        Status::Breach
+    };
+    result.groups = vec![GroupResult {
+        labels: BTreeMap::new(),
+        status,
+        value: Some(value),
+        limit: check.comparison.limit,
+        rows: table.rows.len(),
+        error: None,
+        wait: None,
+    }];
+    result.status = status;
+    result
+}
+
+/// A ratio whose numerator comes from another source: the sums of each
+/// side per group, joined on the group labels. A group present on one side
+/// only cannot be computed and is `unknown`.
+pub fn evaluate_joined(
+    check: &Check,
+    numerators: Result<&Table, &str>,
+    denominators: Result<&Table, &str>,
+    now: DateTime<Utc>,
+) -> CheckResult {
+    let mut result = empty_result(check, now);
+    let Rule::Ratio {
+        numerator,
+        denominator,
+        numerator_source: Some(other),
+    } = &check.rule
+    else {
+        return evaluate(check, denominators, now);
+    };
+    let (tops, bottoms) = match (numerators, denominators) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) => {
+            result.error = Some(format!("source {other:?} failed: {e}"));
+            return result;
+        }
+        (_, Err(e)) => {
+            result.error = Some(format!("source {:?} failed: {e}", check.source));
+            return result;
+        }
+    };
+    result.data_time = Some(tops.data_time.min(bottoms.data_time));
+    let sums = |table: &Table,
+                field: &str,
+                source: &str|
+     -> Result<
+        BTreeMap<BTreeMap<String, String>, Result<(f64, usize), String>>,
+        String,
+    > {
+        for needed in check
+            .group_by
+            .iter()
+            .chain(std::iter::once(&field.to_owned()))
+        {
+            if !table.columns.contains(needed) {
+                return Err(format!(
+                    "source {source:?} has no field `{needed}`; map it with [source.fields]"
+                ));
+            }
+        }
+        let mut groups: BTreeMap<BTreeMap<String, String>, Vec<&Row>> = BTreeMap::new();
+        for row in &table.rows {
+            groups.entry(group_key(check, row)).or_default().push(row);
+        }
+        Ok(groups
+            .into_iter()
+            .map(|(k, rows)| {
+                (
+                    k,
+                    numbers(&rows, field, table.position).map(|v| (v.iter().sum(), rows.len())),
+                )
+            })
+            .collect())
+    };
+    let (tops, bottoms) = match (
+        sums(tops, numerator, other),
+        sums(bottoms, denominator, &check.source),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            result.error = Some(e);
+            return result;
+        }
+    };
+    let keys: std::collections::BTreeSet<_> = tops.keys().chain(bottoms.keys()).cloned().collect();
+    result.groups = keys
+        .into_iter()
+        .map(|labels| {
+            let value = match (tops.get(&labels), bottoms.get(&labels)) {
+                (Some(Ok((top, _))), Some(Ok((bottom, _)))) => ratio(*top, *bottom, denominator),
+                (Some(Err(e)), _) | (_, Some(Err(e))) => Err(e.clone()),
+                (None, _) => Err(format!("no rows in source {other:?} for this group")),
+                (_, None) => Err(format!(
+                    "no rows in source {:?} for this group",
+                    check.source
+                )),
+            };
+            let rows = bottoms
+                .get(&labels)
+                .and_then(|r| r.as_ref().ok())
+                .map_or(0, |(_, n)| *n);
+            let (status, value, error) = match value {
+                Ok(value) if satisfies(value, check.comparison) => (Status::Ok, Some(value), None),
+                Ok(value) => (Status::Breach, Some(value), None),
+                Err(error) => (Status::Unknown, None, Some(error)),
+            };
+            GroupResult {
+                labels,
+                status,
+                value,
+                limit: check.comparison.limit,
+                rows,
+                error,
+                wait: None,
+            }
+        })
+        .collect();
+    result.status = worst(&result.groups);
+    if result.groups.is_empty() {
+        result.error = Some("both sources returned no records".to_owned());
+        result.status = Status::Unknown;
+    }
     result
 }
 
@@ -175,7 +351,10 @@ fn required_columns(check: &Check, table: &Table) -> Result<(), String> {
         Rule::Ratio {
             numerator,
             denominator,
+            numerator_source: None,
         } => vec![numerator, denominator],
+        Rule::Ratio { denominator, .. } => vec![denominator],
+        Rule::Freshness { field } => field.iter().collect(),
         Rule::TimelyAccess(_) => vec![],
     };
     for field in check.group_by.iter().chain(value_fields) {
@@ -212,6 +391,7 @@ fn evaluate_group(
     labels: BTreeMap<String, String>,
     rows: &[&Row],
     position: &str,
+    now: DateTime<Utc>,
 ) -> GroupResult {
     let limit = check.comparison.limit;
     let value = match &check.rule {
@@ -220,11 +400,15 @@ fn evaluate_group(
         Rule::Ratio {
             numerator,
             denominator,
+            ..
         } => numbers(rows, numerator, position).and_then(|top| {
             let bottom = numbers(rows, denominator, position)?;
             ratio(top.iter().sum(), bottom.iter().sum(), denominator)
         }),
-        Rule::TimelyAccess(_) => Err("a wait-time check is evaluated by waittime".to_owned()),
+        Rule::Freshness { field: Some(field) } => newest_age(rows, field, position, check, now),
+        Rule::Freshness { field: None } | Rule::TimelyAccess(_) => {
+            Err("this check is not evaluated per row".to_owned())
+        }
     };
     let (status, value, error) = match value {
         Ok(value) if satisfies(value, check.comparison) => (Status::Ok, Some(value), None),
@@ -275,6 +459,7 @@ fn aggregate_values(values: &[f64], aggregate: Aggregate, op: Op) -> f64 {
     let min = || values.iter().copied().fold(f64::INFINITY, f64::min);
     match aggregate {
         Aggregate::Sum => values.iter().sum(),
+        Aggregate::Count => values.len() as f64,
         Aggregate::Mean => values.iter().sum::<f64>() / values.len() as f64,
         Aggregate::Max => max(),
         Aggregate::Min => min(),

@@ -43,7 +43,10 @@ pub async fn run(
 ) -> Option<RunOutcome> {
     let (streamed, tabled): (Vec<&Check>, Vec<&Check>) =
         checks.iter().partition(|c| is_streamed(config, c));
-    let needed: BTreeSet<&str> = tabled.iter().map(|c| c.source.as_str()).collect();
+    let needed: BTreeSet<&str> = tabled
+        .iter()
+        .flat_map(|c| std::iter::once(c.source.as_str()).chain(numerator_source(c)))
+        .collect();
     let specs: Vec<SourceSpec> = needed
         .iter()
         .filter_map(|id| config.source(id).cloned())
@@ -64,12 +67,20 @@ pub async fn run(
             let result = match streamed_results.remove(&check.id) {
                 Some(result) => result,
                 None => {
-                    let table = match tables.get(&check.source) {
+                    let table = |id: &str| match tables.get(id) {
                         Some(Ok(table)) => Ok(table.as_ref()),
                         Some(Err(error)) => Err(error.as_str()),
                         None => Err("the source is not configured"),
                     };
-                    evaluate::evaluate(check, table, as_of)
+                    match numerator_source(check) {
+                        Some(other) => evaluate::evaluate_joined(
+                            check,
+                            table(other),
+                            table(&check.source),
+                            as_of,
+                        ),
+                        None => evaluate::evaluate(check, table(&check.source), as_of),
+                    }
                 }
             };
             log_result(&result);
@@ -89,6 +100,17 @@ pub async fn run(
 }
 
 type Fetched = BTreeMap<String, Result<Arc<Table>, String>>;
+
+/// The second source of a ratio check whose numerator comes from elsewhere.
+fn numerator_source(check: &Check) -> Option<&str> {
+    match &check.rule {
+        Rule::Ratio {
+            numerator_source: Some(other),
+            ..
+        } => Some(other),
+        _ => None,
+    }
+}
 
 /// Whether `check` is a wait-time check on a CSV file, which is streamed
 /// instead of read into a table.

@@ -259,6 +259,15 @@ pub enum Rule {
     Ratio {
         numerator: String,
         denominator: String,
+        /// Where the numerator comes from when not from `source` (members
+        /// from the enrollment system, clinicians from the directory);
+        /// the two are joined on the group labels.
+        numerator_source: Option<String>,
+    },
+    /// How old the newest record is, in hours: `field` per group, or the
+    /// source's own data time.
+    Freshness {
+        field: Option<String>,
     },
     /// Appointment wait times against a standard of the catalog.
     TimelyAccess(Box<crate::waittime::WaitRule>),
@@ -273,6 +282,8 @@ pub enum Aggregate {
     Mean,
     Min,
     Max,
+    /// The number of rows.
+    Count,
 }
 
 /// The condition a healthy value satisfies: `value op limit`.

@@ -107,6 +107,9 @@ pub struct RawCheck {
     // ratio
     pub numerator: Option<S<String>>,
     pub denominator: Option<S<String>>,
+    pub numerator_source: Option<S<String>>,
+    // freshness
+    pub max_age: Option<S<String>>,
     // timely_access
     pub standard: Option<S<String>>,
     pub target: Option<S<f64>>,

@@ -34,7 +34,7 @@ pub(super) fn check(
         .required(
             &raw.kind,
             span,
-            "`kind` in [[check]] (\"threshold\", \"ratio\" or \"timely_access\")",
+            "`kind` in [[check]] (\"threshold\", \"ratio\", \"timely_access\" or \"freshness\")",
         )
         .and_then(|k| {
             v.choice(
@@ -44,6 +44,7 @@ pub(super) fn check(
                     ("threshold", "threshold"),
                     ("ratio", "ratio"),
                     ("timely_access", "timely_access"),
+                    ("freshness", "freshness"),
                 ],
             )
         });
@@ -78,6 +79,25 @@ pub(super) fn check(
             ),
         );
     }
+    if let Some(other) = &raw.numerator_source
+        && !known_sources.contains(other.get_ref().as_str())
+    {
+        v.problem(
+            other.span(),
+            format!(
+                "`numerator_source` {:?} is not the id of any [[source]]",
+                other.get_ref()
+            ),
+        );
+    }
+    if let (Some(other), Some(kind)) = (&raw.numerator_source, kind)
+        && kind != "ratio"
+    {
+        v.problem(
+            other.span(),
+            "`numerator_source` applies to kind = \"ratio\" only; remove it",
+        );
+    }
     let severity = raw.severity.as_ref().map_or(Some(Severity::Warning), |s| {
         v.choice(
             s,
@@ -104,6 +124,7 @@ pub(super) fn check(
         .unwrap_or_default();
     let parts = match kind? {
         "timely_access" => super::timely::timely_access(v, raw, span, tz?)?,
+        "freshness" => freshness(v, raw, span)?,
         kind => threshold_or_ratio(v, raw, span, kind)?,
     };
     let metric = raw
@@ -189,6 +210,7 @@ fn threshold_or_ratio(
                     ("mean", Aggregate::Mean),
                     ("min", Aggregate::Min),
                     ("max", Aggregate::Max),
+                    ("count", Aggregate::Count),
                 ],
             )
         });
@@ -230,10 +252,12 @@ fn threshold_or_ratio(
             numerator.replace('_', " "),
             denominator.replace('_', " ")
         );
+        let numerator_source = raw.numerator_source.as_ref().map(|s| s.get_ref().clone());
         (
             Rule::Ratio {
                 numerator,
                 denominator,
+                numerator_source,
             },
             metric,
         )
@@ -251,6 +275,54 @@ fn threshold_or_ratio(
         metric,
         title,
         citation,
+    })
+}
+
+/// `kind = "freshness"`: the newest record (of `field`, per group, or the
+/// source's data time) must be younger than `max_age`.
+fn freshness(
+    v: &mut Validator,
+    raw: &RawCheck,
+    span: &std::ops::Range<usize>,
+) -> Option<KindParts> {
+    super::timely::not_for_kind(v, raw, "freshness");
+    wrong_kind(
+        v,
+        &[
+            ("numerator", &raw.numerator),
+            ("denominator", &raw.denominator),
+            ("aggregate", &raw.aggregate),
+            ("op", &raw.op),
+        ],
+        "threshold or ratio",
+    );
+    let max_age = v.required(
+        &raw.max_age,
+        span,
+        "`max_age` in [[check]] of kind \"freshness\" (like \"26h\")",
+    )?;
+    let age = match humantime::parse_duration(max_age.get_ref()) {
+        Ok(d) if !d.is_zero() => d,
+        _ => {
+            v.problem(
+                max_age.span(),
+                "`max_age` is a duration like \"26h\" or \"7d\"",
+            );
+            return None;
+        }
+    };
+    let hours = age.as_secs_f64() / 3600.0;
+    Some(KindParts {
+        rule: Rule::Freshness {
+            field: raw.field.as_ref().map(|f| f.get_ref().clone()),
+        },
+        comparison: Some(Comparison {
+            op: Op::Le,
+            limit: hours,
+        }),
+        metric: "hours since the newest record".to_owned(),
+        title: None,
+        citation: None,
     })
 }
 
