@@ -508,6 +508,7 @@ mod tests {
         Rule::Ratio {
             numerator: "members".to_owned(),
             denominator: "fte".to_owned(),
+            numerator_source: None,
         }
     }
 

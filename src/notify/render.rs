@@ -474,6 +474,7 @@ mod tests {
             rule: Rule::Ratio {
                 numerator: "m".to_owned(),
                 denominator: "f".to_owned(),
+                numerator_source: None,
             },
             comparison: Comparison {
                 op: Op::Le,
