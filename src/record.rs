@@ -138,11 +138,11 @@ fn observe_result(
 
 /// The checks reading `source`, most severe first.
 fn checks_on<'a>(config: &'a Config, source: &str) -> Vec<&'a Check> {
-    let mut checks: Vec<&Check> = config
-        .checks
-        .iter()
-        .filter(|c| c.source == source)
-        .collect();
+    let reads = |c: &&Check| {
+        c.source == source
+            || matches!(&c.rule, crate::config::Rule::Ratio { numerator_source: Some(other), .. } if other == source)
+    };
+    let mut checks: Vec<&Check> = config.checks.iter().filter(reads).collect();
     checks.sort_by_key(|c| std::cmp::Reverse(c.severity));
     checks
 }
