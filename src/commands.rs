@@ -269,8 +269,9 @@ async fn run_daemon(path: &std::path::Path) -> u8 {
     };
     logging::init(config.daemon.log_format, &config.daemon.log_filter);
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    match daemon::run(Arc::new(config), shutdown).await {
+    let (reload, reloads) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(handle_signals(shutdown.clone(), reload));
+    match daemon::run(Arc::new(config), shutdown, reloads).await {
         Ok(()) => 0,
         Err(e) => {
             error!(error = %format!("{e:#}"), "daemon failed to start");
@@ -280,22 +281,31 @@ async fn run_daemon(path: &std::path::Path) -> u8 {
     }
 }
 
-/// Cancels `token` on the first SIGTERM or SIGINT.
-async fn cancel_on_signal(token: CancellationToken) {
+/// SIGTERM and SIGINT cancel `shutdown`; SIGHUP asks for a reload.
+async fn handle_signals(shutdown: CancellationToken, reload: tokio::sync::mpsc::Sender<()>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) else {
         error!("cannot install signal handlers; stop the daemon with SIGKILL");
         return;
     };
-    let name = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    };
-    info!(signal = name, "signal received");
-    token.cancel();
+    loop {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+            _ = hup.recv() => {
+                info!(signal = "SIGHUP", "signal received");
+                let _ = reload.try_send(());
+                continue;
+            }
+        };
+        info!(signal = name, "signal received");
+        shutdown.cancel();
+        return;
+    }
 }
 
 async fn send_test_email(path: &std::path::Path, to: Option<String>) -> u8 {

@@ -12,11 +12,12 @@
 //! [`SHUTDOWN_GRACE`] to finish, after which they are dropped. Nothing a run
 //! writes can be left half-written (`.eml` files are renamed into place).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, error, info, info_span, warn};
@@ -65,54 +66,117 @@ pub fn jobs(config: &Config) -> Vec<Job> {
     jobs
 }
 
-/// What every job needs: the configuration, the state store, a way to
-/// wake the delivery worker, and the shutdown signal.
+/// What every job needs: the configuration of its generation, the state
+/// store, a way to wake the delivery worker, the heartbeat, and two
+/// tokens: `generation` ends when a reload replaces the jobs (runs in
+/// progress finish), `shutdown` ends everything (fetches are abandoned).
 #[derive(Clone)]
 struct Services {
     config: Arc<Config>,
     store: Arc<Store>,
     wake: Arc<Notify>,
+    heartbeat: Arc<Heartbeat>,
+    generation: CancellationToken,
     shutdown: CancellationToken,
     host: Arc<str>,
+    max_sleep: Duration,
 }
 
-/// Runs the daemon until `shutdown` is cancelled. Fails only at start-up:
-/// mail settings that cannot be used, or a state store that cannot be
-/// opened (corrupt, locked by another instance, not writable).
-pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let mailer = Arc::new(Mailer::new(&config.email)?);
+/// When each job loop last woke: the watchdog pings systemd only while
+/// every job is alive, so a wedged scheduler gets restarted.
+#[derive(Default)]
+pub struct Heartbeat {
+    beats: Mutex<HashMap<String, std::time::Instant>>,
+}
+
+impl Heartbeat {
+    fn beat(&self, job: &str) {
+        if let Ok(mut beats) = self.beats.lock() {
+            beats.insert(job.to_owned(), std::time::Instant::now());
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut beats) = self.beats.lock() {
+            beats.clear();
+        }
+    }
+
+    /// The jobs that have not woken within `limit`.
+    pub fn stale(&self, limit: Duration) -> Vec<String> {
+        self.beats.lock().map_or_else(
+            |_| vec!["(heartbeat lock poisoned)".to_owned()],
+            |beats| {
+                beats
+                    .iter()
+                    .filter(|(_, at)| at.elapsed() > limit)
+                    .map(|(job, _)| job.clone())
+                    .collect()
+            },
+        )
+    }
+}
+
+/// Runs the daemon until `shutdown` is cancelled, reloading the
+/// configuration at `path` whenever `reload` receives. Fails only at
+/// start-up: mail settings that cannot be used, or a state store that
+/// cannot be opened (corrupt, locked by another instance, not writable).
+pub async fn run(
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+    mut reload: mpsc::Receiver<()>,
+) -> anyhow::Result<()> {
     let store = Arc::new(crate::state::open(&config.daemon.state_directory)?);
-    let jobs = jobs(&config);
+    let mailer = Arc::new(Mailer::new(&config.email)?);
+    let watchdog = crate::systemd::watchdog_interval();
+    let tracker = TaskTracker::new();
+    let heartbeat = Arc::new(Heartbeat::default());
+    let mut generation = start_generation(
+        config.clone(),
+        mailer,
+        &store,
+        &heartbeat,
+        &shutdown,
+        watchdog,
+        &tracker,
+        true,
+    );
+    if let Some(interval) = watchdog {
+        tracker.spawn(watchdog_loop(interval, heartbeat.clone(), shutdown.clone()));
+    }
     info!(
         config = %config.path.display(),
         state = %store.path().display(),
         checks = config.checks.len(),
-        jobs = jobs.len(),
-        transport = %mailer.describe(),
+        watchdog_ms = watchdog.map(|w| w.as_millis() as u64),
         "daemon started"
     );
-    let services = Services {
-        config: config.clone(),
-        store: store.clone(),
-        wake: Arc::new(Notify::new()),
-        shutdown: shutdown.clone(),
-        host: crate::commands::host_name().into(),
-    };
-    let tracker = TaskTracker::new();
-    tracker.spawn(
-        crate::delivery::worker(
-            store,
-            mailer,
-            config.email.from.clone(),
-            config.alerting.undeliverable_after,
-            services.wake.clone(),
-            shutdown.clone(),
-        )
-        .instrument(info_span!("delivery")),
-    );
-    tracker.spawn(start_jobs(jobs, services, tracker.clone()));
+    crate::systemd::ready(&format!("{} checks, starting", config.checks.len()));
+    let mut current = config;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(()) = reload.recv() => {
+                if let Some((next, mailer)) = reload_config(&current, &store) {
+                    generation.cancel();
+                    generation = start_generation(
+                        next.clone(),
+                        mailer,
+                        &store,
+                        &heartbeat,
+                        &shutdown,
+                        watchdog,
+                        &tracker,
+                        false,
+                    );
+                    current = next;
+                }
+                crate::systemd::ready(&format!("{} checks, reloaded", current.checks.len()));
+            }
+        }
+    }
     tracker.close();
-    shutdown.cancelled().await;
+    crate::systemd::stopping();
     info!("shutting down");
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await
@@ -127,21 +191,166 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
     Ok(())
 }
 
+/// Starts the jobs and the delivery worker of one configuration; returns
+/// the token that ends them (their runs in progress finish).
+#[allow(clippy::too_many_arguments)]
+fn start_generation(
+    config: Arc<Config>,
+    mailer: Arc<Mailer>,
+    store: &Arc<Store>,
+    heartbeat: &Arc<Heartbeat>,
+    shutdown: &CancellationToken,
+    watchdog: Option<Duration>,
+    tracker: &TaskTracker,
+    run_at_start: bool,
+) -> CancellationToken {
+    let generation = shutdown.child_token();
+    heartbeat.clear();
+    let services = Services {
+        config: config.clone(),
+        store: store.clone(),
+        wake: Arc::new(Notify::new()),
+        heartbeat: heartbeat.clone(),
+        generation: generation.clone(),
+        shutdown: shutdown.clone(),
+        host: crate::commands::host_name().into(),
+        max_sleep: watchdog.map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)),
+    };
+    tracker.spawn(
+        crate::delivery::worker(
+            store.clone(),
+            mailer,
+            config.email.from.clone(),
+            config.alerting.undeliverable_after,
+            services.wake.clone(),
+            generation.clone(),
+        )
+        .instrument(info_span!("delivery")),
+    );
+    tracker.spawn(start_jobs(
+        jobs(&config),
+        services,
+        tracker.clone(),
+        run_at_start,
+    ));
+    generation
+}
+
+/// Reads and validates the configuration again, with a mailer for its
+/// `[email]`; `None` (and every problem logged) when it does not
+/// validate, so the old one keeps running.
+fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Arc<Mailer>)> {
+    crate::systemd::reloading();
+    info!(config = %current.path.display(), "reloading the configuration");
+    let next = match Config::load(&current.path) {
+        Ok(next) => next,
+        Err(errors) => {
+            for line in &errors.lines {
+                error!(error = %line, "configuration problem");
+            }
+            error!(
+                problems = errors.lines.len(),
+                "the new configuration does not validate; keeping the old one"
+            );
+            return None;
+        }
+    };
+    let mailer = match Mailer::new(&next.email) {
+        Ok(mailer) => Arc::new(mailer),
+        Err(e) => {
+            error!(error = %format!("{e:#}"), "the new [email] settings cannot be used; keeping the old configuration");
+            return None;
+        }
+    };
+    if next.daemon.state_directory != current.daemon.state_directory {
+        warn!("a new state_directory takes effect only after a restart");
+    }
+    let plan = reload_plan(current, &next);
+    for check in &plan.removed {
+        match store.close_check(check, "the check was removed from the configuration") {
+            Ok(n) => {
+                info!(check = %check, episodes = n, "check removed; its open alerts are closed")
+            }
+            Err(e) => {
+                error!(check = %check, error = %format!("{e:#}"), "cannot close the alerts of a removed check")
+            }
+        }
+    }
+    info!(
+        added = plan.added.len(),
+        removed = plan.removed.len(),
+        rescheduled = plan.rescheduled.len(),
+        "configuration reloaded"
+    );
+    Some((Arc::new(next), mailer))
+}
+
+/// What a reload changes, by check id.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReloadPlan {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub rescheduled: Vec<String>,
+}
+
+pub fn reload_plan(old: &Config, new: &Config) -> ReloadPlan {
+    let mut plan = ReloadPlan::default();
+    for check in &new.checks {
+        match old.checks.iter().find(|c| c.id == check.id) {
+            None => plan.added.push(check.id.clone()),
+            Some(before) if before.schedule != check.schedule => {
+                plan.rescheduled.push(check.id.clone())
+            }
+            Some(_) => {}
+        }
+    }
+    plan.removed = old
+        .checks
+        .iter()
+        .filter(|c| !new.checks.iter().any(|n| n.id == c.id))
+        .map(|c| c.id.clone())
+        .collect();
+    plan
+}
+
+/// Pings systemd's watchdog every half interval while every job is alive.
+async fn watchdog_loop(interval: Duration, heartbeat: Arc<Heartbeat>, shutdown: CancellationToken) {
+    loop {
+        let stale = heartbeat.stale(interval);
+        if stale.is_empty() {
+            crate::systemd::watchdog();
+        } else {
+            error!(jobs = %stale.join(", "), "the scheduler is stuck; not pinging the watchdog, systemd will restart the service");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval / 2) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
 /// The start-up run covers every check at once (so each route gets one
 /// email, not one per schedule); then each job waits for its first tick.
-async fn start_jobs(jobs: Vec<Job>, services: Services, tracker: TaskTracker) {
+/// After a reload there is no such run: jobs wait for their next tick.
+async fn start_jobs(jobs: Vec<Job>, services: Services, tracker: TaskTracker, run_at_start: bool) {
     let started = Utc::now();
-    let span = info_span!("job", job = "start-up");
-    run_and_log(&services, &services.config.checks, started)
-        .instrument(span)
-        .await;
+    if run_at_start {
+        let span = info_span!("job", job = "start-up");
+        services.heartbeat.beat("start-up");
+        run_and_log(&services, &services.config.checks, started, None)
+            .instrument(span)
+            .await;
+        services.heartbeat.clear();
+    }
     for job in jobs {
         let span = info_span!("job", job = %job.name());
+        services.heartbeat.beat(&job.name());
         tracker.spawn(job_loop(job, started, services.clone()).instrument(span));
     }
 }
 
 async fn job_loop(job: Job, last_run: DateTime<Utc>, services: Services) {
+    let name = job.name();
     let mut due = last_run;
     loop {
         let finished = Utc::now();
@@ -158,17 +367,22 @@ async fn job_loop(job: Job, last_run: DateTime<Utc>, services: Services) {
             return;
         };
         info!(next_run = %next.with_timezone(&job.schedule.time_zone()).to_rfc3339(), "next run");
-        if !sleep_until(next, &services.shutdown).await {
+        let woke = sleep_until(next, &services.generation, services.max_sleep, || {
+            services.heartbeat.beat(&name)
+        })
+        .await;
+        if !woke {
             return;
         }
         due = next;
-        run_and_log(&services, &job.checks, due).await;
+        services.heartbeat.beat(&name);
+        run_and_log(&services, &job.checks, due, Some(&job)).await;
     }
 }
 
 /// One run: evaluate, record in the state store (which queues what is due
-/// to be told), and wake the delivery worker.
-async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>) {
+/// to be told), wake the delivery worker, and tell systemd how things are.
+async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>, job: Option<&Job>) {
     let config = &services.config;
     let Some(outcome) = crate::run::run(
         config,
@@ -204,6 +418,33 @@ async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>) 
         duration_ms = (Utc::now() - due).num_milliseconds().max(0),
         "run finished"
     );
+    crate::systemd::status(&status_line(services, job));
+}
+
+/// "12 checks, 2 firing, outbox 0, next run 06:00 PST"
+fn status_line(services: &Services, job: Option<&Job>) -> String {
+    let firing = services
+        .store
+        .episodes()
+        .map(|e| {
+            e.iter()
+                .filter(|e| e.phase == crate::alerts::Phase::Firing)
+                .count()
+        })
+        .unwrap_or(0);
+    let outbox = services.store.outbox_stats().map(|s| s.unsent).unwrap_or(0);
+    let next = job
+        .and_then(|j| {
+            j.schedule
+                .next_after(Utc::now())
+                .map(|t| (t, j.schedule.time_zone()))
+        })
+        .map(|(t, zone)| format!(", next run {}", t.with_timezone(&zone).format("%H:%M %Z")))
+        .unwrap_or_default();
+    format!(
+        "{} checks, {firing} firing, outbox {outbox}{next}",
+        services.config.checks.len()
+    )
 }
 
 /// What a job does after a run that was due at `due` finished at
@@ -223,16 +464,22 @@ pub fn plan_next(schedule: &Schedule, due: DateTime<Utc>, finished: DateTime<Utc
     }
 }
 
-/// Sleeps until the wall-clock time `until`; false if shut down first.
-async fn sleep_until(until: DateTime<Utc>, shutdown: &CancellationToken) -> bool {
+/// Sleeps until the wall-clock time `until`, in pieces of at most
+/// `max_sleep` (calling `beat` after each); false if cancelled first.
+async fn sleep_until(
+    until: DateTime<Utc>,
+    cancel: &CancellationToken,
+    max_sleep: Duration,
+    beat: impl Fn(),
+) -> bool {
     loop {
         let remaining = (until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         if remaining.is_zero() {
             return true;
         }
         tokio::select! {
-            () = tokio::time::sleep(remaining.min(MAX_SLEEP)) => {}
-            () = shutdown.cancelled() => return false,
+            () = tokio::time::sleep(remaining.min(max_sleep)) => beat(),
+            () = cancel.cancelled() => return false,
         }
     }
 }

@@ -46,5 +46,6 @@ pub mod schedule;
 pub mod source;
 pub mod standards;
 pub mod state;
+pub mod systemd;
 pub mod table;
 pub mod waittime;

@@ -196,6 +196,17 @@ impl Store {
         })
     }
 
+    /// Closes every open episode of `check_id` (removed from the
+    /// configuration) with `note`; how many.
+    pub fn close_check(&self, check_id: &str, note: &str) -> anyhow::Result<usize> {
+        self.transaction(|tx| {
+            Ok(tx.inner.execute(
+                "UPDATE episodes SET closed = 1, note = ?2 WHERE check_id = ?1 AND closed = 0",
+                rusqlite::params![check_id, note],
+            )?)
+        })
+    }
+
     /// Every episode not closed, for `status`.
     pub fn episodes(&self) -> anyhow::Result<Vec<Episode>> {
         self.read(|tx| tx.unclosed_episodes())

@@ -117,6 +117,9 @@ CREATE TABLE source_rows (
     PRIMARY KEY (source_id, row_key)
 );
 "#,
+    r#"
+ALTER TABLE episodes ADD COLUMN note TEXT;
+"#,
 ];
 
 pub struct Store {
