@@ -453,6 +453,13 @@ fn labels(
             continue;
         }
         match LabelSource::parse(value.get_ref(), own_type) {
+            Ok(source) if resource == Slot && source.via.as_deref() == Some("Slot") => v.problem(
+                value.span(),
+                format!(
+                    "label `{name}`: the rows of a Slot source are Schedules, so labels are read from each Schedule: \
+                     write \"Schedule.…\", \"extension:URL\" or a type its actor is, like \"Location.address.state\""
+                ),
+            ),
             Ok(source) => labels.push((name.clone(), source)),
             Err(e) => v.problem(value.span(), format!("label `{name}`: {e}")),
         }
@@ -461,63 +468,64 @@ fn labels(
 }
 
 fn code_maps(v: &mut Validator, codes: &RawCodes, resource: ResourceKind) -> CodeMaps {
-    let mut maps = CodeMaps::default();
-    let fields: [(
-        &str,
-        &Option<BTreeMap<String, S<String>>>,
-        &[ResourceKind],
-        fn(&str) -> bool,
-    ); 4] = [
-        (
+    let mut table = |field, raw, to: &[ResourceKind], valid: fn(&str) -> bool| {
+        code_map(v, field, raw, resource, to, valid)
+    };
+    CodeMaps {
+        provider_type: table(
             "provider_type",
             &codes.provider_type,
             &[Appointment, Slot],
             |t| ProviderType::parse(t).is_some(),
         ),
-        ("visit_type", &codes.visit_type, &[Appointment], |t| {
+        visit_type: table("visit_type", &codes.visit_type, &[Appointment], |t| {
             VisitType::parse(t).is_some()
         }),
-        ("urgency", &codes.urgency, &[Appointment], |t| {
+        urgency: table("urgency", &codes.urgency, &[Appointment], |t| {
             Urgency::parse(t).is_some()
         }),
-        (
+        bh_category: table(
             "bh_category",
             &codes.bh_category,
             &[PractitionerRole],
             |t| BhCategory::parse(t).is_some(),
         ),
-    ];
-    for (field, table, to, valid) in fields {
-        let key = format!("[source.fhir.codes.{field}]");
-        applies(v, &key, first_span(table), resource, to);
-        let mut map = BTreeMap::new();
-        for (code, value) in table.iter().flatten() {
-            let code_ok = match code.split_once('|') {
-                Some((system, code)) => {
-                    !system.is_empty() && !code.is_empty() && !code.contains('|')
-                }
-                None => !code.is_empty(),
-            };
-            if !code_ok {
-                v.problem(
-                    value.span(),
-                    format!("{key}: {code:?} is not \"system|code\" or \"code\""),
-                );
-            }
-            if !value.get_ref().is_empty() && !valid(value.get_ref()) {
-                v.problem(
-                    value.span(),
-                    format!("{key}: {:?} is not a value of `{field}` (\"\" switches a built-in code off)", value.get_ref()),
-                );
-            }
-            map.insert(code.clone(), value.get_ref().clone());
-        }
-        match field {
-            "provider_type" => maps.provider_type = map,
-            "visit_type" => maps.visit_type = map,
-            "urgency" => maps.urgency = map,
-            _ => maps.bh_category = map,
-        }
     }
-    maps
+}
+
+/// One `[source.fhir.codes.FIELD]` table, its codes and values checked.
+fn code_map(
+    v: &mut Validator,
+    field: &str,
+    table: &Option<BTreeMap<String, S<String>>>,
+    resource: ResourceKind,
+    to: &[ResourceKind],
+    valid: fn(&str) -> bool,
+) -> BTreeMap<String, String> {
+    let key = format!("[source.fhir.codes.{field}]");
+    applies(v, &key, first_span(table), resource, to);
+    let mut map = BTreeMap::new();
+    for (code, value) in table.iter().flatten() {
+        let code_ok = match code.split_once('|') {
+            Some((system, code)) => !system.is_empty() && !code.is_empty() && !code.contains('|'),
+            None => !code.is_empty(),
+        };
+        if !code_ok {
+            v.problem(
+                value.span(),
+                format!("{key}: {code:?} is not \"system|code\" or \"code\""),
+            );
+        }
+        if !value.get_ref().is_empty() && !valid(value.get_ref()) {
+            v.problem(
+                value.span(),
+                format!(
+                    "{key}: {:?} is not a value of `{field}` (\"\" switches a built-in code off)",
+                    value.get_ref()
+                ),
+            );
+        }
+        map.insert(code.clone(), value.get_ref().clone());
+    }
+    map
 }

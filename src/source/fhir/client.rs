@@ -234,6 +234,10 @@ pub async fn access_token(
     auth: &ClientCredentials,
     http: &crate::config::HttpOptions,
 ) -> anyhow::Result<Secret> {
+    // One token request at a time, so that sources sharing a client
+    // started together ask once and the others find the cached token.
+    static ASKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _asking = ASKING.lock().await;
     let key = token_key(auth);
     if let Ok(tokens) = tokens().lock()
         && let Some((token, until)) = tokens.get(&key)

@@ -14,7 +14,7 @@
 //!   a category; deactivated codes have none);
 //! - `bh`: 1 for a behavioral-health role, else 0;
 //! - `fte`: from `fte` in `[source.fhir]` (an extension or element),
-//!   else 1; `bh_fte`: `fte` for a behavioral-health role, else 0, so that
+//!   1 when the role has none, empty when it is not a number; `bh_fte`: `fte` for a behavioral-health role, else 0, so that
 //!   a ratio check can use `denominator = "bh_fte"`;
 //! - `deactivated_code`: whether a specialty code is deactivated in NUCC;
 //! - every configured label.
@@ -73,13 +73,18 @@ pub fn map(resource: &Value, index: &Index<'_>, mapping: &Mapping) -> Option<Rec
         Cell::Text(category.as_str().to_owned()),
     );
     record.insert("bh".to_owned(), Cell::Number(if bh { 1.0 } else { 0.0 }));
-    let fte = match &mapping.fte {
+    let fte = match mapping
+        .fte
+        .as_ref()
+        .and_then(|s| resolve::label(resource, s, index))
+    {
         None => Some(1.0),
-        Some(source) => resolve::label(resource, source, index)
-            .and_then(|text| text.parse::<f64>().ok())
+        Some(text) => text
+            .parse::<f64>()
+            .ok()
             .filter(|n| n.is_finite() && *n >= 0.0),
     };
-    // An FTE that is missing or not a number leaves the cells empty, so
+    // An FTE that is there but not a number leaves the cells empty, so
     // that the ratio check names the record instead of counting 1.
     let number = |n: Option<f64>| n.map_or(Cell::Null, Cell::Number);
     record.insert("fte".to_owned(), number(fte));

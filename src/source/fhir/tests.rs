@@ -204,17 +204,19 @@ fn appointment_codes_in_r4_and_r5_shapes() {
         (s("non_physician_mh"), s("initial"), s("urgent"))
     );
     // The operator's maps come first; "" switches a built-in code off.
-    let mut custom = Mapping::default();
-    custom.codes = CodeMaps {
-        provider_type: [(
-            "http://plan.example/clinician|LCSW".to_owned(),
-            "non_physician_mh".to_owned(),
-        )]
-        .into(),
-        visit_type: [("ROUTINE".to_owned(), String::new())].into(),
-        ..CodeMaps::default()
+    let mut custom = Mapping {
+        codes: CodeMaps {
+            provider_type: [(
+                "http://plan.example/clinician|LCSW".to_owned(),
+                "non_physician_mh".to_owned(),
+            )]
+            .into(),
+            visit_type: [("ROUTINE".to_owned(), String::new())].into(),
+            ..CodeMaps::default()
+        },
+        default_visit_type: Some("initial".to_owned()),
+        ..Mapping::default()
     };
-    custom.default_visit_type = Some("initial".to_owned());
     let local = appointment(
         "booked",
         json!({
@@ -259,21 +261,23 @@ fn labels_and_participants_from_the_bundle() {
             ]
         }),
     );
-    let mut mapping = Mapping::default();
-    mapping.labels = vec![
-        (
-            "region".to_owned(),
-            LabelSource::parse("extension:http://plan.example/region", "Appointment").unwrap(),
-        ),
-        (
-            "state".to_owned(),
-            LabelSource::parse("Location.address.state", "Appointment").unwrap(),
-        ),
-        (
-            "clinic".to_owned(),
-            LabelSource::parse("Location", "Appointment").unwrap(),
-        ),
-    ];
+    let mapping = Mapping {
+        labels: vec![
+            (
+                "region".to_owned(),
+                LabelSource::parse("extension:http://plan.example/region", "Appointment").unwrap(),
+            ),
+            (
+                "state".to_owned(),
+                LabelSource::parse("Location.address.state", "Appointment").unwrap(),
+            ),
+            (
+                "clinic".to_owned(),
+                LabelSource::parse("Location", "Appointment").unwrap(),
+            ),
+        ],
+        ..Mapping::default()
+    };
     let record = appointment::map(&resource, &index, &HashMap::new(), &mapping).unwrap();
     assert_eq!(text(&record, "region").as_deref(), Some("norcal-east"));
     assert_eq!(text(&record, "state").as_deref(), Some("CA"));
@@ -334,8 +338,10 @@ fn references() {
 /// appointments of one referral become one request with its first offer.
 #[test]
 fn service_request_clock_and_grouping() {
-    let mut mapping = Mapping::default();
-    mapping.requested_from = RequestedFrom::ServiceRequest;
+    let mapping = Mapping {
+        requested_from: RequestedFrom::ServiceRequest,
+        ..Mapping::default()
+    };
     let based_on = |id: &str| json!([{"reference": format!("ServiceRequest/{id}")}]);
     let included =
         json!({"resourceType": "ServiceRequest", "id": "sr1", "authoredOn": "2026-10-28"});
@@ -542,9 +548,12 @@ fn roster_classification() {
 
 #[test]
 fn roster_fte_and_periods() {
-    let mut mapping = Mapping::default();
-    mapping.fte =
-        Some(LabelSource::parse("extension:http://plan.example/fte", "PractitionerRole").unwrap());
+    let mapping = Mapping {
+        fte: Some(
+            LabelSource::parse("extension:http://plan.example/fte", "PractitionerRole").unwrap(),
+        ),
+        ..Mapping::default()
+    };
     let fte = |value: Json| {
         json!({"extension": [
             {"url": roster::NETWORK_EXTENSION, "valueReference": {"reference": "Organization/n1"}},
