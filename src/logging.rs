@@ -1,13 +1,21 @@
 //! Log output: the only module that sets up tracing-subscriber.
 //!
 //! Logs go to stderr, so that stdout carries only reports. They are JSON
-//! lines when stderr is not a terminal (journald, files, pipes) or when
-//! `log_format = "json"`, and human-readable text otherwise. `RUST_LOG`,
-//! when set, overrides the configured `log_filter`.
+//! lines when stderr is not a terminal (files, pipes) or when
+//! `log_format = "json"`, and human-readable text otherwise. Under
+//! journald (`$JOURNAL_STREAM` names stderr), lines carry no timestamp of
+//! their own (the journal has one) and start with the `<N>` priority
+//! prefix that journald maps to its priority: error 3, warning 4, info 6,
+//! debug and trace 7. `RUST_LOG`, when set, overrides `log_filter`.
 
+use std::fmt;
 use std::io::IsTerminal as _;
 
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::LogFormat;
 
@@ -22,19 +30,76 @@ pub fn init(format: LogFormat, filter: &str) {
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Text => false,
-        LogFormat::Auto => !terminal,
+        LogFormat::Auto => !terminal && !under_journald(),
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if json {
-        builder
+    let _ = match (under_journald(), json) {
+        (true, true) => builder
+            .event_format(Journal(
+                tracing_subscriber::fmt::format()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .without_time(),
+            ))
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .try_init(),
+        (true, false) => builder
+            .event_format(Journal(
+                tracing_subscriber::fmt::format()
+                    .without_time()
+                    .with_target(false)
+                    .with_level(false)
+                    .with_ansi(false),
+            ))
+            .try_init(),
+        (false, true) => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init()
-    } else {
-        builder.with_target(false).with_ansi(terminal).try_init()
+            .try_init(),
+        (false, false) => builder.with_target(false).with_ansi(terminal).try_init(),
     };
+}
+
+/// Whether stderr is the stream systemd connected to the journal:
+/// `$JOURNAL_STREAM` is its "device:inode".
+fn under_journald() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(stream) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(stderr) = std::fs::metadata("/proc/self/fd/2") else {
+        return false;
+    };
+    stream == format!("{}:{}", stderr.dev(), stderr.ino())
+}
+
+/// The syslog priority journald reads from a `<N>` line prefix.
+pub fn priority(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+/// Prefixes every line of an inner format with its journal priority.
+struct Journal<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for Journal<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        write!(writer, "<{}>", priority(event.metadata().level()))?;
+        self.0.format_event(ctx, writer, event)
+    }
 }

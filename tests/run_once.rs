@@ -213,3 +213,42 @@ fn log_format_and_filter() {
     );
     assert!(!out.logs().is_empty());
 }
+
+#[test]
+fn under_journald_lines_carry_a_priority_and_no_timestamp() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, json) in [("", false), ("log_format = \"json\"", true)] {
+        let path = config(dir.path(), "critical", 10, extra);
+        let log = dir.path().join("journal.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let meta = file.metadata().unwrap();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_accesswatch"))
+            .args(["--config", &path, "run", "--once"])
+            .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(2));
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(!lines.is_empty());
+        for line in &lines {
+            assert!(line.starts_with("<6>") || line.starts_with("<4>") || line.starts_with("<3>"), "{line}");
+            assert!(!line.contains("2026-11-"), "no timestamp: {line}");
+        }
+        let fetched = lines.iter().find(|l| l.contains("source fetched")).unwrap();
+        assert!(fetched.starts_with("<6>"), "{fetched}");
+        let breached = lines.iter().find(|l| l.contains("check breached")).unwrap();
+        assert!(breached.starts_with("<4>"), "{breached}");
+        if json {
+            let value: serde_json::Value = serde_json::from_str(&breached[3..]).unwrap();
+            assert_eq!(value["check"], "wait-days");
+            assert!(value.get("timestamp").is_none());
+        } else {
+            assert!(breached.contains("check=wait-days"), "{breached}");
+        }
+    }
+}
