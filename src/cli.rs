@@ -4,10 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// "0.1.0 (git 1a2b3c4d5e6f)": the package version and the revision built.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("ACCESSWATCH_GIT_REVISION"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "accesswatch",
-    version,
+    version = VERSION,
     about = "Watches mental health access standards (wait times, staffing ratios) and emails compliance staff when one is breached"
 )]
 pub struct Args {
