@@ -123,6 +123,25 @@ fn server(respond: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> (HttpServ
     (HttpServer::start(router), log)
 }
 
+/// A server that promises a longer body than it sends, then hangs up.
+fn cut_off_server() -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nContent-Length: 4000\r\n\
+                  Connection: close\r\n\r\n{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[",
+            );
+        }
+    });
+    format!("http://{addr}/fhir")
+}
+
 const AS_OF: &str = "2026-11-30T17:00:00-08:00";
 
 fn header() -> String {
@@ -326,6 +345,13 @@ fn searches_page_by_next_links_and_every_failure_is_named() {
         );
         config += &timely(case, case, "region");
     }
+    config += &source(
+        "cut",
+        &cut_off_server(),
+        "",
+        &format!("resource = \"Appointment\"\n{REGION_LABEL}"),
+    );
+    config += &timely("cut", "cut", "region");
     let started = Instant::now();
     let (out, report) = run_once(dir.path(), &config, &[]);
     assert!(
@@ -388,6 +414,8 @@ fn searches_page_by_next_links_and_every_failure_is_named() {
         "429, then the retry"
     );
     assert_eq!(out.log("source fetched", "source", "empty")["rows"], 0);
+    let cut = check(&report, "cut")["error"].as_str().unwrap().to_owned();
+    assert!(cut.contains("the response body was cut off"), "{cut}");
     assert!(
         !out.stderr.contains("example-member"),
         "member data in the log"

@@ -95,6 +95,7 @@ pub async fn collect(
     let mut pages = client.search(resource_type, &params);
     let mut authored: HashMap<String, Option<String>> = HashMap::new();
     let mut collected = Collected::default();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     while let Some(page) = pages.next().await? {
         for warning in &page.warnings {
             tracing::warn!(source = %source_id, page = page.number, warning = %warning, "fhir server warning");
@@ -134,14 +135,25 @@ pub async fn collect(
                 collected.newest = Some(time);
                 collected.newest_text = Some(text.to_owned());
             }
-            collected.records.push(Mapped {
+            let mapped = Mapped {
                 id: resource
                     .get("id")
                     .and_then(serde_json::Value::as_str)
                     .map(str::to_owned),
                 last_updated: last_updated.map(str::to_owned),
                 row,
-            });
+            };
+            // A resource changed while the search was paged may come on
+            // two pages; it is one row, the later version.
+            match mapped.id.as_ref().and_then(|id| seen.get(id)) {
+                Some(&at) => collected.records[at] = mapped,
+                None => {
+                    if let Some(id) = &mapped.id {
+                        seen.insert(id.clone(), collected.records.len());
+                    }
+                    collected.records.push(mapped);
+                }
+            }
         }
     }
     Ok(collected)
