@@ -21,6 +21,19 @@ use serde_json::Value;
 /// Resource types whose content must never become a label.
 pub const MEMBER_TYPES: [&str; 4] = ["Patient", "RelatedPerson", "Person", "Group"];
 
+/// Elements never read for labels: identifiers and free text, which may
+/// name or describe a member.
+const NOT_LABELS: [&str; 8] = [
+    "identifier",
+    "text",
+    "comment",
+    "description",
+    "note",
+    "patientInstruction",
+    "contained",
+    "subject",
+];
+
 /// Where a label (or the FTE) is read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LabelSource {
@@ -73,6 +86,11 @@ impl LabelSource {
                     if !valid {
                         return Err(format!(
                             "{text:?}: the element path after `{kind}.` must be names separated by dots, like \"address.state\""
+                        ));
+                    }
+                    if let Some(free) = segments.iter().find(|s| NOT_LABELS.contains(&s.as_str())) {
+                        return Err(format!(
+                            "{text:?}: `{free}` may identify a member or hold free text; labels may not be read from it"
                         ));
                     }
                     Path::Elements(segments)

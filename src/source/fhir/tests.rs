@@ -312,6 +312,8 @@ fn labels_and_participants_from_the_bundle() {
             .contains("member data")
     );
     assert!(LabelSource::parse("Appointment", "Appointment").is_err());
+    assert!(LabelSource::parse("Appointment.identifier.value", "Appointment").is_err());
+    assert!(LabelSource::parse("Appointment.comment", "Appointment").is_err());
     assert!(LabelSource::parse("address state", "Appointment").is_err());
 }
 
