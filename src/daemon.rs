@@ -76,6 +76,7 @@ struct Services {
     store: Arc<Store>,
     wake: Arc<Notify>,
     heartbeat: Arc<Heartbeat>,
+    metrics: Arc<crate::metrics::Metrics>,
     generation: CancellationToken,
     shutdown: CancellationToken,
     host: Arc<str>,
@@ -131,16 +132,27 @@ pub async fn run(
     let watchdog = crate::systemd::watchdog_interval();
     let tracker = TaskTracker::new();
     let heartbeat = Arc::new(Heartbeat::default());
-    let mut generation = start_generation(
-        config.clone(),
-        mailer,
-        &store,
-        &heartbeat,
-        &shutdown,
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    if let Some(address) = config.daemon.listen {
+        let served = crate::serve::Shared {
+            metrics: metrics.clone(),
+            store: store.clone(),
+            heartbeat: heartbeat.clone(),
+            stale_after: watchdog.map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)) * 2
+                + Duration::from_secs(60),
+            undeliverable_after: config.alerting.undeliverable_after,
+        };
+        tracker.spawn(crate::serve::start(address, served, shutdown.clone()).await?);
+    }
+    let shared = Shared {
+        store: &store,
+        heartbeat: &heartbeat,
+        metrics: &metrics,
+        shutdown: &shutdown,
         watchdog,
-        &tracker,
-        true,
-    );
+        tracker: &tracker,
+    };
+    let mut generation = start_generation(config.clone(), mailer, &shared, true);
     if let Some(interval) = watchdog {
         tracker.spawn(watchdog_loop(interval, heartbeat.clone(), shutdown.clone()));
     }
@@ -159,16 +171,9 @@ pub async fn run(
             Some(()) = reload.recv() => {
                 if let Some((next, mailer)) = reload_config(&current, &store) {
                     generation.cancel();
-                    generation = start_generation(
-                        next.clone(),
-                        mailer,
-                        &store,
-                        &heartbeat,
-                        &shutdown,
-                        watchdog,
-                        &tracker,
-                        false,
-                    );
+                    let ids: Vec<String> = next.checks.iter().map(|c| c.id.clone()).collect();
+                    metrics.retain_checks(&ids);
+                    generation = start_generation(next.clone(), mailer, &shared, false);
                     current = next;
                 }
                 crate::systemd::ready(&format!("{} checks, reloaded", current.checks.len()));
@@ -191,30 +196,39 @@ pub async fn run(
     Ok(())
 }
 
+/// What outlives a reload.
+struct Shared<'a> {
+    store: &'a Arc<Store>,
+    heartbeat: &'a Arc<Heartbeat>,
+    metrics: &'a Arc<crate::metrics::Metrics>,
+    shutdown: &'a CancellationToken,
+    watchdog: Option<Duration>,
+    tracker: &'a TaskTracker,
+}
+
 /// Starts the jobs and the delivery worker of one configuration; returns
 /// the token that ends them (their runs in progress finish).
-#[allow(clippy::too_many_arguments)]
 fn start_generation(
     config: Arc<Config>,
     mailer: Arc<Mailer>,
-    store: &Arc<Store>,
-    heartbeat: &Arc<Heartbeat>,
-    shutdown: &CancellationToken,
-    watchdog: Option<Duration>,
-    tracker: &TaskTracker,
+    shared: &Shared<'_>,
     run_at_start: bool,
 ) -> CancellationToken {
-    let generation = shutdown.child_token();
-    heartbeat.clear();
+    let (store, tracker) = (shared.store, shared.tracker);
+    let generation = shared.shutdown.child_token();
+    shared.heartbeat.clear();
     let services = Services {
         config: config.clone(),
         store: store.clone(),
         wake: Arc::new(Notify::new()),
-        heartbeat: heartbeat.clone(),
+        heartbeat: shared.heartbeat.clone(),
+        metrics: shared.metrics.clone(),
         generation: generation.clone(),
-        shutdown: shutdown.clone(),
+        shutdown: shared.shutdown.clone(),
         host: crate::commands::host_name().into(),
-        max_sleep: watchdog.map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)),
+        max_sleep: shared
+            .watchdog
+            .map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)),
     };
     tracker.spawn(
         crate::delivery::worker(
@@ -412,6 +426,7 @@ async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>, 
         }
     };
     services.wake.notify_one();
+    services.metrics.record_run(&outcome, Utc::now());
     info!(
         checks = outcome.results.len(),
         emails_queued = queued,

@@ -29,6 +29,9 @@ pub struct RunOutcome {
     pub results: Vec<CheckResult>,
     /// Each source this run read, and whether it could be read.
     pub sources: crate::record::SourceOutcomes,
+    /// How long each source took to fetch (and, for streamed files, to
+    /// evaluate), in seconds.
+    pub durations: BTreeMap<String, f64>,
 }
 
 /// Runs `checks` (all from `config`) as of `as_of`. `None` when `cancel`
@@ -57,7 +60,7 @@ pub async fn run(
             stream_all(config, &streamed, as_of)
         )
     };
-    let (tables, (mut streamed_results, streamed_sources)) = tokio::select! {
+    let ((tables, mut durations), (mut streamed_results, streamed_sources, streamed_durations)) = tokio::select! {
         done = work => done,
         () = cancel.cancelled() => return None,
     };
@@ -92,10 +95,12 @@ pub async fn run(
         .map(|(id, table)| (id.clone(), table.as_ref().map(|_| ()).map_err(Clone::clone)))
         .collect();
     sources.extend(streamed_sources);
+    durations.extend(streamed_durations);
     Some(RunOutcome {
         as_of,
         results,
         sources,
+        durations,
     })
 }
 
@@ -128,7 +133,11 @@ async fn stream_all(
     config: &Config,
     checks: &[&Check],
     as_of: DateTime<Utc>,
-) -> (BTreeMap<String, CheckResult>, crate::record::SourceOutcomes) {
+) -> (
+    BTreeMap<String, CheckResult>,
+    crate::record::SourceOutcomes,
+    BTreeMap<String, f64>,
+) {
     let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
     for check in checks {
         by_source
@@ -149,10 +158,11 @@ async fn stream_all(
                 None => Err(anyhow::anyhow!("source {:?} is not a CSV file", spec.id)),
             };
             let duration_ms = started.elapsed().as_millis() as u64;
+            let seconds = started.elapsed().as_secs_f64();
             match result {
                 Ok(results) => {
                     info!(source = %spec.id, duration_ms, status = "ok", "source fetched");
-                    (spec.id, Ok(()), results)
+                    (spec.id, Ok(()), results, seconds)
                 }
                 Err(e) => {
                     let error = format!("{e:#}");
@@ -161,23 +171,25 @@ async fn stream_all(
                         .iter()
                         .map(|check| evaluate::evaluate(check, Err(error.as_str()), as_of))
                         .collect();
-                    (spec.id, Err(error), results)
+                    (spec.id, Err(error), results, seconds)
                 }
             }
         });
     }
     let mut results = BTreeMap::new();
     let mut outcomes = crate::record::SourceOutcomes::new();
+    let mut durations = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((source, outcome, list)) => {
+            Ok((source, outcome, list, seconds)) => {
+                durations.insert(source.clone(), seconds);
                 outcomes.insert(source, outcome);
                 results.extend(list.into_iter().map(|r: CheckResult| (r.id.clone(), r)));
             }
             Err(e) => error!(error = %e, "wait-time task failed"),
         }
     }
-    (results, outcomes)
+    (results, outcomes, durations)
 }
 
 /// Threads per streamed file: the cores available, at most 8.
@@ -190,7 +202,7 @@ async fn fetch_all(
     now: DateTime<Utc>,
     zone: chrono_tz::Tz,
     store: Option<Arc<crate::state::Store>>,
-) -> Fetched {
+) -> (Fetched, BTreeMap<String, f64>) {
     let mut tasks = JoinSet::new();
     for spec in specs {
         let store = store.clone();
@@ -214,13 +226,20 @@ async fn fetch_all(
                     "source fetch failed"
                 ),
             }
-            (spec.id, result.map(Arc::new).map_err(|e| format!("{e:#}")))
+            let seconds = started.elapsed().as_secs_f64();
+            (
+                spec.id,
+                result.map(Arc::new).map_err(|e| format!("{e:#}")),
+                seconds,
+            )
         });
     }
     let mut fetched = Fetched::new();
+    let mut durations = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((id, result)) => {
+            Ok((id, result, seconds)) => {
+                durations.insert(id.clone(), seconds);
                 fetched.insert(id, result);
             }
             // A panic in a fetch is a bug; the checks of that source then
@@ -228,7 +247,7 @@ async fn fetch_all(
             Err(e) => error!(error = %e, "source task failed"),
         }
     }
-    fetched
+    (fetched, durations)
 }
 
 fn log_result(result: &CheckResult) {

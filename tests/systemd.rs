@@ -212,3 +212,115 @@ fn sighup_applies_a_new_schedule_and_drops_removed_checks() {
     assert!(!checks.contains(&"tight-ratio"), "{checks:?}");
     assert!(checks.contains(&"members-per-therapist"));
 }
+
+/// A plain HTTP/1.0 GET on 127.0.0.1: status code and body.
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text_and_healthz_tracks_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let path = config(dir.path(), "0 6 * * *", SECOND_CHECK);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "log_format = \"json\"",
+        &format!("log_format = \"json\"\nlisten = \"127.0.0.1:{port}\""),
+    );
+    write(dir.path(), "accesswatch.toml", &text);
+    let mut daemon = Daemon::start(&path, &[]);
+    daemon.wait_for("\"email sent\"", Duration::from_secs(20));
+    let (status, body) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    // Parsed by the reference parser, prometheus_client's.
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = {}
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for sample in family.samples:
+        out.setdefault(sample.name, []).append([sample.labels, sample.value])
+print(json.dumps(out))
+"#;
+    let mut child = std::process::Command::new(common::python())
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), body.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "the parser rejected:\n{body}");
+    let parsed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sample = |name: &str, labels: serde_json::Value| -> f64 {
+        parsed[name]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+            .iter()
+            .find(|s| s[0] == labels)
+            .unwrap_or_else(|| panic!("no {name}{labels} in {body}"))[1]
+            .as_f64()
+            .unwrap()
+    };
+    let south = serde_json::json!({"check": "members-per-therapist", "group": "region=south"});
+    assert_eq!(sample("accesswatch_group_value", south.clone()), 3500.0);
+    assert_eq!(sample("accesswatch_group_limit", south), 3000.0);
+    assert_eq!(
+        sample(
+            "accesswatch_group_status",
+            serde_json::json!({"check": "members-per-therapist", "group": "region=south", "status": "breach"})
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample("accesswatch_alerts", serde_json::json!({"state": "firing"})),
+        3.0
+    );
+    assert_eq!(sample("accesswatch_runs_total", serde_json::json!({})), 1.0);
+    assert_eq!(
+        sample("accesswatch_outbox_messages", serde_json::json!({})),
+        0.0
+    );
+    assert_eq!(
+        sample(
+            "accesswatch_source_errors_total",
+            serde_json::json!({"source": "staffing"})
+        ),
+        0.0
+    );
+    assert!(
+        sample(
+            "accesswatch_source_last_success_timestamp_seconds",
+            serde_json::json!({"source": "staffing"})
+        ) > 1.7e9
+    );
+    let (status, body) = http_get(port, "/healthz");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"state_store\":\"writable\""), "{body}");
+    // A read-only state directory (an immutable one binds root too): 503.
+    let state = dir.path().join("state");
+    let chattr = |flag: &str| {
+        assert!(
+            std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(&state)
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    chattr("+i");
+    let (status, body) = http_get(port, "/healthz");
+    chattr("-i");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"state_store\":\"not writable\""), "{body}");
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+}

@@ -85,6 +85,8 @@ pub struct Daemon {
     pub state_directory: PathBuf,
     pub log_format: LogFormat,
     pub log_filter: String,
+    /// Where to serve `/metrics` and `/healthz`; none by default.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,7 @@ pub struct RawDaemon {
     pub log_format: Option<S<String>>,
     pub log_filter: Option<S<String>>,
     pub schedule: Option<S<String>>,
+    pub listen: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

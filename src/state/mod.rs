@@ -358,14 +358,15 @@ impl Store {
         work(&tx)
     }
 
-    /// Whether the store can still be written (for health checks).
+    /// Whether the store can still be written (for health checks): a file
+    /// can be made in its directory, and a write transaction begins.
     pub fn writable(&self) -> bool {
-        self.transaction(|tx| {
-            tx.inner
-                .execute("CREATE TEMP TABLE IF NOT EXISTS probe (x)", [])?;
-            Ok(())
-        })
-        .is_ok()
+        let Some(directory) = self.path.parent() else {
+            return false;
+        };
+        let probe = directory.join(".healthz-probe");
+        let files = std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe));
+        files.is_ok() && self.transaction(|_| Ok(())).is_ok()
     }
 }
 

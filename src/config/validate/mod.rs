@@ -386,11 +386,22 @@ fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
             format!("`log_filter` is not a valid filter ({e}): write it like \"info\" or \"accesswatch=debug,warn\""),
         );
     }
+    let listen = raw.listen.as_ref().and_then(|l| match l.get_ref().parse() {
+        Ok(address) => Some(address),
+        Err(_) => {
+            v.problem(
+                l.span(),
+                "`listen` is an address and port, like \"127.0.0.1:9464\" or \"[::1]:9464\"",
+            );
+            None
+        }
+    });
     Daemon {
         time_zone,
         state_directory,
         log_format,
         log_filter,
+        listen,
     }
 }
 
