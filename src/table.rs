@@ -334,7 +334,7 @@ fn json_row(
 
 /// Applies the mapping: every source field keeps its own name, and each
 /// mapped name takes the value of its source field (or JSON pointer).
-fn map_fields<'a>(
+pub(crate) fn map_fields<'a>(
     spec: &SourceSpec,
     names: impl Iterator<Item = &'a str>,
     lookup: impl Fn(&str) -> Option<Value>,
@@ -352,7 +352,10 @@ fn map_fields<'a>(
 
 /// The column names checks can use: the mapped names plus every source
 /// name that is not itself mapped away.
-fn mapped_columns<'a>(spec: &SourceSpec, names: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
+pub(crate) fn mapped_columns<'a>(
+    spec: &SourceSpec,
+    names: impl Iterator<Item = &'a str>,
+) -> BTreeSet<String> {
     let mut columns: BTreeSet<String> = spec.fields.keys().cloned().collect();
     columns.extend(names.map(str::to_owned));
     columns

@@ -1,19 +1,767 @@
-//! Sources of kind "postgres" (not available yet).
+//! Sources of kind "postgres": one SQL query whose rows become a [`Table`].
+//!
+//! The only module that knows tokio-postgres. A fetch opens one connection
+//! (TLS through rustls with the ring provider: `disable`, `require`, which
+//! encrypts without checking the certificate, or `verify-full`, which checks
+//! it against the system roots plus `ca_file`), sets `statement_timeout`,
+//! makes the session read-only and its time zone the daemon's, runs the
+//! query with its bound parameters and closes the connection. Column names
+//! are field names; `[source.fields]` maps them like any table's.
+//!
+//! Every failure is an error naming `user@host:port/dbname` (never the
+//! password) and what to change. Server messages describe the query, not
+//! data, and are cut to [`MAX_SERVER_MESSAGE`] characters; the messages of
+//! data exceptions (SQLSTATE class 22), which quote the offending value, are
+//! cut before the quote. No cell value reaches an error.
 
-use crate::table::Table;
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use rustls::ClientConfig;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::{ErrorPosition, SqlState};
+use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
+use tokio_postgres::{Client, NoTls, Socket};
 
 use super::FetchContext;
+use crate::config::{Secret, SourceSpec};
+use crate::table::{self, Row, Table, Value};
+
+/// How far back `window_start` reaches from the evaluation time.
+const WINDOW: chrono::Duration = chrono::Duration::days(30);
+
+/// Server messages longer than this are cut (with "…").
+const MAX_SERVER_MESSAGE: usize = 300;
 
 #[derive(Debug, Clone)]
-pub struct PostgresSpec {}
+pub struct PostgresSpec {
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub user: String,
+    /// `None` for servers that trust the client (trust, peer, certificate).
+    pub password: Option<Secret>,
+    pub tls: Tls,
+    /// Extra CA certificates (PEM) for `verify-full`.
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub query: String,
+    /// Bound in order as `$1`, `$2`, …
+    pub params: Vec<Param>,
+}
 
-impl PostgresSpec {
-    /// Where the data comes from, for `check-config` (no credentials).
-    pub fn describe(&self) -> String {
-        "postgres".to_owned()
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    Disable,
+    /// Encrypted, without checking the server's certificate.
+    Require,
+    /// Encrypted, and the certificate must be valid for `host`.
+    VerifyFull,
+}
+
+impl Tls {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tls::Disable => "disable",
+            Tls::Require => "require",
+            Tls::VerifyFull => "verify-full",
+        }
     }
 }
 
-pub async fn fetch(_spec: &PostgresSpec, _context: &FetchContext<'_>) -> anyhow::Result<Table> {
-    anyhow::bail!("kind = \"postgres\" is not available yet")
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// The evaluation time minus 30 days, a `timestamptz`.
+    WindowStart,
+    /// The evaluation time, a `timestamptz`.
+    AsOf,
+    /// A literal `text` value.
+    Text(String),
+}
+
+impl PostgresSpec {
+    /// Where the data comes from, for `check-config` and errors:
+    /// `user@host:port/dbname` (no credentials).
+    pub fn describe(&self) -> String {
+        format!("{}@{}:{}/{}", self.user, self.host, self.port, self.dbname)
+    }
+}
+
+pub async fn fetch(spec: &PostgresSpec, context: &FetchContext<'_>) -> anyhow::Result<Table> {
+    // The server enforces statement_timeout; this bound is for a server or
+    // network that stops answering altogether.
+    let bound = spec.connect_timeout + spec.statement_timeout + Duration::from_secs(10);
+    let (columns, rows) = tokio::time::timeout(bound, run_query(spec, context))
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "postgres {}: no answer within {} (connect_timeout + statement_timeout + 10s): \
+                 the server or the network is stalled",
+                spec.describe(),
+                humantime::format_duration(bound)
+            )
+        })??;
+    let mut table = build_table(context.source, &columns, rows, context.now)
+        .with_context(|| format!("reading the rows of postgres {}", spec.describe()))?;
+    if let Some(field) = &context.source.time_field {
+        table.data_time = table::newest_time(&table, field, context.zone)
+            .with_context(|| format!("reading the time_field `{field}`"))?;
+    }
+    Ok(table)
+}
+
+/// Connects, runs the query and returns its column names and rows.
+async fn run_query(
+    spec: &PostgresSpec,
+    context: &FetchContext<'_>,
+) -> anyhow::Result<(Vec<String>, Vec<Vec<Value>>)> {
+    let client = connect(spec).await?;
+    // A monitor only reads; the daemon's zone makes `timestamp` columns
+    // compare with the parameters as the checks read them.
+    let settings = format!(
+        "SET statement_timeout = {}; SET default_transaction_read_only = on; SET TimeZone = '{}'",
+        spec.statement_timeout.as_millis().max(1),
+        context.zone.name()
+    );
+    client
+        .batch_execute(&settings)
+        .await
+        .map_err(|e| query_error(spec, &e))?;
+    let values = bind(&spec.params, context.now);
+    let types: Vec<Type> = values.iter().map(|(_, t)| t.clone()).collect();
+    let statement = client
+        .prepare_typed(&spec.query, &types)
+        .await
+        .map_err(|e| query_error(spec, &e))?;
+    let params: Vec<&(dyn ToSql + Sync)> = values
+        .iter()
+        .map(|(v, _)| v.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let rows = client
+        .query(&statement, &params)
+        .await
+        .map_err(|e| query_error(spec, &e))?;
+    let columns = statement
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    Ok((columns, read_rows(statement.columns(), &rows)?))
+}
+
+type Bound = (Box<dyn ToSql + Sync + Send>, Type);
+
+/// The values of `params` for a run at `now`, with their SQL types.
+fn bind(params: &[Param], now: DateTime<Utc>) -> Vec<Bound> {
+    params
+        .iter()
+        .map(|param| -> Bound {
+            match param {
+                Param::WindowStart => (Box::new(now - WINDOW), Type::TIMESTAMPTZ),
+                Param::AsOf => (Box::new(now), Type::TIMESTAMPTZ),
+                Param::Text(text) => (Box::new(text.clone()), Type::TEXT),
+            }
+        })
+        .collect()
+}
+
+fn read_rows(
+    columns: &[tokio_postgres::Column],
+    rows: &[tokio_postgres::Row],
+) -> anyhow::Result<Vec<Vec<Value>>> {
+    rows.iter()
+        .enumerate()
+        .map(|(index, row)| {
+            (0..columns.len())
+                .map(|i| {
+                    let Cell(value) = row.try_get(i).map_err(|_| {
+                        anyhow!(
+                            "row {}: column `{}` (type {}) could not be read",
+                            index + 1,
+                            columns[i].name(),
+                            columns[i].type_().name()
+                        )
+                    })?;
+                    Ok(value)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+async fn connect(spec: &PostgresSpec) -> anyhow::Result<Client> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&spec.host)
+        .port(spec.port)
+        .dbname(&spec.dbname)
+        .user(&spec.user)
+        .application_name("accesswatch")
+        .connect_timeout(spec.connect_timeout);
+    if let Some(password) = &spec.password {
+        config.password(password.expose());
+    }
+    let connecting = async {
+        match spec.tls {
+            Tls::Disable => open(config.ssl_mode(SslMode::Disable), NoTls).await,
+            Tls::Require | Tls::VerifyFull => {
+                let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config(spec)?);
+                open(config.ssl_mode(SslMode::Require), tls).await
+            }
+        }
+        .map_err(|e| connect_error(spec, &e))
+    };
+    // tokio-postgres bounds the TCP connect only; this bounds TLS and
+    // authentication too.
+    tokio::time::timeout(spec.connect_timeout, connecting)
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "cannot connect to postgres {}: no answer within connect_timeout = {}",
+                spec.describe(),
+                humantime::format_duration(spec.connect_timeout)
+            )
+        })?
+}
+
+/// Connects and drives the connection in a task of its own, which ends
+/// when the client is dropped.
+async fn open<T>(config: &tokio_postgres::Config, tls: T) -> Result<Client, tokio_postgres::Error>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+fn client_config(spec: &PostgresSpec) -> anyhow::Result<ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier: Arc<dyn ServerCertVerifier> = match spec.tls {
+        Tls::VerifyFull => {
+            let extra = match &spec.ca_file {
+                Some(path) => read_ca_file(path)?,
+                None => Vec::new(),
+            };
+            Arc::new(
+                rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+                    .context("loading the system's CA certificates")?,
+            )
+        }
+        _ => Arc::new(EncryptOnly(provider.clone())),
+    };
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("setting up TLS")?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    // PostgreSQL 17 checks the protocol name when the client sends one.
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
+    Ok(config)
+}
+
+fn read_ca_file(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certificates = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            anyhow!(
+                "ca_file {} is not a readable PEM bundle: {e}",
+                path.display()
+            )
+        })?;
+    if certificates.is_empty() {
+        anyhow::bail!("ca_file {} holds no certificate", path.display());
+    }
+    Ok(certificates)
+}
+
+/// `tls = "require"`: the connection is encrypted and the handshake is
+/// signed, but any certificate is taken (like libpq's `sslmode=require`).
+#[derive(Debug)]
+struct EncryptOnly(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// An error while connecting or authenticating, with what to change.
+fn connect_error(spec: &PostgresSpec, error: &tokio_postgres::Error) -> anyhow::Error {
+    let target = spec.describe();
+    if let Some(db) = error.as_db_error() {
+        let message = cut(db.message());
+        return match *db.code() {
+            SqlState::INVALID_PASSWORD => anyhow!(
+                "password authentication failed for postgres {target}: check the password \
+                 (password_file, password_env or password_credential) and `user`"
+            ),
+            SqlState::INVALID_AUTHORIZATION_SPECIFICATION => anyhow!(
+                "postgres {target} refused the connection ({message}): check `user`, `tls` and \
+                 the server's pg_hba.conf"
+            ),
+            SqlState::INVALID_CATALOG_NAME => {
+                anyhow!(
+                    "postgres {target}: the database does not exist ({message}): check `dbname`"
+                )
+            }
+            _ => anyhow!("cannot connect to postgres {target}: {message}"),
+        };
+    }
+    let chain = error_chain(error);
+    let advice = if chain.contains("server does not support TLS") {
+        "; the server does not accept TLS: enable ssl on the server, or set tls = \"disable\" \
+         on a network you trust"
+    } else if chain.contains("certificate") {
+        "; the server's certificate was not accepted: set ca_file to the CA that signed it, or \
+         tls = \"require\" to encrypt without checking the certificate"
+    } else if chain.contains("password missing") {
+        "; the server asks for a password: set password_file, password_env or \
+         password_credential"
+    } else if chain.starts_with("error connecting to server") {
+        "; check `host`, `port` and that the server is running"
+    } else {
+        ""
+    };
+    anyhow!("cannot connect to postgres {target}: {chain}{advice}")
+}
+
+/// An error while setting up the session or running the query.
+fn query_error(spec: &PostgresSpec, error: &tokio_postgres::Error) -> anyhow::Error {
+    let target = spec.describe();
+    let Some(db) = error.as_db_error() else {
+        return anyhow!(
+            "the query on postgres {target} failed: {}",
+            error_chain(error)
+        );
+    };
+    if *db.code() == SqlState::QUERY_CANCELED && db.message().contains("statement timeout") {
+        return anyhow!(
+            "the query on postgres {target} ran longer than statement_timeout = {}: make it \
+             faster (an index, a narrower window) or raise statement_timeout",
+            humantime::format_duration(spec.statement_timeout)
+        );
+    }
+    let code = db.code().code();
+    // Data exceptions quote the value that failed ("invalid input syntax
+    // for type integer: \"…\""); keep only the part before the value.
+    let message = if code.starts_with("22") {
+        db.message().split(':').next().unwrap_or_default()
+    } else {
+        db.message()
+    };
+    let mut text = message.to_owned();
+    if let Some(ErrorPosition::Original(position)) = db.position() {
+        let _ = write!(text, " at character {position} of the query");
+    }
+    if let Some(hint) = db.hint().filter(|_| !code.starts_with("22")) {
+        let _ = write!(text, "; hint: {hint}");
+    }
+    anyhow!(
+        "the query on postgres {target} failed: {} (SQLSTATE {code})",
+        cut(&text)
+    )
+}
+
+/// The error's message and its causes, joined by ": ".
+fn error_chain(error: &dyn StdError) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
+    }
+    cut(&text)
+}
+
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_SERVER_MESSAGE) {
+        Some((index, _)) => format!("{}…", &text[..index]),
+        None => text.to_owned(),
+    }
+}
+
+/// Rows as a [`Table`]: the query's column names are the field names,
+/// mapped by `[source.fields]`; row numbers count from 1.
+fn build_table(
+    source: &SourceSpec,
+    columns: &[String],
+    rows: Vec<Vec<Value>>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Table> {
+    for (index, name) in columns.iter().enumerate() {
+        if columns[..index].contains(name) {
+            anyhow::bail!(
+                "the query returns two columns named {name:?}: give them distinct names with AS"
+            );
+        }
+    }
+    for (canonical, column) in &source.fields {
+        if !columns.contains(column) {
+            anyhow::bail!(
+                "[source.fields] maps `{canonical}` to column {column:?}, which the query does \
+                 not return (it returns: {}); fix the mapping or the query",
+                columns.join(", ")
+            );
+        }
+    }
+    let names = || columns.iter().map(String::as_str);
+    let rows = rows
+        .into_iter()
+        .enumerate()
+        .map(|(index, values)| {
+            let fields = table::map_fields(source, names(), |name| {
+                let position = columns.iter().position(|c| c == name)?;
+                values.get(position).cloned()
+            });
+            Row {
+                number: index + 1,
+                fields,
+            }
+        })
+        .collect();
+    Ok(Table {
+        columns: table::mapped_columns(source, names()),
+        rows,
+        position: "row",
+        data_time: now,
+    })
+}
+
+/// One cell of any type, read from PostgreSQL's binary format.
+struct Cell(Value);
+
+impl<'a> FromSql<'a> for Cell {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Cell, Box<dyn StdError + Sync + Send>> {
+        cell(ty, raw).map(Cell)
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Cell, Box<dyn StdError + Sync + Send>> {
+        Ok(Cell(Value::Null))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+type CellResult = Result<Value, Box<dyn StdError + Sync + Send>>;
+
+fn cell(ty: &Type, raw: &[u8]) -> CellResult {
+    let value = match *ty {
+        Type::BOOL => Value::Bool(bool::from_sql(ty, raw)?),
+        Type::INT2 => Value::Number(f64::from(i16::from_sql(ty, raw)?)),
+        Type::INT4 => Value::Number(f64::from(i32::from_sql(ty, raw)?)),
+        // Beyond 2^53 an integer loses its last digits, as in JSON.
+        Type::INT8 => Value::Number(i64::from_sql(ty, raw)? as f64),
+        Type::OID => Value::Number(f64::from(u32::from_sql(ty, raw)?)),
+        Type::FLOAT4 => number(f64::from(f32::from_sql(ty, raw)?)),
+        Type::FLOAT8 => number(f64::from_sql(ty, raw)?),
+        Type::NUMERIC => {
+            let text = numeric_text(raw).ok_or("malformed numeric")?;
+            text.parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map_or(Value::Text(text), Value::Number)
+        }
+        Type::TIMESTAMPTZ => match infinity(raw)? {
+            Some(text) => Value::Text(text.to_owned()),
+            None => Value::Text(
+                DateTime::<Utc>::from_sql(ty, raw)?.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            ),
+        },
+        Type::TIMESTAMP => match infinity(raw)? {
+            Some(text) => Value::Text(text.to_owned()),
+            None => Value::Text(
+                NaiveDateTime::from_sql(ty, raw)?
+                    .format("%Y-%m-%dT%H:%M:%S%.f")
+                    .to_string(),
+            ),
+        },
+        Type::DATE => match i32::from_sql(&Type::INT4, raw)? {
+            i32::MAX => Value::Text("infinity".to_owned()),
+            i32::MIN => Value::Text("-infinity".to_owned()),
+            _ => Value::Text(NaiveDate::from_sql(ty, raw)?.format("%Y-%m-%d").to_string()),
+        },
+        Type::UUID => Value::Text(uuid_text(raw).ok_or("malformed uuid")?),
+        Type::JSON | Type::JSONB => Value::Nested("JSON"),
+        _ => match ty.kind() {
+            Kind::Domain(base) => return cell(base, raw),
+            // An enum's binary form is its label.
+            Kind::Enum(_) => text(raw)?,
+            Kind::Array(_) => Value::Nested("an array"),
+            _ if <String as FromSql>::accepts(ty) => text(raw)?,
+            _ => Value::Nested("an unsupported type"),
+        },
+    };
+    Ok(value)
+}
+
+/// Text as in CSV and JSON sources: blank is empty.
+fn text(raw: &[u8]) -> CellResult {
+    let text = std::str::from_utf8(raw)?;
+    Ok(if text.trim().is_empty() {
+        Value::Null
+    } else {
+        Value::Text(text.to_owned())
+    })
+}
+
+/// NaN and infinities are not numbers a check can compare; as text they
+/// make the group `unknown`, as such a cell would in a CSV file.
+fn number(n: f64) -> Value {
+    if n.is_finite() {
+        Value::Number(n)
+    } else {
+        Value::Text(n.to_string())
+    }
+}
+
+/// `infinity` and `-infinity` of a timestamp (the extreme microsecond
+/// counts), which chrono cannot represent.
+fn infinity(raw: &[u8]) -> Result<Option<&'static str>, Box<dyn StdError + Sync + Send>> {
+    Ok(match i64::from_sql(&Type::INT8, raw)? {
+        i64::MAX => Some("infinity"),
+        i64::MIN => Some("-infinity"),
+        _ => None,
+    })
+}
+
+/// The decimal text of a `numeric` in binary form: digit count, weight (of
+/// the first base-10000 digit), sign, display scale, then the digits.
+fn numeric_text(raw: &[u8]) -> Option<String> {
+    let word = |i: usize| -> Option<u16> {
+        Some(u16::from_be_bytes([*raw.get(2 * i)?, *raw.get(2 * i + 1)?]))
+    };
+    let count = usize::from(word(0)?);
+    let weight = i64::from(word(1)? as i16);
+    let sign = word(2)?;
+    let scale = usize::from(word(3)?);
+    if raw.len() != 8 + 2 * count {
+        return None;
+    }
+    let digits: Vec<u16> = (0..count).map(|i| word(4 + i)).collect::<Option<_>>()?;
+    let digit = |index: i64| -> u16 {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| digits.get(i).copied())
+            .unwrap_or(0)
+    };
+    let prefix = match sign {
+        0x0000 => "",
+        0x4000 => "-",
+        0xC000 => return Some("NaN".to_owned()),
+        0xD000 => return Some("Infinity".to_owned()),
+        0xF000 => return Some("-Infinity".to_owned()),
+        _ => return None,
+    };
+    let mut text = prefix.to_owned();
+    if weight < 0 {
+        text.push('0');
+    }
+    for index in 0..=weight {
+        if index == 0 {
+            let _ = write!(text, "{}", digit(index));
+        } else {
+            let _ = write!(text, "{:04}", digit(index));
+        }
+    }
+    if scale > 0 {
+        let mut fraction = String::new();
+        let groups = scale.div_ceil(4) as i64;
+        for k in 1..=groups {
+            let _ = write!(fraction, "{:04}", digit(weight + k));
+        }
+        fraction.truncate(scale);
+        text.push('.');
+        text.push_str(&fraction);
+    }
+    Some(text)
+}
+
+fn uuid_text(raw: &[u8]) -> Option<String> {
+    if raw.len() != 16 {
+        return None;
+    }
+    let mut text = String::with_capacity(36);
+    for (index, byte) in raw.iter().enumerate() {
+        if matches!(index, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        let _ = write!(text, "{byte:02x}");
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `numeric` in binary form from its parts.
+    fn numeric(weight: i16, sign: u16, scale: u16, digits: &[u16]) -> Vec<u8> {
+        let mut raw = Vec::new();
+        for word in [digits.len() as u16, weight as u16, sign, scale]
+            .into_iter()
+            .chain(digits.iter().copied())
+        {
+            raw.extend_from_slice(&word.to_be_bytes());
+        }
+        raw
+    }
+
+    /// Reads `raw` as a cell of type `ty`; `expected` is the value
+    /// debug-printed, or "error".
+    fn check(ty: &Type, raw: &[u8], expected: &str) {
+        let got = cell(ty, raw).map_or_else(|_| "error".to_owned(), |v| format!("{v:?}"));
+        assert_eq!(got, expected, "{ty} {raw:?}");
+    }
+
+    #[test]
+    fn numerics_as_numbers() {
+        check(&Type::NUMERIC, &numeric(0, 0, 0, &[]), "Number(0.0)");
+        check(
+            &Type::NUMERIC,
+            &numeric(0, 0, 2, &[12, 5000]),
+            "Number(12.5)",
+        );
+        check(
+            &Type::NUMERIC,
+            &numeric(1, 0x4000, 0, &[1, 2345]),
+            "Number(-12345.0)",
+        );
+        check(
+            &Type::NUMERIC,
+            &numeric(2, 0, 0, &[1]),
+            "Number(100000000.0)",
+        );
+        check(&Type::NUMERIC, &numeric(-1, 0, 4, &[1]), "Number(0.0001)");
+        check(
+            &Type::NUMERIC,
+            &numeric(-2, 0, 6, &[1200]),
+            "Number(1.2e-5)",
+        );
+        check(&Type::NUMERIC, &numeric(0, 0xC000, 0, &[]), "Text(\"NaN\")");
+        check(
+            &Type::NUMERIC,
+            &numeric(0, 0xF000, 0, &[]),
+            "Text(\"-Infinity\")",
+        );
+        check(&Type::NUMERIC, &numeric(0, 0x1234, 0, &[]), "error");
+        check(&Type::NUMERIC, &[0, 1, 0, 0], "error");
+        assert_eq!(
+            numeric_text(&numeric(0, 0, 3, &[118, 5000])).as_deref(),
+            Some("118.500")
+        );
+        assert_eq!(
+            numeric_text(&numeric(-2, 0, 6, &[1200])).as_deref(),
+            Some("0.000012")
+        );
+    }
+
+    #[test]
+    fn other_types() {
+        check(&Type::BOOL, &[1], "Bool(true)");
+        check(&Type::INT2, &7i16.to_be_bytes(), "Number(7.0)");
+        check(&Type::INT4, &(-7i32).to_be_bytes(), "Number(-7.0)");
+        check(&Type::INT8, &412_000i64.to_be_bytes(), "Number(412000.0)");
+        check(&Type::FLOAT8, &1.5f64.to_be_bytes(), "Number(1.5)");
+        check(&Type::FLOAT8, &f64::NAN.to_be_bytes(), "Text(\"NaN\")");
+        check(&Type::FLOAT4, &f32::INFINITY.to_be_bytes(), "Text(\"inf\")");
+        check(&Type::TEXT, b"north", "Text(\"north\")");
+        check(&Type::VARCHAR, b"  ", "Null");
+        check(&Type::TEXT, &[0xff], "error");
+        // Microseconds since 2000-01-01.
+        let noon = 12 * 3600 * 1_000_000i64;
+        check(
+            &Type::TIMESTAMPTZ,
+            &noon.to_be_bytes(),
+            "Text(\"2000-01-01T12:00:00Z\")",
+        );
+        check(
+            &Type::TIMESTAMPTZ,
+            &(noon + 250_000).to_be_bytes(),
+            "Text(\"2000-01-01T12:00:00.250Z\")",
+        );
+        check(
+            &Type::TIMESTAMP,
+            &noon.to_be_bytes(),
+            "Text(\"2000-01-01T12:00:00\")",
+        );
+        check(
+            &Type::TIMESTAMP,
+            &i64::MAX.to_be_bytes(),
+            "Text(\"infinity\")",
+        );
+        check(&Type::DATE, &(-1i32).to_be_bytes(), "Text(\"1999-12-31\")");
+        check(&Type::DATE, &i32::MIN.to_be_bytes(), "Text(\"-infinity\")");
+        check(
+            &Type::UUID,
+            &[
+                0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38,
+                0x0a, 0x11,
+            ],
+            "Text(\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\")",
+        );
+        check(&Type::JSONB, b"\x01{}", "Nested(\"JSON\")");
+        check(&Type::INT4_ARRAY, &[], "Nested(\"an array\")");
+        check(&Type::POINT, &[0; 16], "Nested(\"an unsupported type\")");
+    }
+
+    #[test]
+    fn long_server_messages_are_cut() {
+        assert_eq!(cut("short"), "short");
+        let long = "é".repeat(400);
+        assert_eq!(cut(&long).chars().count(), MAX_SERVER_MESSAGE + 1);
+    }
 }
