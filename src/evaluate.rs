@@ -232,6 +232,9 @@ fn source_freshness(
     result
 }
 
+/// Per group: the sum of a field and the number of rows, or why not.
+type GroupSums = BTreeMap<BTreeMap<String, String>, Result<(f64, usize), String>>;
+
 /// A ratio whose numerator comes from another source: the sums of each
 /// side per group, joined on the group labels. A group present on one side
 /// only cannot be computed and is `unknown`.
@@ -262,13 +265,7 @@ pub fn evaluate_joined(
         }
     };
     result.data_time = Some(tops.data_time.min(bottoms.data_time));
-    let sums = |table: &Table,
-                field: &str,
-                source: &str|
-     -> Result<
-        BTreeMap<BTreeMap<String, String>, Result<(f64, usize), String>>,
-        String,
-    > {
+    let sums = |table: &Table, field: &str, source: &str| -> Result<GroupSums, String> {
         for needed in check
             .group_by
             .iter()

@@ -19,7 +19,7 @@ fn provider(n: usize) -> serde_json::Value {
     } else {
         ("FRESNO", "93721")
     };
-    let number = if n % 2 == 0 {
+    let number = if n.is_multiple_of(2) {
         serde_json::json!(1_000_000_000 + n)
     } else {
         serde_json::json!(format!("{}", 1_000_000_000 + n))

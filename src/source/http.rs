@@ -118,7 +118,7 @@ impl Client {
     /// say. A non-2xx answer is an error; a FHIR OperationOutcome in it is
     /// summarised (its diagnostics describe the request, not data).
     pub async fn get(&self, url: &url::Url, accept: Option<&str>) -> anyhow::Result<Response> {
-        self.retrying(url, || {
+        self.retrying("GET", url, || {
             let mut request = self.inner.get(url.clone());
             if let Some(accept) = accept {
                 request = request.header(reqwest::header::ACCEPT, accept);
@@ -145,7 +145,7 @@ impl Client {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form.iter())
             .finish();
-        self.retrying(url, || {
+        self.retrying("POST", url, || {
             let mut request = self
                 .inner
                 .post(url.clone())
@@ -162,6 +162,7 @@ impl Client {
 
     async fn retrying(
         &self,
+        method: &str,
         url: &url::Url,
         make: impl Fn() -> (reqwest::RequestBuilder, Option<Response>),
     ) -> anyhow::Result<Response> {
@@ -190,7 +191,7 @@ impl Client {
                 Err(failure) => {
                     let tries = attempt + 1;
                     return Err(failure.error.context(format!(
-                        "GET {shown} failed after {tries} {}",
+                        "{method} {shown} failed after {tries} {}",
                         if tries == 1 { "try" } else { "tries" }
                     )));
                 }
