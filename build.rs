@@ -18,7 +18,11 @@ fn main() {
         .output()
         .ok()
         .is_some_and(|o| o.status.success() && !o.stdout.is_empty());
-    let suffix = if dirty && revision != "unknown" { "-modified" } else { "" };
+    let suffix = if dirty && revision != "unknown" {
+        "-modified"
+    } else {
+        ""
+    };
     println!("cargo:rustc-env=ACCESSWATCH_GIT_REVISION={revision}{suffix}");
     for path in [".git/HEAD", ".git/index", ".git/refs/heads"] {
         if std::path::Path::new(path).exists() {

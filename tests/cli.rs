@@ -13,7 +13,10 @@ fn version_names_the_git_revision() {
         .unwrap();
     let head = String::from_utf8(head.stdout).unwrap();
     let line = out.stdout.trim();
-    assert!(line.starts_with(&format!("accesswatch {} (git ", env!("CARGO_PKG_VERSION"))), "{line}");
+    assert!(
+        line.starts_with(&format!("accesswatch {} (git ", env!("CARGO_PKG_VERSION"))),
+        "{line}"
+    );
     if !head.trim().is_empty() {
         assert!(line.contains(head.trim()), "{line} should name {head}");
     }

@@ -236,7 +236,10 @@ fn under_journald_lines_carry_a_priority_and_no_timestamp() {
         let lines: Vec<&str> = text.lines().collect();
         assert!(!lines.is_empty());
         for line in &lines {
-            assert!(line.starts_with("<6>") || line.starts_with("<4>") || line.starts_with("<3>"), "{line}");
+            assert!(
+                line.starts_with("<6>") || line.starts_with("<4>") || line.starts_with("<3>"),
+                "{line}"
+            );
             assert!(!line.contains("2026-11-"), "no timestamp: {line}");
         }
         let fetched = lines.iter().find(|l| l.contains("source fetched")).unwrap();
