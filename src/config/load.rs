@@ -192,18 +192,16 @@ fn read_table<T: DeserializeOwned>(
             Err(error) => error,
         };
         let error_span = error.span().unwrap_or(span.clone());
-        let culprit = table
-            .iter()
-            .find(|(_, value)| value.span().is_some_and(|s| s.contains(&error_span.start)))
-            .map(|(key, _)| key.to_owned());
+        let culprit = culprit(&table, error_span.start);
         let message = friendly_type_error(error.message().trim());
         match culprit {
-            Some(key) if attempt < 64 => {
+            Some(path) if attempt < 64 => {
+                let key = path.join(".");
                 problems.push(Problem::new(
                     error_span,
                     format!("`{key}` in {section}: {message}"),
                 ));
-                table.remove(&key);
+                remove_path(&mut table, &path);
                 broken.insert(key);
             }
             _ => {
@@ -213,6 +211,47 @@ fn read_table<T: DeserializeOwned>(
         }
     }
     None
+}
+
+/// The key path (`["postgres", "port"]`) of the value at byte `position`,
+/// looking into nested tables (`[source.postgres]`).
+fn culprit(table: &toml_edit::InlineTable, position: usize) -> Option<Vec<String>> {
+    for (key, value) in table.iter() {
+        if value.span().is_some_and(|s| s.contains(&position)) {
+            return Some(vec![key.to_owned()]);
+        }
+        if let toml_edit::Value::InlineTable(inner) = value
+            && let Some(mut rest) = culprit(inner, position)
+        {
+            rest.insert(0, key.to_owned());
+            return Some(rest);
+        }
+        if let toml_edit::Value::Array(array) = value {
+            let inside = array.iter().any(|element| match element {
+                toml_edit::Value::InlineTable(inner) => culprit(inner, position).is_some(),
+                other => other.span().is_some_and(|s| s.contains(&position)),
+            });
+            if inside {
+                return Some(vec![key.to_owned()]);
+            }
+        }
+    }
+    None
+}
+
+/// Removes the value at `path` from `table`.
+fn remove_path(table: &mut toml_edit::InlineTable, path: &[String]) {
+    match path {
+        [] => {}
+        [key] => {
+            table.remove(key);
+        }
+        [key, rest @ ..] => {
+            if let Some(toml_edit::Value::InlineTable(inner)) = table.get_mut(key) {
+                remove_path(inner, rest);
+            }
+        }
+    }
 }
 
 /// serde's type names in words an operator knows.
