@@ -739,8 +739,30 @@ fn plan_net_roster_by_network() {
                [[check]]\nid = \"bh-fte\"\ntitle = \"BH FTE\"\nkind = \"threshold\"\nsource = \"directory\"\nfield = \"bh_fte\"\naggregate = \"sum\"\n\
                group_by = [\"network\", \"state\"]\nop = \">=\"\nlimit = 2\n\n\
                [[check]]\nid = \"deactivated\"\ntitle = \"Deactivated\"\nkind = \"threshold\"\nsource = \"directory\"\nfield = \"bh\"\naggregate = \"sum\"\n\
-               group_by = [\"network\", \"deactivated_code\"]\nop = \">=\"\nlimit = 0\n\n";
+               group_by = [\"network\", \"deactivated_code\"]\nop = \">=\"\nlimit = 0\n\n\
+               [[source]]\nid = \"membership\"\nkind = \"file\"\npath = \"membership.csv\"\n\n\
+               [[check]]\nid = \"members-per-bh-fte\"\ntitle = \"Members per BH FTE\"\nkind = \"ratio\"\nsource = \"directory\"\n\
+               numerator_source = \"membership\"\nnumerator = \"members\"\ndenominator = \"bh_fte\"\n\
+               group_by = [\"network\"]\nop = \"<=\"\nlimit = 2600\n\n";
+    std::fs::write(
+        dir.path().join("membership.csv"),
+        "network,members\nACME CT Standard Network,5000\nACME CT Premium Network,100000\n",
+    )
+    .unwrap();
     let (_, report) = run_once(dir.path(), &config, &[]);
+    // Members from the enrollment file over behavioral-health FTE from the
+    // directory, joined on the network.
+    let members = check(&report, "members-per-bh-fte");
+    let standard = group(members, "network", "ACME CT Standard Network");
+    assert_eq!(
+        standard["value"], 2000.0,
+        "5,000 members over 2.5 FTE: {standard}"
+    );
+    assert_eq!(standard["status"], "ok");
+    assert_eq!(
+        group(members, "network", "ACME CT Premium Network")["status"],
+        "breach"
+    );
     let share = check(&report, "bh-share");
     let standard = group(share, "network", "ACME CT Standard Network");
     assert_eq!(standard["status"], "breach");
