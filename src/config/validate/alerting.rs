@@ -191,19 +191,7 @@ pub(super) fn maintenance(
         v.problem(span.clone(), "[[maintenance]] `end` must be after `start`");
         return None;
     }
-    let mut checks = Vec::new();
-    for check in raw.checks.iter().flat_map(|c| c.get_ref()) {
-        if !check_ids.contains(check.get_ref().as_str()) {
-            v.problem(
-                check.span(),
-                format!(
-                    "`checks`: {:?} is not the id of any [[check]]",
-                    check.get_ref()
-                ),
-            );
-        }
-        checks.push(check.get_ref().clone());
-    }
+    let checks = super::check_ids(v, &raw.checks, check_ids);
     let labels: BTreeMap<String, String> = raw
         .labels
         .iter()

@@ -357,19 +357,7 @@ pub(super) fn route(
             }
         }
     }
-    let mut checks = Vec::new();
-    for check in raw.checks.iter().flat_map(|c| c.get_ref()) {
-        if !check_ids.contains(check.get_ref().as_str()) {
-            v.problem(
-                check.span(),
-                format!(
-                    "`checks`: {:?} is not the id of any [[check]]",
-                    check.get_ref()
-                ),
-            );
-        }
-        checks.push(check.get_ref().clone());
-    }
+    let checks = super::check_ids(v, &raw.checks, check_ids);
     let mut severities = Vec::new();
     for severity in raw.severities.iter().flat_map(|s| s.get_ref()) {
         severities.extend(v.choice(

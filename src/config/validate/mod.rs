@@ -416,6 +416,29 @@ fn wrong_kind(v: &mut Validator, keys: &[(&str, &Option<S<String>>)], kind: &str
     }
 }
 
+/// A `checks = [...]` list (of a route or a maintenance window): each must
+/// name a configured check.
+fn check_ids(
+    v: &mut Validator,
+    list: &Option<S<Vec<S<String>>>>,
+    known: &BTreeSet<&str>,
+) -> Vec<String> {
+    let mut checks = Vec::new();
+    for check in list.iter().flat_map(|c| c.get_ref()) {
+        if !known.contains(check.get_ref().as_str()) {
+            v.problem(
+                check.span(),
+                format!(
+                    "`checks`: {:?} is not the id of any [[check]]",
+                    check.get_ref()
+                ),
+            );
+        }
+        checks.push(check.get_ref().clone());
+    }
+    checks
+}
+
 /// Ids appear in logs, subjects and file names: keep them to a safe set.
 fn ident(v: &mut Validator, value: &S<String>, key: &str) -> Option<String> {
     let s = value.get_ref();
