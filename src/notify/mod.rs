@@ -28,10 +28,12 @@ pub struct Digest {
 pub struct DigestItem {
     pub result: CheckResult,
     pub check: Check,
-    /// The groups this message is about: breached and unknown ones in the
-    /// stateless path, the ones with a due notice in the stateful one.
+    /// The groups this message is about: those with a due notice (from the
+    /// alert state), or, for `render` and for checks that could not be
+    /// evaluated, the breached and unknown ones.
     pub groups: Vec<GroupResult>,
-    /// One notice per group in the stateful path; empty otherwise.
+    /// One notice per group when the groups come from the alert state;
+    /// empty otherwise.
     pub notices: Vec<Notice>,
 }
 
