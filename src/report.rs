@@ -150,7 +150,7 @@ pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
                 r.comparison.op.as_str(),
                 value_text(r, g.limit)
             );
-            if let Some(sentence) = wait_sentence(r, g) {
+            if let Some(sentence) = wait_sentence(r, g, false) {
                 let _ = writeln!(out, "                   {sentence}");
             } else if let Some(error) = &g.error {
                 let _ = writeln!(out, "                   {error}");

@@ -50,7 +50,8 @@ fn subject(digest: &Digest, prefix: &str) -> String {
     };
     let mut parts: Vec<String> = breached.iter().take(3).map(|i| summary(i)).collect();
     if breached.len() > 3 {
-        parts.push(format!("{} more checks", breached.len() - 3));
+        let more = breached.len() - 3;
+        parts.push(format!("{more} more {}", plural(more, "check", "checks")));
     }
     if unknown > 0 {
         parts.push(format!(
@@ -172,11 +173,11 @@ fn clock_phrase(clock: ClockStart) -> &'static str {
     }
 }
 
-/// A wait-time group told in words, with the citation:
+/// A wait-time group told in words, with the citation when `cite`:
 /// "SB 221 follow-up …, within 10 business days of the prior visit: 71.3 %
 /// of 1,204 requests in region socal-south met it (target 70 %); 37 members
 /// are still waiting past the limit. H&S Code … (confidence S: …)"
-pub fn wait_sentence(r: &CheckResult, group: &GroupResult) -> Option<String> {
+pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option<String> {
     let (stats, standard) = (group.wait.as_ref()?, r.standard.as_ref()?);
     let Rule::WaitTime { clock, measure, .. } = &standard.rule else {
         return None;
@@ -222,13 +223,20 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult) -> Option<String> {
         (Status::Unknown, Some(error)) => format!(" Could not be evaluated: {error}."),
         _ => String::new(),
     };
+    let citation = if cite {
+        format!(
+            " {} (confidence {}: {})",
+            standard.citation,
+            standard.confidence.letter(),
+            standard.confidence.describe()
+        )
+    } else {
+        String::new()
+    };
     Some(format!(
-        "{}, within {within} of {}: {body}{waiting}.{problem} {} (confidence {}: {})",
+        "{}, within {within} of {}: {body}{waiting}.{problem}{citation}",
         standard.title,
         clock_phrase(*clock),
-        standard.citation,
-        standard.confidence.letter(),
-        standard.confidence.describe()
     ))
 }
 
@@ -308,10 +316,19 @@ fn limit_text(r: &CheckResult) -> String {
 
 /// The labelled facts shown under each check's heading, in both parts.
 fn facts(r: &CheckResult, zone: Tz) -> Vec<(&'static str, String)> {
-    let mut facts = vec![(
-        "Standard",
-        format!("{} must be {}", r.metric, limit_text(r)),
-    )];
+    let standard = match (r.standard.as_ref().map(|s| &s.rule), r.comparison.op) {
+        (
+            Some(Rule::WaitTime {
+                measure: Measure::ShareWithinLimit,
+                ..
+            }),
+            _,
+        ) => {
+            format!("at least {} {}", percent(r.comparison.limit), r.metric)
+        }
+        _ => format!("{} must be {}", r.metric, limit_text(r)),
+    };
+    let mut facts = vec![("Standard", standard)];
     if let Some(citation) = &r.citation {
         facts.push(("Citation", citation.clone()));
     }
@@ -342,8 +359,8 @@ fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             let _ = writeln!(out, "  {label}: {value}");
         }
         for (index, group) in item.groups.iter().enumerate() {
-            let line =
-                wait_sentence(r, group).unwrap_or_else(|| group_line(r, group, &limit_text(r)));
+            let line = wait_sentence(r, group, item.groups.len() == 1)
+                .unwrap_or_else(|| group_line(r, group, &limit_text(r)));
             let _ = writeln!(out, "  - {}{line}", notice_tag(item, index));
         }
         out.push('\n');
@@ -377,7 +394,13 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             .groups
             .iter()
             .enumerate()
-            .filter_map(|(i, g)| Some(format!("{}{}", notice_tag(item, i), wait_sentence(r, g)?)))
+            .filter_map(|(i, g)| {
+                Some(format!(
+                    "{}{}",
+                    notice_tag(item, i),
+                    wait_sentence(r, g, item.groups.len() == 1)?
+                ))
+            })
             .collect();
         if !sentences.is_empty() {
             out.push_str("<ul>\n");
