@@ -173,6 +173,26 @@ pub fn summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
             route.to.join(", ")
         );
     }
+    if !config.maintenance.is_empty() {
+        let _ = writeln!(out, "\nmaintenance windows ({}):", config.maintenance.len());
+        for window in &config.maintenance {
+            let local = |t: chrono::DateTime<Utc>| {
+                t.with_timezone(&zone)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            };
+            let _ = writeln!(
+                out,
+                "  {:<24} {} – {}",
+                window.name,
+                local(window.start),
+                local(window.end)
+            );
+        }
+    }
+    if let Some(address) = config.daemon.listen {
+        let _ = writeln!(out, "\nserving /metrics and /healthz on {address}");
+    }
     out
 }
 
