@@ -529,3 +529,35 @@ fn render_prints_both_parts_without_sending() {
         "render touches no state"
     );
 }
+
+#[test]
+fn an_email_stuck_past_undeliverable_after_is_reported_once_and_kept() {
+    let s = setup("", "[alerting]\nundeliverable_after = \"1h\"\n");
+    // A run of nine days ago whose email could never be sent.
+    let long_ago = "2026-11-20T14:00:00Z";
+    let out = s.run(long_ago);
+    let stuck: Vec<serde_json::Value> = out
+        .logs()
+        .into_iter()
+        .filter(|e| e["status"] == "undeliverable")
+        .collect();
+    assert_eq!(stuck.len(), 1, "{}", out.stderr);
+    assert_eq!(stuck[0]["level"], "ERROR");
+    let status = s.status();
+    assert_eq!(status["outbox"]["undeliverable"], true, "{status}");
+    assert_eq!(status["outbox"]["unsent"], 1, "kept");
+    let text = accesswatch(&["--config", s.config.to_str().unwrap(), "status"], &[]);
+    assert!(text.stdout.contains("UNDELIVERABLE"), "{}", text.stdout);
+    // Reported once: the next failed attempt says nothing more at error level.
+    let out = s.run(long_ago);
+    assert!(
+        out.logs().iter().all(|e| e["status"] != "undeliverable"),
+        "{}",
+        out.stderr
+    );
+    // And delivered once the server is back.
+    let server = s.smtp();
+    s.run(long_ago);
+    assert_eq!(s.mail(&server).len(), 1);
+    assert_eq!(s.status()["outbox"]["undeliverable"], false);
+}
