@@ -327,7 +327,12 @@ fn digest(
     let mut items: Vec<DigestItem> = Vec::new();
     for (episode, notice, _) in notices {
         let (check, result) = match episode.check_id.strip_prefix(DATA_UNAVAILABLE) {
-            Some(source) => data_item(config, source, sources, now),
+            Some(source) => {
+                let Some(item) = data_item(config, source, sources, now) else {
+                    continue;
+                };
+                item
+            }
             None => {
                 let Some(check) = config.checks.iter().find(|c| c.id == episode.check_id) else {
                     continue;
@@ -406,8 +411,8 @@ fn data_item(
     source: &str,
     sources: &SourceOutcomes,
     now: DateTime<Utc>,
-) -> (Check, CheckResult) {
-    let base = checks_on(config, source)[0].clone();
+) -> Option<(Check, CheckResult)> {
+    let base = checks_on(config, source).first().copied()?.clone();
     let stale_hours = config
         .source(source)
         .map_or(0.0, |s| s.max_stale.num_minutes() as f64 / 60.0);
@@ -429,7 +434,7 @@ fn data_item(
         Some(Err(error)) => Some(format!("source {source:?} has been failing: {error}")),
         _ => None,
     };
-    (check, result)
+    Some((check, result))
 }
 
 /// A Message-ID unique to this message: time, process and a counter.
