@@ -476,7 +476,11 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
         return 1;
     };
     let labels = group.iter().cloned().collect();
-    match crate::operator::render_check(&config, &outcome.results[0], &labels, now) {
+    let rendered = outcome
+        .results
+        .first()
+        .and_then(|result| crate::operator::render_check(&config, result, &labels, now));
+    match rendered {
         Some(email) => {
             println!("Subject: {}\n", email.subject);
             println!("--- text/plain ---\n{}", email.text);
