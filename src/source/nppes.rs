@@ -12,7 +12,7 @@
 //! counts providers. The NPI stays inside the process: rows are counted,
 //! never shown.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
@@ -105,17 +105,15 @@ pub async fn fetch(spec: &NppesSpec, context: &FetchContext<'_>) -> anyhow::Resu
             break;
         }
     }
-    let mut columns: BTreeSet<String> = COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-    columns.extend(context.source.fields.keys().cloned());
+    let source = context.source;
+    let columns = crate::table::mapped_columns(source, COLUMNS.iter().copied());
     let rows = rows
         .into_iter()
-        .map(|mut row| {
-            for (canonical, column) in &context.source.fields {
-                if let Some(value) = row.fields.get(column).cloned() {
-                    row.fields.insert(canonical.clone(), value);
-                }
-            }
-            row
+        .map(|row| Row {
+            number: row.number,
+            fields: crate::table::map_fields(source, COLUMNS.iter().copied(), |name| {
+                row.fields.get(name).cloned()
+            }),
         })
         .collect();
     Ok(Table {
