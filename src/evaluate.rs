@@ -185,14 +185,13 @@ fn newest_age(
     check: &Check,
     now: DateTime<Utc>,
 ) -> Result<f64, String> {
-    let table = Table {
-        columns: [field.to_owned()].into_iter().collect(),
-        rows: rows.iter().map(|r| (*r).clone()).collect(),
-        position: if position == "line" { "line" } else { "record" },
-        data_time: now,
-    };
-    let newest =
-        crate::table::newest_time(&table, field, check.schedule.time_zone()).map_err(|e| e.0)?;
+    let newest = crate::table::newest_time_of(
+        rows.iter().copied(),
+        position,
+        field,
+        check.schedule.time_zone(),
+    )
+    .map_err(|e| e.0)?;
     Ok(hours_since(newest, now))
 }
 
@@ -214,18 +213,14 @@ fn source_freshness(
         return result;
     }
     let value = hours_since(table.data_time, now);
-    let status = if satisfies(value, check.comparison) {
-        Status::Ok
-    } else {
-        Status::Breach
-    };
+    let (status, value, error) = judge(Ok(value), check.comparison);
     result.groups = vec![GroupResult {
         labels: BTreeMap::new(),
         status,
-        value: Some(value),
+        value,
         limit: check.comparison.limit,
         rows: table.rows.len(),
-        error: None,
+        error,
         wait: None,
     }];
     result.status = status;
@@ -318,11 +313,7 @@ pub fn evaluate_joined(
                 .get(&labels)
                 .and_then(|r| r.as_ref().ok())
                 .map_or(0, |(_, n)| *n);
-            let (status, value, error) = match value {
-                Ok(value) if satisfies(value, check.comparison) => (Status::Ok, Some(value), None),
-                Ok(value) => (Status::Breach, Some(value), None),
-                Err(error) => (Status::Unknown, None, Some(error)),
-            };
+            let (status, value, error) = judge(value, check.comparison);
             GroupResult {
                 labels,
                 status,
@@ -407,11 +398,7 @@ fn evaluate_group(
             Err("this check is not evaluated per row".to_owned())
         }
     };
-    let (status, value, error) = match value {
-        Ok(value) if satisfies(value, check.comparison) => (Status::Ok, Some(value), None),
-        Ok(value) => (Status::Breach, Some(value), None),
-        Err(error) => (Status::Unknown, None, Some(error)),
-    };
+    let (status, value, error) = judge(value, check.comparison);
     GroupResult {
         labels,
         status,
@@ -464,6 +451,18 @@ fn aggregate_values(values: &[f64], aggregate: Aggregate, op: Op) -> f64 {
             Op::Lt | Op::Le => max(),
             Op::Gt | Op::Ge => min(),
         },
+    }
+}
+
+/// A group's status from its value, or from why there is none.
+fn judge(
+    value: Result<f64, String>,
+    comparison: Comparison,
+) -> (Status, Option<f64>, Option<String>) {
+    match value {
+        Ok(value) if satisfies(value, comparison) => (Status::Ok, Some(value), None),
+        Ok(value) => (Status::Breach, Some(value), None),
+        Err(error) => (Status::Unknown, None, Some(error)),
     }
 }
 

@@ -98,8 +98,18 @@ fn error(message: impl Into<String>) -> TableError {
 /// The newest time in `field` over all rows: RFC 3339 (`2026-11-28T17:00:00Z`)
 /// or a bare date (that day's start in `zone`). Empty cells are skipped.
 pub fn newest_time(table: &Table, field: &str, zone: Tz) -> Result<DateTime<Utc>, TableError> {
+    newest_time_of(table.rows.iter(), table.position, field, zone)
+}
+
+/// [`newest_time`] over some of a table's rows (one group's).
+pub fn newest_time_of<'a>(
+    rows: impl Iterator<Item = &'a Row>,
+    position: &str,
+    field: &str,
+    zone: Tz,
+) -> Result<DateTime<Utc>, TableError> {
     let mut newest = None;
-    for row in &table.rows {
+    for row in rows {
         let Some(value) = row.fields.get(field) else {
             continue;
         };
@@ -109,7 +119,7 @@ pub fn newest_time(table: &Table, field: &str, zone: Tz) -> Result<DateTime<Utc>
             }
             return Err(error(format!(
                 "{} {}: `{field}` is {}, not a time",
-                table.position,
+                position,
                 row.number,
                 value.kind()
             )));
@@ -117,7 +127,7 @@ pub fn newest_time(table: &Table, field: &str, zone: Tz) -> Result<DateTime<Utc>
         let time = parse_time(text.trim(), zone).ok_or_else(|| {
             error(format!(
                 "{} {}: `{field}` is not an RFC 3339 time or a date (like 2026-11-28T17:00:00Z)",
-                table.position, row.number
+                position, row.number
             ))
         })?;
         newest = newest.max(Some(time));
