@@ -263,7 +263,7 @@ async fn notify_once(
         &outcome.results,
         &outcome.sources,
         outcome.as_of,
-        &host_name(),
+        &mail::host_name(),
     )?;
     crate::delivery::deliver_due(
         store,
@@ -274,13 +274,6 @@ async fn notify_once(
     )
     .await?;
     Ok(store.outbox_stats()?.unsent as usize)
-}
-
-/// This machine's name, for Message-IDs and the test email.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".to_owned())
 }
 
 async fn run_daemon(path: &std::path::Path) -> u8 {
@@ -358,7 +351,7 @@ async fn send_test_email(path: &std::path::Path, to: Option<String>) -> u8 {
             return 1;
         }
     };
-    let host = host_name();
+    let host = mail::host_name();
     let message = mail::test_email(&mailer.describe(), &host);
     match mailer.send(&config.email.from, &recipients, &message).await {
         Ok(()) => {

@@ -225,7 +225,7 @@ fn start_generation(
         metrics: shared.metrics.clone(),
         generation: generation.clone(),
         shutdown: shared.shutdown.clone(),
-        host: crate::commands::host_name().into(),
+        host: crate::notify::mail::host_name().into(),
         max_sleep: shared
             .watchdog
             .map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)),

@@ -302,6 +302,13 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// This machine's name, for Message-IDs and the test email.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
 /// The plain message of `send-test-email`.
 pub fn test_email(describe: &str, host: &str) -> RenderedEmail {
     let text = format!(

@@ -44,7 +44,9 @@ use timestamp::{Stamp, ZoneCache};
 use crate::calendar::Calendar;
 use crate::config::{Check, Rule};
 use crate::evaluate::{CheckResult, Status};
-use crate::standards::{ClockStart, Measure, Selection, Standard, Unit};
+use crate::standards::{
+    ClockStart, Measure, ProviderType, Selection, Standard, Unit, Urgency, VisitType,
+};
 use crate::table::{Table, Value};
 
 /// A validated `timely_access` check: the standard and every override.
@@ -311,14 +313,14 @@ impl CheckState {
         };
         let unknown = |field: Field| format!("`{}` has an unknown value", field.name());
         if let Some(wanted) = s.urgency {
-            let value = record::parse_urgency(get(Field::Urgency)?)
-                .ok_or_else(|| unknown(Field::Urgency))?;
+            let value =
+                Urgency::parse(get(Field::Urgency)?).ok_or_else(|| unknown(Field::Urgency))?;
             if value != wanted {
                 return Ok(false);
             }
         }
         if let Some(wanted) = s.visit_type {
-            let value = record::parse_visit_type(get(Field::VisitType)?)
+            let value = VisitType::parse(get(Field::VisitType)?)
                 .ok_or_else(|| unknown(Field::VisitType))?;
             if value != wanted {
                 return Ok(false);
@@ -332,7 +334,7 @@ impl CheckState {
             }
         }
         if !s.provider_types.is_empty() {
-            let value = record::parse_provider_type(get(Field::ProviderType)?)
+            let value = ProviderType::parse(get(Field::ProviderType)?)
                 .ok_or_else(|| unknown(Field::ProviderType))?;
             if !s.provider_types.contains(&value) {
                 return Ok(false);

@@ -9,8 +9,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::standards::{ProviderType, Urgency, VisitType};
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
     Id,
@@ -173,16 +171,4 @@ pub fn parse_bool(text: &str) -> Option<bool> {
         "false" | "FALSE" | "False" | "no" | "No" | "NO" | "n" | "N" | "0" => Some(false),
         _ => None,
     }
-}
-
-pub fn parse_urgency(text: &str) -> Option<Urgency> {
-    Urgency::parse(text)
-}
-
-pub fn parse_visit_type(text: &str) -> Option<VisitType> {
-    VisitType::parse(text)
-}
-
-pub fn parse_provider_type(text: &str) -> Option<ProviderType> {
-    ProviderType::parse(text)
 }
