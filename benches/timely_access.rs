@@ -118,7 +118,7 @@ fn main() {
         .to_utc();
     for workers in [1, 2] {
         let started = Instant::now();
-        let results = accesswatch::source::csv_stream::evaluate_file(
+        let results = accesswatch::daemon::run::stream_csv(
             accesswatch::source::streamable_csv(spec).unwrap(),
             spec,
             &config.checks,

@@ -5,49 +5,50 @@
 //!
 //! # Layout
 //!
-//! Data flows one way, and the modules are listed in that order:
+//! Data flows one way, and the modules are listed from the bottom up: each
+//! imports only modules above it in this list.
 //!
 //! ```text
-//! config ──> schedule ──> source ──> table ──> evaluate ──> notify
-//!                          (fetch)   (parse)    (pure)     (render, mail)
+//! config ──> daemon (schedule) ──> source ──> evaluate ──> alerts ──> notify
+//!  (TOML)                          (fetch)     (pure)     (record)   (render, outbox, mail)
 //! ```
 //!
-//! - [`config`]: the TOML file, read in two stages (raw, validated), every
-//!   problem reported as `FILE:LINE:COL: message`; secrets.
-//! - [`schedule`]: crontab(5) schedules in IANA time zones (pure).
-//! - [`source`]: fetching a source's bytes (file, HTTP).
-//! - [`table`]: parsing CSV, JSON and NDJSON into a table of records and
-//!   applying the field mapping (pure).
-//! - [`evaluate`]: threshold and ratio checks per group (pure).
-//! - [`notify`]: routing results to recipients, rendering the email (pure),
-//!   sending it over SMTP or into `.eml` files.
-//! - [`report`]: the `run --once` report and its exit code (pure).
-//! - [`run`]: one run of a set of checks: fetch, evaluate, notify, log.
-//! - [`daemon`]: jobs, their schedules, shutdown.
-//! - [`logging`], [`cli`], [`commands`]: the edges.
+//! - [`table`]: the table of records and the CSV, JSON and NDJSON parsers
+//!   with the field mapping (pure; imports nothing of the crate).
+//! - [`check`]: the vocabulary every stage speaks: `Check`, `Rule`,
+//!   `CheckResult`, `Status`, an alert's `Episode` and `Policy`, the
+//!   standards catalog, the business-day calendar, schedules, secrets.
+//! - [`evaluate`]: threshold, ratio, freshness and wait-time checks (pure).
+//! - [`state`]: the SQLite state store (evaluations, episodes, outbox).
+//! - [`source`]: fetching a source (file, HTTP, FHIR, NPPES, PostgreSQL)
+//!   into a table, or streaming a CSV file through a fold.
+//! - [`notify`]: routing, rendering (pure), the outbox's delivery, mail.
+//! - [`alerts`]: the alert lifecycle (pure) and recording a run.
+//! - [`logging`]: tracing-subscriber set-up.
+//! - [`config`]: reads the TOML file and assembles the vocabulary.
+//! - [`daemon`]: one run, the scheduler, reload, systemd, metrics and the
+//!   HTTP listener.
+//! - [`cli`]: the command line, its commands and the operator's views.
 
 #![forbid(unsafe_code)]
 
-pub mod alerts;
-pub mod calendar;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod daemon;
-pub mod delivery;
-pub mod evaluate;
-pub mod logging;
-pub mod metrics;
-pub mod notify;
-pub mod operator;
-pub mod record;
-pub mod report;
-pub mod run;
-pub mod schedule;
-pub mod serve;
-pub mod source;
-pub mod standards;
-pub mod state;
-pub mod systemd;
 pub mod table;
-pub mod waittime;
+
+pub mod check;
+
+pub mod evaluate;
+pub mod state;
+
+pub mod source;
+
+pub mod notify;
+
+pub mod alerts;
+
+pub mod logging;
+
+pub mod config;
+
+pub mod daemon;
+
+pub mod cli;

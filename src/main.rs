@@ -5,10 +5,11 @@
 
 use std::process::ExitCode;
 
+use accesswatch::cli::exit::Exit;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let args = accesswatch::cli::Args::parse();
+    let args = accesswatch::cli::args::Args::parse();
     accesswatch::source::http::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -18,11 +19,11 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("accesswatch: cannot start the async runtime: {e}");
-            return ExitCode::from(70);
+            return Exit::SOFTWARE.into();
         }
     };
-    let code = runtime.block_on(accesswatch::commands::dispatch(args));
+    let exit = runtime.block_on(accesswatch::cli::commands::dispatch(args));
     // Do not wait for blocked tasks (a hung SMTP connection) on the way out.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    ExitCode::from(code)
+    exit.into()
 }

@@ -1,9 +1,11 @@
 //! The table of records a source yields, and the parsers that build it from
 //! CSV, JSON and NDJSON bytes.
 //!
-//! Parsing is pure: bytes and a [`SourceSpec`] in, a [`Table`] or a
-//! [`TableError`] out. The field mapping of the configuration is applied
-//! here, so checks only ever see the names they were configured with.
+//! Parsing is pure: bytes, a [`Format`] and a [`Layout`] (the field
+//! mapping and the format's options) in, a [`Table`] or a [`TableError`]
+//! out. The field mapping of the configuration is applied here, so checks
+//! only ever see the names they were configured with. This module imports
+//! nothing else of the crate.
 //!
 //! No cell value ever appears in an error message: a source may hold
 //! member-level data, and errors go to logs and emails. Errors name the
@@ -15,7 +17,44 @@ use std::fmt;
 use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
 
-use crate::config::{Format, SourceSpec};
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
+/// How a source's records become rows: the `[source.fields]` mapping and
+/// the format's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// Name used by checks → name (or JSON pointer) in the source.
+    pub fields: BTreeMap<String, String>,
+    /// JSON pointer to the array of records (JSON only); the document root
+    /// when absent.
+    pub records: Option<String>,
+    pub csv_delimiter: u8,
+}
+
+impl Default for Layout {
+    fn default() -> Layout {
+        Layout {
+            fields: BTreeMap::new(),
+            records: None,
+            csv_delimiter: b',',
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -153,7 +192,7 @@ fn parse_time(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
 pub fn parse(
     bytes: &[u8],
     format: Format,
-    spec: &SourceSpec,
+    spec: &Layout,
     data_time: DateTime<Utc>,
 ) -> Result<Table, TableError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -171,7 +210,7 @@ pub fn parse(
     Ok(table)
 }
 
-fn parse_csv(bytes: &[u8], spec: &SourceSpec) -> Result<Table, TableError> {
+fn parse_csv(bytes: &[u8], spec: &Layout) -> Result<Table, TableError> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(spec.csv_delimiter)
         .trim(csv::Trim::Headers)
@@ -250,7 +289,7 @@ fn csv_error(e: &csv::Error) -> String {
     }
 }
 
-fn parse_json(bytes: &[u8], spec: &SourceSpec) -> Result<Table, TableError> {
+fn parse_json(bytes: &[u8], spec: &Layout) -> Result<Table, TableError> {
     let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         error(format!(
             "malformed JSON at line {} column {}: {}",
@@ -285,7 +324,7 @@ fn parse_json(bytes: &[u8], spec: &SourceSpec) -> Result<Table, TableError> {
     })
 }
 
-fn parse_ndjson(bytes: &[u8], spec: &SourceSpec) -> Result<Table, TableError> {
+fn parse_ndjson(bytes: &[u8], spec: &Layout) -> Result<Table, TableError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
@@ -322,7 +361,7 @@ fn json_row(
     record: &serde_json::Value,
     number: usize,
     position: &str,
-    spec: &SourceSpec,
+    spec: &Layout,
     names: &mut BTreeSet<String>,
 ) -> Result<Row, TableError> {
     let serde_json::Value::Object(object) = record else {
@@ -345,7 +384,7 @@ fn json_row(
 /// Applies the mapping: every source field keeps its own name, and each
 /// mapped name takes the value of its source field (or JSON pointer).
 pub(crate) fn map_fields<'a>(
-    spec: &SourceSpec,
+    spec: &Layout,
     names: impl Iterator<Item = &'a str>,
     lookup: impl Fn(&str) -> Option<Value>,
 ) -> BTreeMap<String, Value> {
@@ -363,7 +402,7 @@ pub(crate) fn map_fields<'a>(
 /// The column names checks can use: the mapped names plus every source
 /// name that is not itself mapped away.
 pub(crate) fn mapped_columns<'a>(
-    spec: &SourceSpec,
+    spec: &Layout,
     names: impl Iterator<Item = &'a str>,
 ) -> BTreeSet<String> {
     let mut columns: BTreeSet<String> = spec.fields.keys().cloned().collect();
@@ -412,28 +451,20 @@ fn json_error_kind(e: &serde_json::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Location;
-
-    fn spec(fields: &[(&str, &str)], records: Option<&str>) -> SourceSpec {
-        SourceSpec {
-            id: "test".to_owned(),
-            location: Location::File("x".into()),
-            format: None,
+    fn spec(fields: &[(&str, &str)], records: Option<&str>) -> Layout {
+        Layout {
             records: records.map(str::to_owned),
             fields: fields
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            values: Default::default(),
-            time_field: None,
-            max_stale: chrono::Duration::hours(26),
             csv_delimiter: b',',
         }
     }
 
     /// Parses `input` and returns each row as `number: k=v, …` (values
     /// debug-printed), or the error message.
-    fn check(input: &str, format: Format, spec: &SourceSpec, expected: &[&str]) {
+    fn check(input: &str, format: Format, spec: &Layout, expected: &[&str]) {
         let got: Vec<String> = match parse(input.as_bytes(), format, spec, DateTime::UNIX_EPOCH) {
             Ok(table) => table
                 .rows

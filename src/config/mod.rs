@@ -15,7 +15,6 @@ mod raw;
 pub mod raw_fhir;
 pub mod raw_nppes;
 pub mod raw_postgres;
-pub mod secret;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -26,8 +25,13 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use crate::schedule::Schedule;
-pub use secret::Secret;
+// The vocabulary the validators (`validate::*`, through `use
+// crate::config::*`) assemble.
+use crate::check::{Aggregate, Check, Comparison, Maintenance, Op, Route, Rule, Secret, Severity};
+use crate::logging::LogFormat;
+use crate::notify::spec::{Email, Smtp, SmtpCredentials, TlsMode, Transport};
+use crate::source::spec::{Header, HttpOptions, HttpSpec, Location, SourceSpec};
+use crate::table::{Format, Layout};
 
 pub const DEFAULT_PATH: &str = "/etc/accesswatch/accesswatch.toml";
 
@@ -53,32 +57,6 @@ pub struct Alerting {
     pub retention: chrono::Duration,
 }
 
-/// A window in which notifications are held back.
-#[derive(Debug, Clone)]
-pub struct Maintenance {
-    pub name: String,
-    pub start: chrono::DateTime<chrono::Utc>,
-    pub end: chrono::DateTime<chrono::Utc>,
-    /// Empty: every check.
-    pub checks: Vec<String>,
-    /// Every label listed must have this value.
-    pub labels: BTreeMap<String, String>,
-}
-
-impl Maintenance {
-    pub fn covers(
-        &self,
-        check_id: &str,
-        labels: &BTreeMap<String, String>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> bool {
-        self.start <= now
-            && now < self.end
-            && (self.checks.is_empty() || self.checks.iter().any(|c| c == check_id))
-            && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-    }
-}
-
 #[derive(Debug)]
 pub struct Daemon {
     pub time_zone: Tz,
@@ -87,243 +65,6 @@ pub struct Daemon {
     pub log_filter: String,
     /// Where to serve `/metrics` and `/healthz`; none by default.
     pub listen: Option<std::net::SocketAddr>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// JSON when stdout is not a terminal, text when it is.
-    Auto,
-    Json,
-    Text,
-}
-
-#[derive(Debug)]
-pub struct Email {
-    pub from: String,
-    pub subject_prefix: String,
-    pub transport: Transport,
-}
-
-#[derive(Debug)]
-pub enum Transport {
-    Smtp(Smtp),
-    /// Writes each message as an `.eml` file into the directory.
-    File {
-        directory: PathBuf,
-    },
-}
-
-#[derive(Debug)]
-pub struct Smtp {
-    pub host: String,
-    pub port: u16,
-    pub tls: TlsMode,
-    pub credentials: Option<SmtpCredentials>,
-    pub ca_file: Option<PathBuf>,
-    pub timeout: Duration,
-}
-
-#[derive(Debug)]
-pub struct SmtpCredentials {
-    pub username: String,
-    pub password: Secret,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    Starttls,
-    Implicit,
-    None,
-}
-
-impl TlsMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TlsMode::Starttls => "starttls",
-            TlsMode::Implicit => "implicit",
-            TlsMode::None => "none",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct SourceSpec {
-    pub id: String,
-    pub location: Location,
-    /// `None`: guessed from the file extension or the HTTP content type.
-    pub format: Option<Format>,
-    /// JSON pointer to the array of records (JSON only); the document root
-    /// when absent.
-    pub records: Option<String>,
-    /// Name used by checks → name (or JSON pointer) in the source.
-    pub fields: BTreeMap<String, String>,
-    /// Canonical field → (source value → canonical value).
-    pub values: std::sync::Arc<crate::waittime::record::ValueMaps>,
-    /// Field holding the time the data describes; the fetch time otherwise.
-    pub time_field: Option<String>,
-    /// Failing for longer than this raises a "data unavailable" alert.
-    pub max_stale: chrono::Duration,
-    pub csv_delimiter: u8,
-}
-
-#[derive(Debug, Clone)]
-pub enum Location {
-    File(PathBuf),
-    Http(HttpSpec),
-    Fhir(Box<crate::source::fhir::FhirSpec>),
-    Nppes(Box<crate::source::nppes::NppesSpec>),
-    Postgres(Box<crate::source::postgres::PostgresSpec>),
-}
-
-#[derive(Debug, Clone)]
-pub struct HttpSpec {
-    pub url: url::Url,
-    pub options: HttpOptions,
-}
-
-/// How every HTTP-based source talks to its server.
-#[derive(Debug, Clone)]
-pub struct HttpOptions {
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    pub retries: u32,
-    pub retry_backoff: Duration,
-    pub max_body_size: u64,
-    pub headers: Vec<Header>,
-    /// PEM bundle of extra CA certificates to trust.
-    pub ca_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Header {
-    pub name: String,
-    pub value: Secret,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Json,
-    Ndjson,
-}
-
-impl Format {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Json => "json",
-            Format::Ndjson => "ndjson",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Check {
-    pub id: String,
-    pub title: String,
-    pub severity: Severity,
-    pub citation: Option<String>,
-    pub source: String,
-    pub group_by: Vec<String>,
-    /// What the value measures, for subjects: "members per therapist".
-    pub metric: String,
-    pub rule: Rule,
-    pub comparison: Comparison,
-    pub schedule: Schedule,
-    /// When to fire and how often to remind.
-    pub policy: crate::alerts::Policy,
-    /// Recovery threshold: a firing alert resolves only once the value is
-    /// on the healthy side of this too.
-    pub clear_at: Option<f64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Rule {
-    Threshold {
-        field: String,
-        aggregate: Aggregate,
-    },
-    Ratio {
-        numerator: String,
-        denominator: String,
-        /// Where the numerator comes from when not from `source` (members
-        /// from the enrollment system, clinicians from the directory);
-        /// the two are joined on the group labels.
-        numerator_source: Option<String>,
-    },
-    /// How old the newest record is, in hours: `field` per group, or the
-    /// source's own data time.
-    Freshness {
-        field: Option<String>,
-    },
-    /// Appointment wait times against a standard of the catalog.
-    TimelyAccess(Box<crate::waittime::WaitRule>),
-}
-
-/// How a threshold check combines several rows of one group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Aggregate {
-    /// The row farthest on the wrong side of the limit decides.
-    Worst,
-    Sum,
-    Mean,
-    Min,
-    Max,
-    /// The number of rows.
-    Count,
-}
-
-/// The condition a healthy value satisfies: `value op limit`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Comparison {
-    pub op: Op,
-    pub limit: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl Op {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Route {
-    pub name: String,
-    pub to: Vec<String>,
-    /// Empty: every check.
-    pub checks: Vec<String>,
-    /// Empty: every severity.
-    pub severities: Vec<Severity>,
-    /// Every label listed must have exactly this value.
-    pub labels: BTreeMap<String, String>,
 }
 
 /// One thing wrong with the file, at a byte range of its text.
@@ -408,6 +149,19 @@ impl Config {
 
     pub fn source(&self, id: &str) -> Option<&SourceSpec> {
         self.sources.iter().find(|s| s.id == id)
+    }
+
+    /// What recording a run needs of this configuration.
+    pub fn record_setup(&self) -> crate::alerts::record::Setup<'_> {
+        crate::alerts::record::Setup {
+            checks: &self.checks,
+            routes: &self.routes,
+            maintenance: &self.maintenance,
+            sources: &self.sources,
+            subject_prefix: &self.email.subject_prefix,
+            time_zone: self.daemon.time_zone,
+            retention: self.alerting.retention,
+        }
     }
 }
 

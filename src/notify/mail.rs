@@ -16,7 +16,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::render::RenderedEmail;
-use crate::config::{Email, Smtp, TlsMode, Transport};
+use crate::notify::spec::{Email, Smtp, TlsMode, Transport};
 
 /// Checks that `text` is one mailbox (`name <addr@host>` or `addr@host`)
 /// and returns it in normal form.

@@ -6,16 +6,18 @@
 //! into subject, text and HTML; [`mail`] is the only module that knows
 //! lettre and does the sending (SMTP or `.eml` files).
 //!
-//! Digests are built by `crate::record` from what the alert state says is
+//! Digests are built by `crate::alerts::record` from what the alert state says is
 //! due (firing, reminders, resolutions, in [`DigestItem::notices`]) and by
-//! `crate::operator::render_check` for `accesswatch render`.
+//! `crate::cli::operator::render_check` for `accesswatch render`.
 
+pub mod delivery;
 pub mod mail;
 pub mod render;
+pub mod spec;
 
-use crate::alerts::Notice;
-use crate::config::{Check, Route};
-use crate::evaluate::{CheckResult, GroupResult, Status};
+use crate::check::Notice;
+use crate::check::{Check, Route};
+use crate::check::{CheckResult, GroupResult, Status};
 
 /// What one route is told about one run.
 #[derive(Debug, Clone)]
@@ -59,7 +61,7 @@ impl Digest {
 
 /// Whether `route` follows `check` (by id and severity; labels are per
 /// group).
-pub fn follows(route: &Route, check_id: &str, severity: crate::config::Severity) -> bool {
+pub fn follows(route: &Route, check_id: &str, severity: crate::check::Severity) -> bool {
     (route.checks.is_empty() || route.checks.iter().any(|c| c == check_id))
         && (route.severities.is_empty() || route.severities.contains(&severity))
 }

@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::{Digest, DigestItem};
-use crate::alerts::Notice;
-use crate::config::{Op, Severity};
-use crate::evaluate::{CheckResult, GroupResult, Status};
-use crate::standards::{ClockStart, Measure, Rule};
+use crate::check::Notice;
+use crate::check::standards::{ClockStart, Measure, Rule};
+use crate::check::{CheckResult, GroupResult, Status};
+use crate::check::{Op, Severity};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedEmail {
@@ -479,10 +479,10 @@ mod tests {
         assert_eq!(plural_noun("day"), "days");
     }
 
-    use crate::config::{Check, Comparison, Route, Rule};
-    use crate::evaluate::CheckResult;
+    use crate::check::CheckResult;
+    use crate::check::schedule::Schedule;
+    use crate::check::{Check, Comparison, Route, Rule};
     use crate::notify::{Digest, DigestItem};
-    use crate::schedule::Schedule;
     use std::collections::BTreeMap;
 
     fn check_config(id: &str, group_by: &[&str], severity: Severity) -> Check {

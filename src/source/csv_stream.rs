@@ -1,8 +1,10 @@
-//! Streaming a CSV file through the wait-time [`Evaluator`], on both cores.
+//! Streaming a CSV file through a [`Fold`], on both cores: the plug that
+//! streamed evaluation uses (the wait-time evaluator is one such fold; the
+//! caller, not this module, decides which).
 //!
 //! The file is never held in memory: each worker reads its own byte range
-//! with a buffered reader and feeds one record at a time to its own
-//! evaluator; the evaluators are merged at the end. A file is split only
+//! with a buffered reader and feeds one record at a time to its own copy
+//! of the fold; the copies are merged at the end. A file is split only
 //! when it has no double quote at all (so no quoted field can hold a line
 //! break that a split would cut); otherwise one worker reads it all. The
 //! same pre-scan counts line breaks, so every worker knows the line number
@@ -15,46 +17,68 @@ use std::path::Path;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 
-use crate::config::{Check, SourceSpec};
-use crate::evaluate::CheckResult;
-use crate::waittime::Evaluator;
+use crate::table::Layout;
+
+/// One row of a streamed file, as the CSV reader gives it (bytes, checked
+/// for UTF-8 only by the fold that reads a field).
+pub use csv::ByteRecord as Record;
+
+/// What a streamed file's rows are folded into. Each worker folds its own
+/// copy (`Clone`), and the copies are merged in file order.
+pub trait Fold: Clone + Send {
+    /// Takes one record; `line` is its line number in the file.
+    fn add(&mut self, line: u64, record: &Record);
+    /// Takes in what another copy folded (the rows after this copy's).
+    fn merge(&mut self, later: Self);
+}
+
+/// What a folded file gave.
+#[derive(Debug)]
+pub struct Folded<F> {
+    pub fold: F,
+    /// The file's modification time: what the data describes, lacking a
+    /// time in the data.
+    pub modified: DateTime<Utc>,
+}
 
 /// Files smaller than this are read by one worker.
 const SPLIT_ABOVE: u64 = 8 * 1024 * 1024;
 const BUFFER: usize = 256 * 1024;
 
-/// Evaluates the wait-time `checks` on the CSV file at `path`, as of `as_of`.
-pub fn evaluate_file(
+/// Folds every row of the CSV file at `path` with `workers` threads; the
+/// fold is made from the file's header by `start`. A file's time falls
+/// back to `fallback_time` when the file system has none.
+pub fn fold_file<F: Fold>(
     path: &Path,
-    spec: &SourceSpec,
-    checks: &[Check],
-    as_of: DateTime<Utc>,
+    layout: &Layout,
     workers: usize,
-) -> anyhow::Result<Vec<CheckResult>> {
+    fallback_time: DateTime<Utc>,
+    start: impl FnOnce(&[String]) -> F,
+) -> anyhow::Result<Folded<F>> {
     let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let metadata = file
         .metadata()
         .with_context(|| format!("reading {}", path.display()))?;
-    let data_time = metadata
+    let modified = metadata
         .modified()
         .map(DateTime::<Utc>::from)
-        .unwrap_or(as_of);
-    let (header, body_start) = read_header(&file, spec, path)?;
-    let evaluator = Evaluator::new(checks, &header, &spec.fields, as_of);
+        .unwrap_or(fallback_time);
+    let (header, body_start) = read_header(&file, layout, path)?;
+    let first = start(&header);
     let workers = if metadata.len() < SPLIT_ABOVE {
         1
     } else {
         workers
     };
     let chunks = chunks(path, body_start, metadata.len(), workers)?;
-    let mut evaluators = std::thread::scope(|scope| {
+    let mut folds = std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .iter()
             .map(|chunk| {
-                let mut evaluator = evaluator.clone();
+                let mut fold = first.clone();
                 scope.spawn(move || {
-                    read_chunk(path, spec, chunk, &mut evaluator)?;
-                    Ok::<_, anyhow::Error>(evaluator)
+                    read_chunk(path, layout, chunk, &mut fold)?;
+                    Ok::<_, anyhow::Error>(fold)
                 })
             })
             .collect();
@@ -64,28 +88,31 @@ pub fn evaluate_file(
                 h.join()
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("a CSV worker panicked")))
             })
-            .collect::<anyhow::Result<Vec<Evaluator>>>()
+            .collect::<anyhow::Result<Vec<F>>>()
     })?
     .into_iter();
-    let mut total = evaluators.next().unwrap_or(evaluator);
-    for other in evaluators {
-        total.merge(other);
+    let mut total = folds.next().unwrap_or(first);
+    for later in folds {
+        total.merge(later);
     }
-    Ok(total.finish(data_time))
+    Ok(Folded {
+        fold: total,
+        modified,
+    })
 }
 
-fn reader_builder(spec: &SourceSpec) -> csv::ReaderBuilder {
+fn reader_builder(layout: &Layout) -> csv::ReaderBuilder {
     let mut builder = csv::ReaderBuilder::new();
     builder
-        .delimiter(spec.csv_delimiter)
+        .delimiter(layout.csv_delimiter)
         .flexible(true)
         .buffer_capacity(BUFFER);
     builder
 }
 
 /// The header's column names and the byte offset where the rows start.
-fn read_header(file: &File, spec: &SourceSpec, path: &Path) -> anyhow::Result<(Vec<String>, u64)> {
-    let mut reader = reader_builder(spec).has_headers(false).from_reader(file);
+fn read_header(file: &File, layout: &Layout, path: &Path) -> anyhow::Result<(Vec<String>, u64)> {
+    let mut reader = reader_builder(layout).has_headers(false).from_reader(file);
     let mut record = csv::StringRecord::new();
     let found = reader
         .read_record(&mut record)
@@ -164,21 +191,21 @@ fn chunks(path: &Path, body_start: u64, len: u64, workers: usize) -> anyhow::Res
 
 fn read_chunk(
     path: &Path,
-    spec: &SourceSpec,
+    layout: &Layout,
     chunk: &Chunk,
-    evaluator: &mut Evaluator,
+    fold: &mut impl Fold,
 ) -> anyhow::Result<()> {
     let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
     file.seek(SeekFrom::Start(chunk.start))?;
     let input = BufReader::with_capacity(BUFFER, file.take(chunk.end - chunk.start));
-    let mut reader = reader_builder(spec).has_headers(false).from_reader(input);
+    let mut reader = reader_builder(layout).has_headers(false).from_reader(input);
     let mut record = csv::ByteRecord::new();
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => return Ok(()),
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line()) + chunk.first_line - 1;
-                evaluator.add(line, &record);
+                fold.add(line, &record);
             }
             Err(e) => {
                 // Only I/O errors end a read here (the reader is flexible

@@ -24,7 +24,7 @@ use reqwest::header::{
     RETRY_AFTER,
 };
 
-use crate::config::{HttpOptions, HttpSpec};
+use crate::source::spec::{HttpOptions, HttpSpec};
 
 /// Installs the ring crypto provider for rustls; call once at start-up,
 /// before any HTTP client or SMTP TLS connection is made.

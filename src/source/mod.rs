@@ -7,13 +7,14 @@
 //! caller logs it and marks the checks that use the source `unknown`.
 //!
 //! Later sources (FHIR, NPPES, PostgreSQL) are further variants of
-//! [`crate::config::Location`] with a module here each.
+//! [`crate::source::spec::Location`] with a module here each.
 
 pub mod csv_stream;
 pub mod fhir;
 pub mod http;
 pub mod nppes;
 pub mod postgres;
+pub mod spec;
 
 use std::path::Path;
 
@@ -21,7 +22,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::config::{Format, Location, SourceSpec};
+use crate::source::spec::{Location, SourceSpec};
+use crate::table::Format;
 use crate::table::{self, Table};
 
 /// What a fetch may need besides its source's settings.
@@ -77,7 +79,7 @@ pub async fn fetch(
             )
         }
     };
-    let mut table = table::parse(&bytes, format, spec, data_time)?;
+    let mut table = table::parse(&bytes, format, &spec.layout, data_time)?;
     if let Some(field) = &spec.time_field {
         table.data_time = table::newest_time(&table, field, zone)
             .with_context(|| format!("reading the time_field `{field}`"))?;

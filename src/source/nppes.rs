@@ -20,7 +20,7 @@ use serde_json::Value as Json;
 
 use super::FetchContext;
 use super::http::{Client, display_url};
-use crate::config::HttpOptions;
+use crate::source::spec::HttpOptions;
 use crate::table::{Row, Table, Value};
 
 pub const DEFAULT_BASE_URL: &str = "https://npiregistry.cms.hhs.gov/api/";
@@ -106,12 +106,12 @@ pub async fn fetch(spec: &NppesSpec, context: &FetchContext<'_>) -> anyhow::Resu
         }
     }
     let source = context.source;
-    let columns = crate::table::mapped_columns(source, COLUMNS.iter().copied());
+    let columns = crate::table::mapped_columns(&source.layout, COLUMNS.iter().copied());
     let rows = rows
         .into_iter()
         .map(|row| Row {
             number: row.number,
-            fields: crate::table::map_fields(source, COLUMNS.iter().copied(), |name| {
+            fields: crate::table::map_fields(&source.layout, COLUMNS.iter().copied(), |name| {
                 row.fields.get(name).cloned()
             }),
         })

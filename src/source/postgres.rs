@@ -33,7 +33,8 @@ use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Socket};
 
 use super::FetchContext;
-use crate::config::{Secret, SourceSpec};
+use crate::check::Secret;
+use crate::source::spec::SourceSpec;
 use crate::table::{self, Row, Table, Value};
 
 /// How far back `window_start` reaches from the evaluation time.
@@ -447,7 +448,7 @@ fn build_table(
             );
         }
     }
-    for (canonical, column) in &source.fields {
+    for (canonical, column) in &source.layout.fields {
         if !columns.contains(column) {
             anyhow::bail!(
                 "[source.fields] maps `{canonical}` to column {column:?}, which the query does \
@@ -461,7 +462,7 @@ fn build_table(
         .into_iter()
         .enumerate()
         .map(|(index, values)| {
-            let fields = table::map_fields(source, names(), |name| {
+            let fields = table::map_fields(&source.layout, names(), |name| {
                 let position = columns.iter().position(|c| c == name)?;
                 values.get(position).cloned()
             });
@@ -472,7 +473,7 @@ fn build_table(
         })
         .collect();
     Ok(Table {
-        columns: table::mapped_columns(source, names()),
+        columns: table::mapped_columns(&source.layout, names()),
         rows,
         position: "row",
         data_time: now,

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row};
 
 use super::{Store, Tx, parse_time, time_text};
-use crate::alerts::{Episode, Phase};
-use crate::config::Severity;
-use crate::evaluate::Status;
+use crate::check::Severity;
+use crate::check::Status;
+use crate::check::{Episode, Phase};
 
 const COLUMNS: &str = "id, check_id, group_key, labels, severity, phase, started_at, firing_since, resolved_at, \
      breaches, last_status, last_value, last_limit, last_seen_at, notified_at, reminders, next_reminder_at, \

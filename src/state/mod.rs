@@ -389,7 +389,7 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 impl Tx<'_> {
     /// Stores one evaluation result per group (or one for a check that
     /// could not be evaluated at all).
-    pub fn record_result(&self, result: &crate::evaluate::CheckResult) -> anyhow::Result<()> {
+    pub fn record_result(&self, result: &crate::check::CheckResult) -> anyhow::Result<()> {
         let mut statement = self.inner.prepare_cached(
             "INSERT INTO evaluations (check_id, group_key, labels, status, value, limit_value, evaluated_at, data_time)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -60,6 +60,13 @@ pub struct OutboxStats {
     pub sent: u64,
 }
 
+impl OutboxStats {
+    /// Whether the oldest unsent message has waited longer than `after`.
+    pub fn undeliverable(&self, now: DateTime<Utc>, after: chrono::Duration) -> bool {
+        self.oldest_unsent.is_some_and(|t| now - t > after)
+    }
+}
+
 impl Tx<'_> {
     pub fn enqueue(&self, m: &OutboxMessage) -> anyhow::Result<i64> {
         self.inner.execute(

@@ -1,9 +1,10 @@
 //! The state store on real SQLite files.
 
 use super::*;
-use crate::alerts::{Observation, Policy, observe};
-use crate::config::Severity;
-use crate::evaluate::Status;
+use crate::alerts::{Observation, observe};
+use crate::check::Policy;
+use crate::check::Severity;
+use crate::check::Status;
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-30T14:00:00Z")

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Validator;
-use crate::alerts::Policy;
+use crate::check::Policy;
 use crate::config::load::Entry;
 use crate::config::raw::*;
 use crate::config::*;
@@ -136,7 +136,7 @@ pub(super) fn clear_at(
     let value = raw.clear_at.as_ref()?;
     let clear = v.finite(value, "clear_at")?;
     if let Some(c) = comparison
-        && !crate::evaluate::satisfies(clear, c)
+        && !c.holds(clear)
     {
         v.problem(
             value.span(),

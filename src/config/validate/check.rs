@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::{Validator, ident, wrong_kind};
+use crate::check::schedule::Schedule;
 use crate::config::load::Entry;
 use crate::config::raw::*;
 use crate::config::*;

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use super::source::{http_options, http_url};
 use super::{Validator, ident};
+use crate::check::standards::{ProviderType, Urgency, VisitType};
 use crate::config::raw::*;
 use crate::config::raw_fhir::{RawCodes, RawFhir, SearchValue};
+use crate::source::fhir::mapped::{APPOINTMENT_COLUMNS, ROSTER_COLUMNS};
 use crate::source::fhir::nucc::BhCategory;
-use crate::source::fhir::records::{APPOINTMENT_COLUMNS, ROSTER_COLUMNS};
 use crate::source::fhir::{
     ClientCredentials, CodeMaps, FhirSpec, LabelSource, Mapping, RequestedFrom, ResourceKind,
 };
-use crate::standards::{ProviderType, Urgency, VisitType};
 
 use ResourceKind::{Appointment, PractitionerRole, Slot};
 

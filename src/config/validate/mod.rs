@@ -16,9 +16,9 @@ use chrono_tz::Tz;
 
 use super::load::{Entry, RawConfig};
 use super::raw::{RawDaemon, S};
-use super::secret::{Secret, SecretSource};
 use super::*;
-use crate::schedule::Schedule;
+use crate::check::schedule::Schedule;
+use crate::check::secret::{Secret, SecretSource};
 
 mod alerting;
 mod check;

@@ -5,10 +5,10 @@ use std::ops::Range;
 use std::collections::HashMap;
 
 use super::{Validator, ident};
+use crate::check::fields::{Field, ValueMaps};
 use crate::config::load::Entry;
 use crate::config::raw::*;
 use crate::config::*;
-use crate::waittime::record::{Field, ValueMaps};
 
 pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<SourceSpec> {
     v.broken = entry.broken.clone();
@@ -100,8 +100,11 @@ pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<Sour
         id: id?,
         location,
         format,
-        records: raw.records.as_ref().map(|r| r.get_ref().clone()),
-        fields,
+        layout: Layout {
+            records: raw.records.as_ref().map(|r| r.get_ref().clone()),
+            fields,
+            csv_delimiter,
+        },
         values: value_maps(v, raw),
         time_field: raw.time_field.as_ref().map(|f| f.get_ref().clone()),
         max_stale: {
@@ -113,7 +116,6 @@ pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<Sour
             ))
             .unwrap_or(default)
         },
-        csv_delimiter,
     })
 }
 
@@ -148,12 +150,12 @@ fn value_maps(v: &mut Validator, raw: &RawSource) -> std::sync::Arc<ValueMaps> {
 }
 
 fn canonical_value(field: Field, text: &str) -> bool {
-    use crate::standards::{ProviderType, Urgency, VisitType};
+    use crate::check::standards::{ProviderType, Urgency, VisitType};
     match field {
         Field::Urgency => Urgency::parse(text).is_some(),
         Field::VisitType => VisitType::parse(text).is_some(),
         Field::ProviderType => ProviderType::parse(text).is_some(),
-        _ => crate::waittime::record::parse_bool(text).is_some(),
+        _ => crate::check::fields::parse_bool(text).is_some(),
     }
 }
 

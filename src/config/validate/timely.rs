@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use super::Validator;
 use super::check::KindParts;
-use crate::calendar::{Calendar, Preset};
+use crate::check::WaitRule;
+use crate::check::calendar::{Calendar, Preset};
+use crate::check::standards::{self, Measure, ProviderType, Urgency, VisitType};
 use crate::config::raw::*;
 use crate::config::*;
-use crate::standards::{self, Measure, ProviderType, Urgency, VisitType};
-use crate::waittime::WaitRule;
 
 /// A staffing standard named by a `ratio` or `threshold` check: its
 /// comparison, metric and citation, which the check's own keys override.
@@ -365,7 +365,7 @@ fn calendar(v: &mut Validator, raw: &RawCheck, standard: &str) -> Option<Calenda
         let dates = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))
             .and_then(|text| {
-                crate::calendar::parse_date_file(&text)
+                crate::check::calendar::parse_date_file(&text)
                     .map_err(|e| format!("{}: {e}", path.display()))
             });
         match dates {

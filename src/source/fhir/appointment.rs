@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::codes::{CodeField, Coding, codings_of};
-use super::records::{Record, text_value};
+use super::mapped::{Record, text_value};
 use super::resolve::{self, Index};
 use super::{Mapping, RequestedFrom};
 

@@ -24,8 +24,9 @@ use serde_json::Value;
 
 use super::bundle::{self, Page};
 use super::{ClientCredentials, FhirSpec};
-use crate::config::{Header, Secret};
+use crate::check::Secret;
 use crate::source::http::{Client, display_url};
+use crate::source::spec::Header;
 
 pub const FHIR_JSON: &str = "application/fhir+json";
 
@@ -232,7 +233,7 @@ fn token_key(auth: &ClientCredentials) -> String {
 /// A cached token still good for a while, or a new one.
 pub async fn access_token(
     auth: &ClientCredentials,
-    http: &crate::config::HttpOptions,
+    http: &crate::source::spec::HttpOptions,
 ) -> anyhow::Result<Secret> {
     // One token request at a time, so that sources sharing a client
     // started together ask once and the others find the cached token.

@@ -25,8 +25,8 @@ pub mod appointment;
 pub mod bundle;
 pub mod client;
 pub mod codes;
+pub mod mapped;
 pub mod nucc;
-pub mod records;
 pub mod resolve;
 pub mod roster;
 pub mod slot;
@@ -34,7 +34,8 @@ pub mod sync;
 #[cfg(test)]
 mod tests;
 
-use crate::config::{HttpOptions, Secret};
+use crate::check::Secret;
+use crate::source::spec::HttpOptions;
 use crate::table::Table;
 
 use super::FetchContext;
@@ -175,7 +176,7 @@ pub async fn fetch(spec: &FhirSpec, context: &FetchContext<'_>) -> anyhow::Resul
                     .into_iter()
                     .filter_map(|m| m.row)
                     .collect();
-                Ok(records::table(rows, spec, context.now, data_time))
+                Ok(mapped::table(rows, spec, context.now, data_time))
             }
         },
     };

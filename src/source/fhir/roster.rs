@@ -23,8 +23,8 @@ use serde_json::Value;
 
 use super::Mapping;
 use super::codes::{CodeField, codings_of};
+use super::mapped::{Record, text_value};
 use super::nucc::{self, BhCategory};
-use super::records::{Record, text_value};
 use super::resolve::{self, Index};
 use crate::table::Value as Cell;
 

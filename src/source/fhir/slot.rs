@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::client::FhirClient;
 use super::codes::{CodeField, codings_of};
-use super::records::{self, Record, text_value};
+use super::mapped::{self, Record, text_value};
 use super::resolve;
 use super::sync::{includes, page_index};
 use super::{FhirSpec, Mapping};
@@ -67,7 +67,7 @@ pub async fn fetch(
         .into_values()
         .map(|schedule| finish(schedule, now, horizon_end, &spec.mapping))
         .collect();
-    Ok(records::table(rows, spec, now, now))
+    Ok(mapped::table(rows, spec, now, now))
 }
 
 /// The active Schedules by `Schedule/id`, each with its record so far.
@@ -148,7 +148,7 @@ fn observe(
     let Some(start) = slot
         .get("start")
         .and_then(Value::as_str)
-        .and_then(records::parse_instant)
+        .and_then(mapped::parse_instant)
         .filter(|start| *start >= now && *start < horizon_end)
     else {
         return;

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::client::FhirClient;
-use super::records::{self, Mapped, Record};
+use super::mapped::{self, Mapped, Record};
 use super::resolve::Index;
 use super::{FhirSpec, RequestedFrom, ResourceKind, appointment, roster};
 use crate::source::FetchContext;
@@ -129,7 +129,7 @@ pub async fn collect(
                 .pointer("/meta/lastUpdated")
                 .and_then(serde_json::Value::as_str);
             if let Some(text) = last_updated
-                && let Some(time) = records::parse_instant(text)
+                && let Some(time) = mapped::parse_instant(text)
                 && collected.newest.is_none_or(|newest| time > newest)
             {
                 collected.newest = Some(time);
@@ -209,7 +209,7 @@ pub async fn fetch(
             );
         };
         match &mapped.row {
-            Some(row) => upserts.push((id.clone(), records::to_json(row))),
+            Some(row) => upserts.push((id.clone(), mapped::to_json(row))),
             None => deletes.push(id.clone()),
         }
     }
@@ -239,12 +239,12 @@ pub async fn fetch(
     let rows = store
         .rows(source_id)?
         .iter()
-        .map(|text| records::from_json(text))
+        .map(|text| mapped::from_json(text))
         .collect::<anyhow::Result<Vec<Record>>>()?;
-    let data_time = records::parse_instant(&cursor.last_updated)
+    let data_time = mapped::parse_instant(&cursor.last_updated)
         .unwrap_or(now)
         .min(now);
-    Ok(records::table(rows, spec, now, data_time))
+    Ok(mapped::table(rows, spec, now, data_time))
 }
 
 fn newer(candidate: &str, previous: Option<&Cursor>) -> bool {
@@ -252,8 +252,8 @@ fn newer(candidate: &str, previous: Option<&Cursor>) -> bool {
         return true;
     };
     match (
-        records::parse_instant(candidate),
-        records::parse_instant(&previous.last_updated),
+        mapped::parse_instant(candidate),
+        mapped::parse_instant(&previous.last_updated),
     ) {
         (Some(a), Some(b)) => a > b,
         _ => true,

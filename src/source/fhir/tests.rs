@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
 
 use super::codes::CodeMaps;
-use super::records::{self, Record};
+use super::mapped::{self, Record};
 use super::resolve::{self, Index, LabelSource};
 use super::*;
 use crate::table::Value;
@@ -388,7 +388,7 @@ fn service_request_clock_and_grouping() {
     );
     let spec = spec(ResourceKind::Appointment, mapping.clone());
     let now: DateTime<Utc> = "2026-11-30T00:00:00Z".parse().unwrap();
-    let table = records::table(
+    let table = mapped::table(
         vec![
             later,
             cancelled_by_provider,
@@ -426,7 +426,7 @@ fn service_request_clock_and_grouping() {
 fn spec(resource: ResourceKind, mapping: Mapping) -> FhirSpec {
     FhirSpec {
         base: url::Url::parse("http://127.0.0.1/fhir").unwrap(),
-        http: crate::config::HttpOptions {
+        http: crate::source::spec::HttpOptions {
             connect_timeout: std::time::Duration::from_secs(1),
             timeout: std::time::Duration::from_secs(1),
             retries: 0,
@@ -622,7 +622,7 @@ fn roster_fte_and_periods() {
     .unwrap();
     let spec = spec(ResourceKind::PractitionerRole, Mapping::default());
     let now: DateTime<Utc> = "2026-11-30T00:00:00Z".parse().unwrap();
-    let table = records::table(vec![ended, future, current], &spec, now, now);
+    let table = mapped::table(vec![ended, future, current], &spec, now, now);
     assert_eq!(table.rows.len(), 1);
     assert!(table.columns.contains("bh_fte") && table.columns.contains("network"));
 }
@@ -702,8 +702,8 @@ fn records_survive_the_state_store() {
     ]
     .into();
     assert_eq!(
-        records::from_json(&records::to_json(&record)).unwrap(),
+        mapped::from_json(&mapped::to_json(&record)).unwrap(),
         record
     );
-    assert!(records::from_json("[]").is_err());
+    assert!(mapped::from_json("[]").is_err());
 }

@@ -13,8 +13,8 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use crate::alerts::{Episode, Phase};
-use crate::evaluate::{CheckResult, Status};
+use crate::check::{CheckResult, Status};
+use crate::check::{Episode, Phase};
 use crate::state::OutboxStats;
 
 #[derive(Debug, Default, Clone)]
@@ -39,7 +39,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn record_run(&self, outcome: &crate::run::RunOutcome, finished: DateTime<Utc>) {
+    pub fn record_run(&self, outcome: &crate::daemon::run::RunOutcome, finished: DateTime<Utc>) {
         let Ok(mut s) = self.snapshot.lock() else {
             return;
         };

@@ -32,7 +32,7 @@
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use crate::config::Op;
+use crate::check::Op;
 
 // Short names for the catalog table below.
 use self::ClockStart::{Discharge, PriorAppointment, Request};

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::*;
-use crate::calendar::{Calendar, Preset};
-use crate::config::{Comparison, Op, Severity};
-use crate::evaluate::CheckResult;
-use crate::schedule::Schedule;
-use crate::standards;
+use crate::check::CheckResult;
+use crate::check::calendar::{Calendar, Preset};
+use crate::check::schedule::Schedule;
+use crate::check::standards;
+use crate::check::{Comparison, Op, Severity};
 
 const HEADER: &str = "id,requested_at,prior_appointment_at,discharged_at,first_offered_at,visit_type,urgency,prior_auth,provider_type,extended_by_provider,region";
 
@@ -529,13 +529,13 @@ fn quantiles_are_nearest_rank() {
 fn mapping_and_value_maps() {
     let mut maps = std::collections::HashMap::new();
     maps.insert(
-        record::Field::ProviderType,
+        crate::check::fields::Field::ProviderType,
         [("LCSW".to_owned(), "non_physician_mh".to_owned())]
             .into_iter()
             .collect(),
     );
     let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| {
-        r.values = Arc::new(record::ValueMaps::new(maps))
+        r.values = Arc::new(crate::check::fields::ValueMaps::new(maps))
     });
     let header: Vec<String> = [
         "Requested",

@@ -13,24 +13,25 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use crate::config::Severity;
-use crate::evaluate::{CheckResult, GroupResult, Status};
+use crate::check::Severity;
+use crate::check::{CheckResult, GroupResult, Status};
+use crate::cli::exit::Exit;
 use crate::notify::render::{value_text, wait_sentence};
 
-pub fn exit_code(results: &[CheckResult]) -> u8 {
+pub fn exit_code(results: &[CheckResult]) -> Exit {
     let breach = |severity| {
         results
             .iter()
             .any(|r| r.status == Status::Breach && r.severity == severity)
     };
     if breach(Severity::Critical) {
-        2
+        Exit::CRITICAL
     } else if results.iter().any(|r| r.status == Status::Unknown) {
-        3
+        Exit::UNKNOWN
     } else if breach(Severity::Warning) {
-        1
+        Exit::WARNING
     } else {
-        0
+        Exit::OK
     }
 }
 
@@ -70,7 +71,7 @@ pub fn json(as_of: DateTime<Utc>, results: &[CheckResult]) -> Value {
         .collect();
     json!({
         "as_of": time(as_of),
-        "exit_code": exit_code(results),
+        "exit_code": exit_code(results).code(),
         "checks": checks,
     })
 }

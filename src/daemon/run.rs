@@ -6,7 +6,7 @@
 //! check result is logged as one event with the documented field names.
 //! Nothing here fails the run: a broken source makes its checks `unknown`.
 //! What is told to whom is decided afterwards from the alert state
-//! (`crate::record`) and sent by `crate::delivery`.
+//! (`crate::alerts::record`) and sent by `crate::notify::delivery`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -19,8 +19,11 @@ use tracing::{error, info, warn};
 
 use std::path::Path;
 
-use crate::config::{Check, Config, Rule, SourceSpec};
-use crate::evaluate::{self, CheckResult, Status};
+use crate::check::{Check, CheckResult, Rule, Status};
+use crate::config::Config;
+use crate::evaluate::{self, waittime::Evaluator};
+use crate::source::csv_stream;
+use crate::source::spec::SourceSpec;
 use crate::table::Table;
 
 #[derive(Debug)]
@@ -28,7 +31,7 @@ pub struct RunOutcome {
     pub as_of: DateTime<Utc>,
     pub results: Vec<CheckResult>,
     /// Each source this run read, and whether it could be read.
-    pub sources: crate::record::SourceOutcomes,
+    pub sources: crate::alerts::record::SourceOutcomes,
     /// How long each source took to fetch (and, for streamed files, to
     /// evaluate), in seconds.
     pub durations: BTreeMap<String, f64>,
@@ -90,7 +93,7 @@ pub async fn run(
             result
         })
         .collect();
-    let mut sources: crate::record::SourceOutcomes = tables
+    let mut sources: crate::alerts::record::SourceOutcomes = tables
         .iter()
         .map(|(id, table)| (id.clone(), table.as_ref().map(|_| ()).map_err(Clone::clone)))
         .collect();
@@ -135,7 +138,7 @@ async fn stream_all(
     as_of: DateTime<Utc>,
 ) -> (
     BTreeMap<String, CheckResult>,
-    crate::record::SourceOutcomes,
+    crate::alerts::record::SourceOutcomes,
     BTreeMap<String, f64>,
 ) {
     let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
@@ -154,7 +157,7 @@ async fn stream_all(
             let started = Instant::now();
             let path = crate::source::streamable_csv(&spec).map(Path::to_path_buf);
             let result = match &path {
-                Some(path) => crate::source::csv_stream::evaluate_file(path, &spec, &checks, as_of, workers()),
+                Some(path) => stream_csv(path, &spec, &checks, as_of, workers()),
                 None => Err(anyhow::anyhow!("source {:?} is not a CSV file", spec.id)),
             };
             let duration_ms = started.elapsed().as_millis() as u64;
@@ -177,7 +180,7 @@ async fn stream_all(
         });
     }
     let mut results = BTreeMap::new();
-    let mut outcomes = crate::record::SourceOutcomes::new();
+    let mut outcomes = crate::alerts::record::SourceOutcomes::new();
     let mut durations = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -190,6 +193,36 @@ async fn stream_all(
         }
     }
     (results, outcomes, durations)
+}
+
+/// Evaluates the wait-time `checks` on the CSV file at `path` in one pass
+/// of `workers` threads: the wait-time evaluator plugged into
+/// `csv_stream`'s fold.
+pub fn stream_csv(
+    path: &Path,
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+    workers: usize,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let folded = csv_stream::fold_file(path, &spec.layout, workers, as_of, |header| {
+        WaitFold(Evaluator::new(checks, header, &spec.layout.fields, as_of))
+    })?;
+    Ok(folded.fold.0.finish(folded.modified))
+}
+
+/// The wait-time evaluator as a fold of a streamed CSV file.
+#[derive(Clone)]
+struct WaitFold(Evaluator);
+
+impl csv_stream::Fold for WaitFold {
+    fn add(&mut self, line: u64, record: &csv_stream::Record) {
+        self.0.add(line, record);
+    }
+
+    fn merge(&mut self, later: WaitFold) {
+        self.0.merge(later.0);
+    }
 }
 
 /// Threads per streamed file: the cores available, at most 8.

@@ -12,8 +12,14 @@
 //! [`SHUTDOWN_GRACE`] to finish, after which they are dropped. Nothing a run
 //! writes can be left half-written (`.eml` files are renamed into place).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+pub mod heartbeat;
+pub mod metrics;
+pub mod run;
+pub mod serve;
+pub mod systemd;
+
+use heartbeat::Heartbeat;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -22,9 +28,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, error, info, info_span, warn};
 
-use crate::config::{Check, Config};
+use crate::check::Check;
+use crate::check::schedule::Schedule;
+use crate::config::Config;
 use crate::notify::mail::Mailer;
-use crate::schedule::Schedule;
 use crate::state::Store;
 
 /// How long runs in progress may take to finish after SIGTERM; systemd's
@@ -76,46 +83,11 @@ struct Services {
     store: Arc<Store>,
     wake: Arc<Notify>,
     heartbeat: Arc<Heartbeat>,
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::daemon::metrics::Metrics>,
     generation: CancellationToken,
     shutdown: CancellationToken,
     host: Arc<str>,
     max_sleep: Duration,
-}
-
-/// When each job loop last woke: the watchdog pings systemd only while
-/// every job is alive, so a wedged scheduler gets restarted.
-#[derive(Default)]
-pub struct Heartbeat {
-    beats: Mutex<HashMap<String, std::time::Instant>>,
-}
-
-impl Heartbeat {
-    fn beat(&self, job: &str) {
-        if let Ok(mut beats) = self.beats.lock() {
-            beats.insert(job.to_owned(), std::time::Instant::now());
-        }
-    }
-
-    fn clear(&self) {
-        if let Ok(mut beats) = self.beats.lock() {
-            beats.clear();
-        }
-    }
-
-    /// The jobs that have not woken within `limit`.
-    pub fn stale(&self, limit: Duration) -> Vec<String> {
-        self.beats.lock().map_or_else(
-            |_| vec!["(heartbeat lock poisoned)".to_owned()],
-            |beats| {
-                beats
-                    .iter()
-                    .filter(|(_, at)| at.elapsed() > limit)
-                    .map(|(job, _)| job.clone())
-                    .collect()
-            },
-        )
-    }
 }
 
 /// Runs the daemon until `shutdown` is cancelled, reloading the
@@ -129,12 +101,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = Arc::new(crate::state::open(&config.daemon.state_directory)?);
     let mailer = Arc::new(Mailer::new(&config.email)?);
-    let watchdog = crate::systemd::watchdog_interval();
+    let watchdog = crate::daemon::systemd::watchdog_interval();
     let tracker = TaskTracker::new();
     let heartbeat = Arc::new(Heartbeat::default());
-    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let metrics = Arc::new(crate::daemon::metrics::Metrics::default());
     if let Some(address) = config.daemon.listen {
-        let served = crate::serve::Shared {
+        let served = crate::daemon::serve::Shared {
             metrics: metrics.clone(),
             store: store.clone(),
             heartbeat: heartbeat.clone(),
@@ -142,7 +114,7 @@ pub async fn run(
                 + Duration::from_secs(60),
             undeliverable_after: config.alerting.undeliverable_after,
         };
-        tracker.spawn(crate::serve::start(address, served, shutdown.clone()).await?);
+        tracker.spawn(crate::daemon::serve::start(address, served, shutdown.clone()).await?);
     }
     let shared = Shared {
         store: &store,
@@ -163,7 +135,7 @@ pub async fn run(
         watchdog_ms = watchdog.map(|w| w.as_millis() as u64),
         "daemon started"
     );
-    crate::systemd::ready(&format!("{} checks, starting", config.checks.len()));
+    crate::daemon::systemd::ready(&format!("{} checks, starting", config.checks.len()));
     let mut current = config;
     loop {
         tokio::select! {
@@ -176,12 +148,12 @@ pub async fn run(
                     generation = start_generation(next.clone(), mailer, &shared, false);
                     current = next;
                 }
-                crate::systemd::ready(&format!("{} checks, reloaded", current.checks.len()));
+                crate::daemon::systemd::ready(&format!("{} checks, reloaded", current.checks.len()));
             }
         }
     }
     tracker.close();
-    crate::systemd::stopping();
+    crate::daemon::systemd::stopping();
     info!("shutting down");
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await
@@ -200,7 +172,7 @@ pub async fn run(
 struct Shared<'a> {
     store: &'a Arc<Store>,
     heartbeat: &'a Arc<Heartbeat>,
-    metrics: &'a Arc<crate::metrics::Metrics>,
+    metrics: &'a Arc<crate::daemon::metrics::Metrics>,
     shutdown: &'a CancellationToken,
     watchdog: Option<Duration>,
     tracker: &'a TaskTracker,
@@ -231,7 +203,7 @@ fn start_generation(
             .map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)),
     };
     tracker.spawn(
-        crate::delivery::worker(
+        crate::notify::delivery::worker(
             store.clone(),
             mailer,
             config.email.from.clone(),
@@ -254,7 +226,7 @@ fn start_generation(
 /// `[email]`; `None` (and every problem logged) when it does not
 /// validate, so the old one keeps running.
 fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Arc<Mailer>)> {
-    crate::systemd::reloading();
+    crate::daemon::systemd::reloading();
     info!(config = %current.path.display(), "reloading the configuration");
     let next = match Config::load(&current.path) {
         Ok(next) => next,
@@ -332,7 +304,7 @@ async fn watchdog_loop(interval: Duration, heartbeat: Arc<Heartbeat>, shutdown: 
     loop {
         let stale = heartbeat.stale(interval);
         if stale.is_empty() {
-            crate::systemd::watchdog();
+            crate::daemon::systemd::watchdog();
         } else {
             error!(jobs = %stale.join(", "), "the scheduler is stuck; not pinging the watchdog, systemd will restart the service");
         }
@@ -398,7 +370,7 @@ async fn job_loop(job: Job, last_run: DateTime<Utc>, services: Services) {
 /// to be told), wake the delivery worker, and tell systemd how things are.
 async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>, job: Option<&Job>) {
     let config = &services.config;
-    let Some(outcome) = crate::run::run(
+    let Some(outcome) = crate::daemon::run::run(
         config,
         checks,
         due,
@@ -410,9 +382,9 @@ async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>, 
         info!("run abandoned while fetching: shutting down");
         return;
     };
-    let queued = crate::record::record(
+    let queued = crate::alerts::record::record(
         &services.store,
-        config,
+        &config.record_setup(),
         &outcome.results,
         &outcome.sources,
         due,
@@ -433,7 +405,7 @@ async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>, 
         duration_ms = (Utc::now() - due).num_milliseconds().max(0),
         "run finished"
     );
-    crate::systemd::status(&status_line(services, job));
+    crate::daemon::systemd::status(&status_line(services, job));
 }
 
 /// "12 checks, 2 firing, outbox 0, next run 06:00 PST"
@@ -443,7 +415,7 @@ fn status_line(services: &Services, job: Option<&Job>) -> String {
         .episodes()
         .map(|e| {
             e.iter()
-                .filter(|e| e.phase == crate::alerts::Phase::Firing)
+                .filter(|e| e.phase == crate::check::Phase::Firing)
                 .count()
         })
         .unwrap_or(0);

@@ -6,135 +6,22 @@
 //! A problem with the data makes a group or the whole check `unknown`, with
 //! a message that names the field and row but never quotes a cell.
 
+pub mod waittime;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Aggregate, Check, Comparison, Op, Rule, Severity};
+use crate::check::result::{empty_result, worst};
+use crate::check::{Aggregate, Check, CheckResult, Comparison, GroupResult, Op, Rule, Status};
 use crate::table::{Row, Table};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Status {
-    Ok,
-    Breach,
-    Unknown,
-    /// The standard is not yet in force at the evaluation time.
-    NotInForce,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Breach => "breach",
-            Status::Unknown => "unknown",
-            Status::NotInForce => "not_in_force",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct CheckResult {
-    pub id: String,
-    pub title: String,
-    pub severity: Severity,
-    pub citation: Option<String>,
-    pub metric: String,
-    pub source: String,
-    pub comparison: Comparison,
-    pub status: Status,
-    pub groups: Vec<GroupResult>,
-    /// Why the check could not be evaluated at all.
-    pub error: Option<String>,
-    pub data_time: Option<DateTime<Utc>>,
-    pub evaluated_at: DateTime<Utc>,
-    /// The first few rows a wait-time check could not count, with why.
-    pub rejected_rows: Vec<String>,
-    /// The standard of a wait-time check.
-    pub standard: Option<crate::standards::Standard>,
-}
-
-impl CheckResult {
-    pub fn breached(&self) -> impl Iterator<Item = &GroupResult> {
-        self.groups.iter().filter(|g| g.status == Status::Breach)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct GroupResult {
-    pub labels: BTreeMap<String, String>,
-    pub status: Status,
-    /// `None` when it could not be computed; may be infinite (members per
-    /// zero therapists).
-    pub value: Option<f64>,
-    pub limit: f64,
-    /// Rows that went into the value.
-    pub rows: usize,
-    pub error: Option<String>,
-    /// Counts and waits of a wait-time check's group.
-    pub wait: Option<crate::waittime::WaitStats>,
-}
-
-impl GroupResult {
-    /// `region=socal-south, network=hmo`, or `all` for an ungrouped check.
-    pub fn label_text(&self) -> String {
-        label_text(&self.labels)
-    }
-}
-
-pub fn label_text(labels: &BTreeMap<String, String>) -> String {
-    if labels.is_empty() {
-        return "all".to_owned();
-    }
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A result of `check` with no groups yet, status `unknown`.
-pub fn empty_result(check: &Check, now: DateTime<Utc>) -> CheckResult {
-    let standard = match &check.rule {
-        Rule::TimelyAccess(rule) => Some(rule.standard.clone()),
-        _ => None,
-    };
-    CheckResult {
-        id: check.id.clone(),
-        title: check.title.clone(),
-        severity: check.severity,
-        citation: check.citation.clone(),
-        metric: check.metric.clone(),
-        source: check.source.clone(),
-        comparison: check.comparison,
-        status: Status::Unknown,
-        groups: Vec::new(),
-        error: None,
-        data_time: None,
-        evaluated_at: now,
-        rejected_rows: Vec::new(),
-        standard,
-    }
-}
-
-/// A check's status from its groups: breach if any group breached, else
-/// unknown if any could not be evaluated, else ok.
-pub fn worst(groups: &[GroupResult]) -> Status {
-    if groups.iter().any(|g| g.status == Status::Breach) {
-        Status::Breach
-    } else if groups.iter().any(|g| g.status == Status::Unknown) {
-        Status::Unknown
-    } else {
-        Status::Ok
-    }
-}
 
 /// Evaluates `check` on `table` (or reports the source's error) as of `now`.
 pub fn evaluate(check: &Check, table: Result<&Table, &str>, now: DateTime<Utc>) -> CheckResult {
     let mut result = empty_result(check, now);
     if let Rule::TimelyAccess(_) = &check.rule {
         return match table {
-            Ok(table) => crate::waittime::evaluate_table(check, table, now),
+            Ok(table) => crate::evaluate::waittime::evaluate_table(check, table, now),
             Err(error) => {
                 result.error = Some(format!("source {:?} failed: {error}", check.source));
                 result
@@ -460,28 +347,17 @@ fn judge(
     comparison: Comparison,
 ) -> (Status, Option<f64>, Option<String>) {
     match value {
-        Ok(value) if satisfies(value, comparison) => (Status::Ok, Some(value), None),
+        Ok(value) if comparison.holds(value) => (Status::Ok, Some(value), None),
         Ok(value) => (Status::Breach, Some(value), None),
         Err(error) => (Status::Unknown, None, Some(error)),
-    }
-}
-
-/// Whether `value` is on the healthy side of the limit.
-pub fn satisfies(value: f64, comparison: Comparison) -> bool {
-    let limit = comparison.limit;
-    match comparison.op {
-        Op::Lt => value < limit,
-        Op::Le => value <= limit,
-        Op::Gt => value > limit,
-        Op::Ge => value >= limit,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Location, SourceSpec};
-    use crate::schedule::Schedule;
+    use crate::check::Severity;
+    use crate::check::schedule::Schedule;
 
     fn check_with(rule: Rule, op: Op, limit: f64, group_by: &[&str]) -> Check {
         Check {
@@ -516,21 +392,10 @@ mod tests {
     }
 
     fn table(csv: &str) -> Table {
-        let spec = SourceSpec {
-            id: "s".to_owned(),
-            location: Location::File("x".into()),
-            format: None,
-            records: None,
-            fields: Default::default(),
-            values: Default::default(),
-            time_field: None,
-            max_stale: chrono::Duration::hours(26),
-            csv_delimiter: b',',
-        };
         crate::table::parse(
             csv.as_bytes(),
-            crate::config::Format::Csv,
-            &spec,
+            crate::table::Format::Csv,
+            &crate::table::Layout::default(),
             DateTime::UNIX_EPOCH,
         )
         .unwrap()

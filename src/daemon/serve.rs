@@ -16,8 +16,8 @@ use axum::routing::get;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use crate::daemon::Heartbeat;
-use crate::metrics::Metrics;
+use crate::daemon::heartbeat::Heartbeat;
+use crate::daemon::metrics::Metrics;
 use crate::state::Store;
 
 #[derive(Clone)]
@@ -58,8 +58,8 @@ async fn metrics(axum::extract::State(shared): axum::extract::State<Shared>) -> 
     let now = Utc::now();
     let outbox = shared.store.outbox_stats().unwrap_or_default();
     let episodes = shared.store.episodes().unwrap_or_default();
-    let undeliverable = crate::operator::undeliverable(&outbox, now, shared.undeliverable_after);
-    let body = crate::metrics::render(
+    let undeliverable = outbox.undeliverable(now, shared.undeliverable_after);
+    let body = crate::daemon::metrics::render(
         &shared.metrics.snapshot(),
         &outbox,
         &episodes,

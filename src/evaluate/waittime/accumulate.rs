@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use super::WaitRule;
 use super::timestamp::Stamp;
-use crate::evaluate::{GroupResult, Status};
-use crate::standards::{Measure, Unit};
+use crate::check::standards::{Measure, Unit};
+use crate::check::{Counts, WaitRule, WaitStats};
+use crate::check::{GroupResult, Status};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -90,30 +90,6 @@ pub fn outcome(
             }
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub compliant: u64,
-    pub noncompliant: u64,
-    pub pending: u64,
-    pub extended: u64,
-    pub rejected: u64,
-}
-
-/// What the email and the report say about one group of a wait-time check.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WaitStats {
-    pub counts: Counts,
-    pub rate: Option<f64>,
-    pub target: Option<f64>,
-    pub median_wait: Option<f64>,
-    pub p90_wait: Option<f64>,
-    pub mean_wait: Option<f64>,
-    pub overdue_open: u64,
-    pub longest_open_wait: Option<f64>,
-    pub unit: Unit,
-    pub limit: f64,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -1,7 +1,7 @@
 //! The operator's view of a running system: `status` (alerts and outbox
 //! from the state file), `ack` (mute reminders), `render` (the email a
 //! check would send now). Text rendering here is pure; the commands in
-//! `crate::commands` do the IO.
+//! `crate::cli::commands` do the IO.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,10 +10,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use crate::alerts::{Episode, Phase};
+use crate::check::CheckResult;
+use crate::check::Rule;
+use crate::check::{Episode, Phase};
 use crate::config::Config;
-use crate::evaluate::CheckResult;
+use crate::notify::spec::Transport;
 use crate::notify::{Digest, DigestItem, render};
+use crate::source::spec::Location;
 use crate::state::OutboxStats;
 
 fn local(t: DateTime<Utc>, zone: Tz) -> String {
@@ -26,11 +29,6 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> Value {
     t.map_or(Value::Null, |t| {
         json!(t.to_rfc3339_opts(SecondsFormat::Secs, true))
     })
-}
-
-/// Unsent messages older than this count as undeliverable.
-pub fn undeliverable(stats: &OutboxStats, now: DateTime<Utc>, after: chrono::Duration) -> bool {
-    stats.oldest_unsent.is_some_and(|t| now - t > after)
 }
 
 pub fn status_json(
@@ -65,7 +63,7 @@ pub fn status_json(
         "outbox": {
             "unsent": outbox.unsent,
             "oldest_unsent": rfc3339(outbox.oldest_unsent),
-            "undeliverable": undeliverable(outbox, now, after),
+            "undeliverable": outbox.undeliverable(now, after),
             "last_error": outbox.last_error,
             "sent": outbox.sent,
         }
@@ -113,7 +111,7 @@ pub fn status_text(
     if let Some(oldest) = outbox.oldest_unsent {
         let _ = write!(out, " (oldest queued {})", local(oldest, zone));
     }
-    if undeliverable(outbox, now, after) {
+    if outbox.undeliverable(now, after) {
         out.push_str(", UNDELIVERABLE for longer than undeliverable_after");
     }
     if let Some(error) = &outbox.last_error {
@@ -145,7 +143,7 @@ pub fn render_check(
         .collect();
     let problems: Vec<_> = matching
         .iter()
-        .filter(|g| g.status != crate::evaluate::Status::Ok)
+        .filter(|g| g.status != crate::check::Status::Ok)
         .cloned()
         .collect();
     let digest = Digest {
@@ -179,4 +177,131 @@ pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
         .and_then(|d| chrono::Duration::from_std(d).ok())
         .map(|d| now + d)
         .ok_or_else(|| format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h"))
+}
+
+/// The one-screen summary printed by `check-config`.
+pub fn config_summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let zone = config.daemon.time_zone;
+    let transport = match &config.email.transport {
+        Transport::Smtp(s) => format!(
+            "smtp://{}:{} (tls {}{})",
+            s.host,
+            s.port,
+            s.tls.as_str(),
+            if s.credentials.is_some() {
+                ", auth"
+            } else {
+                ""
+            }
+        ),
+        Transport::File { directory } => format!("files in {}", directory.display()),
+    };
+    let _ = writeln!(out, "{}: OK", config.path.display());
+    let _ = writeln!(
+        out,
+        "time zone {zone}; state directory {}; email from {} via {transport}",
+        config.daemon.state_directory.display(),
+        config.email.from
+    );
+    let _ = writeln!(out, "\nsources ({}):", config.sources.len());
+    for source in &config.sources {
+        let (kind, location) = match &source.location {
+            Location::File(path) => ("file", path.display().to_string()),
+            Location::Http(http) => ("http", crate::source::http::display_url(&http.url)),
+            Location::Fhir(fhir) => ("fhir", fhir.describe()),
+            Location::Nppes(nppes) => ("nppes", nppes.describe()),
+            Location::Postgres(postgres) => ("pg", postgres.describe()),
+        };
+        let _ = writeln!(out, "  {:<24} {kind:<5} {location}", source.id);
+    }
+    let _ = writeln!(out, "\nchecks ({}):", config.checks.len());
+    for check in &config.checks {
+        let kind = match check.rule {
+            Rule::Threshold { .. } => "threshold",
+            Rule::Ratio { .. } => "ratio",
+            Rule::TimelyAccess(_) => "timely",
+            Rule::Freshness { .. } => "freshness",
+        };
+        let next = check.schedule.next_after(now).map_or_else(
+            || "never".to_owned(),
+            |t| {
+                t.with_timezone(&check.schedule.time_zone())
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            },
+        );
+        let what = match &check.rule {
+            Rule::TimelyAccess(rule) => format!(
+                "{}: {} within {}",
+                rule.standard.id,
+                crate::notify::render::percent(rule.target),
+                rule.unit.words(rule.limit)
+            ),
+            _ => format!(
+                "{} {} {}",
+                check.metric,
+                check.comparison.op.as_str(),
+                crate::notify::render::number(check.comparison.limit)
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<24} {kind:<9} {:<8} {what}  \"{}\" {}  next {next}",
+            check.id,
+            check.severity.as_str(),
+            check.schedule.expression(),
+            check.schedule.time_zone()
+        );
+    }
+    let _ = writeln!(out, "\nroutes ({}):", config.routes.len());
+    for route in &config.routes {
+        let checks = if route.checks.is_empty() {
+            "all checks".to_owned()
+        } else {
+            route.checks.join(", ")
+        };
+        let severities = if route.severities.is_empty() {
+            "any severity".to_owned()
+        } else {
+            route
+                .severities
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let labels = if route.labels.is_empty() {
+            String::new()
+        } else {
+            format!("; labels {}", crate::check::label_text(&route.labels))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<24} -> {} ({checks}; {severities}{labels})",
+            route.name,
+            route.to.join(", ")
+        );
+    }
+    if !config.maintenance.is_empty() {
+        let _ = writeln!(out, "\nmaintenance windows ({}):", config.maintenance.len());
+        for window in &config.maintenance {
+            let local = |t: chrono::DateTime<Utc>| {
+                t.with_timezone(&zone)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            };
+            let _ = writeln!(
+                out,
+                "  {:<24} {} – {}",
+                window.name,
+                local(window.start),
+                local(window.end)
+            );
+        }
+    }
+    if let Some(address) = config.daemon.listen {
+        let _ = writeln!(out, "\nserving /metrics and /healthz on {address}");
+    }
+    out
 }

@@ -27,71 +27,22 @@
 //! evaluation time is a parameter.
 
 mod accumulate;
-pub mod record;
+pub mod columns;
 pub mod timestamp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 
-pub use accumulate::{Counts, WaitStats};
 use accumulate::{GroupAcc, Outcome};
-use record::{Columns, Field, Row, ValueMaps};
+use columns::{Columns, Row};
 use timestamp::{Stamp, ZoneCache};
 
-use crate::calendar::Calendar;
-use crate::config::{Check, Rule};
-use crate::evaluate::{CheckResult, Status};
-use crate::standards::{
-    ClockStart, Measure, ProviderType, Selection, Standard, Unit, Urgency, VisitType,
-};
+use crate::check::fields::{Field, ValueMaps};
+use crate::check::standards::{ProviderType, Urgency, VisitType};
+use crate::check::{Check, CheckResult, Rule, Status, WaitRule};
 use crate::table::{Table, Value};
-
-/// A validated `timely_access` check: the standard and every override.
-#[derive(Debug, Clone)]
-pub struct WaitRule {
-    pub standard: Standard,
-    pub selection: Selection,
-    pub clock: ClockStart,
-    pub limit: f64,
-    pub unit: Unit,
-    /// Required share within the limit (0..=1); for `MeanWait`, unused.
-    pub target: f64,
-    pub measure: Measure,
-    pub calendar: Arc<Calendar>,
-    pub time_zone: Tz,
-    pub window: chrono::Duration,
-    pub max_rejected: f64,
-    /// The source's `[source.values]`, copied here when the configuration
-    /// is validated.
-    pub values: Arc<ValueMaps>,
-}
-
-impl WaitRule {
-    fn clock_field(&self) -> Field {
-        match self.clock {
-            ClockStart::Request => Field::RequestedAt,
-            ClockStart::PriorAppointment => Field::PriorAppointmentAt,
-            ClockStart::Discharge => Field::DischargedAt,
-        }
-    }
-
-    /// The fields a row must have for this rule, beyond the clock start.
-    fn selected_fields(&self) -> Vec<Field> {
-        let s = &self.selection;
-        [
-            (s.urgency.is_some(), Field::Urgency),
-            (s.visit_type.is_some(), Field::VisitType),
-            (s.prior_auth.is_some(), Field::PriorAuth),
-            (!s.provider_types.is_empty(), Field::ProviderType),
-        ]
-        .into_iter()
-        .filter_map(|(used, field)| used.then_some(field))
-        .collect()
-    }
-}
 
 /// How many rejected rows are kept, with their reasons, per check.
 const REJECTED_SAMPLES: usize = 5;
@@ -276,7 +227,9 @@ impl CheckState {
         let extended = match self.columns.text(row, Field::ExtendedByProvider) {
             None => false,
             Some(text) => {
-                match record::parse_bool(self.values.canonical(Field::ExtendedByProvider, text)) {
+                match crate::check::fields::parse_bool(
+                    self.values.canonical(Field::ExtendedByProvider, text),
+                ) {
                     Some(b) => b,
                     None => {
                         return Outcome::rejected("`extended_by_provider` is not true or false");
@@ -327,7 +280,7 @@ impl CheckState {
             }
         }
         if let Some(wanted) = s.prior_auth {
-            let value = record::parse_bool(get(Field::PriorAuth)?)
+            let value = crate::check::fields::parse_bool(get(Field::PriorAuth)?)
                 .ok_or_else(|| unknown(Field::PriorAuth))?;
             if value != wanted {
                 return Ok(false);
@@ -345,7 +298,7 @@ impl CheckState {
 
     fn finish(self, as_of: DateTime<Utc>, data_time: DateTime<Utc>) -> CheckResult {
         let rule = &*self.rule;
-        let mut result = crate::evaluate::empty_result(&self.check, as_of);
+        let mut result = crate::check::result::empty_result(&self.check, as_of);
         result.data_time = Some(data_time);
         result.rejected_rows = self
             .rejected_samples
@@ -380,7 +333,7 @@ impl CheckState {
             ));
             Status::Unknown
         } else {
-            crate::evaluate::worst(&groups)
+            crate::check::result::worst(&groups)
         };
         result.groups = groups;
         result
@@ -409,7 +362,7 @@ pub fn evaluate_table(check: &Check, table: &Table, as_of: DateTime<Utc>) -> Che
     let mut results = evaluator.finish(table.data_time);
     results
         .pop()
-        .unwrap_or_else(|| crate::evaluate::empty_result(check, as_of))
+        .unwrap_or_else(|| crate::check::result::empty_result(check, as_of))
 }
 
 fn cell_text(value: &Value) -> Option<String> {

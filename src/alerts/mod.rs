@@ -20,85 +20,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::config::Severity;
-use crate::evaluate::Status;
+pub mod record;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Pending,
-    Firing,
-    Resolved,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Pending => "pending",
-            Phase::Firing => "firing",
-            Phase::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Phase> {
-        [Phase::Pending, Phase::Firing, Phase::Resolved]
-            .into_iter()
-            .find(|p| p.as_str() == text)
-    }
-}
-
-/// How long a breach must last, and how often to remind.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    pub for_runs: u32,
-    pub for_duration: Duration,
-    pub repeat_interval: Duration,
-    pub repeat_backoff: f64,
-    pub send_resolved: bool,
-}
-
-impl Default for Policy {
-    fn default() -> Policy {
-        Policy {
-            for_runs: 1,
-            for_duration: Duration::zero(),
-            repeat_interval: Duration::hours(24),
-            repeat_backoff: 1.0,
-            send_resolved: true,
-        }
-    }
-}
+use crate::check::{Episode, Notice, Phase, Policy, Severity, Status};
 
 /// The longest gap between reminders, whatever the back-off.
 const MAX_REPEAT: Duration = Duration::days(7);
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Episode {
-    /// Row id in the state store; `None` until stored.
-    pub id: Option<i64>,
-    pub check_id: String,
-    pub group_key: String,
-    pub labels: BTreeMap<String, String>,
-    pub severity: Severity,
-    pub phase: Phase,
-    pub started_at: DateTime<Utc>,
-    pub firing_since: Option<DateTime<Utc>>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// Consecutive breached runs.
-    pub breaches: u32,
-    pub last_status: Status,
-    pub last_value: Option<f64>,
-    pub last_limit: f64,
-    pub last_seen_at: DateTime<Utc>,
-    /// When the firing notice was queued.
-    pub notified_at: Option<DateTime<Utc>>,
-    pub reminders: u32,
-    pub next_reminder_at: Option<DateTime<Utc>>,
-    pub resolution_notified_at: Option<DateTime<Utc>>,
-    /// Message-ID of the first message about this episode.
-    pub thread_id: Option<String>,
-    pub ack_until: Option<DateTime<Utc>>,
-    pub ack_by: Option<String>,
-}
 
 /// One run's finding about one (check, group).
 #[derive(Debug, Clone, PartialEq)]
@@ -189,23 +116,6 @@ fn fire_if_due(mut episode: Episode, policy: &Policy, now: DateTime<Utc>) -> Epi
         episode.firing_since = Some(now);
     }
     episode
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notice {
-    Firing,
-    Reminder,
-    Resolved,
-}
-
-impl Notice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Notice::Firing => "firing",
-            Notice::Reminder => "reminder",
-            Notice::Resolved => "resolved",
-        }
-    }
 }
 
 /// What is due to be told about `episode` now; `None` in a maintenance

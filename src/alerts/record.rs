@@ -2,7 +2,7 @@
 //! transitions it causes, and the emails those make due, all in one
 //! transaction, so that a state change and the message it causes are
 //! stored together or not at all. The delivery worker sends the messages
-//! afterwards (`crate::delivery`).
+//! afterwards (`crate::notify::delivery`).
 //!
 //! Besides the checks' own groups, each source has a "data unavailable"
 //! alert (`data-unavailable/SOURCE`), which breaches when the source has
@@ -15,10 +15,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use crate::alerts::{self, Episode, Notice, Observation, Phase, Policy};
-use crate::config::{Check, Comparison, Config, Op, Route, Severity};
-use crate::evaluate::{self, CheckResult, GroupResult, Status};
+use chrono_tz::Tz;
+
+use crate::alerts::{self, Observation};
+use crate::check::{
+    Check, CheckResult, Comparison, Episode, GroupResult, Maintenance, Notice, Op, Phase, Policy,
+    Route, Severity, Status,
+};
 use crate::notify::{Digest, DigestItem, follows, labels_match, render};
+use crate::source::spec::SourceSpec;
 use crate::state::{OutboxMessage, Store, Tx};
 
 pub const DATA_UNAVAILABLE: &str = "data-unavailable/";
@@ -26,11 +31,30 @@ pub const DATA_UNAVAILABLE: &str = "data-unavailable/";
 /// What a run's fetches came to, per source id: `Err` holds the error.
 pub type SourceOutcomes = BTreeMap<String, Result<(), String>>;
 
+/// What recording a run needs of the configuration; `config` builds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup<'a> {
+    pub checks: &'a [Check],
+    pub routes: &'a [Route],
+    pub maintenance: &'a [Maintenance],
+    pub sources: &'a [SourceSpec],
+    pub subject_prefix: &'a str,
+    pub time_zone: Tz,
+    /// Evaluation results older than this are pruned.
+    pub retention: chrono::Duration,
+}
+
+impl Setup<'_> {
+    fn source(&self, id: &str) -> Option<&SourceSpec> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+}
+
 /// Records `results` and `sources` of a run as of `now`; returns how many
 /// emails were queued.
 pub fn record(
     store: &Store,
-    config: &Config,
+    config: &Setup<'_>,
     results: &[CheckResult],
     sources: &SourceOutcomes,
     now: DateTime<Utc>,
@@ -40,7 +64,7 @@ pub fn record(
         for result in results {
             tx.record_result(result)?;
         }
-        tx.prune_evaluations(now - config.alerting.retention)?;
+        tx.prune_evaluations(now - config.retention)?;
         for result in results {
             observe_result(tx, config, result, now)?;
         }
@@ -83,7 +107,7 @@ fn transition(
 
 fn observe_result(
     tx: &Tx<'_>,
-    config: &Config,
+    config: &Setup<'_>,
     result: &CheckResult,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
@@ -93,13 +117,11 @@ fn observe_result(
     for group in &result.groups {
         let recovered = group.status == Status::Ok
             && match (check.clear_at, group.value) {
-                (Some(clear), Some(value)) => evaluate::satisfies(
-                    value,
-                    Comparison {
-                        op: check.comparison.op,
-                        limit: clear,
-                    },
-                ),
+                (Some(clear), Some(value)) => Comparison {
+                    op: check.comparison.op,
+                    limit: clear,
+                }
+                .holds(value),
                 _ => true,
             };
         let observation = Observation {
@@ -137,10 +159,10 @@ fn observe_result(
 }
 
 /// The checks reading `source`, most severe first.
-fn checks_on<'a>(config: &'a Config, source: &str) -> Vec<&'a Check> {
+fn checks_on<'a>(config: &'a Setup<'_>, source: &str) -> Vec<&'a Check> {
     let reads = |c: &&Check| {
         c.source == source
-            || matches!(&c.rule, crate::config::Rule::Ratio { numerator_source: Some(other), .. } if other == source)
+            || matches!(&c.rule, crate::check::Rule::Ratio { numerator_source: Some(other), .. } if other == source)
     };
     let mut checks: Vec<&Check> = config.checks.iter().filter(reads).collect();
     checks.sort_by_key(|c| std::cmp::Reverse(c.severity));
@@ -149,7 +171,7 @@ fn checks_on<'a>(config: &'a Config, source: &str) -> Vec<&'a Check> {
 
 /// The data-unavailable alert's policy: fires at once (`max_stale` already
 /// waited), reminds like the most severe check on the source.
-fn data_policy(config: &Config, source: &str) -> Option<Policy> {
+fn data_policy(config: &Setup<'_>, source: &str) -> Option<Policy> {
     let check = checks_on(config, source).into_iter().next()?;
     Some(Policy {
         for_runs: 1,
@@ -160,7 +182,7 @@ fn data_policy(config: &Config, source: &str) -> Option<Policy> {
 
 fn observe_source(
     tx: &Tx<'_>,
-    config: &Config,
+    config: &Setup<'_>,
     source: &str,
     outcome: &Result<(), String>,
     now: DateTime<Utc>,
@@ -184,7 +206,7 @@ fn observe_source(
     };
     let observation = Observation {
         check_id: format!("{DATA_UNAVAILABLE}{source}"),
-        group_key: evaluate::label_text(&BTreeMap::new()),
+        group_key: crate::check::label_text(&BTreeMap::new()),
         labels: BTreeMap::new(),
         severity,
         status,
@@ -195,7 +217,7 @@ fn observe_source(
     transition(tx, &observation, &policy, now)
 }
 
-fn policy_for(config: &Config, check_id: &str) -> Option<Policy> {
+fn policy_for(config: &Setup<'_>, check_id: &str) -> Option<Policy> {
     match check_id.strip_prefix(DATA_UNAVAILABLE) {
         Some(source) => data_policy(config, source),
         None => config
@@ -207,7 +229,7 @@ fn policy_for(config: &Config, check_id: &str) -> Option<Policy> {
 }
 
 /// Whether `route` is told about `episode`.
-fn route_wants(config: &Config, route: &Route, episode: &Episode) -> bool {
+fn route_wants(config: &Setup<'_>, route: &Route, episode: &Episode) -> bool {
     match episode.check_id.strip_prefix(DATA_UNAVAILABLE) {
         // A blind spot goes to every route that follows a check of the
         // source, whatever its label matchers.
@@ -223,7 +245,7 @@ fn route_wants(config: &Config, route: &Route, episode: &Episode) -> bool {
 
 fn notify(
     tx: &Tx<'_>,
-    config: &Config,
+    config: &Setup<'_>,
     results: &[CheckResult],
     sources: &SourceOutcomes,
     now: DateTime<Utc>,
@@ -247,7 +269,7 @@ fn notify(
     let mut threads: BTreeMap<i64, String> = BTreeMap::new();
     let mut told: BTreeSet<i64> = BTreeSet::new();
     let mut queued = 0;
-    for route in &config.routes {
+    for route in config.routes {
         let mine: Vec<&(Episode, Notice, Policy)> = due
             .iter()
             .filter(|(e, _, _)| route_wants(config, route, e))
@@ -256,12 +278,7 @@ fn notify(
             continue;
         }
         let digest = digest(config, route, &mine, results, sources, now);
-        let email = render::render(
-            &digest,
-            &config.email.subject_prefix,
-            now,
-            config.daemon.time_zone,
-        );
+        let email = render::render(&digest, config.subject_prefix, now, config.time_zone);
         let message_id = new_message_id(now, host);
         let roots: Vec<String> = mine
             .iter()
@@ -317,7 +334,7 @@ fn notify(
 /// The digest of `notices` for `route`, with each group as this run saw it
 /// (or, for a check this run did not evaluate, as last seen).
 fn digest(
-    config: &Config,
+    config: &Setup<'_>,
     route: &Route,
     notices: &[&(Episode, Notice, Policy)],
     results: &[CheckResult],
@@ -341,7 +358,7 @@ fn digest(
                     .iter()
                     .find(|r| r.id == check.id)
                     .cloned()
-                    .unwrap_or_else(|| evaluate::empty_result(check, now));
+                    .unwrap_or_else(|| crate::check::result::empty_result(check, now));
                 (check.clone(), result)
             }
         };
@@ -407,7 +424,7 @@ fn group_from(episode: &Episode) -> GroupResult {
 
 /// A check and result standing for a source's "data unavailable" alert.
 fn data_item(
-    config: &Config,
+    config: &Setup<'_>,
     source: &str,
     sources: &SourceOutcomes,
     now: DateTime<Utc>,
@@ -429,7 +446,7 @@ fn data_item(
         clear_at: None,
         ..base
     };
-    let mut result = evaluate::empty_result(&check, now);
+    let mut result = crate::check::result::empty_result(&check, now);
     result.error = match sources.get(source) {
         Some(Err(error)) => Some(format!("source {source:?} has been failing: {error}")),
         _ => None,

@@ -1,0 +1,183 @@
+//! The domain's vocabulary: what a check is, the rule it applies, the
+//! result it gives, the alert it may raise, and the law it cites. Every
+//! stage speaks these types; this module imports none of the stages (only
+//! `table`'s formats, through nothing), so dependencies point one way:
+//! `config` reads TOML and *assembles* these values, `evaluate` judges them,
+//! `alerts` and `notify` act on the results.
+//!
+//! - this file: [`Check`], [`Rule`], [`Comparison`]/[`Op`], [`Severity`],
+//!   [`Aggregate`], [`Route`], [`Maintenance`];
+//! - [`result`]: [`CheckResult`], [`GroupResult`], [`Status`], the wait-time
+//!   [`WaitStats`];
+//! - [`alert`]: an alert's [`Episode`], [`Phase`], [`Policy`] and [`Notice`];
+//! - [`wait`]: [`WaitRule`], a validated `timely_access` rule;
+//! - [`fields`]: the canonical appointment fields and value maps;
+//! - [`standards`]: the built-in catalog of access standards (data);
+//! - [`calendar`]: business days (pure arithmetic);
+//! - [`schedule`]: crontab(5) schedules (the only module that knows croner);
+//! - [`secret`]: [`Secret`], a value that masks itself.
+
+pub mod alert;
+pub mod calendar;
+pub mod fields;
+pub mod result;
+pub mod schedule;
+pub mod secret;
+pub mod standards;
+mod wait;
+
+use std::collections::BTreeMap;
+
+pub use alert::{Episode, Notice, Phase, Policy};
+pub use result::{CheckResult, Counts, GroupResult, Status, WaitStats, label_text};
+use schedule::Schedule;
+pub use secret::Secret;
+pub use wait::WaitRule;
+
+/// A window in which notifications are held back.
+#[derive(Debug, Clone)]
+pub struct Maintenance {
+    pub name: String,
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+    /// Empty: every check.
+    pub checks: Vec<String>,
+    /// Every label listed must have this value.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Maintenance {
+    pub fn covers(
+        &self,
+        check_id: &str,
+        labels: &BTreeMap<String, String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        self.start <= now
+            && now < self.end
+            && (self.checks.is_empty() || self.checks.iter().any(|c| c == check_id))
+            && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub citation: Option<String>,
+    pub source: String,
+    pub group_by: Vec<String>,
+    /// What the value measures, for subjects: "members per therapist".
+    pub metric: String,
+    pub rule: Rule,
+    pub comparison: Comparison,
+    pub schedule: Schedule,
+    /// When to fire and how often to remind.
+    pub policy: Policy,
+    /// Recovery threshold: a firing alert resolves only once the value is
+    /// on the healthy side of this too.
+    pub clear_at: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Rule {
+    Threshold {
+        field: String,
+        aggregate: Aggregate,
+    },
+    Ratio {
+        numerator: String,
+        denominator: String,
+        /// Where the numerator comes from when not from `source` (members
+        /// from the enrollment system, clinicians from the directory);
+        /// the two are joined on the group labels.
+        numerator_source: Option<String>,
+    },
+    /// How old the newest record is, in hours: `field` per group, or the
+    /// source's own data time.
+    Freshness {
+        field: Option<String>,
+    },
+    /// Appointment wait times against a standard of the catalog.
+    TimelyAccess(Box<WaitRule>),
+}
+
+/// How a threshold check combines several rows of one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// The row farthest on the wrong side of the limit decides.
+    Worst,
+    Sum,
+    Mean,
+    Min,
+    Max,
+    /// The number of rows.
+    Count,
+}
+
+/// The condition a healthy value satisfies: `value op limit`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    pub op: Op,
+    pub limit: f64,
+}
+
+impl Comparison {
+    /// Whether `value` is on the healthy side of the limit.
+    pub fn holds(self, value: f64) -> bool {
+        let limit = self.limit;
+        match self.op {
+            Op::Lt => value < limit,
+            Op::Le => value <= limit,
+            Op::Gt => value > limit,
+            Op::Ge => value >= limit,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    pub to: Vec<String>,
+    /// Empty: every check.
+    pub checks: Vec<String>,
+    /// Empty: every severity.
+    pub severities: Vec<Severity>,
+    /// Every label listed must have exactly this value.
+    pub labels: BTreeMap<String, String>,
+}

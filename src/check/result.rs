@@ -1,0 +1,149 @@
+//! What evaluating a check gives: a [`CheckResult`] with one
+//! [`GroupResult`] per combination of labels, each with a [`Status`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::standards::{Standard, Unit};
+use super::{Check, Comparison, Rule, Severity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Ok,
+    Breach,
+    Unknown,
+    /// The standard is not yet in force at the evaluation time.
+    NotInForce,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Breach => "breach",
+            Status::Unknown => "unknown",
+            Status::NotInForce => "not_in_force",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckResult {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub citation: Option<String>,
+    pub metric: String,
+    pub source: String,
+    pub comparison: Comparison,
+    pub status: Status,
+    pub groups: Vec<GroupResult>,
+    /// Why the check could not be evaluated at all.
+    pub error: Option<String>,
+    pub data_time: Option<DateTime<Utc>>,
+    pub evaluated_at: DateTime<Utc>,
+    /// The first few rows a wait-time check could not count, with why.
+    pub rejected_rows: Vec<String>,
+    /// The standard of a wait-time check.
+    pub standard: Option<Standard>,
+}
+
+impl CheckResult {
+    pub fn breached(&self) -> impl Iterator<Item = &GroupResult> {
+        self.groups.iter().filter(|g| g.status == Status::Breach)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupResult {
+    pub labels: BTreeMap<String, String>,
+    pub status: Status,
+    /// `None` when it could not be computed; may be infinite (members per
+    /// zero therapists).
+    pub value: Option<f64>,
+    pub limit: f64,
+    /// Rows that went into the value.
+    pub rows: usize,
+    pub error: Option<String>,
+    /// Counts and waits of a wait-time check's group.
+    pub wait: Option<WaitStats>,
+}
+
+impl GroupResult {
+    /// `region=socal-south, network=hmo`, or `all` for an ungrouped check.
+    pub fn label_text(&self) -> String {
+        label_text(&self.labels)
+    }
+}
+
+pub fn label_text(labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return "all".to_owned();
+    }
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A result of `check` with no groups yet, status `unknown`.
+pub fn empty_result(check: &Check, now: DateTime<Utc>) -> CheckResult {
+    let standard = match &check.rule {
+        Rule::TimelyAccess(rule) => Some(rule.standard.clone()),
+        _ => None,
+    };
+    CheckResult {
+        id: check.id.clone(),
+        title: check.title.clone(),
+        severity: check.severity,
+        citation: check.citation.clone(),
+        metric: check.metric.clone(),
+        source: check.source.clone(),
+        comparison: check.comparison,
+        status: Status::Unknown,
+        groups: Vec::new(),
+        error: None,
+        data_time: None,
+        evaluated_at: now,
+        rejected_rows: Vec::new(),
+        standard,
+    }
+}
+
+/// A check's status from its groups: breach if any group breached, else
+/// unknown if any could not be evaluated, else ok.
+pub fn worst(groups: &[GroupResult]) -> Status {
+    if groups.iter().any(|g| g.status == Status::Breach) {
+        Status::Breach
+    } else if groups.iter().any(|g| g.status == Status::Unknown) {
+        Status::Unknown
+    } else {
+        Status::Ok
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub compliant: u64,
+    pub noncompliant: u64,
+    pub pending: u64,
+    pub extended: u64,
+    pub rejected: u64,
+}
+
+/// What the email and the report say about one group of a wait-time check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitStats {
+    pub counts: Counts,
+    pub rate: Option<f64>,
+    pub target: Option<f64>,
+    pub median_wait: Option<f64>,
+    pub p90_wait: Option<f64>,
+    pub mean_wait: Option<f64>,
+    pub overdue_open: u64,
+    pub longest_open_wait: Option<f64>,
+    pub unit: Unit,
+    pub limit: f64,
+}

@@ -1,0 +1,87 @@
+//! Reading the canonical appointment record from any source's columns.
+//!
+//! [`Columns`] resolves them once
+//! against a source's header through the `[source.fields]` mapping (with no
+//! mapping, a header that uses the canonical names just works), and
+//! `ValueMaps` turns the source's own spellings (`"LCSW"`) into canonical
+//! values (`"non_physician_mh"`). Rows are read through the [`Row`] trait so
+//! that CSV records and parsed JSON tables share one code path. Pure.
+
+use std::collections::BTreeMap;
+
+use crate::check::fields::Field;
+
+/// Access to one row's cells by column index. `None`: no such cell, or
+/// a cell that is not text.
+pub trait Row {
+    fn get(&self, column: usize) -> Option<&str>;
+}
+
+impl Row for csv::ByteRecord {
+    fn get(&self, column: usize) -> Option<&str> {
+        std::str::from_utf8(csv::ByteRecord::get(self, column)?).ok()
+    }
+}
+
+impl Row for Vec<Option<String>> {
+    fn get(&self, column: usize) -> Option<&str> {
+        self.as_slice().get(column)?.as_deref()
+    }
+}
+
+/// Where each canonical field and label is in a source's rows.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    fields: [Option<usize>; Field::ALL.len()],
+    labels: Vec<Option<usize>>,
+}
+
+impl Columns {
+    /// Resolves the canonical fields and `labels` against `header`, through
+    /// `mapping` (canonical name → source column).
+    pub fn resolve(
+        header: &[String],
+        mapping: &BTreeMap<String, String>,
+        labels: &[String],
+    ) -> Columns {
+        let find = |name: &str| {
+            let column = mapping.get(name).map_or(name, String::as_str);
+            header.iter().position(|h| h == column)
+        };
+        let mut fields = [None; Field::ALL.len()];
+        for (slot, field) in fields.iter_mut().zip(Field::ALL) {
+            *slot = find(field.name());
+        }
+        Columns {
+            fields,
+            labels: labels.iter().map(|l| find(l)).collect(),
+        }
+    }
+
+    pub fn has(&self, field: Field) -> bool {
+        self.fields[field as usize].is_some()
+    }
+
+    /// The trimmed, non-empty text of `field` in `row`.
+    pub fn text<'r>(&self, row: &'r impl Row, field: Field) -> Option<&'r str> {
+        let text = row.get(self.fields[field as usize]?)?.trim();
+        (!text.is_empty()).then_some(text)
+    }
+
+    pub fn label<'r>(&self, row: &'r impl Row, index: usize) -> Option<&'r str> {
+        let text = row.get(self.labels.get(index).copied().flatten()?)?.trim();
+        (!text.is_empty()).then_some(text)
+    }
+
+    pub fn label_count(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn missing_labels(&self) -> impl Iterator<Item = usize> + '_ {
+        self.labels
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_none())
+            .map(|(i, _)| i)
+    }
+}
