@@ -15,10 +15,12 @@
 //! - [`standards`]: the built-in catalog of access standards (data);
 //! - [`calendar`]: business days (pure arithmetic);
 //! - [`schedule`]: crontab(5) schedules (the only module that knows croner);
+//! - [`clock`]: [`Clock`](clock::Clock), the time as a parameter;
 //! - [`secret`]: [`Secret`], a value that masks itself.
 
 pub mod alert;
 pub mod calendar;
+pub mod clock;
 pub mod fields;
 pub mod result;
 pub mod schedule;

@@ -150,6 +150,7 @@ async fn notify_once(
         &config.email.from,
         None,
         config.alerting.undeliverable_after,
+        &crate::check::clock::Clock::new(Utc::now),
     )
     .await?;
     Ok(store.outbox_stats()?.unsent as usize)

@@ -210,6 +210,7 @@ fn start_generation(
             config.alerting.undeliverable_after,
             services.wake.clone(),
             generation.clone(),
+            crate::check::clock::Clock::new(Utc::now),
         )
         .instrument(info_span!("delivery")),
     );
@@ -251,7 +252,7 @@ fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Arc<Ma
     if next.daemon.state_directory != current.daemon.state_directory {
         warn!("a new state_directory takes effect only after a restart");
     }
-    let plan = reload_plan(current, &next);
+    let plan = reload_plan(&current.checks, &next.checks);
     for check in &plan.removed {
         match store.close_check(check, "the check was removed from the configuration") {
             Ok(n) => {
@@ -279,10 +280,12 @@ pub struct ReloadPlan {
     pub rescheduled: Vec<String>,
 }
 
-pub fn reload_plan(old: &Config, new: &Config) -> ReloadPlan {
+/// What a reload from `old` to `new` checks changes: checks added,
+/// removed (their open alerts are closed), and rescheduled. Pure.
+pub fn reload_plan(old: &[Check], new: &[Check]) -> ReloadPlan {
     let mut plan = ReloadPlan::default();
-    for check in &new.checks {
-        match old.checks.iter().find(|c| c.id == check.id) {
+    for check in new {
+        match old.iter().find(|c| c.id == check.id) {
             None => plan.added.push(check.id.clone()),
             Some(before) if before.schedule != check.schedule => {
                 plan.rescheduled.push(check.id.clone())
@@ -291,9 +294,8 @@ pub fn reload_plan(old: &Config, new: &Config) -> ReloadPlan {
         }
     }
     plan.removed = old
-        .checks
         .iter()
-        .filter(|c| !new.checks.iter().any(|n| n.id == c.id))
+        .filter(|c| !new.iter().any(|n| n.id == c.id))
         .map(|c| c.id.clone())
         .collect();
     plan
@@ -489,6 +491,69 @@ mod tests {
             },
             "{expression} due {due} finished {finished}"
         );
+    }
+
+    /// A check `id` run on `expression`, otherwise alike.
+    fn scheduled(id: &str, expression: &str) -> Check {
+        use crate::check::{Comparison, Op, Rule, Severity};
+        Check {
+            id: id.to_owned(),
+            title: id.to_owned(),
+            severity: Severity::Critical,
+            citation: None,
+            source: "s".to_owned(),
+            group_by: Vec::new(),
+            metric: "m".to_owned(),
+            rule: Rule::Freshness { field: None },
+            comparison: Comparison {
+                op: Op::Le,
+                limit: 1.0,
+            },
+            schedule: Schedule::parse(expression, chrono_tz::UTC).unwrap(),
+            policy: Default::default(),
+            clear_at: None,
+        }
+    }
+
+    #[test]
+    fn reload_plans() {
+        type Checks<'a> = &'a [(&'a str, &'a str)];
+        // old checks, new checks → (added, removed, rescheduled)
+        let cases: &[(Checks, Checks, [&[&str]; 3])] = &[
+            (&[], &[], [&[], &[], &[]]),
+            (&[("a", "@daily")], &[("a", "@daily")], [&[], &[], &[]]),
+            (&[], &[("a", "@daily")], [&["a"], &[], &[]]),
+            (&[("a", "@daily")], &[], [&[], &["a"], &[]]),
+            (
+                &[("a", "@daily")],
+                &[("a", "0 6 * * 1-5")],
+                [&[], &[], &["a"]],
+            ),
+            (
+                &[("a", "@daily"), ("b", "@hourly"), ("c", "@daily")],
+                &[("c", "@daily"), ("b", "@daily"), ("d", "@hourly")],
+                [&["d"], &["a"], &["b"]],
+            ),
+        ];
+        for (old, new, [added, removed, rescheduled]) in cases {
+            let build = |list: Checks| -> Vec<Check> {
+                list.iter().map(|(id, e)| scheduled(id, e)).collect()
+            };
+            let plan = reload_plan(&build(old), &build(new));
+            let names = |v: &[String]| v.to_vec();
+            let want = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+            assert_eq!(names(&plan.added), want(added), "added: {old:?} → {new:?}");
+            assert_eq!(
+                names(&plan.removed),
+                want(removed),
+                "removed: {old:?} → {new:?}"
+            );
+            assert_eq!(
+                names(&plan.rescheduled),
+                want(rescheduled),
+                "rescheduled: {old:?} → {new:?}"
+            );
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::check::clock::Clock;
 use crate::notify::mail::{Mailer, Threading};
 use crate::notify::render::RenderedEmail;
 use crate::state::{OutboxMessage, Store};
@@ -47,6 +48,7 @@ pub async fn deliver_due(
     from: &str,
     now: Option<DateTime<Utc>>,
     undeliverable_after: chrono::Duration,
+    clock: &Clock,
 ) -> anyhow::Result<Delivered> {
     let mut delivered = Delivered::default();
     for message in store.due_messages(now, 200)? {
@@ -54,7 +56,7 @@ pub async fn deliver_due(
         let started = std::time::Instant::now();
         match send(mailer, from, &message).await {
             Ok(()) => {
-                store.mark_sent(id, Utc::now())?;
+                store.mark_sent(id, clock.now())?;
                 delivered.sent += 1;
                 info!(
                     route = %message.route,
@@ -71,7 +73,7 @@ pub async fn deliver_due(
                 delivered.failed += 1;
                 let error = format!("{e:#}");
                 let attempts = message.attempts + 1;
-                let next = Utc::now() + backoff(attempts, id as u64);
+                let next = clock.now() + backoff(attempts, id as u64);
                 store.mark_failed(id, &error, next)?;
                 warn!(
                     route = %message.route,
@@ -85,7 +87,7 @@ pub async fn deliver_due(
                     next_attempt = %next.to_rfc3339(),
                     "email failed; kept in the outbox"
                 );
-                if Utc::now() - message.created_at > undeliverable_after
+                if clock.now() - message.created_at > undeliverable_after
                     && store.report_stuck(id)?
                 {
                     error!(
@@ -135,20 +137,21 @@ pub async fn worker(
     undeliverable_after: chrono::Duration,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
+    clock: Clock,
 ) {
     // At start-up every unsent message is tried at once, whatever its
     // back-off: the restart may well have been the fix.
     let mut everything = true;
     loop {
-        let due = if everything { None } else { Some(Utc::now()) };
+        let due = if everything { None } else { Some(clock.now()) };
         everything = false;
-        let delivered = deliver_due(&store, &mailer, &from, due, undeliverable_after).await;
+        let delivered = deliver_due(&store, &mailer, &from, due, undeliverable_after, &clock).await;
         let pause = match (delivered, store.next_attempt()) {
             (Err(e), _) | (_, Err(e)) => {
                 error!(error = %format!("{e:#}"), "cannot read or update the outbox; trying again in a minute");
                 STORE_TROUBLE
             }
-            (Ok(_), Ok(Some(next))) => (next - Utc::now())
+            (Ok(_), Ok(Some(next))) => (next - clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .min(MAX_IDLE),

@@ -224,7 +224,10 @@ impl Client {
                 .map(str::to_owned)
         };
         if !status.is_success() {
-            let retry_after = retry_after(header(RETRY_AFTER).as_deref());
+            let retry_after = retry_after(
+                header(RETRY_AFTER).as_deref(),
+                header(reqwest::header::DATE).as_deref(),
+            );
             let body = read_body(&mut response, 2048).await.unwrap_or_default();
             return Err(Attempt {
                 retryable: status.is_server_error() || status.as_u16() == 429,
@@ -280,16 +283,18 @@ async fn read_body(response: &mut reqwest::Response, cap: u64) -> Result<Vec<u8>
     Ok(body)
 }
 
-/// `Retry-After` in seconds or as an HTTP date.
-fn retry_after(value: Option<&str>) -> Option<Duration> {
+/// `Retry-After` in seconds or as an HTTP date. A date is read against
+/// the response's own `Date` (RFC 9110 §10.2.3), so neither clock skew
+/// nor our clock matters; without a `Date` it is ignored (the usual
+/// back-off applies).
+fn retry_after(value: Option<&str>, date: Option<&str>) -> Option<Duration> {
     let value = value?.trim();
     let delay = match value.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
         Err(_) => {
             let when = DateTime::parse_from_rfc2822(value).ok()?;
-            (when.with_timezone(&Utc) - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
+            let sent = DateTime::parse_from_rfc2822(date?.trim()).ok()?;
+            (when - sent).to_std().unwrap_or(Duration::ZERO)
         }
     };
     (delay <= MAX_RETRY_AFTER).then_some(delay)
@@ -407,12 +412,23 @@ mod tests {
 
     #[test]
     fn retry_after_in_seconds_or_dates() {
-        assert_eq!(retry_after(Some("2")), Some(Duration::from_secs(2)));
-        assert_eq!(retry_after(Some("100000")), None, "too long to wait");
-        assert_eq!(retry_after(Some("soon")), None);
+        let date = Some("Mon, 01 Jan 2001 00:00:00 GMT");
+        assert_eq!(retry_after(Some("2"), None), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(Some("100000"), date), None, "too long to wait");
+        assert_eq!(retry_after(Some("soon"), date), None);
         assert_eq!(
-            retry_after(Some("Mon, 01 Jan 2001 00:00:00 GMT")),
-            Some(Duration::ZERO)
+            retry_after(Some("Mon, 01 Jan 2001 00:00:07 GMT"), date),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(Some("Sun, 31 Dec 2000 23:00:00 GMT"), date),
+            Some(Duration::ZERO),
+            "a date in the past: now"
+        );
+        assert_eq!(
+            retry_after(Some("Mon, 01 Jan 2001 00:00:07 GMT"), None),
+            None,
+            "no Date to read it against"
         );
     }
 

@@ -379,7 +379,7 @@ fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
         .as_ref()
         .map_or_else(|| "info".to_owned(), |f| f.get_ref().clone());
     if let Some(filter) = &raw.log_filter
-        && let Err(e) = tracing_subscriber::EnvFilter::try_new(filter.get_ref())
+        && let Err(e) = crate::logging::check_filter(filter.get_ref())
     {
         v.problem(
             filter.span(),
