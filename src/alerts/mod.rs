@@ -15,6 +15,11 @@
 //!   week) unless acknowledged; one resolution message if the firing was
 //!   told and `send_resolved` is on. A maintenance window holds all of them
 //!   back; they are still due when it ends.
+//!
+//! This stage owns the lifecycle (here, pure) and [`record`]ing a run:
+//! results, transitions and the emails they make due, in one transaction
+//! of the state store. It uses `notify` to route and render and `state` to
+//! keep; it never fetches, evaluates or sends.
 
 use std::collections::BTreeMap;
 

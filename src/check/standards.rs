@@ -196,7 +196,7 @@ impl Measure {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Rule {
+pub enum Requirement {
     WaitTime {
         selection: Selection,
         clock: ClockStart,
@@ -226,7 +226,7 @@ pub struct Standard {
     pub title: &'static str,
     /// The design table's wording.
     pub applies_to: &'static str,
-    pub rule: Rule,
+    pub rule: Requirement,
     /// None = current or long-standing.
     pub effective: Option<NaiveDate>,
     /// As written: "2011-01-17", "rating periods from 2027-07-09", "current", "long-standing".
@@ -238,11 +238,11 @@ pub struct Standard {
 }
 
 /// A catalog row as constant data; `standard` turns it into the public type.
-struct Row {
+struct Entry {
     id: &'static str,
     title: &'static str,
     applies_to: &'static str,
-    rule: RowRule,
+    rule: EntryRule,
     /// The date, if any, is read from this text so the two cannot disagree.
     effective: &'static str,
     citation: &'static str,
@@ -250,13 +250,13 @@ struct Row {
     note: &'static str,
 }
 
-enum RowRule {
+enum EntryRule {
     Wait(WaitRow),
-    /// Ratios and thresholds have no selection, so their `Rule` is constant as it stands.
-    Other(Rule),
+    /// Ratios and thresholds have no selection, so their `Requirement` is constant as it stands.
+    Other(Requirement),
 }
 
-/// A `Rule::WaitTime` that can live in a constant.
+/// A `Requirement::WaitTime` that can live in a constant.
 struct WaitRow {
     requests: Requests,
     clock: ClockStart,
@@ -267,9 +267,9 @@ struct WaitRow {
 }
 
 impl WaitRow {
-    fn rule(&self) -> Rule {
+    fn rule(&self) -> Requirement {
         let requests = &self.requests;
-        Rule::WaitTime {
+        Requirement::WaitTime {
             selection: Selection {
                 urgency: requests.urgency,
                 visit_type: requests.visit_type,
@@ -307,8 +307,8 @@ const fn requests(
     }
 }
 
-const fn ratio(metric: &'static str, op: Op, limit: f64) -> RowRule {
-    RowRule::Other(Rule::Ratio { metric, op, limit })
+const fn ratio(metric: &'static str, op: Op, limit: f64) -> EntryRule {
+    EntryRule::Other(Requirement::Ratio { metric, op, limit })
 }
 
 /// A share-within-limit wait-time rule, the common case.
@@ -318,8 +318,8 @@ const fn wait(
     limit: f64,
     unit: Unit,
     target: Option<f64>,
-) -> RowRule {
-    RowRule::Wait(WaitRow {
+) -> EntryRule {
+    EntryRule::Wait(WaitRow {
         requests,
         clock,
         limit,
@@ -367,9 +367,9 @@ const NINETY: Option<f64> = Some(0.90);
 const NINETY_FIVE: Option<f64> = Some(0.95);
 const NONE_STATED: Option<f64> = None;
 
-const ROWS: &[Row] = &[
+const ROWS: &[Entry] = &[
     // Section 1: appointment wait-time standards.
-    Row {
+    Entry {
         id: "ca-dmhc/urgent-no-prior-auth",
         title: "California: urgent appointment, no prior authorization",
         applies_to: "urgent, no prior authorization required",
@@ -379,7 +379,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "70 % is the network compliance rate of DMHC's Provider Appointment Availability Survey",
     },
-    Row {
+    Entry {
         id: "ca-dmhc/urgent-prior-auth",
         title: "California: urgent appointment, prior authorization required",
         applies_to: "urgent, prior authorization required",
@@ -389,7 +389,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "ca-dmhc/non-urgent-primary-care",
         title: "California: non-urgent primary care",
         applies_to: "non-urgent primary care",
@@ -399,7 +399,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "ca-dmhc/non-urgent-specialist",
         title: "California: non-urgent specialist, psychiatrist included",
         applies_to: "non-urgent specialist physician, psychiatrist included",
@@ -409,7 +409,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "ca-dmhc/non-urgent-mh-initial",
         title: "California: non-urgent initial visit, non-physician mental health or SUD",
         applies_to: "non-urgent initial visit with a non-physician mental health or SUD provider \
@@ -420,7 +420,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "ca-sb221/mh-follow-up",
         title: "California: non-urgent follow-up, non-physician mental health or SUD (SB 221)",
         applies_to: "non-urgent follow-up with a non-physician MH/SUD provider, for an enrollee \
@@ -437,7 +437,7 @@ const ROWS: &[Row] = &[
         confidence: S,
         note: "",
     },
-    Row {
+    Entry {
         id: "ca-dmhc/non-urgent-ancillary",
         title: "California: non-urgent ancillary service",
         applies_to: "non-urgent ancillary service",
@@ -447,7 +447,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "us-cms/medicaid-outpatient-mh-sud",
         title: "Medicaid managed care: routine outpatient mental health and SUD",
         applies_to: "Medicaid managed care, routine outpatient MH and SUD, adult and pediatric",
@@ -457,7 +457,7 @@ const ROWS: &[Row] = &[
         confidence: S,
         note: MEDICAID_NOTE,
     },
-    Row {
+    Entry {
         id: "us-cms/medicaid-primary-care",
         title: "Medicaid managed care: routine primary care",
         applies_to: "Medicaid managed care, routine primary care",
@@ -467,7 +467,7 @@ const ROWS: &[Row] = &[
         confidence: S,
         note: MEDICAID_NOTE,
     },
-    Row {
+    Entry {
         id: "us-cms/ffe-behavioral-health",
         title: "Federally-facilitated Marketplace: behavioral health",
         applies_to: "Federally-facilitated Marketplace plans, behavioral health",
@@ -477,7 +477,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "us-cms/ffe-primary-care",
         title: "Federally-facilitated Marketplace: routine primary care",
         applies_to: "Federally-facilitated Marketplace plans, routine primary care",
@@ -487,7 +487,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "us-cms/ffe-specialty",
         title: "Federally-facilitated Marketplace: non-urgent specialty care",
         applies_to: "Federally-facilitated Marketplace plans, non-urgent specialty",
@@ -497,7 +497,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "ny/bh-initial",
         title: "New York: initial behavioral health visit",
         applies_to: "New York, initial behavioral health visit",
@@ -507,7 +507,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "ny/bh-post-discharge",
         title: "New York: behavioral health visit after discharge or an emergency visit",
         applies_to: "New York, visit after hospital discharge or ER visit",
@@ -517,7 +517,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "md/urgent",
         title: "Maryland: urgent care",
         applies_to: "Maryland, urgent care including BH/SUD",
@@ -527,7 +527,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "md/bh-non-urgent",
         title: "Maryland: non-urgent behavioral health or SUD",
         applies_to: "Maryland, non-urgent behavioral health or SUD",
@@ -537,7 +537,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "co-medicaid/bh-urgent",
         title: "Colorado Medicaid: urgent behavioral health",
         applies_to: "Colorado Medicaid, behavioral health urgent",
@@ -547,7 +547,7 @@ const ROWS: &[Row] = &[
         confidence: S,
         note: "",
     },
-    Row {
+    Entry {
         id: "co-medicaid/bh-non-urgent",
         title: "Colorado Medicaid: non-urgent symptomatic behavioral health",
         applies_to: "Colorado Medicaid, non-urgent symptomatic BH",
@@ -557,7 +557,7 @@ const ROWS: &[Row] = &[
         confidence: S,
         note: "",
     },
-    Row {
+    Entry {
         id: "or-medicaid/bh-routine-assessment",
         title: "Oregon CCO: routine behavioral health assessment",
         applies_to: "Oregon CCO, routine BH assessment",
@@ -574,7 +574,7 @@ const ROWS: &[Row] = &[
         note: "",
     },
     // Section 2: staffing ratios.
-    Row {
+    Entry {
         id: "ca-dmhc/physician-ratio",
         title: "California: enrollees per physician",
         applies_to: "enrollees per FTE physician",
@@ -584,7 +584,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "ca-dmhc/pcp-ratio",
         title: "California: enrollees per primary care physician",
         applies_to: "enrollees per FTE primary care physician",
@@ -594,7 +594,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "+ up to 1,000 per supervised FTE NP/PA",
     },
-    Row {
+    Entry {
         id: "md/bh-ratio",
         title: "Maryland: enrollees per behavioral health provider",
         applies_to: "enrollees per FTE behavioral health provider",
@@ -608,7 +608,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "md/sud-ratio",
         title: "Maryland: enrollees per SUD provider",
         applies_to: "enrollees per FTE SUD provider",
@@ -618,7 +618,7 @@ const ROWS: &[Row] = &[
         confidence: V,
         note: "",
     },
-    Row {
+    Entry {
         id: "us-hrsa/mh-hpsa-core",
         title: "HRSA mental health shortage benchmark: core professionals",
         applies_to: "population per core mental health professional (shortage benchmark, not a plan duty)",
@@ -633,11 +633,11 @@ const ROWS: &[Row] = &[
         note: "a shortage benchmark, not a plan duty: shortage at 6,000 or more per professional",
     },
     // Section 3: settlement- and contract-derived standards.
-    Row {
+    Entry {
         id: "kp-dmhc-2023/follow-up-average",
         title: "DMHC–Kaiser 2023 settlement: average mental health follow-up wait",
         applies_to: "average non-urgent follow-up wait with a non-physician MH provider",
-        rule: RowRule::Wait(WaitRow {
+        rule: EntryRule::Wait(WaitRow {
             requests: ROUTINE_THERAPY_FOLLOW_UP,
             clock: PriorAppointment,
             limit: 10.0,
@@ -651,11 +651,11 @@ const ROWS: &[Row] = &[
         confidence: S,
         note: "the 2023 DMHC enforcement found an average of 21.4 business days in late 2022",
     },
-    Row {
+    Entry {
         id: "nuhw-2025/non-appointment-hours",
         title: "NUHW 2025 contract: therapist time for patient care outside appointments",
         applies_to: "weekly hours a full-time therapist has for patient care outside appointments",
-        rule: RowRule::Other(Rule::Threshold {
+        rule: EntryRule::Other(Requirement::Threshold {
             metric: "weekly hours for patient care outside appointments per full-time therapist",
             op: Op::Ge,
             limit: 5.0,
@@ -677,10 +677,10 @@ pub fn find(id: &str) -> Option<Standard> {
     ROWS.iter().find(|row| row.id == id).map(standard)
 }
 
-fn standard(row: &Row) -> Standard {
+fn standard(row: &Entry) -> Standard {
     let rule = match &row.rule {
-        RowRule::Wait(wait) => wait.rule(),
-        RowRule::Other(rule) => rule.clone(),
+        EntryRule::Wait(wait) => wait.rule(),
+        EntryRule::Other(rule) => rule.clone(),
     };
     Standard {
         id: row.id,
@@ -739,11 +739,11 @@ fn render_block(standard: &Standard) -> String {
 }
 
 /// The labelled lines that say what a rule checks.
-fn rule_fields(rule: &Rule) -> Vec<(&'static str, String)> {
+fn rule_fields(rule: &Requirement) -> Vec<(&'static str, String)> {
     let (metric, op, limit, unit) = match rule {
-        Rule::WaitTime { .. } => return wait_fields(rule),
-        Rule::Ratio { metric, op, limit } => (metric, op, limit, ""),
-        Rule::Threshold {
+        Requirement::WaitTime { .. } => return wait_fields(rule),
+        Requirement::Ratio { metric, op, limit } => (metric, op, limit, ""),
+        Requirement::Threshold {
             metric,
             op,
             limit,
@@ -754,8 +754,8 @@ fn rule_fields(rule: &Rule) -> Vec<(&'static str, String)> {
     vec![("limit", line.trim_end().to_owned())]
 }
 
-fn wait_fields(rule: &Rule) -> Vec<(&'static str, String)> {
-    let Rule::WaitTime {
+fn wait_fields(rule: &Requirement) -> Vec<(&'static str, String)> {
+    let Requirement::WaitTime {
         selection,
         clock,
         limit,
@@ -888,9 +888,9 @@ fn standard_json(standard: &Standard) -> Value {
 }
 
 /// The keys that depend on the kind of rule, null where they do not apply.
-fn rule_json(rule: &Rule) -> Value {
+fn rule_json(rule: &Requirement) -> Value {
     match rule {
-        Rule::WaitTime {
+        Requirement::WaitTime {
             clock,
             limit,
             unit,
@@ -902,11 +902,11 @@ fn rule_json(rule: &Rule) -> Value {
             "unit": unit.as_str(), "target": target, "measure": measure.as_str(),
             "op": null, "metric": null,
         }),
-        Rule::Ratio { metric, op, limit } => json!({
+        Requirement::Ratio { metric, op, limit } => json!({
             "kind": "ratio", "clock_start": null, "limit": limit, "unit": null,
             "target": null, "measure": null, "op": op.as_str(), "metric": metric,
         }),
-        Rule::Threshold {
+        Requirement::Threshold {
             metric,
             op,
             limit,
@@ -1018,7 +1018,7 @@ mod tests {
     fn wait_time_limits_match_the_file() {
         for (id, limit, unit, clock, target) in WAITS {
             let found = match find(id).expect("listed").rule {
-                Rule::WaitTime {
+                Requirement::WaitTime {
                     limit,
                     unit,
                     clock,
@@ -1032,7 +1032,7 @@ mod tests {
         let catalog = catalog();
         let waits = catalog
             .iter()
-            .filter(|s| matches!(s.rule, Rule::WaitTime { .. }));
+            .filter(|s| matches!(s.rule, Requirement::WaitTime { .. }));
         assert_eq!(waits.count(), WAITS.len());
     }
 
@@ -1048,7 +1048,9 @@ mod tests {
         ];
         for (id, op, limit) in table {
             let found = match find(id).expect("listed").rule {
-                Rule::Ratio { op, limit, .. } | Rule::Threshold { op, limit, .. } => (op, limit),
+                Requirement::Ratio { op, limit, .. } | Requirement::Threshold { op, limit, .. } => {
+                    (op, limit)
+                }
                 other => panic!("{id} is a wait-time standard: {other:?}"),
             };
             assert_eq!(found, (op, limit), "{id}");
@@ -1064,7 +1066,7 @@ mod tests {
         prior_auth: Option<bool>,
         providers: &[ProviderType],
     ) {
-        let Rule::WaitTime { selection, .. } = find(id).expect("listed").rule else {
+        let Requirement::WaitTime { selection, .. } = find(id).expect("listed").rule else {
             panic!("{id} is not a wait-time standard");
         };
         let expected = Selection {
@@ -1106,7 +1108,7 @@ mod tests {
     #[test]
     fn only_the_settlement_average_is_a_mean_wait() {
         for standard in catalog() {
-            if let Rule::WaitTime { measure, .. } = standard.rule {
+            if let Requirement::WaitTime { measure, .. } = standard.rule {
                 let mean = standard.id == "kp-dmhc-2023/follow-up-average";
                 assert_eq!(measure == Measure::MeanWait, mean, "{}", standard.id);
             }

@@ -1,11 +1,15 @@
-//! The long-running daemon: jobs, their schedules, and shutdown.
+//! The long-running daemon: jobs, their schedules, reload and shutdown;
+//! with [`run`] (one run of a set of checks: fetch, evaluate), [`systemd`]
+//! (notifications, the only module that knows sd-notify), [`serve`] (the
+//! `[daemon] listen` HTTP listener, the only module that knows axum),
+//! [`metrics`] and the [`heartbeat`] the watchdog reads. This is an edge:
+//! it reads the clock and the configuration, and hands values down.
 //!
 //! Checks that share a schedule (expression and time zone) form one
 //! [`Job`]; each job is one task that runs its checks once at start-up and
 //! then at every tick of its schedule. A job's runs are sequential, so a
 //! job never overlaps itself: ticks that fall due while a run is still
-//! going are skipped and logged. The scheduler is the only place below
-//! `main` that reads the clock.
+//! going are skipped and logged.
 //!
 //! Shutdown: when the [`CancellationToken`] is cancelled (SIGTERM, SIGINT),
 //! jobs stop waiting for their next tick; runs in progress get
@@ -78,7 +82,7 @@ pub fn jobs(config: &Config) -> Vec<Job> {
 /// tokens: `generation` ends when a reload replaces the jobs (runs in
 /// progress finish), `shutdown` ends everything (fetches are abandoned).
 #[derive(Clone)]
-struct Services {
+struct JobContext {
     config: Arc<Config>,
     store: Arc<Store>,
     wake: Arc<Notify>,
@@ -106,7 +110,7 @@ pub async fn run(
     let heartbeat = Arc::new(Heartbeat::default());
     let metrics = Arc::new(crate::daemon::metrics::Metrics::default());
     if let Some(address) = config.daemon.listen {
-        let served = crate::daemon::serve::Shared {
+        let served = crate::daemon::serve::ServeState {
             metrics: metrics.clone(),
             store: store.clone(),
             heartbeat: heartbeat.clone(),
@@ -116,7 +120,7 @@ pub async fn run(
         };
         tracker.spawn(crate::daemon::serve::start(address, served, shutdown.clone()).await?);
     }
-    let shared = Shared {
+    let shared = Lasting {
         store: &store,
         heartbeat: &heartbeat,
         metrics: &metrics,
@@ -169,7 +173,7 @@ pub async fn run(
 }
 
 /// What outlives a reload.
-struct Shared<'a> {
+struct Lasting<'a> {
     store: &'a Arc<Store>,
     heartbeat: &'a Arc<Heartbeat>,
     metrics: &'a Arc<crate::daemon::metrics::Metrics>,
@@ -183,13 +187,13 @@ struct Shared<'a> {
 fn start_generation(
     config: Arc<Config>,
     mailer: Arc<Mailer>,
-    shared: &Shared<'_>,
+    shared: &Lasting<'_>,
     run_at_start: bool,
 ) -> CancellationToken {
     let (store, tracker) = (shared.store, shared.tracker);
     let generation = shared.shutdown.child_token();
     shared.heartbeat.clear();
-    let services = Services {
+    let services = JobContext {
         config: config.clone(),
         store: store.clone(),
         wake: Arc::new(Notify::new()),
@@ -320,7 +324,12 @@ async fn watchdog_loop(interval: Duration, heartbeat: Arc<Heartbeat>, shutdown: 
 /// The start-up run covers every check at once (so each route gets one
 /// email, not one per schedule); then each job waits for its first tick.
 /// After a reload there is no such run: jobs wait for their next tick.
-async fn start_jobs(jobs: Vec<Job>, services: Services, tracker: TaskTracker, run_at_start: bool) {
+async fn start_jobs(
+    jobs: Vec<Job>,
+    services: JobContext,
+    tracker: TaskTracker,
+    run_at_start: bool,
+) {
     let started = Utc::now();
     if run_at_start {
         let span = info_span!("job", job = "start-up");
@@ -337,7 +346,7 @@ async fn start_jobs(jobs: Vec<Job>, services: Services, tracker: TaskTracker, ru
     }
 }
 
-async fn job_loop(job: Job, last_run: DateTime<Utc>, services: Services) {
+async fn job_loop(job: Job, last_run: DateTime<Utc>, services: JobContext) {
     let name = job.name();
     let mut due = last_run;
     loop {
@@ -370,7 +379,12 @@ async fn job_loop(job: Job, last_run: DateTime<Utc>, services: Services) {
 
 /// One run: evaluate, record in the state store (which queues what is due
 /// to be told), wake the delivery worker, and tell systemd how things are.
-async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>, job: Option<&Job>) {
+async fn run_and_log(
+    services: &JobContext,
+    checks: &[Check],
+    due: DateTime<Utc>,
+    job: Option<&Job>,
+) {
     let config = &services.config;
     let Some(outcome) = crate::daemon::run::run(
         config,
@@ -411,7 +425,7 @@ async fn run_and_log(services: &Services, checks: &[Check], due: DateTime<Utc>, 
 }
 
 /// "12 checks, 2 firing, outbox 0, next run 06:00 PST"
-fn status_line(services: &Services, job: Option<&Job>) -> String {
+fn status_line(services: &JobContext, job: Option<&Job>) -> String {
     let firing = services
         .store
         .episodes()

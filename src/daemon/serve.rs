@@ -21,7 +21,7 @@ use crate::daemon::metrics::Metrics;
 use crate::state::Store;
 
 #[derive(Clone)]
-pub struct Shared {
+pub struct ServeState {
     pub metrics: Arc<Metrics>,
     pub store: Arc<Store>,
     pub heartbeat: Arc<Heartbeat>,
@@ -34,7 +34,7 @@ pub struct Shared {
 /// `shutdown`.
 pub async fn start(
     address: SocketAddr,
-    shared: Shared,
+    shared: ServeState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<impl std::future::Future<Output = ()>> {
     let listener = tokio::net::TcpListener::bind(address)
@@ -54,7 +54,9 @@ pub async fn start(
     })
 }
 
-async fn metrics(axum::extract::State(shared): axum::extract::State<Shared>) -> impl IntoResponse {
+async fn metrics(
+    axum::extract::State(shared): axum::extract::State<ServeState>,
+) -> impl IntoResponse {
     let now = Utc::now();
     let outbox = shared.store.outbox_stats().unwrap_or_default();
     let episodes = shared.store.episodes().unwrap_or_default();
@@ -75,7 +77,9 @@ async fn metrics(axum::extract::State(shared): axum::extract::State<Shared>) -> 
     )
 }
 
-async fn healthz(axum::extract::State(shared): axum::extract::State<Shared>) -> impl IntoResponse {
+async fn healthz(
+    axum::extract::State(shared): axum::extract::State<ServeState>,
+) -> impl IntoResponse {
     let stale = shared.heartbeat.stale(shared.stale_after);
     let writable = shared.store.writable();
     let last_run = shared.metrics.snapshot().last_run;

@@ -1,10 +1,13 @@
 //! Who is told what: routing check results to recipients, rendering the
-//! email, and sending it.
+//! email, and sending the outbox.
 //!
 //! [`follows`] and [`labels_match`] (pure) say whether a [`Route`] is told
 //! about a check and group; [`render`] (pure) turns one [`Digest`]
-//! into subject, text and HTML; [`mail`] is the only module that knows
-//! lettre and does the sending (SMTP or `.eml` files).
+//! into subject, text and HTML; [`delivery`] sends what the outbox holds
+//! (marking a message sent only once the server took it); [`mail`] is the
+//! only module that knows lettre and does the sending (SMTP or `.eml`
+//! files), configured by [`spec`]. It never decides *whether* an alert is
+//! due: that is `alerts`'s.
 //!
 //! Digests are built by `crate::alerts::record` from what the alert state says is
 //! due (firing, reminders, resolutions, in [`DigestItem::notices`]) and by

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 
 use super::{Digest, DigestItem};
 use crate::check::Notice;
-use crate::check::standards::{ClockStart, Measure, Rule};
+use crate::check::standards::{ClockStart, Measure, Requirement};
 use crate::check::{CheckResult, GroupResult, Status};
 use crate::check::{Op, Severity};
 
@@ -152,7 +152,7 @@ fn time(t: DateTime<Utc>, zone: Tz) -> String {
 /// other number with thousands separators.
 pub fn value_text(r: &CheckResult, value: f64) -> String {
     match r.standard.as_ref().map(|s| &s.rule) {
-        Some(Rule::WaitTime {
+        Some(Requirement::WaitTime {
             measure: Measure::ShareWithinLimit,
             ..
         }) => percent(value),
@@ -179,7 +179,7 @@ fn clock_phrase(clock: ClockStart) -> &'static str {
 /// are still waiting past the limit. H&S Code … (confidence S: …)"
 pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option<String> {
     let (stats, standard) = (group.wait.as_ref()?, r.standard.as_ref()?);
-    let Rule::WaitTime { clock, measure, .. } = &standard.rule else {
+    let Requirement::WaitTime { clock, measure, .. } = &standard.rule else {
         return None;
     };
     let within = stats.unit.words(stats.limit);
@@ -318,7 +318,7 @@ fn limit_text(r: &CheckResult) -> String {
 fn facts(r: &CheckResult, zone: Tz) -> Vec<(&'static str, String)> {
     let standard = match (r.standard.as_ref().map(|s| &s.rule), r.comparison.op) {
         (
-            Some(Rule::WaitTime {
+            Some(Requirement::WaitTime {
                 measure: Measure::ShareWithinLimit,
                 ..
             }),

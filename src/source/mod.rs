@@ -6,8 +6,11 @@
 //! `anyhow::Error` whose message names the source and what to change; the
 //! caller logs it and marks the checks that use the source `unknown`.
 //!
-//! Later sources (FHIR, NPPES, PostgreSQL) are further variants of
-//! [`crate::source::spec::Location`] with a module here each.
+//! Each kind of source is a variant of [`spec::Location`] with a module
+//! here: [`fhir`], [`nppes`], [`postgres`] (the only module that knows
+//! tokio-postgres). A CSV file that wait-time checks read is not loaded
+//! but streamed through a fold ([`csv_stream`]) that the caller plugs in.
+//! This stage never evaluates: it yields rows.
 
 pub mod csv_stream;
 pub mod fhir;

@@ -39,18 +39,18 @@ pub(super) fn staffing_standard(
         return None;
     };
     let (op, limit, metric) = match (&standard.rule, kind) {
-        (standards::Rule::Ratio { metric, op, limit }, "ratio")
+        (standards::Requirement::Ratio { metric, op, limit }, "ratio")
         | (
-            standards::Rule::Threshold {
+            standards::Requirement::Threshold {
                 metric, op, limit, ..
             },
             "threshold",
         ) => (*op, *limit, *metric),
         (rule, _) => {
             let wanted = match rule {
-                standards::Rule::WaitTime { .. } => "timely_access",
-                standards::Rule::Ratio { .. } => "ratio",
-                standards::Rule::Threshold { .. } => "threshold",
+                standards::Requirement::WaitTime { .. } => "timely_access",
+                standards::Requirement::Ratio { .. } => "ratio",
+                standards::Requirement::Threshold { .. } => "threshold",
             };
             v.problem(
                 id.span(),
@@ -150,7 +150,7 @@ pub(super) fn timely_access(
         );
         return None;
     };
-    let standards::Rule::WaitTime {
+    let standards::Requirement::WaitTime {
         selection,
         clock,
         limit,

@@ -4,7 +4,7 @@
 //! against a source's header through the `[source.fields]` mapping (with no
 //! mapping, a header that uses the canonical names just works), and
 //! `ValueMaps` turns the source's own spellings (`"LCSW"`) into canonical
-//! values (`"non_physician_mh"`). Rows are read through the [`Row`] trait so
+//! values (`"non_physician_mh"`). Rows are read through the [`Cells`] trait so
 //! that CSV records and parsed JSON tables share one code path. Pure.
 
 use std::collections::BTreeMap;
@@ -13,17 +13,17 @@ use crate::check::fields::Field;
 
 /// Access to one row's cells by column index. `None`: no such cell, or
 /// a cell that is not text.
-pub trait Row {
+pub trait Cells {
     fn get(&self, column: usize) -> Option<&str>;
 }
 
-impl Row for csv::ByteRecord {
+impl Cells for csv::ByteRecord {
     fn get(&self, column: usize) -> Option<&str> {
         std::str::from_utf8(csv::ByteRecord::get(self, column)?).ok()
     }
 }
 
-impl Row for Vec<Option<String>> {
+impl Cells for Vec<Option<String>> {
     fn get(&self, column: usize) -> Option<&str> {
         self.as_slice().get(column)?.as_deref()
     }
@@ -63,12 +63,12 @@ impl Columns {
     }
 
     /// The trimmed, non-empty text of `field` in `row`.
-    pub fn text<'r>(&self, row: &'r impl Row, field: Field) -> Option<&'r str> {
+    pub fn text<'r>(&self, row: &'r impl Cells, field: Field) -> Option<&'r str> {
         let text = row.get(self.fields[field as usize]?)?.trim();
         (!text.is_empty()).then_some(text)
     }
 
-    pub fn label<'r>(&self, row: &'r impl Row, index: usize) -> Option<&'r str> {
+    pub fn label<'r>(&self, row: &'r impl Cells, index: usize) -> Option<&'r str> {
         let text = row.get(self.labels.get(index).copied().flatten()?)?.trim();
         (!text.is_empty()).then_some(text)
     }

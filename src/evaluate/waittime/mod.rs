@@ -36,7 +36,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use accumulate::{GroupAcc, Outcome};
-use columns::{Columns, Row};
+use columns::{Cells, Columns};
 use timestamp::{Stamp, ZoneCache};
 
 use crate::check::fields::{Field, ValueMaps};
@@ -107,7 +107,7 @@ impl Evaluator {
     }
 
     /// Counts one row; `line` is its line (or record) number in the source.
-    pub fn add(&mut self, line: u64, row: &impl Row) {
+    pub fn add(&mut self, line: u64, row: &impl Cells) {
         for state in &mut self.checks {
             if state.error.is_none() {
                 state.add(line, row);
@@ -171,7 +171,7 @@ fn missing_columns(
 }
 
 impl CheckState {
-    fn add(&mut self, line: u64, row: &impl Row) {
+    fn add(&mut self, line: u64, row: &impl Cells) {
         self.fill_key(row);
         let outcome = self.classify(row);
         if let Outcome::Rejected(reason) = &outcome
@@ -189,7 +189,7 @@ impl CheckState {
     }
 
     /// The group key of `row`: its labels joined by U+001F.
-    fn fill_key(&mut self, row: &impl Row) {
+    fn fill_key(&mut self, row: &impl Cells) {
         self.key.clear();
         for index in 0..self.columns.label_count() {
             if index > 0 {
@@ -200,7 +200,7 @@ impl CheckState {
         }
     }
 
-    fn classify(&mut self, row: &impl Row) -> Outcome {
+    fn classify(&mut self, row: &impl Cells) -> Outcome {
         let rule = &*self.rule;
         let clock = rule.clock_field();
         let Some(start_text) = self.columns.text(row, clock) else {
@@ -255,7 +255,7 @@ impl CheckState {
 
     /// Whether the standard applies to `row`; an error when a field it
     /// selects on is empty or holds an unknown value.
-    fn selects(&self, row: &impl Row) -> Result<bool, String> {
+    fn selects(&self, row: &impl Cells) -> Result<bool, String> {
         let s = &self.rule.selection;
         let get = |field: Field| -> Result<&str, String> {
             let text = self

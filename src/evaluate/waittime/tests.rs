@@ -19,7 +19,7 @@ const HEADER: &str = "id,requested_at,prior_appointment_at,discharged_at,first_o
 /// us-federal calendar, grouped by region.
 fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Check {
     let standard = standards::find(standard).unwrap_or_else(|| panic!("no standard {standard}"));
-    let standards::Rule::WaitTime {
+    let standards::Requirement::WaitTime {
         selection,
         clock,
         limit,
@@ -771,7 +771,7 @@ fn every_wait_time_standard_of_the_catalog() {
     let zone = chrono_tz::America::Los_Angeles;
     let mut tested = 0;
     for standard in standards::catalog() {
-        let standards::Rule::WaitTime {
+        let standards::Requirement::WaitTime {
             selection,
             unit,
             limit,
