@@ -1,8 +1,6 @@
 //! The NPPES NPI Registry source against a real HTTP server playing the
 //! API: paging with limit and skip, counting by city, and errors.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +8,8 @@ use axum::Router;
 use axum::extract::RawQuery;
 use axum::http::header;
 use axum::routing::get;
-use common::{HttpServer, accesswatch, write};
+
+use crate::common::{HttpServer, accesswatch, write};
 
 /// Seven synthetic psychologists: four in OAKLAND, three in FRESNO.
 fn provider(n: usize) -> serde_json::Value {

@@ -3,8 +3,6 @@
 //! response. A bad source makes its check `unknown` with a clear logged
 //! error; the other checks of the run go on.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,7 +10,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
-use common::{HttpServer, STAFFING_CSV, accesswatch, write};
+
+use crate::common::{HttpServer, STAFFING_CSV, accesswatch, write};
 
 fn server(hits_500: Arc<AtomicUsize>) -> HttpServer {
     let router = Router::new()

@@ -2,12 +2,10 @@
 //! datagram socket the test listens on (READY, STATUS, WATCHDOG,
 //! RELOADING, STOPPING), and reloads on SIGHUP.
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, write};
+use crate::common::{self, Daemon, write};
 
 fn config(dir: &std::path::Path, schedule: &str, extra_check: &str) -> std::path::PathBuf {
     write(

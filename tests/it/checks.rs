@@ -1,11 +1,9 @@
 //! Check kinds beyond one-source thresholds: ratios across two sources,
 //! counts, and data freshness.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::{accesswatch, write};
+use crate::common::{accesswatch, write};
 
 const HEAD: &str = "[email]\ntransport = \"file\"\ndirectory = \"outbox\"\nfrom = \"aw@plan.example\"\n\
                     [[route]]\nname = \"r\"\nto = [\"c@plan.example\"]\n";

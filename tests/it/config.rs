@@ -2,12 +2,11 @@
 //! (each invalid one with its exact `FILE:LINE:COL` messages), and on
 //! hostile input: binary, huge, deeply nested, missing.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use accesswatch::config::Config;
-use common::{accesswatch, manifest_dir, write};
+
+use crate::common::{accesswatch, manifest_dir, write};
 
 /// Environment the fixtures and examples refer to.
 const ENV: &[(&str, &str)] = &[

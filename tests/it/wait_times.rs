@@ -1,10 +1,9 @@
 //! Wait-time checks through the real binary: the report's fields, the
 //! email's sentence, JSON sources, and `accesswatch standards`.
 
-mod common;
-
-use common::{accesswatch, write};
 use mail_parser::MessageParser;
+
+use crate::common::{accesswatch, write};
 
 /// Requests of Monday 2026-11-02 (Los Angeles): socal-south has 3 of 5
 /// offered within 10 business days (the 10th is Tuesday 11-17, after

@@ -4,13 +4,12 @@
 //! windows and start-up errors. Each `run --once --notify --as-of T` is one
 //! run of a fresh process, as a restart of the daemon would be.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, SmtpOptions, SmtpServer, accesswatch, free_port, write};
 use mail_parser::MessageParser;
+
+use crate::common::{self, Daemon, SmtpOptions, SmtpServer, accesswatch, free_port, write};
 
 const T0: &str = "2026-11-30T14:00:00Z";
 

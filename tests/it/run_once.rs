@@ -2,11 +2,9 @@
 //! monitoring-plugins convention, `--as-of`, the demo configuration, and
 //! the log output choices.
 
-mod common;
-
 use std::path::Path;
 
-use common::{accesswatch, manifest_dir, write};
+use crate::common::{accesswatch, manifest_dir, write};
 
 /// One threshold check of the given severity over a CSV; `limit` decides
 /// whether it breaches (the value is 15).

@@ -5,8 +5,6 @@
 //! incremental mirror, free slots, the Plan-Net roster, and wait-time
 //! checks over Appointments end to end through the binary.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +12,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use common::{HttpServer, accesswatch, manifest_dir, write};
+
+use crate::common::{self, HttpServer, accesswatch, manifest_dir, write};
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]

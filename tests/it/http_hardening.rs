@@ -3,8 +3,6 @@
 //! 503, a custom CA bundle (a real HTTPS server), content-type checks, the
 //! redirect limit and a proxy from the environment.
 
-mod common;
-
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -17,7 +15,8 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use common::{HttpServer, accesswatch, certificate, write};
+
+use crate::common::{self, HttpServer, accesswatch, certificate, write};
 
 fn options() -> HttpOptions {
     HttpOptions {

@@ -1,11 +1,9 @@
 //! The real daemon process: start-up run, signals, and a failing source
 //! that never stops it.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Daemon, write};
+use crate::common::{self, Daemon, write};
 
 fn config(dir: &std::path::Path, extra_source: &str) -> std::path::PathBuf {
     write(dir, "staffing.csv", common::STAFFING_CSV);

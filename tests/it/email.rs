@@ -4,12 +4,11 @@
 //! headers, both alternative parts, and the breached values. Failures give
 //! operator advice and never crash the run.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Certificate, SmtpOptions, SmtpServer, accesswatch, certificate, write};
 use mail_parser::MessageParser;
+
+use crate::common::{self, Certificate, SmtpOptions, SmtpServer, accesswatch, certificate, write};
 
 /// A config with one breached critical ratio check (socal-south at
 /// 3,476.79 members per therapist) routed to two recipients, and a

@@ -3,8 +3,6 @@
 //! tests/support/smtp_server.py in the virtual environment that
 //! scripts/test creates), and reading delivered mail back.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

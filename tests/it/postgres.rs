@@ -10,14 +10,12 @@
 //! its own. scripts/test installs PostgreSQL and exports
 //! `ACCESSWATCH_PG_BIN`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{Certificate, accesswatch, write};
+use crate::common::{self, Certificate, accesswatch, write};
 
 const USER: &str = "aw";
 const PASSWORD: &str = "pg-test-S3cret";
@@ -319,7 +317,7 @@ fn error(check: &serde_json::Value) -> &str {
 
 const AS_OF: &str = "2026-11-30T17:00:00-08:00";
 
-/// The requests of tests/wait_times.rs: socal-south has 3 of 5 offered
+/// The requests of tests/it/wait_times.rs: socal-south has 3 of 5 offered
 /// within 10 business days, north 2 of 2; plus R0, requested before the
 /// window and never offered, which `requested_at > $1` leaves out.
 const APPOINTMENTS: &str = "
