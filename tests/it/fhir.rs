@@ -13,7 +13,7 @@ use axum::Router;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::common::{self, HttpServer, accesswatch, manifest_dir, write};
+use crate::common::{self, ConfigText, HttpServer, accesswatch, manifest_dir, write};
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -144,10 +144,10 @@ fn cut_off_server() -> String {
 const AS_OF: &str = "2026-11-30T17:00:00-08:00";
 
 fn header() -> String {
-    "[daemon]\ntime_zone = \"America/Los_Angeles\"\nstate_directory = \"state\"\n\n\
-     [email]\ntransport = \"file\"\ndirectory = \"outbox\"\nfrom = \"aw@plan.example\"\n\n\
-     [[route]]\nname = \"all\"\nto = [\"c@plan.example\"]\n\n"
-        .to_owned()
+    ConfigText::new()
+        .los_angeles()
+        .route("all", &["c@plan.example"])
+        .build()
 }
 
 /// A `[[source]]` of kind fhir; `fhir` goes into `[source.fhir]`.

@@ -9,7 +9,7 @@ use axum::extract::RawQuery;
 use axum::http::header;
 use axum::routing::get;
 
-use crate::common::{HttpServer, accesswatch, write};
+use crate::common::{ConfigText, HttpServer, accesswatch};
 
 /// Seven synthetic psychologists: four in OAKLAND, three in FRESNO.
 fn provider(n: usize) -> serde_json::Value {
@@ -54,17 +54,9 @@ fn server(seen: Arc<Mutex<Vec<HashMap<String, String>>>>) -> HttpServer {
 }
 
 fn config(dir: &std::path::Path, url: &str, state: &str) -> std::path::PathBuf {
-    write(
-        dir,
-        "accesswatch.toml",
-        &format!(
-            r#"
-[email]
-transport = "file"
-directory = "outbox"
-from = "aw@plan.example"
-
-[[source]]
+    ConfigText::new()
+        .section(&format!(
+            r#"[[source]]
 id = "npi"
 kind = "nppes"
 retries = 0
@@ -83,14 +75,10 @@ field = "providers"
 aggregate = "count"
 group_by = ["city"]
 op = ">="
-limit = 4
-
-[[route]]
-name = "r"
-to = ["c@plan.example"]
-"#
-        ),
-    )
+limit = 4"#
+        ))
+        .route("r", &["c@plan.example"])
+        .write(dir)
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::common::{self, Certificate, accesswatch, write};
+use crate::common::{self, Certificate, ConfigText, accesswatch};
 
 const USER: &str = "aw";
 const PASSWORD: &str = "pg-test-S3cret";
@@ -226,21 +226,6 @@ impl PgServer {
     }
 }
 
-const HEADER: &str = r#"
-[daemon]
-time_zone = "America/Los_Angeles"
-state_directory = "state"
-
-[email]
-transport = "file"
-directory = "outbox"
-from = "aw@plan.example"
-
-[[route]]
-name = "compliance"
-to = ["compliance@plan.example"]
-"#;
-
 /// A `[[source]]` of kind postgres on the test server; `extra` adds or
 /// overrides keys of `[source.postgres]`.
 fn source(id: &str, database: &str, query: &str, extra: &str) -> String {
@@ -269,7 +254,11 @@ const STAFFING_QUERY: &str = "SELECT 'socal-south'::text AS region, 412000::int8
 /// the report.
 fn run_once(config: &str, env: &[(&str, &str)]) -> (common::Output, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "accesswatch.toml", &format!("{HEADER}{config}"));
+    let path = ConfigText::new()
+        .los_angeles()
+        .route("compliance", &["compliance@plan.example"])
+        .section(config)
+        .write(dir.path());
     let mut env = env.to_vec();
     if !env.iter().any(|(k, _)| *k == "PG_TEST_PASSWORD") {
         env.push(("PG_TEST_PASSWORD", PASSWORD));
