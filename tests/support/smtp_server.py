@@ -33,7 +33,7 @@ Certificates: rustls (the daemon's TLS) refuses a certificate marked as a CA
 when it is used as the server's own certificate (CaUsedAsEndEntity), and
 `openssl req -x509` marks one as a CA by default. For a self-signed test
 certificate add `-addext basicConstraints=critical,CA:FALSE
--addext extendedKeyUsage=serverAuth`, or do as tests/common/mod.rs does and
+-addext extendedKeyUsage=serverAuth`, or do as tests/it/common.rs does and
 sign a leaf certificate with a separate test CA.
 
 SIGTERM or SIGINT stops it with exit status 0. It also stops when its parent

@@ -2,12 +2,11 @@
 //! (each invalid one with its exact `FILE:LINE:COL` messages), and on
 //! hostile input: binary, huge, deeply nested, missing.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use accesswatch::config::Config;
-use common::{accesswatch, manifest_dir, write};
+
+use crate::common::{ConfigText, accesswatch, manifest_dir, write};
 
 /// Environment the fixtures and examples refer to.
 const ENV: &[(&str, &str)] = &[
@@ -200,10 +199,10 @@ fn hostile_files_get_clear_errors() {
 #[test]
 fn many_checks_validate_and_every_problem_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from(
-        "[email]\ntransport = \"file\"\ndirectory = \"out\"\nfrom = \"aw@plan.example\"\n[[route]]\nname = \"r\"\nto = [\"c@plan.example\"]\n",
-    );
-    text += "[[source]]\nid = \"s\"\nkind = \"file\"\npath = \"s.csv\"\n";
+    let mut text = ConfigText::new()
+        .route("r", &["c@plan.example"])
+        .section("[[source]]\nid = \"s\"\nkind = \"file\"\npath = \"s.csv\"")
+        .build();
     for i in 0..2_000 {
         let op = if i % 500 == 7 { "=>" } else { ">=" };
         text += &format!(

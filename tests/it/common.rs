@@ -3,8 +3,6 @@
 //! tests/support/smtp_server.py in the virtual environment that
 //! scripts/test creates), and reading delivered mail back.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -441,4 +439,128 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The text of a test's accesswatch.toml, built from the sections the
+/// tests share so that each test spells out only what it is about.
+///
+/// [`ConfigText::new`] is an `[email]` that writes .eml files into
+/// `outbox/` from aw@plan.example and nothing else; sections are added in
+/// the order of the calls, after `[daemon]` and `[email]`.
+pub struct ConfigText {
+    daemon: String,
+    from: String,
+    email: String,
+    body: String,
+}
+
+impl ConfigText {
+    pub fn new() -> ConfigText {
+        ConfigText {
+            daemon: String::new(),
+            from: "aw@plan.example".to_owned(),
+            email: "transport = \"file\"\ndirectory = \"outbox\"\n".to_owned(),
+            body: String::new(),
+        }
+    }
+
+    /// Adds keys to `[daemon]` (which is left out while it has none).
+    pub fn daemon(mut self, keys: &str) -> ConfigText {
+        push(&mut self.daemon, keys);
+        self
+    }
+
+    /// The `[daemon]` keys of the tests that keep state: Los Angeles time,
+    /// and the state file in `state/` next to the configuration.
+    pub fn los_angeles(self) -> ConfigText {
+        self.daemon("time_zone = \"America/Los_Angeles\"\nstate_directory = \"state\"")
+    }
+
+    /// The `from` of `[email]`.
+    pub fn from(mut self, from: &str) -> ConfigText {
+        self.from = from.to_owned();
+        self
+    }
+
+    /// The keys of `[email]` other than `from`, instead of the file
+    /// transport (see [`plain_smtp`]).
+    pub fn email(mut self, keys: &str) -> ConfigText {
+        self.email = String::new();
+        push(&mut self.email, keys);
+        self
+    }
+
+    /// Adds the `staffing` source (staffing.csv, see [`STAFFING_CSV`]) with
+    /// `extra` keys.
+    pub fn staffing_source(self, extra: &str) -> ConfigText {
+        self.section(&format!(
+            "[[source]]\nid = \"staffing\"\nkind = \"file\"\npath = \"staffing.csv\"\n{extra}"
+        ))
+    }
+
+    /// Adds the `members-per-therapist` check on the `staffing` source
+    /// (members over FTE by region, at most 3,000, critical) with `extra`
+    /// keys.
+    pub fn staffing_check(self, extra: &str) -> ConfigText {
+        self.section(&format!(
+            r#"[[check]]
+id = "members-per-therapist"
+title = "Members per FTE therapist"
+kind = "ratio"
+source = "staffing"
+numerator = "members"
+denominator = "fte"
+group_by = ["region"]
+op = "<="
+limit = 3000
+severity = "critical"
+{extra}"#
+        ))
+    }
+
+    /// Adds a `[[route]]` to the addresses `to`.
+    pub fn route(self, name: &str, to: &[&str]) -> ConfigText {
+        let to: Vec<String> = to.iter().map(|a| format!("\"{a}\"")).collect();
+        self.section(&format!(
+            "[[route]]\nname = \"{name}\"\nto = [{}]",
+            to.join(", ")
+        ))
+    }
+
+    /// Adds TOML text as it is: whole sections, or keys of the section
+    /// added last.
+    pub fn section(mut self, toml: &str) -> ConfigText {
+        if !self.body.is_empty() {
+            self.body.push('\n');
+        }
+        push(&mut self.body, toml);
+        self
+    }
+
+    pub fn build(&self) -> String {
+        let mut text = String::new();
+        if !self.daemon.is_empty() {
+            text += &format!("[daemon]\n{}\n", self.daemon);
+        }
+        text += &format!("[email]\nfrom = \"{}\"\n{}\n", self.from, self.email);
+        text + &self.body
+    }
+
+    /// Writes the text to `dir`/accesswatch.toml.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        write(dir, "accesswatch.toml", &self.build())
+    }
+}
+
+/// Appends `text` to `to` as whole lines.
+fn push(to: &mut String, text: &str) {
+    to.push_str(text);
+    if !text.is_empty() && !text.ends_with('\n') {
+        to.push('\n');
+    }
+}
+
+/// The `[email]` keys of plain SMTP (no TLS) to 127.0.0.1:`port`.
+pub fn plain_smtp(port: u16) -> String {
+    format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"")
 }

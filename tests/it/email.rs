@@ -4,58 +4,36 @@
 //! headers, both alternative parts, and the breached values. Failures give
 //! operator advice and never crash the run.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Certificate, SmtpOptions, SmtpServer, accesswatch, certificate, write};
 use mail_parser::MessageParser;
+
+use crate::common::{
+    self, Certificate, ConfigText, SmtpOptions, SmtpServer, accesswatch, certificate, plain_smtp,
+    write,
+};
 
 /// A config with one breached critical ratio check (socal-south at
 /// 3,476.79 members per therapist) routed to two recipients, and a
 /// label-routed second route.
 fn config(dir: &Path, email: &str) -> std::path::PathBuf {
     write(dir, "staffing.csv", common::STAFFING_CSV);
-    let text = format!(
-        r#"
-[daemon]
-time_zone = "America/Los_Angeles"
-state_directory = "state"
-
-[email]
-from = "accesswatch <accesswatch@plan.example>"
-{email}
-
-[[source]]
-id = "staffing"
-kind = "file"
-path = "staffing.csv"
-
-[[check]]
-id = "members-per-therapist"
-title = "Members per FTE therapist"
-kind = "ratio"
-source = "staffing"
-numerator = "members"
-denominator = "fte"
-group_by = ["region"]
-op = "<="
-limit = 3000
-metric = "members per therapist"
-severity = "critical"
-citation = "Plan staffing target; compare 28 CCR §1300.67.2(d)"
-
-[[route]]
-name = "compliance"
-to = ["compliance@plan.example", "Analyst <analyst@plan.example>"]
-
-[[route]]
-name = "north-only"
-to = ["north@plan.example"]
-labels = {{ region = "socal-north" }}
-"#
-    );
-    write(dir, "accesswatch.toml", &text)
+    ConfigText::new()
+        .los_angeles()
+        .from("accesswatch <accesswatch@plan.example>")
+        .email(email)
+        .staffing_source("")
+        .staffing_check(
+            "metric = \"members per therapist\"\n\
+             citation = \"Plan staffing target; compare 28 CCR §1300.67.2(d)\"",
+        )
+        .route(
+            "compliance",
+            &["compliance@plan.example", "Analyst <analyst@plan.example>"],
+        )
+        .route("north-only", &["north@plan.example"])
+        .section("labels = { region = \"socal-north\" }")
+        .write(dir)
 }
 
 fn run_notify(config: &Path, env: &[(&str, &str)]) -> common::Output {
@@ -149,13 +127,7 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
 fn plain_smtp_delivers_one_digest_per_route() {
     let dir = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(dir.path(), SmtpOptions::default());
-    let config = config(
-        dir.path(),
-        &format!(
-            "host = \"127.0.0.1\"\nport = {}\ntls = \"none\"",
-            server.port
-        ),
-    );
+    let config = config(dir.path(), &plain_smtp(server.port));
     let out = run_notify(&config, &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_alert(&server, None);
@@ -332,10 +304,7 @@ fn smtp_server_down_is_logged_with_advice() {
         .unwrap()
         .port();
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        dir.path(),
-        &format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\""),
-    );
+    let config = config(dir.path(), &plain_smtp(port));
     let out = run_notify(&config, &[]);
     assert_eq!(out.code, 2);
     let error = out.log("email failed; kept in the outbox", "route", "compliance")["error"]
@@ -354,13 +323,7 @@ fn smtp_server_down_is_logged_with_advice() {
 fn send_test_email_proves_the_settings() {
     let dir = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(dir.path(), SmtpOptions::default());
-    let config = config(
-        dir.path(),
-        &format!(
-            "host = \"127.0.0.1\"\nport = {}\ntls = \"none\"",
-            server.port
-        ),
-    );
+    let config = config(dir.path(), &plain_smtp(server.port));
     let out = accesswatch(
         &[
             "--config",

@@ -2,24 +2,24 @@
 //! monitoring-plugins convention, `--as-of`, the demo configuration, and
 //! the log output choices.
 
-mod common;
-
 use std::path::Path;
 
-use common::{accesswatch, manifest_dir, write};
+use crate::common::{ConfigText, accesswatch, manifest_dir, write};
 
 /// One threshold check of the given severity over a CSV; `limit` decides
 /// whether it breaches (the value is 15).
 fn config(dir: &Path, severity: &str, limit: u32, extra: &str) -> String {
     write(dir, "waits.csv", "region,days\nsouth,15\nnorth,4\n");
-    let text = format!(
-        "[daemon]\nstate_directory = \"state\"\n{extra}\n[email]\ntransport = \"file\"\ndirectory = \"outbox\"\nfrom = \"aw@plan.example\"\n\
-         [[source]]\nid = \"waits\"\nkind = \"file\"\npath = \"waits.csv\"\n\
-         [[check]]\nid = \"wait-days\"\ntitle = \"Days to first appointment\"\nkind = \"threshold\"\nsource = \"waits\"\n\
-         field = \"days\"\ngroup_by = [\"region\"]\nop = \"<=\"\nlimit = {limit}\nseverity = \"{severity}\"\n\
-         [[route]]\nname = \"r\"\nto = [\"c@plan.example\"]\n"
-    );
-    write(dir, "accesswatch.toml", &text)
+    ConfigText::new()
+        .daemon("state_directory = \"state\"")
+        .daemon(extra)
+        .section(&format!(
+            "[[source]]\nid = \"waits\"\nkind = \"file\"\npath = \"waits.csv\"\n\
+             [[check]]\nid = \"wait-days\"\ntitle = \"Days to first appointment\"\nkind = \"threshold\"\nsource = \"waits\"\n\
+             field = \"days\"\ngroup_by = [\"region\"]\nop = \"<=\"\nlimit = {limit}\nseverity = \"{severity}\""
+        ))
+        .route("r", &["c@plan.example"])
+        .write(dir)
         .to_str()
         .unwrap()
         .to_owned()

@@ -3,8 +3,6 @@
 //! 503, a custom CA bundle (a real HTTPS server), content-type checks, the
 //! redirect limit and a proxy from the environment.
 
-mod common;
-
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -17,7 +15,8 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use common::{HttpServer, accesswatch, certificate, write};
+
+use crate::common::{self, ConfigText, HttpServer, accesswatch, certificate, write};
 
 fn options() -> HttpOptions {
     HttpOptions {
@@ -177,17 +176,14 @@ fn redirect_loops_are_cut_off() {
 const STAFFING: &str = "region,members,fte\nsouth,3500,1\n";
 
 fn check_config(dir: &std::path::Path, source: &str) -> std::path::PathBuf {
-    write(
-        dir,
-        "accesswatch.toml",
-        &format!(
-            "[email]\ntransport = \"file\"\ndirectory = \"outbox\"\nfrom = \"aw@plan.example\"\n\
-             [[route]]\nname = \"r\"\nto = [\"c@plan.example\"]\n\
-             [[source]]\nid = \"s\"\nkind = \"http\"\nretries = 0\n{source}\n\
+    ConfigText::new()
+        .route("r", &["c@plan.example"])
+        .section(&format!(
+            "[[source]]\nid = \"s\"\nkind = \"http\"\nretries = 0\n{source}\n\
              [[check]]\nid = \"c\"\ntitle = \"C\"\nkind = \"ratio\"\nsource = \"s\"\nnumerator = \"members\"\n\
              denominator = \"fte\"\ngroup_by = [\"region\"]\nop = \"<=\"\nlimit = 3000\n"
-        ),
-    )
+        ))
+        .write(dir)
 }
 
 fn run(path: &std::path::Path, env: &[(&str, &str)]) -> serde_json::Value {

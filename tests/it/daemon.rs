@@ -1,54 +1,20 @@
 //! The real daemon process: start-up run, signals, and a failing source
 //! that never stops it.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Daemon, write};
+use crate::common::{self, ConfigText, Daemon, write};
 
 fn config(dir: &std::path::Path, extra_source: &str) -> std::path::PathBuf {
     write(dir, "staffing.csv", common::STAFFING_CSV);
-    write(
-        dir,
-        "accesswatch.toml",
-        &format!(
-            r#"
-[daemon]
-time_zone = "America/Los_Angeles"
-log_format = "json"
-state_directory = "state"
-
-[email]
-transport = "file"
-directory = "outbox"
-from = "aw@plan.example"
-
-[[source]]
-id = "staffing"
-kind = "file"
-path = "staffing.csv"
-{extra_source}
-
-[[check]]
-id = "members-per-therapist"
-title = "Members per FTE therapist"
-kind = "ratio"
-source = "staffing"
-numerator = "members"
-denominator = "fte"
-group_by = ["region"]
-op = "<="
-limit = 3000
-severity = "critical"
-schedule = "*/5 * * * *"
-
-[[route]]
-name = "all"
-to = ["c@plan.example"]
-"#
-        ),
-    )
+    ConfigText::new()
+        .los_angeles()
+        .daemon("log_format = \"json\"")
+        .staffing_source("")
+        .section(extra_source)
+        .staffing_check("schedule = \"*/5 * * * *\"")
+        .route("all", &["c@plan.example"])
+        .write(dir)
 }
 
 fn eml_files(dir: &std::path::Path) -> Vec<String> {

@@ -1,8 +1,6 @@
 //! The NPPES NPI Registry source against a real HTTP server playing the
 //! API: paging with limit and skip, counting by city, and errors.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +8,8 @@ use axum::Router;
 use axum::extract::RawQuery;
 use axum::http::header;
 use axum::routing::get;
-use common::{HttpServer, accesswatch, write};
+
+use crate::common::{ConfigText, HttpServer, accesswatch};
 
 /// Seven synthetic psychologists: four in OAKLAND, three in FRESNO.
 fn provider(n: usize) -> serde_json::Value {
@@ -55,17 +54,9 @@ fn server(seen: Arc<Mutex<Vec<HashMap<String, String>>>>) -> HttpServer {
 }
 
 fn config(dir: &std::path::Path, url: &str, state: &str) -> std::path::PathBuf {
-    write(
-        dir,
-        "accesswatch.toml",
-        &format!(
-            r#"
-[email]
-transport = "file"
-directory = "outbox"
-from = "aw@plan.example"
-
-[[source]]
+    ConfigText::new()
+        .section(&format!(
+            r#"[[source]]
 id = "npi"
 kind = "nppes"
 retries = 0
@@ -84,14 +75,10 @@ field = "providers"
 aggregate = "count"
 group_by = ["city"]
 op = ">="
-limit = 4
-
-[[route]]
-name = "r"
-to = ["c@plan.example"]
-"#
-        ),
-    )
+limit = 4"#
+        ))
+        .route("r", &["c@plan.example"])
+        .write(dir)
 }
 
 #[test]

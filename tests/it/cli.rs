@@ -1,6 +1,6 @@
 //! The command line itself.
 
-mod common;
+use crate::common;
 
 #[test]
 fn version_names_the_git_revision() {

@@ -4,13 +4,14 @@
 //! windows and start-up errors. Each `run --once --notify --as-of T` is one
 //! run of a fresh process, as a restart of the daemon would be.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, SmtpOptions, SmtpServer, accesswatch, free_port, write};
 use mail_parser::MessageParser;
+
+use crate::common::{
+    self, ConfigText, Daemon, SmtpOptions, SmtpServer, accesswatch, free_port, plain_smtp, write,
+};
 
 const T0: &str = "2026-11-30T14:00:00Z";
 
@@ -39,47 +40,18 @@ fn setup(check_extra: &str, extra: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     staffing(dir.path(), 3500);
-    let text = format!(
-        r#"
-[daemon]
-time_zone = "America/Los_Angeles"
-state_directory = "state"
-log_format = "json"
-
-[email]
-from = "accesswatch <aw@plan.example>"
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-timeout = "5s"
-
-[[source]]
-id = "staffing"
-kind = "file"
-path = "staffing.csv"
-max_stale = "2h"
-
-[[check]]
-id = "members-per-therapist"
-title = "Members per FTE therapist"
-kind = "ratio"
-source = "staffing"
-numerator = "members"
-denominator = "fte"
-group_by = ["region"]
-op = "<="
-limit = 3000
-metric = "members per therapist"
-severity = "critical"
-{check_extra}
-
-[[route]]
-name = "compliance"
-to = ["compliance@plan.example"]
-{extra}
-"#
-    );
-    let config = write(dir.path(), "accesswatch.toml", &text);
+    let config = ConfigText::new()
+        .los_angeles()
+        .daemon("log_format = \"json\"")
+        .from("accesswatch <aw@plan.example>")
+        .email(&format!("{}\ntimeout = \"5s\"", plain_smtp(port)))
+        .staffing_source("max_stale = \"2h\"")
+        .staffing_check(&format!(
+            "metric = \"members per therapist\"\n{check_extra}"
+        ))
+        .route("compliance", &["compliance@plan.example"])
+        .section(extra)
+        .write(dir.path());
     Setup { dir, config, port }
 }
 

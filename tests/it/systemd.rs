@@ -2,12 +2,10 @@
 //! datagram socket the test listens on (READY, STATUS, WATCHDOG,
 //! RELOADING, STOPPING), and reloads on SIGHUP.
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, write};
+use crate::common::{self, ConfigText, Daemon, write};
 
 fn config(dir: &std::path::Path, schedule: &str, extra_check: &str) -> std::path::PathBuf {
     write(
@@ -15,46 +13,19 @@ fn config(dir: &std::path::Path, schedule: &str, extra_check: &str) -> std::path
         "staffing.csv",
         "region,members,fte\nsouth,3500,1\nnorth,2000,1\n",
     );
-    write(
-        dir,
-        "accesswatch.toml",
-        &format!(
-            r#"
-[daemon]
-time_zone = "America/Los_Angeles"
-state_directory = "state"
-log_format = "json"
+    config_text(schedule, extra_check).write(dir)
+}
 
-[email]
-transport = "file"
-directory = "outbox"
-from = "aw@plan.example"
-
-[[source]]
-id = "staffing"
-kind = "file"
-path = "staffing.csv"
-
-[[check]]
-id = "members-per-therapist"
-title = "Members per FTE therapist"
-kind = "ratio"
-source = "staffing"
-numerator = "members"
-denominator = "fte"
-group_by = ["region"]
-op = "<="
-limit = 3000
-severity = "critical"
-schedule = "{schedule}"
-{extra_check}
-
-[[route]]
-name = "all"
-to = ["c@plan.example"]
-"#
-        ),
-    )
+/// The text of [`config`]: a critical ratio check that breaches for south
+/// on `schedule`, with email to files.
+fn config_text(schedule: &str, extra_check: &str) -> ConfigText {
+    ConfigText::new()
+        .los_angeles()
+        .daemon("log_format = \"json\"")
+        .staffing_source("")
+        .staffing_check(&format!("schedule = \"{schedule}\""))
+        .section(extra_check)
+        .route("all", &["c@plan.example"])
 }
 
 const SECOND_CHECK: &str = r#"
@@ -230,11 +201,9 @@ fn metrics_parse_as_prometheus_text_and_healthz_tracks_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
     let path = config(dir.path(), "0 6 * * *", SECOND_CHECK);
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        "log_format = \"json\"",
-        &format!("log_format = \"json\"\nlisten = \"127.0.0.1:{port}\""),
-    );
-    write(dir.path(), "accesswatch.toml", &text);
+    config_text("0 6 * * *", SECOND_CHECK)
+        .daemon(&format!("listen = \"127.0.0.1:{port}\""))
+        .write(dir.path());
     let mut daemon = Daemon::start(&path, &[]);
     daemon.wait_for("\"email sent\"", Duration::from_secs(20));
     let (status, body) = http_get(port, "/metrics");

@@ -1,17 +1,17 @@
 //! Check kinds beyond one-source thresholds: ratios across two sources,
 //! counts, and data freshness.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::{accesswatch, write};
+use crate::common::{ConfigText, accesswatch, write};
 
-const HEAD: &str = "[email]\ntransport = \"file\"\ndirectory = \"outbox\"\nfrom = \"aw@plan.example\"\n\
-                    [[route]]\nname = \"r\"\nto = [\"c@plan.example\"]\n";
+/// Email to files and one route; the tests add sources and checks.
+fn head() -> ConfigText {
+    ConfigText::new().route("r", &["c@plan.example"])
+}
 
-fn run_json(dir: &std::path::Path, text: &str, as_of: &str) -> (i32, serde_json::Value) {
-    let path = write(dir, "accesswatch.toml", text);
+fn run_json(dir: &std::path::Path, config: &ConfigText, as_of: &str) -> (i32, serde_json::Value) {
+    let path = config.write(dir);
     let out = accesswatch(
         &[
             "--config",
@@ -54,14 +54,14 @@ fn members_per_clinician_across_two_sources() {
         "roster.csv",
         "network,bh_fte\nhmo,100\nhmo,20\nppo,50\nmedicaid,10\n",
     );
-    let text = format!(
-        "{HEAD}[[source]]\nid = \"membership\"\nkind = \"file\"\npath = \"membership.csv\"\n\
+    let config = head().section(
+        "[[source]]\nid = \"membership\"\nkind = \"file\"\npath = \"membership.csv\"\n\
          [[source]]\nid = \"roster\"\nkind = \"file\"\npath = \"roster.csv\"\n\
          [[check]]\nid = \"members-per-bh-fte\"\ntitle = \"Members per FTE behavioral health clinician\"\nkind = \"ratio\"\n\
          source = \"roster\"\nnumerator_source = \"membership\"\nnumerator = \"members\"\ndenominator = \"bh_fte\"\n\
          group_by = [\"network\"]\nop = \"<=\"\nlimit = 2000\nseverity = \"critical\"\n"
     );
-    let (code, report) = run_json(dir.path(), &text, "2026-11-30T14:00:00Z");
+    let (code, report) = run_json(dir.path(), &config, "2026-11-30T14:00:00Z");
     assert_eq!(code, 2);
     let check = &report["checks"][0];
     assert_eq!(group(check, "network", "hmo")["value"], 2500.0);
@@ -80,7 +80,7 @@ fn members_per_clinician_across_two_sources() {
     assert_eq!(group(check, "network", "medicaid")["status"], "unknown");
     // A missing numerator source is that source's failure.
     std::fs::remove_file(dir.path().join("membership.csv")).unwrap();
-    let (code, report) = run_json(dir.path(), &text, "2026-11-30T14:00:00Z");
+    let (code, report) = run_json(dir.path(), &config, "2026-11-30T14:00:00Z");
     assert_eq!(code, 3);
     assert!(
         report["checks"][0]["error"]
@@ -98,12 +98,12 @@ fn counts_per_group() {
         "providers.csv",
         "county,npi_kind\nalameda,1\nalameda,1\nfresno,1\n",
     );
-    let text = format!(
-        "{HEAD}[[source]]\nid = \"p\"\nkind = \"file\"\npath = \"providers.csv\"\n\
+    let config = head().section(
+        "[[source]]\nid = \"p\"\nkind = \"file\"\npath = \"providers.csv\"\n\
          [[check]]\nid = \"psychologists\"\ntitle = \"Licensed psychologists per county\"\nkind = \"threshold\"\nsource = \"p\"\n\
          field = \"npi_kind\"\naggregate = \"count\"\ngroup_by = [\"county\"]\nop = \">=\"\nlimit = 2\n"
     );
-    let (code, report) = run_json(dir.path(), &text, "2026-11-30T14:00:00Z");
+    let (code, report) = run_json(dir.path(), &config, "2026-11-30T14:00:00Z");
     assert_eq!(code, 1);
     let check = &report["checks"][0];
     assert_eq!(group(check, "county", "alameda")["value"], 2.0);
@@ -118,13 +118,14 @@ fn freshness_from_a_time_column_or_the_file_itself() {
         "feed.csv",
         "region,updated\nnorth,2026-11-30T10:00:00Z\nsouth,2026-11-27\nsouth,2026-11-26\n",
     );
-    let text = format!(
-        "{HEAD}[daemon]\ntime_zone = \"America/Los_Angeles\"\n\
-         [[source]]\nid = \"feed\"\nkind = \"file\"\npath = \"feed.csv\"\n\
-         [[check]]\nid = \"fresh-per-region\"\ntitle = \"Feed updated daily\"\nkind = \"freshness\"\nsource = \"feed\"\n\
-         field = \"updated\"\ngroup_by = [\"region\"]\nmax_age = \"26h\"\nseverity = \"critical\"\n\
-         [[check]]\nid = \"file-age\"\ntitle = \"Feed file written daily\"\nkind = \"freshness\"\nsource = \"feed\"\nmax_age = \"26h\"\n"
-    );
+    let config = head()
+        .daemon("time_zone = \"America/Los_Angeles\"")
+        .section(
+            "[[source]]\nid = \"feed\"\nkind = \"file\"\npath = \"feed.csv\"\n\
+             [[check]]\nid = \"fresh-per-region\"\ntitle = \"Feed updated daily\"\nkind = \"freshness\"\nsource = \"feed\"\n\
+             field = \"updated\"\ngroup_by = [\"region\"]\nmax_age = \"26h\"\nseverity = \"critical\"\n\
+             [[check]]\nid = \"file-age\"\ntitle = \"Feed file written daily\"\nkind = \"freshness\"\nsource = \"feed\"\nmax_age = \"26h\"\n",
+        );
     // The file was written three days before the evaluation time.
     let file = std::fs::File::options()
         .write(true)
@@ -134,7 +135,7 @@ fn freshness_from_a_time_column_or_the_file_itself() {
         .unwrap();
     drop(file);
     let now = chrono::Utc::now();
-    let (code, report) = run_json(dir.path(), &text, &now.to_rfc3339());
+    let (code, report) = run_json(dir.path(), &config, &now.to_rfc3339());
     assert_eq!(code, 2);
     let per_region = &report["checks"][0];
     assert_eq!(group(per_region, "region", "south")["status"], "breach");
@@ -143,7 +144,7 @@ fn freshness_from_a_time_column_or_the_file_itself() {
     let hours = file_age["groups"][0]["value"].as_f64().unwrap();
     assert!((71.9..=72.1).contains(&hours), "{hours}");
     // As of shortly after the north row, it is fresh.
-    let (_, report) = run_json(dir.path(), &text, "2026-11-30T12:00:00Z");
+    let (_, report) = run_json(dir.path(), &config, "2026-11-30T12:00:00Z");
     let north = group(&report["checks"][0], "region", "north");
     assert_eq!(north["value"], 2.0);
     assert_eq!(north["status"], "ok");

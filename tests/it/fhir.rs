@@ -5,8 +5,6 @@
 //! incremental mirror, free slots, the Plan-Net roster, and wait-time
 //! checks over Appointments end to end through the binary.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +12,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use common::{HttpServer, accesswatch, manifest_dir, write};
+
+use crate::common::{self, ConfigText, HttpServer, accesswatch, manifest_dir, write};
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -145,10 +144,10 @@ fn cut_off_server() -> String {
 const AS_OF: &str = "2026-11-30T17:00:00-08:00";
 
 fn header() -> String {
-    "[daemon]\ntime_zone = \"America/Los_Angeles\"\nstate_directory = \"state\"\n\n\
-     [email]\ntransport = \"file\"\ndirectory = \"outbox\"\nfrom = \"aw@plan.example\"\n\n\
-     [[route]]\nname = \"all\"\nto = [\"c@plan.example\"]\n\n"
-        .to_owned()
+    ConfigText::new()
+        .los_angeles()
+        .route("all", &["c@plan.example"])
+        .build()
 }
 
 /// A `[[source]]` of kind fhir; `fhir` goes into `[source.fhir]`.

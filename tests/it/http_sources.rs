@@ -3,8 +3,6 @@
 //! response. A bad source makes its check `unknown` with a clear logged
 //! error; the other checks of the run go on.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,7 +10,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
-use common::{HttpServer, STAFFING_CSV, accesswatch, write};
+
+use crate::common::{ConfigText, HttpServer, STAFFING_CSV, accesswatch, write};
 
 fn server(hits_500: Arc<AtomicUsize>) -> HttpServer {
     let router = Router::new()
@@ -96,8 +95,10 @@ fn ratio_check(id: &str, source: &str) -> String {
     )
 }
 
-const HEADER: &str = "[email]\ntransport = \"file\"\ndirectory = \"mail\"\nfrom = \"aw@plan.example\"\n\n\
-                      [[route]]\nname = \"all\"\nto = [\"c@plan.example\"]\n\n";
+/// Email to files and one route; the tests add sources and checks.
+fn header() -> String {
+    ConfigText::new().route("all", &["c@plan.example"]).build()
+}
 
 fn report(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{stdout}"))
@@ -118,7 +119,7 @@ fn good_sources_in_every_format_with_a_bearer_token() {
     let http = server(hits);
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "token", "t0ken\n");
-    let mut config = HEADER.to_owned();
+    let mut config = header();
     config += &source(
         "csv",
         &http.url("/staffing.csv"),
@@ -186,7 +187,7 @@ fn bad_responses_make_checks_unknown_and_the_run_goes_on() {
     let hits = Arc::new(AtomicUsize::new(0));
     let http = server(hits.clone());
     let dir = tempfile::tempdir().unwrap();
-    let mut config = HEADER.to_owned();
+    let mut config = header();
     let cases = [
         (
             "server-error",
@@ -289,7 +290,7 @@ fn connection_refused_is_a_source_error() {
         .unwrap()
         .port();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = HEADER.to_owned();
+    let mut config = header();
     config += &source(
         "down",
         &format!("http://127.0.0.1:{port}/x.csv"),

@@ -1,10 +1,9 @@
 //! Wait-time checks through the real binary: the report's fields, the
 //! email's sentence, JSON sources, and `accesswatch standards`.
 
-mod common;
-
-use common::{accesswatch, write};
 use mail_parser::MessageParser;
+
+use crate::common::{ConfigText, accesswatch, write};
 
 /// Requests of Monday 2026-11-02 (Los Angeles): socal-south has 3 of 5
 /// offered within 10 business days (the 10th is Tuesday 11-17, after
@@ -22,20 +21,11 @@ R8,2026-11-02T09:00:00-08:00,,2026-11-04T09:00:00-08:00,follow_up,non_urgent,fal
 ";
 
 fn config(dir: &std::path::Path, source: &str) -> String {
-    let text = format!(
-        r#"
-[daemon]
-time_zone = "America/Los_Angeles"
-state_directory = "state"
-
-[email]
-transport = "file"
-directory = "outbox"
-from = "aw@plan.example"
-
-{source}
-
-[source.values.provider_type]
+    ConfigText::new()
+        .los_angeles()
+        .section(source)
+        .section(
+            r#"[source.values.provider_type]
 LCSW = "non_physician_mh"
 
 [[check]]
@@ -45,14 +35,10 @@ standard = "ca-dmhc/non-urgent-mh-initial"
 source = "appointments"
 group_by = ["region"]
 calendar = "us-federal"
-severity = "critical"
-
-[[route]]
-name = "compliance"
-to = ["compliance@plan.example"]
-"#
-    );
-    write(dir, "accesswatch.toml", &text)
+severity = "critical""#,
+        )
+        .route("compliance", &["compliance@plan.example"])
+        .write(dir)
         .to_str()
         .unwrap()
         .to_owned()
@@ -285,11 +271,10 @@ fn staffing_standards_of_the_catalog_set_ratio_and_threshold_limits() {
          north,100000,100,60,60,55,120000,25,6\n\
          south,100000,80,40,45,45,120000,18,4\n",
     );
-    let mut text = String::from(
-        "[email]\ntransport = \"file\"\ndirectory = \"outbox\"\nfrom = \"aw@plan.example\"\n\
-         [[source]]\nid = \"staffing\"\nkind = \"file\"\npath = \"staffing.csv\"\n\
-         [[route]]\nname = \"r\"\nto = [\"c@plan.example\"]\n",
-    );
+    let mut text = ConfigText::new()
+        .staffing_source("")
+        .route("r", &["c@plan.example"])
+        .build();
     let ratios = [
         ("ca-dmhc/physician-ratio", "members", "physicians"),
         ("ca-dmhc/pcp-ratio", "members", "pcps"),

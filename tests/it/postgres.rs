@@ -10,14 +10,12 @@
 //! its own. scripts/test installs PostgreSQL and exports
 //! `ACCESSWATCH_PG_BIN`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{Certificate, accesswatch, write};
+use crate::common::{self, Certificate, ConfigText, accesswatch};
 
 const USER: &str = "aw";
 const PASSWORD: &str = "pg-test-S3cret";
@@ -228,21 +226,6 @@ impl PgServer {
     }
 }
 
-const HEADER: &str = r#"
-[daemon]
-time_zone = "America/Los_Angeles"
-state_directory = "state"
-
-[email]
-transport = "file"
-directory = "outbox"
-from = "aw@plan.example"
-
-[[route]]
-name = "compliance"
-to = ["compliance@plan.example"]
-"#;
-
 /// A `[[source]]` of kind postgres on the test server; `extra` adds or
 /// overrides keys of `[source.postgres]`.
 fn source(id: &str, database: &str, query: &str, extra: &str) -> String {
@@ -271,7 +254,11 @@ const STAFFING_QUERY: &str = "SELECT 'socal-south'::text AS region, 412000::int8
 /// the report.
 fn run_once(config: &str, env: &[(&str, &str)]) -> (common::Output, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "accesswatch.toml", &format!("{HEADER}{config}"));
+    let path = ConfigText::new()
+        .los_angeles()
+        .route("compliance", &["compliance@plan.example"])
+        .section(config)
+        .write(dir.path());
     let mut env = env.to_vec();
     if !env.iter().any(|(k, _)| *k == "PG_TEST_PASSWORD") {
         env.push(("PG_TEST_PASSWORD", PASSWORD));
@@ -319,7 +306,7 @@ fn error(check: &serde_json::Value) -> &str {
 
 const AS_OF: &str = "2026-11-30T17:00:00-08:00";
 
-/// The requests of tests/wait_times.rs: socal-south has 3 of 5 offered
+/// The requests of tests/it/wait_times.rs: socal-south has 3 of 5 offered
 /// within 10 business days, north 2 of 2; plus R0, requested before the
 /// window and never offered, which `requested_at > $1` leaves out.
 const APPOINTMENTS: &str = "

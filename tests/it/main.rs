@@ -1,0 +1,27 @@
+//! The integration tests, all in one test binary (`it`) with a module per
+//! topic: they run the real `accesswatch` binary against real servers on
+//! 127.0.0.1 (HTTP, HTTPS, SMTP via aiosmtpd, PostgreSQL), and a few use
+//! the library directly. `common` holds the shared helpers, among them
+//! `ConfigText`, which builds the configuration files the tests run with;
+//! tests/support has the Python servers and tests/fixtures the data files.
+//!
+//! Run them the project's way with `scripts/test`, which installs what they
+//! need. One module: `cargo test --test it alerting::`; one test:
+//! `cargo test --test it alerting::render_prints_both_parts_without_sending`.
+
+mod common;
+
+mod alerting;
+mod checks;
+mod cli;
+mod config;
+mod daemon;
+mod email;
+mod fhir;
+mod http_hardening;
+mod http_sources;
+mod nppes;
+mod postgres;
+mod run_once;
+mod systemd;
+mod wait_times;
