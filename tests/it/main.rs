@@ -12,6 +12,7 @@
 mod common;
 
 mod alerting;
+mod architecture;
 mod checks;
 mod cli;
 mod config;
