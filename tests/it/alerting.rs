@@ -10,7 +10,8 @@ use std::time::Duration;
 use mail_parser::MessageParser;
 
 use crate::common::{
-    self, ConfigText, Daemon, SmtpOptions, SmtpServer, accesswatch, free_port, plain_smtp, write,
+    self, ConfigText, Daemon, SmtpOptions, SmtpServer, accesswatch, free_port, plain_smtp,
+    wait_until, write,
 };
 
 const T0: &str = "2026-11-30T14:00:00Z";
@@ -381,7 +382,12 @@ fn the_daemon_delivers_what_a_killed_daemon_left_in_the_outbox() {
     let mut daemon = Daemon::start(&s.config, &[]);
     daemon.wait_for("\"email sent\"", Duration::from_secs(20));
     daemon.wait_for("\"next run\"", Duration::from_secs(10));
-    std::thread::sleep(Duration::from_millis(500));
+    // Whatever the start-up run queued has been sent too (a repeat would
+    // be), before the daemon stops.
+    wait_until(Duration::from_secs(10), || {
+        (s.status()["outbox"]["unsent"] == 0).then_some(())
+    })
+    .expect("the outbox was not emptied");
     daemon.signal("TERM");
     assert!(daemon.wait_exit(Duration::from_secs(10)).success());
     let mail = s.mail(&server);
