@@ -419,6 +419,7 @@ fn group_from(episode: &Episode) -> GroupResult {
         rows: 0,
         error: None,
         wait: None,
+        detail: None,
     }
 }
 

@@ -26,7 +26,7 @@ pub mod result;
 pub mod schedule;
 pub mod secret;
 pub mod standards;
-mod wait;
+pub mod wait;
 
 use std::collections::BTreeMap;
 
@@ -34,7 +34,7 @@ pub use alert::{Episode, Notice, Phase, Policy};
 pub use result::{CheckResult, Counts, GroupResult, Status, WaitStats, label_text};
 use schedule::Schedule;
 pub use secret::Secret;
-pub use wait::WaitRule;
+pub use wait::{TargetSource, WaitRule};
 
 /// A window in which notifications are held back.
 #[derive(Debug, Clone)]
@@ -118,6 +118,14 @@ pub enum Rule {
     },
     /// Appointment wait times against a standard of the catalog.
     TimelyAccess(Box<WaitRule>),
+    /// HRSA's mental health shortage rule over two ratios
+    /// (`standards::hpsa_shortage`): `population` per `core` professional
+    /// (the value shown) and per psychiatrist.
+    Shortage {
+        population: String,
+        core: String,
+        psychiatrists: String,
+    },
 }
 
 /// How a threshold check combines several rows of one group.

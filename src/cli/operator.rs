@@ -220,6 +220,7 @@ pub fn config_summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
         let kind = match check.rule {
             Rule::Threshold { .. } => "threshold",
             Rule::Ratio { .. } => "ratio",
+            Rule::Shortage { .. } => "shortage",
             Rule::TimelyAccess(_) => "timely",
             Rule::Freshness { .. } => "freshness",
         };
@@ -232,12 +233,29 @@ pub fn config_summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
             },
         );
         let what = match &check.rule {
-            Rule::TimelyAccess(rule) => format!(
-                "{}: {} within {}",
-                rule.standard.id,
-                crate::notify::render::percent(rule.target),
-                rule.unit.words(rule.limit)
-            ),
+            Rule::TimelyAccess(rule) => {
+                let whose = match rule.target_source {
+                    crate::check::TargetSource::Plan => " (the plan's target)",
+                    crate::check::TargetSource::Law => "",
+                };
+                let start = if rule.standard.needs_start
+                    && rule.effective == rule.standard.effective
+                {
+                    format!(
+                        "; in force from {} at the earliest: set `in_force_from` to the plan's rating period",
+                        rule.standard.effective_text
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{}: {}{whose} within {}; dates in {}{start}",
+                    rule.standard.id,
+                    crate::notify::render::percent(rule.target),
+                    rule.unit.words(rule.limit),
+                    rule.time_zone
+                )
+            }
             _ => format!(
                 "{} {} {}",
                 check.metric,

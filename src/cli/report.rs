@@ -85,6 +85,7 @@ fn group_json(r: &CheckResult, g: &GroupResult) -> Value {
         "limit": g.limit,
         "rows": g.rows,
         "error": g.error,
+        "detail": g.detail,
     });
     if let (Some(w), Some(standard), Value::Object(map)) = (&g.wait, &r.standard, &mut group) {
         let extra = json!({
@@ -94,7 +95,9 @@ fn group_json(r: &CheckResult, g: &GroupResult) -> Value {
                 "pending": w.counts.pending,
                 "extended": w.counts.extended,
                 "rejected": w.counts.rejected,
+                "before_effective": w.counts.before_effective,
             },
+            "target_by_plan": w.target_by_plan,
             "rate": w.rate,
             "target": w.target,
             "median_wait": w.median_wait,
@@ -155,6 +158,9 @@ pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
                 let _ = writeln!(out, "                   {sentence}");
             } else if let Some(error) = &g.error {
                 let _ = writeln!(out, "                   {error}");
+            }
+            if let Some(detail) = &g.detail {
+                let _ = writeln!(out, "                   {detail}");
             }
         }
     }

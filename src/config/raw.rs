@@ -114,6 +114,9 @@ pub struct RawCheck {
     // timely_access
     pub standard: Option<S<String>>,
     pub target: Option<S<f64>>,
+    pub in_force_from: Option<S<String>>,
+    pub psychiatrists: Option<S<String>>,
+    pub telehealth: Option<S<String>>,
     pub urgency: Option<S<String>>,
     pub visit_type: Option<S<String>>,
     pub prior_auth: Option<S<bool>>,

@@ -14,8 +14,8 @@ use chrono_tz::Tz;
 
 use super::{Digest, DigestItem};
 use crate::check::Notice;
-use crate::check::standards::{ClockStart, Measure, Requirement};
-use crate::check::{CheckResult, GroupResult, Status};
+use crate::check::standards::{Basis, ClockStart, Measure, Requirement, Standard, TargetOf};
+use crate::check::{CheckResult, GroupResult, Status, WaitStats};
 use crate::check::{Op, Severity};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +170,35 @@ fn clock_phrase(clock: ClockStart) -> &'static str {
         ClockStart::Request => "the request",
         ClockStart::PriorAppointment => "the prior visit",
         ClockStart::Discharge => "discharge",
+        ClockStart::CallStart => "the start of the call",
     }
+}
+
+/// "law", or "a benchmark, not law": never a benchmark shown as law.
+pub fn basis_text(basis: Basis) -> &'static str {
+    match basis {
+        Basis::Law => "law",
+        Basis::Benchmark => "a benchmark, not law",
+    }
+}
+
+/// "70 %", "95 % of enrollees", "80 %, the plan's own (the law states
+/// none)", or "none in force" before the law's target applies.
+pub fn target_text(stats: &WaitStats, standard: &Standard) -> String {
+    let Some(target) = stats.target else {
+        return "none in force".to_owned();
+    };
+    let mut text = percent(target);
+    if standard.target_of == TargetOf::Enrollees {
+        text.push_str(" of enrollees");
+    }
+    if stats.target_by_plan {
+        text.push_str(", the plan's own");
+        if let Requirement::WaitTime { target: None, .. } = standard.rule {
+            text.push_str(" (the law states none)");
+        }
+    }
+    text
 }
 
 /// A wait-time group told in words, with the citation when `cite`:
@@ -206,8 +234,12 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
             "{} of {} {} {place} met it (target {})",
             percent(rate),
             number(measured as f64),
-            plural(measured as usize, "request", "requests"),
-            stats.target.map_or_else(|| "none".to_owned(), percent)
+            if *clock == ClockStart::CallStart {
+                plural(measured as usize, "call", "calls")
+            } else {
+                plural(measured as usize, "request", "requests")
+            },
+            target_text(stats, standard)
         ),
         _ => format!("no request {place} could be measured yet"),
     };
@@ -219,14 +251,24 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
             number(n as f64)
         ),
     };
+    let waiting = match c.before_effective {
+        0 => waiting,
+        n => format!(
+            "{waiting}; {} {} before the standard took effect, not judged",
+            number(n as f64),
+            plural(n as usize, "request came", "requests came")
+        ),
+    };
     let problem = match (&group.status, &group.error) {
         (Status::Unknown, Some(error)) => format!(" Could not be evaluated: {error}."),
+        (Status::NotInForce, Some(error)) => format!(" Not judged: {error}."),
         _ => String::new(),
     };
     let citation = if cite {
         format!(
-            " {} (confidence {}: {})",
+            " {} ({}; confidence {}: {})",
             standard.citation,
+            basis_text(standard.basis),
             standard.confidence.letter(),
             standard.confidence.describe()
         )
@@ -241,6 +283,14 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
 }
 
 fn group_line(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
+    let line = group_line_plain(r, group, limit_text);
+    match &group.detail {
+        Some(detail) => format!("{line}; {detail}"),
+        None => line,
+    }
+}
+
+fn group_line_plain(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
     match (group.status, group.value) {
         (Status::Breach, Some(value)) => format!(
             "{}: {} (limit {limit_text}; {} {})",
@@ -327,6 +377,10 @@ fn facts(r: &CheckResult, zone: Tz) -> Vec<(&'static str, String)> {
             format!("at least {} {}", percent(r.comparison.limit), r.metric)
         }
         _ => format!("{} must be {}", r.metric, limit_text(r)),
+    };
+    let standard = match r.standard.as_ref().map(|s| s.basis) {
+        Some(Basis::Benchmark) => format!("a benchmark, not law: {standard}"),
+        _ => standard,
     };
     let mut facts = vec![("Standard", standard)];
     if let Some(citation) = &r.citation {
@@ -455,6 +509,50 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Whose target, of whom, and never a benchmark shown as law.
+    #[test]
+    fn targets_and_bases_say_whose_and_what() {
+        use crate::check::standards::{Unit, find};
+        let stats = |target: Option<f64>, by_plan: bool| WaitStats {
+            counts: Default::default(),
+            rate: Some(0.5),
+            target,
+            target_by_plan: by_plan,
+            median_wait: None,
+            p90_wait: None,
+            mean_wait: None,
+            overdue_open: 0,
+            longest_open_wait: None,
+            unit: Unit::BusinessDays,
+            limit: 10.0,
+        };
+        let sb221 = find("ca-sb221/mh-follow-up").unwrap();
+        let dmhc = find("ca-dmhc/non-urgent-mh-initial").unwrap();
+        let maryland = find("md/bh-non-urgent").unwrap();
+        let table = [
+            (target_text(&stats(Some(0.7), false), &dmhc), "70 %"),
+            (
+                target_text(&stats(Some(0.8), true), &sb221),
+                "80 %, the plan's own (the law states none)",
+            ),
+            (
+                target_text(&stats(Some(0.8), true), &dmhc),
+                "80 %, the plan's own",
+            ),
+            (target_text(&stats(None, false), &dmhc), "none in force"),
+            (
+                target_text(&stats(Some(0.95), false), &maryland),
+                "95 % of enrollees",
+            ),
+        ];
+        for (found, expected) in table {
+            assert_eq!(found, expected);
+        }
+        let kp = find("kp-dmhc-2023/follow-up-average").unwrap();
+        assert_eq!(basis_text(kp.basis), "a benchmark, not law");
+        assert_eq!(basis_text(dmhc.basis), "law");
+    }
+
     #[test]
     fn numbers() {
         let check = |value: f64, expected: &str| assert_eq!(number(value), expected, "{value}");
@@ -537,6 +635,7 @@ mod tests {
                     rows: 1,
                     error: None,
                     wait: None,
+                    detail: None,
                 })
                 .collect(),
             error: error.map(str::to_owned),

@@ -18,11 +18,18 @@ pub(super) struct KindParts {
     pub citation: Option<String>,
 }
 
+/// The daemon's time zone, and whether the file set it (or UTC by default).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Zones {
+    pub daemon: Tz,
+    pub daemon_set: bool,
+}
+
 pub(super) fn check(
     v: &mut Validator,
     entry: &Entry<RawCheck>,
     known_sources: &BTreeSet<&str>,
-    default_tz: Tz,
+    zones: Zones,
     default_schedule: Option<&Schedule>,
 ) -> Option<Check> {
     v.broken = entry.broken.clone();
@@ -109,9 +116,16 @@ pub(super) fn check(
             ],
         )
     });
-    let tz = match &raw.time_zone {
-        Some(tz) => v.time_zone(tz, "time_zone"),
-        None => Some(default_tz),
+    let own_tz = raw
+        .time_zone
+        .as_ref()
+        .map(|tz| v.time_zone(tz, "time_zone"));
+    let tz = own_tz.unwrap_or(Some(zones.daemon));
+    // Local dates of a wait-time check: the check's zone, else the
+    // daemon's if set, else the standard's jurisdiction (timely_access).
+    let date_zone = match own_tz {
+        Some(zone) => zone.map(Some),
+        None => Some(zones.daemon_set.then_some(zones.daemon)),
     };
     let schedule = match (&raw.schedule, tz) {
         (Some(expr), Some(tz)) => v.schedule(expr, "schedule", tz),
@@ -124,7 +138,7 @@ pub(super) fn check(
         .map(|g| g.get_ref().iter().map(|f| f.get_ref().clone()).collect())
         .unwrap_or_default();
     let parts = match kind? {
-        "timely_access" => super::timely::timely_access(v, raw, span, tz?)?,
+        "timely_access" => super::timely::timely_access(v, raw, span, date_zone?)?,
         "freshness" => freshness(v, raw, span)?,
         kind => threshold_or_ratio(v, raw, span, kind)?,
     };
@@ -254,14 +268,41 @@ fn threshold_or_ratio(
             denominator.replace('_', " ")
         );
         let numerator_source = raw.numerator_source.as_ref().map(|s| s.get_ref().clone());
-        (
-            Rule::Ratio {
-                numerator,
-                denominator,
-                numerator_source,
-            },
-            metric,
-        )
+        let shortage = standard.as_ref().is_some_and(|s| s.shortage);
+        match (&raw.psychiatrists, shortage) {
+            (Some(p), false) => {
+                v.problem(
+                    p.span(),
+                    "`psychiatrists` belongs to the shortage rule (standard = \"us-hrsa/mh-hpsa\"); remove it",
+                );
+                return None;
+            }
+            (None, true) => {
+                v.problem(
+                    span.clone(),
+                    "standard \"us-hrsa/mh-hpsa\" judges two ratios: add `psychiatrists`, the field \
+                     holding psychiatrist FTEs (`numerator` is the population, `denominator` the \
+                     core mental health professionals)",
+                );
+                return None;
+            }
+            (Some(p), true) => (
+                Rule::Shortage {
+                    population: numerator,
+                    core: denominator,
+                    psychiatrists: p.get_ref().clone(),
+                },
+                metric,
+            ),
+            (None, false) => (
+                Rule::Ratio {
+                    numerator,
+                    denominator,
+                    numerator_source,
+                },
+                metric,
+            ),
+        }
     };
     let (metric, title, citation) = match standard {
         Some(s) => (s.metric, Some(s.title), Some(s.citation)),

@@ -29,7 +29,7 @@ mod postgres;
 mod source;
 mod timely;
 
-use check::{check, route};
+use check::{Zones, check, route};
 use email::email;
 use source::source;
 
@@ -268,7 +268,13 @@ pub fn validate(
             &mut v,
             entry,
             &known_sources,
-            daemon.time_zone,
+            Zones {
+                daemon: daemon.time_zone,
+                daemon_set: raw
+                    .daemon
+                    .as_ref()
+                    .is_some_and(|d| d.value.time_zone.is_some()),
+            },
             default_schedule.as_ref(),
         );
         if let Some(check) = check {
@@ -278,6 +284,14 @@ pub fn validate(
                     span,
                     format!("check id {:?} is used twice: ids must be unique", check.id),
                 );
+            }
+            if let Some(problem) = slot_horizon_too_short(&check, &sources) {
+                let span = entry
+                    .value
+                    .standard
+                    .as_ref()
+                    .map_or(entry.span.clone(), S::span);
+                v.problem(span, problem);
             }
             checks.push(check);
         }
@@ -342,6 +356,43 @@ fn share_value_maps(checks: &mut [Check], sources: &[SourceSpec]) {
             rule.values = source.values.clone();
         }
     }
+}
+
+/// A wait-time check on a FHIR Slot source whose horizon is not longer
+/// than the standard's limit: a schedule with nothing free in the horizon
+/// gets the horizon's end as its offer, which would count as compliant.
+fn slot_horizon_too_short(check: &Check, sources: &[SourceSpec]) -> Option<String> {
+    use crate::check::standards::Unit;
+    let Rule::TimelyAccess(rule) = &check.rule else {
+        return None;
+    };
+    let source = sources.iter().find(|s| s.id == check.source)?;
+    let Location::Fhir(fhir) = &source.location else {
+        return None;
+    };
+    if fhir.resource != crate::source::fhir::ResourceKind::Slot {
+        return None;
+    }
+    // The longest the limit can take in real time: business days count
+    // weekends and up to a week of holidays.
+    let needed = match rule.unit {
+        Unit::Minutes => chrono::Duration::seconds((rule.limit * 60.0).ceil() as i64),
+        Unit::Hours => chrono::Duration::seconds((rule.limit * 3600.0).ceil() as i64),
+        Unit::CalendarDays => chrono::Duration::days(rule.limit.ceil() as i64),
+        Unit::BusinessDays => chrono::Duration::days((rule.limit / 5.0).ceil() as i64 * 7 + 7),
+    };
+    let horizon = fhir.mapping.horizon;
+    (horizon <= needed).then(|| {
+        format!(
+            "source {:?} looks {} days ahead for free slots (`horizon`), not longer than the \
+             standard's limit of {}: a schedule with nothing free would count as compliant; set \
+             `horizon` on the source to at least \"{}d\"",
+            source.id,
+            horizon.num_days(),
+            rule.unit.words(rule.limit),
+            needed.num_days() + 1
+        )
+    })
 }
 
 fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
