@@ -110,6 +110,7 @@ fn group_json(r: &CheckResult, g: &GroupResult) -> Value {
             "standard": standard.id,
             "citation": standard.citation,
             "confidence": standard.confidence.letter(),
+            "basis": standard.basis.as_str(),
         });
         if let Value::Object(extra) = extra {
             map.extend(extra);

@@ -372,7 +372,7 @@ severity = "critical"
     let south = group(timely, "socal-south");
     assert_eq!(
         south["counts"],
-        serde_json::json!({"compliant": 3, "noncompliant": 2, "pending": 0, "extended": 1, "rejected": 0}),
+        serde_json::json!({"compliant": 3, "noncompliant": 2, "pending": 0, "extended": 1, "rejected": 0, "before_effective": 0}),
         "R0 is before the window: {south}"
     );
     assert_eq!(south["rate"], 0.6);
