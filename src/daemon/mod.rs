@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, error, info, info_span, warn};
@@ -35,6 +35,7 @@ use tracing::{Instrument as _, error, info, info_span, warn};
 use crate::check::Check;
 use crate::check::schedule::Schedule;
 use crate::config::Config;
+use crate::notify::delivery::Outgoing;
 use crate::notify::mail::Mailer;
 use crate::state::Store;
 
@@ -104,7 +105,10 @@ pub async fn run(
     mut reload: mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
     let store = Arc::new(crate::state::open(&config.daemon.state_directory)?);
-    let mailer = Arc::new(Mailer::new(&config.email)?);
+    let (outgoing, outgoing_now) = watch::channel(Arc::new(outgoing_settings(
+        &config,
+        Mailer::new(&config.email)?,
+    )));
     let watchdog = crate::daemon::systemd::watchdog_interval();
     let tracker = TaskTracker::new();
     let heartbeat = Arc::new(Heartbeat::default());
@@ -120,15 +124,29 @@ pub async fn run(
         };
         tracker.spawn(crate::daemon::serve::start(address, served, shutdown.clone()).await?);
     }
+    // One delivery worker for the life of the process: a reload swaps
+    // the settings it reads, never starts a second sender.
+    let wake = Arc::new(Notify::new());
+    tracker.spawn(
+        crate::notify::delivery::worker(
+            store.clone(),
+            outgoing_now,
+            wake.clone(),
+            shutdown.clone(),
+            crate::check::clock::Clock::new(Utc::now),
+        )
+        .instrument(info_span!("delivery")),
+    );
     let shared = Lasting {
         store: &store,
+        wake: &wake,
         heartbeat: &heartbeat,
         metrics: &metrics,
         shutdown: &shutdown,
         watchdog,
         tracker: &tracker,
     };
-    let mut generation = start_generation(config.clone(), mailer, &shared, true);
+    let mut generation = start_generation(config.clone(), &shared, true);
     if let Some(interval) = watchdog {
         tracker.spawn(watchdog_loop(interval, heartbeat.clone(), shutdown.clone()));
     }
@@ -149,7 +167,8 @@ pub async fn run(
                     generation.cancel();
                     let ids: Vec<String> = next.checks.iter().map(|c| c.id.clone()).collect();
                     metrics.retain_checks(&ids);
-                    generation = start_generation(next.clone(), mailer, &shared, false);
+                    outgoing.send_replace(Arc::new(outgoing_settings(&next, mailer)));
+                    generation = start_generation(next.clone(), &shared, false);
                     current = next;
                 }
                 crate::daemon::systemd::ready(&format!("{} checks, reloaded", current.checks.len()));
@@ -172,9 +191,19 @@ pub async fn run(
     Ok(())
 }
 
+/// How the delivery worker sends with `config`.
+fn outgoing_settings(config: &Config, mailer: Mailer) -> Outgoing {
+    Outgoing {
+        mailer,
+        from: config.email.from.clone(),
+        undeliverable_after: config.alerting.undeliverable_after,
+    }
+}
+
 /// What outlives a reload.
 struct Lasting<'a> {
     store: &'a Arc<Store>,
+    wake: &'a Arc<Notify>,
     heartbeat: &'a Arc<Heartbeat>,
     metrics: &'a Arc<crate::daemon::metrics::Metrics>,
     shutdown: &'a CancellationToken,
@@ -182,11 +211,10 @@ struct Lasting<'a> {
     tracker: &'a TaskTracker,
 }
 
-/// Starts the jobs and the delivery worker of one configuration; returns
-/// the token that ends them (their runs in progress finish).
+/// Starts the jobs of one configuration; returns the token that ends
+/// them (their runs in progress finish).
 fn start_generation(
     config: Arc<Config>,
-    mailer: Arc<Mailer>,
     shared: &Lasting<'_>,
     run_at_start: bool,
 ) -> CancellationToken {
@@ -196,7 +224,7 @@ fn start_generation(
     let services = JobContext {
         config: config.clone(),
         store: store.clone(),
-        wake: Arc::new(Notify::new()),
+        wake: shared.wake.clone(),
         heartbeat: shared.heartbeat.clone(),
         metrics: shared.metrics.clone(),
         generation: generation.clone(),
@@ -206,18 +234,6 @@ fn start_generation(
             .watchdog
             .map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)),
     };
-    tracker.spawn(
-        crate::notify::delivery::worker(
-            store.clone(),
-            mailer,
-            config.email.from.clone(),
-            config.alerting.undeliverable_after,
-            services.wake.clone(),
-            generation.clone(),
-            crate::check::clock::Clock::new(Utc::now),
-        )
-        .instrument(info_span!("delivery")),
-    );
     tracker.spawn(start_jobs(
         jobs(&config),
         services,
@@ -230,7 +246,7 @@ fn start_generation(
 /// Reads and validates the configuration again, with a mailer for its
 /// `[email]`; `None` (and every problem logged) when it does not
 /// validate, so the old one keeps running.
-fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Arc<Mailer>)> {
+fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Mailer)> {
     crate::daemon::systemd::reloading();
     info!(config = %current.path.display(), "reloading the configuration");
     let next = match Config::load(&current.path) {
@@ -247,7 +263,7 @@ fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Arc<Ma
         }
     };
     let mailer = match Mailer::new(&next.email) {
-        Ok(mailer) => Arc::new(mailer),
+        Ok(mailer) => mailer,
         Err(e) => {
             error!(error = %format!("{e:#}"), "the new [email] settings cannot be used; keeping the old configuration");
             return None;

@@ -120,6 +120,9 @@ CREATE TABLE source_rows (
     r#"
 ALTER TABLE episodes ADD COLUMN note TEXT;
 "#,
+    r#"
+ALTER TABLE outbox ADD COLUMN claimed_at TEXT;
+"#,
 ];
 
 pub struct Store {

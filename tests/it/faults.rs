@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::common::{self, ConfigText, accesswatch, write};
+use crate::common::{self, ConfigText, Daemon, SmtpOptions, SmtpServer, accesswatch, write};
 
 /// The configuration of most tests here: the staffing check (which
 /// breaches) on a file source, an `all` route, state in `state/`.
@@ -59,4 +59,58 @@ fn status_of_a_state_file_left_empty_by_a_kill_says_not_run_yet() {
     let out = accesswatch(&["--config", config, "status"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let _ = Duration::ZERO;
+}
+
+/// The Message-ID of each message the SMTP server received.
+fn message_ids(server: &SmtpServer) -> Vec<String> {
+    server
+        .messages()
+        .iter()
+        .map(|(raw, _)| {
+            mail_parser::MessageParser::default()
+                .parse(raw)
+                .and_then(|m| m.message_id().map(str::to_owned))
+                .expect("a Message-ID")
+        })
+        .collect()
+}
+
+#[test]
+fn reloads_during_delivery_send_every_message_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(
+        dir.path(),
+        SmtpOptions {
+            delay: Some(0.4),
+            ..SmtpOptions::default()
+        },
+    );
+    // Eight routes: the start-up run queues eight digests, which the slow
+    // server takes more than three seconds to accept.
+    let mut config = staffing(dir.path()).email(&common::plain_smtp(server.port));
+    for n in 2..=8 {
+        config = config.route(&format!("r{n}"), &[&format!("c{n}@plan.example")]);
+    }
+    let path = config.write(dir.path());
+    let mut daemon = Daemon::start(&path, &[]);
+    let line = daemon.wait_for("\"run finished\"", Duration::from_secs(30));
+    assert!(line.contains("\"emails_queued\":8"), "{line}");
+    daemon.wait_for("\"email sent\"", Duration::from_secs(30));
+    for reloads in 1..=4 {
+        daemon.signal("HUP");
+        daemon.wait_for_count(
+            "\"configuration reloaded\"",
+            reloads,
+            Duration::from_secs(10),
+        );
+    }
+    daemon.wait_for_count("\"email sent\"", 8, Duration::from_secs(60));
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(15)).success());
+    let ids = message_ids(&server);
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "eight messages: {ids:?}");
+    assert_eq!(ids.len(), 8, "each exactly once: {ids:?}");
 }
