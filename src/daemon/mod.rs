@@ -9,7 +9,8 @@
 //! [`Job`]; each job is one task that runs its checks once at start-up and
 //! then at every tick of its schedule. A job's runs are sequential, so a
 //! job never overlaps itself: ticks that fall due while a run is still
-//! going are skipped and logged.
+//! going are skipped and logged, and after a reload a job's run waits for
+//! the old configuration's run of the same job ([`RunLocks`]).
 //!
 //! Shutdown: when the [`CancellationToken`] is cancelled (SIGTERM, SIGINT),
 //! jobs stop waiting for their next tick; runs in progress get
@@ -23,6 +24,7 @@ pub mod serve;
 pub mod systemd;
 
 use heartbeat::Heartbeat;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,6 +84,42 @@ pub fn jobs(config: &Config) -> Vec<Job> {
 /// store, a way to wake the delivery worker, the heartbeat, and two
 /// tokens: `generation` ends when a reload replaces the jobs (runs in
 /// progress finish), `shutdown` ends everything (fetches are abandoned).
+/// One lock per job name, shared by every configuration generation: a run
+/// holds its job's lock, so after a reload the new generation's run of a
+/// job waits for the old generation's run of the same job, and a job never
+/// overlaps itself.
+#[derive(Default)]
+struct RunLocks {
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RunLocks {
+    /// Holds the locks of every job in `names` (taken in sorted order, so
+    /// two runs never wait on each other in a circle).
+    async fn hold(&self, names: &[String]) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
+        let mut names = names.to_vec();
+        names.sort();
+        names.dedup();
+        let locks: Vec<_> = {
+            // A panic while inserting cannot leave the map inconsistent,
+            // so a poisoned lock is used as it is.
+            let mut locks = self
+                .locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            names
+                .iter()
+                .map(|name| locks.entry(name.clone()).or_default().clone())
+                .collect()
+        };
+        let mut guards = Vec::with_capacity(locks.len());
+        for lock in locks {
+            guards.push(lock.lock_owned().await);
+        }
+        guards
+    }
+}
+
 #[derive(Clone)]
 struct JobContext {
     config: Arc<Config>,
@@ -89,6 +127,7 @@ struct JobContext {
     wake: Arc<Notify>,
     heartbeat: Arc<Heartbeat>,
     metrics: Arc<crate::daemon::metrics::Metrics>,
+    runs: Arc<RunLocks>,
     generation: CancellationToken,
     shutdown: CancellationToken,
     host: Arc<str>,
@@ -137,9 +176,11 @@ pub async fn run(
         )
         .instrument(info_span!("delivery")),
     );
+    let runs = Arc::new(RunLocks::default());
     let shared = Lasting {
         store: &store,
         wake: &wake,
+        runs: &runs,
         heartbeat: &heartbeat,
         metrics: &metrics,
         shutdown: &shutdown,
@@ -204,6 +245,7 @@ fn outgoing_settings(config: &Config, mailer: Mailer) -> Outgoing {
 struct Lasting<'a> {
     store: &'a Arc<Store>,
     wake: &'a Arc<Notify>,
+    runs: &'a Arc<RunLocks>,
     heartbeat: &'a Arc<Heartbeat>,
     metrics: &'a Arc<crate::daemon::metrics::Metrics>,
     shutdown: &'a CancellationToken,
@@ -227,6 +269,7 @@ fn start_generation(
         wake: shared.wake.clone(),
         heartbeat: shared.heartbeat.clone(),
         metrics: shared.metrics.clone(),
+        runs: shared.runs.clone(),
         generation: generation.clone(),
         shutdown: shared.shutdown.clone(),
         host: crate::notify::mail::host_name().into(),
@@ -402,6 +445,15 @@ async fn run_and_log(
     job: Option<&Job>,
 ) {
     let config = &services.config;
+    // The start-up run covers every job.
+    let names: Vec<String> = match job {
+        Some(job) => vec![job.name()],
+        None => jobs(config).iter().map(Job::name).collect(),
+    };
+    let _running = tokio::select! {
+        guards = services.runs.hold(&names) => guards,
+        () = services.shutdown.cancelled() => return,
+    };
     let Some(outcome) = crate::daemon::run::run(
         config,
         checks,

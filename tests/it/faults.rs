@@ -5,9 +5,15 @@
 //! itself, server-written text stays out of emails and state, and a state
 //! file left empty by a kill is "not run yet".
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::common::{self, ConfigText, Daemon, SmtpOptions, SmtpServer, accesswatch, write};
+use axum::Router;
+use axum::routing::get;
+
+use crate::common::{
+    self, ConfigText, Daemon, HttpServer, SmtpOptions, SmtpServer, accesswatch, write,
+};
 
 /// The configuration of most tests here: the staffing check (which
 /// breaches) on a file source, an `all` route, state in `state/`.
@@ -113,4 +119,85 @@ fn reloads_during_delivery_send_every_message_exactly_once() {
     unique.dedup();
     assert_eq!(unique.len(), 8, "eight messages: {ids:?}");
     assert_eq!(ids.len(), 8, "each exactly once: {ids:?}");
+}
+
+/// When each request to the slow source started and ended.
+type Requests = Arc<Mutex<Vec<(Instant, Option<Instant>)>>>;
+
+/// A source whose first answer takes until two seconds past the first
+/// minute boundary at least ten seconds away (so that a `* * * * *` job
+/// ticks while it is still being fetched); later answers are immediate.
+fn slow_first_source(requests: Requests) -> HttpServer {
+    HttpServer::start(Router::new().route(
+        "/staffing.csv",
+        get(move || {
+            let requests = requests.clone();
+            async move {
+                let index = {
+                    let mut list = requests.lock().unwrap();
+                    list.push((Instant::now(), None));
+                    list.len() - 1
+                };
+                if index == 0 {
+                    let now = chrono::Utc::now();
+                    let second = now.timestamp() % 60;
+                    let to_boundary = 60 - second;
+                    let wait = if to_boundary < 10 {
+                        to_boundary + 60
+                    } else {
+                        to_boundary
+                    } + 2;
+                    tokio::time::sleep(Duration::from_secs(wait as u64)).await;
+                }
+                requests.lock().unwrap()[index].1 = Some(Instant::now());
+                common::STAFFING_CSV
+            }
+        }),
+    ))
+}
+
+#[test]
+fn a_reload_during_a_run_never_overlaps_the_job_with_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let requests: Requests = Arc::default();
+    let http = slow_first_source(requests.clone());
+    let path = ConfigText::new()
+        .los_angeles()
+        .daemon("log_format = \"json\"")
+        .section(&format!(
+            "[[source]]\nid = \"staffing\"\nkind = \"http\"\nurl = \"{}\"\ntimeout = \"120s\"",
+            http.url("/staffing.csv")
+        ))
+        .staffing_check("schedule = \"* * * * *\"")
+        .route("all", &["c@plan.example"])
+        .write(dir.path());
+    let mut daemon = Daemon::start(&path, &[]);
+    let started = |n: usize| requests.lock().unwrap().len() >= n;
+    poll_until(Duration::from_secs(30), || started(1));
+    daemon.signal("HUP");
+    daemon.wait_for("\"configuration reloaded\"", Duration::from_secs(10));
+    let finished = |n: usize| {
+        let list = requests.lock().unwrap();
+        list.len() >= n && list.iter().take(n).all(|(_, end)| end.is_some())
+    };
+    poll_until(Duration::from_secs(150), || finished(2));
+    let list = requests.lock().unwrap().clone();
+    let (first_end, second_start) = (list[0].1.unwrap(), list[1].0);
+    assert!(
+        second_start >= first_end,
+        "the reloaded job fetched {:?} before the old run's fetch ended",
+        first_end - second_start
+    );
+}
+
+/// Polls `condition` every 20 ms until it holds; panics after `timeout`.
+fn poll_until(timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
