@@ -80,7 +80,14 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
             crate::state::open(&config.daemon.state_directory),
             Mailer::new(&config.email),
         ) {
-            (Ok(store), Ok(mailer)) => Some((Arc::new(store), mailer)),
+            (Ok(store), Ok(mailer)) => Some((
+                Arc::new(store),
+                crate::notify::delivery::Outgoing {
+                    mailer,
+                    from: config.email.from.clone(),
+                    undeliverable_after: config.alerting.undeliverable_after,
+                },
+            )),
             (Err(e), _) | (_, Err(e)) => {
                 eprintln!("accesswatch: {e:#}");
                 return Exit::UNKNOWN;
@@ -104,10 +111,10 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
         ),
     }
     let code = report::exit_code(&outcome.results);
-    let Some((store, mailer)) = notifier else {
+    let Some((store, outgoing)) = notifier else {
         return code;
     };
-    match notify_once(&config, &store, &mailer, &outcome).await {
+    match notify_once(&config, &store, &outgoing, &outcome).await {
         Ok(0) => code,
         Ok(unsent) => {
             // The report was printed, but an alert did not go out: say so
@@ -133,7 +140,7 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
 async fn notify_once(
     config: &Config,
     store: &crate::state::Store,
-    mailer: &Mailer,
+    outgoing: &crate::notify::delivery::Outgoing,
     outcome: &crate::daemon::run::RunOutcome,
 ) -> anyhow::Result<usize> {
     crate::alerts::record::record(
@@ -146,10 +153,8 @@ async fn notify_once(
     )?;
     crate::notify::delivery::deliver_due(
         store,
-        mailer,
-        &config.email.from,
+        outgoing,
         None,
-        config.alerting.undeliverable_after,
         &crate::check::clock::Clock::new(Utc::now),
     )
     .await?;

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use lettre::message::{Mailbox, MultiPart};
@@ -44,6 +45,7 @@ pub struct SmtpSummary {
     pub port: u16,
     pub tls: TlsMode,
     pub auth: bool,
+    pub timeout: Duration,
 }
 
 impl Mailer {
@@ -59,6 +61,7 @@ impl Mailer {
                     port: smtp.port,
                     tls: smtp.tls,
                     auth: smtp.credentials.is_some(),
+                    timeout: smtp.timeout,
                 },
             }),
         }
@@ -75,6 +78,16 @@ impl Mailer {
                 settings.tls.as_str()
             ),
             Mailer::File { directory } => format!("file:{}", directory.display()),
+        }
+    }
+
+    /// The longest one message can take to send: over SMTP twice
+    /// `timeout` (connect, greeting and every command together), for a
+    /// file a minute.
+    pub fn longest_attempt(&self) -> Duration {
+        match self {
+            Mailer::Smtp { settings, .. } => settings.timeout.saturating_mul(2),
+            Mailer::File { .. } => Duration::from_secs(60),
         }
     }
 

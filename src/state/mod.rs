@@ -120,6 +120,9 @@ CREATE TABLE source_rows (
     r#"
 ALTER TABLE episodes ADD COLUMN note TEXT;
 "#,
+    r#"
+ALTER TABLE outbox ADD COLUMN claimed_at TEXT;
+"#,
 ];
 
 pub struct Store {
@@ -178,7 +181,11 @@ pub fn open_read_only(directory: &Path) -> anyhow::Result<Store> {
     connection
         .busy_timeout(std::time::Duration::from_secs(5))
         .map_err(|e| open_error(&path, &e))?;
-    check_version(&connection, &path)?;
+    match check_version(&connection, &path)? {
+        0 => return Err(not_run_yet(&path)),
+        version if version < MIGRATIONS.len() => return Err(older_schema(&path)),
+        _ => {}
+    }
     Ok(Store {
         connection: Mutex::new(connection),
         path,
@@ -202,17 +209,33 @@ pub fn open_shared(directory: &Path) -> anyhow::Result<Store> {
     connection
         .busy_timeout(std::time::Duration::from_secs(10))
         .map_err(|e| open_error(&path, &e))?;
-    if check_version(&connection, &path)? != MIGRATIONS.len() {
-        return Err(anyhow!(
-            "the state file {} has an older schema: start the daemon once to migrate it",
-            path.display()
-        ));
+    match check_version(&connection, &path)? {
+        0 => return Err(not_run_yet(&path)),
+        version if version < MIGRATIONS.len() => return Err(older_schema(&path)),
+        _ => {}
     }
     Ok(Store {
         connection: Mutex::new(connection),
         path,
         _lock: None,
     })
+}
+
+/// A state file at schema version 0 holds no table: the daemon created it
+/// and was stopped (or killed) before its first start-up finished.
+fn not_run_yet(path: &Path) -> anyhow::Error {
+    anyhow!(
+        "the state file {} is empty: the daemon has not run yet with this state_directory \
+         (or was stopped during its first start-up); start it once",
+        path.display()
+    )
+}
+
+fn older_schema(path: &Path) -> anyhow::Error {
+    anyhow!(
+        "the state file {} has an older schema: start the daemon once to migrate it",
+        path.display()
+    )
 }
 
 fn take_lock(directory: &Path) -> anyhow::Result<File> {

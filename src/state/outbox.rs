@@ -124,10 +124,32 @@ impl Store {
         })
     }
 
+    /// Claims message `id` for one send attempt at `now`: true only if it
+    /// is still unsent and nobody else holds a claim made after
+    /// `stale_before` (a claim older than that belongs to a sender that
+    /// died or was stopped mid-attempt). The claim is one atomic UPDATE,
+    /// so of two senders on one database at most one gets it, and a row
+    /// already marked sent is never sent again.
+    pub fn claim(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        self.transaction(|tx| {
+            let changed = tx.inner.execute(
+                "UPDATE outbox SET claimed_at = ?2 WHERE id = ?1 AND sent_at IS NULL \
+                 AND (claimed_at IS NULL OR claimed_at < ?3)",
+                rusqlite::params![id, time_text(now), time_text(stale_before)],
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         self.transaction(|tx| {
             tx.inner.execute(
-                "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL, claimed_at = NULL WHERE id = ?1",
                 rusqlite::params![id, time_text(now)],
             )?;
             Ok(())
@@ -142,7 +164,7 @@ impl Store {
     ) -> anyhow::Result<()> {
         self.transaction(|tx| {
             tx.inner.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, claimed_at = NULL WHERE id = ?1",
                 rusqlite::params![id, error, time_text(next_attempt_at)],
             )?;
             Ok(())

@@ -86,6 +86,53 @@ fn outbox_queue_send_and_fail() {
     assert_eq!(store.outbox_stats().unwrap().sent, 1);
     assert!(store.report_stuck(id).unwrap());
     assert!(!store.report_stuck(id).unwrap());
+    assert!(
+        !store.claim(id, now(), now()).unwrap(),
+        "a sent message is never claimed again"
+    );
+}
+
+#[test]
+fn a_claimed_message_has_one_sender_until_the_claim_goes_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).unwrap();
+    let message = OutboxMessage {
+        id: None,
+        route: "r".to_owned(),
+        recipients: vec!["a@plan.example".to_owned()],
+        subject: "s".to_owned(),
+        text: "t".to_owned(),
+        html: "<p>t</p>".to_owned(),
+        message_id: "<m@x>".to_owned(),
+        in_reply_to: None,
+        references: vec![],
+        created_at: now(),
+        attempts: 0,
+        next_attempt_at: now(),
+        last_error: None,
+    };
+    let id = store.transaction(|tx| tx.enqueue(&message)).unwrap();
+    let minute = chrono::Duration::minutes(1);
+    assert!(store.claim(id, now(), now() - minute).unwrap(), "first");
+    assert!(
+        !store.claim(id, now(), now() - minute).unwrap(),
+        "a second sender does not get a live claim"
+    );
+    assert!(
+        store.claim(id, now() + minute * 3, now() + minute).unwrap(),
+        "a claim older than its expiry is taken over"
+    );
+    store.mark_failed(id, "down", now()).unwrap();
+    assert!(
+        store.claim(id, now(), now() - minute).unwrap(),
+        "a failed attempt releases the claim"
+    );
+    store.mark_sent(id, now()).unwrap();
+    assert!(
+        !store
+            .claim(id, now() + minute * 10, now() + minute * 9)
+            .unwrap()
+    );
 }
 
 #[test]

@@ -220,6 +220,8 @@ pub struct SmtpOptions<'a> {
     pub implicit_tls: bool,
     pub auth: Option<(&'a str, &'a str)>,
     pub certificate: Option<&'a Certificate>,
+    /// Seconds the server waits before accepting each message.
+    pub delay: Option<f64>,
 }
 
 /// The aiosmtpd server, killed when dropped.
@@ -262,6 +264,9 @@ impl SmtpServer {
         }
         if options.implicit_tls {
             command.arg("--implicit-tls");
+        }
+        if let Some(delay) = options.delay {
+            command.arg("--delay").arg(delay.to_string());
         }
         if let Some((user, password)) = options.auth {
             command.args(["--auth-user", user, "--auth-password", password]);
@@ -378,6 +383,21 @@ impl Daemon {
                 }
                 Err(_) => panic!(
                     "no log line with {needle:?} within {timeout:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits until `count` log lines contain `needle`.
+    pub fn wait_for_count(&mut self, needle: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.seen.iter().filter(|l| l.contains(needle)).count() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "fewer than {count} log lines with {needle:?} within {timeout:?}; saw:\n{}",
                     self.seen.join("\n")
                 ),
             }

