@@ -19,6 +19,7 @@ mod config;
 mod daemon;
 mod email;
 mod fhir;
+mod first_hour;
 mod http_hardening;
 mod http_sources;
 mod nppes;
