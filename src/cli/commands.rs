@@ -108,8 +108,22 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
         return code;
     };
     match notify_once(&config, &store, &mailer, &outcome).await {
-        Ok(0) => code,
-        Ok(unsent) => {
+        Ok((_, untold)) if untold > 0 => {
+            // The fallback route (if any) was told, but the routing missed
+            // these alerts: the configuration needs a look, which is what
+            // UNKNOWN says (even over a critical breach, as issue 14 asks:
+            // the people who should act on it were not told).
+            eprintln!(
+                "accesswatch: {untold} alert(s) matched no [[route]]{}; add a route that follows them",
+                match config.routes.iter().find(|r| r.fallback) {
+                    Some(route) => format!(" and went to the fallback route {:?}", route.name),
+                    None => " and reached nobody".to_owned(),
+                }
+            );
+            Exit::UNKNOWN
+        }
+        Ok((0, _)) => code,
+        Ok((unsent, _)) => {
             // The report was printed, but an alert did not go out: say so
             // loudly, and never report "OK" for such a run.
             eprintln!(
@@ -129,14 +143,15 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     }
 }
 
-/// Records the run and sends the whole outbox once; how many stay unsent.
+/// Records the run and sends the whole outbox once; how many stay unsent,
+/// and how many alerts no ordinary route received.
 async fn notify_once(
     config: &Config,
     store: &crate::state::Store,
     mailer: &Mailer,
     outcome: &crate::daemon::run::RunOutcome,
-) -> anyhow::Result<usize> {
-    crate::alerts::record::record(
+) -> anyhow::Result<(usize, usize)> {
+    let recorded = crate::alerts::record::record(
         store,
         &config.record_setup(),
         &outcome.results,
@@ -153,7 +168,7 @@ async fn notify_once(
         &crate::check::clock::Clock::new(Utc::now),
     )
     .await?;
-    Ok(store.outbox_stats()?.unsent as usize)
+    Ok((store.outbox_stats()?.unsent as usize, recorded.untold))
 }
 
 async fn run_daemon(path: &std::path::Path) -> Exit {

@@ -3,10 +3,10 @@
 //! item of the issue, on the real binary.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{self, write};
+use crate::common::{self, ConfigText, write};
 
 /// The assets of `[package.metadata.deb]` in Cargo.toml: (source,
 /// destination, mode).
@@ -142,4 +142,104 @@ fn unprivileged(program: &Path) -> Command {
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
         .arg(program);
     command
+}
+
+/// The configuration of the routing tests: socal-south breaches (critical)
+/// and the only ordinary route wants socal-north; `extra` is added at the
+/// end.
+fn label_routed(dir: &Path, extra: &str) -> PathBuf {
+    write(dir, "staffing.csv", common::STAFFING_CSV);
+    ConfigText::new()
+        .los_angeles()
+        .staffing_source("")
+        .staffing_check("")
+        .route("north-only", &["north@plan.example"])
+        .section("labels = { region = \"socal-north\" }")
+        .section(extra)
+        .write(dir)
+}
+
+/// The .eml files written by the file transport, as text.
+fn emails(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join("outbox")) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+/// Item 2. A check followed only by label-filtered routes is refused, with
+/// the place and the two ways out.
+#[test]
+fn a_check_followed_only_by_label_filtered_routes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = label_routed(dir.path(), "");
+    let out = common::accesswatch(&["--config", config.to_str().unwrap(), "check-config"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("is followed only by routes with a label filter"))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let check_line = 1 + text.lines().position(|l| l == "[[check]]").unwrap();
+    assert!(
+        line.starts_with(&format!("{}:{check_line}:1: ", config.display())),
+        "FILE:LINE:COL of the [[check]]: {line}"
+    );
+    assert!(
+        line.contains("\"north-only\" (region=socal-north)"),
+        "{line}"
+    );
+    assert!(line.contains("fallback = true"), "{line}");
+}
+
+/// Item 2. With a fallback route, an alert no ordinary route wants goes to
+/// the fallback, and `run --once --notify` says so and exits 3 (UNKNOWN).
+#[test]
+fn an_alert_no_route_wants_goes_to_the_fallback_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = label_routed(
+        dir.path(),
+        "[[route]]\nname = \"catch-all\"\nto = [\"fallback@plan.example\"]\nfallback = true",
+    );
+    let config = config.to_str().unwrap();
+    let checked = common::accesswatch(&["--config", config, "check-config"], &[]);
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
+
+    let out = common::accesswatch(&["--config", config, "run", "--once", "--notify"], &[]);
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "1 alert(s) matched no [[route]] and went to the fallback route \"catch-all\""
+        ),
+        "{}",
+        out.stderr
+    );
+    let emails = emails(dir.path());
+    assert_eq!(emails.len(), 1, "only the fallback has something to say");
+    assert!(
+        emails[0].contains("To: fallback@plan.example"),
+        "{}",
+        emails[0]
+    );
+    assert!(emails[0].contains("socal-south"), "{}", emails[0]);
+
+    // A fallback route takes no filters: it is the catch-all.
+    let dir = tempfile::tempdir().unwrap();
+    let config = label_routed(
+        dir.path(),
+        "[[route]]\nname = \"catch-all\"\nto = [\"f@plan.example\"]\nfallback = true\nseverities = [\"critical\"]",
+    );
+    let out = common::accesswatch(&["--config", config.to_str().unwrap(), "check-config"], &[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("remove its `severities`"),
+        "{}",
+        out.stderr
+    );
 }
