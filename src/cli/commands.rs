@@ -72,7 +72,9 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
         return Exit::UNKNOWN;
     };
     logging::init(config.daemon.log_format, &config.daemon.log_filter);
-    let as_of = args.as_of.unwrap_or_else(Utc::now);
+    let as_of = args
+        .as_of
+        .map_or_else(Utc::now, |a| a.resolve(config.daemon.time_zone));
     // With --notify the run is recorded in the state store like a daemon
     // run (alert state, outbox), and the outbox is sent before exiting.
     let notifier = if args.notify {

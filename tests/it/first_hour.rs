@@ -243,3 +243,48 @@ fn an_alert_no_route_wants_goes_to_the_fallback_route() {
         out.stderr
     );
 }
+
+/// Item 3. A command-line mistake of `run --once` is UNKNOWN (3), not
+/// CRITICAL; the other subcommands keep 2; `--as-of` takes a date, which
+/// is midnight in the daemon's zone.
+#[test]
+fn run_once_usage_mistakes_are_unknown_and_as_of_takes_a_date() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "staffing.csv", common::STAFFING_CSV);
+    let config = ConfigText::new()
+        .los_angeles()
+        .staffing_source("")
+        .staffing_check("")
+        .route("all", &["c@plan.example"])
+        .write(dir.path());
+    let config = config.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", config];
+        all.extend_from_slice(args);
+        common::accesswatch(&all, &[])
+    };
+
+    for mistake in [
+        &["run", "--once", "--as-of", "27/11/2026"][..],
+        &["run", "--once", "--bogus"],
+        &["run", "--as-of", "2026-11-27", "--once", "--report", "yaml"],
+    ] {
+        let out = run(mistake);
+        assert_eq!(out.code, 3, "{mistake:?}: {}", out.stderr);
+        assert!(out.stderr.contains("error:"), "{}", out.stderr);
+    }
+    let out = run(&["run", "--once", "--as-of", "yesterday"]);
+    assert!(
+        out.stderr.contains("or a date like 2026-11-29"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(run(&["status", "--bogus"]).code, 2);
+    assert_eq!(run(&["ack", "x"]).code, 2);
+    assert_eq!(run(&["run", "--once", "--help"]).code, 0);
+
+    let out = run(&["run", "--once", "--as-of", "2026-11-27", "--report", "json"]);
+    assert_eq!(out.code, 2, "socal-south breaches: {}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["as_of"], "2026-11-27T08:00:00Z");
+}
