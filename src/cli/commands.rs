@@ -371,18 +371,26 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
         return Exit::FAILURE;
     };
     let labels = group.iter().cloned().collect();
-    let rendered = outcome
-        .results
-        .first()
-        .and_then(|result| operator::render_check(&config, result, &labels, now));
-    match rendered {
-        Some(email) => {
+    let Some(result) = outcome.results.first() else {
+        eprintln!("accesswatch: check {check_id:?} was not evaluated");
+        return Exit::FAILURE;
+    };
+    match operator::render_check(&config, result, &labels, now) {
+        operator::Rendering::Email(email) => {
             println!("Subject: {}\n", email.subject);
             println!("--- text/plain ---\n{}", email.text);
             println!("--- text/html ---\n{}", email.html);
             Exit::OK
         }
-        None => {
+        operator::Rendering::Healthy(lines) => {
+            print!("{lines}");
+            Exit::OK
+        }
+        operator::Rendering::NoSuchGroup(why) => {
+            eprintln!("accesswatch: {why}");
+            Exit::FAILURE
+        }
+        operator::Rendering::NoRoute => {
             eprintln!("accesswatch: no route follows check {check_id:?}");
             Exit::FAILURE
         }

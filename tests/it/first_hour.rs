@@ -288,3 +288,58 @@ fn run_once_usage_mistakes_are_unknown_and_as_of_takes_a_date() {
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(report["as_of"], "2026-11-27T08:00:00Z");
 }
+
+/// Item 4. `render` tells an ok group, a group that does not exist and a
+/// misspelled label apart instead of rendering an empty "UNKNOWN" email.
+#[test]
+fn render_says_when_a_group_is_ok_or_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "staffing.csv", common::STAFFING_CSV);
+    let config = ConfigText::new()
+        .staffing_source("")
+        .staffing_check("")
+        .route("all", &["c@plan.example"])
+        .write(dir.path());
+    let render = |group: &str| {
+        common::accesswatch(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "render",
+                "members-per-therapist",
+                "--group",
+                group,
+            ],
+            &[],
+        )
+    };
+
+    let out = render("region=socal-north");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "group region=socal-north is ok (2,462.81, limit <= 3,000): nothing would be sent\n"
+    );
+
+    let out = render("region=socal-east");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr.trim(),
+        "accesswatch: no group region=socal-east; groups are: \
+         region=norcal-east; region=socal-north; region=socal-south"
+    );
+
+    let out = render("regoin=socal-south");
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr.trim(),
+        "accesswatch: no label `regoin`; labels are: region"
+    );
+
+    let out = render("region=socal-south");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("Subject: "), "{}", out.stdout);
+    assert!(out.stdout.contains("socal-south"), "{}", out.stdout);
+    assert!(!out.stdout.contains("socal-north"), "{}", out.stdout);
+}
