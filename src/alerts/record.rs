@@ -50,8 +50,19 @@ impl Setup<'_> {
     }
 }
 
+/// What recording a run came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Emails queued in the outbox.
+    pub queued: usize,
+    /// Alerts due that no ordinary route received: they went to the
+    /// fallback route if there is one, else to nobody. Either way the
+    /// routing missed them, which `run --once --notify` reports as unknown.
+    pub untold: usize,
+}
+
 /// Records `results` and `sources` of a run as of `now`; returns how many
-/// emails were queued.
+/// emails were queued and how many alerts no ordinary route received.
 pub fn record(
     store: &Store,
     config: &Setup<'_>,
@@ -59,7 +70,7 @@ pub fn record(
     sources: &SourceOutcomes,
     now: DateTime<Utc>,
     host: &str,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Recorded> {
     store.transaction(|tx| {
         for result in results {
             tx.record_result(result)?;
@@ -228,8 +239,12 @@ fn policy_for(config: &Setup<'_>, check_id: &str) -> Option<Policy> {
     }
 }
 
-/// Whether `route` is told about `episode`.
+/// Whether `route` is told about `episode`. The fallback route is told
+/// only what no other route was, after them.
 fn route_wants(config: &Setup<'_>, route: &Route, episode: &Episode) -> bool {
+    if route.fallback {
+        return false;
+    }
     match episode.check_id.strip_prefix(DATA_UNAVAILABLE) {
         // A blind spot goes to every route that follows a check of the
         // source, whatever its label matchers.
@@ -250,7 +265,7 @@ fn notify(
     sources: &SourceOutcomes,
     now: DateTime<Utc>,
     host: &str,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Recorded> {
     let mut due: Vec<(Episode, Notice, Policy)> = Vec::new();
     for episode in tx.unclosed_episodes()? {
         let (Some(id), Some(policy)) = (episode.id, policy_for(config, &episode.check_id)) else {
@@ -266,24 +281,86 @@ fn notify(
             None => {}
         }
     }
-    let mut threads: BTreeMap<i64, String> = BTreeMap::new();
-    let mut told: BTreeSet<i64> = BTreeSet::new();
-    let mut queued = 0;
+    let mut sent = Sent::default();
     for route in config.routes {
         let mine: Vec<&(Episode, Notice, Policy)> = due
             .iter()
             .filter(|(e, _, _)| route_wants(config, route, e))
             .collect();
-        if mine.is_empty() {
-            continue;
+        sent.enqueue(tx, config, route, &mine, results, sources, now, host)?;
+    }
+    let untold: Vec<&(Episode, Notice, Policy)> = due
+        .iter()
+        .filter(|(e, _, _)| e.id.is_some_and(|id| !sent.told.contains(&id)))
+        .collect();
+    let fallback = config.routes.iter().find(|r| r.fallback);
+    for (episode, _, _) in &untold {
+        match fallback {
+            Some(route) => {
+                warn!(check = %episode.check_id, group = %episode.group_key, route = %route.name, "alert matches no route; sent to the fallback route")
+            }
+            None => {
+                warn!(check = %episode.check_id, group = %episode.group_key, "alert matches no route; nobody was told")
+            }
         }
-        let digest = digest(config, route, &mine, results, sources, now);
+    }
+    let untold_count = untold.len();
+    if let Some(route) = fallback {
+        sent.enqueue(tx, config, route, &untold, results, sources, now, host)?;
+    }
+    let Sent {
+        threads, queued, ..
+    } = sent;
+    for (mut episode, notice, policy) in due {
+        let Some(id) = episode.id else { continue };
+        alerts::mark_told(&mut episode, notice, &policy, now);
+        if let Some(thread) = threads.get(&id) {
+            episode.thread_id = Some(thread.clone());
+        }
+        tx.save_episode(&mut episode)?;
+        if notice == Notice::Resolved {
+            tx.close_episode(id)?;
+        }
+    }
+    Ok(Recorded {
+        queued,
+        untold: untold_count,
+    })
+}
+
+/// The digests queued so far in one run: the thread each episode's
+/// emails belong to, and the episodes some route was told about.
+#[derive(Default)]
+struct Sent {
+    threads: BTreeMap<i64, String>,
+    told: BTreeSet<i64>,
+    queued: usize,
+}
+
+impl Sent {
+    /// Queues the digest of `mine` for `route`, if there is anything in it.
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue(
+        &mut self,
+        tx: &Tx<'_>,
+        config: &Setup<'_>,
+        route: &Route,
+        mine: &[&(Episode, Notice, Policy)],
+        results: &[CheckResult],
+        sources: &SourceOutcomes,
+        now: DateTime<Utc>,
+        host: &str,
+    ) -> anyhow::Result<()> {
+        if mine.is_empty() {
+            return Ok(());
+        }
+        let digest = digest(config, route, mine, results, sources, now);
         let email = render::render(&digest, config.subject_prefix, now, config.time_zone);
         let message_id = new_message_id(now, host);
         let roots: Vec<String> = mine
             .iter()
             .filter_map(|(e, _, _)| {
-                e.id.and_then(|id| threads.get(&id).cloned())
+                e.id.and_then(|id| self.threads.get(&id).cloned())
                     .or_else(|| e.thread_id.clone())
             })
             .collect::<BTreeSet<_>>()
@@ -304,31 +381,17 @@ fn notify(
             next_attempt_at: now,
             last_error: None,
         })?;
-        queued += 1;
-        for (episode, _, _) in &mine {
+        self.queued += 1;
+        for (episode, _, _) in mine {
             if let Some(id) = episode.id {
-                told.insert(id);
+                self.told.insert(id);
                 if episode.thread_id.is_none() {
-                    threads.entry(id).or_insert_with(|| message_id.clone());
+                    self.threads.entry(id).or_insert_with(|| message_id.clone());
                 }
             }
         }
+        Ok(())
     }
-    for (mut episode, notice, policy) in due {
-        let Some(id) = episode.id else { continue };
-        if !told.contains(&id) {
-            warn!(check = %episode.check_id, group = %episode.group_key, "alert matches no route; nobody was told");
-        }
-        alerts::mark_told(&mut episode, notice, &policy, now);
-        if let Some(thread) = threads.get(&id) {
-            episode.thread_id = Some(thread.clone());
-        }
-        tx.save_episode(&mut episode)?;
-        if notice == Notice::Resolved {
-            tx.close_episode(id)?;
-        }
-    }
-    Ok(queued)
 }
 
 /// The digest of `notices` for `route`, with each group as this run saw it
@@ -389,6 +452,7 @@ fn digest(
             continue;
         };
         if result.error.is_some()
+            && !route.fallback
             && follows(route, &check.id, check.severity)
             && !items.iter().any(|i| i.check.id == check.id)
         {

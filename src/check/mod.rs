@@ -190,4 +190,7 @@ pub struct Route {
     pub severities: Vec<Severity>,
     /// Every label listed must have exactly this value.
     pub labels: BTreeMap<String, String>,
+    /// Receives every alert that no other route received (and nothing
+    /// else); `checks`, `severities` and `labels` are then empty.
+    pub fallback: bool,
 }

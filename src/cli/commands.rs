@@ -72,7 +72,9 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
         return Exit::UNKNOWN;
     };
     logging::init(config.daemon.log_format, &config.daemon.log_filter);
-    let as_of = args.as_of.unwrap_or_else(Utc::now);
+    let as_of = args
+        .as_of
+        .map_or_else(Utc::now, |a| a.resolve(config.daemon.time_zone));
     // With --notify the run is recorded in the state store like a daemon
     // run (alert state, outbox), and the outbox is sent before exiting.
     let notifier = if args.notify {
@@ -115,8 +117,22 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
         return code;
     };
     match notify_once(&config, &store, &outgoing, &outcome).await {
-        Ok(0) => code,
-        Ok(unsent) => {
+        Ok((_, untold)) if untold > 0 => {
+            // The fallback route (if any) was told, but the routing missed
+            // these alerts: the configuration needs a look, which is what
+            // UNKNOWN says (even over a critical breach, as issue 14 asks:
+            // the people who should act on it were not told).
+            eprintln!(
+                "accesswatch: {untold} alert(s) matched no [[route]]{}; add a route that follows them",
+                match config.routes.iter().find(|r| r.fallback) {
+                    Some(route) => format!(" and went to the fallback route {:?}", route.name),
+                    None => " and reached nobody".to_owned(),
+                }
+            );
+            Exit::UNKNOWN
+        }
+        Ok((0, _)) => code,
+        Ok((unsent, _)) => {
             // The report was printed, but an alert did not go out: say so
             // loudly, and never report "OK" for such a run.
             eprintln!(
@@ -136,14 +152,15 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     }
 }
 
-/// Records the run and sends the whole outbox once; how many stay unsent.
+/// Records the run and sends the whole outbox once; how many stay unsent,
+/// and how many alerts no ordinary route received.
 async fn notify_once(
     config: &Config,
     store: &crate::state::Store,
     outgoing: &crate::notify::delivery::Outgoing,
     outcome: &crate::daemon::run::RunOutcome,
-) -> anyhow::Result<usize> {
-    crate::alerts::record::record(
+) -> anyhow::Result<(usize, usize)> {
+    let recorded = crate::alerts::record::record(
         store,
         &config.record_setup(),
         &outcome.results,
@@ -158,7 +175,7 @@ async fn notify_once(
         &crate::check::clock::Clock::new(Utc::now),
     )
     .await?;
-    Ok(store.outbox_stats()?.unsent as usize)
+    Ok((store.outbox_stats()?.unsent as usize, recorded.untold))
 }
 
 async fn run_daemon(path: &std::path::Path) -> Exit {
@@ -359,18 +376,26 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
         return Exit::FAILURE;
     };
     let labels = group.iter().cloned().collect();
-    let rendered = outcome
-        .results
-        .first()
-        .and_then(|result| operator::render_check(&config, result, &labels, now));
-    match rendered {
-        Some(email) => {
+    let Some(result) = outcome.results.first() else {
+        eprintln!("accesswatch: check {check_id:?} was not evaluated");
+        return Exit::FAILURE;
+    };
+    match operator::render_check(&config, result, &labels, now) {
+        operator::Rendering::Email(email) => {
             println!("Subject: {}\n", email.subject);
             println!("--- text/plain ---\n{}", email.text);
             println!("--- text/html ---\n{}", email.html);
             Exit::OK
         }
-        None => {
+        operator::Rendering::Healthy(lines) => {
+            print!("{lines}");
+            Exit::OK
+        }
+        operator::Rendering::NoSuchGroup(why) => {
+            eprintln!("accesswatch: {why}");
+            Exit::FAILURE
+        }
+        operator::Rendering::NoRoute => {
             eprintln!("accesswatch: no route follows check {check_id:?}");
             Exit::FAILURE
         }

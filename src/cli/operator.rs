@@ -121,20 +121,42 @@ pub fn status_text(
     out
 }
 
-/// The email `result` would make for the first route that follows it,
-/// limited to the groups with all `labels`: breached and unknown groups,
-/// or every group when none is.
+/// What `render` has to say about a check and the groups asked for.
+#[derive(Debug)]
+pub enum Rendering {
+    /// The email the check would send now.
+    Email(render::RenderedEmail),
+    /// Every group asked for is ok: one line per group, nothing to send.
+    Healthy(String),
+    /// A `--group` that names no group or no label: what exists instead.
+    NoSuchGroup(String),
+    /// No route follows the check.
+    NoRoute,
+}
+
+/// The email `result`'s check would send now for the groups matching
+/// `labels`, or why there is none.
 pub fn render_check(
     config: &Config,
     result: &CheckResult,
     labels: &BTreeMap<String, String>,
     now: DateTime<Utc>,
-) -> Option<render::RenderedEmail> {
-    let check = config.checks.iter().find(|c| c.id == result.id)?;
-    let route = config
+) -> Rendering {
+    let Some(check) = config.checks.iter().find(|c| c.id == result.id) else {
+        return Rendering::NoRoute;
+    };
+    let Some(route) = config
         .routes
         .iter()
-        .find(|r| crate::notify::follows(r, &check.id, check.severity))?;
+        .find(|r| crate::notify::follows(r, &check.id, check.severity))
+    else {
+        return Rendering::NoRoute;
+    };
+    if result.error.is_none()
+        && let Some(missing) = missing_group(check, result, labels)
+    {
+        return Rendering::NoSuchGroup(missing);
+    }
     let matching: Vec<_> = result
         .groups
         .iter()
@@ -146,24 +168,73 @@ pub fn render_check(
         .filter(|g| g.status != crate::check::Status::Ok)
         .cloned()
         .collect();
+    if result.error.is_none() && problems.is_empty() {
+        let lines: String = matching
+            .iter()
+            .map(|g| {
+                let value = g
+                    .value
+                    .map_or("no value".to_owned(), |v| render::value_text(result, v));
+                format!(
+                    "group {} is ok ({value}, limit {} {}): nothing would be sent\n",
+                    crate::check::result::label_text(&g.labels),
+                    check.comparison.op.as_str(),
+                    render::value_text(result, g.limit),
+                )
+            })
+            .collect();
+        return Rendering::Healthy(lines);
+    }
     let digest = Digest {
         route: route.clone(),
         items: vec![DigestItem {
             result: result.clone(),
             check: check.clone(),
-            groups: if problems.is_empty() {
-                matching
-            } else {
-                problems
-            },
+            groups: problems,
             notices: Vec::new(),
         }],
     };
-    Some(render::render(
+    Rendering::Email(render::render(
         &digest,
         &config.email.subject_prefix,
         now,
         config.daemon.time_zone,
+    ))
+}
+
+/// Why `labels` select no group of `result`: a label key the check does
+/// not group by, or a value no group has, with what there is instead.
+fn missing_group(
+    check: &crate::check::Check,
+    result: &CheckResult,
+    labels: &BTreeMap<String, String>,
+) -> Option<String> {
+    if let Some(key) = labels.keys().find(|k| !check.group_by.contains(k)) {
+        return Some(if check.group_by.is_empty() {
+            format!("no label `{key}`: check {:?} has no groups", check.id)
+        } else {
+            format!(
+                "no label `{key}`; labels are: {}",
+                check.group_by.join(", ")
+            )
+        });
+    }
+    let found = result
+        .groups
+        .iter()
+        .any(|g| labels.iter().all(|(k, v)| g.labels.get(k) == Some(v)));
+    if found {
+        return None;
+    }
+    let groups: Vec<String> = result.groups.iter().map(|g| g.label_text()).collect();
+    Some(format!(
+        "no group {}; groups are: {}",
+        crate::check::result::label_text(labels),
+        if groups.is_empty() {
+            "none".to_owned()
+        } else {
+            groups.join("; ")
+        }
     ))
 }
 

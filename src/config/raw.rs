@@ -164,4 +164,5 @@ pub struct RawRoute {
     pub checks: Option<S<Vec<S<String>>>>,
     pub severities: Option<S<Vec<S<String>>>>,
     pub labels: Option<BTreeMap<String, S<String>>>,
+    pub fallback: Option<S<bool>>,
 }

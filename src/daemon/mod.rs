@@ -475,7 +475,7 @@ async fn run_and_log(
         &services.host,
     );
     let queued = match queued {
-        Ok(n) => n,
+        Ok(recorded) => recorded.queued,
         Err(e) => {
             error!(error = %format!("{e:#}"), "cannot record the run in the state store; it will be evaluated again next run");
             0

@@ -653,6 +653,7 @@ mod tests {
             checks: vec![],
             severities: vec![],
             labels: BTreeMap::new(),
+            fallback: false,
         };
         let digest = Digest {
             route,

@@ -20,6 +20,7 @@ mod daemon;
 mod email;
 mod faults;
 mod fhir;
+mod first_hour;
 mod http_hardening;
 mod http_sources;
 mod nppes;

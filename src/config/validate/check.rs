@@ -417,11 +417,29 @@ pub(super) fn route(
         .flatten()
         .map(|(k, value)| (k.clone(), value.get_ref().clone()))
         .collect();
+    let fallback = raw.fallback.as_ref().is_some_and(|f| *f.get_ref());
+    if let Some(flag) = raw.fallback.as_ref().filter(|_| fallback) {
+        let filters = [
+            ("checks", raw.checks.is_some()),
+            ("severities", raw.severities.is_some()),
+            ("labels", raw.labels.is_some()),
+        ];
+        for (key, _) in filters.iter().filter(|(_, set)| *set) {
+            v.problem(
+                flag.span(),
+                format!(
+                    "a route with `fallback = true` receives every alert no other route received; \
+                     remove its `{key}` (or make it an ordinary route without `fallback`)"
+                ),
+            );
+        }
+    }
     Some(Route {
         name: name?,
         to,
         checks,
         severities,
         labels,
+        fallback,
     })
 }

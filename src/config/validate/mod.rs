@@ -303,7 +303,19 @@ pub fn validate(
         .collect();
     let mut routes = Vec::new();
     for entry in &raw.routes {
-        routes.extend(route(&mut v, entry, &all_check_ids));
+        let Some(route) = route(&mut v, entry, &all_check_ids) else {
+            continue;
+        };
+        if route.fallback && routes.iter().any(|r: &Route| r.fallback) {
+            v.problem(
+                entry.span.clone(),
+                format!(
+                    "route {:?} is a second route with `fallback = true`: keep one",
+                    route.name
+                ),
+            );
+        }
+        routes.push(route);
     }
     if !raw.checks.is_empty() && raw.routes.is_empty() {
         v.problem(
@@ -312,11 +324,33 @@ pub fn validate(
              add a [[route]] with `to = [\"compliance@example.org\"]`",
         );
     }
+    let fallbacks: Vec<&Route> = routes.iter().filter(|r| r.fallback).collect();
     for (check, entry) in checks.iter().zip(&raw.checks) {
-        let routed = routes.iter().any(|r| {
-            (r.checks.is_empty() || r.checks.contains(&check.id))
-                && (r.severities.is_empty() || r.severities.contains(&check.severity))
-        });
+        let following: Vec<&Route> = routes
+            .iter()
+            .filter(|r| crate::notify::follows(r, &check.id, check.severity))
+            .collect();
+        let routed = !following.is_empty();
+        if routed && fallbacks.is_empty() && following.iter().all(|r| !r.labels.is_empty()) {
+            let filters: Vec<String> = following
+                .iter()
+                .map(|r| {
+                    let labels: Vec<String> =
+                        r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("{:?} ({})", r.name, labels.join(", "))
+                })
+                .collect();
+            v.problem(
+                entry.span.clone(),
+                format!(
+                    "check {:?} is followed only by routes with a label filter ({}): an alert \
+                     of any other group would reach nobody; add a [[route]] without `labels` \
+                     that follows it, or a catch-all [[route]] with `fallback = true`",
+                    check.id,
+                    filters.join("; ")
+                ),
+            );
+        }
         if !routes.is_empty() && !routed {
             v.problem(
                 entry.span.clone(),
