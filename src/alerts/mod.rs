@@ -106,7 +106,7 @@ fn new_episode(o: &Observation, now: DateTime<Utc>) -> Episode {
         reminders: 0,
         next_reminder_at: None,
         resolution_notified_at: None,
-        thread_id: None,
+        threads: BTreeMap::new(),
         ack_until: None,
         ack_by: None,
     }

@@ -39,6 +39,9 @@ pub struct Setup<'a> {
     pub maintenance: &'a [Maintenance],
     pub sources: &'a [SourceSpec],
     pub subject_prefix: &'a str,
+    /// The right-hand side of Message-IDs: `[email] message_id_domain`,
+    /// else the domain of `from`.
+    pub message_id_domain: &'a str,
     pub time_zone: Tz,
     /// Evaluation results older than this are pruned.
     pub retention: chrono::Duration,
@@ -69,7 +72,6 @@ pub fn record(
     results: &[CheckResult],
     sources: &SourceOutcomes,
     now: DateTime<Utc>,
-    host: &str,
 ) -> anyhow::Result<Recorded> {
     store.transaction(|tx| {
         for result in results {
@@ -82,7 +84,7 @@ pub fn record(
         for (source, outcome) in sources {
             observe_source(tx, config, source, outcome, now)?;
         }
-        notify(tx, config, results, sources, now, host)
+        notify(tx, config, results, sources, now)
     })
 }
 
@@ -264,7 +266,6 @@ fn notify(
     results: &[CheckResult],
     sources: &SourceOutcomes,
     now: DateTime<Utc>,
-    host: &str,
 ) -> anyhow::Result<Recorded> {
     let mut due: Vec<(Episode, Notice, Policy)> = Vec::new();
     for episode in tx.unclosed_episodes()? {
@@ -287,7 +288,7 @@ fn notify(
             .iter()
             .filter(|(e, _, _)| route_wants(config, route, e))
             .collect();
-        sent.enqueue(tx, config, route, &mine, results, sources, now, host)?;
+        sent.enqueue(tx, config, route, &mine, results, sources, now)?;
     }
     let untold: Vec<&(Episode, Notice, Policy)> = due
         .iter()
@@ -306,7 +307,7 @@ fn notify(
     }
     let untold_count = untold.len();
     if let Some(route) = fallback {
-        sent.enqueue(tx, config, route, &untold, results, sources, now, host)?;
+        sent.enqueue(tx, config, route, &untold, results, sources, now)?;
     }
     let Sent {
         threads, queued, ..
@@ -314,8 +315,13 @@ fn notify(
     for (mut episode, notice, policy) in due {
         let Some(id) = episode.id else { continue };
         alerts::mark_told(&mut episode, notice, &policy, now);
-        if let Some(thread) = threads.get(&id) {
-            episode.thread_id = Some(thread.clone());
+        for ((episode_id, route), thread) in &threads {
+            if *episode_id == id {
+                episode
+                    .threads
+                    .entry(route.clone())
+                    .or_insert_with(|| thread.clone());
+            }
         }
         tx.save_episode(&mut episode)?;
         if notice == Notice::Resolved {
@@ -328,11 +334,11 @@ fn notify(
     })
 }
 
-/// The digests queued so far in one run: the thread each episode's
-/// emails belong to, and the episodes some route was told about.
+/// The digests queued so far in one run: per (episode, route) the thread
+/// its emails belong to, and the episodes some route was told about.
 #[derive(Default)]
 struct Sent {
-    threads: BTreeMap<i64, String>,
+    threads: BTreeMap<(i64, String), String>,
     told: BTreeSet<i64>,
     queued: usize,
 }
@@ -349,19 +355,20 @@ impl Sent {
         results: &[CheckResult],
         sources: &SourceOutcomes,
         now: DateTime<Utc>,
-        host: &str,
     ) -> anyhow::Result<()> {
         if mine.is_empty() {
             return Ok(());
         }
         let digest = digest(config, route, mine, results, sources, now);
         let email = render::render(&digest, config.subject_prefix, now, config.time_zone);
-        let message_id = new_message_id(now, host);
+        let message_id = new_message_id(now, config.message_id_domain);
+        // Only messages this route received: another route's thread is
+        // one these recipients never saw.
         let roots: Vec<String> = mine
             .iter()
             .filter_map(|(e, _, _)| {
-                e.id.and_then(|id| self.threads.get(&id).cloned())
-                    .or_else(|| e.thread_id.clone())
+                e.id.and_then(|id| self.threads.get(&(id, route.name.clone())).cloned())
+                    .or_else(|| e.threads.get(&route.name).cloned())
             })
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -385,8 +392,10 @@ impl Sent {
         for (episode, _, _) in mine {
             if let Some(id) = episode.id {
                 self.told.insert(id);
-                if episode.thread_id.is_none() {
-                    self.threads.entry(id).or_insert_with(|| message_id.clone());
+                if !episode.threads.contains_key(&route.name) {
+                    self.threads
+                        .entry((id, route.name.clone()))
+                        .or_insert_with(|| message_id.clone());
                 }
             }
         }
@@ -519,11 +528,13 @@ fn data_item(
     Some((check, result))
 }
 
-/// A Message-ID unique to this message: time, process and a counter.
-fn new_message_id(now: DateTime<Utc>, host: &str) -> String {
+/// A Message-ID unique to this message: time, process and a counter, at
+/// the sender's domain (RFC 5322 asks for a domain the sender controls,
+/// never a bare host name).
+fn new_message_id(now: DateTime<Utc>, domain: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let host: String = host
+    let host: String = domain
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
         .collect();

@@ -166,7 +166,6 @@ async fn notify_once(
         &outcome.results,
         &outcome.sources,
         outcome.as_of,
-        &mail::host_name(),
     )?;
     crate::notify::delivery::deliver_due(
         store,

@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::check::Severity;
+use crate::check::standards::Basis;
 use crate::check::{CheckResult, GroupResult, Status};
 use crate::cli::exit::Exit;
 use crate::notify::render::{value_text, wait_sentence};
@@ -134,6 +135,13 @@ pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
             Status::NotInForce => "NOT IN FORCE".to_owned(),
         };
         let _ = writeln!(out, "\n{state:<9} {} ({})", r.title, r.id);
+        if let Some(standard) = r.standard.as_ref().filter(|s| s.basis == Basis::Benchmark) {
+            let _ = writeln!(
+                out,
+                "          {}: a benchmark, not law ({})",
+                standard.id, standard.citation
+            );
+        }
         if let Some(error) = &r.error {
             let _ = writeln!(out, "          {error}");
         }

@@ -159,6 +159,7 @@ impl Config {
             maintenance: &self.maintenance,
             sources: &self.sources,
             subject_prefix: &self.email.subject_prefix,
+            message_id_domain: &self.email.message_id_domain,
             time_zone: self.daemon.time_zone,
             retention: self.alerting.retention,
         }

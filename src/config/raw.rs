@@ -31,6 +31,7 @@ pub struct RawEmail {
     pub transport: Option<S<String>>,
     pub from: Option<S<String>>,
     pub subject_prefix: Option<S<String>>,
+    pub message_id_domain: Option<S<String>>,
     // smtp
     pub host: Option<S<String>>,
     pub port: Option<S<i64>>,

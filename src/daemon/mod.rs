@@ -130,7 +130,6 @@ struct JobContext {
     runs: Arc<RunLocks>,
     generation: CancellationToken,
     shutdown: CancellationToken,
-    host: Arc<str>,
     max_sleep: Duration,
 }
 
@@ -272,7 +271,6 @@ fn start_generation(
         runs: shared.runs.clone(),
         generation: generation.clone(),
         shutdown: shared.shutdown.clone(),
-        host: crate::notify::mail::host_name().into(),
         max_sleep: shared
             .watchdog
             .map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)),
@@ -472,7 +470,6 @@ async fn run_and_log(
         &outcome.results,
         &outcome.sources,
         due,
-        &services.host,
     );
     let queued = match queued {
         Ok(recorded) => recorded.queued,

@@ -60,10 +60,22 @@ fn episode(row: &Row<'_>) -> rusqlite::Result<Episode> {
         reminders: row.get(15)?,
         next_reminder_at: time(row, 16)?,
         resolution_notified_at: time(row, 17)?,
-        thread_id: row.get(18)?,
+        threads: threads(row.get::<_, Option<String>>(18)?),
         ack_until: time(row, 19)?,
         ack_by: row.get(20)?,
     })
+}
+
+/// The `thread_id` column: a JSON object of route → Message-ID. A value
+/// from before threads were kept per route (a bare Message-ID) names no
+/// route, so each route starts a thread of its own.
+fn threads(text: Option<String>) -> BTreeMap<String, String> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn threads_text(threads: &BTreeMap<String, String>) -> Option<String> {
+    (!threads.is_empty()).then(|| serde_json::to_string(threads).unwrap_or_default())
 }
 
 impl Tx<'_> {
@@ -109,7 +121,7 @@ impl Tx<'_> {
             e.reminders,
             e.next_reminder_at.map(time_text),
             e.resolution_notified_at.map(time_text),
-            e.thread_id,
+            threads_text(&e.threads),
             e.ack_until.map(time_text),
             e.ack_by,
         ];

@@ -32,7 +32,7 @@ fn episodes_round_trip_and_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).unwrap();
     let mut episode = observe(None, &breach(), &Policy::default(), now()).unwrap();
-    episode.thread_id = Some("<a@b>".to_owned());
+    episode.threads = [("compliance".to_owned(), "<a@b>".to_owned())].into();
     store
         .transaction(|tx| tx.save_episode(&mut episode))
         .unwrap();

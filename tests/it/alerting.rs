@@ -211,6 +211,50 @@ fn reminders_thread_with_the_first_message_across_restarts() {
     assert_eq!(mail[3].in_reply_to, None);
 }
 
+/// Threads are per route: a regional director's reminder replies to the
+/// message the director got, never to one only the compliance team got;
+/// Message-IDs carry the sender's domain, not the machine's name.
+#[test]
+fn each_route_has_its_own_thread_and_message_ids_use_the_senders_domain() {
+    let s = setup(
+        "repeat_interval = \"24h\"",
+        "[[route]]\nname = \"director\"\nto = [\"director@plan.example\"]\nlabels = { region = \"socal-south\" }",
+    );
+    let server = s.smtp();
+    s.run(&at(0.0));
+    s.run(&at(24.5));
+    let mail = s.mail(&server);
+    assert_eq!(
+        mail.len(),
+        4,
+        "a firing and a reminder for each route: {mail:#?}"
+    );
+    let recipients: Vec<String> = server
+        .messages()
+        .iter()
+        .map(|(_, envelope)| envelope["rcpt_tos"].to_string())
+        .collect();
+    for message in &mail {
+        assert!(
+            message.message_id.ends_with("@plan.example>"),
+            "{}",
+            message.message_id
+        );
+    }
+    for (first, reminder) in [(0, 2), (1, 3)] {
+        assert_eq!(mail[first].in_reply_to, None);
+        assert_eq!(recipients[first], recipients[reminder], "{recipients:?}");
+        assert_eq!(
+            mail[reminder].in_reply_to.as_ref(),
+            Some(&mail[first].message_id),
+            "{reminder} replies to its own route's first message"
+        );
+        let references = mail[reminder].references.as_deref().unwrap();
+        let other = &mail[1 - first].message_id;
+        assert!(!references.contains(other.as_str()), "{references}");
+    }
+}
+
 #[test]
 fn clear_at_keeps_a_hovering_value_from_flapping() {
     let s = setup("clear_at = 2800", "");
