@@ -247,6 +247,11 @@ fn route_wants(config: &Setup<'_>, route: &Route, episode: &Episode) -> bool {
     if route.fallback {
         return false;
     }
+    // A route told before (an escalation route) keeps being told: its
+    // reminders and the resolution.
+    if episode.threads.contains_key(&route.name) {
+        return true;
+    }
     match episode.check_id.strip_prefix(DATA_UNAVAILABLE) {
         // A blind spot goes to every route that follows a check of the
         // source, whatever its label matchers.
@@ -268,7 +273,9 @@ fn notify(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Recorded> {
     let mut due: Vec<(Episode, Notice, Policy)> = Vec::new();
-    for episode in tx.unclosed_episodes()? {
+    let unclosed = tx.unclosed_episodes()?;
+    let escalations = escalations(config, &unclosed, now);
+    for episode in unclosed {
         let (Some(id), Some(policy)) = (episode.id, policy_for(config, &episode.check_id)) else {
             continue;
         };
@@ -309,10 +316,28 @@ fn notify(
     if let Some(route) = fallback {
         sent.enqueue(tx, config, route, &untold, results, sources, now)?;
     }
+    for (target, episodes) in &escalations {
+        let Some(route) = config.routes.iter().find(|r| &r.name == target) else {
+            continue;
+        };
+        let mine: Vec<&(Episode, Notice, Policy)> = episodes.iter().collect();
+        for (episode, _, _) in &mine {
+            info!(check = %episode.check_id, group = %episode.group_key, route = %route.name, "alert escalated: firing and unacknowledged");
+        }
+        sent.enqueue(tx, config, route, &mine, results, sources, now)?;
+    }
     let Sent {
         threads, queued, ..
     } = sent;
-    for (mut episode, notice, policy) in due {
+    // Escalated episodes with nothing else due this run: keep the new
+    // thread (the escalation route's record).
+    let due_ids: BTreeSet<i64> = due.iter().filter_map(|(e, _, _)| e.id).collect();
+    let escalated_only = escalations
+        .into_values()
+        .flatten()
+        .filter(|(e, _, _)| e.id.is_some_and(|id| !due_ids.contains(&id)));
+    for (episode, notice, policy) in due.into_iter().chain(escalated_only) {
+        let mut episode = episode;
         let Some(id) = episode.id else { continue };
         alerts::mark_told(&mut episode, notice, &policy, now);
         for ((episode_id, route), thread) in &threads {
@@ -332,6 +357,45 @@ fn notify(
         queued,
         untold: untold_count,
     })
+}
+
+/// The alerts due to be escalated now, by escalation route: critical,
+/// firing unacknowledged for a route's `escalate_after`, and not yet told
+/// to its `escalate_to`.
+fn escalations(
+    config: &Setup<'_>,
+    unclosed: &[Episode],
+    now: DateTime<Utc>,
+) -> BTreeMap<String, Vec<(Episode, Notice, Policy)>> {
+    let mut out: BTreeMap<String, Vec<(Episode, Notice, Policy)>> = BTreeMap::new();
+    for episode in unclosed {
+        let Some(policy) = policy_for(config, &episode.check_id) else {
+            continue;
+        };
+        let held = config
+            .maintenance
+            .iter()
+            .any(|m| m.covers(&episode.check_id, &episode.labels, now));
+        if held {
+            continue;
+        }
+        let targets: BTreeSet<&str> = config
+            .routes
+            .iter()
+            .filter(|r| route_wants(config, r, episode))
+            .filter_map(|r| r.escalation.as_ref())
+            .filter(|e| alerts::escalation_due(episode, e, now))
+            .map(|e| e.to.as_str())
+            .collect();
+        for target in targets {
+            out.entry(target.to_owned()).or_default().push((
+                episode.clone(),
+                Notice::Escalated,
+                policy.clone(),
+            ));
+        }
+    }
+    out
 }
 
 /// The digests queued so far in one run: per (episode, route) the thread

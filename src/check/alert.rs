@@ -91,6 +91,8 @@ pub enum Notice {
     Firing,
     Reminder,
     Resolved,
+    /// Told to an escalation route: fired long unacknowledged.
+    Escalated,
 }
 
 impl Notice {
@@ -99,6 +101,7 @@ impl Notice {
             Notice::Firing => "firing",
             Notice::Reminder => "reminder",
             Notice::Resolved => "resolved",
+            Notice::Escalated => "escalated",
         }
     }
 }

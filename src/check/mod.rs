@@ -193,4 +193,15 @@ pub struct Route {
     /// Receives every alert that no other route received (and nothing
     /// else); `checks`, `severities` and `labels` are then empty.
     pub fallback: bool,
+    /// A critical alert this route follows that has fired this long
+    /// without an acknowledgement is told, once, to another route.
+    pub escalation: Option<Escalation>,
+}
+
+/// `escalate_after` and `escalate_to` of a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    pub after: chrono::Duration,
+    /// The name of the route told.
+    pub to: String,
 }

@@ -27,7 +27,9 @@ use chrono_tz::Tz;
 
 // The vocabulary the validators (`validate::*`, through `use
 // crate::config::*`) assemble.
-use crate::check::{Aggregate, Check, Comparison, Maintenance, Op, Route, Rule, Secret, Severity};
+use crate::check::{
+    Aggregate, Check, Comparison, Escalation, Maintenance, Op, Route, Rule, Secret, Severity,
+};
 use crate::logging::LogFormat;
 use crate::notify::spec::{Email, Smtp, SmtpCredentials, TlsMode, Transport};
 use crate::source::spec::{Header, HttpOptions, HttpSpec, Location, SourceSpec};

@@ -166,4 +166,6 @@ pub struct RawRoute {
     pub severities: Option<S<Vec<S<String>>>>,
     pub labels: Option<BTreeMap<String, S<String>>>,
     pub fallback: Option<S<bool>>,
+    pub escalate_after: Option<S<String>>,
+    pub escalate_to: Option<S<String>>,
 }

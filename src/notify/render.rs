@@ -335,6 +335,11 @@ fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             "alerts still firing",
         ),
         (count(Notice::Resolved), "alert resolved", "alerts resolved"),
+        (
+            count(Notice::Escalated),
+            "alert escalated: firing and unacknowledged",
+            "alerts escalated: firing and unacknowledged",
+        ),
     ]
     .into_iter()
     .filter(|(n, _, _)| *n > 0)
@@ -349,6 +354,7 @@ fn notice_tag(item: &DigestItem, index: usize) -> &'static str {
         Some(Notice::Firing) => "[FIRING] ",
         Some(Notice::Reminder) => "[STILL FIRING] ",
         Some(Notice::Resolved) => "[RESOLVED] ",
+        Some(Notice::Escalated) => "[ESCALATED] ",
         None => "",
     }
 }
@@ -654,6 +660,7 @@ mod tests {
             severities: vec![],
             labels: BTreeMap::new(),
             fallback: false,
+            escalation: None,
         };
         let digest = Digest {
             route,

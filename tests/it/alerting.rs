@@ -255,6 +255,96 @@ fn each_route_has_its_own_thread_and_message_ids_use_the_senders_domain() {
     }
 }
 
+/// A critical alert firing unacknowledged for `escalate_after` is told to
+/// the `escalate_to` route once; reminders then reach it too; an
+/// acknowledgement before then stops the escalation.
+#[test]
+fn unacknowledged_critical_alerts_escalate_once() {
+    let escalating = "escalate_after = \"4h\"\nescalate_to = \"director\"\n\
+                      [[route]]\nname = \"director\"\nto = [\"director@plan.example\"]\n\
+                      severities = [\"warning\"]";
+    let s = setup("repeat_interval = \"24h\"", escalating);
+    let server = s.smtp();
+    let to = |server: &SmtpServer| -> Vec<String> {
+        server
+            .messages()
+            .iter()
+            .map(|(_, envelope)| envelope["rcpt_tos"][0].as_str().unwrap().to_owned())
+            .collect()
+    };
+    s.run(&at(0.0));
+    s.run(&at(3.9));
+    assert_eq!(
+        to(&server),
+        ["compliance@plan.example"],
+        "not yet: under 4 h"
+    );
+    s.run(&at(4.1));
+    s.run(&at(5.0));
+    assert_eq!(
+        to(&server),
+        ["compliance@plan.example", "director@plan.example"],
+        "escalated once"
+    );
+    let mail = s.mail(&server);
+    assert!(
+        mail[1].text.contains("[ESCALATED] region=socal-south"),
+        "{}",
+        mail[1].text
+    );
+    assert!(
+        mail[1]
+            .text
+            .contains("escalated: firing and unacknowledged"),
+        "{}",
+        mail[1].text
+    );
+    assert_eq!(mail[1].in_reply_to, None, "the director's own thread");
+    s.run(&at(24.5));
+    let mut reminded = to(&server)[2..].to_vec();
+    reminded.sort();
+    assert_eq!(
+        reminded,
+        ["compliance@plan.example", "director@plan.example"],
+        "reminders follow the escalation route too"
+    );
+    let recipients = to(&server);
+    let director_reminder = (2..4)
+        .find(|i| recipients[*i] == "director@plan.example")
+        .unwrap();
+    assert_eq!(
+        s.mail(&server)[director_reminder].in_reply_to.as_ref(),
+        Some(&mail[1].message_id),
+        "the director's reminder replies to the escalation it got"
+    );
+
+    // Acknowledged within the 4 hours: never escalated.
+    let s = setup("repeat_interval = \"24h\"", escalating);
+    let server = s.smtp();
+    s.run(&at(0.0));
+    let out = accesswatch(
+        &[
+            "--config",
+            s.config.to_str().unwrap(),
+            "ack",
+            "members-per-therapist",
+            "--until",
+            "2030-01-01T00:00:00Z",
+            "--by",
+            "dana",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    s.run(&at(4.5));
+    s.run(&at(30.0));
+    assert_eq!(
+        to(&server),
+        ["compliance@plan.example"],
+        "acknowledged: no escalation"
+    );
+}
+
 #[test]
 fn clear_at_keeps_a_hovering_value_from_flapping() {
     let s = setup("clear_at = 2800", "");

@@ -434,6 +434,34 @@ pub(super) fn route(
             );
         }
     }
+    let escalation = match (&raw.escalate_after, &raw.escalate_to) {
+        (None, None) => None,
+        (Some(after), None) => {
+            v.problem(
+                after.span(),
+                "`escalate_after` needs `escalate_to`, the name of the route told then",
+            );
+            None
+        }
+        (None, Some(to)) => {
+            v.problem(
+                to.span(),
+                "`escalate_to` needs `escalate_after`, how long a critical alert fires unacknowledged first (like \"4h\")",
+            );
+            None
+        }
+        (Some(_), Some(to)) => {
+            let after = v.duration(
+                &raw.escalate_after,
+                "escalate_after",
+                Duration::from_secs(4 * 3600),
+            );
+            Some(Escalation {
+                after: chrono::Duration::from_std(after).unwrap_or(chrono::Duration::hours(4)),
+                to: to.get_ref().clone(),
+            })
+        }
+    };
     Some(Route {
         name: name?,
         to,
@@ -441,5 +469,6 @@ pub(super) fn route(
         severities,
         labels,
         fallback,
+        escalation,
     })
 }

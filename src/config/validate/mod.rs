@@ -317,6 +317,7 @@ pub fn validate(
         }
         routes.push(route);
     }
+    escalation_targets(&mut v, &raw.routes);
     if !raw.checks.is_empty() && raw.routes.is_empty() {
         v.problem(
             raw.checks[0].span.clone(),
@@ -388,6 +389,36 @@ fn share_value_maps(checks: &mut [Check], sources: &[SourceSpec]) {
             && let Some(source) = sources.iter().find(|s| s.id == check.source)
         {
             rule.values = source.values.clone();
+        }
+    }
+}
+
+/// Every `escalate_to` names another route.
+fn escalation_targets(v: &mut Validator, raw: &[Entry<super::raw::RawRoute>]) {
+    let names: BTreeSet<&str> = raw
+        .iter()
+        .filter_map(|r| r.value.name.as_ref().map(|n| n.get_ref().as_str()))
+        .collect();
+    for entry in raw {
+        let Some(to) = &entry.value.escalate_to else {
+            continue;
+        };
+        let own = entry.value.name.as_ref().map(|n| n.get_ref().as_str());
+        if own == Some(to.get_ref().as_str()) {
+            v.problem(
+                to.span(),
+                "`escalate_to` names this route itself: name the route told when an alert is escalated",
+            );
+        } else if !names.contains(to.get_ref().as_str()) {
+            let known: Vec<&str> = names.iter().copied().collect();
+            v.problem(
+                to.span(),
+                format!(
+                    "`escalate_to`: there is no route {:?} (routes: {})",
+                    to.get_ref(),
+                    known.join(", ")
+                ),
+            );
         }
     }
 }
