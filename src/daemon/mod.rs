@@ -173,6 +173,7 @@ pub async fn run(
             wake.clone(),
             shutdown.clone(),
             crate::check::clock::Clock::new(Utc::now),
+            heartbeat.delivery.clone(),
         )
         .instrument(info_span!("delivery")),
     );

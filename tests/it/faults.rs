@@ -201,3 +201,116 @@ fn poll_until(timeout: Duration, mut condition: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A hostile SMTP server on 127.0.0.1: it accepts connections and then
+/// says nothing (`trickle = false`) or sends `220-` and a byte a second
+/// (`trickle = true`), never a whole greeting. Its port.
+fn stalling_smtp_server(trickle: bool) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                use std::io::Write as _;
+                if !trickle {
+                    // Hold the connection open until the client leaves.
+                    let mut buffer = [0u8; 64];
+                    while matches!(std::io::Read::read(&mut stream, &mut buffer), Ok(n) if n > 0) {}
+                    return;
+                }
+                if stream.write_all(b"220-").is_err() {
+                    return;
+                }
+                while stream.write_all(b"x").is_ok() {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Runs the binary like [`accesswatch`], but kills it and fails the test
+/// when it has not finished within `limit`.
+fn accesswatch_within(args: &[&str], limit: Duration) -> common::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_accesswatch"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("accesswatch {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    common::Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn run_once_against_a_stalling_server(trickle: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = stalling_smtp_server(trickle);
+    let config = staffing(dir.path())
+        .email(&format!("{}\ntimeout = \"1s\"", common::plain_smtp(port)))
+        .write(dir.path());
+    let config = config.to_str().unwrap();
+    let started = Instant::now();
+    let out = accesswatch_within(
+        &["--config", config, "run", "--once", "--notify"],
+        Duration::from_secs(30),
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        out.code, 2,
+        "critical, and the alert unsent: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("accepted the connection but did not answer within `timeout`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("stay in the outbox"), "{}", out.stderr);
+    let status = accesswatch(&["--config", config, "status", "--json"], &[]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["outbox"]["unsent"], 1, "{status}");
+}
+
+#[test]
+fn run_once_gives_up_on_an_smtp_server_that_never_greets() {
+    run_once_against_a_stalling_server(false);
+}
+
+#[test]
+fn run_once_gives_up_on_an_smtp_server_that_trickles() {
+    run_once_against_a_stalling_server(true);
+}
+
+#[test]
+fn the_daemon_logs_a_stalled_smtp_attempt_and_keeps_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = stalling_smtp_server(false);
+    let path = staffing(dir.path())
+        .email(&format!("{}\ntimeout = \"1s\"", common::plain_smtp(port)))
+        .write(dir.path());
+    let mut daemon = Daemon::start(&path, &[]);
+    let line = daemon.wait_for("email failed; kept in the outbox", Duration::from_secs(30));
+    assert!(line.contains("did not answer within `timeout`"), "{line}");
+    assert!(line.contains("\"next_attempt\""), "{line}");
+}
