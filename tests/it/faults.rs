@@ -314,3 +314,67 @@ fn the_daemon_logs_a_stalled_smtp_attempt_and_keeps_the_message() {
     assert!(line.contains("did not answer within `timeout`"), "{line}");
     assert!(line.contains("\"next_attempt\""), "{line}");
 }
+
+#[test]
+fn durations_longer_than_a_century_are_refused_with_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    // Replayed from fault injection: each of these passed check-config and
+    // then panicked in date arithmetic (`now - retention`, the next full
+    // sync, `now + until`).
+    let every_key = std::fs::read_to_string(
+        common::manifest_dir().join("tests/fixtures/config/valid/every-key.toml"),
+    )
+    .unwrap()
+    .replace("retention = \"365d\"", "retention = \"300000y\"");
+    let fhir = std::fs::read_to_string(
+        common::manifest_dir().join("tests/fixtures/config/valid/fhir.toml"),
+    )
+    .unwrap()
+    .replace("full_sync_every = \"3d\"", "full_sync_every = \"300000y\"");
+    for (name, text, place, key) in [
+        ("every-key.toml", every_key, ":17:13:", "retention"),
+        ("fhir.toml", fhir, ":25:19:", "full_sync_every"),
+    ] {
+        let path = write(dir.path(), name, &text);
+        let out = accesswatch(&["--config", path.to_str().unwrap(), "check-config"], &[]);
+        assert_eq!(out.code, 1, "{name}: {}", out.stderr);
+        let want = format!("{name}{place} `{key}` is \"300000y\", longer than 100 years");
+        assert!(out.stderr.contains(&want), "{want} not in:\n{}", out.stderr);
+    }
+    let config = staffing(dir.path())
+        .section("[alerting]\nrepeat_interval = \"999999y\"")
+        .write(dir.path());
+    let config = config.to_str().unwrap();
+    let out = accesswatch(&["--config", config, "check-config"], &[]);
+    assert!(
+        out.stderr
+            .contains("`repeat_interval` is \"999999y\", longer than 100 years"),
+        "{}",
+        out.stderr
+    );
+
+    let config = staffing(dir.path()).write(dir.path());
+    let config = config.to_str().unwrap();
+    let out = accesswatch(&["--config", config, "run", "--once", "--notify"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = accesswatch(
+        &[
+            "--config",
+            config,
+            "ack",
+            "members-per-therapist",
+            "--until",
+            "300000y",
+            "--by",
+            "ops",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "a usage error, not a panic: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--until is \"300000y\", longer than 100 years"),
+        "{}",
+        out.stderr
+    );
+}
