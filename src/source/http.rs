@@ -3,7 +3,9 @@
 //! through [`Client`].
 //!
 //! A request has a connect timeout and a total timeout, follows at most
-//! five redirects, goes through the proxy of `HTTP_PROXY`/`HTTPS_PROXY`/
+//! five redirects (a redirect to another origin, scheme, host or port, is
+//! followed without any configured header, since those may carry secrets;
+//! reqwest itself would strip only `Authorization`), goes through the proxy of `HTTP_PROXY`/`HTTPS_PROXY`/
 //! `NO_PROXY`, accepts gzip, and is retried a bounded number of times with
 //! exponential back-off on connection errors, timeouts, 429 and 5xx,
 //! waiting what `Retry-After` asks on 429 and 503 (up to five minutes). A
@@ -75,7 +77,41 @@ fn etag_cache() -> &'static Mutex<HashMap<String, Response>> {
 
 pub struct Client {
     inner: reqwest::Client,
+    /// Like `inner` but without the configured headers: for a redirect
+    /// that leaves the origin. `None` when no header is configured.
+    bare: Option<reqwest::Client>,
     options: HttpOptions,
+}
+
+/// Scheme, host and port: where a configured header may be sent.
+fn origin(url: &url::Url) -> (String, Option<String>, Option<u16>) {
+    (
+        url.scheme().to_owned(),
+        url.host_str().map(str::to_owned),
+        url.port_or_known_default(),
+    )
+}
+
+const MAX_REDIRECTS: usize = 5;
+
+/// reqwest follows redirects within the origin of the first URL; with
+/// configured headers it stops at one that leaves it, which
+/// [`Client::once`] follows with the bare client.
+fn redirect_policy(stop_at_other_origins: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else if stop_at_other_origins
+            && attempt
+                .previous()
+                .first()
+                .is_some_and(|first| origin(first) != origin(attempt.url()))
+        {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 impl Client {
@@ -93,23 +129,24 @@ impl Client {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
+        let secret_headers = !headers.is_empty();
+        let inner = client_builder(options)?
             .default_headers(headers)
-            .user_agent(concat!("accesswatch/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(5));
-        if let Some(path) = &options.ca_file {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("reading ca_file {}", path.display()))?;
-            for certificate in reqwest::Certificate::from_pem_bundle(&pem)
-                .with_context(|| format!("ca_file {} is not a PEM bundle", path.display()))?
-            {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
+            .redirect(redirect_policy(secret_headers))
+            .build()
+            .context("building the HTTP client")?;
+        let bare = if secret_headers {
+            let bare = client_builder(options)?
+                .redirect(redirect_policy(false))
+                .build()
+                .context("building the HTTP client")?;
+            Some(bare)
+        } else {
+            None
+        };
         Ok(Client {
-            inner: builder.build().context("building the HTTP client")?,
+            inner,
+            bare,
             options: options.clone(),
         })
     }
@@ -199,17 +236,67 @@ impl Client {
         }
     }
 
+    /// Follows a redirect that `inner` stopped at because it leaves the
+    /// origin: with the bare client (no configured header), and for a GET
+    /// only, since a POST carries a form with secrets of its own.
+    async fn leave_origin(
+        &self,
+        response: reqwest::Response,
+        method: &reqwest::Method,
+        accept: Option<HeaderValue>,
+    ) -> Result<reqwest::Response, Attempt> {
+        let Some(bare) = &self.bare else {
+            return Ok(response);
+        };
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| response.url().join(l).ok());
+        let Some(location) = location.filter(|_| response.status().is_redirection()) else {
+            return Ok(response);
+        };
+        if origin(&location) == origin(response.url()) {
+            return Ok(response);
+        }
+        if method != reqwest::Method::GET {
+            return Err(Attempt {
+                retryable: false,
+                error: anyhow!(
+                    "{method} {} was redirected to another server ({}): not sending the request there; \
+                     configure the final URL instead",
+                    display_url(response.url()),
+                    display_url(&location)
+                ),
+                retry_after: None,
+            });
+        }
+        let mut request = bare.get(location);
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        request.send().await.map_err(|e| self.transport(e))
+    }
+
+    fn transport(&self, e: reqwest::Error) -> Attempt {
+        Attempt {
+            retryable: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
+            error: anyhow!(describe(&e, &self.options)),
+            retry_after: None,
+        }
+    }
+
     async fn once(
         &self,
         request: reqwest::RequestBuilder,
         cached: Option<Response>,
     ) -> Result<Response, Attempt> {
-        let transport = |e: reqwest::Error| Attempt {
-            retryable: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
-            error: anyhow!(describe(&e, &self.options)),
-            retry_after: None,
-        };
-        let mut response = request.send().await.map_err(transport)?;
+        let transport = |e: reqwest::Error| self.transport(e);
+        let request = request.build().map_err(transport)?;
+        let method = request.method().clone();
+        let accept = request.headers().get(reqwest::header::ACCEPT).cloned();
+        let response = self.inner.execute(request).await.map_err(transport)?;
+        let mut response = self.leave_origin(response, &method, accept).await?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED
             && let Some(cached) = cached
@@ -265,6 +352,24 @@ impl Client {
             etag: header(ETAG),
         })
     }
+}
+
+/// A client builder with `options`' timeouts, user agent and CA bundle.
+fn client_builder(options: &HttpOptions) -> anyhow::Result<reqwest::ClientBuilder> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.timeout)
+        .user_agent(concat!("accesswatch/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &options.ca_file {
+        let pem =
+            std::fs::read(path).with_context(|| format!("reading ca_file {}", path.display()))?;
+        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("ca_file {} is not a PEM bundle", path.display()))?
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder)
 }
 
 enum BodyError {

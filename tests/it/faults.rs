@@ -378,3 +378,71 @@ fn durations_longer_than_a_century_are_refused_with_their_place() {
         out.stderr
     );
 }
+
+/// The header values each request to a recording server carried, by name.
+type SeenHeaders = Arc<Mutex<Vec<axum::http::HeaderMap>>>;
+
+#[test]
+fn an_http_redirect_to_another_origin_drops_the_configured_headers() {
+    let seen: SeenHeaders = Arc::default();
+    let recorded = seen.clone();
+    let elsewhere = HttpServer::start(Router::new().route(
+        "/staffing.csv",
+        get(move |headers: axum::http::HeaderMap| {
+            let recorded = recorded.clone();
+            async move {
+                recorded.lock().unwrap().push(headers);
+                common::STAFFING_CSV
+            }
+        }),
+    ));
+    let first_seen: SeenHeaders = Arc::default();
+    let first_recorded = first_seen.clone();
+    let target = elsewhere.url("/staffing.csv");
+    let http = HttpServer::start(Router::new().route(
+        "/staffing.csv",
+        get(move |headers: axum::http::HeaderMap| {
+            let (recorded, target) = (first_recorded.clone(), target.clone());
+            async move {
+                recorded.lock().unwrap().push(headers);
+                (
+                    axum::http::StatusCode::FOUND,
+                    [(axum::http::header::LOCATION, target)],
+                )
+            }
+        }),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = ConfigText::new()
+        .section(&format!(
+            "[[source]]\nid = \"staffing\"\nkind = \"http\"\nurl = \"{}\"\n\
+             [[source.headers]]\nname = \"X-Api-Key\"\nvalue_env = \"AW_TEST_KEY\"\n\
+             [[source.headers]]\nname = \"Authorization\"\nvalue_env = \"AW_TEST_BEARER\"",
+            http.url("/staffing.csv")
+        ))
+        .staffing_check("")
+        .route("all", &["c@plan.example"])
+        .write(dir.path());
+    let out = accesswatch(
+        &["--config", path.to_str().unwrap(), "run", "--once"],
+        &[
+            ("AW_TEST_KEY", "s3cret-key"),
+            ("AW_TEST_BEARER", "Bearer s3cret-token"),
+        ],
+    );
+    assert_eq!(
+        out.code, 2,
+        "the data came through the redirect: {}",
+        out.stderr
+    );
+    let first = first_seen.lock().unwrap().clone();
+    assert_eq!(first[0].get("x-api-key").unwrap(), "s3cret-key");
+    let followed = seen.lock().unwrap().clone();
+    assert_eq!(followed.len(), 1);
+    for name in ["x-api-key", "authorization"] {
+        assert!(
+            followed[0].get(name).is_none(),
+            "{name} followed the redirect"
+        );
+    }
+}

@@ -797,3 +797,59 @@ fn plan_net_roster_by_network() {
         (1.into(), 0.0.into())
     );
 }
+
+/// A FHIR server that redirects the search to another server (another
+/// port: another origin): the source's configured headers, which may carry
+/// secrets, are not sent there.
+#[test]
+fn a_redirect_to_another_origin_drops_the_configured_headers() {
+    let (elsewhere, elsewhere_log) = server(|_| fhir(fixture("empty-searchset.json")));
+    let target = elsewhere.url("/moved/Appointment");
+    let (http, log) = server(move |_| {
+        let mut reply = status(307, "text/plain", String::new());
+        reply.headers.push(("location", target.clone()));
+        reply
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = header()
+        + &source(
+            "fhir",
+            &http.url("/redirect/fhir"),
+            "[[source.headers]]\nname = \"X-Api-Key\"\nvalue_env = \"AW_TEST_FHIR_KEY\"\n",
+            "resource = \"Appointment\"",
+        )
+        + &timely("wait", "fhir", "region");
+    let path = write(dir.path(), "accesswatch.toml", &config);
+    let out = accesswatch(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "run",
+            "--once",
+            "--as-of",
+            AS_OF,
+        ],
+        &[("AW_TEST_FHIR_KEY", "s3cret-fhir-key")],
+    );
+    let key = |seen: &Seen| {
+        seen.headers
+            .get("x-api-key")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let asked = log.lock().unwrap().clone();
+    assert_eq!(
+        key(&asked[0]).as_deref(),
+        Some("s3cret-fhir-key"),
+        "{}",
+        out.stderr
+    );
+    let followed = elsewhere_log.lock().unwrap().clone();
+    assert!(
+        !followed.is_empty(),
+        "the redirect was followed: {}",
+        out.stderr
+    );
+    for seen in &followed {
+        assert_eq!(key(seen), None, "the key went to {}", seen.target());
+    }
+}
