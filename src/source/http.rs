@@ -153,7 +153,7 @@ impl Client {
 
     /// GET `url` with `accept` as the Accept header, retried as the options
     /// say. A non-2xx answer is an error; a FHIR OperationOutcome in it is
-    /// summarised (its diagnostics describe the request, not data).
+    /// summarised by its issues' severities and codes, never its text.
     pub async fn get(&self, url: &url::Url, accept: Option<&str>) -> anyhow::Result<Response> {
         self.retrying("GET", url, || {
             let mut request = self.inner.get(url.clone());
@@ -422,7 +422,11 @@ fn status_error(status: StatusCode, body: &[u8], content_type: Option<&str>) -> 
     format!("the server answered HTTP {status}{hint}{outcome}")
 }
 
-/// The issues of a FHIR OperationOutcome: severity, code, diagnostics.
+/// The issues of a FHIR OperationOutcome: each issue's severity and code
+/// with a fixed description of the code. Never the server's own words
+/// (`diagnostics`, `details.text`): a server may write a member's name or
+/// record number there, and this text reaches emails, reports and the state
+/// file. The server's words are logged at debug level only, cut short.
 pub fn operation_outcome(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     if value.get("resourceType")?.as_str()? != "OperationOutcome" {
@@ -434,19 +438,70 @@ pub fn operation_outcome(body: &[u8]) -> Option<String> {
         .iter()
         .map(|issue| {
             let field = |k: &str| issue.get(k).and_then(|v| v.as_str()).unwrap_or("");
-            let text = issue
+            let said = issue
                 .pointer("/details/text")
                 .and_then(|v| v.as_str())
                 .unwrap_or_else(|| field("diagnostics"));
-            format!(
-                "{} {}: {}",
-                field("severity"),
-                field("code"),
-                text.chars().take(200).collect::<String>()
-            )
+            if !said.is_empty() {
+                tracing::debug!(
+                    diagnostics = %said.chars().take(200).collect::<String>(),
+                    "the server's words in an OperationOutcome"
+                );
+            }
+            let severity = match field("severity") {
+                s @ ("fatal" | "error" | "warning" | "information") => s,
+                _ => "(no severity)",
+            };
+            let (code, meaning) = issue_type(field("code"));
+            format!("{severity} {code}: {meaning}")
         })
         .collect();
     (!issues.is_empty()).then(|| issues.join("; "))
+}
+
+/// A FHIR R4 IssueType code and what it means, in our words; a code
+/// outside the value set is not repeated.
+fn issue_type(code: &str) -> (&str, &'static str) {
+    let meaning = match code {
+        "invalid" => "the request is invalid",
+        "structure" => "the request's structure is invalid",
+        "required" => "a required element is missing",
+        "value" => "a value is invalid",
+        "invariant" => "a validation rule failed",
+        "security" => "a security problem",
+        "login" => "the client must log in",
+        "unknown" => "the user or token is not known",
+        "expired" => "the session or token has expired",
+        "forbidden" => "the client is not allowed to do this",
+        "suppressed" => "some information was withheld",
+        "processing" => "the server could not process the request",
+        "not-supported" => "the server does not support part of the request",
+        "duplicate" => "a duplicate was found",
+        "multiple-matches" => "several records matched",
+        "not-found" => "something referred to was not found",
+        "deleted" => "the resource was deleted",
+        "too-long" => "the request or result is too long",
+        "code-invalid" => "a code is not valid",
+        "extension" => "an extension is not understood",
+        "too-costly" => "the search is too costly for the server",
+        "business-rule" => "a business rule refused it",
+        "conflict" => "an edit conflicted",
+        "transient" => "a transient problem",
+        "lock-error" => "a lock could not be taken",
+        "no-store" => "the server's store is unavailable",
+        "exception" => "the server hit an unexpected error",
+        "timeout" => "the server timed out",
+        "incomplete" => "the results are incomplete",
+        "throttled" => "the server is throttling requests",
+        "informational" => "information only",
+        _ => {
+            return (
+                "(unknown code)",
+                "an issue the FHIR specification does not name",
+            );
+        }
+    };
+    (code, meaning)
 }
 
 /// `base × 2^attempt`, at most five minutes.
@@ -542,7 +597,13 @@ mod tests {
         let body = br#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"Unknown search parameter 'foo'"}]}"#;
         assert_eq!(
             operation_outcome(body).as_deref(),
-            Some("error invalid: Unknown search parameter 'foo'")
+            Some("error invalid: the request is invalid"),
+            "the server's words stay out"
+        );
+        let body = br#"{"resourceType":"OperationOutcome","issue":[{"severity":"Jane Doe","code":"MRN-12345","details":{"text":"Patient MRN-12345 (Jane Doe) not found"}}]}"#;
+        assert_eq!(
+            operation_outcome(body).as_deref(),
+            Some("(no severity) (unknown code): an issue the FHIR specification does not name")
         );
         assert_eq!(operation_outcome(b"{\"resourceType\":\"Bundle\"}"), None);
         assert_eq!(operation_outcome(b"not json"), None);

@@ -446,3 +446,95 @@ fn an_http_redirect_to_another_origin_drops_the_configured_headers() {
         );
     }
 }
+
+/// What a careless server writes into its errors.
+const IDENTITY: [&str; 2] = ["MRN-12345", "Jane Doe"];
+
+#[test]
+fn server_written_error_text_reaches_no_email_report_status_state_or_log() {
+    let outcome = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found",
+        "diagnostics":"Patient MRN-12345 (Jane Doe) not found","details":{"text":"Patient MRN-12345 (Jane Doe) not found"}}]}"#;
+    let http = HttpServer::start(
+        Router::new().fallback(move |uri: axum::http::Uri| async move {
+            let content_type = if uri.path().starts_with("/plain") {
+                "text/plain"
+            } else {
+                "application/fhir+json"
+            };
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                [(axum::http::header::CONTENT_TYPE, content_type)],
+                if content_type == "text/plain" {
+                    "Patient MRN-12345 (Jane Doe) not found".to_owned()
+                } else {
+                    outcome.to_owned()
+                },
+            )
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let source = |id: &str, kind: &str, path: &str, extra: &str| {
+        format!(
+            "[[source]]\nid = \"{id}\"\nkind = \"{kind}\"\nurl = \"{}\"\nretries = 0\n{extra}",
+            http.url(path)
+        )
+    };
+    let ratio = |id: &str, source: &str| {
+        format!(
+            "[[check]]\nid = \"{id}\"\ntitle = \"{id}\"\nkind = \"ratio\"\nsource = \"{source}\"\n\
+             numerator = \"members\"\ndenominator = \"fte\"\nop = \"<=\"\nlimit = 3000\nseverity = \"critical\""
+        )
+    };
+    let path = staffing(dir.path())
+        .section(&source("outcome", "http", "/outcome.json", ""))
+        .section(&source("plain", "http", "/plain.csv", ""))
+        .section(&source("fhir", "fhir", "/fhir", "[source.fhir]\nresource = \"Appointment\""))
+        .section(&ratio("outcome-check", "outcome"))
+        .section(&ratio("plain-check", "plain"))
+        .section(
+            "[[check]]\nid = \"wait\"\nkind = \"timely_access\"\nstandard = \"ca-dmhc/non-urgent-mh-initial\"\n\
+             source = \"fhir\"\ncalendar = \"us-federal\"",
+        )
+        .write(dir.path());
+    let config = path.to_str().unwrap();
+    let run = accesswatch(
+        &[
+            "--config", config, "run", "--once", "--notify", "--report", "json",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let status = accesswatch(&["--config", config, "status"], &[]);
+    let status_json = accesswatch(&["--config", config, "status", "--json"], &[]);
+    let mut emails = String::new();
+    for entry in std::fs::read_dir(dir.path().join("outbox")).unwrap() {
+        // Decoded: quoted-printable would split a name across lines.
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        emails += message.subject().unwrap_or_default();
+        emails += &message.body_text(0).unwrap_or_default();
+        emails += &message.body_html(0).unwrap_or_default();
+    }
+    assert!(
+        emails.contains("404"),
+        "the emails say what failed: {emails}"
+    );
+    assert!(run.stdout.contains("error not-found"), "{}", run.stdout);
+    let mut state = Vec::new();
+    for entry in std::fs::read_dir(dir.path().join("state")).unwrap() {
+        state.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let state = String::from_utf8_lossy(&state);
+    for (place, text) in [
+        ("the emails", emails.as_str()),
+        ("the report", run.stdout.as_str()),
+        ("the log", run.stderr.as_str()),
+        ("status", status.stdout.as_str()),
+        ("status --json", status_json.stdout.as_str()),
+        ("the state file", &state),
+    ] {
+        for identity in IDENTITY {
+            assert!(!text.contains(identity), "{identity} in {place}:\n{text}");
+        }
+    }
+}

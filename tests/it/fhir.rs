@@ -300,12 +300,12 @@ fn searches_page_by_next_links_and_every_failure_is_named() {
         (
             "outcome",
             "",
-            "HTTP 400 Bad Request (OperationOutcome: error invalid: Unknown search parameter \"colour\"",
+            "HTTP 400 Bad Request (OperationOutcome: error invalid: the request is invalid)",
         ),
         (
             "outcome200",
             "",
-            "page 1: the server reported an error in the search: error too-costly: The search would return too many results",
+            "page 1: the server reported an error in the search: error too-costly: the search is too costly for the server",
         ),
         ("throttled", "retries = 2\nretry_backoff = \"30s\"", ""),
         (
