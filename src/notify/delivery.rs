@@ -225,7 +225,8 @@ pub async fn worker(
         everything = false;
         let current = outgoing.borrow().clone();
         let delivered = deliver_due(&store, &current, due, &clock, &in_flight).await;
-        let pause = match (delivered, store.next_attempt()) {
+        let expiry = claim_expiry(&current.mailer);
+        let pause = match (delivered, store.next_attempt(expiry)) {
             (Err(e), _) | (_, Err(e)) => {
                 error!(error = %format!("{e:#}"), "cannot read or update the outbox; trying again in a minute");
                 STORE_TROUBLE
