@@ -179,7 +179,7 @@ pub fn mark_told(episode: &mut Episode, notice: Notice, policy: &Policy, now: Da
                 .powi(episode.reminders as i32);
             let seconds = (policy.repeat_interval.num_seconds() as f64 * factor)
                 .min(MAX_REPEAT.num_seconds() as f64);
-            episode.next_reminder_at = Some(now + Duration::seconds(seconds as i64));
+            episode.next_reminder_at = now.checked_add_signed(Duration::seconds(seconds as i64));
         }
         Notice::Resolved => episode.resolution_notified_at = Some(now),
         // The escalation route's thread is its record (`threads`); the

@@ -77,7 +77,11 @@ pub fn record(
         for result in results {
             tx.record_result(result)?;
         }
-        tx.prune_evaluations(now - config.retention)?;
+        // Nothing is older than the earliest time chrono knows.
+        let before = now
+            .checked_sub_signed(config.retention)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        tx.prune_evaluations(before)?;
         for result in results {
             observe_result(tx, config, result, now)?;
         }

@@ -172,6 +172,7 @@ async fn notify_once(
         outgoing,
         None,
         &crate::check::clock::Clock::new(Utc::now),
+        &crate::notify::delivery::InFlight::default(),
     )
     .await?;
     Ok((store.outbox_stats()?.unsent as usize, recorded.untold))

@@ -243,11 +243,17 @@ pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.to_utc());
     }
-    humantime::parse_duration(text)
+    let duration = crate::config::parse_duration(text).map_err(|e| {
+        if humantime::parse_duration(text).is_ok() {
+            format!("--until {e}")
+        } else {
+            format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h")
+        }
+    })?;
+    chrono::Duration::from_std(duration)
         .ok()
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .map(|d| now + d)
-        .ok_or_else(|| format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h"))
+        .and_then(|d| now.checked_add_signed(d))
+        .ok_or_else(|| format!("--until {text:?} is too far in the future: give a nearer time"))
 }
 
 /// The one-screen summary printed by `check-config`.

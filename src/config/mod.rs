@@ -17,6 +17,8 @@ pub mod raw_nppes;
 pub mod raw_postgres;
 mod validate;
 
+pub use validate::{LONGEST_DURATION, parse_duration};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;

@@ -113,7 +113,13 @@ fn a_claimed_message_has_one_sender_until_the_claim_goes_stale() {
     };
     let id = store.transaction(|tx| tx.enqueue(&message)).unwrap();
     let minute = chrono::Duration::minutes(1);
+    assert_eq!(store.next_attempt(minute).unwrap(), Some(now()));
     assert!(store.claim(id, now(), now() - minute).unwrap(), "first");
+    assert_eq!(
+        store.next_attempt(minute).unwrap(),
+        Some(now() + minute),
+        "a claimed message is due again when its claim expires"
+    );
     assert!(
         !store.claim(id, now(), now() - minute).unwrap(),
         "a second sender does not get a live claim"

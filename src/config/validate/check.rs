@@ -343,8 +343,12 @@ fn freshness(
         span,
         "`max_age` in [[check]] of kind \"freshness\" (like \"26h\")",
     )?;
-    let age = match humantime::parse_duration(max_age.get_ref()) {
+    let age = match super::parse_duration(max_age.get_ref()) {
         Ok(d) if !d.is_zero() => d,
+        Err(e) if humantime::parse_duration(max_age.get_ref()).is_ok() => {
+            v.problem(max_age.span(), format!("`max_age` {e}"));
+            return None;
+        }
         _ => {
             v.problem(
                 max_age.span(),

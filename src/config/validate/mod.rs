@@ -34,6 +34,25 @@ use email::email;
 use source::source;
 
 pub const DEFAULT_SCHEDULE: &str = "0 6 * * *";
+
+/// The longest duration any key (or `ack --until`) accepts: a hundred
+/// years. A longer one is surely a typo, and date arithmetic with it could
+/// leave the calendar chrono can represent.
+pub const LONGEST_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
+
+/// Parses a duration of at most [`LONGEST_DURATION`]. The error completes
+/// a sentence that starts with the key's name.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| {
+        format!("is not a duration ({e}): write it like \"30s\", \"5m\" or \"1h 30m\"")
+    })?;
+    if duration > LONGEST_DURATION {
+        return Err(format!(
+            "is {text:?}, longer than 100 years: write a shorter duration, like \"400d\""
+        ));
+    }
+    Ok(duration)
+}
 const DEFAULT_STATE_DIRECTORY: &str = "/var/lib/accesswatch";
 
 struct Validator<'a> {
@@ -105,19 +124,14 @@ impl Validator<'_> {
 
     fn duration(&mut self, value: &Option<S<String>>, key: &str, default: Duration) -> Duration {
         let Some(value) = value else { return default };
-        match humantime::parse_duration(value.get_ref()) {
+        match parse_duration(value.get_ref()) {
             Ok(d) if !d.is_zero() => d,
             Ok(_) => {
                 self.problem(value.span(), format!("`{key}` must be longer than zero"));
                 default
             }
             Err(e) => {
-                self.problem(
-                    value.span(),
-                    format!(
-                        "`{key}` is not a duration ({e}): write it like \"30s\", \"5m\" or \"1h 30m\""
-                    ),
-                );
+                self.problem(value.span(), format!("`{key}` {e}"));
                 default
             }
         }

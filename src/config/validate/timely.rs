@@ -216,9 +216,13 @@ pub(super) fn timely_access(
     let window = match &raw.window {
         None => Some(chrono::Duration::days(30)),
         Some(w) => {
-            match humantime::parse_duration(w.get_ref()) {
+            match super::parse_duration(w.get_ref()) {
                 Ok(d) if d >= std::time::Duration::from_secs(3600) => {
                     chrono::Duration::from_std(d).ok()
+                }
+                Err(e) if humantime::parse_duration(w.get_ref()).is_ok() => {
+                    v.problem(w.span(), format!("`window` {e}"));
+                    None
                 }
                 _ => {
                     v.problem(w.span(), "`window` must be a duration of at least an hour, like \"30d\" or \"90 days\"");
