@@ -341,7 +341,41 @@ fn facts(r: &CheckResult, zone: Tz) -> Vec<(&'static str, String)> {
     if let Some(error) = &r.error {
         facts.push(("Could not be evaluated", error.clone()));
     }
+    if let Some(rejected) = rejected_fact(r) {
+        facts.push(("Rejected rows", rejected));
+    }
     facts
+}
+
+/// How many rows of the whole check could not be counted, with the first
+/// reasons (row numbers and field names, never values): data quality is a
+/// finding too. `None` when no row was rejected.
+fn rejected_fact(r: &CheckResult) -> Option<String> {
+    let rejected: u64 = r
+        .groups
+        .iter()
+        .filter_map(|g| g.wait.as_ref())
+        .map(|w| w.counts.rejected)
+        .sum();
+    if rejected == 0 && r.rejected_rows.is_empty() {
+        return None;
+    }
+    let rejected = rejected.max(r.rejected_rows.len() as u64);
+    let shown = r.rejected_rows.len().min(3);
+    let mut text = format!(
+        "{} {} rejected",
+        number(rejected as f64),
+        plural(rejected as usize, "row", "rows")
+    );
+    if shown > 0 {
+        let more = if (rejected as usize) > shown {
+            "; …"
+        } else {
+            ""
+        };
+        text += &format!(" ({}{more})", r.rejected_rows[..shown].join("; "));
+    }
+    Some(text)
 }
 
 fn heading(r: &CheckResult) -> (String, &str, &str) {

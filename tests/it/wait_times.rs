@@ -209,6 +209,47 @@ fn rejected_rows_are_reported_by_line_and_never_quoted() {
     assert!(!out.stdout.contains("R10"));
 }
 
+/// Issue 14.5: the email of a check shows how many rows were rejected,
+/// with the first reasons, in both parts, and never a cell's value.
+#[test]
+fn rejected_rows_are_in_the_email_by_count_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = format!(
+        "{CSV}R9,2026-11-31T09:00:00Z,,,initial,non_urgent,false,non_physician_mh,false,north\n\
+         R10,2026-11-20T09:00:00Z,,,initial,Jane Doe,false,non_physician_mh,false,north\n"
+    );
+    write(dir.path(), "appointments.csv", &bad);
+    let path = config(
+        dir.path(),
+        "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\"",
+    );
+    let out = accesswatch(
+        &[
+            "--config", &path, "run", "--once", "--as-of", AS_OF, "--notify",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let mail: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(mail.len(), 1);
+    let raw = std::fs::read(&mail[0]).unwrap();
+    let message = MessageParser::default().parse(&raw).unwrap();
+    let fact = "Rejected rows: 2 rows rejected (row 10: `requested_at` is not a timestamp; \
+                row 11: `urgency` has an unknown value)";
+    let text = message.body_text(0).unwrap();
+    assert!(text.contains(fact), "{text}");
+    let html = message.body_html(0).unwrap();
+    assert!(
+        html.contains("Rejected rows: 2 rows rejected (row 10: `requested_at` is not a timestamp"),
+        "{html}"
+    );
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(!raw.contains("Jane Doe") && !raw.contains("2026-11-31"));
+}
+
 #[test]
 fn standards_lists_every_catalog_entry() {
     let out = accesswatch(&["standards", "--json"], &[]);
