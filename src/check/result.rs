@@ -42,6 +42,10 @@ pub struct CheckResult {
     /// Why the check could not be evaluated at all.
     pub error: Option<String>,
     pub data_time: Option<DateTime<Utc>>,
+    /// Where `data_time` comes from when it is not read from the data
+    /// ("file modified"): a copied file has the copy's time. `None` when a
+    /// field of the data says it (`time_field`).
+    pub data_time_origin: Option<&'static str>,
     pub evaluated_at: DateTime<Utc>,
     /// The first few rows a wait-time check could not count, with why.
     pub rejected_rows: Vec<String>,
@@ -106,6 +110,7 @@ pub fn empty_result(check: &Check, now: DateTime<Utc>) -> CheckResult {
         groups: Vec::new(),
         error: None,
         data_time: None,
+        data_time_origin: None,
         evaluated_at: now,
         rejected_rows: Vec::new(),
         standard,

@@ -98,6 +98,9 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     else {
         return Exit::UNKNOWN;
     };
+    for warning in report::future_data(as_of, &outcome.results, config.daemon.time_zone) {
+        eprintln!("accesswatch: {warning}");
+    }
     match args.report {
         ReportFormat::Json => println!("{}", report::json(as_of, &outcome.results)),
         ReportFormat::Text => print!(

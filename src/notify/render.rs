@@ -333,9 +333,12 @@ fn facts(r: &CheckResult, zone: Tz) -> Vec<(&'static str, String)> {
         facts.push(("Citation", citation.clone()));
     }
     if let Some(data_time) = r.data_time {
+        let origin = r
+            .data_time_origin
+            .map_or(String::new(), |o| format!("{o} "));
         facts.push((
             "Data as of",
-            format!("{} (source {})", time(data_time, zone), r.source),
+            format!("{origin}{} (source {})", time(data_time, zone), r.source),
         ));
     }
     if let Some(error) = &r.error {
@@ -575,6 +578,7 @@ mod tests {
                 .collect(),
             error: error.map(str::to_owned),
             data_time: None,
+            data_time_origin: None,
             evaluated_at: DateTime::UNIX_EPOCH,
             rejected_rows: Vec::new(),
             standard: None,

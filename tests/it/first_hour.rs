@@ -343,3 +343,61 @@ fn render_says_when_a_group_is_ok_or_does_not_exist() {
     assert!(out.stdout.contains("socal-south"), "{}", out.stdout);
     assert!(!out.stdout.contains("socal-north"), "{}", out.stdout);
 }
+
+/// Item 6. Without `time_field`, the data time of a file is its
+/// modification time: the report and the email say so, and a run as of a
+/// time before it warns.
+#[test]
+fn a_data_time_not_read_from_the_data_says_where_it_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "staffing.csv", common::STAFFING_CSV);
+    // Copied on 2026-12-02 at 06:18 in Los Angeles.
+    let copied = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_221_080);
+    std::fs::File::options()
+        .write(true)
+        .open(&csv)
+        .unwrap()
+        .set_modified(copied)
+        .unwrap();
+    let config = ConfigText::new()
+        .los_angeles()
+        .staffing_source("")
+        .staffing_check("")
+        .route("all", &["c@plan.example"])
+        .write(dir.path());
+    let out = common::accesswatch(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "run",
+            "--once",
+            "--notify",
+            "--as-of",
+            "2026-11-27",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("data as of file modified 2026-12-02 06:18 PST (source staffing)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains(
+            "accesswatch: warning: the data of source \"staffing\" is as of 2026-12-02 06:18 PST \
+             (file modified, not read from the data; set `time_field` on the source to use a time \
+             the data carries), after the run's time 2026-11-27 00:00 PST"
+        ),
+        "{}",
+        out.stderr
+    );
+    let emails = emails(dir.path());
+    assert_eq!(emails.len(), 1);
+    assert!(
+        emails[0].contains("Data as of: file modified 2026-12-02 06:18 PST (source staffing)"),
+        "{}",
+        emails[0]
+    );
+}
