@@ -34,9 +34,9 @@ pub async fn dispatch(args: Args) -> Exit {
         Command::Standards { json } => {
             let catalog = crate::check::standards::catalog();
             if json {
-                println!("{}", crate::check::standards::to_json(&catalog));
+                outln!("{}", crate::check::standards::to_json(&catalog));
             } else {
-                print!("{}", crate::check::standards::render_text(&catalog));
+                out!("{}", crate::check::standards::render_text(&catalog));
             }
             Exit::OK
         }
@@ -63,7 +63,7 @@ fn check_config(path: &std::path::Path) -> Exit {
     let Some(config) = load(path) else {
         return Exit::FAILURE;
     };
-    print!("{}", operator::config_summary(&config, Utc::now()));
+    out!("{}", operator::config_summary(&config, Utc::now()));
     Exit::OK
 }
 
@@ -102,8 +102,8 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
         eprintln!("accesswatch: {warning}");
     }
     match args.report {
-        ReportFormat::Json => println!("{}", report::json(as_of, &outcome.results)),
-        ReportFormat::Text => print!(
+        ReportFormat::Json => outln!("{}", report::json(as_of, &outcome.results)),
+        ReportFormat::Text => out!(
             "{}",
             report::text(as_of, &outcome.results, config.daemon.time_zone)
         ),
@@ -257,7 +257,7 @@ async fn send_test_email(path: &std::path::Path, to: Option<String>) -> Exit {
     let message = mail::test_email(&mailer.describe(), &host);
     match mailer.send(&config.email.from, &recipients, &message).await {
         Ok(()) => {
-            println!(
+            outln!(
                 "sent a test message to {} through {}",
                 recipients.join(", "),
                 mailer.describe()
@@ -287,9 +287,9 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
     };
     let after = config.alerting.undeliverable_after;
     if json {
-        println!("{}", operator::status_json(&episodes, &outbox, now, after));
+        outln!("{}", operator::status_json(&episodes, &outbox, now, after));
     } else {
-        print!(
+        out!(
             "{}",
             operator::status_text(&episodes, &outbox, now, after, config.daemon.time_zone)
         );
@@ -335,12 +335,12 @@ fn ack(
         }
         Ok(acked) => {
             match until {
-                Some(t) => println!(
+                Some(t) => outln!(
                     "acknowledged {} alert(s) of {check} until {} by {by}",
                     acked.episodes,
                     t.to_rfc3339()
                 ),
-                None => println!(
+                None => outln!(
                     "cleared the acknowledgement of {} alert(s) of {check}",
                     acked.episodes
                 ),
@@ -380,13 +380,13 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
     };
     match operator::render_check(&config, result, &labels, now) {
         operator::Rendering::Email(email) => {
-            println!("Subject: {}\n", email.subject);
-            println!("--- text/plain ---\n{}", email.text);
-            println!("--- text/html ---\n{}", email.html);
+            outln!("Subject: {}\n", email.subject);
+            outln!("--- text/plain ---\n{}", email.text);
+            outln!("--- text/html ---\n{}", email.html);
             Exit::OK
         }
         operator::Rendering::Healthy(lines) => {
-            print!("{lines}");
+            out!("{lines}");
             Exit::OK
         }
         operator::Rendering::NoSuchGroup(why) => {

@@ -401,3 +401,50 @@ fn a_data_time_not_read_from_the_data_says_where_it_comes_from() {
         emails[0]
     );
 }
+
+/// Item 10. Every command whose stdout is closed before it writes (`|
+/// head` that has read enough) exits as it would have, without a panic.
+/// The pipe's reading end is closed before the command starts, so every
+/// write meets a broken pipe.
+#[test]
+fn a_closed_stdout_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "staffing.csv", common::STAFFING_CSV);
+    let config = ConfigText::new()
+        .los_angeles()
+        .staffing_source("")
+        .staffing_check("")
+        .route("all", &["c@plan.example"])
+        .write(dir.path());
+    let config = config.to_str().unwrap();
+    let commands: [(&[&str], i32); 7] = [
+        (&["standards"], 0),
+        (&["standards", "--json"], 0),
+        (&["--config", config, "check-config"], 0),
+        (&["--config", config, "run", "--once"], 2),
+        (
+            &[
+                "--config", config, "run", "--once", "--report", "json", "--notify",
+            ],
+            2,
+        ),
+        (&["--config", config, "status"], 0),
+        (&["--config", config, "render", "members-per-therapist"], 0),
+    ];
+    for (args, code) in commands {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(env!("CARGO_BIN_EXE_accesswatch"))
+            .args(args)
+            .stdout(writer)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+    // --notify still sent its alert.
+    assert_eq!(emails(dir.path()).len(), 1);
+}
