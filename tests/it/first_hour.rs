@@ -448,3 +448,71 @@ fn a_closed_stdout_ends_the_output_quietly() {
     // --notify still sent its alert.
     assert_eq!(emails(dir.path()).len(), 1);
 }
+
+/// Item 11. A plain secret is refused wherever it is written, with one
+/// message that names the keys to use instead.
+#[test]
+fn a_plain_secret_is_refused_in_every_place_with_one_message() {
+    let smtp = "host = \"127.0.0.1\"\nport = 2525\nusername = \"aw\"\npassword = \"hunter2\"";
+    let file = "transport = \"file\"\ndirectory = \"outbox\"\npassword = \"hunter2\"";
+    let cases: [(&str, &str, &str); 6] = [
+        (file, "", "password"),
+        (smtp, "", "password"),
+        ("", "bearer_token = \"hunter2\"", "bearer_token"),
+        (
+            "",
+            "url = \"http://127.0.0.1:1/x.csv\"\nbearer_token = \"hunter2\"",
+            "bearer_token",
+        ),
+        (
+            "",
+            "[source.postgres]\nhost = \"127.0.0.1\"\nuser = \"aw\"\ndbname = \"plan\"\nquery = \"select 1\"\npassword = \"hunter2\"",
+            "password",
+        ),
+        (
+            "",
+            "bearer_token = \"hunter2\"\n[source.nppes]\nstate = \"CA\"",
+            "bearer_token",
+        ),
+    ];
+    for (email, source, key) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "staffing.csv", common::STAFFING_CSV);
+        let kind = match source {
+            s if s.starts_with("url") => "kind = \"http\"\n",
+            s if s.starts_with("[source.postgres]") => "kind = \"postgres\"\n",
+            s if s.contains("[source.nppes]") => "kind = \"nppes\"\n",
+            _ => "kind = \"file\"\npath = \"staffing.csv\"\n",
+        };
+        let mut text = ConfigText::new();
+        if !email.is_empty() {
+            text = text.email(email);
+        }
+        let config = text
+            .section(&format!("[[source]]\nid = \"staffing\"\n{kind}{source}"))
+            .staffing_check("")
+            .route("all", &["c@plan.example"])
+            .write(dir.path());
+        let out = common::accesswatch(&["--config", config.to_str().unwrap(), "check-config"], &[]);
+        assert_eq!(out.code, 1, "{email} {source}: {}", out.stderr);
+        let about_secrets: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("password") || l.contains("bearer_token"))
+            .collect();
+        assert_eq!(
+            about_secrets.len(),
+            1,
+            "one message about the secret for {email} {source}:\n{}",
+            out.stderr
+        );
+        assert!(
+            about_secrets[0].contains(&format!(
+                "`{key}` must not be written in the configuration file: use {key}_file, {key}_env or {key}_credential"
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    }
+}

@@ -153,6 +153,19 @@ impl Validator<'_> {
         }
     }
 
+    /// Refuses the plain `NAME` key of a secret, wherever it appears.
+    pub(super) fn plain_secret(&mut self, name: &str, inline: Option<&S<String>>) {
+        if let Some(inline) = inline {
+            self.problem(
+                inline.span(),
+                format!(
+                    "`{name}` must not be written in the configuration file: \
+                     use {name}_file, {name}_env or {name}_credential (systemd LoadCredential)"
+                ),
+            );
+        }
+    }
+
     /// A secret given by exactly one of `NAME_file`, `NAME_env` or
     /// `NAME_credential`. `inline` is the plain `NAME` key, which is refused
     /// for secrets so that they never sit in a world-readable config file.
@@ -164,15 +177,7 @@ impl Validator<'_> {
         env: &Option<S<String>>,
         credential: &Option<S<String>>,
     ) -> Option<Secret> {
-        if let Some(inline) = inline {
-            self.problem(
-                inline.span(),
-                format!(
-                    "`{name}` must not be written in the configuration file: \
-                     use {name}_file, {name}_env or {name}_credential (systemd LoadCredential)"
-                ),
-            );
-        }
+        self.plain_secret(name, inline);
         let given: Vec<(&S<String>, SecretSource)> = [
             file.as_ref()
                 .map(|v| (v, SecretSource::File(Path::new(v.get_ref())))),

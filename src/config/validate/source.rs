@@ -75,12 +75,19 @@ pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<Sour
             }
         },
     };
+    // http, fhir and nppes read a bearer token (and refuse a plain one
+    // there); the other kinds must refuse it too, not ignore it.
+    if matches!(kind, Some("file" | "postgres")) {
+        v.plain_secret("bearer_token", raw.bearer_token.as_ref());
+    }
     let location = match kind? {
         "file" => {
             let path = v.required(&raw.path, span, "`path` in [[source]] of kind \"file\"")?;
             for (key, value) in [
                 ("url", &raw.url),
                 ("bearer_token_file", &raw.bearer_token_file),
+                ("bearer_token_env", &raw.bearer_token_env),
+                ("bearer_token_credential", &raw.bearer_token_credential),
             ] {
                 if let Some(value) = value {
                     v.problem(
