@@ -311,7 +311,7 @@ fn ack(
     let now = Utc::now();
     let until = match (until, clear) {
         (_, true) => None,
-        (Some(text), false) => match operator::parse_until(text, now) {
+        (Some(text), false) => match operator::parse_until(text, now, config.daemon.time_zone) {
             Ok(t) => Some(t),
             Err(e) => {
                 eprintln!("accesswatch: {e}");
@@ -335,10 +335,9 @@ fn ack(
         }
         Ok(acked) => {
             match until {
-                Some(t) => outln!(
-                    "acknowledged {} alert(s) of {check} until {} by {by}",
-                    acked.episodes,
-                    t.to_rfc3339()
+                Some(t) => out!(
+                    "{}",
+                    operator::ack_text(check, &acked, t, by, config.daemon.time_zone)
                 ),
                 None => outln!(
                     "cleared the acknowledgement of {} alert(s) of {check}",

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::notify::spec::Transport;
 use crate::notify::{Digest, DigestItem, render};
 use crate::source::spec::Location;
-use crate::state::OutboxStats;
+use crate::state::{Acked, OutboxStats};
 
 fn local(t: DateTime<Utc>, zone: Tz) -> String {
     t.with_timezone(&zone)
@@ -95,8 +95,12 @@ pub fn status_text(
             render::number(e.last_limit),
             e.last_status.as_str()
         );
+        // Reminders are muted while acknowledged: a reminder due before
+        // the acknowledgement ends is not sent then.
+        let acked_until = e.ack_until.filter(|until| *until > now);
         if e.phase == Phase::Firing
             && let Some(next) = e.next_reminder_at
+            && acked_until.is_none_or(|until| next > until)
         {
             let _ = write!(out, "; next reminder {}", local(next, zone));
         }
@@ -238,16 +242,49 @@ fn missing_group(
     ))
 }
 
-/// `--until`: RFC 3339, or a duration from `now` like "24h" or "3d".
-pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.to_utc());
+/// `--until`: RFC 3339, or a duration from `now` like "24h" or "3d"; a
+/// time that has passed is refused.
+pub fn parse_until(text: &str, now: DateTime<Utc>, zone: Tz) -> Result<DateTime<Utc>, String> {
+    let until = match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.to_utc(),
+        Err(_) => humantime::parse_duration(text)
+            .ok()
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .map(|d| now + d)
+            .ok_or_else(|| format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h"))?,
+    };
+    if until <= now {
+        return Err(format!(
+            "--until {text:?} is {}, which has passed (it is {} now): give a later time or a duration like 24h; --clear removes an acknowledgement",
+            local(until, zone),
+            local(now, zone)
+        ));
     }
-    humantime::parse_duration(text)
-        .ok()
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .map(|d| now + d)
-        .ok_or_else(|| format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h"))
+    Ok(until)
+}
+
+/// What `ack` did, in the daemon's zone: how many alerts, until when, and
+/// whose acknowledgements in force it replaced.
+pub fn ack_text(check: &str, acked: &Acked, until: DateTime<Utc>, by: &str, zone: Tz) -> String {
+    let mut out = format!(
+        "acknowledged {} alert(s) of {check} until {} by {by}\n",
+        acked.episodes,
+        local(until, zone)
+    );
+    let mut replaced: BTreeMap<(&str, DateTime<Utc>), Vec<&str>> = BTreeMap::new();
+    for (who, when, group) in &acked.replaced {
+        replaced.entry((who, *when)).or_default().push(group);
+    }
+    for ((who, when), groups) in replaced {
+        let _ = writeln!(
+            out,
+            "replaced the acknowledgement by {who} until {} of {} alert(s): {}",
+            local(when, zone),
+            groups.len(),
+            groups.join("; ")
+        );
+    }
+    out
 }
 
 /// The one-screen summary printed by `check-config`.

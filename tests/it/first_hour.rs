@@ -516,3 +516,87 @@ fn a_plain_secret_is_refused_in_every_place_with_one_message() {
         assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
     }
 }
+
+/// Item 8. `ack` refuses a time that has passed, says whose
+/// acknowledgement it replaces, prints times in the daemon's zone to the
+/// minute, and `status` shows no reminder due before the acknowledgement
+/// ends.
+#[test]
+fn ack_refuses_the_past_and_names_the_acknowledgement_it_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "staffing.csv", common::STAFFING_CSV);
+    let config = ConfigText::new()
+        .los_angeles()
+        .staffing_source("")
+        .staffing_check("repeat_interval = \"24h\"")
+        .route("all", &["c@plan.example"])
+        .write(dir.path());
+    let config = config.to_str().unwrap();
+    let run = common::accesswatch(&["--config", config, "run", "--once", "--notify"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let ack = |until: &str, by: &str| {
+        common::accesswatch(
+            &[
+                "--config",
+                config,
+                "ack",
+                "members-per-therapist",
+                "--until",
+                until,
+                "--by",
+                by,
+            ],
+            &[],
+        )
+    };
+
+    let out = ack("2026-01-01T00:00:00Z", "alice");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--until \"2026-01-01T00:00:00Z\" is 2025-12-31 16:00 PST, which has passed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        common::accesswatch(&["--config", config, "status"], &[])
+            .stdout
+            .contains("next reminder")
+    );
+
+    let out = ack("3d", "alice");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let line = out.stdout.lines().next().unwrap();
+    let until = line
+        .strip_prefix("acknowledged 1 alert(s) of members-per-therapist until ")
+        .and_then(|rest| rest.strip_suffix(" by alice"))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    // "2026-12-05 09:08 PST": to the minute, in the daemon's zone.
+    assert_eq!(until.len(), "2026-12-05 09:08 PST".len(), "{until}");
+    assert!(
+        until.ends_with(" PST") || until.ends_with(" PDT"),
+        "{until}"
+    );
+
+    let out = ack("4d", "bob");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "replaced the acknowledgement by alice until {until} of 1 alert(s): region=socal-south"
+        )),
+        "{}",
+        out.stdout
+    );
+
+    let status = common::accesswatch(&["--config", config, "status"], &[]);
+    let line = status
+        .stdout
+        .lines()
+        .find(|l| l.contains("region=socal-south"))
+        .unwrap_or_else(|| panic!("{}", status.stdout));
+    assert!(line.contains("acknowledged by bob until"), "{line}");
+    assert!(
+        !line.contains("next reminder"),
+        "the 24 h reminder falls inside the acknowledgement: {line}"
+    );
+}
