@@ -291,7 +291,14 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
     } else {
         out!(
             "{}",
-            operator::status_text(&episodes, &outbox, now, after, config.daemon.time_zone)
+            operator::status_text(
+                &episodes,
+                &config.checks,
+                &outbox,
+                now,
+                after,
+                config.daemon.time_zone
+            )
         );
     }
     Exit::OK

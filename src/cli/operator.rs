@@ -10,8 +10,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use crate::check::CheckResult;
 use crate::check::Rule;
+use crate::check::standards::Measure;
+use crate::check::{Check, CheckResult};
 use crate::check::{Episode, Phase};
 use crate::config::Config;
 use crate::notify::spec::Transport;
@@ -70,8 +71,42 @@ pub fn status_json(
     })
 }
 
+/// An alert's last value and its limit in the check's units: "59.9 %
+/// (target 70 %)" for a share of requests, "3,476.79 members per therapist
+/// (limit <= 3,000)" otherwise. A data-unavailable alert (no check) counts
+/// hours of failing fetches.
+fn value_and_limit(
+    check_id: &str,
+    check: Option<&Check>,
+    value: Option<f64>,
+    limit: f64,
+) -> String {
+    let share = check.is_some_and(
+        |c| matches!(&c.rule, Rule::TimelyAccess(w) if w.measure == Measure::ShareWithinLimit),
+    );
+    if share {
+        let value = value.map_or_else(|| "?".to_owned(), render::percent);
+        return format!("{value} (target {}", render::percent(limit));
+    }
+    let value = value.map_or_else(|| "?".to_owned(), render::number);
+    match check {
+        Some(c) => format!(
+            "{value} {} (limit {} {}",
+            c.metric,
+            c.comparison.op.as_str(),
+            render::number(limit)
+        ),
+        None if check_id.starts_with(crate::alerts::record::DATA_UNAVAILABLE) => format!(
+            "{value} hours failing (limit {} hours",
+            render::number(limit)
+        ),
+        None => format!("{value} (limit {}", render::number(limit)),
+    }
+}
+
 pub fn status_text(
     episodes: &[Episode],
+    checks: &[Check],
     outbox: &OutboxStats,
     now: DateTime<Utc>,
     after: chrono::Duration,
@@ -85,14 +120,14 @@ pub fn status_text(
     for e in episodes {
         let state = e.phase.as_str().to_uppercase();
         let since = local(e.firing_since.unwrap_or(e.started_at), zone);
-        let value = e.last_value.map_or_else(|| "?".to_owned(), render::number);
+        let check = checks.iter().find(|c| c.id == e.check_id);
         let _ = write!(
             out,
-            "  {:<8} {} {} since {since}; last {value} (limit {}, {})",
+            "  {:<8} {} {} since {since}; last {}, {})",
             state,
             e.check_id,
             e.group_key,
-            render::number(e.last_limit),
+            value_and_limit(&e.check_id, check, e.last_value, e.last_limit),
             e.last_status.as_str()
         );
         // Reminders are muted while acknowledged: a reminder due before

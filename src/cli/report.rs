@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::check::Severity;
+use crate::check::standards::{Measure, Requirement};
 use crate::check::{CheckResult, GroupResult, Status};
 use crate::cli::exit::Exit;
 use crate::notify::render::{value_text, wait_sentence};
@@ -179,8 +180,23 @@ pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
         for rejected in &r.rejected_rows {
             let _ = writeln!(out, "          rejected {rejected}");
         }
+        // A share reads as "60 %"; any other value carries its metric.
+        let share = matches!(
+            r.standard.as_ref().map(|s| &s.rule),
+            Some(Requirement::WaitTime {
+                measure: Measure::ShareWithinLimit,
+                ..
+            })
+        );
+        let unit = if share {
+            String::new()
+        } else {
+            format!(" {}", r.metric)
+        };
         for g in &r.groups {
-            let value = g.value.map_or_else(|| "?".to_owned(), |v| value_text(r, v));
+            let value = g
+                .value
+                .map_or_else(|| "?".to_owned(), |v| value_text(r, v) + &unit);
             let mark = match g.status {
                 Status::Ok => "ok",
                 Status::Breach => "BREACH",

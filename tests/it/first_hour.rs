@@ -595,6 +595,11 @@ fn ack_refuses_the_past_and_names_the_acknowledgement_it_replaces() {
         .find(|l| l.contains("region=socal-south"))
         .unwrap_or_else(|| panic!("{}", status.stdout));
     assert!(line.contains("acknowledged by bob until"), "{line}");
+    // Item 9: the value in the check's units, with its limit.
+    assert!(
+        line.contains("; last 3,476.79 members per fte (limit <= 3,000, breach)"),
+        "{line}"
+    );
     assert!(
         !line.contains("next reminder"),
         "the 24 h reminder falls inside the acknowledgement: {line}"

@@ -250,6 +250,34 @@ fn rejected_rows_are_in_the_email_by_count_and_reason() {
     assert!(!raw.contains("Jane Doe") && !raw.contains("2026-11-31"));
 }
 
+/// Issue 14.9: `status` shows a share of requests as a percentage with
+/// its target, as the email does, not as a fraction.
+#[test]
+fn status_shows_shares_as_percentages() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "appointments.csv", CSV);
+    let path = config(
+        dir.path(),
+        "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\"",
+    );
+    let out = accesswatch(
+        &[
+            "--config", &path, "run", "--once", "--as-of", AS_OF, "--notify",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = accesswatch(&["--config", &path, "status"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "region=socal-south since 2026-11-30 17:00 PST; last 60 % (target 70 %, breach)"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn standards_lists_every_catalog_entry() {
     let out = accesswatch(&["standards", "--json"], &[]);
