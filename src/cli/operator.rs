@@ -126,7 +126,7 @@ pub fn status_text(
             "  {:<8} {} {} since {since}; last {}, {})",
             state,
             e.check_id,
-            e.group_key,
+            crate::check::result::label_words(&e.labels),
             value_and_limit(&e.check_id, check, e.last_value, e.last_limit),
             e.last_status.as_str()
         );
@@ -216,7 +216,7 @@ pub fn render_check(
                     .map_or("no value".to_owned(), |v| render::value_text(result, v));
                 format!(
                     "group {} is ok ({value}, limit {} {}): nothing would be sent\n",
-                    crate::check::result::label_text(&g.labels),
+                    crate::check::result::label_words(&g.labels),
                     check.comparison.op.as_str(),
                     render::value_text(result, g.limit),
                 )
@@ -265,7 +265,7 @@ fn missing_group(
     if found {
         return None;
     }
-    let groups: Vec<String> = result.groups.iter().map(|g| g.label_text()).collect();
+    let groups: Vec<String> = result.groups.iter().map(|g| g.label_words()).collect();
     Some(format!(
         "no group {}; groups are: {}",
         crate::check::result::label_text(labels),

@@ -206,7 +206,7 @@ pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
             let _ = writeln!(
                 out,
                 "          {mark:<8} {}: {value} (healthy {} {})",
-                g.label_text(),
+                g.label_words(),
                 r.comparison.op.as_str(),
                 value_text(r, g.limit)
             );

@@ -75,11 +75,13 @@ fn summary(item: &DigestItem) -> String {
     );
     match (item.check.group_by.as_slice(), breached.as_slice()) {
         ([], _) => format!("{} {tail}", item.result.title),
-        ([field], [only]) => {
-            let name = only.labels.get(field).map_or("?", String::as_str);
-            format!("{} {name} {tail}", field.replace('_', " "))
-        }
-        (_, [only]) => format!("{} {tail}", only.label_text()),
+        ([field], [only]) => match only.labels.get(field).map(String::as_str) {
+            Some(crate::check::result::NO_LABEL) => {
+                format!("no {} {tail}", field.replace('_', " "))
+            }
+            name => format!("{} {} {tail}", field.replace('_', " "), name.unwrap_or("?")),
+        },
+        (_, [only]) => format!("{} {tail}", only.label_words()),
         ([field], many) => format!("{} {} {tail}", many.len(), plural_noun(field)),
         (_, many) => format!("{} groups {tail}", many.len()),
     }
@@ -189,8 +191,8 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
             "in {}",
             group
                 .labels
-                .values()
-                .cloned()
+                .iter()
+                .map(|(k, v)| crate::check::result::label_value_words(k, v))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -244,19 +246,19 @@ fn group_line(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String 
     match (group.status, group.value) {
         (Status::Breach, Some(value)) => format!(
             "{}: {} (limit {limit_text}; {} {})",
-            group.label_text(),
+            group.label_words(),
             value_text(r, value),
             group.rows,
             plural(group.rows, "row", "rows")
         ),
         (Status::Ok, Some(value)) => format!(
             "{}: {}, within the limit ({limit_text}) again",
-            group.label_text(),
+            group.label_words(),
             value_text(r, value)
         ),
         _ => format!(
             "{}: could not be evaluated: {}",
-            group.label_text(),
+            group.label_words(),
             group.error.as_deref().unwrap_or("unknown error")
         ),
     }
@@ -359,7 +361,8 @@ fn rejected_fact(r: &CheckResult) -> Option<String> {
         .iter()
         .filter_map(|g| g.wait.as_ref())
         .map(|w| w.counts.rejected)
-        .sum();
+        .sum::<u64>()
+        + r.rejected_without_group;
     if rejected == 0 && r.rejected_rows.is_empty() {
         return None;
     }
@@ -456,7 +459,7 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
                     out,
                     "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     notice_tag(item, index),
-                    escape(&group.label_text()),
+                    escape(&group.label_words()),
                     escape(&value),
                     escape(&limit_text),
                     group.rows
@@ -530,6 +533,7 @@ mod tests {
             citation: None,
             source: "s".to_owned(),
             group_by: group_by.iter().map(|g| (*g).to_owned()).collect(),
+            require_labels: false,
             metric: "members per therapist".to_owned(),
             rule: Rule::Ratio {
                 numerator: "m".to_owned(),
@@ -581,6 +585,7 @@ mod tests {
             data_time_origin: None,
             evaluated_at: DateTime::UNIX_EPOCH,
             rejected_rows: Vec::new(),
+            rejected_without_group: 0,
             standard: None,
         }
     }

@@ -159,7 +159,8 @@ fn label_routed(dir: &Path, extra: &str) -> PathBuf {
         .write(dir)
 }
 
-/// The .eml files written by the file transport, as text.
+/// The .eml files written by the file transport, each as its "To: "
+/// line, its "Subject: " line and its decoded text part.
 fn emails(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir.join("outbox")) else {
         return Vec::new();
@@ -168,7 +169,22 @@ fn emails(dir: &Path) -> Vec<String> {
     paths.sort();
     paths
         .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
+        .map(|p| {
+            let raw = std::fs::read(p).unwrap();
+            let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+            let to: Vec<&str> = message
+                .to()
+                .unwrap()
+                .iter()
+                .filter_map(|a| a.address())
+                .collect();
+            format!(
+                "To: {}\nSubject: {}\n{}",
+                to.join(", "),
+                message.subject().unwrap_or(""),
+                message.body_text(0).unwrap()
+            )
+        })
         .collect()
 }
 
@@ -603,5 +619,62 @@ fn ack_refuses_the_past_and_names_the_acknowledgement_it_replaces() {
     assert!(
         !line.contains("next reminder"),
         "the 24 h reminder falls inside the acknowledgement: {line}"
+    );
+}
+
+/// Item 7. Rows without a value for a `group_by` label form the group "no
+/// region", in words, in the report and the email; with `require_labels =
+/// true` on the source they are rejected instead, with their reason.
+#[test]
+fn rows_without_a_label_are_a_group_in_words_or_rejected() {
+    let csv = "region,members,fte\nsocal-south,412000,118.5\n,5000,1\nsocal-north,298000,121\n";
+    let run = |source_extra: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "staffing.csv", csv);
+        let config = ConfigText::new()
+            .los_angeles()
+            .staffing_source(source_extra)
+            .staffing_check("")
+            .route("all", &["c@plan.example"])
+            .write(dir.path());
+        let out = common::accesswatch(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "run",
+                "--once",
+                "--notify",
+            ],
+            &[],
+        );
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        let emails = emails(dir.path());
+        assert_eq!(emails.len(), 1);
+        (out.stdout, emails[0].clone())
+    };
+
+    let (report, email) = run("");
+    assert!(
+        report.contains("BREACH   no region: 5,000 members per fte"),
+        "{report}"
+    );
+    assert!(!report.contains("(none)"), "{report}");
+    assert!(
+        email.contains("- [FIRING] no region: 5,000 (limit"),
+        "{email}"
+    );
+    assert!(!email.contains("(none)"), "{email}");
+
+    let (report, email) = run("require_labels = true");
+    assert!(!report.contains("no region"), "{report}");
+    assert!(
+        report.contains("rejected row 3: `region` is empty (require_labels = true)"),
+        "{report}"
+    );
+    assert!(
+        email.contains(
+            "Rejected rows: 1 row rejected (row 3: `region` is empty (require_labels = true))"
+        ),
+        "{email}"
     );
 }

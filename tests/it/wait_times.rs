@@ -278,6 +278,41 @@ fn status_shows_shares_as_percentages() {
     );
 }
 
+/// Issue 14.7: with `require_labels = true`, a request without a region
+/// is rejected with its reason; without it, it counts in "no region".
+#[test]
+fn require_labels_rejects_requests_without_a_group() {
+    let unlabelled = format!(
+        "{CSV}R9,2026-11-20T09:00:00Z,,2026-11-21T09:00:00Z,initial,non_urgent,false,non_physician_mh,false,\n"
+    );
+    for (extra, rejected) in [("", false), ("\nrequire_labels = true", true)] {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "appointments.csv", &unlabelled);
+        let path = config(
+            dir.path(),
+            &format!(
+                "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\"{extra}"
+            ),
+        );
+        let out = accesswatch(&["--config", &path, "run", "--once", "--as-of", AS_OF], &[]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert_eq!(
+            out.stdout
+                .contains("rejected row 10: `region` is empty (require_labels = true)"),
+            rejected,
+            "{}",
+            out.stdout
+        );
+        assert_eq!(
+            out.stdout.contains("no region: 100 %"),
+            !rejected,
+            "{}",
+            out.stdout
+        );
+        assert!(!out.stdout.contains("(none)"), "{}", out.stdout);
+    }
+}
+
 #[test]
 fn standards_lists_every_catalog_entry() {
     let out = accesswatch(&["standards", "--json"], &[]);

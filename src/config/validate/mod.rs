@@ -355,6 +355,22 @@ pub fn validate(
         }
     }
     share_value_maps(&mut checks, &sources);
+    for (check, entry) in checks.iter_mut().zip(&raw.checks) {
+        if entry.value.require_labels.is_none() {
+            check.require_labels = raw.sources.iter().any(|source| {
+                source
+                    .value
+                    .id
+                    .as_ref()
+                    .is_some_and(|id| *id.get_ref() == check.source)
+                    && source
+                        .value
+                        .require_labels
+                        .as_ref()
+                        .is_some_and(|r| *r.get_ref())
+            });
+        }
+    }
     let maintenance = raw
         .maintenance
         .iter()
