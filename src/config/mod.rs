@@ -15,6 +15,7 @@ mod raw;
 pub mod raw_fhir;
 pub mod raw_nppes;
 pub mod raw_postgres;
+mod suggest;
 mod validate;
 
 use std::collections::BTreeMap;

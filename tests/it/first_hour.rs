@@ -678,3 +678,37 @@ fn rows_without_a_label_are_a_group_in_words_or_rejected() {
         "{email}"
     );
 }
+
+/// Item 13. Misspelled keys, standard ids, check ids in routes,
+/// calendars and zones get the nearest known name; a Quartz schedule gets
+/// its crontab(5) equivalent.
+#[test]
+fn misspellings_get_the_nearest_name_and_quartz_its_crontab() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "staffing.csv", common::STAFFING_CSV);
+    let config = ConfigText::new()
+        .daemon("time_zone = \"America/Los_Angles\"")
+        .staffing_source("")
+        .staffing_check("schedule = \"0 0 6 ? * MON-FRI\"\nseverty = \"critical\"")
+        .section(
+            "[[check]]\nid = \"wait\"\nkind = \"timely_access\"\nstandard = \"ca-dmhc/non-urgent-mh-intial\"\nsource = \"staffing\"",
+        )
+        .section(
+            "[[check]]\nid = \"wait2\"\nkind = \"timely_access\"\nstandard = \"ca-dmhc/non-urgent-mh-initial\"\nsource = \"staffing\"\ncalendar = \"us-federl\"",
+        )
+        .route("all", &["c@plan.example"])
+        .section("checks = [\"members-per-therapst\"]")
+        .write(dir.path());
+    let out = common::accesswatch(&["--config", config.to_str().unwrap(), "check-config"], &[]);
+    assert_eq!(out.code, 1);
+    for expected in [
+        "unknown key `severty` in [[check]]: did you mean `severity`?",
+        "is not an IANA time zone, did you mean `America/Los_Angeles`?",
+        "is not in the catalog, did you mean `ca-dmhc/non-urgent-mh-initial`?",
+        "\"weekdays\", did you mean `us-federal`?",
+        "is not the id of any [[check]], did you mean `members-per-therapist`?",
+        "\"0 0 6 ? * MON-FRI\" has 6; read with seconds first (Quartz, Spring), that is \"0 6 * * 1-5\" in crontab(5)",
+    ] {
+        assert!(out.stderr.contains(expected), "{expected}:\n{}", out.stderr);
+    }
+}

@@ -16,6 +16,7 @@ use chrono_tz::Tz;
 
 use super::load::{Entry, RawConfig};
 use super::raw::{RawDaemon, S};
+use super::suggest::did_you_mean;
 use super::*;
 use crate::check::schedule::Schedule;
 use crate::check::secret::{Secret, SecretSource};
@@ -74,10 +75,11 @@ impl Validator<'_> {
         let found = options.iter().find(|(name, _)| *name == value.get_ref());
         if found.is_none() {
             let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            let hint = did_you_mean(value.get_ref(), options.iter().map(|(n, _)| *n));
             self.problem(
                 value.span(),
                 format!(
-                    "`{key}` must be one of {}; got {:?}",
+                    "`{key}` must be one of {}; got {:?}{hint}",
                     names.join(", "),
                     value.get_ref()
                 ),
@@ -134,8 +136,9 @@ impl Validator<'_> {
                 self.problem(
                     value.span(),
                     format!(
-                        "`{key}` {:?} is not an IANA time zone: write it like \"America/Los_Angeles\" or \"UTC\"",
-                        value.get_ref()
+                        "`{key}` {:?} is not an IANA time zone{}: write it like \"America/Los_Angeles\" or \"UTC\"",
+                        value.get_ref(),
+                        did_you_mean(value.get_ref(), chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
                     ),
                 );
                 None
@@ -484,14 +487,22 @@ fn check_ids(
             v.problem(
                 check.span(),
                 format!(
-                    "`checks`: {:?} is not the id of any [[check]]",
-                    check.get_ref()
+                    "`checks`: {:?} is not the id of any [[check]]{}",
+                    check.get_ref(),
+                    did_you_mean(check.get_ref(), known.iter().copied())
                 ),
             );
         }
         checks.push(check.get_ref().clone());
     }
     checks
+}
+
+/// ", did you mean `ca-dmhc/non-urgent-mh-initial`?" for a standard id
+/// that is nearly one of the catalog's.
+fn standard_hint(id: &str) -> String {
+    let catalog = crate::check::standards::catalog();
+    did_you_mean(id, catalog.iter().map(|s| s.id))
 }
 
 /// Ids appear in logs, subjects and file names: keep them to a safe set.
