@@ -18,7 +18,7 @@ use crate::{daemon, logging};
 
 pub async fn dispatch(args: Args) -> Exit {
     match args.command {
-        Command::CheckConfig => check_config(&args.config),
+        Command::CheckConfig { connect } => check_config(&args.config, connect).await,
         Command::Run(run) if run.once => run_once(&args.config, &run).await,
         Command::Run(_) => run_daemon(&args.config).await,
         Command::SendTestEmail { to } => send_test_email(&args.config, to).await,
@@ -59,12 +59,25 @@ fn load(path: &std::path::Path) -> Option<Config> {
     }
 }
 
-fn check_config(path: &std::path::Path) -> Exit {
+async fn check_config(path: &std::path::Path, connect: bool) -> Exit {
     let Some(config) = load(path) else {
         return Exit::FAILURE;
     };
+    // Warnings go to stderr, one per line, and never fail the check: the
+    // file may be right for the machine it will run on.
+    for warning in crate::cli::preflight::warnings(&config).await {
+        eprintln!("{warning}");
+    }
     out!("{}", operator::config_summary(&config, Utc::now()));
-    Exit::OK
+    if !connect {
+        return Exit::OK;
+    }
+    let (lines, all_ok) = crate::cli::preflight::connect(&config, Utc::now()).await;
+    outln!("\nconnections:");
+    for line in lines {
+        outln!("  {line}");
+    }
+    if all_ok { Exit::OK } else { Exit::FAILURE }
 }
 
 async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {

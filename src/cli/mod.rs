@@ -21,6 +21,7 @@ pub mod args;
 pub mod commands;
 pub mod exit;
 pub mod operator;
+pub mod preflight;
 pub mod report;
 
 /// Writes to stdout; a reader that went away (broken pipe) is not an

@@ -36,6 +36,24 @@ use crate::table::{Format, Layout};
 
 pub const DEFAULT_PATH: &str = "/etc/accesswatch/accesswatch.toml";
 
+/// Something of the file that only shows at run time, which
+/// `check-config` looks at and warns about (never fails on): a file that
+/// does not exist yet, a host name that does not resolve, a database that
+/// does not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    File(PathBuf),
+    Host { host: String, port: u16 },
+    Database { host: String, port: u16 },
+}
+
+/// A [`Probe`] and where its value is written: `FILE:LINE:COL`.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub at: String,
+    pub probe: Probe,
+}
+
 #[derive(Debug)]
 pub struct Config {
     pub path: PathBuf,
@@ -44,6 +62,8 @@ pub struct Config {
     pub alerting: Alerting,
     pub sources: Vec<SourceSpec>,
     pub checks: Vec<Check>,
+    /// What `check-config` checks beyond the text.
+    pub probes: Vec<Located>,
     pub routes: Vec<Route>,
     pub maintenance: Vec<Maintenance>,
 }
@@ -140,10 +160,23 @@ impl Config {
     pub fn from_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
         let base = path.parent().unwrap_or(Path::new("."));
+        let mut probes = Vec::new();
         let config = load::parse(text, &mut problems)
-            .and_then(|raw| validate::validate(raw, path, base, &mut problems));
+            .and_then(|raw| validate::validate(raw, path, base, &mut problems, &mut probes));
         match config {
-            Some(config) if problems.is_empty() => Ok(config),
+            Some(mut config) if problems.is_empty() => {
+                config.probes = probes
+                    .into_iter()
+                    .map(|(span, probe)| {
+                        let (line, column) = line_column(text, span.start);
+                        Located {
+                            at: format!("{}:{line}:{column}", path.display()),
+                            probe,
+                        }
+                    })
+                    .collect();
+                Ok(config)
+            }
             _ => Err(ConfigError::new(path, text, problems)),
         }
     }

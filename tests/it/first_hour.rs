@@ -712,3 +712,140 @@ fn misspellings_get_the_nearest_name_and_quartz_its_crontab() {
         assert!(out.stderr.contains(expected), "{expected}:\n{}", out.stderr);
     }
 }
+
+/// Item 12. `check-config` warns, without failing, about a source file
+/// that does not exist, a host that does not resolve and a database that
+/// does not answer, each on its own line with FILE:LINE:COL.
+#[test]
+fn check_config_warns_about_what_would_fail_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = common::free_port();
+    let config = ConfigText::new()
+        .section("[[source]]\nid = \"staffing\"\nkind = \"file\"\npath = \"staffing-typo.csv\"")
+        .staffing_check("")
+        .section("[[source]]\nid = \"api\"\nkind = \"http\"\nurl = \"https://reporting.no-such-host.invalid/staffing.csv\"")
+        .section(&format!(
+            "[[source]]\nid = \"db\"\nkind = \"postgres\"\n[source.postgres]\nhost = \"127.0.0.1\"\nport = {closed}\nuser = \"aw\"\ndbname = \"plan\"\nquery = \"select 1\""
+        ))
+        .route("all", &["c@plan.example"])
+        .write(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    let line_of = |needle: &str| 1 + text.lines().position(|l| l.contains(needle)).unwrap();
+    let out = common::accesswatch(&["--config", config.to_str().unwrap(), "check-config"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(": OK"), "{}", out.stdout);
+    let at = |needle: &str, column: usize| {
+        format!(
+            "{}:{}:{column}: warning: ",
+            config.display(),
+            line_of(needle)
+        )
+    };
+    let warnings: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(warnings.len(), 3, "{}", out.stderr);
+    assert!(
+        warnings[0].starts_with(&at("staffing-typo.csv", 8)),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        warnings[0].contains("staffing-typo.csv cannot be read now"),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        warnings[1].starts_with(&at("no-such-host.invalid", 7)),
+        "{}",
+        warnings[1]
+    );
+    assert!(
+        warnings[1].contains("host \"reporting.no-such-host.invalid\" does not resolve"),
+        "{}",
+        warnings[1]
+    );
+    assert!(
+        warnings[2].starts_with(&at("host = \"127.0.0.1\"", 8)),
+        "{}",
+        warnings[2]
+    );
+    assert!(
+        warnings[2].contains(&format!(
+            "the database at 127.0.0.1:{closed} does not answer"
+        )),
+        "{}",
+        warnings[2]
+    );
+}
+
+/// Item 12. `check-config --connect` fetches every source once and talks
+/// to the SMTP server (EHLO, nothing sent), and reports each; a failure
+/// makes it exit 1.
+#[test]
+fn check_config_connect_tries_every_source_and_the_mail_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = common::SmtpServer::start(dir.path(), common::SmtpOptions::default());
+    let http = common::HttpServer::start(
+        axum::Router::new()
+            .route(
+                "/staffing.csv",
+                axum::routing::get(|| async { common::STAFFING_CSV }),
+            )
+            .route(
+                "/gone.csv",
+                axum::routing::get(|| async { (axum::http::StatusCode::NOT_FOUND, "gone") }),
+            ),
+    );
+    let config = |path: &str| {
+        ConfigText::new()
+            .email(&common::plain_smtp(smtp.port))
+            .section(&format!(
+                "[[source]]\nid = \"staffing\"\nkind = \"http\"\nurl = \"{}\"\nretries = 0",
+                http.url(path)
+            ))
+            .staffing_check("")
+            .route("all", &["c@plan.example"])
+            .write(dir.path())
+    };
+
+    let out = common::accesswatch(
+        &[
+            "--config",
+            config("/staffing.csv").to_str().unwrap(),
+            "check-config",
+            "--connect",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("  source staffing: ok, 3 rows"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "  email smtp://127.0.0.1:{} (none): ok, connected, EHLO",
+            smtp.port
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(smtp.messages().is_empty(), "nothing is sent");
+
+    let out = common::accesswatch(
+        &[
+            "--config",
+            config("/gone.csv").to_str().unwrap(),
+            "check-config",
+            "--connect",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("  source staffing: FAILED: "),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("404"), "{}", out.stdout);
+}

@@ -158,6 +158,15 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
         );
     }
     let timeout = v.duration(&raw.timeout, "timeout", Duration::from_secs(30));
+    if let (Some(host), Some(raw_host)) = (&host, &raw.host) {
+        v.probe(
+            raw_host.span(),
+            Probe::Host {
+                host: host.clone(),
+                port,
+            },
+        );
+    }
     Some(Smtp {
         host: host?,
         port,

@@ -39,6 +39,8 @@ const DEFAULT_STATE_DIRECTORY: &str = "/var/lib/accesswatch";
 
 struct Validator<'a> {
     problems: &'a mut Vec<Problem>,
+    /// What `check-config` looks at beyond the text, with where.
+    probes: &'a mut Vec<(Range<usize>, Probe)>,
     base: &'a Path,
     /// Keys of the entry being validated whose value had the wrong type:
     /// already reported in stage one, so not "missing" here.
@@ -123,6 +125,11 @@ impl Validator<'_> {
                 default
             }
         }
+    }
+
+    /// Notes something for `check-config` to look at, at `span`.
+    fn probe(&mut self, span: Range<usize>, probe: Probe) {
+        self.probes.push((span, probe));
     }
 
     fn path(&self, value: &str) -> PathBuf {
@@ -224,9 +231,11 @@ pub fn validate(
     path: &Path,
     base: &Path,
     problems: &mut Vec<Problem>,
+    probes: &mut Vec<(Range<usize>, Probe)>,
 ) -> Option<Config> {
     let mut v = Validator {
         problems,
+        probes,
         base,
         broken: BTreeSet::new(),
         defaults: alerting::Defaults::default(),
@@ -388,6 +397,7 @@ pub fn validate(
         sources,
         checks,
         routes,
+        probes: Vec::new(),
     })
 }
 
