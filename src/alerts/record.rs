@@ -580,6 +580,7 @@ fn data_item(
         title: format!("Data unavailable: source {source}"),
         citation: None,
         group_by: Vec::new(),
+        require_labels: false,
         metric: "hours without data".to_owned(),
         comparison: Comparison {
             op: Op::Le,

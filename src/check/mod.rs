@@ -70,6 +70,9 @@ pub struct Check {
     pub citation: Option<String>,
     pub source: String,
     pub group_by: Vec<String>,
+    /// A row with no value for a `group_by` field is rejected (counted and
+    /// shown with its reason) instead of counted in the group "no FIELD".
+    pub require_labels: bool,
     /// What the value measures, for subjects: "members per therapist".
     pub metric: String,
     pub rule: Rule,

@@ -18,7 +18,7 @@ use crate::{daemon, logging};
 
 pub async fn dispatch(args: Args) -> Exit {
     match args.command {
-        Command::CheckConfig => check_config(&args.config),
+        Command::CheckConfig { connect } => check_config(&args.config, connect).await,
         Command::Run(run) if run.once => run_once(&args.config, &run).await,
         Command::Run(_) => run_daemon(&args.config).await,
         Command::SendTestEmail { to } => send_test_email(&args.config, to).await,
@@ -34,9 +34,9 @@ pub async fn dispatch(args: Args) -> Exit {
         Command::Standards { json } => {
             let catalog = crate::check::standards::catalog();
             if json {
-                println!("{}", crate::check::standards::to_json(&catalog));
+                outln!("{}", crate::check::standards::to_json(&catalog));
             } else {
-                print!("{}", crate::check::standards::render_text(&catalog));
+                out!("{}", crate::check::standards::render_text(&catalog));
             }
             Exit::OK
         }
@@ -59,12 +59,25 @@ fn load(path: &std::path::Path) -> Option<Config> {
     }
 }
 
-fn check_config(path: &std::path::Path) -> Exit {
+async fn check_config(path: &std::path::Path, connect: bool) -> Exit {
     let Some(config) = load(path) else {
         return Exit::FAILURE;
     };
-    print!("{}", operator::config_summary(&config, Utc::now()));
-    Exit::OK
+    // Warnings go to stderr, one per line, and never fail the check: the
+    // file may be right for the machine it will run on.
+    for warning in crate::cli::preflight::warnings(&config).await {
+        eprintln!("{warning}");
+    }
+    out!("{}", operator::config_summary(&config, Utc::now()));
+    if !connect {
+        return Exit::OK;
+    }
+    let (lines, all_ok) = crate::cli::preflight::connect(&config, Utc::now()).await;
+    outln!("\nconnections:");
+    for line in lines {
+        outln!("  {line}");
+    }
+    if all_ok { Exit::OK } else { Exit::FAILURE }
 }
 
 async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
@@ -105,9 +118,12 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     else {
         return Exit::UNKNOWN;
     };
+    for warning in report::future_data(as_of, &outcome.results, config.daemon.time_zone) {
+        eprintln!("accesswatch: {warning}");
+    }
     match args.report {
-        ReportFormat::Json => println!("{}", report::json(as_of, &outcome.results)),
-        ReportFormat::Text => print!(
+        ReportFormat::Json => outln!("{}", report::json(as_of, &outcome.results)),
+        ReportFormat::Text => out!(
             "{}",
             report::text(as_of, &outcome.results, config.daemon.time_zone)
         ),
@@ -259,7 +275,7 @@ async fn send_test_email(path: &std::path::Path, to: Option<String>) -> Exit {
     let message = mail::test_email(&mailer.describe(), &host);
     match mailer.send(&config.email.from, &recipients, &message).await {
         Ok(()) => {
-            println!(
+            outln!(
                 "sent a test message to {} through {}",
                 recipients.join(", "),
                 mailer.describe()
@@ -289,11 +305,18 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
     };
     let after = config.alerting.undeliverable_after;
     if json {
-        println!("{}", operator::status_json(&episodes, &outbox, now, after));
+        outln!("{}", operator::status_json(&episodes, &outbox, now, after));
     } else {
-        print!(
+        out!(
             "{}",
-            operator::status_text(&episodes, &outbox, now, after, config.daemon.time_zone)
+            operator::status_text(
+                &episodes,
+                &config.checks,
+                &outbox,
+                now,
+                after,
+                config.daemon.time_zone
+            )
         );
     }
     Exit::OK
@@ -313,7 +336,7 @@ fn ack(
     let now = Utc::now();
     let until = match (until, clear) {
         (_, true) => None,
-        (Some(text), false) => match operator::parse_until(text, now) {
+        (Some(text), false) => match operator::parse_until(text, now, config.daemon.time_zone) {
             Ok(t) => Some(t),
             Err(e) => {
                 eprintln!("accesswatch: {e}");
@@ -337,12 +360,11 @@ fn ack(
         }
         Ok(acked) => {
             match until {
-                Some(t) => println!(
-                    "acknowledged {} alert(s) of {check} until {} by {by}",
-                    acked.episodes,
-                    t.to_rfc3339()
+                Some(t) => out!(
+                    "{}",
+                    operator::ack_text(check, &acked, t, by, config.daemon.time_zone)
                 ),
-                None => println!(
+                None => outln!(
                     "cleared the acknowledgement of {} alert(s) of {check}",
                     acked.episodes
                 ),
@@ -382,13 +404,13 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
     };
     match operator::render_check(&config, result, &labels, now) {
         operator::Rendering::Email(email) => {
-            println!("Subject: {}\n", email.subject);
-            println!("--- text/plain ---\n{}", email.text);
-            println!("--- text/html ---\n{}", email.html);
+            outln!("Subject: {}\n", email.subject);
+            outln!("--- text/plain ---\n{}", email.text);
+            outln!("--- text/html ---\n{}", email.html);
             Exit::OK
         }
         operator::Rendering::Healthy(lines) => {
-            print!("{lines}");
+            out!("{lines}");
             Exit::OK
         }
         operator::Rendering::NoSuchGroup(why) => {

@@ -15,6 +15,7 @@ mod raw;
 pub mod raw_fhir;
 pub mod raw_nppes;
 pub mod raw_postgres;
+mod suggest;
 mod validate;
 
 pub use validate::{LONGEST_DURATION, parse_duration};
@@ -39,6 +40,24 @@ use crate::table::{Format, Layout};
 
 pub const DEFAULT_PATH: &str = "/etc/accesswatch/accesswatch.toml";
 
+/// Something of the file that only shows at run time, which
+/// `check-config` looks at and warns about (never fails on): a file that
+/// does not exist yet, a host name that does not resolve, a database that
+/// does not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    File(PathBuf),
+    Host { host: String, port: u16 },
+    Database { host: String, port: u16 },
+}
+
+/// A [`Probe`] and where its value is written: `FILE:LINE:COL`.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub at: String,
+    pub probe: Probe,
+}
+
 #[derive(Debug)]
 pub struct Config {
     pub path: PathBuf,
@@ -47,6 +66,8 @@ pub struct Config {
     pub alerting: Alerting,
     pub sources: Vec<SourceSpec>,
     pub checks: Vec<Check>,
+    /// What `check-config` checks beyond the text.
+    pub probes: Vec<Located>,
     pub routes: Vec<Route>,
     pub maintenance: Vec<Maintenance>,
 }
@@ -143,10 +164,23 @@ impl Config {
     pub fn from_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
         let base = path.parent().unwrap_or(Path::new("."));
+        let mut probes = Vec::new();
         let config = load::parse(text, &mut problems)
-            .and_then(|raw| validate::validate(raw, path, base, &mut problems));
+            .and_then(|raw| validate::validate(raw, path, base, &mut problems, &mut probes));
         match config {
-            Some(config) if problems.is_empty() => Ok(config),
+            Some(mut config) if problems.is_empty() => {
+                config.probes = probes
+                    .into_iter()
+                    .map(|(span, probe)| {
+                        let (line, column) = line_column(text, span.start);
+                        Located {
+                            at: format!("{}:{line}:{column}", path.display()),
+                            probe,
+                        }
+                    })
+                    .collect();
+                Ok(config)
+            }
             _ => Err(ConfigError::new(path, text, problems)),
         }
     }

@@ -56,6 +56,7 @@ pub struct RawSource {
     pub fields: Option<BTreeMap<String, S<String>>>,
     pub values: Option<BTreeMap<String, BTreeMap<String, S<String>>>>,
     pub time_field: Option<S<String>>,
+    pub require_labels: Option<S<bool>>,
     pub max_stale: Option<S<String>>,
     pub csv_delimiter: Option<S<String>>,
     // file
@@ -100,6 +101,7 @@ pub struct RawCheck {
     pub schedule: Option<S<String>>,
     pub time_zone: Option<S<String>>,
     pub group_by: Option<S<Vec<S<String>>>>,
+    pub require_labels: Option<S<bool>>,
     pub metric: Option<S<String>>,
     pub op: Option<S<String>>,
     pub limit: Option<S<f64>>,

@@ -615,6 +615,7 @@ mod tests {
             citation: None,
             source: "s".to_owned(),
             group_by: Vec::new(),
+            require_labels: false,
             metric: "m".to_owned(),
             rule: Rule::Freshness { field: None },
             comparison: Comparison {

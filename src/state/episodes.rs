@@ -168,6 +168,9 @@ impl Tx<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acked {
     pub episodes: usize,
+    /// The acknowledgements still in force that this one replaced: who,
+    /// until when, and the group.
+    pub replaced: Vec<(String, DateTime<Utc>, String)>,
 }
 
 impl Store {
@@ -185,12 +188,18 @@ impl Store {
     ) -> anyhow::Result<Acked> {
         self.transaction(|tx| {
             let mut count = 0;
+            let mut replaced = Vec::new();
             for mut episode in tx.unclosed_episodes()? {
                 let matches = episode.check_id == check_id
                     && episode.phase != Phase::Resolved
                     && group.iter().all(|(k, v)| episode.labels.get(k) == Some(v));
                 if !matches {
                     continue;
+                }
+                if let (Some(old_until), Some(old_by)) = (episode.ack_until, &episode.ack_by)
+                    && old_until > now
+                {
+                    replaced.push((old_by.clone(), old_until, episode.group_key.clone()));
                 }
                 episode.ack_until = until;
                 episode.ack_by = until.map(|_| by.to_owned());
@@ -204,7 +213,10 @@ impl Store {
                     .context("recording the acknowledgement")?;
                 count += 1;
             }
-            Ok(Acked { episodes: count })
+            Ok(Acked {
+                episodes: count,
+                replaced,
+            })
         })
     }
 

@@ -25,6 +25,7 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+pub use episodes::Acked;
 pub use outbox::{OutboxMessage, OutboxStats};
 
 pub const DB_FILE: &str = "accesswatch.db";

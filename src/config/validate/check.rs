@@ -167,6 +167,9 @@ pub(super) fn check(
             .or(parts.citation),
         source: source?.get_ref().clone(),
         group_by,
+        // The source's `require_labels` applies when the check has none:
+        // `validate` fills it in once the sources are known.
+        require_labels: raw.require_labels.as_ref().is_some_and(|r| *r.get_ref()),
         metric,
         rule: parts.rule,
         comparison: parts.comparison?,

@@ -40,10 +40,14 @@ pub(super) fn email(v: &mut Validator, entry: &Entry<RawEmail>) -> Option<Email>
                 "`directory` in [email] (where .eml files go)",
             );
             let directory = directory.map(|d| v.path(d.get_ref()));
+            v.plain_secret("password", raw.password.as_ref());
             for (key, value) in [
                 ("host", &raw.host),
                 ("tls", &raw.tls),
                 ("username", &raw.username),
+                ("password_file", &raw.password_file),
+                ("password_env", &raw.password_env),
+                ("password_credential", &raw.password_credential),
             ] {
                 if let Some(value) = value {
                     v.problem(
@@ -145,7 +149,9 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
         }),
         (None, None) => None,
         (Some(username), None) => {
-            if raw.password_file.is_none()
+            // A plain `password` has its own message, which names the keys.
+            if raw.password.is_none()
+                && raw.password_file.is_none()
                 && raw.password_env.is_none()
                 && raw.password_credential.is_none()
             {
@@ -181,6 +187,15 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
         );
     }
     let timeout = v.duration(&raw.timeout, "timeout", Duration::from_secs(30));
+    if let (Some(host), Some(raw_host)) = (&host, &raw.host) {
+        v.probe(
+            raw_host.span(),
+            Probe::Host {
+                host: host.clone(),
+                port,
+            },
+        );
+    }
     Some(Smtp {
         host: host?,
         port,

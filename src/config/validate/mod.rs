@@ -16,6 +16,7 @@ use chrono_tz::Tz;
 
 use super::load::{Entry, RawConfig};
 use super::raw::{RawDaemon, S};
+use super::suggest::did_you_mean;
 use super::*;
 use crate::check::schedule::Schedule;
 use crate::check::secret::{Secret, SecretSource};
@@ -57,6 +58,8 @@ const DEFAULT_STATE_DIRECTORY: &str = "/var/lib/accesswatch";
 
 struct Validator<'a> {
     problems: &'a mut Vec<Problem>,
+    /// What `check-config` looks at beyond the text, with where.
+    probes: &'a mut Vec<(Range<usize>, Probe)>,
     base: &'a Path,
     /// Keys of the entry being validated whose value had the wrong type:
     /// already reported in stage one, so not "missing" here.
@@ -93,10 +96,11 @@ impl Validator<'_> {
         let found = options.iter().find(|(name, _)| *name == value.get_ref());
         if found.is_none() {
             let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            let hint = did_you_mean(value.get_ref(), options.iter().map(|(n, _)| *n));
             self.problem(
                 value.span(),
                 format!(
-                    "`{key}` must be one of {}; got {:?}",
+                    "`{key}` must be one of {}; got {:?}{hint}",
                     names.join(", "),
                     value.get_ref()
                 ),
@@ -137,6 +141,11 @@ impl Validator<'_> {
         }
     }
 
+    /// Notes something for `check-config` to look at, at `span`.
+    fn probe(&mut self, span: Range<usize>, probe: Probe) {
+        self.probes.push((span, probe));
+    }
+
     fn path(&self, value: &str) -> PathBuf {
         self.base.join(value)
     }
@@ -148,8 +157,9 @@ impl Validator<'_> {
                 self.problem(
                     value.span(),
                     format!(
-                        "`{key}` {:?} is not an IANA time zone: write it like \"America/Los_Angeles\" or \"UTC\"",
-                        value.get_ref()
+                        "`{key}` {:?} is not an IANA time zone{}: write it like \"America/Los_Angeles\" or \"UTC\"",
+                        value.get_ref(),
+                        did_you_mean(value.get_ref(), chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
                     ),
                 );
                 None
@@ -167,6 +177,19 @@ impl Validator<'_> {
         }
     }
 
+    /// Refuses the plain `NAME` key of a secret, wherever it appears.
+    pub(super) fn plain_secret(&mut self, name: &str, inline: Option<&S<String>>) {
+        if let Some(inline) = inline {
+            self.problem(
+                inline.span(),
+                format!(
+                    "`{name}` must not be written in the configuration file: \
+                     use {name}_file, {name}_env or {name}_credential (systemd LoadCredential)"
+                ),
+            );
+        }
+    }
+
     /// A secret given by exactly one of `NAME_file`, `NAME_env` or
     /// `NAME_credential`. `inline` is the plain `NAME` key, which is refused
     /// for secrets so that they never sit in a world-readable config file.
@@ -178,15 +201,7 @@ impl Validator<'_> {
         env: &Option<S<String>>,
         credential: &Option<S<String>>,
     ) -> Option<Secret> {
-        if let Some(inline) = inline {
-            self.problem(
-                inline.span(),
-                format!(
-                    "`{name}` must not be written in the configuration file: \
-                     use {name}_file, {name}_env or {name}_credential (systemd LoadCredential)"
-                ),
-            );
-        }
+        self.plain_secret(name, inline);
         let given: Vec<(&S<String>, SecretSource)> = [
             file.as_ref()
                 .map(|v| (v, SecretSource::File(Path::new(v.get_ref())))),
@@ -230,9 +245,11 @@ pub fn validate(
     path: &Path,
     base: &Path,
     problems: &mut Vec<Problem>,
+    probes: &mut Vec<(Range<usize>, Probe)>,
 ) -> Option<Config> {
     let mut v = Validator {
         problems,
+        probes,
         base,
         broken: BTreeSet::new(),
         defaults: alerting::Defaults::default(),
@@ -379,6 +396,22 @@ pub fn validate(
         }
     }
     share_value_maps(&mut checks, &sources);
+    for (check, entry) in checks.iter_mut().zip(&raw.checks) {
+        if entry.value.require_labels.is_none() {
+            check.require_labels = raw.sources.iter().any(|source| {
+                source
+                    .value
+                    .id
+                    .as_ref()
+                    .is_some_and(|id| *id.get_ref() == check.source)
+                    && source
+                        .value
+                        .require_labels
+                        .as_ref()
+                        .is_some_and(|r| *r.get_ref())
+            });
+        }
+    }
     let maintenance = raw
         .maintenance
         .iter()
@@ -393,6 +426,7 @@ pub fn validate(
         sources,
         checks,
         routes,
+        probes: Vec::new(),
     })
 }
 
@@ -559,14 +593,22 @@ fn check_ids(
             v.problem(
                 check.span(),
                 format!(
-                    "`checks`: {:?} is not the id of any [[check]]",
-                    check.get_ref()
+                    "`checks`: {:?} is not the id of any [[check]]{}",
+                    check.get_ref(),
+                    did_you_mean(check.get_ref(), known.iter().copied())
                 ),
             );
         }
         checks.push(check.get_ref().clone());
     }
     checks
+}
+
+/// ", did you mean `ca-dmhc/non-urgent-mh-initial`?" for a standard id
+/// that is nearly one of the catalog's.
+fn standard_hint(id: &str) -> String {
+    let catalog = crate::check::standards::catalog();
+    did_you_mean(id, catalog.iter().map(|s| s.id))
 }
 
 /// Ids appear in logs, subjects and file names: keep them to a safe set.

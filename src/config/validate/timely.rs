@@ -35,8 +35,9 @@ pub(super) fn staffing_standard(
         v.problem(
             id.span(),
             format!(
-                "`standard` {:?} is not in the catalog: `accesswatch standards` lists them",
-                id.get_ref()
+                "`standard` {:?} is not in the catalog{}: `accesswatch standards` lists them",
+                id.get_ref(),
+                super::standard_hint(id.get_ref())
             ),
         );
         return None;
@@ -158,8 +159,9 @@ pub(super) fn timely_access(
         v.problem(
             id.span(),
             format!(
-                "`standard` {:?} is not in the catalog: `accesswatch standards` lists them",
-                id.get_ref()
+                "`standard` {:?} is not in the catalog{}: `accesswatch standards` lists them",
+                id.get_ref(),
+                super::standard_hint(id.get_ref())
             ),
         );
         return None;
@@ -406,7 +408,10 @@ fn calendar(v: &mut Validator, raw: &RawCheck, standard: &str) -> Option<Calenda
         Some(name) => Preset::parse(name.get_ref()).or_else(|| {
             v.problem(
                 name.span(),
-                "`calendar` must be \"us-federal\", \"ca-state\" or \"weekdays\"",
+                format!(
+                    "`calendar` must be \"us-federal\", \"ca-state\" or \"weekdays\"{}",
+                    super::did_you_mean(name.get_ref(), ["us-federal", "ca-state", "weekdays"])
+                ),
             );
             None
         }),
