@@ -40,6 +40,11 @@ pub enum Command {
         /// (EHLO and AUTH, nothing sent); exit 1 if one fails.
         #[arg(long)]
         connect: bool,
+        /// Read `*_credential` secrets from DIR (systemd's credentials are
+        /// only there for the service). Without it, outside systemd, they
+        /// are not read and `check-config` says where the service gets them.
+        #[arg(long, value_name = "DIR")]
+        credentials_directory: Option<std::path::PathBuf>,
     },
     /// Run the daemon, or with --once run every check once and report.
     Run(RunArgs),

@@ -18,7 +18,10 @@ use crate::{daemon, logging};
 
 pub async fn dispatch(args: Args) -> Exit {
     match args.command {
-        Command::CheckConfig { connect } => check_config(&args.config, connect).await,
+        Command::CheckConfig {
+            connect,
+            credentials_directory,
+        } => check_config(&args.config, connect, credentials_directory).await,
         Command::Run(run) if run.once => run_once(&args.config, &run).await,
         Command::Run(_) => run_daemon(&args.config).await,
         Command::SendTestEmail { to } => send_test_email(&args.config, to).await,
@@ -44,7 +47,11 @@ pub async fn dispatch(args: Args) -> Exit {
 }
 
 fn load(path: &std::path::Path) -> Option<Config> {
-    match Config::load(path) {
+    load_with(path, &crate::config::Credentials::Environment)
+}
+
+fn load_with(path: &std::path::Path, credentials: &crate::config::Credentials) -> Option<Config> {
+    match Config::load_with(path, credentials) {
         Ok(config) => Some(config),
         Err(errors) => {
             eprintln!("{errors}");
@@ -59,8 +66,16 @@ fn load(path: &std::path::Path) -> Option<Config> {
     }
 }
 
-async fn check_config(path: &std::path::Path, connect: bool) -> Exit {
-    let Some(config) = load(path) else {
+async fn check_config(
+    path: &std::path::Path,
+    connect: bool,
+    credentials_directory: Option<std::path::PathBuf>,
+) -> Exit {
+    let credentials = match credentials_directory {
+        Some(dir) => crate::config::Credentials::Directory(dir),
+        None => crate::config::Credentials::IfAvailable,
+    };
+    let Some(config) = load_with(path, &credentials) else {
         return Exit::FAILURE;
     };
     // Warnings go to stderr, one per line, and never fail the check: the
@@ -71,6 +86,17 @@ async fn check_config(path: &std::path::Path, connect: bool) -> Exit {
     out!("{}", operator::config_summary(&config, Utc::now()));
     if !connect {
         return Exit::OK;
+    }
+    let unread = config
+        .probes
+        .iter()
+        .any(|p| matches!(p.probe, crate::config::Probe::Credential { .. }));
+    if unread {
+        outln!(
+            "\nconnections: not tried: some credentials were not read (see the warnings); \
+             give --credentials-directory DIR or run it where $CREDENTIALS_DIRECTORY is set"
+        );
+        return Exit::FAILURE;
     }
     let (lines, all_ok) = crate::cli::preflight::connect(&config, Utc::now()).await;
     outln!("\nconnections:");

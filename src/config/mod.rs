@@ -47,8 +47,35 @@ pub const DEFAULT_PATH: &str = "/etc/accesswatch/accesswatch.toml";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     File(PathBuf),
-    Host { host: String, port: u16 },
-    Database { host: String, port: u16 },
+    /// A `*_credential` not read: `check-config` outside systemd, with no
+    /// $CREDENTIALS_DIRECTORY (`key` is the secret's key, `name` the
+    /// credential's).
+    Credential {
+        key: String,
+        name: String,
+    },
+    Host {
+        host: String,
+        port: u16,
+    },
+    Database {
+        host: String,
+        port: u16,
+    },
+}
+
+/// Where `*_credential` secrets are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// `$CREDENTIALS_DIRECTORY`, which systemd sets; a missing one is an
+    /// error (the daemon and `run`).
+    Environment,
+    /// A directory given on the command line
+    /// (`check-config --credentials-directory`).
+    Directory(PathBuf),
+    /// `$CREDENTIALS_DIRECTORY` if set; otherwise not read, and reported
+    /// (`check-config` run by hand).
+    IfAvailable,
 }
 
 /// A [`Probe`] and where its value is written: `FILE:LINE:COL`.
@@ -150,23 +177,38 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, &Credentials::Environment)
+    }
+
+    /// Reads and validates the file at `path`, reading systemd credentials
+    /// as `credentials` says.
+    pub fn load_with(path: &Path, credentials: &Credentials) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             lines: vec![format!(
                 "{}: cannot read the configuration: {e}",
                 path.display()
             )],
         })?;
-        Config::from_text(path, &text)
+        Config::from_text_with(path, &text, credentials)
     }
 
     /// Validates `text` as if read from `path` (which names the file in
     /// messages and anchors relative paths).
     pub fn from_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::from_text_with(path, text, &Credentials::Environment)
+    }
+
+    fn from_text_with(
+        path: &Path,
+        text: &str,
+        credentials: &Credentials,
+    ) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
         let base = path.parent().unwrap_or(Path::new("."));
         let mut probes = Vec::new();
-        let config = load::parse(text, &mut problems)
-            .and_then(|raw| validate::validate(raw, path, base, &mut problems, &mut probes));
+        let config = load::parse(text, &mut problems).and_then(|raw| {
+            validate::validate(raw, path, base, credentials, &mut problems, &mut probes)
+        });
         match config {
             Some(mut config) if problems.is_empty() => {
                 config.probes = probes

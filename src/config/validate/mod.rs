@@ -61,6 +61,7 @@ struct Validator<'a> {
     /// What `check-config` looks at beyond the text, with where.
     probes: &'a mut Vec<(Range<usize>, Probe)>,
     base: &'a Path,
+    credentials: &'a Credentials,
     /// Keys of the entry being validated whose value had the wrong type:
     /// already reported in stage one, so not "missing" here.
     broken: BTreeSet<String>,
@@ -217,9 +218,28 @@ impl Validator<'_> {
         match given.as_slice() {
             [] => None,
             [(value, source)] => {
+                let directory = match self.credentials {
+                    Credentials::Directory(d) => Some(d.as_path()),
+                    Credentials::Environment | Credentials::IfAvailable => None,
+                };
+                if let SecretSource::Credential(credential) = source
+                    && *self.credentials == Credentials::IfAvailable
+                    && std::env::var_os("CREDENTIALS_DIRECTORY").is_none()
+                {
+                    // Outside systemd: check everything else; say which
+                    // credential was not read and where it will come from.
+                    self.probes.push((
+                        value.span(),
+                        Probe::Credential {
+                            key: name.to_owned(),
+                            name: (*credential).to_owned(),
+                        },
+                    ));
+                    return Some(Secret::new(String::new()));
+                }
                 let source = match source {
                     SecretSource::File(p) => SecretSource::File(&self.base.join(p)).read(),
-                    other => other.read(),
+                    other => other.read_in(directory),
                 };
                 match source {
                     Ok(secret) => Some(secret),
@@ -244,6 +264,7 @@ pub fn validate(
     raw: RawConfig,
     path: &Path,
     base: &Path,
+    credentials: &Credentials,
     problems: &mut Vec<Problem>,
     probes: &mut Vec<(Range<usize>, Probe)>,
 ) -> Option<Config> {
@@ -251,6 +272,7 @@ pub fn validate(
         problems,
         probes,
         base,
+        credentials,
         broken: BTreeSet::new(),
         defaults: alerting::Defaults::default(),
     };
