@@ -23,7 +23,7 @@ fn severity(text: &str) -> Severity {
     }
 }
 
-fn status(text: &str) -> Status {
+pub(super) fn status(text: &str) -> Status {
     match text {
         "ok" => Status::Ok,
         "breach" => Status::Breach,

@@ -2,7 +2,8 @@
 //! module that knows rusqlite.
 //!
 //! It keeps every evaluation result, the alert episodes ([`Episode`]), the
-//! acknowledgements, the health of each source, and the email outbox. The
+//! acknowledgements, the health of each source, and the email outbox.
+//! `history` reads the evaluations back as series and trends. The
 //! schema is versioned (`PRAGMA user_version`) and migrated forward at
 //! start-up. A lock file beside the database ([`LOCK_FILE`]) keeps a second
 //! daemon out; readers such as `accesswatch status` open the database
@@ -14,6 +15,7 @@
 //! all.
 
 mod episodes;
+mod history;
 mod mirror;
 mod outbox;
 
@@ -25,6 +27,7 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+pub use history::{CheckFailure, Trends};
 pub use outbox::{OutboxMessage, OutboxStats};
 
 pub const DB_FILE: &str = "accesswatch.db";
