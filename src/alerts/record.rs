@@ -86,6 +86,23 @@ pub fn record(
     })
 }
 
+/// Records `results` as history only, for `backfill`: no alert state
+/// changes, nothing is queued, nothing is pruned. Results of a check already
+/// recorded as of the same time are skipped, so a backfill can be run again;
+/// how many results were recorded.
+pub fn record_history(store: &Store, results: &[CheckResult]) -> anyhow::Result<usize> {
+    store.transaction(|tx| {
+        let mut recorded = 0;
+        for result in results {
+            if !tx.recorded_at(&result.id, result.evaluated_at)? {
+                tx.record_result(result)?;
+                recorded += 1;
+            }
+        }
+        Ok(recorded)
+    })
+}
+
 fn transition(
     tx: &Tx<'_>,
     observation: &Observation,

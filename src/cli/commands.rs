@@ -11,7 +11,7 @@ use tracing::{error, info};
 
 use crate::cli::args::{Args, Command, ReportFormat, RunArgs};
 use crate::cli::exit::Exit;
-use crate::cli::{operator, report};
+use crate::cli::{evidence, operator, report};
 use crate::config::Config;
 use crate::notify::mail::{self, Mailer};
 use crate::{daemon, logging};
@@ -31,6 +31,25 @@ pub async fn dispatch(args: Args) -> Exit {
             clear,
         } => ack(&args.config, &check, &group, until.as_deref(), &by, clear),
         Command::Render { check, group } => render_check(&args.config, &check, &group).await,
+        Command::Backfill {
+            from,
+            to,
+            every,
+            checks,
+        } => {
+            let Some(config) = load(&args.config) else {
+                return Exit::FAILURE;
+            };
+            logging::init(config.daemon.log_format, &config.daemon.log_filter);
+            let times = evidence::backfill_times(from, to, every, config.daemon.time_zone);
+            match (times, evidence::chosen_checks(&config, &checks)) {
+                (Ok(times), Ok(checks)) => evidence::backfill(&config, &checks, &times).await,
+                (Err(why), _) | (_, Err(why)) => {
+                    eprintln!("accesswatch: {why}");
+                    Exit::USAGE
+                }
+            }
+        }
         Command::Standards { json } => {
             let catalog = crate::check::standards::catalog();
             if json {
