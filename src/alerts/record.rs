@@ -75,7 +75,7 @@ pub fn record(
         for result in results {
             tx.record_result(result)?;
         }
-        tx.prune_evaluations(now - config.retention)?;
+        tx.prune_evaluations(now - config.retention, now)?;
         for result in results {
             observe_result(tx, config, result, now)?;
         }

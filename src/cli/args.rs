@@ -84,6 +84,9 @@ pub enum Command {
         #[arg(long = "check", value_name = "ID")]
         checks: Vec<String>,
     },
+    /// Check the state file's tamper-evident trail; name the first broken
+    /// record.
+    VerifyHistory,
     /// List the built-in access standards (no configuration needed).
     Standards {
         /// Print JSON instead of text.

@@ -50,6 +50,10 @@ pub async fn dispatch(args: Args) -> Exit {
                 }
             }
         }
+        Command::VerifyHistory => match load(&args.config) {
+            Some(config) => evidence::verify_history(&config),
+            None => Exit::FAILURE,
+        },
         Command::Standards { json } => {
             let catalog = crate::check::standards::catalog();
             if json {

@@ -1,5 +1,5 @@
 //! The evidence commands: `backfill` (history from the sources as of past
-//! times). The time arithmetic is pure and tested here; the commands do
+//! times), `verify-history` (the tamper-evident trail). The time arithmetic is pure and tested here; the commands do
 //! the IO.
 
 use chrono::{DateTime, Duration, Utc};
@@ -119,6 +119,45 @@ pub async fn backfill(config: &Config, checks: &[Check], times: &[DateTime<Utc>]
         store.path().display()
     );
     Exit::OK
+}
+
+/// `verify-history`: 0 when the chain and every recorded row hold, 1 with
+/// the first broken record named.
+pub fn verify_history(config: &Config) -> Exit {
+    let verified = crate::state::open_read_only(&config.daemon.state_directory)
+        .and_then(|store| Ok((store.verify()?, store.path().to_path_buf())));
+    match verified {
+        Ok((Ok(Some(head)), path)) => {
+            println!(
+                "{}: the trail of {} records holds; head record {} has SHA-256 {}",
+                path.display(),
+                head.records,
+                head.id,
+                head.hash
+            );
+            Exit::OK
+        }
+        Ok((Ok(None), path)) => {
+            println!(
+                "{}: the trail is empty (nothing recorded yet)",
+                path.display()
+            );
+            Exit::OK
+        }
+        Ok((Err(broken), path)) => {
+            eprintln!(
+                "accesswatch: {}: the history was changed outside accesswatch: {}; \
+                 restore the file from a backup whose head hash an auditor holds, and keep this copy for the investigation",
+                path.display(),
+                broken.why
+            );
+            Exit::FAILURE
+        }
+        Err(e) => {
+            eprintln!("accesswatch: {e:#}");
+            Exit::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row};
 
+use super::trail::Kind;
 use super::{Store, Tx, parse_time, time_text};
 use crate::check::Severity;
 use crate::check::Status;
@@ -124,6 +125,7 @@ impl Tx<'_> {
                 let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
                 all.push(&id);
                 statement.execute(all.as_slice())?;
+                self.chain(Kind::Episode, id)?;
             }
             None => {
                 let sql = format!(
@@ -131,7 +133,9 @@ impl Tx<'_> {
                     COLUMNS.trim_start_matches("id, ")
                 );
                 self.inner.execute(&sql, values)?;
-                episode.id = Some(self.inner.last_insert_rowid());
+                let id = self.inner.last_insert_rowid();
+                episode.id = Some(id);
+                self.chain(Kind::Episode, id)?;
             }
         }
         Ok(())
@@ -141,14 +145,14 @@ impl Tx<'_> {
     pub fn delete_episode(&self, id: i64) -> anyhow::Result<()> {
         self.inner
             .execute("DELETE FROM episodes WHERE id = ?1", [id])?;
-        Ok(())
+        self.chain(Kind::Episode, id)
     }
 
     /// Marks a resolved episode as done: nothing more will be told.
     pub fn close_episode(&self, id: i64) -> anyhow::Result<()> {
         self.inner
             .execute("UPDATE episodes SET closed = 1 WHERE id = ?1", [id])?;
-        Ok(())
+        self.chain(Kind::Episode, id)
     }
 }
 
@@ -190,6 +194,7 @@ impl Store {
                         rusqlite::params![id, until.map(time_text), by, time_text(now), until.is_none()],
                     )
                     .context("recording the acknowledgement")?;
+                tx.chain(Kind::Ack, tx.inner.last_insert_rowid())?;
                 count += 1;
             }
             Ok(Acked { episodes: count })
@@ -200,10 +205,19 @@ impl Store {
     /// configuration) with `note`; how many.
     pub fn close_check(&self, check_id: &str, note: &str) -> anyhow::Result<usize> {
         self.transaction(|tx| {
-            Ok(tx.inner.execute(
+            let ids: Vec<i64> = tx
+                .inner
+                .prepare("SELECT id FROM episodes WHERE check_id = ?1 AND closed = 0")?
+                .query_map([check_id], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            tx.inner.execute(
                 "UPDATE episodes SET closed = 1, note = ?2 WHERE check_id = ?1 AND closed = 0",
                 rusqlite::params![check_id, note],
-            )?)
+            )?;
+            for id in &ids {
+                tx.chain(Kind::Episode, *id)?;
+            }
+            Ok(ids.len())
         })
     }
 

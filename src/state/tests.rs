@@ -290,3 +290,140 @@ fn series_and_trends_read_back_what_was_recorded() {
             .unwrap()
     );
 }
+
+fn raw(dir: &std::path::Path, sql: &str) {
+    let connection = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    connection.execute_batch(sql).unwrap();
+}
+
+#[test]
+fn the_trail_names_the_first_row_changed_outside_accesswatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).unwrap();
+    let week = chrono::Duration::days(7);
+    store
+        .transaction(|tx| {
+            for i in 0..3 {
+                tx.record_result(&result_at(
+                    now() + week * i,
+                    &[("south", Some(3100.0), Status::Breach)],
+                ))?;
+            }
+            let mut episode = observe(None, &breach(), &Policy::default(), now()).unwrap();
+            tx.save_episode(&mut episode)?;
+            tx.save_episode(&mut episode)
+        })
+        .unwrap();
+    let head = store.verify().unwrap().unwrap().unwrap();
+    assert_eq!((head.id, head.records), (5, 5));
+    drop(store);
+    // A value edited by hand.
+    raw(
+        dir.path(),
+        "UPDATE evaluations SET value = 2900 WHERE id = 2",
+    );
+    let store = open_read_only(dir.path()).unwrap();
+    let broken = store.verify().unwrap().unwrap_err();
+    assert_eq!(broken.record, Some(2), "{broken:?}");
+    assert!(
+        broken
+            .why
+            .contains("evaluation 2 (table evaluations; check c, group region=south"),
+        "{}",
+        broken.why
+    );
+    drop(store);
+    raw(
+        dir.path(),
+        "UPDATE evaluations SET value = 3100 WHERE id = 2",
+    );
+    assert!(
+        open_read_only(dir.path())
+            .unwrap()
+            .verify()
+            .unwrap()
+            .is_ok(),
+        "put back"
+    );
+    // A trail record edited, and a row added.
+    raw(
+        dir.path(),
+        "UPDATE trail SET body = replace(body, '3100', '2900') WHERE id = 3",
+    );
+    let broken = open_read_only(dir.path())
+        .unwrap()
+        .verify()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(broken.record, Some(3), "{broken:?}");
+    raw(
+        dir.path(),
+        "UPDATE trail SET body = replace(body, '2900', '3100') WHERE id = 3",
+    );
+    raw(
+        dir.path(),
+        "INSERT INTO evaluations (check_id, group_key, labels, status, evaluated_at) VALUES ('c', 'x', '{}', 'ok', 'z')",
+    );
+    let broken = open_read_only(dir.path())
+        .unwrap()
+        .verify()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(broken.record, None);
+    assert!(broken.why.contains("evaluation 4"), "{}", broken.why);
+    raw(dir.path(), "DELETE FROM evaluations WHERE id = 4");
+    // Deleting a recorded evaluation (not by retention) is found too.
+    raw(dir.path(), "DELETE FROM evaluations WHERE id = 1");
+    let broken = open_read_only(dir.path())
+        .unwrap()
+        .verify()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(broken.record, Some(1), "{broken:?}");
+}
+
+#[test]
+fn retention_pruning_keeps_the_trail_verifiable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).unwrap();
+    let week = chrono::Duration::days(7);
+    for i in 0..6 {
+        store
+            .transaction(|tx| {
+                tx.record_result(&result_at(
+                    now() + week * i,
+                    &[
+                        ("south", Some(3100.0), Status::Breach),
+                        ("north", Some(1.0), Status::Ok),
+                    ],
+                ))?;
+                tx.prune_evaluations(now() + week * (i - 2), now() + week * i)?;
+                Ok(())
+            })
+            .unwrap();
+        let verified = store.verify().unwrap();
+        assert!(verified.is_ok(), "after run {i}: {verified:?}");
+    }
+    let rows: i64 = store
+        .read(|tx| {
+            Ok(tx
+                .inner
+                .query_row("SELECT count(*) FROM evaluations", [], |r| r.get(0))?)
+        })
+        .unwrap();
+    assert_eq!(rows, 6, "three runs of two groups are kept");
+    let head = store.verify().unwrap().unwrap().unwrap();
+    assert!(head.records < 12 + 6, "old records were removed: {head:?}");
+    drop(store);
+    // Removing the oldest remaining record is still found.
+    raw(
+        dir.path(),
+        "DELETE FROM trail WHERE id = (SELECT min(id) FROM trail)",
+    );
+    let broken = open_read_only(dir.path())
+        .unwrap()
+        .verify()
+        .unwrap()
+        .unwrap_err();
+    assert!(broken.why.contains("does not follow"), "{broken:?}");
+}

@@ -149,3 +149,58 @@ fn backfill_records_the_series_the_engine_gives_run_by_run() {
         unknown.stderr
     );
 }
+
+#[test]
+fn verify_history_names_a_row_edited_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo(dir.path());
+    let out = backfill_demo(&config, &["members-per-therapist"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let config = config.to_str().unwrap();
+    let out = accesswatch(&["--config", config, "verify-history"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("the trail of 52 records holds"),
+        "{}",
+        out.stdout
+    );
+    let head = out
+        .stdout
+        .split("SHA-256 ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(head.len(), 64, "{head}");
+    // Someone lowers a recorded ratio in the state file.
+    let db = dir.path().join("demo/state/accesswatch.db");
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let (id, group): (i64, String) = connection
+        .query_row(
+            "SELECT id, group_key FROM evaluations WHERE status = 'breach' ORDER BY id LIMIT 1 OFFSET 3",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    connection
+        .execute(
+            "UPDATE evaluations SET value = 2999, status = 'ok' WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    drop(connection);
+    let out = accesswatch(&["--config", config, "verify-history"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!(
+            "evaluation {id} (table evaluations; check members-per-therapist, group {group}, at 2026-09-25"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("differs from trail record"),
+        "{}",
+        out.stderr
+    );
+}
