@@ -371,7 +371,8 @@ impl Sent {
         if mine.is_empty() {
             return Ok(());
         }
-        let digest = digest(config, route, mine, results, sources, now);
+        let mut digest = digest(config, route, mine, results, sources, now);
+        digest.notes = notes_on(tx, mine, now)?;
         let email = render::render(&digest, config.subject_prefix, now, config.time_zone);
         let message_id = new_message_id(now, host);
         let roots: Vec<String> = mine
@@ -484,7 +485,26 @@ fn digest(
     Digest {
         route: route.clone(),
         items,
+        notes: Vec::new(),
     }
+}
+
+/// The notes on the episodes told, made since each started.
+fn notes_on(
+    tx: &Tx<'_>,
+    told: &[&(Episode, Notice, Policy)],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<crate::check::history::Note>> {
+    let mut notes: Vec<crate::check::history::Note> = Vec::new();
+    for (episode, _, _) in told {
+        let until = now + chrono::Duration::seconds(1);
+        for note in tx.notes(Some(&episode.check_id), episode.started_at, until)? {
+            if note.concerns(&episode.check_id, &episode.labels) && !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+    }
+    Ok(notes)
 }
 
 fn group_from(episode: &Episode) -> GroupResult {

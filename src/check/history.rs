@@ -2,7 +2,8 @@
 //! [`Point`]s as the state store keeps them, and what is said about it:
 //! the [`Trend`] next to each current value (a week and four weeks
 //! before, the direction, the runs in breach of the last few) and the
-//! [`Summary`] of a period (share of runs in breach, worst value, median).
+//! [`Summary`] of a period (share of runs in breach, worst value, median);
+//! and the [`Note`]s staff record on a finding.
 //!
 //! Vocabulary and pure arithmetic only: `state` reads the points, `notify`
 //! and `cli` show them. Every function takes the time it is asked about.
@@ -97,6 +98,27 @@ impl Trend {
             self.breached_runs, self.runs
         ));
         text
+    }
+}
+
+/// A note staff recorded on a finding (`accesswatch note`, or `ack
+/// --note`): free text, shown in `status`, the period report and the next
+/// email of the alert. Never a place for member data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub check_id: String,
+    /// The labels the note is about: every group whose labels include
+    /// these (none: every group of the check).
+    pub labels: BTreeMap<String, String>,
+    pub text: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Note {
+    /// Whether the note is about the group `labels` of `check_id`.
+    pub fn concerns(&self, check_id: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.check_id == check_id && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
     }
 }
 

@@ -59,6 +59,22 @@ pub enum Command {
         /// Remove the acknowledgement instead.
         #[arg(long, conflicts_with = "until")]
         clear: bool,
+        /// What was done (free text; never member data), recorded with it.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
+    /// Record a note on a check's finding (free text; never member data).
+    Note {
+        /// The check id.
+        check: String,
+        /// Only the groups with this label (repeatable), like region=socal-south.
+        #[arg(long, value_name = "K=V", value_parser = parse_label)]
+        group: Vec<(String, String)>,
+        /// The note: what was done (investigation, corrective action plan filed).
+        text: String,
+        /// Who writes it (recorded).
+        #[arg(long, value_name = "NAME")]
+        by: String,
     },
     /// Print the email a check would send now, both parts, without sending.
     Render {

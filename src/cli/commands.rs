@@ -29,7 +29,24 @@ pub async fn dispatch(args: Args) -> Exit {
             until,
             by,
             clear,
-        } => ack(&args.config, &check, &group, until.as_deref(), &by, clear),
+            note,
+        } => ack(
+            &args.config,
+            &check,
+            &group,
+            (until.as_deref(), clear),
+            &by,
+            note.as_deref(),
+        ),
+        Command::Note {
+            check,
+            group,
+            text,
+            by,
+        } => match load(&args.config) {
+            Some(config) => evidence::note(&config, &check, &group, &text, &by, Utc::now()),
+            None => Exit::FAILURE,
+        },
         Command::Render { check, group } => render_check(&args.config, &check, &group).await,
         Command::Backfill {
             from,
@@ -301,9 +318,13 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
         return Exit::FAILURE;
     };
     let now = Utc::now();
-    let view = crate::state::open_read_only(&config.daemon.state_directory)
-        .and_then(|store| Ok((store.episodes()?, store.outbox_stats()?)));
-    let (episodes, outbox) = match view {
+    let view = crate::state::open_read_only(&config.daemon.state_directory).and_then(|store| {
+        let episodes = store.episodes()?;
+        let since = episodes.iter().map(|e| e.started_at).min().unwrap_or(now);
+        let notes = store.notes(None, since, now + chrono::Duration::seconds(1))?;
+        Ok((episodes, store.outbox_stats()?, notes))
+    });
+    let (episodes, outbox, notes) = match view {
         Ok(view) => view,
         Err(e) => {
             eprintln!("accesswatch: {e:#}");
@@ -312,11 +333,21 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
     };
     let after = config.alerting.undeliverable_after;
     if json {
-        println!("{}", operator::status_json(&episodes, &outbox, now, after));
+        println!(
+            "{}",
+            operator::status_json(&episodes, &outbox, &notes, now, after)
+        );
     } else {
         print!(
             "{}",
-            operator::status_text(&episodes, &outbox, now, after, config.daemon.time_zone)
+            operator::status_text(
+                &episodes,
+                &outbox,
+                &notes,
+                now,
+                after,
+                config.daemon.time_zone
+            )
         );
     }
     Exit::OK
@@ -326,9 +357,9 @@ fn ack(
     path: &std::path::Path,
     check: &str,
     group: &[(String, String)],
-    until: Option<&str>,
+    (until, clear): (Option<&str>, bool),
     by: &str,
-    clear: bool,
+    note: Option<&str>,
 ) -> Exit {
     let Some(config) = load(path) else {
         return Exit::FAILURE;
@@ -350,7 +381,7 @@ fn ack(
     };
     let labels = group.iter().cloned().collect();
     let done = crate::state::open_shared(&config.daemon.state_directory)
-        .and_then(|store| store.ack(check, &labels, until, by, now));
+        .and_then(|store| store.ack(check, &labels, until, by, note, now));
     match done {
         Ok(acked) if acked.episodes == 0 => {
             eprintln!(

@@ -1,5 +1,5 @@
 //! The evidence commands: `backfill` (history from the sources as of past
-//! times), `verify-history` (the tamper-evident trail). The time arithmetic is pure and tested here; the commands do
+//! times), `verify-history` (the tamper-evident trail), `note`. The time arithmetic is pure and tested here; the commands do
 //! the IO.
 
 use chrono::{DateTime, Duration, Utc};
@@ -152,6 +152,47 @@ pub fn verify_history(config: &Config) -> Exit {
                 broken.why
             );
             Exit::FAILURE
+        }
+        Err(e) => {
+            eprintln!("accesswatch: {e:#}");
+            Exit::FAILURE
+        }
+    }
+}
+
+/// `note`: records `text` on the groups of `check_id` matching `group`.
+pub fn note(
+    config: &Config,
+    check_id: &str,
+    group: &[(String, String)],
+    text: &str,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Exit {
+    let known = config.checks.iter().any(|c| c.id == check_id)
+        || check_id.starts_with(crate::alerts::record::DATA_UNAVAILABLE);
+    if !known {
+        let ids: Vec<&str> = config.checks.iter().map(|c| c.id.as_str()).collect();
+        eprintln!(
+            "accesswatch: no check {check_id:?} (checks: {})",
+            ids.join(", ")
+        );
+        return Exit::USAGE;
+    }
+    if text.trim().is_empty() || by.trim().is_empty() {
+        eprintln!("accesswatch: give the note's text and --by NAME");
+        return Exit::USAGE;
+    }
+    let labels = group.iter().cloned().collect();
+    let done = crate::state::open_shared(&config.daemon.state_directory)
+        .and_then(|store| store.add_note(check_id, &labels, text, by, now));
+    match done {
+        Ok(()) => {
+            println!(
+                "noted on {check_id} {} by {by}",
+                crate::check::label_text(&labels)
+            );
+            Exit::OK
         }
         Err(e) => {
             eprintln!("accesswatch: {e:#}");

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::check::CheckResult;
 use crate::check::Rule;
+use crate::check::history::Note;
 use crate::check::{Episode, Phase};
 use crate::config::Config;
 use crate::notify::spec::Transport;
@@ -31,9 +32,17 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> Value {
     })
 }
 
+/// The notes on `episode`'s group made since it started.
+fn notes_on<'a>(notes: &'a [Note], episode: &'a Episode) -> impl Iterator<Item = &'a Note> {
+    notes
+        .iter()
+        .filter(|n| n.concerns(&episode.check_id, &episode.labels) && n.at >= episode.started_at)
+}
+
 pub fn status_json(
     episodes: &[Episode],
     outbox: &OutboxStats,
+    notes: &[Note],
     now: DateTime<Utc>,
     after: chrono::Duration,
 ) -> Value {
@@ -55,6 +64,11 @@ pub fn status_json(
                 "next_reminder": rfc3339(e.next_reminder_at),
                 "ack_until": rfc3339(e.ack_until),
                 "ack_by": e.ack_by,
+                "notes": notes_on(notes, e).map(|n| json!({
+                    "text": n.text,
+                    "by": n.by,
+                    "at": rfc3339(Some(n.at)),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -73,6 +87,7 @@ pub fn status_json(
 pub fn status_text(
     episodes: &[Episode],
     outbox: &OutboxStats,
+    notes: &[Note],
     now: DateTime<Utc>,
     after: chrono::Duration,
     zone: Tz,
@@ -106,6 +121,15 @@ pub fn status_text(
             let _ = write!(out, "; acknowledged by {by} until {}", local(until, zone));
         }
         out.push('\n');
+        for note in notes_on(notes, e) {
+            let _ = writeln!(
+                out,
+                "           note by {} at {}: {}",
+                note.by,
+                local(note.at, zone),
+                note.text
+            );
+        }
     }
     let _ = write!(out, "\noutbox: {} unsent", outbox.unsent);
     if let Some(oldest) = outbox.oldest_unsent {
@@ -186,6 +210,7 @@ pub fn render_check(
         return Rendering::Healthy(lines);
     }
     let digest = Digest {
+        notes: Vec::new(),
         route: route.clone(),
         items: vec![DigestItem {
             result: result.clone(),

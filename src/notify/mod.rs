@@ -27,6 +27,8 @@ use crate::check::{CheckResult, GroupResult, Status};
 pub struct Digest {
     pub route: Route,
     pub items: Vec<DigestItem>,
+    /// Notes staff recorded on the alerts told (each shown under its check).
+    pub notes: Vec<crate::check::history::Note>,
 }
 
 #[derive(Debug, Clone)]

@@ -166,13 +166,14 @@ impl Store {
     /// Acknowledges the open episodes of `check_id` (those whose labels
     /// include every `group` pair): their reminders are muted until
     /// `until`. `until = None` clears the acknowledgement. Recorded in
-    /// `acks`.
+    /// `acks`, with `note` if given.
     pub fn ack(
         &self,
         check_id: &str,
         group: &BTreeMap<String, String>,
         until: Option<DateTime<Utc>>,
         by: &str,
+        note: Option<&str>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Acked> {
         self.transaction(|tx| {
@@ -190,8 +191,8 @@ impl Store {
                 let id = episode.id.ok_or_else(|| anyhow!("episode without id"))?;
                 tx.inner
                     .execute(
-                        "INSERT INTO acks (episode_id, until, by_whom, at, cleared) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        rusqlite::params![id, until.map(time_text), by, time_text(now), until.is_none()],
+                        "INSERT INTO acks (episode_id, until, by_whom, at, cleared, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        rusqlite::params![id, until.map(time_text), by, time_text(now), until.is_none(), note],
                     )
                     .context("recording the acknowledgement")?;
                 tx.chain(Kind::Ack, tx.inner.last_insert_rowid())?;

@@ -17,6 +17,7 @@
 mod episodes;
 mod history;
 mod mirror;
+mod notes;
 mod outbox;
 mod trail;
 

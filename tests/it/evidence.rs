@@ -204,3 +204,117 @@ fn verify_history_names_a_row_edited_by_hand() {
         out.stderr
     );
 }
+
+fn run_demo_once(config: &str, as_of: &str) -> crate::common::Output {
+    accesswatch(
+        &[
+            "--config", config, "run", "--once", "--notify", "--as-of", as_of,
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn notes_show_in_status_and_the_next_reminder() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo(dir.path());
+    let config = config.to_str().unwrap();
+    let now = chrono::Utc::now();
+    let first = run_demo_once(config, &now.to_rfc3339());
+    assert_eq!(first.code, 2, "{}", first.stderr);
+    let out = accesswatch(
+        &[
+            "--config",
+            config,
+            "note",
+            "members-per-therapist",
+            "--group",
+            "region=socal-south",
+            "Corrective action plan filed with DMHC",
+            "--by",
+            "Dana Ruiz",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = accesswatch(
+        &[
+            "--config",
+            config,
+            "ack",
+            "members-per-therapist",
+            "--group",
+            "region=socal-south",
+            "--until",
+            "1h",
+            "--by",
+            "Lee",
+            "--note",
+            "Recruiting two FTE",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = accesswatch(
+        &["--config", config, "note", "nope", "x", "--by", "Lee"],
+        &[],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("members-per-therapist"),
+        "{}",
+        out.stderr
+    );
+    let status = accesswatch(&["--config", config, "status"], &[]);
+    assert!(
+        status.stdout.contains("note by Dana Ruiz at ")
+            && status
+                .stdout
+                .contains(": Corrective action plan filed with DMHC")
+            && status.stdout.contains("note by Lee at "),
+        "{}",
+        status.stdout
+    );
+    let json = accesswatch(&["--config", config, "status", "--json"], &[]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let south = json["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["check"] == "members-per-therapist" && a["labels"]["region"] == "socal-south")
+        .unwrap();
+    assert_eq!(
+        south["notes"][0]["text"],
+        "Corrective action plan filed with DMHC"
+    );
+    assert_eq!(south["notes"][1]["by"], "Lee");
+    // Two days later the reminder carries both notes.
+    let outbox = dir.path().join("demo/outbox");
+    let before: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let later = run_demo_once(config, &(now + chrono::Duration::days(2)).to_rfc3339());
+    assert_eq!(later.code, 2, "{}", later.stderr);
+    let reminders: Vec<String> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !before.contains(p))
+        .map(|p| {
+            let eml = std::fs::read(p).unwrap();
+            let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
+            message.body_text(0).unwrap().into_owned()
+        })
+        .collect();
+    assert!(!reminders.is_empty(), "reminders were written");
+    let with_note = reminders
+        .iter()
+        .filter(|m| {
+            m.contains("Note by Dana Ruiz") && m.contains("Corrective action plan filed with DMHC")
+        })
+        .count();
+    assert!(with_note >= 1, "{reminders:?}");
+    // The notes are in the trail too.
+    let out = accesswatch(&["--config", config, "verify-history"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
