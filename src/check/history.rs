@@ -151,6 +151,18 @@ pub fn trend(points: &[Point], now: DateTime<Utc>) -> Trend {
     }
 }
 
+/// The trend of a group as of `now` that includes a run not recorded yet
+/// (`current`): `run --once` and `render` show it before recording.
+pub fn trend_with(points: &[Point], current: Point) -> Trend {
+    let mut all: Vec<Point> = points
+        .iter()
+        .copied()
+        .filter(|p| p.at < current.at)
+        .collect();
+    all.push(current);
+    trend(&all, current.at)
+}
+
 fn direction(before: f64, now: f64) -> Direction {
     let scale = before.abs().max(now.abs());
     if scale == 0.0 || (now - before).abs() <= 0.01 * scale {
@@ -293,6 +305,16 @@ mod tests {
                 runs: 1,
             },
         );
+    }
+
+    #[test]
+    fn a_run_not_yet_recorded_counts_as_the_latest() {
+        let points = weekly(&[2800.0, 2900.0], 3000.0);
+        let current = point(14, Some(3300.0), Status::Breach);
+        let t = trend_with(&points, current);
+        assert_eq!(t.week_ago, Some(2900.0));
+        assert_eq!(t.direction, Some(Direction::Up));
+        assert_eq!((t.breached_runs, t.runs), (1, 3));
     }
 
     #[test]

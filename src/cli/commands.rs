@@ -140,13 +140,21 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     };
     let never = CancellationToken::new();
     let store = notifier.as_ref().map(|(store, _)| store.clone());
+    // The history so far, for the trends (none before the first recorded run).
+    let recent = match &store {
+        Some(store) => store.recent_series(as_of).ok(),
+        None => crate::state::open_read_only(&config.daemon.state_directory)
+            .and_then(|s| s.recent_series(as_of))
+            .ok(),
+    }
+    .unwrap_or_default();
     let Some(outcome) =
         crate::daemon::run::run(&config, &config.checks, as_of, store, &never).await
     else {
         return Exit::UNKNOWN;
     };
     match args.report {
-        ReportFormat::Json => println!("{}", report::json(as_of, &outcome.results)),
+        ReportFormat::Json => println!("{}", report::json(as_of, &outcome.results, &recent)),
         ReportFormat::Text => print!(
             "{}",
             report::text(as_of, &outcome.results, config.daemon.time_zone)
@@ -322,9 +330,13 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
         let episodes = store.episodes()?;
         let since = episodes.iter().map(|e| e.started_at).min().unwrap_or(now);
         let notes = store.notes(None, since, now + chrono::Duration::seconds(1))?;
-        Ok((episodes, store.outbox_stats()?, notes))
+        let view = operator::StatusView {
+            notes,
+            trends: store.trends(now)?,
+        };
+        Ok((episodes, store.outbox_stats()?, view))
     });
-    let (episodes, outbox, notes) = match view {
+    let (episodes, outbox, view) = match view {
         Ok(view) => view,
         Err(e) => {
             eprintln!("accesswatch: {e:#}");
@@ -335,7 +347,7 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
     if json {
         println!(
             "{}",
-            operator::status_json(&episodes, &outbox, &notes, now, after)
+            operator::status_json(&episodes, &outbox, &view, now, after)
         );
     } else {
         print!(
@@ -343,7 +355,7 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
             operator::status_text(
                 &episodes,
                 &outbox,
-                &notes,
+                &view,
                 now,
                 after,
                 config.daemon.time_zone
@@ -434,15 +446,20 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
         eprintln!("accesswatch: check {check_id:?} was not evaluated");
         return Exit::FAILURE;
     };
+    let recent = crate::state::open_read_only(&config.daemon.state_directory)
+        .and_then(|s| s.recent_series(now))
+        .unwrap_or_default();
     match operator::render_check(&config, result, &labels, now) {
         operator::Rendering::Email(email) => {
             println!("Subject: {}\n", email.subject);
             println!("--- text/plain ---\n{}", email.text);
             println!("--- text/html ---\n{}", email.html);
+            print!("{}", operator::trend_lines(result, &labels, &recent));
             Exit::OK
         }
         operator::Rendering::Healthy(lines) => {
             print!("{lines}");
+            print!("{}", operator::trend_lines(result, &labels, &recent));
             Exit::OK
         }
         operator::Rendering::NoSuchGroup(why) => {

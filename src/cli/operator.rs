@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use crate::check::CheckResult;
 use crate::check::Rule;
-use crate::check::history::Note;
+use crate::check::history::{Note, Point, Series, Trend};
 use crate::check::{Episode, Phase};
 use crate::config::Config;
 use crate::notify::spec::Transport;
-use crate::notify::{Digest, DigestItem, render};
+use crate::notify::{Digest, DigestItem, chart, render};
 use crate::source::spec::Location;
 use crate::state::OutboxStats;
 
@@ -32,6 +32,53 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> Value {
     })
 }
 
+/// What `status` shows besides the alerts and the outbox.
+#[derive(Debug, Default)]
+pub struct StatusView {
+    /// Notes made since the oldest alert started.
+    pub notes: Vec<Note>,
+    pub trends: crate::state::Trends,
+}
+
+fn trend_of<'a>(view: &'a StatusView, e: &Episode) -> Option<&'a Trend> {
+    view.trends.get(&(e.check_id.clone(), e.group_key.clone()))
+}
+
+/// `--- trends ---` and one line per group of `result` matching `labels`:
+/// its sparkline over the recorded runs and this one, and its trend.
+pub fn trend_lines(
+    result: &CheckResult,
+    labels: &BTreeMap<String, String>,
+    recent: &[Series],
+) -> String {
+    let mut out = String::from("--- trends ---\n");
+    for g in &result.groups {
+        if !labels.iter().all(|(k, v)| g.labels.get(k) == Some(v)) {
+            continue;
+        }
+        let trend = crate::cli::report::group_trend(recent, result, g);
+        let key = g.label_text();
+        let mut points: Vec<Point> = recent
+            .iter()
+            .find(|s| s.check_id == result.id && s.group_key == key)
+            .map(|s| s.points.clone())
+            .unwrap_or_default();
+        points.push(Point {
+            at: result.evaluated_at,
+            status: g.status,
+            value: g.value.filter(|v| v.is_finite()),
+            limit: g.limit,
+        });
+        let _ = writeln!(
+            out,
+            "{key}: {} {}",
+            chart::sparkline(&points),
+            trend.sentence(render::number)
+        );
+    }
+    out
+}
+
 /// The notes on `episode`'s group made since it started.
 fn notes_on<'a>(notes: &'a [Note], episode: &'a Episode) -> impl Iterator<Item = &'a Note> {
     notes
@@ -42,7 +89,7 @@ fn notes_on<'a>(notes: &'a [Note], episode: &'a Episode) -> impl Iterator<Item =
 pub fn status_json(
     episodes: &[Episode],
     outbox: &OutboxStats,
-    notes: &[Note],
+    view: &StatusView,
     now: DateTime<Utc>,
     after: chrono::Duration,
 ) -> Value {
@@ -64,7 +111,8 @@ pub fn status_json(
                 "next_reminder": rfc3339(e.next_reminder_at),
                 "ack_until": rfc3339(e.ack_until),
                 "ack_by": e.ack_by,
-                "notes": notes_on(notes, e).map(|n| json!({
+                "trend": trend_of(view, e).map(crate::cli::report::trend_json),
+                "notes": notes_on(&view.notes, e).map(|n| json!({
                     "text": n.text,
                     "by": n.by,
                     "at": rfc3339(Some(n.at)),
@@ -87,7 +135,7 @@ pub fn status_json(
 pub fn status_text(
     episodes: &[Episode],
     outbox: &OutboxStats,
-    notes: &[Note],
+    view: &StatusView,
     now: DateTime<Utc>,
     after: chrono::Duration,
     zone: Tz,
@@ -121,7 +169,10 @@ pub fn status_text(
             let _ = write!(out, "; acknowledged by {by} until {}", local(until, zone));
         }
         out.push('\n');
-        for note in notes_on(notes, e) {
+        if let Some(trend) = trend_of(view, e) {
+            let _ = writeln!(out, "           trend: {}", trend.sentence(render::number));
+        }
+        for note in notes_on(&view.notes, e) {
             let _ = writeln!(
                 out,
                 "           note by {} at {}: {}",

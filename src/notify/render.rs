@@ -507,7 +507,7 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     out
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

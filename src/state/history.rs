@@ -5,7 +5,8 @@
 //! - [`Tx::series`] / [`Store::series`]: per (check, group), the points
 //!   (evaluated_at, status, value, limit) between two times, oldest first;
 //! - [`Store::trends`]: the [`Trend`] of every group as of a time, from the
-//!   last 35 days and the last [`RECENT_RUNS`] runs of each group;
+//!   last 35 days and the last [`RECENT_RUNS`] runs of each group
+//!   ([`Store::recent_series`], to add a run not recorded yet);
 //! - [`Tx::recorded_at`]: whether a check was already evaluated as of a
 //!   time (`backfill` skips those).
 //!
@@ -139,6 +140,19 @@ impl Tx<'_> {
 
     /// The trend of every group as of `now`.
     pub fn trends(&self, now: DateTime<Utc>) -> anyhow::Result<Trends> {
+        Ok(self
+            .recent_series(now)?
+            .into_iter()
+            .map(|s| {
+                let trend = trend(&s.points, now);
+                ((s.check_id, s.group_key), trend)
+            })
+            .collect())
+    }
+
+    /// What a trend as of `now` needs of every group: its points of the
+    /// last 35 days and its last [`RECENT_RUNS`] points, up to `now`.
+    pub fn recent_series(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<Series>> {
         // Enough for the values a week and four weeks before of a check run
         // at least weekly, and for the last runs of any check.
         let since = now - Duration::days(35);
@@ -153,10 +167,7 @@ impl Tx<'_> {
             rusqlite::params![time_text(now), RECENT_RUNS as i64, time_text(since)],
             keyed,
         )?;
-        Ok(collect(rows)?
-            .into_iter()
-            .map(|s| ((s.check_id, s.group_key), trend(&s.points, now)))
-            .collect())
+        collect(rows)
     }
 }
 
@@ -170,6 +181,11 @@ impl Store {
         to: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Series>> {
         self.read(|tx| tx.series(check_id, group_key, from, to))
+    }
+
+    /// [`Tx::recent_series`] in a read transaction of its own.
+    pub fn recent_series(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<Series>> {
+        self.read(|tx| tx.recent_series(now))
     }
 
     /// [`Tx::trends`] in a read transaction of its own.

@@ -318,3 +318,106 @@ fn notes_show_in_status_and_the_next_reminder() {
     let out = accesswatch(&["--config", config, "verify-history"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn trends_show_in_the_json_report_status_and_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo(dir.path());
+    let out = backfill_demo(&config, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let store = accesswatch::state::open_read_only(&dir.path().join("demo/state")).unwrap();
+    let south = store
+        .series(
+            "mh-initial-wait",
+            Some("region=socal-south"),
+            at("2026-09-01T00:00:00Z"),
+            at("2026-12-01T00:00:00Z"),
+        )
+        .unwrap()
+        .remove(0);
+    drop(store);
+    let value_on = |day: &str| {
+        south
+            .points
+            .iter()
+            .find(|p| p.at == at(day))
+            .and_then(|p| p.value)
+            .unwrap()
+    };
+    let config = config.to_str().unwrap();
+    let as_of = "2026-11-27T06:00:00-08:00";
+    let out = accesswatch(
+        &[
+            "--config", config, "run", "--once", "--as-of", as_of, "--notify", "--report", "json",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "mh-initial-wait")
+        .unwrap();
+    let group = check["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["labels"]["region"] == "socal-south")
+        .unwrap();
+    let trend = &group["trend"];
+    let close =
+        |json: &serde_json::Value, value: f64| (json.as_f64().unwrap() - value).abs() < 1e-9;
+    assert!(
+        close(&trend["week_ago"], value_on("2026-11-20T08:00:00Z")),
+        "{trend}"
+    );
+    assert!(
+        close(&trend["four_weeks_ago"], value_on("2026-10-30T07:00:00Z")),
+        "{trend}"
+    );
+    // socal-south is in breach in every run since its data starts (7 weeks)
+    // and in this one; its earlier weeks had no requests at all.
+    assert_eq!(trend["breached_runs"], 8, "{trend}");
+    assert_eq!(trend["runs"], 8, "{trend}");
+    assert!(["up", "down", "flat"].contains(&trend["direction"].as_str().unwrap()));
+    // `status` reads the clock: its trend is as of today.
+    let status = accesswatch(&["--config", config, "status"], &[]);
+    assert!(
+        status.stdout.contains("trend: a week before ")
+            && status.stdout.contains("8 of the last 8 runs in breach"),
+        "{}",
+        status.stdout
+    );
+    let json = accesswatch(&["--config", config, "status", "--json"], &[]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(
+        json["alerts"][0]["trend"]["runs"].as_u64().unwrap() >= 1,
+        "{json}"
+    );
+    let render = accesswatch(
+        &[
+            "--config",
+            config,
+            "render",
+            "members-per-therapist",
+            "--group",
+            "region=socal-south",
+        ],
+        &[],
+    );
+    assert_eq!(render.code, 0, "{}", render.stderr);
+    assert!(
+        render
+            .stdout
+            .contains("--- trends ---\nregion=socal-south: "),
+        "{}",
+        render.stdout
+    );
+    assert!(
+        render.stdout.contains("of the last 10 runs in breach"),
+        "{}",
+        render.stdout
+    );
+}
