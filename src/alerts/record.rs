@@ -81,7 +81,7 @@ pub fn record(
         let before = now
             .checked_sub_signed(config.retention)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        tx.prune_evaluations(before)?;
+        tx.prune_evaluations(before, now)?;
         for result in results {
             observe_result(tx, config, result, now)?;
         }
@@ -89,6 +89,23 @@ pub fn record(
             observe_source(tx, config, source, outcome, now)?;
         }
         notify(tx, config, results, sources, now)
+    })
+}
+
+/// Records `results` as history only, for `backfill`: no alert state
+/// changes, nothing is queued, nothing is pruned. Results of a check already
+/// recorded as of the same time are skipped, so a backfill can be run again;
+/// how many results were recorded.
+pub fn record_history(store: &Store, results: &[CheckResult]) -> anyhow::Result<usize> {
+    store.transaction(|tx| {
+        let mut recorded = 0;
+        for result in results {
+            if !tx.recorded_at(&result.id, result.evaluated_at)? {
+                tx.record_result(result)?;
+                recorded += 1;
+            }
+        }
+        Ok(recorded)
     })
 }
 
@@ -427,7 +444,8 @@ impl Sent {
         if mine.is_empty() {
             return Ok(());
         }
-        let digest = digest(config, route, mine, results, sources, now);
+        let mut digest = digest(config, route, mine, results, sources, now);
+        digest.notes = notes_on(tx, mine, now)?;
         let email = render::render(&digest, config.subject_prefix, now, config.time_zone);
         let message_id = new_message_id(now, config.message_id_domain);
         // Only messages this route received: another route's thread is
@@ -544,7 +562,26 @@ fn digest(
     Digest {
         route: route.clone(),
         items,
+        notes: Vec::new(),
     }
+}
+
+/// The notes on the episodes told, made since each started.
+fn notes_on(
+    tx: &Tx<'_>,
+    told: &[&(Episode, Notice, Policy)],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<crate::check::history::Note>> {
+    let mut notes: Vec<crate::check::history::Note> = Vec::new();
+    for (episode, _, _) in told {
+        let until = now + chrono::Duration::seconds(1);
+        for note in tx.notes(Some(&episode.check_id), episode.started_at, until)? {
+            if note.concerns(&episode.check_id, &episode.labels) && !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+    }
+    Ok(notes)
 }
 
 fn group_from(episode: &Episode) -> GroupResult {

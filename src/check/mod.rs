@@ -10,6 +10,8 @@
 //! - [`result`]: [`CheckResult`], [`GroupResult`], [`Status`], the wait-time
 //!   [`WaitStats`];
 //! - [`alert`]: an alert's [`Episode`], [`Phase`], [`Policy`] and [`Notice`];
+//! - [`history`]: a group's recorded [`Series`](history::Series), its
+//!   [`Trend`](history::Trend) and a period's [`Summary`](history::Summary);
 //! - [`wait`]: [`WaitRule`], a validated `timely_access` rule;
 //! - [`fields`]: the canonical appointment fields and value maps;
 //! - [`standards`]: the built-in catalog of access standards (data);
@@ -22,6 +24,7 @@ pub mod alert;
 pub mod calendar;
 pub mod clock;
 pub mod fields;
+pub mod history;
 pub mod result;
 pub mod schedule;
 pub mod secret;

@@ -11,7 +11,7 @@ use tracing::{error, info};
 
 use crate::cli::args::{Args, Command, ReportFormat, RunArgs};
 use crate::cli::exit::Exit;
-use crate::cli::{operator, report};
+use crate::cli::{evidence, operator, report};
 use crate::config::Config;
 use crate::notify::mail::{self, Mailer};
 use crate::{daemon, logging};
@@ -32,8 +32,48 @@ pub async fn dispatch(args: Args) -> Exit {
             until,
             by,
             clear,
-        } => ack(&args.config, &check, &group, until.as_deref(), &by, clear),
+            note,
+        } => ack(
+            &args.config,
+            &check,
+            &group,
+            (until.as_deref(), clear),
+            &by,
+            note.as_deref(),
+        ),
+        Command::Note {
+            check,
+            group,
+            text,
+            by,
+        } => match load(&args.config) {
+            Some(config) => evidence::note(&config, &check, &group, &text, &by, Utc::now()),
+            None => Exit::FAILURE,
+        },
         Command::Render { check, group } => render_check(&args.config, &check, &group).await,
+        Command::Backfill {
+            from,
+            to,
+            every,
+            checks,
+        } => {
+            let Some(config) = load(&args.config) else {
+                return Exit::FAILURE;
+            };
+            logging::init(config.daemon.log_format, &config.daemon.log_filter);
+            let times = evidence::backfill_times(from, to, every, config.daemon.time_zone);
+            match (times, evidence::chosen_checks(&config, &checks)) {
+                (Ok(times), Ok(checks)) => evidence::backfill(&config, &checks, &times).await,
+                (Err(why), _) | (_, Err(why)) => {
+                    eprintln!("accesswatch: {why}");
+                    Exit::USAGE
+                }
+            }
+        }
+        Command::VerifyHistory => match load(&args.config) {
+            Some(config) => evidence::verify_history(&config),
+            None => Exit::FAILURE,
+        },
         Command::Standards { json } => {
             let catalog = crate::check::standards::catalog();
             if json {
@@ -139,6 +179,14 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     };
     let never = CancellationToken::new();
     let store = notifier.as_ref().map(|(store, _)| store.clone());
+    // The history so far, for the trends (none before the first recorded run).
+    let recent = match &store {
+        Some(store) => store.recent_series(as_of).ok(),
+        None => crate::state::open_read_only(&config.daemon.state_directory)
+            .and_then(|s| s.recent_series(as_of))
+            .ok(),
+    }
+    .unwrap_or_default();
     let Some(outcome) =
         crate::daemon::run::run(&config, &config.checks, as_of, store, &never).await
     else {
@@ -148,7 +196,7 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
         eprintln!("accesswatch: {warning}");
     }
     match args.report {
-        ReportFormat::Json => outln!("{}", report::json(as_of, &outcome.results)),
+        ReportFormat::Json => outln!("{}", report::json(as_of, &outcome.results, &recent)),
         ReportFormat::Text => out!(
             "{}",
             report::text(as_of, &outcome.results, config.daemon.time_zone)
@@ -320,9 +368,17 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
         return Exit::FAILURE;
     };
     let now = Utc::now();
-    let view = crate::state::open_read_only(&config.daemon.state_directory)
-        .and_then(|store| Ok((store.episodes()?, store.outbox_stats()?)));
-    let (episodes, outbox) = match view {
+    let view = crate::state::open_read_only(&config.daemon.state_directory).and_then(|store| {
+        let episodes = store.episodes()?;
+        let since = episodes.iter().map(|e| e.started_at).min().unwrap_or(now);
+        let notes = store.notes(None, since, now + chrono::Duration::seconds(1))?;
+        let view = operator::StatusView {
+            notes,
+            trends: store.trends(now)?,
+        };
+        Ok((episodes, store.outbox_stats()?, view))
+    });
+    let (episodes, outbox, view) = match view {
         Ok(view) => view,
         Err(e) => {
             eprintln!("accesswatch: {e:#}");
@@ -331,7 +387,10 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
     };
     let after = config.alerting.undeliverable_after;
     if json {
-        outln!("{}", operator::status_json(&episodes, &outbox, now, after));
+        outln!(
+            "{}",
+            operator::status_json(&episodes, &outbox, &view, now, after)
+        );
     } else {
         out!(
             "{}",
@@ -339,6 +398,7 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
                 &episodes,
                 &config.checks,
                 &outbox,
+                &view,
                 now,
                 after,
                 config.daemon.time_zone
@@ -352,9 +412,9 @@ fn ack(
     path: &std::path::Path,
     check: &str,
     group: &[(String, String)],
-    until: Option<&str>,
+    (until, clear): (Option<&str>, bool),
     by: &str,
-    clear: bool,
+    note: Option<&str>,
 ) -> Exit {
     let Some(config) = load(path) else {
         return Exit::FAILURE;
@@ -376,7 +436,7 @@ fn ack(
     };
     let labels = group.iter().cloned().collect();
     let done = crate::state::open_shared(&config.daemon.state_directory)
-        .and_then(|store| store.ack(check, &labels, until, by, now));
+        .and_then(|store| store.ack(check, &labels, until, by, note, now));
     match done {
         Ok(acked) if acked.episodes == 0 => {
             eprintln!(
@@ -428,15 +488,20 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
         eprintln!("accesswatch: check {check_id:?} was not evaluated");
         return Exit::FAILURE;
     };
+    let recent = crate::state::open_read_only(&config.daemon.state_directory)
+        .and_then(|s| s.recent_series(now))
+        .unwrap_or_default();
     match operator::render_check(&config, result, &labels, now) {
         operator::Rendering::Email(email) => {
             outln!("Subject: {}\n", email.subject);
             outln!("--- text/plain ---\n{}", email.text);
             outln!("--- text/html ---\n{}", email.html);
+            out!("{}", operator::trend_lines(result, &labels, &recent));
             Exit::OK
         }
         operator::Rendering::Healthy(lines) => {
             out!("{lines}");
+            out!("{}", operator::trend_lines(result, &labels, &recent));
             Exit::OK
         }
         operator::Rendering::NoSuchGroup(why) => {

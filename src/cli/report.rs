@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::check::Severity;
+use crate::check::history::{Point, Series, Trend, trend_with};
 use crate::check::standards::{Basis, Measure, Requirement};
 use crate::check::{CheckResult, GroupResult, Status};
 use crate::cli::exit::Exit;
@@ -79,11 +80,54 @@ pub fn future_data(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> V
         .collect()
 }
 
-pub fn json(as_of: DateTime<Utc>, results: &[CheckResult]) -> Value {
+/// The trend of group `g` of `r` as of this run: the recorded `recent`
+/// series (`state::Store::recent_series`) with this run added.
+pub fn group_trend(recent: &[Series], r: &CheckResult, g: &GroupResult) -> Trend {
+    let key = g.label_text();
+    let points = recent
+        .iter()
+        .find(|s| s.check_id == r.id && s.group_key == key)
+        .map_or(&[][..], |s| &s.points[..]);
+    trend_with(
+        points,
+        Point {
+            at: r.evaluated_at,
+            status: g.status,
+            value: g.value.filter(|v| v.is_finite()),
+            limit: g.limit,
+        },
+    )
+}
+
+/// A trend as JSON: `week_ago`, `four_weeks_ago` (null without a run
+/// then), `direction` (`up`, `down`, `flat`, or null), `breached_runs` of
+/// the last `runs`.
+pub fn trend_json(trend: &Trend) -> Value {
+    json!({
+        "week_ago": json_number(trend.week_ago),
+        "four_weeks_ago": json_number(trend.four_weeks_ago),
+        "direction": trend.direction.map(|d| d.as_str()),
+        "breached_runs": trend.breached_runs,
+        "runs": trend.runs,
+    })
+}
+
+/// `recent`: the recorded history (empty without a state file).
+pub fn json(as_of: DateTime<Utc>, results: &[CheckResult], recent: &[Series]) -> Value {
     let checks: Vec<Value> = results
         .iter()
         .map(|r| {
-            let groups: Vec<Value> = r.groups.iter().map(|g| group_json(r, g)).collect();
+            let groups: Vec<Value> = r
+                .groups
+                .iter()
+                .map(|g| {
+                    let mut group = group_json(r, g);
+                    if let Value::Object(map) = &mut group {
+                        map.insert("trend".to_owned(), trend_json(&group_trend(recent, r, g)));
+                    }
+                    group
+                })
+                .collect();
             json!({
                 "id": r.id,
                 "title": r.title,

@@ -463,10 +463,24 @@ fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
                 .unwrap_or_else(|| group_line(r, group, &limit_text(r)));
             let _ = writeln!(out, "  - {}{line}", notice_tag(item, index));
         }
+        for note in digest.notes.iter().filter(|n| n.check_id == r.id) {
+            let _ = writeln!(out, "  {}", note_line(note, zone));
+        }
         out.push('\n');
     }
     let _ = writeln!(out, "-- \nRoute {:?}. {FOOTER}", digest.route.name);
     out
+}
+
+/// "Note by Dana Ruiz, 2026-12-01 09:12 PST (region=socal-south): CAP filed".
+fn note_line(note: &crate::check::history::Note, zone: Tz) -> String {
+    format!(
+        "Note by {}, {} ({}): {}",
+        note.by,
+        time(note.at, zone),
+        crate::check::label_text(&note.labels),
+        note.text
+    )
 }
 
 fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
@@ -527,6 +541,9 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             }
             out.push_str("</table>\n");
         }
+        for note in digest.notes.iter().filter(|n| n.check_id == r.id) {
+            let _ = writeln!(out, "<p><i>{}</i></p>", escape(&note_line(note, zone)));
+        }
     }
     let _ = writeln!(
         out,
@@ -536,7 +553,7 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     out
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -706,6 +723,7 @@ mod tests {
             escalation: None,
         };
         let digest = Digest {
+            notes: Vec::new(),
             route,
             items: items
                 .iter()

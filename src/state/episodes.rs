@@ -6,6 +6,7 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row};
 
+use super::trail::Kind;
 use super::{Store, Tx, parse_time, time_text};
 use crate::check::Severity;
 use crate::check::Status;
@@ -23,7 +24,7 @@ fn severity(text: &str) -> Severity {
     }
 }
 
-fn status(text: &str) -> Status {
+pub(super) fn status(text: &str) -> Status {
     match text {
         "ok" => Status::Ok,
         "breach" => Status::Breach,
@@ -136,6 +137,7 @@ impl Tx<'_> {
                 let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
                 all.push(&id);
                 statement.execute(all.as_slice())?;
+                self.chain(Kind::Episode, id)?;
             }
             None => {
                 let sql = format!(
@@ -143,7 +145,9 @@ impl Tx<'_> {
                     COLUMNS.trim_start_matches("id, ")
                 );
                 self.inner.execute(&sql, values)?;
-                episode.id = Some(self.inner.last_insert_rowid());
+                let id = self.inner.last_insert_rowid();
+                episode.id = Some(id);
+                self.chain(Kind::Episode, id)?;
             }
         }
         Ok(())
@@ -153,14 +157,14 @@ impl Tx<'_> {
     pub fn delete_episode(&self, id: i64) -> anyhow::Result<()> {
         self.inner
             .execute("DELETE FROM episodes WHERE id = ?1", [id])?;
-        Ok(())
+        self.chain(Kind::Episode, id)
     }
 
     /// Marks a resolved episode as done: nothing more will be told.
     pub fn close_episode(&self, id: i64) -> anyhow::Result<()> {
         self.inner
             .execute("UPDATE episodes SET closed = 1 WHERE id = ?1", [id])?;
-        Ok(())
+        self.chain(Kind::Episode, id)
     }
 }
 
@@ -177,13 +181,14 @@ impl Store {
     /// Acknowledges the open episodes of `check_id` (those whose labels
     /// include every `group` pair): their reminders are muted until
     /// `until`. `until = None` clears the acknowledgement. Recorded in
-    /// `acks`.
+    /// `acks`, with `note` if given.
     pub fn ack(
         &self,
         check_id: &str,
         group: &BTreeMap<String, String>,
         until: Option<DateTime<Utc>>,
         by: &str,
+        note: Option<&str>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Acked> {
         self.transaction(|tx| {
@@ -207,10 +212,11 @@ impl Store {
                 let id = episode.id.ok_or_else(|| anyhow!("episode without id"))?;
                 tx.inner
                     .execute(
-                        "INSERT INTO acks (episode_id, until, by_whom, at, cleared) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        rusqlite::params![id, until.map(time_text), by, time_text(now), until.is_none()],
+                        "INSERT INTO acks (episode_id, until, by_whom, at, cleared, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        rusqlite::params![id, until.map(time_text), by, time_text(now), until.is_none(), note],
                     )
                     .context("recording the acknowledgement")?;
+                tx.chain(Kind::Ack, tx.inner.last_insert_rowid())?;
                 count += 1;
             }
             Ok(Acked {
@@ -224,10 +230,19 @@ impl Store {
     /// configuration) with `note`; how many.
     pub fn close_check(&self, check_id: &str, note: &str) -> anyhow::Result<usize> {
         self.transaction(|tx| {
-            Ok(tx.inner.execute(
+            let ids: Vec<i64> = tx
+                .inner
+                .prepare("SELECT id FROM episodes WHERE check_id = ?1 AND closed = 0")?
+                .query_map([check_id], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            tx.inner.execute(
                 "UPDATE episodes SET closed = 1, note = ?2 WHERE check_id = ?1 AND closed = 0",
                 rusqlite::params![check_id, note],
-            )?)
+            )?;
+            for id in &ids {
+                tx.chain(Kind::Episode, *id)?;
+            }
+            Ok(ids.len())
         })
     }
 

@@ -18,6 +18,7 @@ mod cli;
 mod config;
 mod daemon;
 mod email;
+mod evidence;
 mod faults;
 mod fhir;
 mod first_hour;
