@@ -216,8 +216,10 @@ fn result_at(
         groups,
         error: None,
         data_time: None,
+        data_time_origin: None,
         evaluated_at: at,
         rejected_rows: vec![],
+        rejected_without_group: 0,
         standard: None,
     }
 }
