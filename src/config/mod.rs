@@ -115,8 +115,37 @@ pub struct Daemon {
     pub state_directory: PathBuf,
     pub log_format: LogFormat,
     pub log_filter: String,
-    /// Where to serve `/metrics` and `/healthz`; none by default.
+    /// Where to serve the status page, `/metrics` and `/healthz`; none by
+    /// default.
     pub listen: Option<std::net::SocketAddr>,
+    /// The status page's address as people reach it, for links in emails.
+    pub public_url: Option<url::Url>,
+    /// Who may read the pages and metrics, and TLS.
+    pub web: Web,
+}
+
+/// `[daemon.web]`: users of the pages and metrics, and TLS.
+#[derive(Debug, Clone, Default)]
+pub struct Web {
+    /// User name → bcrypt hash. Empty: no authentication (loopback only).
+    pub users: BTreeMap<String, String>,
+    /// PEM certificate chain and private key files.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// Whether `hash` looks like a bcrypt hash (`$2a$`, `$2b$` or `$2y$`, a
+/// cost, 53 more characters): a password written here by mistake is
+/// refused, never used.
+pub fn is_bcrypt(hash: &str) -> bool {
+    let bytes = hash.as_bytes();
+    hash.len() == 60
+        && (hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$"))
+        && bytes[4].is_ascii_digit()
+        && bytes[5].is_ascii_digit()
+        && bytes[6] == b'$'
+        && hash[7..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
 }
 
 /// One thing wrong with the file, at a byte range of its text.

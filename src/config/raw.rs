@@ -24,6 +24,17 @@ pub struct RawDaemon {
     pub log_filter: Option<S<String>>,
     pub schedule: Option<S<String>>,
     pub listen: Option<S<String>>,
+    pub public_url: Option<S<String>>,
+    pub web: Option<RawWeb>,
+}
+
+/// `[daemon.web]`: who may read the pages and metrics, and TLS (as
+/// Prometheus's web configuration has them).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWeb {
+    pub basic_auth_users: Option<BTreeMap<String, S<String>>>,
+    pub tls_cert_file: Option<S<String>>,
+    pub tls_key_file: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

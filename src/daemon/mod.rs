@@ -23,6 +23,7 @@ pub mod run;
 pub mod serve;
 pub mod supervise;
 pub mod systemd;
+pub mod web;
 
 use heartbeat::Heartbeat;
 use std::collections::HashMap;
@@ -155,6 +156,7 @@ pub async fn run(
     let metrics = Arc::new(crate::daemon::metrics::Metrics::default());
     if let Some(address) = config.daemon.listen {
         let served = crate::daemon::serve::ServeState {
+            zone: config.daemon.time_zone,
             metrics: metrics.clone(),
             store: store.clone(),
             heartbeat: heartbeat.clone(),
@@ -162,7 +164,10 @@ pub async fn run(
                 + Duration::from_secs(60),
             undeliverable_after: config.alerting.undeliverable_after,
         };
-        tracker.spawn(crate::daemon::serve::start(address, served, shutdown.clone()).await?);
+        tracker.spawn(
+            crate::daemon::serve::start(address, served, &config.daemon.web, shutdown.clone())
+                .await?,
+        );
     }
     // One delivery worker for the life of the process: a reload swaps
     // the settings it reads, never starts a second sender.

@@ -582,13 +582,79 @@ fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
             None
         }
     });
+    let public_url = raw.public_url.as_ref().and_then(|u| {
+        match url::Url::parse(u.get_ref()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+            _ => {
+                v.problem(
+                    u.span(),
+                    "`public_url` is the status page's address as people reach it, like \"https://accesswatch.plan.example:9464/\"",
+                );
+                None
+            }
+        }
+    });
+    let web = web(v, raw.web.as_ref(), raw.listen.as_ref(), listen);
     Daemon {
         time_zone,
         state_directory,
         log_format,
         log_filter,
         listen,
+        public_url,
+        web,
     }
+}
+
+/// `[daemon.web]`. A listen address other than loopback needs users: the
+/// pages show a plan's compliance state, and metrics its checks.
+fn web(
+    v: &mut Validator,
+    raw: Option<&super::raw::RawWeb>,
+    listen_raw: Option<&S<String>>,
+    listen: Option<std::net::SocketAddr>,
+) -> Web {
+    let empty = super::raw::RawWeb::default();
+    let raw = raw.unwrap_or(&empty);
+    let mut users = std::collections::BTreeMap::new();
+    for (name, hash) in raw.basic_auth_users.iter().flatten() {
+        if is_bcrypt(hash.get_ref()) {
+            users.insert(name.clone(), hash.get_ref().clone());
+        } else {
+            v.problem(
+                hash.span(),
+                format!(
+                    "basic_auth_users.{name} must be a bcrypt hash, never a password: make one with \
+                     `htpasswd -nbBC 10 {name} PASSWORD` (the part after the colon)"
+                ),
+            );
+        }
+    }
+    let tls = match (&raw.tls_cert_file, &raw.tls_key_file) {
+        (Some(cert), Some(key)) => Some((v.path(cert.get_ref()), v.path(key.get_ref()))),
+        (None, None) => None,
+        (Some(one), None) | (None, Some(one)) => {
+            v.problem(
+                one.span(),
+                "give both `tls_cert_file` and `tls_key_file` (PEM files), or neither",
+            );
+            None
+        }
+    };
+    if let (Some(address), Some(span)) = (listen, listen_raw)
+        && !address.ip().is_loopback()
+        && raw.basic_auth_users.as_ref().is_none_or(|u| u.is_empty())
+    {
+        v.problem(
+            span.span(),
+            format!(
+                "`listen` = \"{address}\" is reachable from other machines: add users under \
+                 [daemon.web] basic_auth_users (bcrypt hashes), and TLS with tls_cert_file and \
+                 tls_key_file, or listen on 127.0.0.1"
+            ),
+        );
+    }
+    Web { users, tls }
 }
 
 fn wrong_kind(v: &mut Validator, keys: &[(&str, &Option<S<String>>)], kind: &str) {
