@@ -114,6 +114,23 @@ pub enum Command {
     /// Check the state file's tamper-evident trail; name the first broken
     /// record.
     VerifyHistory,
+    /// Write the period report (evidence for an audit) from the state file.
+    Report {
+        /// The period's start: RFC 3339 or a date (midnight in the daemon's time zone).
+        #[arg(long, value_name = "TIME", value_parser = parse_as_of)]
+        from: AsOf,
+        /// The period's end (excluded).
+        #[arg(long, value_name = "TIME", value_parser = parse_as_of)]
+        to: AsOf,
+        /// Only this check (repeatable); default: every check.
+        #[arg(long = "check", value_name = "ID")]
+        checks: Vec<String>,
+        #[arg(long, value_enum, default_value_t = PeriodFormat::Html)]
+        format: PeriodFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// List the built-in access standards (no configuration needed).
     Standards {
         /// Print JSON instead of text.
@@ -145,6 +162,13 @@ pub struct RunArgs {
     /// Also send the alert emails; with --once.
     #[arg(long, requires = "once")]
     pub notify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodFormat {
+    Html,
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -70,6 +70,20 @@ pub async fn dispatch(args: Args) -> Exit {
                 }
             }
         }
+        Command::Report {
+            from,
+            to,
+            checks,
+            format,
+            output,
+        } => match load(&args.config) {
+            Some(config) => {
+                let zone = config.daemon.time_zone;
+                let period = (from.resolve(zone), to.resolve(zone));
+                evidence::period_report(&config, period, &checks, format, output.as_deref())
+            }
+            None => Exit::FAILURE,
+        },
         Command::VerifyHistory => match load(&args.config) {
             Some(config) => evidence::verify_history(&config),
             None => Exit::FAILURE,

@@ -1,5 +1,6 @@
 //! The evidence commands: `backfill` (history from the sources as of past
-//! times), `verify-history` (the tamper-evident trail), `note`. The time arithmetic is pure and tested here; the commands do
+//! times), `verify-history` (the tamper-evident trail), `note`, and
+//! `report` (the period report, `period` and `period_html`). The time arithmetic is pure and tested here; the commands do
 //! the IO.
 
 use chrono::{DateTime, Duration, Utc};
@@ -7,8 +8,11 @@ use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::Check;
-use crate::cli::args::AsOf;
+use anyhow::Context as _;
+
+use crate::cli::args::{AsOf, PeriodFormat};
 use crate::cli::exit::Exit;
+use crate::cli::{period, period_html};
 use crate::config::Config;
 
 /// At most this many evaluation times per backfill: a step of 1m over a
@@ -158,6 +162,63 @@ pub fn verify_history(config: &Config) -> Exit {
             Exit::FAILURE
         }
     }
+}
+
+/// `report`: the period report of `from..to` in `format`, to `output` or
+/// standard output.
+pub fn period_report(
+    config: &Config,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    checks: &[String],
+    format: PeriodFormat,
+    output: Option<&std::path::Path>,
+) -> Exit {
+    if to <= from {
+        eprintln!("accesswatch: --to is not after --from: give the earlier time first");
+        return Exit::USAGE;
+    }
+    if let Err(why) = chosen_checks(config, checks) {
+        eprintln!("accesswatch: {why}");
+        return Exit::USAGE;
+    }
+    let text = crate::state::open_read_only(&config.daemon.state_directory).and_then(|store| {
+        let period = period::gather(config, &store, (from, to), checks, Utc::now())?;
+        match format {
+            PeriodFormat::Html => Ok(period_html::html(&period)),
+            PeriodFormat::Csv => period::csv(&period),
+            PeriodFormat::Json => Ok(format!("{:#}\n", period::json(&period))),
+        }
+    });
+    let written = text.and_then(|text| match output {
+        Some(path) => write_atomically(path, &text),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    });
+    match written {
+        Ok(()) => Exit::OK,
+        Err(e) => {
+            eprintln!("accesswatch: {e:#}");
+            Exit::FAILURE
+        }
+    }
+}
+
+/// Writes `text` to `path` under a temporary name, then renames it, so a
+/// reader never sees half a report.
+fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".partial");
+    let temporary = std::path::PathBuf::from(temporary);
+    std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .with_context(|| {
+            format!(
+                "writing the report to {}: choose a writable --output path",
+                path.display()
+            )
+        })
 }
 
 /// `note`: records `text` on the groups of `check_id` matching `group`.

@@ -1,6 +1,6 @@
 //! The command-line edge: the arguments ([`args`], the only module that
 //! knows clap), [`commands`] that dispatch each subcommand to the library,
-//! the [`exit`] codes, the [`evidence`] commands (`backfill`), and what a person reads: the `run --once`
+//! the [`exit`] codes, the [`evidence`] commands (`backfill`, `verify-history`, `note`, `report`: the [`period`] report, in HTML by [`period_html`]), and what a person reads: the `run --once`
 //! [`report`] and the [`operator`] views (`status`, `ack`, `render`, the
 //! `check-config` summary). This is the top of the crate: nothing imports
 //! it.
@@ -23,6 +23,8 @@ pub mod evidence;
 pub mod exit;
 pub mod operator;
 pub mod preflight;
+pub mod period;
+pub mod period_html;
 pub mod report;
 
 /// Writes to stdout; a reader that went away (broken pipe) is not an

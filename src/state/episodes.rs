@@ -12,7 +12,7 @@ use crate::check::Severity;
 use crate::check::Status;
 use crate::check::{Episode, Phase};
 
-const COLUMNS: &str = "id, check_id, group_key, labels, severity, phase, started_at, firing_since, resolved_at, \
+pub(super) const COLUMNS: &str = "id, check_id, group_key, labels, severity, phase, started_at, firing_since, resolved_at, \
      breaches, last_status, last_value, last_limit, last_seen_at, notified_at, reminders, next_reminder_at, \
      resolution_notified_at, thread_id, ack_until, ack_by";
 
@@ -33,12 +33,12 @@ pub(super) fn status(text: &str) -> Status {
     }
 }
 
-fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub(super) fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let text: Option<String> = row.get(index)?;
     Ok(text.as_deref().and_then(parse_time))
 }
 
-fn episode(row: &Row<'_>) -> rusqlite::Result<Episode> {
+pub(super) fn episode(row: &Row<'_>) -> rusqlite::Result<Episode> {
     let labels: String = row.get(3)?;
     let phase: String = row.get(5)?;
     let now = DateTime::UNIX_EPOCH;

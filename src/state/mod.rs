@@ -19,6 +19,7 @@ mod history;
 mod mirror;
 mod notes;
 mod outbox;
+mod period;
 mod trail;
 
 use std::fs::File;
@@ -32,6 +33,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use episodes::Acked;
 pub use history::{CheckFailure, Trends};
 pub use outbox::{OutboxMessage, OutboxStats};
+pub use period::{AckRecord, EpisodeRecord, MessageRecord};
 pub use trail::{Broken, Head};
 
 pub const DB_FILE: &str = "accesswatch.db";

@@ -421,3 +421,296 @@ fn trends_show_in_the_json_report_status_and_render() {
         render.stdout
     );
 }
+
+/// The demo with history: twelve weeks backfilled, a run that fires its
+/// alerts, an acknowledgement with a note and a note; the configuration.
+fn demo_with_history(dir: &Path) -> String {
+    let config = demo(dir);
+    let out = backfill_demo(&config, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let config = config.to_str().unwrap().to_owned();
+    let run = run_demo_once(&config, "2026-11-27T06:00:00-08:00");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let ack = accesswatch(
+        &[
+            "--config",
+            &config,
+            "ack",
+            "members-per-therapist",
+            "--group",
+            "region=socal-south",
+            "--until",
+            "2026-12-30T00:00:00Z",
+            "--by",
+            "Dana Ruiz",
+            "--note",
+            "Recruiting two therapists",
+        ],
+        &[],
+    );
+    assert_eq!(ack.code, 0, "{}", ack.stderr);
+    let note = accesswatch(
+        &[
+            "--config",
+            &config,
+            "note",
+            "mh-initial-wait",
+            "--group",
+            "region=socal-south",
+            "Corrective action plan filed with DMHC",
+            "--by",
+            "Lee Chen",
+        ],
+        &[],
+    );
+    assert_eq!(note.code, 0, "{}", note.stderr);
+    config
+}
+
+fn report(config: &str, format: &str, output: &Path) {
+    let out = accesswatch(
+        &[
+            "--config",
+            config,
+            "report",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-12-01",
+            "--format",
+            format,
+            "--output",
+            output.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// (status, value) of every recorded run of (check, group) in the period,
+/// read straight from the state file.
+fn evaluations(dir: &Path, check: &str, group: &str) -> Vec<(String, Option<f64>)> {
+    let connection = rusqlite::Connection::open(dir.join("demo/state/accesswatch.db")).unwrap();
+    let mut statement = connection
+        .prepare(
+            "SELECT status, value FROM evaluations WHERE check_id = ?1 AND group_key = ?2
+             AND evaluated_at >= '2026-09-01T07' AND evaluated_at < '2026-12-01T08' ORDER BY evaluated_at",
+        )
+        .unwrap();
+    statement
+        .query_map([check, group], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Equal but for the last bit serde_json's float parsing may change.
+fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+        (a, b) => a == b,
+    }
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
+#[test]
+fn the_period_report_recomputes_from_the_evaluations_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_with_history(dir.path());
+    let json_path = dir.path().join("report.json");
+    report(&config, "json", &json_path);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let mut groups_checked = 0;
+    for check in json["checks"].as_array().unwrap() {
+        let id = check["id"].as_str().unwrap();
+        for group in check["groups"].as_array().unwrap() {
+            let key = group["group"].as_str().unwrap();
+            let runs = evaluations(dir.path(), id, key);
+            let breached = runs.iter().filter(|(s, _)| s == "breach").count();
+            let values: Vec<f64> = runs.iter().filter_map(|(_, v)| *v).collect();
+            assert_eq!(group["runs"], runs.len(), "{id} {key}");
+            assert_eq!(group["breached_runs"], breached, "{id} {key}");
+            assert!(
+                close(group["median"].as_f64(), median(values.clone())),
+                "{id} {key}"
+            );
+            let worst = if check["op"] == "<=" || check["op"] == "<" {
+                values.iter().copied().reduce(f64::max)
+            } else {
+                values.iter().copied().reduce(f64::min)
+            };
+            assert!(close(group["worst"].as_f64(), worst), "{id} {key}");
+            assert_eq!(group["series"].as_array().unwrap().len(), runs.len());
+            groups_checked += 1;
+        }
+    }
+    assert!(groups_checked >= 20, "{groups_checked} groups");
+    // The alert and what followed.
+    let episode = json["episodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["check"] == "members-per-therapist" && e["group"] == "region=socal-south")
+        .unwrap();
+    assert_eq!(episode["pending_since"], "2026-11-27T14:00:00Z");
+    assert_eq!(episode["fired_at"], "2026-11-27T14:00:00Z");
+    let first = &episode["first_told"];
+    assert!(
+        first["message_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("<accesswatch.")
+    );
+    assert!(first["recipients"].as_u64().unwrap() >= 1);
+    assert_eq!(episode["acknowledgements"][0]["by"], "Dana Ruiz");
+    assert_eq!(
+        episode["acknowledgements"][0]["note"],
+        "Recruiting two therapists"
+    );
+    assert_eq!(
+        json["notes"].as_array().unwrap().len(),
+        2,
+        "the ack's note and the note"
+    );
+    // The DMHC view: socal-south is below 70 % on first visits in 2026.
+    let needing: Vec<&str> = json["annual"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["check"] == "mh-initial-wait" && a["corrective_action_plan"] == true)
+        .map(|a| a["network"].as_str().unwrap())
+        .collect();
+    assert_eq!(needing, ["region=socal-south"]);
+    let standard = json["standards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["check"] == "mh-initial-wait")
+        .unwrap();
+    assert_eq!(standard["basis"], "law");
+    assert_eq!(standard["calendar"], "ca-state");
+    // The head hash is the one verify-history prints.
+    let verify = accesswatch(&["--config", &config, "verify-history"], &[]);
+    assert!(
+        verify
+            .stdout
+            .contains(json["trail_head"]["sha256"].as_str().unwrap()),
+        "{}",
+        verify.stdout
+    );
+
+    // The CSV, read by Python's csv module: one row per check, group and run.
+    let csv_path = dir.path().join("report.csv");
+    report(&config, "csv", &csv_path);
+    let script = "import csv, json, sys\nrows = list(csv.DictReader(open(sys.argv[1], newline='')))\nprint(json.dumps(rows))";
+    let python = std::process::Command::new(crate::common::python())
+        .args(["-c", script, csv_path.to_str().unwrap()])
+        .output()
+        .expect("the venv's python");
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(&python.stdout).unwrap();
+    let south: Vec<_> = rows
+        .iter()
+        .filter(|r| r["check_id"] == "mh-initial-wait" && r["group"] == "region=socal-south")
+        .collect();
+    let recorded = evaluations(dir.path(), "mh-initial-wait", "region=socal-south");
+    assert_eq!(south.len(), recorded.len());
+    for (row, (status, value)) in south.iter().zip(&recorded) {
+        assert_eq!(row["status"], status.as_str());
+        // Written with Rust's shortest round-trip formatting: exact.
+        let parsed: Option<f64> = row["value"].as_str().unwrap().parse().ok();
+        assert_eq!(parsed, *value, "{row:?}");
+    }
+    let total: usize = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["groups"].as_array().unwrap())
+        .map(|g| g["runs"].as_u64().unwrap() as usize)
+        .sum();
+    assert_eq!(rows.len(), total, "every run, once");
+}
+
+#[test]
+fn the_html_report_opens_in_a_browser_with_each_groups_numbers() {
+    use accesswatch::notify::render::{number, percent};
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_with_history(dir.path());
+    let html_path = dir.path().join("report.html");
+    report(&config, "html", &html_path);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http"),
+        "self-contained"
+    );
+    let page = crate::browser::dump_dom(html_path.to_str().unwrap());
+    assert!(page.console.is_empty(), "console: {:?}", page.console);
+    let dom = page.stdout;
+    let json_path = dir.path().join("report.json");
+    report(&config, "json", &json_path);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let mut rows = 0;
+    for check in json["checks"].as_array().unwrap() {
+        let share =
+            check["id"] != "members-per-therapist" && check["id"] != "therapist-vacancy-rate";
+        let text = |v: f64| if share { percent(v) } else { number(v) };
+        for group in check["groups"].as_array().unwrap() {
+            let key = group["group"].as_str().unwrap();
+            // The group's row in this check's table.
+            let section = dom
+                .split("<section class=\"check\">")
+                .find(|s| s.contains(&format!("({})</small>", check["id"].as_str().unwrap())))
+                .unwrap();
+            let start = section.find(&format!("data-group=\"{key}\"")).unwrap();
+            let row = &section[start..start + section[start..].find("</tr>").unwrap()];
+            let runs = format!(">{}</td>", group["runs"]);
+            assert!(row.contains(&runs), "{key}: {row}");
+            let breached = format!(">{} (", group["breached_runs"]);
+            assert!(row.contains(&breached), "{key}: {row}");
+            if let Some(median) = group["median"].as_f64() {
+                assert!(
+                    row.contains(&format!(">{}</td>", text(median))),
+                    "{key} median: {row}"
+                );
+            }
+            if let Some(worst) = group["worst"].as_f64() {
+                assert!(
+                    row.contains(&format!(">{}</td>", text(worst))),
+                    "{key} worst: {row}"
+                );
+            }
+            assert!(row.contains("<svg"), "a chart");
+            rows += 1;
+        }
+    }
+    assert!(rows >= 20, "{rows} rows checked");
+    assert!(dom.contains(json["trail_head"]["sha256"].as_str().unwrap()));
+    assert!(dom.contains("Corrective action plan filed with DMHC"));
+    assert!(dom.contains("Networks needing a corrective action plan: region=socal-south"));
+    let png = dir.path().join("report.png");
+    let shot = crate::browser::screenshot(html_path.to_str().unwrap(), &png, 1200, 1800);
+    assert!(shot.console.is_empty(), "console: {:?}", shot.console);
+    assert!(
+        crate::browser::not_blank(&png),
+        "the screenshot shows the report"
+    );
+    if let Some(keep) = std::env::var_os("ACCESSWATCH_KEEP_REPORT_PNG") {
+        std::fs::copy(&png, keep).unwrap();
+    }
+}

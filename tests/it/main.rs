@@ -9,6 +9,7 @@
 //! need. One module: `cargo test --test it alerting::`; one test:
 //! `cargo test --test it alerting::render_prints_both_parts_without_sending`.
 
+mod browser;
 mod common;
 
 mod alerting;
