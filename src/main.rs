@@ -6,10 +6,12 @@
 use std::process::ExitCode;
 
 use accesswatch::cli::exit::Exit;
-use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let args = accesswatch::cli::args::Args::parse();
+    let args = match accesswatch::cli::args::parse() {
+        Ok(args) => args,
+        Err(exit) => return exit.into(),
+    };
     accesswatch::source::http::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

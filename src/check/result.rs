@@ -42,9 +42,17 @@ pub struct CheckResult {
     /// Why the check could not be evaluated at all.
     pub error: Option<String>,
     pub data_time: Option<DateTime<Utc>>,
+    /// Where `data_time` comes from when it is not read from the data
+    /// ("file modified"): a copied file has the copy's time. `None` when a
+    /// field of the data says it (`time_field`).
+    pub data_time_origin: Option<&'static str>,
     pub evaluated_at: DateTime<Utc>,
-    /// The first few rows a wait-time check could not count, with why.
+    /// The first few rows the check could not count, with why.
     pub rejected_rows: Vec<String>,
+    /// Rows rejected before they reached a group (no value for a
+    /// `group_by` field with `require_labels`); the groups' own counts
+    /// hold the rest.
+    pub rejected_without_group: u64,
     /// The standard of a wait-time check.
     pub standard: Option<Standard>,
 }
@@ -68,6 +76,9 @@ pub struct GroupResult {
     pub error: Option<String>,
     /// Counts and waits of a wait-time check's group.
     pub wait: Option<WaitStats>,
+    /// What else decided the status, in words (the second ratio of a
+    /// shortage rule).
+    pub detail: Option<String>,
 }
 
 impl GroupResult {
@@ -75,8 +86,43 @@ impl GroupResult {
     pub fn label_text(&self) -> String {
         label_text(&self.labels)
     }
+
+    /// The labels for people ([`label_words`]).
+    pub fn label_words(&self) -> String {
+        label_words(&self.labels)
+    }
 }
 
+/// The label value of a row that has none for a `group_by` field: its
+/// group's key in the state store. People read it as "no region"
+/// ([`label_words`]).
+pub const NO_LABEL: &str = "(none)";
+
+/// A group's labels for people: `region=socal-south`, and for a label the
+/// rows did not have, `no region`; `all` for an ungrouped check.
+pub fn label_words(labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return "all".to_owned();
+    }
+    labels
+        .iter()
+        .map(|(k, v)| match v.as_str() {
+            NO_LABEL => format!("no {}", k.replace('_', " ")),
+            _ => format!("{k}={v}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One label value for people: the value, or "no region".
+pub fn label_value_words(key: &str, value: &str) -> String {
+    match value {
+        NO_LABEL => format!("no {}", key.replace('_', " ")),
+        _ => value.to_owned(),
+    }
+}
+
+/// The group key: `region=socal-south, network=hmo`, or `all`.
 pub fn label_text(labels: &BTreeMap<String, String>) -> String {
     if labels.is_empty() {
         return "all".to_owned();
@@ -106,8 +152,10 @@ pub fn empty_result(check: &Check, now: DateTime<Utc>) -> CheckResult {
         groups: Vec::new(),
         error: None,
         data_time: None,
+        data_time_origin: None,
         evaluated_at: now,
         rejected_rows: Vec::new(),
+        rejected_without_group: 0,
         standard,
     }
 }
@@ -131,6 +179,9 @@ pub struct Counts {
     pub pending: u64,
     pub extended: u64,
     pub rejected: u64,
+    /// Requests whose clock started before the standard (or their
+    /// provider type) took effect: not judged, counted apart.
+    pub before_effective: u64,
 }
 
 /// What the email and the report say about one group of a wait-time check.
@@ -138,7 +189,11 @@ pub struct Counts {
 pub struct WaitStats {
     pub counts: Counts,
     pub rate: Option<f64>,
+    /// The target in force; `None` when none is (before the law's target
+    /// applies) or for an average-wait measure.
     pub target: Option<f64>,
+    /// The target is the check's own, not the law's.
+    pub target_by_plan: bool,
     pub median_wait: Option<f64>,
     pub p90_wait: Option<f64>,
     pub mean_wait: Option<f64>,

@@ -11,14 +11,17 @@ use tracing::{error, info};
 
 use crate::cli::args::{Args, Command, ReportFormat, RunArgs};
 use crate::cli::exit::Exit;
-use crate::cli::{operator, report};
+use crate::cli::{evidence, operator, report};
 use crate::config::Config;
 use crate::notify::mail::{self, Mailer};
 use crate::{daemon, logging};
 
 pub async fn dispatch(args: Args) -> Exit {
     match args.command {
-        Command::CheckConfig => check_config(&args.config),
+        Command::CheckConfig {
+            connect,
+            credentials_directory,
+        } => check_config(&args.config, connect, credentials_directory).await,
         Command::Run(run) if run.once => run_once(&args.config, &run).await,
         Command::Run(_) => run_daemon(&args.config).await,
         Command::SendTestEmail { to } => send_test_email(&args.config, to).await,
@@ -29,14 +32,54 @@ pub async fn dispatch(args: Args) -> Exit {
             until,
             by,
             clear,
-        } => ack(&args.config, &check, &group, until.as_deref(), &by, clear),
+            note,
+        } => ack(
+            &args.config,
+            &check,
+            &group,
+            (until.as_deref(), clear),
+            &by,
+            note.as_deref(),
+        ),
+        Command::Note {
+            check,
+            group,
+            text,
+            by,
+        } => match load(&args.config) {
+            Some(config) => evidence::note(&config, &check, &group, &text, &by, Utc::now()),
+            None => Exit::FAILURE,
+        },
         Command::Render { check, group } => render_check(&args.config, &check, &group).await,
+        Command::Backfill {
+            from,
+            to,
+            every,
+            checks,
+        } => {
+            let Some(config) = load(&args.config) else {
+                return Exit::FAILURE;
+            };
+            logging::init(config.daemon.log_format, &config.daemon.log_filter);
+            let times = evidence::backfill_times(from, to, every, config.daemon.time_zone);
+            match (times, evidence::chosen_checks(&config, &checks)) {
+                (Ok(times), Ok(checks)) => evidence::backfill(&config, &checks, &times).await,
+                (Err(why), _) | (_, Err(why)) => {
+                    eprintln!("accesswatch: {why}");
+                    Exit::USAGE
+                }
+            }
+        }
+        Command::VerifyHistory => match load(&args.config) {
+            Some(config) => evidence::verify_history(&config),
+            None => Exit::FAILURE,
+        },
         Command::Standards { json } => {
             let catalog = crate::check::standards::catalog();
             if json {
-                println!("{}", crate::check::standards::to_json(&catalog));
+                outln!("{}", crate::check::standards::to_json(&catalog));
             } else {
-                print!("{}", crate::check::standards::render_text(&catalog));
+                out!("{}", crate::check::standards::render_text(&catalog));
             }
             Exit::OK
         }
@@ -44,7 +87,11 @@ pub async fn dispatch(args: Args) -> Exit {
 }
 
 fn load(path: &std::path::Path) -> Option<Config> {
-    match Config::load(path) {
+    load_with(path, &crate::config::Credentials::Environment)
+}
+
+fn load_with(path: &std::path::Path, credentials: &crate::config::Credentials) -> Option<Config> {
+    match Config::load_with(path, credentials) {
         Ok(config) => Some(config),
         Err(errors) => {
             eprintln!("{errors}");
@@ -59,12 +106,44 @@ fn load(path: &std::path::Path) -> Option<Config> {
     }
 }
 
-fn check_config(path: &std::path::Path) -> Exit {
-    let Some(config) = load(path) else {
+async fn check_config(
+    path: &std::path::Path,
+    connect: bool,
+    credentials_directory: Option<std::path::PathBuf>,
+) -> Exit {
+    let credentials = match credentials_directory {
+        Some(dir) => crate::config::Credentials::Directory(dir),
+        None => crate::config::Credentials::IfAvailable,
+    };
+    let Some(config) = load_with(path, &credentials) else {
         return Exit::FAILURE;
     };
-    print!("{}", operator::config_summary(&config, Utc::now()));
-    Exit::OK
+    // Warnings go to stderr, one per line, and never fail the check: the
+    // file may be right for the machine it will run on.
+    for warning in crate::cli::preflight::warnings(&config).await {
+        eprintln!("{warning}");
+    }
+    out!("{}", operator::config_summary(&config, Utc::now()));
+    if !connect {
+        return Exit::OK;
+    }
+    let unread = config
+        .probes
+        .iter()
+        .any(|p| matches!(p.probe, crate::config::Probe::Credential { .. }));
+    if unread {
+        outln!(
+            "\nconnections: not tried: some credentials were not read (see the warnings); \
+             give --credentials-directory DIR or run it where $CREDENTIALS_DIRECTORY is set"
+        );
+        return Exit::FAILURE;
+    }
+    let (lines, all_ok) = crate::cli::preflight::connect(&config, Utc::now()).await;
+    outln!("\nconnections:");
+    for line in lines {
+        outln!("  {line}");
+    }
+    if all_ok { Exit::OK } else { Exit::FAILURE }
 }
 
 async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
@@ -72,7 +151,9 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
         return Exit::UNKNOWN;
     };
     logging::init(config.daemon.log_format, &config.daemon.log_filter);
-    let as_of = args.as_of.unwrap_or_else(Utc::now);
+    let as_of = args
+        .as_of
+        .map_or_else(Utc::now, |a| a.resolve(config.daemon.time_zone));
     // With --notify the run is recorded in the state store like a daemon
     // run (alert state, outbox), and the outbox is sent before exiting.
     let notifier = if args.notify {
@@ -98,14 +179,25 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     };
     let never = CancellationToken::new();
     let store = notifier.as_ref().map(|(store, _)| store.clone());
+    // The history so far, for the trends (none before the first recorded run).
+    let recent = match &store {
+        Some(store) => store.recent_series(as_of).ok(),
+        None => crate::state::open_read_only(&config.daemon.state_directory)
+            .and_then(|s| s.recent_series(as_of))
+            .ok(),
+    }
+    .unwrap_or_default();
     let Some(outcome) =
         crate::daemon::run::run(&config, &config.checks, as_of, store, &never).await
     else {
         return Exit::UNKNOWN;
     };
+    for warning in report::future_data(as_of, &outcome.results, config.daemon.time_zone) {
+        eprintln!("accesswatch: {warning}");
+    }
     match args.report {
-        ReportFormat::Json => println!("{}", report::json(as_of, &outcome.results)),
-        ReportFormat::Text => print!(
+        ReportFormat::Json => outln!("{}", report::json(as_of, &outcome.results, &recent)),
+        ReportFormat::Text => out!(
             "{}",
             report::text(as_of, &outcome.results, config.daemon.time_zone)
         ),
@@ -115,8 +207,22 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
         return code;
     };
     match notify_once(&config, &store, &outgoing, &outcome).await {
-        Ok(0) => code,
-        Ok(unsent) => {
+        Ok((_, untold)) if untold > 0 => {
+            // The fallback route (if any) was told, but the routing missed
+            // these alerts: the configuration needs a look, which is what
+            // UNKNOWN says (even over a critical breach, as issue 14 asks:
+            // the people who should act on it were not told).
+            eprintln!(
+                "accesswatch: {untold} alert(s) matched no [[route]]{}; add a route that follows them",
+                match config.routes.iter().find(|r| r.fallback) {
+                    Some(route) => format!(" and went to the fallback route {:?}", route.name),
+                    None => " and reached nobody".to_owned(),
+                }
+            );
+            Exit::UNKNOWN
+        }
+        Ok((0, _)) => code,
+        Ok((unsent, _)) => {
             // The report was printed, but an alert did not go out: say so
             // loudly, and never report "OK" for such a run.
             eprintln!(
@@ -136,20 +242,20 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     }
 }
 
-/// Records the run and sends the whole outbox once; how many stay unsent.
+/// Records the run and sends the whole outbox once; how many stay unsent,
+/// and how many alerts no ordinary route received.
 async fn notify_once(
     config: &Config,
     store: &crate::state::Store,
     outgoing: &crate::notify::delivery::Outgoing,
     outcome: &crate::daemon::run::RunOutcome,
-) -> anyhow::Result<usize> {
-    crate::alerts::record::record(
+) -> anyhow::Result<(usize, usize)> {
+    let recorded = crate::alerts::record::record(
         store,
         &config.record_setup(),
         &outcome.results,
         &outcome.sources,
         outcome.as_of,
-        &mail::host_name(),
     )?;
     crate::notify::delivery::deliver_due(
         store,
@@ -159,7 +265,7 @@ async fn notify_once(
         &crate::notify::delivery::InFlight::default(),
     )
     .await?;
-    Ok(store.outbox_stats()?.unsent as usize)
+    Ok((store.outbox_stats()?.unsent as usize, recorded.untold))
 }
 
 async fn run_daemon(path: &std::path::Path) -> Exit {
@@ -243,7 +349,7 @@ async fn send_test_email(path: &std::path::Path, to: Option<String>) -> Exit {
     let message = mail::test_email(&mailer.describe(), &host);
     match mailer.send(&config.email.from, &recipients, &message).await {
         Ok(()) => {
-            println!(
+            outln!(
                 "sent a test message to {} through {}",
                 recipients.join(", "),
                 mailer.describe()
@@ -262,9 +368,17 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
         return Exit::FAILURE;
     };
     let now = Utc::now();
-    let view = crate::state::open_read_only(&config.daemon.state_directory)
-        .and_then(|store| Ok((store.episodes()?, store.outbox_stats()?)));
-    let (episodes, outbox) = match view {
+    let view = crate::state::open_read_only(&config.daemon.state_directory).and_then(|store| {
+        let episodes = store.episodes()?;
+        let since = episodes.iter().map(|e| e.started_at).min().unwrap_or(now);
+        let notes = store.notes(None, since, now + chrono::Duration::seconds(1))?;
+        let view = operator::StatusView {
+            notes,
+            trends: store.trends(now)?,
+        };
+        Ok((episodes, store.outbox_stats()?, view))
+    });
+    let (episodes, outbox, view) = match view {
         Ok(view) => view,
         Err(e) => {
             eprintln!("accesswatch: {e:#}");
@@ -273,11 +387,22 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
     };
     let after = config.alerting.undeliverable_after;
     if json {
-        println!("{}", operator::status_json(&episodes, &outbox, now, after));
-    } else {
-        print!(
+        outln!(
             "{}",
-            operator::status_text(&episodes, &outbox, now, after, config.daemon.time_zone)
+            operator::status_json(&episodes, &outbox, &view, now, after)
+        );
+    } else {
+        out!(
+            "{}",
+            operator::status_text(
+                &episodes,
+                &config.checks,
+                &outbox,
+                &view,
+                now,
+                after,
+                config.daemon.time_zone
+            )
         );
     }
     Exit::OK
@@ -287,9 +412,9 @@ fn ack(
     path: &std::path::Path,
     check: &str,
     group: &[(String, String)],
-    until: Option<&str>,
+    (until, clear): (Option<&str>, bool),
     by: &str,
-    clear: bool,
+    note: Option<&str>,
 ) -> Exit {
     let Some(config) = load(path) else {
         return Exit::FAILURE;
@@ -297,7 +422,7 @@ fn ack(
     let now = Utc::now();
     let until = match (until, clear) {
         (_, true) => None,
-        (Some(text), false) => match operator::parse_until(text, now) {
+        (Some(text), false) => match operator::parse_until(text, now, config.daemon.time_zone) {
             Ok(t) => Some(t),
             Err(e) => {
                 eprintln!("accesswatch: {e}");
@@ -311,7 +436,7 @@ fn ack(
     };
     let labels = group.iter().cloned().collect();
     let done = crate::state::open_shared(&config.daemon.state_directory)
-        .and_then(|store| store.ack(check, &labels, until, by, now));
+        .and_then(|store| store.ack(check, &labels, until, by, note, now));
     match done {
         Ok(acked) if acked.episodes == 0 => {
             eprintln!(
@@ -321,12 +446,11 @@ fn ack(
         }
         Ok(acked) => {
             match until {
-                Some(t) => println!(
-                    "acknowledged {} alert(s) of {check} until {} by {by}",
-                    acked.episodes,
-                    t.to_rfc3339()
+                Some(t) => out!(
+                    "{}",
+                    operator::ack_text(check, &acked, t, by, config.daemon.time_zone)
                 ),
-                None => println!(
+                None => outln!(
                     "cleared the acknowledgement of {} alert(s) of {check}",
                     acked.episodes
                 ),
@@ -360,18 +484,31 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
         return Exit::FAILURE;
     };
     let labels = group.iter().cloned().collect();
-    let rendered = outcome
-        .results
-        .first()
-        .and_then(|result| operator::render_check(&config, result, &labels, now));
-    match rendered {
-        Some(email) => {
-            println!("Subject: {}\n", email.subject);
-            println!("--- text/plain ---\n{}", email.text);
-            println!("--- text/html ---\n{}", email.html);
+    let Some(result) = outcome.results.first() else {
+        eprintln!("accesswatch: check {check_id:?} was not evaluated");
+        return Exit::FAILURE;
+    };
+    let recent = crate::state::open_read_only(&config.daemon.state_directory)
+        .and_then(|s| s.recent_series(now))
+        .unwrap_or_default();
+    match operator::render_check(&config, result, &labels, now) {
+        operator::Rendering::Email(email) => {
+            outln!("Subject: {}\n", email.subject);
+            outln!("--- text/plain ---\n{}", email.text);
+            outln!("--- text/html ---\n{}", email.html);
+            out!("{}", operator::trend_lines(result, &labels, &recent));
             Exit::OK
         }
-        None => {
+        operator::Rendering::Healthy(lines) => {
+            out!("{lines}");
+            out!("{}", operator::trend_lines(result, &labels, &recent));
+            Exit::OK
+        }
+        operator::Rendering::NoSuchGroup(why) => {
+            eprintln!("accesswatch: {why}");
+            Exit::FAILURE
+        }
+        operator::Rendering::NoRoute => {
             eprintln!("accesswatch: no route follows check {check_id:?}");
             Exit::FAILURE
         }

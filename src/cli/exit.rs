@@ -17,14 +17,16 @@ impl Exit {
     pub const OK: Exit = Exit(0);
     /// The command could not do what was asked.
     pub const FAILURE: Exit = Exit(1);
-    /// A command-line value that is not valid (`ack --until yesterday`).
+    /// A command-line value that is not valid (`ack --until yesterday`);
+    /// for `run --once` a usage mistake is `UNKNOWN` instead.
     pub const USAGE: Exit = Exit(2);
     /// `run --once`: a check of severity `warning` breached.
     pub const WARNING: Exit = Exit(1);
     /// `run --once`: a check of severity `critical` breached.
     pub const CRITICAL: Exit = Exit(2);
     /// `run --once`: a check could not be evaluated, or the run itself
-    /// failed (configuration, state file, an alert that was not sent).
+    /// failed (command line, configuration, state file, an alert that was
+    /// not sent or that no route received).
     pub const UNKNOWN: Exit = Exit(3);
     /// The async runtime could not start (sysexits EX_SOFTWARE).
     pub const SOFTWARE: Exit = Exit(70);

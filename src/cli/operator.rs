@@ -10,14 +10,16 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use crate::check::CheckResult;
 use crate::check::Rule;
+use crate::check::history::{Note, Point, Series, Trend};
+use crate::check::standards::Measure;
+use crate::check::{Check, CheckResult};
 use crate::check::{Episode, Phase};
 use crate::config::Config;
 use crate::notify::spec::Transport;
-use crate::notify::{Digest, DigestItem, render};
+use crate::notify::{Digest, DigestItem, chart, render};
 use crate::source::spec::Location;
-use crate::state::OutboxStats;
+use crate::state::{Acked, OutboxStats};
 
 fn local(t: DateTime<Utc>, zone: Tz) -> String {
     t.with_timezone(&zone)
@@ -31,9 +33,64 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> Value {
     })
 }
 
+/// What `status` shows besides the alerts and the outbox.
+#[derive(Debug, Default)]
+pub struct StatusView {
+    /// Notes made since the oldest alert started.
+    pub notes: Vec<Note>,
+    pub trends: crate::state::Trends,
+}
+
+fn trend_of<'a>(view: &'a StatusView, e: &Episode) -> Option<&'a Trend> {
+    view.trends.get(&(e.check_id.clone(), e.group_key.clone()))
+}
+
+/// `--- trends ---` and one line per group of `result` matching `labels`:
+/// its sparkline over the recorded runs and this one, and its trend.
+pub fn trend_lines(
+    result: &CheckResult,
+    labels: &BTreeMap<String, String>,
+    recent: &[Series],
+) -> String {
+    let mut out = String::from("--- trends ---\n");
+    for g in &result.groups {
+        if !labels.iter().all(|(k, v)| g.labels.get(k) == Some(v)) {
+            continue;
+        }
+        let trend = crate::cli::report::group_trend(recent, result, g);
+        let key = g.label_text();
+        let mut points: Vec<Point> = recent
+            .iter()
+            .find(|s| s.check_id == result.id && s.group_key == key)
+            .map(|s| s.points.clone())
+            .unwrap_or_default();
+        points.push(Point {
+            at: result.evaluated_at,
+            status: g.status,
+            value: g.value.filter(|v| v.is_finite()),
+            limit: g.limit,
+        });
+        let _ = writeln!(
+            out,
+            "{key}: {} {}",
+            chart::sparkline(&points),
+            trend.sentence(render::number)
+        );
+    }
+    out
+}
+
+/// The notes on `episode`'s group made since it started.
+fn notes_on<'a>(notes: &'a [Note], episode: &'a Episode) -> impl Iterator<Item = &'a Note> {
+    notes
+        .iter()
+        .filter(|n| n.concerns(&episode.check_id, &episode.labels) && n.at >= episode.started_at)
+}
+
 pub fn status_json(
     episodes: &[Episode],
     outbox: &OutboxStats,
+    view: &StatusView,
     now: DateTime<Utc>,
     after: chrono::Duration,
 ) -> Value {
@@ -55,6 +112,12 @@ pub fn status_json(
                 "next_reminder": rfc3339(e.next_reminder_at),
                 "ack_until": rfc3339(e.ack_until),
                 "ack_by": e.ack_by,
+                "trend": trend_of(view, e).map(crate::cli::report::trend_json),
+                "notes": notes_on(&view.notes, e).map(|n| json!({
+                    "text": n.text,
+                    "by": n.by,
+                    "at": rfc3339(Some(n.at)),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -70,9 +133,44 @@ pub fn status_json(
     })
 }
 
+/// An alert's last value and its limit in the check's units: "59.9 %
+/// (target 70 %)" for a share of requests, "3,476.79 members per therapist
+/// (limit <= 3,000)" otherwise. A data-unavailable alert (no check) counts
+/// hours of failing fetches.
+fn value_and_limit(
+    check_id: &str,
+    check: Option<&Check>,
+    value: Option<f64>,
+    limit: f64,
+) -> String {
+    let share = check.is_some_and(
+        |c| matches!(&c.rule, Rule::TimelyAccess(w) if w.measure == Measure::ShareWithinLimit),
+    );
+    if share {
+        let value = value.map_or_else(|| "?".to_owned(), render::percent);
+        return format!("{value} (target {}", render::percent(limit));
+    }
+    let value = value.map_or_else(|| "?".to_owned(), render::number);
+    match check {
+        Some(c) => format!(
+            "{value} {} (limit {} {}",
+            c.metric,
+            c.comparison.op.as_str(),
+            render::number(limit)
+        ),
+        None if check_id.starts_with(crate::alerts::record::DATA_UNAVAILABLE) => format!(
+            "{value} hours failing (limit {} hours",
+            render::number(limit)
+        ),
+        None => format!("{value} (limit {}", render::number(limit)),
+    }
+}
+
 pub fn status_text(
     episodes: &[Episode],
+    checks: &[Check],
     outbox: &OutboxStats,
+    view: &StatusView,
     now: DateTime<Utc>,
     after: chrono::Duration,
     zone: Tz,
@@ -85,18 +183,22 @@ pub fn status_text(
     for e in episodes {
         let state = e.phase.as_str().to_uppercase();
         let since = local(e.firing_since.unwrap_or(e.started_at), zone);
-        let value = e.last_value.map_or_else(|| "?".to_owned(), render::number);
+        let check = checks.iter().find(|c| c.id == e.check_id);
         let _ = write!(
             out,
-            "  {:<8} {} {} since {since}; last {value} (limit {}, {})",
+            "  {:<8} {} {} since {since}; last {}, {})",
             state,
             e.check_id,
-            e.group_key,
-            render::number(e.last_limit),
+            crate::check::result::label_words(&e.labels),
+            value_and_limit(&e.check_id, check, e.last_value, e.last_limit),
             e.last_status.as_str()
         );
+        // Reminders are muted while acknowledged: a reminder due before
+        // the acknowledgement ends is not sent then.
+        let acked_until = e.ack_until.filter(|until| *until > now);
         if e.phase == Phase::Firing
             && let Some(next) = e.next_reminder_at
+            && acked_until.is_none_or(|until| next > until)
         {
             let _ = write!(out, "; next reminder {}", local(next, zone));
         }
@@ -106,6 +208,18 @@ pub fn status_text(
             let _ = write!(out, "; acknowledged by {by} until {}", local(until, zone));
         }
         out.push('\n');
+        if let Some(trend) = trend_of(view, e) {
+            let _ = writeln!(out, "           trend: {}", trend.sentence(render::number));
+        }
+        for note in notes_on(&view.notes, e) {
+            let _ = writeln!(
+                out,
+                "           note by {} at {}: {}",
+                note.by,
+                local(note.at, zone),
+                note.text
+            );
+        }
     }
     let _ = write!(out, "\noutbox: {} unsent", outbox.unsent);
     if let Some(oldest) = outbox.oldest_unsent {
@@ -121,20 +235,42 @@ pub fn status_text(
     out
 }
 
-/// The email `result` would make for the first route that follows it,
-/// limited to the groups with all `labels`: breached and unknown groups,
-/// or every group when none is.
+/// What `render` has to say about a check and the groups asked for.
+#[derive(Debug)]
+pub enum Rendering {
+    /// The email the check would send now.
+    Email(render::RenderedEmail),
+    /// Every group asked for is ok: one line per group, nothing to send.
+    Healthy(String),
+    /// A `--group` that names no group or no label: what exists instead.
+    NoSuchGroup(String),
+    /// No route follows the check.
+    NoRoute,
+}
+
+/// The email `result`'s check would send now for the groups matching
+/// `labels`, or why there is none.
 pub fn render_check(
     config: &Config,
     result: &CheckResult,
     labels: &BTreeMap<String, String>,
     now: DateTime<Utc>,
-) -> Option<render::RenderedEmail> {
-    let check = config.checks.iter().find(|c| c.id == result.id)?;
-    let route = config
+) -> Rendering {
+    let Some(check) = config.checks.iter().find(|c| c.id == result.id) else {
+        return Rendering::NoRoute;
+    };
+    let Some(route) = config
         .routes
         .iter()
-        .find(|r| crate::notify::follows(r, &check.id, check.severity))?;
+        .find(|r| crate::notify::follows(r, &check.id, check.severity))
+    else {
+        return Rendering::NoRoute;
+    };
+    if result.error.is_none()
+        && let Some(missing) = missing_group(check, result, labels)
+    {
+        return Rendering::NoSuchGroup(missing);
+    }
     let matching: Vec<_> = result
         .groups
         .iter()
@@ -146,20 +282,34 @@ pub fn render_check(
         .filter(|g| g.status != crate::check::Status::Ok)
         .cloned()
         .collect();
+    if result.error.is_none() && problems.is_empty() {
+        let lines: String = matching
+            .iter()
+            .map(|g| {
+                let value = g
+                    .value
+                    .map_or("no value".to_owned(), |v| render::value_text(result, v));
+                format!(
+                    "group {} is ok ({value}, limit {} {}): nothing would be sent\n",
+                    crate::check::result::label_words(&g.labels),
+                    check.comparison.op.as_str(),
+                    render::value_text(result, g.limit),
+                )
+            })
+            .collect();
+        return Rendering::Healthy(lines);
+    }
     let digest = Digest {
+        notes: Vec::new(),
         route: route.clone(),
         items: vec![DigestItem {
             result: result.clone(),
             check: check.clone(),
-            groups: if problems.is_empty() {
-                matching
-            } else {
-                problems
-            },
+            groups: problems,
             notices: Vec::new(),
         }],
     };
-    Some(render::render(
+    Rendering::Email(render::render(
         &digest,
         &config.email.subject_prefix,
         now,
@@ -167,22 +317,95 @@ pub fn render_check(
     ))
 }
 
-/// `--until`: RFC 3339, or a duration from `now` like "24h" or "3d".
-pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.to_utc());
-    }
-    let duration = crate::config::parse_duration(text).map_err(|e| {
-        if humantime::parse_duration(text).is_ok() {
-            format!("--until {e}")
+/// Why `labels` select no group of `result`: a label key the check does
+/// not group by, or a value no group has, with what there is instead.
+fn missing_group(
+    check: &crate::check::Check,
+    result: &CheckResult,
+    labels: &BTreeMap<String, String>,
+) -> Option<String> {
+    if let Some(key) = labels.keys().find(|k| !check.group_by.contains(k)) {
+        return Some(if check.group_by.is_empty() {
+            format!("no label `{key}`: check {:?} has no groups", check.id)
         } else {
-            format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h")
+            format!(
+                "no label `{key}`; labels are: {}",
+                check.group_by.join(", ")
+            )
+        });
+    }
+    let found = result
+        .groups
+        .iter()
+        .any(|g| labels.iter().all(|(k, v)| g.labels.get(k) == Some(v)));
+    if found {
+        return None;
+    }
+    let groups: Vec<String> = result.groups.iter().map(|g| g.label_words()).collect();
+    Some(format!(
+        "no group {}; groups are: {}",
+        crate::check::result::label_text(labels),
+        if groups.is_empty() {
+            "none".to_owned()
+        } else {
+            groups.join("; ")
         }
-    })?;
-    chrono::Duration::from_std(duration)
-        .ok()
-        .and_then(|d| now.checked_add_signed(d))
-        .ok_or_else(|| format!("--until {text:?} is too far in the future: give a nearer time"))
+    ))
+}
+
+/// `--until`: RFC 3339, or a duration from `now` like "24h" or "3d"; a
+/// time that has passed is refused.
+pub fn parse_until(text: &str, now: DateTime<Utc>, zone: Tz) -> Result<DateTime<Utc>, String> {
+    let until = match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.to_utc(),
+        Err(_) => {
+            let duration = crate::config::parse_duration(text).map_err(|e| {
+                if humantime::parse_duration(text).is_ok() {
+                    format!("--until {e}")
+                } else {
+                    format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h")
+                }
+            })?;
+            chrono::Duration::from_std(duration)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d))
+                .ok_or_else(|| {
+                    format!("--until {text:?} is too far in the future: give a nearer time")
+                })?
+        }
+    };
+    if until <= now {
+        return Err(format!(
+            "--until {text:?} is {}, which has passed (it is {} now): give a later time or a duration like 24h; --clear removes an acknowledgement",
+            local(until, zone),
+            local(now, zone)
+        ));
+    }
+    Ok(until)
+}
+
+/// What `ack` did, in the daemon's zone: how many alerts, until when, and
+/// whose acknowledgements in force it replaced.
+pub fn ack_text(check: &str, acked: &Acked, until: DateTime<Utc>, by: &str, zone: Tz) -> String {
+    let mut out = format!(
+        "acknowledged {} alert(s) of {check} until {} by {by}\n",
+        acked.episodes,
+        local(until, zone)
+    );
+    let mut replaced: BTreeMap<(&str, DateTime<Utc>), Vec<&str>> = BTreeMap::new();
+    for (who, when, group) in &acked.replaced {
+        replaced.entry((who, *when)).or_default().push(group);
+    }
+    for ((who, when), groups) in replaced {
+        let _ = writeln!(
+            out,
+            "replaced the acknowledgement by {who} until {} of {} alert(s): {}",
+            local(when, zone),
+            groups.len(),
+            groups.join("; ")
+        );
+    }
+    out
 }
 
 /// The one-screen summary printed by `check-config`.
@@ -226,6 +449,7 @@ pub fn config_summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
         let kind = match check.rule {
             Rule::Threshold { .. } => "threshold",
             Rule::Ratio { .. } => "ratio",
+            Rule::Shortage { .. } => "shortage",
             Rule::TimelyAccess(_) => "timely",
             Rule::Freshness { .. } => "freshness",
         };
@@ -238,12 +462,29 @@ pub fn config_summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
             },
         );
         let what = match &check.rule {
-            Rule::TimelyAccess(rule) => format!(
-                "{}: {} within {}",
-                rule.standard.id,
-                crate::notify::render::percent(rule.target),
-                rule.unit.words(rule.limit)
-            ),
+            Rule::TimelyAccess(rule) => {
+                let whose = match rule.target_source {
+                    crate::check::TargetSource::Plan => " (the plan's target)",
+                    crate::check::TargetSource::Law => "",
+                };
+                let start = if rule.standard.needs_start
+                    && rule.effective == rule.standard.effective
+                {
+                    format!(
+                        "; in force from {} at the earliest: set `in_force_from` to the plan's rating period",
+                        rule.standard.effective_text
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{}: {}{whose} within {}; dates in {}{start}",
+                    rule.standard.id,
+                    crate::notify::render::percent(rule.target),
+                    rule.unit.words(rule.limit),
+                    rule.time_zone
+                )
+            }
             _ => format!(
                 "{} {} {}",
                 check.metric,

@@ -31,6 +31,7 @@ pub struct RawEmail {
     pub transport: Option<S<String>>,
     pub from: Option<S<String>>,
     pub subject_prefix: Option<S<String>>,
+    pub message_id_domain: Option<S<String>>,
     // smtp
     pub host: Option<S<String>>,
     pub port: Option<S<i64>>,
@@ -55,6 +56,7 @@ pub struct RawSource {
     pub fields: Option<BTreeMap<String, S<String>>>,
     pub values: Option<BTreeMap<String, BTreeMap<String, S<String>>>>,
     pub time_field: Option<S<String>>,
+    pub require_labels: Option<S<bool>>,
     pub max_stale: Option<S<String>>,
     pub csv_delimiter: Option<S<String>>,
     // file
@@ -99,6 +101,7 @@ pub struct RawCheck {
     pub schedule: Option<S<String>>,
     pub time_zone: Option<S<String>>,
     pub group_by: Option<S<Vec<S<String>>>>,
+    pub require_labels: Option<S<bool>>,
     pub metric: Option<S<String>>,
     pub op: Option<S<String>>,
     pub limit: Option<S<f64>>,
@@ -114,6 +117,9 @@ pub struct RawCheck {
     // timely_access
     pub standard: Option<S<String>>,
     pub target: Option<S<f64>>,
+    pub in_force_from: Option<S<String>>,
+    pub psychiatrists: Option<S<String>>,
+    pub telehealth: Option<S<String>>,
     pub urgency: Option<S<String>>,
     pub visit_type: Option<S<String>>,
     pub prior_auth: Option<S<bool>>,
@@ -161,4 +167,7 @@ pub struct RawRoute {
     pub checks: Option<S<Vec<S<String>>>>,
     pub severities: Option<S<Vec<S<String>>>>,
     pub labels: Option<BTreeMap<String, S<String>>>,
+    pub fallback: Option<S<bool>>,
+    pub escalate_after: Option<S<String>>,
+    pub escalate_to: Option<S<String>>,
 }

@@ -132,7 +132,6 @@ struct JobContext {
     runs: Arc<RunLocks>,
     generation: CancellationToken,
     shutdown: CancellationToken,
-    host: Arc<str>,
     max_sleep: Duration,
 }
 
@@ -281,7 +280,6 @@ fn start_generation(
         runs: shared.runs.clone(),
         generation: generation.clone(),
         shutdown: shared.shutdown.clone(),
-        host: crate::notify::mail::host_name().into(),
         max_sleep: shared
             .watchdog
             .map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)),
@@ -505,10 +503,9 @@ async fn run_and_log(
         &outcome.results,
         &outcome.sources,
         due,
-        &services.host,
     );
     let queued = match queued {
-        Ok(n) => n,
+        Ok(recorded) => recorded.queued,
         Err(e) => {
             error!(error = %format!("{e:#}"), "cannot record the run in the state store; it will be evaluated again next run");
             0
@@ -618,6 +615,7 @@ mod tests {
             citation: None,
             source: "s".to_owned(),
             group_by: Vec::new(),
+            require_labels: false,
             metric: "m".to_owned(),
             rule: Rule::Freshness { field: None },
             comparison: Comparison {

@@ -238,6 +238,44 @@ async fn write_eml(directory: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+impl Mailer {
+    /// Connects once without sending (`check-config --connect`): for SMTP,
+    /// TLS as configured, EHLO and AUTH; for files, that the folder can be
+    /// written. The error is phrased for the operator.
+    pub async fn check(&self) -> anyhow::Result<String> {
+        match self {
+            Mailer::Smtp {
+                transport,
+                settings,
+            } => {
+                let ok = transport
+                    .test_connection()
+                    .await
+                    .map_err(|e| anyhow::anyhow!(advice(&e, settings)))?;
+                anyhow::ensure!(
+                    ok,
+                    "SMTP server {}:{} did not answer NOOP",
+                    settings.host,
+                    settings.port
+                );
+                let auth = if settings.auth { ", AUTH accepted" } else { "" };
+                Ok(format!("connected, EHLO{auth}"))
+            }
+            Mailer::File { directory } => {
+                tokio::fs::create_dir_all(directory)
+                    .await
+                    .with_context(|| format!("creating the mail folder {}", directory.display()))?;
+                let probe = directory.join(format!(".check-config-{}.tmp", std::process::id()));
+                tokio::fs::write(&probe, b"")
+                    .await
+                    .with_context(|| format!("writing in {}", directory.display()))?;
+                let _ = tokio::fs::remove_file(&probe).await;
+                Ok(format!("{} is writable", directory.display()))
+            }
+        }
+    }
+}
+
 /// Turns a lettre error into a sentence that says what went wrong and what
 /// to change in `[email]`.
 fn advice(error: &lettre::transport::smtp::Error, smtp: &SmtpSummary) -> String {

@@ -14,8 +14,8 @@ use chrono_tz::Tz;
 
 use super::{Digest, DigestItem};
 use crate::check::Notice;
-use crate::check::standards::{ClockStart, Measure, Requirement};
-use crate::check::{CheckResult, GroupResult, Status};
+use crate::check::standards::{Basis, ClockStart, Measure, Requirement, Standard, TargetOf};
+use crate::check::{CheckResult, GroupResult, Status, WaitStats};
 use crate::check::{Op, Severity};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,11 +75,13 @@ fn summary(item: &DigestItem) -> String {
     );
     match (item.check.group_by.as_slice(), breached.as_slice()) {
         ([], _) => format!("{} {tail}", item.result.title),
-        ([field], [only]) => {
-            let name = only.labels.get(field).map_or("?", String::as_str);
-            format!("{} {name} {tail}", field.replace('_', " "))
-        }
-        (_, [only]) => format!("{} {tail}", only.label_text()),
+        ([field], [only]) => match only.labels.get(field).map(String::as_str) {
+            Some(crate::check::result::NO_LABEL) => {
+                format!("no {} {tail}", field.replace('_', " "))
+            }
+            name => format!("{} {} {tail}", field.replace('_', " "), name.unwrap_or("?")),
+        },
+        (_, [only]) => format!("{} {tail}", only.label_words()),
         ([field], many) => format!("{} {} {tail}", many.len(), plural_noun(field)),
         (_, many) => format!("{} groups {tail}", many.len()),
     }
@@ -170,7 +172,35 @@ fn clock_phrase(clock: ClockStart) -> &'static str {
         ClockStart::Request => "the request",
         ClockStart::PriorAppointment => "the prior visit",
         ClockStart::Discharge => "discharge",
+        ClockStart::CallStart => "the start of the call",
     }
+}
+
+/// "law", or "a benchmark, not law": never a benchmark shown as law.
+pub fn basis_text(basis: Basis) -> &'static str {
+    match basis {
+        Basis::Law => "law",
+        Basis::Benchmark => "a benchmark, not law",
+    }
+}
+
+/// "70 %", "95 % of enrollees", "80 %, the plan's own (the law states
+/// none)", or "none in force" before the law's target applies.
+pub fn target_text(stats: &WaitStats, standard: &Standard) -> String {
+    let Some(target) = stats.target else {
+        return "none in force".to_owned();
+    };
+    let mut text = percent(target);
+    if standard.target_of == TargetOf::Enrollees {
+        text.push_str(" of enrollees");
+    }
+    if stats.target_by_plan {
+        text.push_str(", the plan's own");
+        if let Requirement::WaitTime { target: None, .. } = standard.rule {
+            text.push_str(" (the law states none)");
+        }
+    }
+    text
 }
 
 /// A wait-time group told in words, with the citation when `cite`:
@@ -189,8 +219,8 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
             "in {}",
             group
                 .labels
-                .values()
-                .cloned()
+                .iter()
+                .map(|(k, v)| crate::check::result::label_value_words(k, v))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -206,8 +236,12 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
             "{} of {} {} {place} met it (target {})",
             percent(rate),
             number(measured as f64),
-            plural(measured as usize, "request", "requests"),
-            stats.target.map_or_else(|| "none".to_owned(), percent)
+            if *clock == ClockStart::CallStart {
+                plural(measured as usize, "call", "calls")
+            } else {
+                plural(measured as usize, "request", "requests")
+            },
+            target_text(stats, standard)
         ),
         _ => format!("no request {place} could be measured yet"),
     };
@@ -219,14 +253,24 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
             number(n as f64)
         ),
     };
+    let waiting = match c.before_effective {
+        0 => waiting,
+        n => format!(
+            "{waiting}; {} {} before the standard took effect, not judged",
+            number(n as f64),
+            plural(n as usize, "request came", "requests came")
+        ),
+    };
     let problem = match (&group.status, &group.error) {
         (Status::Unknown, Some(error)) => format!(" Could not be evaluated: {error}."),
+        (Status::NotInForce, Some(error)) => format!(" Not judged: {error}."),
         _ => String::new(),
     };
     let citation = if cite {
         format!(
-            " {} (confidence {}: {})",
+            " {} ({}; confidence {}: {})",
             standard.citation,
+            basis_text(standard.basis),
             standard.confidence.letter(),
             standard.confidence.describe()
         )
@@ -241,22 +285,30 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
 }
 
 fn group_line(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
+    let line = group_line_plain(r, group, limit_text);
+    match &group.detail {
+        Some(detail) => format!("{line}; {detail}"),
+        None => line,
+    }
+}
+
+fn group_line_plain(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
     match (group.status, group.value) {
         (Status::Breach, Some(value)) => format!(
             "{}: {} (limit {limit_text}; {} {})",
-            group.label_text(),
+            group.label_words(),
             value_text(r, value),
             group.rows,
             plural(group.rows, "row", "rows")
         ),
         (Status::Ok, Some(value)) => format!(
             "{}: {}, within the limit ({limit_text}) again",
-            group.label_text(),
+            group.label_words(),
             value_text(r, value)
         ),
         _ => format!(
             "{}: could not be evaluated: {}",
-            group.label_text(),
+            group.label_words(),
             group.error.as_deref().unwrap_or("unknown error")
         ),
     }
@@ -285,6 +337,11 @@ fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             "alerts still firing",
         ),
         (count(Notice::Resolved), "alert resolved", "alerts resolved"),
+        (
+            count(Notice::Escalated),
+            "alert escalated: firing and unacknowledged",
+            "alerts escalated: firing and unacknowledged",
+        ),
     ]
     .into_iter()
     .filter(|(n, _, _)| *n > 0)
@@ -299,6 +356,7 @@ fn notice_tag(item: &DigestItem, index: usize) -> &'static str {
         Some(Notice::Firing) => "[FIRING] ",
         Some(Notice::Reminder) => "[STILL FIRING] ",
         Some(Notice::Resolved) => "[RESOLVED] ",
+        Some(Notice::Escalated) => "[ESCALATED] ",
         None => "",
     }
 }
@@ -328,20 +386,62 @@ fn facts(r: &CheckResult, zone: Tz) -> Vec<(&'static str, String)> {
         }
         _ => format!("{} must be {}", r.metric, limit_text(r)),
     };
+    let standard = match r.standard.as_ref().map(|s| s.basis) {
+        Some(Basis::Benchmark) => format!("a benchmark, not law: {standard}"),
+        _ => standard,
+    };
     let mut facts = vec![("Standard", standard)];
     if let Some(citation) = &r.citation {
         facts.push(("Citation", citation.clone()));
     }
     if let Some(data_time) = r.data_time {
+        let origin = r
+            .data_time_origin
+            .map_or(String::new(), |o| format!("{o} "));
         facts.push((
             "Data as of",
-            format!("{} (source {})", time(data_time, zone), r.source),
+            format!("{origin}{} (source {})", time(data_time, zone), r.source),
         ));
     }
     if let Some(error) = &r.error {
         facts.push(("Could not be evaluated", error.clone()));
     }
+    if let Some(rejected) = rejected_fact(r) {
+        facts.push(("Rejected rows", rejected));
+    }
     facts
+}
+
+/// How many rows of the whole check could not be counted, with the first
+/// reasons (row numbers and field names, never values): data quality is a
+/// finding too. `None` when no row was rejected.
+fn rejected_fact(r: &CheckResult) -> Option<String> {
+    let rejected: u64 = r
+        .groups
+        .iter()
+        .filter_map(|g| g.wait.as_ref())
+        .map(|w| w.counts.rejected)
+        .sum::<u64>()
+        + r.rejected_without_group;
+    if rejected == 0 && r.rejected_rows.is_empty() {
+        return None;
+    }
+    let rejected = rejected.max(r.rejected_rows.len() as u64);
+    let shown = r.rejected_rows.len().min(3);
+    let mut text = format!(
+        "{} {} rejected",
+        number(rejected as f64),
+        plural(rejected as usize, "row", "rows")
+    );
+    if shown > 0 {
+        let more = if (rejected as usize) > shown {
+            "; …"
+        } else {
+            ""
+        };
+        text += &format!(" ({}{more})", r.rejected_rows[..shown].join("; "));
+    }
+    Some(text)
 }
 
 fn heading(r: &CheckResult) -> (String, &str, &str) {
@@ -363,10 +463,24 @@ fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
                 .unwrap_or_else(|| group_line(r, group, &limit_text(r)));
             let _ = writeln!(out, "  - {}{line}", notice_tag(item, index));
         }
+        for note in digest.notes.iter().filter(|n| n.check_id == r.id) {
+            let _ = writeln!(out, "  {}", note_line(note, zone));
+        }
         out.push('\n');
     }
     let _ = writeln!(out, "-- \nRoute {:?}. {FOOTER}", digest.route.name);
     out
+}
+
+/// "Note by Dana Ruiz, 2026-12-01 09:12 PST (region=socal-south): CAP filed".
+fn note_line(note: &crate::check::history::Note, zone: Tz) -> String {
+    format!(
+        "Note by {}, {} ({}): {}",
+        note.by,
+        time(note.at, zone),
+        crate::check::label_text(&note.labels),
+        note.text
+    )
 }
 
 fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
@@ -419,13 +533,16 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
                     out,
                     "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     notice_tag(item, index),
-                    escape(&group.label_text()),
+                    escape(&group.label_words()),
                     escape(&value),
                     escape(&limit_text),
                     group.rows
                 );
             }
             out.push_str("</table>\n");
+        }
+        for note in digest.notes.iter().filter(|n| n.check_id == r.id) {
+            let _ = writeln!(out, "<p><i>{}</i></p>", escape(&note_line(note, zone)));
         }
     }
     let _ = writeln!(
@@ -436,7 +553,7 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     out
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -454,6 +571,50 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whose target, of whom, and never a benchmark shown as law.
+    #[test]
+    fn targets_and_bases_say_whose_and_what() {
+        use crate::check::standards::{Unit, find};
+        let stats = |target: Option<f64>, by_plan: bool| WaitStats {
+            counts: Default::default(),
+            rate: Some(0.5),
+            target,
+            target_by_plan: by_plan,
+            median_wait: None,
+            p90_wait: None,
+            mean_wait: None,
+            overdue_open: 0,
+            longest_open_wait: None,
+            unit: Unit::BusinessDays,
+            limit: 10.0,
+        };
+        let sb221 = find("ca-sb221/mh-follow-up").unwrap();
+        let dmhc = find("ca-dmhc/non-urgent-mh-initial").unwrap();
+        let maryland = find("md/bh-non-urgent").unwrap();
+        let table = [
+            (target_text(&stats(Some(0.7), false), &dmhc), "70 %"),
+            (
+                target_text(&stats(Some(0.8), true), &sb221),
+                "80 %, the plan's own (the law states none)",
+            ),
+            (
+                target_text(&stats(Some(0.8), true), &dmhc),
+                "80 %, the plan's own",
+            ),
+            (target_text(&stats(None, false), &dmhc), "none in force"),
+            (
+                target_text(&stats(Some(0.95), false), &maryland),
+                "95 % of enrollees",
+            ),
+        ];
+        for (found, expected) in table {
+            assert_eq!(found, expected);
+        }
+        let kp = find("kp-dmhc-2023/follow-up-average").unwrap();
+        assert_eq!(basis_text(kp.basis), "a benchmark, not law");
+        assert_eq!(basis_text(dmhc.basis), "law");
+    }
 
     #[test]
     fn numbers() {
@@ -493,6 +654,7 @@ mod tests {
             citation: None,
             source: "s".to_owned(),
             group_by: group_by.iter().map(|g| (*g).to_owned()).collect(),
+            require_labels: false,
             metric: "members per therapist".to_owned(),
             rule: Rule::Ratio {
                 numerator: "m".to_owned(),
@@ -537,12 +699,15 @@ mod tests {
                     rows: 1,
                     error: None,
                     wait: None,
+                    detail: None,
                 })
                 .collect(),
             error: error.map(str::to_owned),
             data_time: None,
+            data_time_origin: None,
             evaluated_at: DateTime::UNIX_EPOCH,
             rejected_rows: Vec::new(),
+            rejected_without_group: 0,
             standard: None,
         }
     }
@@ -554,8 +719,11 @@ mod tests {
             checks: vec![],
             severities: vec![],
             labels: BTreeMap::new(),
+            fallback: false,
+            escalation: None,
         };
         let digest = Digest {
+            notes: Vec::new(),
             route,
             items: items
                 .iter()

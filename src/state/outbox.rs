@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
+use super::trail::Kind;
 use super::{Store, Tx, parse_time, time_text};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +86,9 @@ impl Tx<'_> {
                 time_text(m.next_attempt_at),
             ],
         )?;
-        Ok(self.inner.last_insert_rowid())
+        let id = self.inner.last_insert_rowid();
+        self.chain(Kind::Notification, id)?;
+        Ok(id)
     }
 }
 
@@ -167,7 +170,7 @@ impl Store {
                 "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL, claimed_at = NULL WHERE id = ?1",
                 rusqlite::params![id, time_text(now)],
             )?;
-            Ok(())
+            tx.chain(Kind::Notification, id)
         })
     }
 

@@ -215,7 +215,7 @@ fn group<'a>(check: &'a serde_json::Value, label: &str, value: &str) -> &'a serd
 }
 
 fn counts(compliant: u64, noncompliant: u64, pending: u64) -> serde_json::Value {
-    serde_json::json!({"compliant": compliant, "noncompliant": noncompliant, "pending": pending, "extended": 0, "rejected": 0})
+    serde_json::json!({"compliant": compliant, "noncompliant": noncompliant, "pending": pending, "extended": 0, "rejected": 0, "before_effective": 0})
 }
 
 const PAGE_2: &str = "_getpages=c0ffee-4f1d&_getpagesoffset=3&_count=3&_bundletype=searchset";

@@ -276,6 +276,7 @@ async def serve(args: argparse.Namespace) -> None:
     parent = os.getppid()
 
     async def watch_parent() -> None:
+        # A poll: there is no event for the parent's exit to wait on.
         while os.getppid() == parent:
             await asyncio.sleep(1)
         log.info("parent process %d went away; stopping", parent)

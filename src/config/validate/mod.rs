@@ -16,6 +16,7 @@ use chrono_tz::Tz;
 
 use super::load::{Entry, RawConfig};
 use super::raw::{RawDaemon, S};
+use super::suggest::did_you_mean;
 use super::*;
 use crate::check::schedule::Schedule;
 use crate::check::secret::{Secret, SecretSource};
@@ -29,7 +30,7 @@ mod postgres;
 mod source;
 mod timely;
 
-use check::{check, route};
+use check::{Zones, check, route};
 use email::email;
 use source::source;
 
@@ -57,7 +58,10 @@ const DEFAULT_STATE_DIRECTORY: &str = "/var/lib/accesswatch";
 
 struct Validator<'a> {
     problems: &'a mut Vec<Problem>,
+    /// What `check-config` looks at beyond the text, with where.
+    probes: &'a mut Vec<(Range<usize>, Probe)>,
     base: &'a Path,
+    credentials: &'a Credentials,
     /// Keys of the entry being validated whose value had the wrong type:
     /// already reported in stage one, so not "missing" here.
     broken: BTreeSet<String>,
@@ -93,10 +97,11 @@ impl Validator<'_> {
         let found = options.iter().find(|(name, _)| *name == value.get_ref());
         if found.is_none() {
             let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            let hint = did_you_mean(value.get_ref(), options.iter().map(|(n, _)| *n));
             self.problem(
                 value.span(),
                 format!(
-                    "`{key}` must be one of {}; got {:?}",
+                    "`{key}` must be one of {}; got {:?}{hint}",
                     names.join(", "),
                     value.get_ref()
                 ),
@@ -137,6 +142,11 @@ impl Validator<'_> {
         }
     }
 
+    /// Notes something for `check-config` to look at, at `span`.
+    fn probe(&mut self, span: Range<usize>, probe: Probe) {
+        self.probes.push((span, probe));
+    }
+
     fn path(&self, value: &str) -> PathBuf {
         self.base.join(value)
     }
@@ -148,8 +158,9 @@ impl Validator<'_> {
                 self.problem(
                     value.span(),
                     format!(
-                        "`{key}` {:?} is not an IANA time zone: write it like \"America/Los_Angeles\" or \"UTC\"",
-                        value.get_ref()
+                        "`{key}` {:?} is not an IANA time zone{}: write it like \"America/Los_Angeles\" or \"UTC\"",
+                        value.get_ref(),
+                        did_you_mean(value.get_ref(), chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
                     ),
                 );
                 None
@@ -167,6 +178,19 @@ impl Validator<'_> {
         }
     }
 
+    /// Refuses the plain `NAME` key of a secret, wherever it appears.
+    pub(super) fn plain_secret(&mut self, name: &str, inline: Option<&S<String>>) {
+        if let Some(inline) = inline {
+            self.problem(
+                inline.span(),
+                format!(
+                    "`{name}` must not be written in the configuration file: \
+                     use {name}_file, {name}_env or {name}_credential (systemd LoadCredential)"
+                ),
+            );
+        }
+    }
+
     /// A secret given by exactly one of `NAME_file`, `NAME_env` or
     /// `NAME_credential`. `inline` is the plain `NAME` key, which is refused
     /// for secrets so that they never sit in a world-readable config file.
@@ -178,15 +202,7 @@ impl Validator<'_> {
         env: &Option<S<String>>,
         credential: &Option<S<String>>,
     ) -> Option<Secret> {
-        if let Some(inline) = inline {
-            self.problem(
-                inline.span(),
-                format!(
-                    "`{name}` must not be written in the configuration file: \
-                     use {name}_file, {name}_env or {name}_credential (systemd LoadCredential)"
-                ),
-            );
-        }
+        self.plain_secret(name, inline);
         let given: Vec<(&S<String>, SecretSource)> = [
             file.as_ref()
                 .map(|v| (v, SecretSource::File(Path::new(v.get_ref())))),
@@ -202,9 +218,28 @@ impl Validator<'_> {
         match given.as_slice() {
             [] => None,
             [(value, source)] => {
+                let directory = match self.credentials {
+                    Credentials::Directory(d) => Some(d.as_path()),
+                    Credentials::Environment | Credentials::IfAvailable => None,
+                };
+                if let SecretSource::Credential(credential) = source
+                    && *self.credentials == Credentials::IfAvailable
+                    && std::env::var_os("CREDENTIALS_DIRECTORY").is_none()
+                {
+                    // Outside systemd: check everything else; say which
+                    // credential was not read and where it will come from.
+                    self.probes.push((
+                        value.span(),
+                        Probe::Credential {
+                            key: name.to_owned(),
+                            name: (*credential).to_owned(),
+                        },
+                    ));
+                    return Some(Secret::new(String::new()));
+                }
                 let source = match source {
                     SecretSource::File(p) => SecretSource::File(&self.base.join(p)).read(),
-                    other => other.read(),
+                    other => other.read_in(directory),
                 };
                 match source {
                     Ok(secret) => Some(secret),
@@ -229,11 +264,15 @@ pub fn validate(
     raw: RawConfig,
     path: &Path,
     base: &Path,
+    credentials: &Credentials,
     problems: &mut Vec<Problem>,
+    probes: &mut Vec<(Range<usize>, Probe)>,
 ) -> Option<Config> {
     let mut v = Validator {
         problems,
+        probes,
         base,
+        credentials,
         broken: BTreeSet::new(),
         defaults: alerting::Defaults::default(),
     };
@@ -282,7 +321,13 @@ pub fn validate(
             &mut v,
             entry,
             &known_sources,
-            daemon.time_zone,
+            Zones {
+                daemon: daemon.time_zone,
+                daemon_set: raw
+                    .daemon
+                    .as_ref()
+                    .is_some_and(|d| d.value.time_zone.is_some()),
+            },
             default_schedule.as_ref(),
         );
         if let Some(check) = check {
@@ -292,6 +337,14 @@ pub fn validate(
                     span,
                     format!("check id {:?} is used twice: ids must be unique", check.id),
                 );
+            }
+            if let Some(problem) = slot_horizon_too_short(&check, &sources) {
+                let span = entry
+                    .value
+                    .standard
+                    .as_ref()
+                    .map_or(entry.span.clone(), S::span);
+                v.problem(span, problem);
             }
             checks.push(check);
         }
@@ -303,8 +356,21 @@ pub fn validate(
         .collect();
     let mut routes = Vec::new();
     for entry in &raw.routes {
-        routes.extend(route(&mut v, entry, &all_check_ids));
+        let Some(route) = route(&mut v, entry, &all_check_ids) else {
+            continue;
+        };
+        if route.fallback && routes.iter().any(|r: &Route| r.fallback) {
+            v.problem(
+                entry.span.clone(),
+                format!(
+                    "route {:?} is a second route with `fallback = true`: keep one",
+                    route.name
+                ),
+            );
+        }
+        routes.push(route);
     }
+    escalation_targets(&mut v, &raw.routes);
     if !raw.checks.is_empty() && raw.routes.is_empty() {
         v.problem(
             raw.checks[0].span.clone(),
@@ -312,11 +378,33 @@ pub fn validate(
              add a [[route]] with `to = [\"compliance@example.org\"]`",
         );
     }
+    let fallbacks: Vec<&Route> = routes.iter().filter(|r| r.fallback).collect();
     for (check, entry) in checks.iter().zip(&raw.checks) {
-        let routed = routes.iter().any(|r| {
-            (r.checks.is_empty() || r.checks.contains(&check.id))
-                && (r.severities.is_empty() || r.severities.contains(&check.severity))
-        });
+        let following: Vec<&Route> = routes
+            .iter()
+            .filter(|r| crate::notify::follows(r, &check.id, check.severity))
+            .collect();
+        let routed = !following.is_empty();
+        if routed && fallbacks.is_empty() && following.iter().all(|r| !r.labels.is_empty()) {
+            let filters: Vec<String> = following
+                .iter()
+                .map(|r| {
+                    let labels: Vec<String> =
+                        r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("{:?} ({})", r.name, labels.join(", "))
+                })
+                .collect();
+            v.problem(
+                entry.span.clone(),
+                format!(
+                    "check {:?} is followed only by routes with a label filter ({}): an alert \
+                     of any other group would reach nobody; add a [[route]] without `labels` \
+                     that follows it, or a catch-all [[route]] with `fallback = true`",
+                    check.id,
+                    filters.join("; ")
+                ),
+            );
+        }
         if !routes.is_empty() && !routed {
             v.problem(
                 entry.span.clone(),
@@ -330,6 +418,22 @@ pub fn validate(
         }
     }
     share_value_maps(&mut checks, &sources);
+    for (check, entry) in checks.iter_mut().zip(&raw.checks) {
+        if entry.value.require_labels.is_none() {
+            check.require_labels = raw.sources.iter().any(|source| {
+                source
+                    .value
+                    .id
+                    .as_ref()
+                    .is_some_and(|id| *id.get_ref() == check.source)
+                    && source
+                        .value
+                        .require_labels
+                        .as_ref()
+                        .is_some_and(|r| *r.get_ref())
+            });
+        }
+    }
     let maintenance = raw
         .maintenance
         .iter()
@@ -344,6 +448,7 @@ pub fn validate(
         sources,
         checks,
         routes,
+        probes: Vec::new(),
     })
 }
 
@@ -356,6 +461,73 @@ fn share_value_maps(checks: &mut [Check], sources: &[SourceSpec]) {
             rule.values = source.values.clone();
         }
     }
+}
+
+/// Every `escalate_to` names another route.
+fn escalation_targets(v: &mut Validator, raw: &[Entry<super::raw::RawRoute>]) {
+    let names: BTreeSet<&str> = raw
+        .iter()
+        .filter_map(|r| r.value.name.as_ref().map(|n| n.get_ref().as_str()))
+        .collect();
+    for entry in raw {
+        let Some(to) = &entry.value.escalate_to else {
+            continue;
+        };
+        let own = entry.value.name.as_ref().map(|n| n.get_ref().as_str());
+        if own == Some(to.get_ref().as_str()) {
+            v.problem(
+                to.span(),
+                "`escalate_to` names this route itself: name the route told when an alert is escalated",
+            );
+        } else if !names.contains(to.get_ref().as_str()) {
+            let known: Vec<&str> = names.iter().copied().collect();
+            v.problem(
+                to.span(),
+                format!(
+                    "`escalate_to`: there is no route {:?} (routes: {})",
+                    to.get_ref(),
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// A wait-time check on a FHIR Slot source whose horizon is not longer
+/// than the standard's limit: a schedule with nothing free in the horizon
+/// gets the horizon's end as its offer, which would count as compliant.
+fn slot_horizon_too_short(check: &Check, sources: &[SourceSpec]) -> Option<String> {
+    use crate::check::standards::Unit;
+    let Rule::TimelyAccess(rule) = &check.rule else {
+        return None;
+    };
+    let source = sources.iter().find(|s| s.id == check.source)?;
+    let Location::Fhir(fhir) = &source.location else {
+        return None;
+    };
+    if fhir.resource != crate::source::fhir::ResourceKind::Slot {
+        return None;
+    }
+    // The longest the limit can take in real time: business days count
+    // weekends and up to a week of holidays.
+    let needed = match rule.unit {
+        Unit::Minutes => chrono::Duration::seconds((rule.limit * 60.0).ceil() as i64),
+        Unit::Hours => chrono::Duration::seconds((rule.limit * 3600.0).ceil() as i64),
+        Unit::CalendarDays => chrono::Duration::days(rule.limit.ceil() as i64),
+        Unit::BusinessDays => chrono::Duration::days((rule.limit / 5.0).ceil() as i64 * 7 + 7),
+    };
+    let horizon = fhir.mapping.horizon;
+    (horizon <= needed).then(|| {
+        format!(
+            "source {:?} looks {} days ahead for free slots (`horizon`), not longer than the \
+             standard's limit of {}: a schedule with nothing free would count as compliant; set \
+             `horizon` on the source to at least \"{}d\"",
+            source.id,
+            horizon.num_days(),
+            rule.unit.words(rule.limit),
+            needed.num_days() + 1
+        )
+    })
 }
 
 fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
@@ -443,14 +615,22 @@ fn check_ids(
             v.problem(
                 check.span(),
                 format!(
-                    "`checks`: {:?} is not the id of any [[check]]",
-                    check.get_ref()
+                    "`checks`: {:?} is not the id of any [[check]]{}",
+                    check.get_ref(),
+                    did_you_mean(check.get_ref(), known.iter().copied())
                 ),
             );
         }
         checks.push(check.get_ref().clone());
     }
     checks
+}
+
+/// ", did you mean `ca-dmhc/non-urgent-mh-initial`?" for a standard id
+/// that is nearly one of the catalog's.
+fn standard_hint(id: &str) -> String {
+    let catalog = crate::check::standards::catalog();
+    did_you_mean(id, catalog.iter().map(|s| s.id))
 }
 
 /// Ids appear in logs, subjects and file names: keep them to a safe set.

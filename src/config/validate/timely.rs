@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use super::Validator;
 use super::check::KindParts;
-use crate::check::WaitRule;
 use crate::check::calendar::{Calendar, Preset};
+use crate::check::standards::Telehealth;
 use crate::check::standards::{self, Measure, ProviderType, Urgency, VisitType};
+use crate::check::{TargetSource, WaitRule};
 use crate::config::raw::*;
 use crate::config::*;
 
@@ -20,6 +21,8 @@ pub(super) struct StaffingDefaults {
     pub metric: String,
     pub title: String,
     pub citation: String,
+    /// HRSA's shortage rule: a second denominator (`psychiatrists`).
+    pub shortage: bool,
 }
 
 pub(super) fn staffing_standard(
@@ -32,13 +35,19 @@ pub(super) fn staffing_standard(
         v.problem(
             id.span(),
             format!(
-                "`standard` {:?} is not in the catalog: `accesswatch standards` lists them",
-                id.get_ref()
+                "`standard` {:?} is not in the catalog{}: `accesswatch standards` lists them",
+                id.get_ref(),
+                super::standard_hint(id.get_ref())
             ),
         );
         return None;
     };
     let (op, limit, metric) = match (&standard.rule, kind) {
+        (standards::Requirement::Shortage, "ratio") => (
+            Op::Lt,
+            6000.0,
+            "population per core mental health professional",
+        ),
         (standards::Requirement::Ratio { metric, op, limit }, "ratio")
         | (
             standards::Requirement::Threshold {
@@ -51,6 +60,7 @@ pub(super) fn staffing_standard(
                 standards::Requirement::WaitTime { .. } => "timely_access",
                 standards::Requirement::Ratio { .. } => "ratio",
                 standards::Requirement::Threshold { .. } => "threshold",
+                standards::Requirement::Shortage => "ratio",
             };
             v.problem(
                 id.span(),
@@ -68,12 +78,17 @@ pub(super) fn staffing_standard(
         metric: metric.to_owned(),
         title: standard.title.to_owned(),
         citation: citation(&standard),
+        shortage: standard.rule == standards::Requirement::Shortage,
     })
 }
 
 fn citation(standard: &standards::Standard) -> String {
+    let basis = match standard.basis {
+        standards::Basis::Law => "law",
+        standards::Basis::Benchmark => "a benchmark, not law",
+    };
     format!(
-        "{} (standard {}, confidence {}: {})",
+        "{} (standard {}, {basis}; confidence {}: {})",
         standard.citation,
         standard.id,
         standard.confidence.letter(),
@@ -119,7 +134,7 @@ pub(super) fn timely_access(
     v: &mut Validator,
     raw: &RawCheck,
     span: &Range<usize>,
-    zone: Tz,
+    zone: Option<Tz>,
 ) -> Option<KindParts> {
     for (key, value) in [
         ("field", &raw.field),
@@ -144,8 +159,9 @@ pub(super) fn timely_access(
         v.problem(
             id.span(),
             format!(
-                "`standard` {:?} is not in the catalog: `accesswatch standards` lists them",
-                id.get_ref()
+                "`standard` {:?} is not in the catalog{}: `accesswatch standards` lists them",
+                id.get_ref(),
+                super::standard_hint(id.get_ref())
             ),
         );
         return None;
@@ -176,6 +192,11 @@ pub(super) fn timely_access(
             None
         }),
         None => Some(limit),
+    };
+    let target_source = if raw.target.is_some() {
+        TargetSource::Plan
+    } else {
+        TargetSource::Law
     };
     let target = match (&raw.target, target, measure) {
         (Some(t), _, _) => share(v, t, "target"),
@@ -216,6 +237,43 @@ pub(super) fn timely_access(
         Some(m) => share(v, m, "max_rejected"),
         None => Some(0.05),
     };
+    let in_force_from = match &raw.in_force_from {
+        None => Some(None),
+        Some(text) => match chrono::NaiveDate::parse_from_str(text.get_ref(), "%Y-%m-%d") {
+            Ok(date) if standard.effective.is_some_and(|earliest| date < earliest) => {
+                v.problem(
+                    text.span(),
+                    format!(
+                        "`in_force_from` {date} is before the standard's earliest start ({}): \
+                         give the first day of the plan's first period on or after it",
+                        standard.effective_text
+                    ),
+                );
+                None
+            }
+            Ok(date) => Some(Some(Some(date))),
+            Err(_) => {
+                v.problem(
+                    text.span(),
+                    "`in_force_from` must be a date like \"2027-09-01\" (the start of the plan's rating period)",
+                );
+                None
+            }
+        },
+    };
+    let telehealth = match &raw.telehealth {
+        None => Some(None),
+        Some(text) => match Telehealth::parse(text.get_ref()) {
+            Some(t) => Some(Some(t)),
+            None => {
+                v.problem(
+                    text.span(),
+                    "`telehealth` must be \"counts\", \"unless_in_person_requested\", \"member_choice\" or \"does_not_count\"",
+                );
+                None
+            }
+        },
+    };
     let (limit, target, selection, calendar, window, max_rejected) = (
         limit?,
         target?,
@@ -224,6 +282,7 @@ pub(super) fn timely_access(
         window?,
         max_rejected?,
     );
+    let (in_force_from, telehealth) = (in_force_from?, telehealth?);
     let within = unit.words(limit);
     let (comparison, metric) = match measure {
         Measure::ShareWithinLimit => (
@@ -240,16 +299,27 @@ pub(super) fn timely_access(
     };
     let citation = citation(&standard);
     let title = standard.title.to_owned();
+    let time_zone = zone.or(standard.time_zone).unwrap_or(Tz::UTC);
+    let target_from = match target_source {
+        TargetSource::Law => standard.target_from,
+        TargetSource::Plan => None,
+    };
     let rule = WaitRule {
+        effective: in_force_from.unwrap_or(standard.effective),
+        telehealth: telehealth
+            .or(standard.telehealth)
+            .unwrap_or(Telehealth::Counts),
         standard,
         selection,
         clock,
         limit,
         unit,
         target,
+        target_source,
+        target_from,
         measure,
         calendar: Arc::new(calendar),
-        time_zone: zone,
+        time_zone,
         window,
         max_rejected,
         values: Default::default(),
@@ -332,17 +402,16 @@ fn selection_overrides(
 /// The calendar: `calendar` (default: `ca-state` for California standards,
 /// `us-federal` otherwise), plus `holidays` and the dates of `holidays_file`.
 fn calendar(v: &mut Validator, raw: &RawCheck, standard: &str) -> Option<Calendar> {
-    let default = if standard.starts_with("ca-") || standard.starts_with("kp-dmhc") {
-        Preset::CaState
-    } else {
-        Preset::UsFederal
-    };
+    let default = Preset::parse(standards::default_calendar(standard)).unwrap_or(Preset::UsFederal);
     let preset = match &raw.calendar {
         None => Some(default),
         Some(name) => Preset::parse(name.get_ref()).or_else(|| {
             v.problem(
                 name.span(),
-                "`calendar` must be \"us-federal\", \"ca-state\" or \"weekdays\"",
+                format!(
+                    "`calendar` must be \"us-federal\", \"ca-state\" or \"weekdays\"{}",
+                    super::did_you_mean(name.get_ref(), ["us-federal", "ca-state", "weekdays"])
+                ),
             );
             None
         }),

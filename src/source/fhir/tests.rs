@@ -177,6 +177,27 @@ fn appointment_codes_in_r4_and_r5_shapes() {
         fields(&urgent, &mapping),
         (s("psychiatrist"), None, s("urgent"))
     );
+    // Telehealth: an R5 virtualService, or ActCode VR; AMB is in person.
+    let modality = |extra: Json| {
+        text(
+            &map_appointment(&appointment("booked", extra), &mapping).unwrap(),
+            "modality",
+        )
+    };
+    let act = |code: &str| json!({"serviceCategory": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": code}]}]});
+    assert_eq!(
+        modality(json!({"virtualService": [{"channelType": {"code": "zoom"}}]})),
+        s("telehealth")
+    );
+    assert_eq!(modality(act("VR")), s("telehealth"));
+    assert_eq!(modality(act("AMB")), s("in_person"));
+    assert_eq!(modality(json!({})), None);
+    // An addiction counselor is a SUD provider.
+    let sud = appointment(
+        "booked",
+        json!({"specialty": [{"coding": [{"system": NUCC, "code": "101YA0400X"}]}]}),
+    );
+    assert_eq!(fields(&sud, &mapping).0, s("non_physician_sud"));
     let undefined = appointment("booked", json!({"priority": 0}));
     assert_eq!(
         fields(&undefined, &mapping),
