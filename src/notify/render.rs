@@ -295,16 +295,18 @@ fn group_line(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String 
 fn group_line_plain(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
     match (group.status, group.value) {
         (Status::Breach, Some(value)) => format!(
-            "{}: {} (limit {limit_text}; {} {})",
+            "{}: {} {} (limit {limit_text}; {} {})",
             group.label_words(),
             value_text(r, value),
+            r.metric,
             group.rows,
             plural(group.rows, "row", "rows")
         ),
         (Status::Ok, Some(value)) => format!(
-            "{}: {}, within the limit ({limit_text}) again",
+            "{}: {} {}, within the limit ({limit_text}) again",
             group.label_words(),
-            value_text(r, value)
+            value_text(r, value),
+            r.metric
         ),
         _ => format!(
             "{}: could not be evaluated: {}",

@@ -185,9 +185,9 @@ fn reminders_thread_with_the_first_message_across_restarts() {
         mail[1].text
     );
     assert!(
-        mail[2]
-            .text
-            .contains("[RESOLVED] region=socal-south: 2,000, within the limit"),
+        mail[2].text.contains(
+            "[RESOLVED] region=socal-south: 2,000 members per therapist, within the limit"
+        ),
         "{}",
         mail[2].text
     );

@@ -664,7 +664,7 @@ fn rows_without_a_label_are_a_group_in_words_or_rejected() {
     );
     assert!(!report.contains("(none)"), "{report}");
     assert!(
-        email.contains("- [FIRING] no region: 5,000 (limit"),
+        email.contains("- [FIRING] no region: 5,000 members per fte (limit"),
         "{email}"
     );
     assert!(!email.contains("(none)"), "{email}");
