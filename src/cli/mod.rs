@@ -22,9 +22,9 @@ pub mod commands;
 pub mod evidence;
 pub mod exit;
 pub mod operator;
-pub mod preflight;
 pub mod period;
 pub mod period_html;
+pub mod preflight;
 pub mod report;
 
 /// Writes to stdout; a reader that went away (broken pipe) is not an
