@@ -42,6 +42,8 @@ pub struct Setup<'a> {
     /// The right-hand side of Message-IDs: `[email] message_id_domain`,
     /// else the domain of `from`.
     pub message_id_domain: &'a str,
+    /// `[daemon] public_url`: emails link to the status page.
+    pub public_url: Option<&'a str>,
     pub time_zone: Tz,
     /// Evaluation results older than this are pruned.
     pub retention: chrono::Duration,
@@ -446,6 +448,7 @@ impl Sent {
         }
         let mut digest = digest(config, route, mine, results, sources, now);
         digest.notes = notes_on(tx, mine, now)?;
+        digest.series = tx.recent_series(now)?;
         let email = render::render(&digest, config.subject_prefix, now, config.time_zone);
         let message_id = new_message_id(now, config.message_id_domain);
         // Only messages this route received: another route's thread is
@@ -463,7 +466,11 @@ impl Sent {
             id: None,
             route: route.name.clone(),
             recipients: route.to.clone(),
-            subject: email.subject,
+            subject: match roots.first() {
+                // A thread keeps the subject of its first message.
+                Some(root) => tx.subject_of(root)?.unwrap_or(email.subject),
+                None => email.subject,
+            },
             text: email.text,
             html: email.html,
             message_id: message_id.clone(),
@@ -563,6 +570,8 @@ fn digest(
         route: route.clone(),
         items,
         notes: Vec::new(),
+        series: Vec::new(),
+        public_url: config.public_url.map(str::to_owned),
     }
 }
 

@@ -91,6 +91,19 @@ impl GroupResult {
     pub fn label_words(&self) -> String {
         label_words(&self.labels)
     }
+
+    /// Where the group is, shortest: its label values ("socal-south",
+    /// "socal-south/hmo", "no region"), or "" for an ungrouped check.
+    pub fn place(&self) -> String {
+        self.labels
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                NO_LABEL => format!("no {}", k.replace('_', " ")),
+                _ => v.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
 }
 
 /// The label value of a row that has none for a `group_by` field: its

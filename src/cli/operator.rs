@@ -301,6 +301,8 @@ pub fn render_check(
     }
     let digest = Digest {
         notes: Vec::new(),
+        series: Vec::new(),
+        public_url: config.daemon.public_url.as_ref().map(|u| u.to_string()),
         route: route.clone(),
         items: vec![DigestItem {
             result: result.clone(),

@@ -269,6 +269,7 @@ impl Config {
             sources: &self.sources,
             subject_prefix: &self.email.subject_prefix,
             message_id_domain: &self.email.message_id_domain,
+            public_url: self.daemon.public_url.as_ref().map(|u| u.as_str()),
             time_zone: self.daemon.time_zone,
             retention: self.alerting.retention,
         }

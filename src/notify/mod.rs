@@ -33,6 +33,10 @@ pub struct Digest {
     pub items: Vec<DigestItem>,
     /// Notes staff recorded on the alerts told (each shown under its check).
     pub notes: Vec<crate::check::history::Note>,
+    /// The recorded history of the groups told, for their trend column.
+    pub series: Vec<crate::check::history::Series>,
+    /// The status page, linked from the message (`[daemon] public_url`).
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -48,10 +48,33 @@ fn subject(digest: &Digest, prefix: &str) -> String {
         Some(Severity::Warning) => "WARNING",
         None => "UNKNOWN",
     };
-    let mut parts: Vec<String> = breached.iter().take(3).map(|i| summary(i)).collect();
-    if breached.len() > 3 {
-        let more = breached.len() - 3;
-        parts.push(format!("{more} more {}", plural(more, "check", "checks")));
+    // Most severe first, in the digest's order otherwise.
+    let mut groups: Vec<(&DigestItem, &GroupResult)> = breached
+        .iter()
+        .flat_map(|i| i.concerned().map(move |g| (*i, g)))
+        .collect();
+    groups.sort_by_key(|(i, _)| std::cmp::Reverse(i.result.severity));
+    // "Where" once when every group told is in one place.
+    let places: std::collections::BTreeSet<String> =
+        groups.iter().map(|(_, g)| g.place()).collect();
+    let common = (places.len() == 1)
+        .then(|| places.into_iter().next())
+        .flatten()
+        .filter(|p| !p.is_empty());
+    let mut parts: Vec<String> = groups
+        .iter()
+        .take(2)
+        .map(|(item, group)| {
+            let place = if common.is_some() || group.place().is_empty() {
+                String::new()
+            } else {
+                format!("{} ", group.place())
+            };
+            format!("{place}{}", subject_part(item, group))
+        })
+        .collect();
+    if groups.len() > 2 {
+        parts.push(format!("{} more", groups.len() - 2));
     }
     if unknown > 0 {
         parts.push(format!(
@@ -59,59 +82,58 @@ fn subject(digest: &Digest, prefix: &str) -> String {
             plural(unknown, "check", "checks")
         ));
     }
-    format!("{prefix} {level}: {}", parts.join("; "))
-}
-
-/// "2 regions above 3,000 members per therapist", or for one group
-/// "region socal-south above 3,000 members per therapist".
-fn summary(item: &DigestItem) -> String {
-    let breached: Vec<&GroupResult> = item.concerned().collect();
-    let comparison = item.result.comparison;
-    let tail = format!(
-        "{} {} {}",
-        direction(comparison.op),
-        value_text(&item.result, comparison.limit),
-        item.result.metric
-    );
-    match (item.check.group_by.as_slice(), breached.as_slice()) {
-        ([], _) => format!("{} {tail}", item.result.title),
-        ([field], [only]) => match only.labels.get(field).map(String::as_str) {
-            Some(crate::check::result::NO_LABEL) => {
-                format!("no {} {tail}", field.replace('_', " "))
-            }
-            name => format!("{} {} {tail}", field.replace('_', " "), name.unwrap_or("?")),
-        },
-        (_, [only]) => format!("{} {tail}", only.label_words()),
-        ([field], many) => format!("{} {} {tail}", many.len(), plural_noun(field)),
-        (_, many) => format!("{} groups {tail}", many.len()),
+    match common {
+        Some(place) => format!("{prefix} {level} {place}: {}", parts.join("; ")),
+        None => format!("{prefix} {level}: {}", parts.join("; ")),
     }
 }
 
-/// How a breached value stands to the limit, given the healthy condition.
-fn direction(op: Op) -> &'static str {
+/// "SB 221 follow-up 9.6 % (target 70 %)", "members per therapist 3,477
+/// (≤ 3,000)": what, the value and the limit, shortest first.
+fn subject_part(item: &DigestItem, group: &GroupResult) -> String {
+    let r = &item.result;
+    let what = match &r.standard {
+        Some(standard) => standard.short,
+        // A source's blind spot says which source.
+        None if r.id.starts_with("data-unavailable/") => r.title.as_str(),
+        None => r.metric.as_str(),
+    };
+    let value = group
+        .value
+        .map_or_else(|| "?".to_owned(), |v| short_value(r, v));
+    match group.wait.as_ref().and_then(|w| w.target.map(|t| (t, w))) {
+        Some((target, _)) => format!("{what} {value} (target {})", percent(target)),
+        None => format!(
+            "{what} {value} ({} {})",
+            op_symbol(r.comparison.op),
+            short_value(r, r.comparison.limit)
+        ),
+    }
+}
+
+/// A value for a subject: shares as percentages, large numbers whole.
+fn short_value(r: &CheckResult, value: f64) -> String {
+    match r.standard.as_ref().map(|s| &s.rule) {
+        Some(Requirement::WaitTime {
+            measure: Measure::ShareWithinLimit,
+            ..
+        }) => percent(value),
+        _ if value.abs() >= 100.0 && value.is_finite() => number(value.round()),
+        _ => number(value),
+    }
+}
+
+fn op_symbol(op: Op) -> &'static str {
     match op {
-        Op::Le => "above",
-        Op::Lt => "at or above",
-        Op::Ge => "below",
-        Op::Gt => "at or below",
+        Op::Lt => "<",
+        Op::Le => "≤",
+        Op::Gt => ">",
+        Op::Ge => "≥",
     }
 }
 
 fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
-}
-
-fn plural_noun(field: &str) -> String {
-    let word = field.replace('_', " ");
-    if let Some(stem) = word.strip_suffix('y')
-        && !stem.ends_with(['a', 'e', 'o', 'u'])
-    {
-        return format!("{stem}ies");
-    }
-    if word.ends_with('s') || word.ends_with("sh") || word.ends_with("ch") || word.ends_with('x') {
-        return format!("{word}es");
-    }
-    format!("{word}s")
 }
 
 /// 3000 → "3,000"; 3412.456 → "3,412.46"; infinity → "∞".
@@ -284,38 +306,6 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
     ))
 }
 
-fn group_line(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
-    let line = group_line_plain(r, group, limit_text);
-    match &group.detail {
-        Some(detail) => format!("{line}; {detail}"),
-        None => line,
-    }
-}
-
-fn group_line_plain(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
-    match (group.status, group.value) {
-        (Status::Breach, Some(value)) => format!(
-            "{}: {} {} (limit {limit_text}; {} {})",
-            group.label_words(),
-            value_text(r, value),
-            r.metric,
-            group.rows,
-            plural(group.rows, "row", "rows")
-        ),
-        (Status::Ok, Some(value)) => format!(
-            "{}: {} {}, within the limit ({limit_text}) again",
-            group.label_words(),
-            value_text(r, value),
-            r.metric
-        ),
-        _ => format!(
-            "{}: could not be evaluated: {}",
-            group.label_words(),
-            group.error.as_deref().unwrap_or("unknown error")
-        ),
-    }
-}
-
 fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     let notices: Vec<Notice> = digest
         .items
@@ -450,6 +440,182 @@ fn heading(r: &CheckResult) -> (String, &str, &str) {
     (r.severity.as_str().to_uppercase(), &r.title, &r.id)
 }
 
+/// One table of a check's groups: a header row and one row per group,
+/// the same cells in both parts of the email.
+struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+    /// The status of each row, for its colour in HTML.
+    statuses: Vec<Status>,
+}
+
+fn table(digest: &Digest, item: &DigestItem) -> Table {
+    let r = &item.result;
+    let wait = item.groups.iter().any(|g| g.wait.is_some());
+    let header = if wait {
+        vec![
+            "Group",
+            "Status",
+            "Met the limit",
+            "Target",
+            "Requests",
+            "Waiting past limit",
+            "Median wait",
+            "90th percentile",
+            "Trend",
+        ]
+    } else {
+        vec!["Group", "Status", "Value", "Limit", "Rows", "Trend"]
+    };
+    let mut rows = Vec::new();
+    let mut statuses = Vec::new();
+    for (index, group) in item.groups.iter().enumerate() {
+        let tag = notice_tag(item, index)
+            .trim()
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let status = match (tag.is_empty(), group.status) {
+            (false, _) => tag,
+            (true, Status::Breach) => r.severity.as_str().to_uppercase(),
+            (true, status) => status.as_str().replace('_', " ").to_uppercase(),
+        };
+        let value = match group.value {
+            Some(v) => value_text(r, v),
+            None => group.error.clone().unwrap_or_else(|| "no value".to_owned()),
+        };
+        let trend = trend_text(digest, r, group);
+        let row = match &group.wait {
+            Some(w) => {
+                let measured = w.counts.compliant + w.counts.noncompliant;
+                let wait_words = |v: Option<f64>| {
+                    v.map_or_else(
+                        || "–".to_owned(),
+                        |v| w.unit.words((v * 10.0).round() / 10.0),
+                    )
+                };
+                let target = match r.standard.as_ref() {
+                    Some(standard) => target_text(w, standard),
+                    None => w.target.map_or_else(|| "none".to_owned(), percent),
+                };
+                let value = match w.rate {
+                    Some(_) => value,
+                    None => w.mean_wait.map_or(value, |m| {
+                        format!("mean {}", w.unit.words((m * 10.0).round() / 10.0))
+                    }),
+                };
+                vec![
+                    group.label_words(),
+                    status,
+                    value,
+                    target,
+                    number(measured as f64),
+                    number(w.overdue_open as f64),
+                    wait_words(w.median_wait),
+                    wait_words(w.p90_wait),
+                    trend,
+                ]
+            }
+            None => {
+                let value = match &group.detail {
+                    Some(detail) => format!("{value}; {detail}"),
+                    None => value,
+                };
+                vec![
+                    group.label_words(),
+                    status,
+                    value,
+                    limit_text(r),
+                    number(group.rows as f64),
+                    trend,
+                ]
+            }
+        };
+        rows.push(row);
+        statuses.push(group.status);
+    }
+    Table {
+        header,
+        rows,
+        statuses,
+    }
+}
+
+/// The group's recent history in words, with a text sparkline: "▃▄▆ up
+/// from 3,300 a week before; 4 of the last 10 runs in breach".
+fn trend_text(digest: &Digest, r: &CheckResult, group: &GroupResult) -> String {
+    use crate::check::history::{Point, trend_with};
+    let key = group.label_text();
+    let points: &[Point] = digest
+        .series
+        .iter()
+        .find(|s| s.check_id == r.id && s.group_key == key)
+        .map_or(&[], |s| &s.points);
+    let current = Point {
+        at: r.evaluated_at,
+        status: group.status,
+        value: group.value.filter(|v| v.is_finite()),
+        limit: group.limit,
+    };
+    let trend = trend_with(points, current);
+    let mut all: Vec<Point> = points
+        .iter()
+        .filter(|p| p.at < r.evaluated_at)
+        .copied()
+        .collect();
+    all.push(current);
+    let spark = super::chart::sparkline(&all[all.len().saturating_sub(12)..]);
+    let week = match (trend.direction, trend.week_ago) {
+        (Some(direction), Some(before)) => format!(
+            " {} from {} a week before",
+            direction.as_str(),
+            value_text(r, before)
+        ),
+        _ => " no run a week before".to_owned(),
+    };
+    format!(
+        "{spark}{week}; {} of the last {} {} in breach",
+        trend.breached_runs,
+        trend.runs,
+        plural(trend.runs, "run", "runs")
+    )
+}
+
+/// A table in aligned text, for the plain part.
+fn text_table(out: &mut String, table: &Table) {
+    let width = |column: usize| {
+        std::iter::once(table.header[column].chars().count())
+            .chain(table.rows.iter().map(|r| r[column].chars().count()))
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..table.header.len()).map(width).collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}", w = *w))
+            .collect();
+        format!("  {}", padded.join("  ").trim_end())
+    };
+    let _ = writeln!(out, "{}", line(table.header.clone()));
+    let _ = writeln!(
+        out,
+        "{}",
+        line(
+            widths
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .collect()
+        )
+    );
+    for row in &table.rows {
+        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
+
 fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", intro(digest, as_of, zone));
@@ -460,15 +626,17 @@ fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
         for (label, value) in facts(r, zone) {
             let _ = writeln!(out, "  {label}: {value}");
         }
-        for (index, group) in item.groups.iter().enumerate() {
-            let line = wait_sentence(r, group, item.groups.len() == 1)
-                .unwrap_or_else(|| group_line(r, group, &limit_text(r)));
-            let _ = writeln!(out, "  - {}{line}", notice_tag(item, index));
+        if !item.groups.is_empty() {
+            out.push('\n');
+            text_table(&mut out, &table(digest, item));
         }
         for note in digest.notes.iter().filter(|n| n.check_id == r.id) {
             let _ = writeln!(out, "  {}", note_line(note, zone));
         }
         out.push('\n');
+    }
+    if let Some(url) = &digest.public_url {
+        let _ = writeln!(out, "Status page: {url}");
     }
     let _ = writeln!(out, "-- \nRoute {:?}. {FOOTER}", digest.route.name);
     out
@@ -485,61 +653,105 @@ fn note_line(note: &crate::check::history::Note, zone: Tz) -> String {
     )
 }
 
+/// Colours of the status band and cells: strong backgrounds with white
+/// text, which keep their contrast when a client darkens the message.
+fn colours(status: Status, severity: Severity) -> (&'static str, &'static str) {
+    match (status, severity) {
+        (Status::Breach, Severity::Critical) => ("#b3261e", "#ffffff"),
+        (Status::Breach, Severity::Warning) => ("#8a5a00", "#ffffff"),
+        (Status::Ok, _) => ("#1e6b34", "#ffffff"),
+        (Status::NotInForce, _) => ("#2f4f78", "#ffffff"),
+        (Status::Unknown, _) => ("#555555", "#ffffff"),
+    }
+}
+
 fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     let mut out = String::from(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n<body style=\"font-family: sans-serif\">\n",
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta name=\"color-scheme\" content=\"light dark\"></head>\n\
+         <body style=\"margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.4;color:#1b1b1b\">\n",
     );
-    let _ = writeln!(out, "<p>{}</p>", escape(&intro(digest, as_of, zone)));
+    // The band: the worst that is being told, resolved when nothing is.
+    let resolved_only = !digest.items.is_empty()
+        && digest
+            .items
+            .iter()
+            .all(|i| !i.notices.is_empty() && i.notices.iter().all(|n| *n == Notice::Resolved));
+    let worst = digest
+        .items
+        .iter()
+        .filter(|i| i.concerned().next().is_some())
+        .map(|i| i.result.severity)
+        .max();
+    let (band, band_word) = match (resolved_only, worst) {
+        (true, _) => (
+            colours(Status::Ok, Severity::Warning),
+            "RESOLVED".to_owned(),
+        ),
+        (false, Some(severity)) => (
+            colours(Status::Breach, severity),
+            severity.as_str().to_uppercase(),
+        ),
+        (false, None) => (
+            colours(Status::Unknown, Severity::Warning),
+            "UNKNOWN".to_owned(),
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"12\" cellspacing=\"0\" style=\"border-collapse:collapse\"><tr>\
+         <td bgcolor=\"{0}\" style=\"background-color:{0};color:{1};font-size:16px\"><strong>{band_word}</strong> &nbsp; {2}</td></tr></table>",
+        band.0,
+        band.1,
+        escape(&intro(digest, as_of, zone))
+    );
     for item in &digest.items {
         let r = &item.result;
-        let limit_text = limit_text(r);
         let (severity, title, id) = heading(r);
         let _ = writeln!(
             out,
-            "<h3>{severity} &mdash; {} <small>({})</small></h3>",
+            "<h3 style=\"margin:20px 0 6px;font-size:16px\">{severity} &mdash; {} <span style=\"font-weight:normal;color:#555\">({})</span></h3>",
             escape(title),
             escape(id)
         );
         let lines: Vec<String> = facts(r, zone)
             .into_iter()
-            .map(|(label, value)| format!("{label}: {}", escape(&value)))
+            .map(|(label, value)| format!("<strong>{label}:</strong> {}", escape(&value)))
             .collect();
-        let _ = write!(out, "<p>{}", lines.join("<br>\n"));
-        out.push_str("</p>\n");
-        let sentences: Vec<String> = item
-            .groups
-            .iter()
-            .enumerate()
-            .filter_map(|(i, g)| {
-                Some(format!(
-                    "{}{}",
-                    notice_tag(item, i),
-                    wait_sentence(r, g, item.groups.len() == 1)?
-                ))
-            })
-            .collect();
-        if !sentences.is_empty() {
-            out.push_str("<ul>\n");
-            for sentence in &sentences {
-                let _ = writeln!(out, "<li>{}</li>", escape(sentence));
-            }
-            out.push_str("</ul>\n");
-        } else if !item.groups.is_empty() {
-            out.push_str("<table border=\"1\" cellpadding=\"4\" style=\"border-collapse: collapse\">\n<tr><th>Group</th><th>Value</th><th>Limit</th><th>Rows</th></tr>\n");
-            for (index, group) in item.groups.iter().enumerate() {
-                let value = match (group.status, group.value) {
-                    (Status::Breach | Status::Ok, Some(v)) => value_text(r, v),
-                    _ => format!("unknown: {}", group.error.as_deref().unwrap_or("")),
-                };
-                let _ = writeln!(
+        let _ = writeln!(
+            out,
+            "<p style=\"margin:0 0 8px\">{}</p>",
+            lines.join("<br>\n")
+        );
+        if !item.groups.is_empty() {
+            let table = table(digest, item);
+            out.push_str("<table cellpadding=\"6\" cellspacing=\"0\" style=\"border-collapse:collapse;border:1px solid #bbbbbb\">\n<tr>");
+            for cell in &table.header {
+                let _ = write!(
                     out,
-                    "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    notice_tag(item, index),
-                    escape(&group.label_words()),
-                    escape(&value),
-                    escape(&limit_text),
-                    group.rows
+                    "<th align=\"left\" style=\"border:1px solid #bbbbbb;background-color:#eeeeee;color:#1b1b1b\">{}</th>",
+                    escape(cell)
                 );
+            }
+            out.push_str("</tr>\n");
+            for (row, status) in table.rows.iter().zip(&table.statuses) {
+                out.push_str("<tr>");
+                for (index, cell) in row.iter().enumerate() {
+                    if index == 1 {
+                        let (background, text) = colours(*status, r.severity);
+                        let _ = write!(
+                            out,
+                            "<td bgcolor=\"{background}\" style=\"border:1px solid #bbbbbb;background-color:{background};color:{text};font-weight:bold\">{}</td>",
+                            escape(cell)
+                        );
+                    } else {
+                        let _ = write!(
+                            out,
+                            "<td style=\"border:1px solid #bbbbbb\">{}</td>",
+                            escape(cell)
+                        );
+                    }
+                }
+                out.push_str("</tr>\n");
             }
             out.push_str("</table>\n");
         }
@@ -547,9 +759,16 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             let _ = writeln!(out, "<p><i>{}</i></p>", escape(&note_line(note, zone)));
         }
     }
+    if let Some(url) = &digest.public_url {
+        let _ = writeln!(
+            out,
+            "<p><a href=\"{0}\" style=\"color:#0b4f9c\">Open the status page</a></p>",
+            escape(url)
+        );
+    }
     let _ = writeln!(
         out,
-        "<p style=\"color: #666\">Route {}. {FOOTER}</p>\n</body></html>",
+        "<p style=\"color:#555555;font-size:12px\">Route {}. {FOOTER}</p>\n</body></html>",
         escape(&format!("{:?}", digest.route.name))
     );
     out
@@ -629,17 +848,6 @@ mod tests {
         check(-1234.5, "-1,234.5");
         check(-0.001, "0");
         check(f64::INFINITY, "∞");
-    }
-
-    #[test]
-    fn plural_nouns() {
-        assert_eq!(plural_noun("region"), "regions");
-        assert_eq!(plural_noun("facility"), "facilities");
-        assert_eq!(plural_noun("network"), "networks");
-        assert_eq!(plural_noun("county"), "counties");
-        assert_eq!(plural_noun("medical_group"), "medical groups");
-        assert_eq!(plural_noun("class"), "classes");
-        assert_eq!(plural_noun("day"), "days");
     }
 
     use crate::check::CheckResult;
@@ -726,6 +934,8 @@ mod tests {
         };
         let digest = Digest {
             notes: Vec::new(),
+            series: Vec::new(),
+            public_url: None,
             route,
             items: items
                 .iter()
@@ -757,7 +967,7 @@ mod tests {
         );
         check_subject(
             &[(&by_region, &one)],
-            "[aw] CRITICAL: region socal-south above 3,000 members per therapist",
+            "[aw] CRITICAL socal-south: members per therapist 3,500 (≤ 3,000)",
         );
         let two = result(
             &by_region,
@@ -766,24 +976,24 @@ mod tests {
         );
         check_subject(
             &[(&by_region, &two)],
-            "[aw] CRITICAL: 2 regions above 3,000 members per therapist",
+            "[aw] CRITICAL: socal-south members per therapist 3,500 (≤ 3,000); socal-north members per therapist 3,500 (≤ 3,000)",
         );
         let ungrouped = check_config("plan", &[], Severity::Warning);
         let all = result(&ungrouped, &[(&[], Status::Breach)], None);
         check_subject(
             &[(&ungrouped, &all)],
-            "[aw] WARNING: plan above 3,000 members per therapist",
+            "[aw] WARNING: members per therapist 3,500 (≤ 3,000)",
         );
         check_subject(
             &[(&ungrouped, &all), (&by_region, &two)],
-            "[aw] CRITICAL: plan above 3,000 members per therapist; 2 regions above 3,000 members per therapist",
+            "[aw] CRITICAL: socal-south members per therapist 3,500 (≤ 3,000); socal-north members per therapist 3,500 (≤ 3,000); 1 more",
         );
         let two_labels = check_config("pair", &["region", "network"], Severity::Critical);
         let pair: &[(&str, &str)] = &[("region", "south"), ("network", "hmo")];
         let paired = result(&two_labels, &[(pair, Status::Breach)], None);
         check_subject(
             &[(&two_labels, &paired)],
-            "[aw] CRITICAL: network=hmo, region=south above 3,000 members per therapist",
+            "[aw] CRITICAL hmo/south: members per therapist 3,500 (≤ 3,000)",
         );
         let failed = result(&by_region, &[], Some("source down"));
         check_subject(
@@ -792,7 +1002,7 @@ mod tests {
         );
         check_subject(
             &[(&ungrouped, &all), (&by_region, &failed)],
-            "[aw] WARNING: plan above 3,000 members per therapist; 1 check could not be evaluated",
+            "[aw] WARNING: members per therapist 3,500 (≤ 3,000); 1 check could not be evaluated",
         );
     }
 

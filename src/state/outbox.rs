@@ -69,6 +69,21 @@ impl OutboxStats {
 }
 
 impl Tx<'_> {
+    /// The subject of the queued message `message_id`, if it is still in
+    /// the outbox: later messages of its thread keep it, so that mail
+    /// clients that thread by subject keep them together.
+    pub fn subject_of(&self, message_id: &str) -> anyhow::Result<Option<String>> {
+        use rusqlite::OptionalExtension as _;
+        Ok(self
+            .inner
+            .query_row(
+                "SELECT subject FROM outbox WHERE message_id = ?1",
+                [message_id],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
     pub fn enqueue(&self, m: &OutboxMessage) -> anyhow::Result<i64> {
         self.inner.execute(
             "INSERT INTO outbox (route, recipients, subject, text_body, html_body, message_id, in_reply_to, refs, created_at, next_attempt_at)

@@ -156,11 +156,8 @@ fn an_smtp_outage_delays_but_never_loses_or_repeats_an_alert() {
     s.run(&at(3.0));
     let mail = s.mail(&server);
     assert_eq!(mail.len(), 1, "{mail:#?}");
-    assert!(
-        mail[0].text.contains("[FIRING] region=socal-south: 3,500"),
-        "{}",
-        mail[0].text
-    );
+    let row = common::row_cells(&mail[0].text, "region=socal-south");
+    assert_eq!(row[1..3], ["FIRING", "3,500"], "{}", mail[0].text);
     assert_eq!(s.status()["outbox"]["unsent"], 0);
 }
 
@@ -179,18 +176,10 @@ fn reminders_thread_with_the_first_message_across_restarts() {
     s.run(&at(30.0));
     let mail = s.mail(&server);
     assert_eq!(mail.len(), 3, "firing, one reminder, resolved: {mail:#?}");
-    assert!(
-        mail[1].text.contains("[STILL FIRING] region=socal-south"),
-        "{}",
-        mail[1].text
-    );
-    assert!(
-        mail[2].text.contains(
-            "[RESOLVED] region=socal-south: 2,000 members per therapist, within the limit"
-        ),
-        "{}",
-        mail[2].text
-    );
+    let row = common::row_cells(&mail[1].text, "region=socal-south");
+    assert_eq!(row[1], "STILL FIRING", "{}", mail[1].text);
+    let row = common::row_cells(&mail[2].text, "region=socal-south");
+    assert_eq!(row[1..3], ["RESOLVED", "2,000"], "{}", mail[2].text);
     let first = &mail[0].message_id;
     assert!(first.starts_with("<accesswatch."), "{first}");
     for later in &mail[1..] {
@@ -287,11 +276,8 @@ fn unacknowledged_critical_alerts_escalate_once() {
         "escalated once"
     );
     let mail = s.mail(&server);
-    assert!(
-        mail[1].text.contains("[ESCALATED] region=socal-south"),
-        "{}",
-        mail[1].text
-    );
+    let row = common::row_cells(&mail[1].text, "region=socal-south");
+    assert_eq!(row[1], "ESCALATED", "{}", mail[1].text);
     assert!(
         mail[1]
             .text
@@ -365,7 +351,7 @@ fn clear_at_keeps_a_hovering_value_from_flapping() {
     s.run(&at(6.0));
     let mail = s.mail(&server);
     assert_eq!(mail.len(), 2);
-    assert!(mail[1].text.contains("[RESOLVED]"));
+    assert!(mail[1].text.contains("  RESOLVED  "));
 }
 
 #[test]
@@ -389,7 +375,7 @@ fn a_stale_source_raises_data_unavailable_and_keeps_its_alerts() {
         "{}",
         mail[1].subject
     );
-    assert!(mail[1].text.contains("[FIRING]"), "{}", mail[1].text);
+    assert!(mail[1].text.contains("  FIRING  "), "{}", mail[1].text);
     assert!(
         mail[1].text.contains("No such file or directory"),
         "{}",
@@ -414,7 +400,7 @@ fn a_stale_source_raises_data_unavailable_and_keeps_its_alerts() {
         "{}",
         mail[2].subject
     );
-    assert!(mail[2].text.contains("[RESOLVED]"), "{}", mail[2].text);
+    assert!(mail[2].text.contains("  RESOLVED  "), "{}", mail[2].text);
     let status = s.status();
     assert_eq!(status["alerts"].as_array().unwrap().len(), 1);
     assert_eq!(status["alerts"][0]["state"], "firing");
@@ -501,7 +487,7 @@ fn maintenance_windows_hold_notifications_until_they_end() {
     s.run(&at(2.5));
     let mail = s.mail(&server);
     assert_eq!(mail.len(), 1, "sent once the window ended");
-    assert!(mail[0].text.contains("[FIRING]"));
+    assert!(mail[0].text.contains("  FIRING  "));
 }
 
 #[test]
@@ -622,7 +608,7 @@ fn render_prints_both_parts_without_sending() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout.starts_with(
-            "Subject: [accesswatch] CRITICAL: region socal-south above 3,000 members per therapist"
+            "Subject: [accesswatch] CRITICAL socal-south: members per therapist 3,500 (≤ 3,000)"
         ),
         "{}",
         out.stdout
@@ -631,7 +617,7 @@ fn render_prints_both_parts_without_sending() {
     assert!(out.stdout.contains("--- text/html ---"));
     assert!(
         out.stdout
-            .contains("<td>region=socal-south</td><td>3,500</td>"),
+            .contains("<td style=\"border:1px solid #bbbbbb\">region=socal-south</td>"),
         "{}",
         out.stdout
     );

@@ -594,3 +594,17 @@ fn push(to: &mut String, text: &str) {
 pub fn plain_smtp(port: u16) -> String {
     format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"")
 }
+
+/// The cells of the row of `group` in an email's table (the plain part's
+/// columns are separated by two or more spaces): group, status, value, …
+pub fn row_cells(text: &str, group: &str) -> Vec<String> {
+    let start = text
+        .find(&format!("{group}  "))
+        .unwrap_or_else(|| panic!("no row of {group} in:\n{text}"));
+    let line = text[start..].split('\n').next().unwrap_or_default();
+    line.split("  ")
+        .map(str::trim)
+        .filter(|cell| !cell.is_empty())
+        .map(str::to_owned)
+        .collect()
+}

@@ -96,7 +96,7 @@ fn a_failing_source_never_stops_the_daemon() {
     let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
     let subject = message.subject().unwrap();
     assert!(
-        subject.starts_with("[accesswatch] CRITICAL: region socal-south above 3,000"),
+        subject.starts_with("[accesswatch] CRITICAL socal-south: members per fte 3,477 (≤ 3,000)"),
         "{subject}"
     );
     assert!(

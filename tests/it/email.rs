@@ -69,7 +69,7 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
     let message = MessageParser::default().parse(raw).expect("a MIME message");
     assert_eq!(
         message.subject(),
-        Some("[accesswatch] CRITICAL: region socal-south above 3,000 members per therapist")
+        Some("[accesswatch] CRITICAL socal-south: members per therapist 3,477 (≤ 3,000)")
     );
     assert_eq!(
         message.from().unwrap().first().unwrap().address(),
@@ -99,7 +99,6 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
         "Standard: members per therapist must be <= 3,000",
         "Citation: Plan staffing target; compare 28 CCR §1300.67.2(d)",
         "Data as of: ",
-        "- [FIRING] region=socal-south: 3,476.79 members per therapist (limit <= 3,000; 1 row)",
         "accesswatch, run of 2026-11-30 06:00 PST: 1 new alert.",
     ] {
         assert!(
@@ -107,14 +106,21 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
             "text part lacks {expected:?}:\n{text}"
         );
     }
+    // The group's row of the table: group, status, value, limit, rows.
+    let row = crate::common::row_cells(text.as_ref(), "region=socal-south");
+    assert_eq!(
+        row[..5],
+        ["region=socal-south", "FIRING", "3,476.79", "<= 3,000", "1"],
+        "{text}"
+    );
     assert!(
         !text.contains("socal-north"),
         "only breached groups are listed"
     );
     let html = message.body_html(0).unwrap();
     for expected in [
-        "<td>[FIRING] region=socal-south</td><td>3,476.79</td><td>&lt;= 3,000</td>",
-        "Citation: Plan staffing target; compare 28 CCR §1300.67.2(d)",
+        "<td style=\"border:1px solid #bbbbbb\">region=socal-south</td><td bgcolor=\"#b3261e\" style=\"border:1px solid #bbbbbb;background-color:#b3261e;color:#ffffff;font-weight:bold\">FIRING</td><td style=\"border:1px solid #bbbbbb\">3,476.79</td>",
+        "<strong>Citation:</strong> Plan staffing target; compare 28 CCR §1300.67.2(d)",
     ] {
         assert!(
             html.contains(expected),
@@ -393,7 +399,7 @@ fn file_transport_writes_complete_eml_files() {
     let message = MessageParser::default().parse(&raw).unwrap();
     assert_eq!(
         message.subject(),
-        Some("[accesswatch] CRITICAL: region socal-south above 3,000 members per therapist")
+        Some("[accesswatch] CRITICAL socal-south: members per therapist 3,477 (≤ 3,000)")
     );
     assert!(message.body_text(0).unwrap().contains("3,476.79"));
 }

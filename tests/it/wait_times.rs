@@ -107,22 +107,38 @@ fn csv_report_fields_and_email_sentence() {
     let message = MessageParser::default().parse(&raw).unwrap();
     assert_eq!(
         message.subject(),
-        Some(
-            "[accesswatch] CRITICAL: region socal-south below 70 % of requests offered an appointment within 10 business days"
-        )
+        Some("[accesswatch] CRITICAL socal-south: therapy initial visit 60 % (target 70 %)")
     );
-    let text = message.body_text(0).unwrap().replace('\n', " ");
-    let sentence = "within 10 business days of the request: 60 % of 5 requests in socal-south met it (target 70 %); \
-                    1 member is still waiting past the limit. 28 CCR §1300.67.2.2(c)(5); H&S Code §1367.03(a)(5); \
-                    SB 221 (2021) for SUD (law; confidence V:";
-    assert!(text.contains(sentence), "{text}");
+    let body = message.body_text(0).unwrap();
+    // The group's row: rate, target, requests measured, members waiting
+    // past the limit, median and 90th-percentile wait.
+    let row = crate::common::row_cells(&body, "region=socal-south");
+    assert_eq!(
+        row[..8],
+        [
+            "region=socal-south",
+            "FIRING",
+            "60 %",
+            "70 %",
+            "5",
+            "1",
+            "10 business days",
+            "19 business days"
+        ],
+        "{body}"
+    );
+    let text = body.replace('\n', " ");
+    // The citation once per check, with its basis and confidence.
+    let citation = "28 CCR §1300.67.2.2(c)(5); H&S Code §1367.03(a)(5); SB 221 (2021) for SUD \
+                    (standard ca-dmhc/non-urgent-mh-initial, law; confidence V:";
+    assert_eq!(text.matches(citation).count(), 1, "{text}");
     assert!(
         !text.contains("R1") && !text.contains("R4"),
         "no record identifiers in email"
     );
     let html = message.body_html(0).unwrap();
     assert!(
-        html.contains("60 % of 5 requests in socal-south met it"),
+        html.contains(">60 %</td>") && html.contains(">70 %</td>"),
         "{html}"
     );
 }
@@ -244,7 +260,9 @@ fn rejected_rows_are_in_the_email_by_count_and_reason() {
     assert!(text.contains(fact), "{text}");
     let html = message.body_html(0).unwrap();
     assert!(
-        html.contains("Rejected rows: 2 rows rejected (row 10: `requested_at` is not a timestamp"),
+        html.contains(
+            "<strong>Rejected rows:</strong> 2 rows rejected (row 10: `requested_at` is not a timestamp"
+        ),
         "{html}"
     );
     let raw = String::from_utf8_lossy(&raw);
