@@ -195,9 +195,8 @@ fn check_period(id: &str, check: Option<&Check>, series: Vec<Series>) -> CheckPe
     }
 }
 
-/// Runs without a result grouped into periods: a run that did evaluate
-/// (any other recorded time) is not in between, as failures are the
-/// check's only records at their times.
+/// The runs in which a check could not be evaluated, grouped into
+/// periods: failed runs at most a day apart make one period.
 fn outages(check_id: &str, source: &str, failures: &[crate::state::CheckFailure]) -> Vec<Outage> {
     let mut outages: Vec<Outage> = Vec::new();
     for failure in failures {
