@@ -73,6 +73,9 @@ pub struct Check {
     pub citation: Option<String>,
     pub source: String,
     pub group_by: Vec<String>,
+    /// A row with no value for a `group_by` field is rejected (counted and
+    /// shown with its reason) instead of counted in the group "no FIELD".
+    pub require_labels: bool,
     /// What the value measures, for subjects: "members per therapist".
     pub metric: String,
     pub rule: Rule,
@@ -196,4 +199,15 @@ pub struct Route {
     /// Receives every alert that no other route received (and nothing
     /// else); `checks`, `severities` and `labels` are then empty.
     pub fallback: bool,
+    /// A critical alert this route follows that has fired this long
+    /// without an acknowledgement is told, once, to another route.
+    pub escalation: Option<Escalation>,
+}
+
+/// `escalate_after` and `escalate_to` of a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    pub after: chrono::Duration,
+    /// The name of the route told.
+    pub to: String,
 }

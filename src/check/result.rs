@@ -42,9 +42,17 @@ pub struct CheckResult {
     /// Why the check could not be evaluated at all.
     pub error: Option<String>,
     pub data_time: Option<DateTime<Utc>>,
+    /// Where `data_time` comes from when it is not read from the data
+    /// ("file modified"): a copied file has the copy's time. `None` when a
+    /// field of the data says it (`time_field`).
+    pub data_time_origin: Option<&'static str>,
     pub evaluated_at: DateTime<Utc>,
-    /// The first few rows a wait-time check could not count, with why.
+    /// The first few rows the check could not count, with why.
     pub rejected_rows: Vec<String>,
+    /// Rows rejected before they reached a group (no value for a
+    /// `group_by` field with `require_labels`); the groups' own counts
+    /// hold the rest.
+    pub rejected_without_group: u64,
     /// The standard of a wait-time check.
     pub standard: Option<Standard>,
 }
@@ -78,8 +86,43 @@ impl GroupResult {
     pub fn label_text(&self) -> String {
         label_text(&self.labels)
     }
+
+    /// The labels for people ([`label_words`]).
+    pub fn label_words(&self) -> String {
+        label_words(&self.labels)
+    }
 }
 
+/// The label value of a row that has none for a `group_by` field: its
+/// group's key in the state store. People read it as "no region"
+/// ([`label_words`]).
+pub const NO_LABEL: &str = "(none)";
+
+/// A group's labels for people: `region=socal-south`, and for a label the
+/// rows did not have, `no region`; `all` for an ungrouped check.
+pub fn label_words(labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return "all".to_owned();
+    }
+    labels
+        .iter()
+        .map(|(k, v)| match v.as_str() {
+            NO_LABEL => format!("no {}", k.replace('_', " ")),
+            _ => format!("{k}={v}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One label value for people: the value, or "no region".
+pub fn label_value_words(key: &str, value: &str) -> String {
+    match value {
+        NO_LABEL => format!("no {}", key.replace('_', " ")),
+        _ => value.to_owned(),
+    }
+}
+
+/// The group key: `region=socal-south, network=hmo`, or `all`.
 pub fn label_text(labels: &BTreeMap<String, String>) -> String {
     if labels.is_empty() {
         return "all".to_owned();
@@ -109,8 +152,10 @@ pub fn empty_result(check: &Check, now: DateTime<Utc>) -> CheckResult {
         groups: Vec::new(),
         error: None,
         data_time: None,
+        data_time_origin: None,
         evaluated_at: now,
         rejected_rows: Vec::new(),
+        rejected_without_group: 0,
         standard,
     }
 }

@@ -46,6 +46,71 @@ const NICKNAMES: &[&str] = &[
     "@hourly",
 ];
 
+/// The crontab(5) form of a six-field (seconds first) or Quartz (seconds
+/// first, `?`, weekdays 1-7 from Sunday, an optional year) expression, as
+/// far as one exists: `0 0 6 ? * MON-FRI` is `0 6 * * 1-5`. `None` when
+/// the seconds are not 0, the year is not `*`, or a field uses Quartz
+/// syntax crontab lacks (`L`, `W`, `#`).
+pub fn crontab_equivalent(expression: &str) -> Option<String> {
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    let (seconds, rest) = match fields.len() {
+        6 => (fields[0], &fields[1..6]),
+        7 if matches!(fields[6], "*" | "?") => (fields[0], &fields[1..6]),
+        _ => return None,
+    };
+    if seconds != "0" || rest.iter().any(|f| f.contains(['L', 'W', '#'])) {
+        return None;
+    }
+    let [minute, hour, day, month, weekday] = rest else {
+        return None;
+    };
+    let star = |f: &str| {
+        if f == "?" {
+            "*".to_owned()
+        } else {
+            f.to_owned()
+        }
+    };
+    // Quartz (which has `?`) numbers weekdays 1-7 from Sunday, crontab and
+    // other six-field dialects 0-6; crontab takes the names too, but
+    // numbers read better next to the other fields.
+    let quartz = rest.contains(&"?");
+    let mut crontab_weekday = String::new();
+    let mut number = String::new();
+    let mut after_slash = false;
+    let flush = |number: &mut String, out: &mut String, step: bool| {
+        if let Ok(n) = number.parse::<u8>() {
+            let shift = !step && (1..=7).contains(&n);
+            out.push_str(&if shift { n - 1 } else { n }.to_string());
+        }
+        number.clear();
+    };
+    let mut names = star(weekday).to_uppercase();
+    for (index, name) in ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+        .iter()
+        .enumerate()
+    {
+        // Written in the numbering of the dialect, converted below.
+        names = names.replace(name, &(index + usize::from(quartz)).to_string());
+    }
+    for c in names.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        flush(&mut number, &mut crontab_weekday, after_slash || !quartz);
+        after_slash = c == '/';
+        crontab_weekday.push(c);
+    }
+    flush(&mut number, &mut crontab_weekday, after_slash || !quartz);
+    let weekday = crontab_weekday;
+    Some(format!(
+        "{minute} {hour} {} {} {weekday}",
+        star(day),
+        star(month)
+    ))
+}
+
 impl Schedule {
     /// Parses a crontab(5) expression. The error is a sentence for the
     /// operator, saying what is accepted.
@@ -68,9 +133,14 @@ impl Schedule {
         } else {
             let fields = trimmed.split_whitespace().count();
             if fields != 5 {
+                let hint = crontab_equivalent(trimmed).map_or_else(String::new, |c| {
+                    format!(
+                        "; read with seconds first (Quartz, Spring), that is {c:?} in crontab(5)"
+                    )
+                });
                 return Err(format!(
                     "a schedule has 5 fields (minute hour day-of-month month day-of-week), \
-                     as in crontab(5); {expression:?} has {fields}"
+                     as in crontab(5); {expression:?} has {fields}{hint}"
                 ));
             }
         }
@@ -128,6 +198,26 @@ impl Schedule {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn six_field_and_quartz_expressions_have_a_crontab_equivalent() {
+        let check = |quartz: &str, crontab: Option<&str>| {
+            assert_eq!(crontab_equivalent(quartz).as_deref(), crontab, "{quartz}");
+        };
+        check("0 0 6 ? * MON-FRI", Some("0 6 * * 1-5"));
+        check("0 30 7 * * *", Some("30 7 * * *"));
+        check("0 0 6 ? * 2-6", Some("0 6 * * 1-5"));
+        check("0 0 6 ? * 1,7", Some("0 6 * * 0,6"));
+        check("0 0 6 ? * */2", Some("0 6 * * */2"));
+        // Without `?` it is not Quartz: weekdays are numbered as in crontab.
+        check("0 0 6 * * 1-5", Some("0 6 * * 1-5"));
+        check("0 0 6 * * MON-FRI", Some("0 6 * * 1-5"));
+        check("0 0 6 ? * MON-FRI 2026", None);
+        check("0 0 6 ? * MON-FRI *", Some("0 6 * * 1-5"));
+        check("30 0 6 * * *", None);
+        check("0 0 6 L * ?", None);
+        check("0 6 * *", None);
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -34,7 +34,18 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate the configuration; print every problem, or a summary.
-    CheckConfig,
+    /// Warns about files, hosts and databases that cannot be reached now.
+    CheckConfig {
+        /// Also fetch every source once and connect to the mail server
+        /// (EHLO and AUTH, nothing sent); exit 1 if one fails.
+        #[arg(long)]
+        connect: bool,
+        /// Read `*_credential` secrets from DIR (systemd's credentials are
+        /// only there for the service). Without it, outside systemd, they
+        /// are not read and `check-config` says where the service gets them.
+        #[arg(long, value_name = "DIR")]
+        credentials_directory: Option<std::path::PathBuf>,
+    },
     /// Run the daemon, or with --once run every check once and report.
     Run(RunArgs),
     /// Show the current alerts and the email outbox from the state file.

@@ -18,7 +18,10 @@ use crate::{daemon, logging};
 
 pub async fn dispatch(args: Args) -> Exit {
     match args.command {
-        Command::CheckConfig => check_config(&args.config),
+        Command::CheckConfig {
+            connect,
+            credentials_directory,
+        } => check_config(&args.config, connect, credentials_directory).await,
         Command::Run(run) if run.once => run_once(&args.config, &run).await,
         Command::Run(_) => run_daemon(&args.config).await,
         Command::SendTestEmail { to } => send_test_email(&args.config, to).await,
@@ -88,9 +91,9 @@ pub async fn dispatch(args: Args) -> Exit {
         Command::Standards { json } => {
             let catalog = crate::check::standards::catalog();
             if json {
-                println!("{}", crate::check::standards::to_json(&catalog));
+                outln!("{}", crate::check::standards::to_json(&catalog));
             } else {
-                print!("{}", crate::check::standards::render_text(&catalog));
+                out!("{}", crate::check::standards::render_text(&catalog));
             }
             Exit::OK
         }
@@ -98,7 +101,11 @@ pub async fn dispatch(args: Args) -> Exit {
 }
 
 fn load(path: &std::path::Path) -> Option<Config> {
-    match Config::load(path) {
+    load_with(path, &crate::config::Credentials::Environment)
+}
+
+fn load_with(path: &std::path::Path, credentials: &crate::config::Credentials) -> Option<Config> {
+    match Config::load_with(path, credentials) {
         Ok(config) => Some(config),
         Err(errors) => {
             eprintln!("{errors}");
@@ -113,12 +120,44 @@ fn load(path: &std::path::Path) -> Option<Config> {
     }
 }
 
-fn check_config(path: &std::path::Path) -> Exit {
-    let Some(config) = load(path) else {
+async fn check_config(
+    path: &std::path::Path,
+    connect: bool,
+    credentials_directory: Option<std::path::PathBuf>,
+) -> Exit {
+    let credentials = match credentials_directory {
+        Some(dir) => crate::config::Credentials::Directory(dir),
+        None => crate::config::Credentials::IfAvailable,
+    };
+    let Some(config) = load_with(path, &credentials) else {
         return Exit::FAILURE;
     };
-    print!("{}", operator::config_summary(&config, Utc::now()));
-    Exit::OK
+    // Warnings go to stderr, one per line, and never fail the check: the
+    // file may be right for the machine it will run on.
+    for warning in crate::cli::preflight::warnings(&config).await {
+        eprintln!("{warning}");
+    }
+    out!("{}", operator::config_summary(&config, Utc::now()));
+    if !connect {
+        return Exit::OK;
+    }
+    let unread = config
+        .probes
+        .iter()
+        .any(|p| matches!(p.probe, crate::config::Probe::Credential { .. }));
+    if unread {
+        outln!(
+            "\nconnections: not tried: some credentials were not read (see the warnings); \
+             give --credentials-directory DIR or run it where $CREDENTIALS_DIRECTORY is set"
+        );
+        return Exit::FAILURE;
+    }
+    let (lines, all_ok) = crate::cli::preflight::connect(&config, Utc::now()).await;
+    outln!("\nconnections:");
+    for line in lines {
+        outln!("  {line}");
+    }
+    if all_ok { Exit::OK } else { Exit::FAILURE }
 }
 
 async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
@@ -167,9 +206,12 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     else {
         return Exit::UNKNOWN;
     };
+    for warning in report::future_data(as_of, &outcome.results, config.daemon.time_zone) {
+        eprintln!("accesswatch: {warning}");
+    }
     match args.report {
-        ReportFormat::Json => println!("{}", report::json(as_of, &outcome.results, &recent)),
-        ReportFormat::Text => print!(
+        ReportFormat::Json => outln!("{}", report::json(as_of, &outcome.results, &recent)),
+        ReportFormat::Text => out!(
             "{}",
             report::text(as_of, &outcome.results, config.daemon.time_zone)
         ),
@@ -228,13 +270,13 @@ async fn notify_once(
         &outcome.results,
         &outcome.sources,
         outcome.as_of,
-        &mail::host_name(),
     )?;
     crate::notify::delivery::deliver_due(
         store,
         outgoing,
         None,
         &crate::check::clock::Clock::new(Utc::now),
+        &crate::notify::delivery::InFlight::default(),
     )
     .await?;
     Ok((store.outbox_stats()?.unsent as usize, recorded.untold))
@@ -321,7 +363,7 @@ async fn send_test_email(path: &std::path::Path, to: Option<String>) -> Exit {
     let message = mail::test_email(&mailer.describe(), &host);
     match mailer.send(&config.email.from, &recipients, &message).await {
         Ok(()) => {
-            println!(
+            outln!(
                 "sent a test message to {} through {}",
                 recipients.join(", "),
                 mailer.describe()
@@ -359,15 +401,16 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
     };
     let after = config.alerting.undeliverable_after;
     if json {
-        println!(
+        outln!(
             "{}",
             operator::status_json(&episodes, &outbox, &view, now, after)
         );
     } else {
-        print!(
+        out!(
             "{}",
             operator::status_text(
                 &episodes,
+                &config.checks,
                 &outbox,
                 &view,
                 now,
@@ -393,7 +436,7 @@ fn ack(
     let now = Utc::now();
     let until = match (until, clear) {
         (_, true) => None,
-        (Some(text), false) => match operator::parse_until(text, now) {
+        (Some(text), false) => match operator::parse_until(text, now, config.daemon.time_zone) {
             Ok(t) => Some(t),
             Err(e) => {
                 eprintln!("accesswatch: {e}");
@@ -417,12 +460,11 @@ fn ack(
         }
         Ok(acked) => {
             match until {
-                Some(t) => println!(
-                    "acknowledged {} alert(s) of {check} until {} by {by}",
-                    acked.episodes,
-                    t.to_rfc3339()
+                Some(t) => out!(
+                    "{}",
+                    operator::ack_text(check, &acked, t, by, config.daemon.time_zone)
                 ),
-                None => println!(
+                None => outln!(
                     "cleared the acknowledgement of {} alert(s) of {check}",
                     acked.episodes
                 ),
@@ -465,15 +507,15 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
         .unwrap_or_default();
     match operator::render_check(&config, result, &labels, now) {
         operator::Rendering::Email(email) => {
-            println!("Subject: {}\n", email.subject);
-            println!("--- text/plain ---\n{}", email.text);
-            println!("--- text/html ---\n{}", email.html);
-            print!("{}", operator::trend_lines(result, &labels, &recent));
+            outln!("Subject: {}\n", email.subject);
+            outln!("--- text/plain ---\n{}", email.text);
+            outln!("--- text/html ---\n{}", email.html);
+            out!("{}", operator::trend_lines(result, &labels, &recent));
             Exit::OK
         }
         operator::Rendering::Healthy(lines) => {
-            print!("{lines}");
-            print!("{}", operator::trend_lines(result, &labels, &recent));
+            out!("{lines}");
+            out!("{}", operator::trend_lines(result, &labels, &recent));
             Exit::OK
         }
         operator::Rendering::NoSuchGroup(why) => {

@@ -5,6 +5,18 @@
 //! `check-config` summary). This is the top of the crate: nothing imports
 //! it.
 
+/// `print!` for the commands: a closed stdout (`accesswatch standards |
+/// head`) ends the output quietly instead of panicking, and the command
+/// goes on (`run --once --notify` still sends its alerts).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` for the commands, like [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 pub mod args;
 pub mod commands;
 pub mod evidence;
@@ -12,4 +24,22 @@ pub mod exit;
 pub mod operator;
 pub mod period;
 pub mod period_html;
+pub mod preflight;
 pub mod report;
+
+/// Writes to stdout; a reader that went away (broken pipe) is not an
+/// error, any other failure is said once on stderr.
+pub fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "accesswatch: cannot write to standard output: {e}"
+            );
+        }
+    }
+}

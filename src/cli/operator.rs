@@ -10,15 +10,16 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use crate::check::CheckResult;
 use crate::check::Rule;
 use crate::check::history::{Note, Point, Series, Trend};
+use crate::check::standards::Measure;
+use crate::check::{Check, CheckResult};
 use crate::check::{Episode, Phase};
 use crate::config::Config;
 use crate::notify::spec::Transport;
 use crate::notify::{Digest, DigestItem, chart, render};
 use crate::source::spec::Location;
-use crate::state::OutboxStats;
+use crate::state::{Acked, OutboxStats};
 
 fn local(t: DateTime<Utc>, zone: Tz) -> String {
     t.with_timezone(&zone)
@@ -136,8 +137,42 @@ pub fn status_json(
     })
 }
 
+/// An alert's last value and its limit in the check's units: "59.9 %
+/// (target 70 %)" for a share of requests, "3,476.79 members per therapist
+/// (limit <= 3,000)" otherwise. A data-unavailable alert (no check) counts
+/// hours of failing fetches.
+fn value_and_limit(
+    check_id: &str,
+    check: Option<&Check>,
+    value: Option<f64>,
+    limit: f64,
+) -> String {
+    let share = check.is_some_and(
+        |c| matches!(&c.rule, Rule::TimelyAccess(w) if w.measure == Measure::ShareWithinLimit),
+    );
+    if share {
+        let value = value.map_or_else(|| "?".to_owned(), render::percent);
+        return format!("{value} (target {}", render::percent(limit));
+    }
+    let value = value.map_or_else(|| "?".to_owned(), render::number);
+    match check {
+        Some(c) => format!(
+            "{value} {} (limit {} {}",
+            c.metric,
+            c.comparison.op.as_str(),
+            render::number(limit)
+        ),
+        None if check_id.starts_with(crate::alerts::record::DATA_UNAVAILABLE) => format!(
+            "{value} hours failing (limit {} hours",
+            render::number(limit)
+        ),
+        None => format!("{value} (limit {}", render::number(limit)),
+    }
+}
+
 pub fn status_text(
     episodes: &[Episode],
+    checks: &[Check],
     outbox: &OutboxStats,
     view: &StatusView,
     now: DateTime<Utc>,
@@ -152,18 +187,22 @@ pub fn status_text(
     for e in episodes {
         let state = e.phase.as_str().to_uppercase();
         let since = local(e.firing_since.unwrap_or(e.started_at), zone);
-        let value = e.last_value.map_or_else(|| "?".to_owned(), render::number);
+        let check = checks.iter().find(|c| c.id == e.check_id);
         let _ = write!(
             out,
-            "  {:<8} {} {} since {since}; last {value} (limit {}, {})",
+            "  {:<8} {} {} since {since}; last {}, {})",
             state,
             e.check_id,
-            e.group_key,
-            render::number(e.last_limit),
+            crate::check::result::label_words(&e.labels),
+            value_and_limit(&e.check_id, check, e.last_value, e.last_limit),
             e.last_status.as_str()
         );
+        // Reminders are muted while acknowledged: a reminder due before
+        // the acknowledgement ends is not sent then.
+        let acked_until = e.ack_until.filter(|until| *until > now);
         if e.phase == Phase::Firing
             && let Some(next) = e.next_reminder_at
+            && acked_until.is_none_or(|until| next > until)
         {
             let _ = write!(out, "; next reminder {}", local(next, zone));
         }
@@ -256,7 +295,7 @@ pub fn render_check(
                     .map_or("no value".to_owned(), |v| render::value_text(result, v));
                 format!(
                     "group {} is ok ({value}, limit {} {}): nothing would be sent\n",
-                    crate::check::result::label_text(&g.labels),
+                    crate::check::result::label_words(&g.labels),
                     check.comparison.op.as_str(),
                     render::value_text(result, g.limit),
                 )
@@ -306,7 +345,7 @@ fn missing_group(
     if found {
         return None;
     }
-    let groups: Vec<String> = result.groups.iter().map(|g| g.label_text()).collect();
+    let groups: Vec<String> = result.groups.iter().map(|g| g.label_words()).collect();
     Some(format!(
         "no group {}; groups are: {}",
         crate::check::result::label_text(labels),
@@ -318,16 +357,59 @@ fn missing_group(
     ))
 }
 
-/// `--until`: RFC 3339, or a duration from `now` like "24h" or "3d".
-pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.to_utc());
+/// `--until`: RFC 3339, or a duration from `now` like "24h" or "3d"; a
+/// time that has passed is refused.
+pub fn parse_until(text: &str, now: DateTime<Utc>, zone: Tz) -> Result<DateTime<Utc>, String> {
+    let until = match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.to_utc(),
+        Err(_) => {
+            let duration = crate::config::parse_duration(text).map_err(|e| {
+                if humantime::parse_duration(text).is_ok() {
+                    format!("--until {e}")
+                } else {
+                    format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h")
+                }
+            })?;
+            chrono::Duration::from_std(duration)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d))
+                .ok_or_else(|| {
+                    format!("--until {text:?} is too far in the future: give a nearer time")
+                })?
+        }
+    };
+    if until <= now {
+        return Err(format!(
+            "--until {text:?} is {}, which has passed (it is {} now): give a later time or a duration like 24h; --clear removes an acknowledgement",
+            local(until, zone),
+            local(now, zone)
+        ));
     }
-    humantime::parse_duration(text)
-        .ok()
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .map(|d| now + d)
-        .ok_or_else(|| format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h"))
+    Ok(until)
+}
+
+/// What `ack` did, in the daemon's zone: how many alerts, until when, and
+/// whose acknowledgements in force it replaced.
+pub fn ack_text(check: &str, acked: &Acked, until: DateTime<Utc>, by: &str, zone: Tz) -> String {
+    let mut out = format!(
+        "acknowledged {} alert(s) of {check} until {} by {by}\n",
+        acked.episodes,
+        local(until, zone)
+    );
+    let mut replaced: BTreeMap<(&str, DateTime<Utc>), Vec<&str>> = BTreeMap::new();
+    for (who, when, group) in &acked.replaced {
+        replaced.entry((who, *when)).or_default().push(group);
+    }
+    for ((who, when), groups) in replaced {
+        let _ = writeln!(
+            out,
+            "replaced the acknowledgement by {who} until {} of {} alert(s): {}",
+            local(when, zone),
+            groups.len(),
+            groups.join("; ")
+        );
+    }
+    out
 }
 
 /// The one-screen summary printed by `check-config`.

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::check::Severity;
 use crate::check::history::{Point, Series, Trend, trend_with};
+use crate::check::standards::{Basis, Measure, Requirement};
 use crate::check::{CheckResult, GroupResult, Status};
 use crate::cli::exit::Exit;
 use crate::notify::render::{value_text, wait_sentence};
@@ -46,6 +47,37 @@ fn json_number(value: Option<f64>) -> Value {
     value
         .filter(|v| v.is_finite())
         .map_or(Value::Null, |v| json!(v))
+}
+
+/// One warning per source whose data time is after `as_of`: the run is
+/// meant to see the world as of then, and this data is from later (often a
+/// file copied since, whose modification time is the copy's).
+pub fn future_data(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> Vec<String> {
+    let local = |t: DateTime<Utc>| {
+        t.with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    results
+        .iter()
+        .filter_map(|r| Some((r, r.data_time.filter(|t| *t > as_of)?)))
+        .filter(|(r, _)| seen.insert(r.source.clone()))
+        .map(|(r, data_time)| {
+            let advice = match r.data_time_origin {
+                Some(origin) => format!(
+                    " ({origin}, not read from the data; set `time_field` on the source to use a time the data carries)"
+                ),
+                None => String::new(),
+            };
+            format!(
+                "warning: the data of source {:?} is as of {}{advice}, after the run's time {}",
+                r.source,
+                local(data_time),
+                local(as_of)
+            )
+        })
+        .collect()
 }
 
 /// The trend of group `g` of `r` as of this run: the recorded `recent`
@@ -106,6 +138,7 @@ pub fn json(as_of: DateTime<Utc>, results: &[CheckResult], recent: &[Series]) ->
                 "limit": r.comparison.limit,
                 "citation": r.citation,
                 "data_time": r.data_time.map(time),
+                "data_time_origin": r.data_time_origin,
                 "groups": groups,
                 "error": r.error,
                 "rejected_rows": r.rejected_rows,
@@ -178,14 +211,47 @@ pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
             Status::NotInForce => "NOT IN FORCE".to_owned(),
         };
         let _ = writeln!(out, "\n{state:<9} {} ({})", r.title, r.id);
+        if let Some(standard) = r.standard.as_ref().filter(|s| s.basis == Basis::Benchmark) {
+            let _ = writeln!(
+                out,
+                "          {}: a benchmark, not law ({})",
+                standard.id, standard.citation
+            );
+        }
+        if let Some(data_time) = r.data_time {
+            let origin = r
+                .data_time_origin
+                .map_or(String::new(), |o| format!("{o} "));
+            let _ = writeln!(
+                out,
+                "          data as of {origin}{} (source {})",
+                data_time.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z"),
+                r.source
+            );
+        }
         if let Some(error) = &r.error {
             let _ = writeln!(out, "          {error}");
         }
         for rejected in &r.rejected_rows {
             let _ = writeln!(out, "          rejected {rejected}");
         }
+        // A share reads as "60 %"; any other value carries its metric.
+        let share = matches!(
+            r.standard.as_ref().map(|s| &s.rule),
+            Some(Requirement::WaitTime {
+                measure: Measure::ShareWithinLimit,
+                ..
+            })
+        );
+        let unit = if share {
+            String::new()
+        } else {
+            format!(" {}", r.metric)
+        };
         for g in &r.groups {
-            let value = g.value.map_or_else(|| "?".to_owned(), |v| value_text(r, v));
+            let value = g
+                .value
+                .map_or_else(|| "?".to_owned(), |v| value_text(r, v) + &unit);
             let mark = match g.status {
                 Status::Ok => "ok",
                 Status::Breach => "BREACH",
@@ -195,7 +261,7 @@ pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
             let _ = writeln!(
                 out,
                 "          {mark:<8} {}: {value} (healthy {} {})",
-                g.label_text(),
+                g.label_words(),
                 r.comparison.op.as_str(),
                 value_text(r, g.limit)
             );

@@ -175,9 +175,22 @@ fn read_table<T: DeserializeOwned>(
             for path in unknown {
                 let key_span = locate_key(item, &path).unwrap_or(span.clone());
                 let dotted = path.join(".");
+                // Top-level keys only: the fields of nested tables are not
+                // known here.
+                let nearest = match path.as_slice() {
+                    [key] => super::suggest::nearest(
+                        key,
+                        super::suggest::field_names::<T>().iter().copied(),
+                    ),
+                    _ => None,
+                };
+                let advice = nearest.map_or_else(
+                    || "remove it or check its spelling".to_owned(),
+                    |name| format!("did you mean `{name}`?"),
+                );
                 problems.push(Problem::new(
                     key_span,
-                    format!("unknown key `{dotted}` in {section}: remove it or check its spelling"),
+                    format!("unknown key `{dotted}` in {section}: {advice}"),
                 ));
             }
         }

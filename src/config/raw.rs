@@ -24,6 +24,17 @@ pub struct RawDaemon {
     pub log_filter: Option<S<String>>,
     pub schedule: Option<S<String>>,
     pub listen: Option<S<String>>,
+    pub public_url: Option<S<String>>,
+    pub web: Option<RawWeb>,
+}
+
+/// `[daemon.web]`: who may read the pages and metrics, and TLS (as
+/// Prometheus's web configuration has them).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWeb {
+    pub basic_auth_users: Option<BTreeMap<String, S<String>>>,
+    pub tls_cert_file: Option<S<String>>,
+    pub tls_key_file: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +42,7 @@ pub struct RawEmail {
     pub transport: Option<S<String>>,
     pub from: Option<S<String>>,
     pub subject_prefix: Option<S<String>>,
+    pub message_id_domain: Option<S<String>>,
     // smtp
     pub host: Option<S<String>>,
     pub port: Option<S<i64>>,
@@ -55,6 +67,7 @@ pub struct RawSource {
     pub fields: Option<BTreeMap<String, S<String>>>,
     pub values: Option<BTreeMap<String, BTreeMap<String, S<String>>>>,
     pub time_field: Option<S<String>>,
+    pub require_labels: Option<S<bool>>,
     pub max_stale: Option<S<String>>,
     pub csv_delimiter: Option<S<String>>,
     // file
@@ -99,6 +112,7 @@ pub struct RawCheck {
     pub schedule: Option<S<String>>,
     pub time_zone: Option<S<String>>,
     pub group_by: Option<S<Vec<S<String>>>>,
+    pub require_labels: Option<S<bool>>,
     pub metric: Option<S<String>>,
     pub op: Option<S<String>>,
     pub limit: Option<S<f64>>,
@@ -165,4 +179,6 @@ pub struct RawRoute {
     pub severities: Option<S<Vec<S<String>>>>,
     pub labels: Option<BTreeMap<String, S<String>>>,
     pub fallback: Option<S<bool>>,
+    pub escalate_after: Option<S<String>>,
+    pub escalate_to: Option<S<String>>,
 }

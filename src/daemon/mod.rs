@@ -21,12 +21,15 @@ pub mod heartbeat;
 pub mod metrics;
 pub mod run;
 pub mod serve;
+pub mod supervise;
 pub mod systemd;
+pub mod web;
 
 use heartbeat::Heartbeat;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use supervise::{RESTART_PAUSE, supervise};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc, watch};
@@ -130,7 +133,6 @@ struct JobContext {
     runs: Arc<RunLocks>,
     generation: CancellationToken,
     shutdown: CancellationToken,
-    host: Arc<str>,
     max_sleep: Duration,
 }
 
@@ -154,6 +156,7 @@ pub async fn run(
     let metrics = Arc::new(crate::daemon::metrics::Metrics::default());
     if let Some(address) = config.daemon.listen {
         let served = crate::daemon::serve::ServeState {
+            zone: config.daemon.time_zone,
             metrics: metrics.clone(),
             store: store.clone(),
             heartbeat: heartbeat.clone(),
@@ -161,21 +164,31 @@ pub async fn run(
                 + Duration::from_secs(60),
             undeliverable_after: config.alerting.undeliverable_after,
         };
-        tracker.spawn(crate::daemon::serve::start(address, served, shutdown.clone()).await?);
+        tracker.spawn(
+            crate::daemon::serve::start(address, served, &config.daemon.web, shutdown.clone())
+                .await?,
+        );
     }
     // One delivery worker for the life of the process: a reload swaps
     // the settings it reads, never starts a second sender.
     let wake = Arc::new(Notify::new());
-    tracker.spawn(
-        crate::notify::delivery::worker(
-            store.clone(),
-            outgoing_now,
-            wake.clone(),
-            shutdown.clone(),
-            crate::check::clock::Clock::new(Utc::now),
-        )
-        .instrument(info_span!("delivery")),
-    );
+    let delivery = {
+        let (store, wake, shutdown) = (store.clone(), wake.clone(), shutdown.clone());
+        let in_flight = heartbeat.delivery.clone();
+        move || {
+            crate::notify::delivery::worker(
+                store.clone(),
+                outgoing_now.clone(),
+                wake.clone(),
+                shutdown.clone(),
+                crate::check::clock::Clock::new(Utc::now),
+                in_flight.clone(),
+            )
+            .instrument(info_span!("delivery"))
+        }
+    };
+    let stop = shutdown.clone();
+    tracker.spawn(async move { supervise("delivery", RESTART_PAUSE, &stop, delivery).await });
     let runs = Arc::new(RunLocks::default());
     let shared = Lasting {
         store: &store,
@@ -272,7 +285,6 @@ fn start_generation(
         runs: shared.runs.clone(),
         generation: generation.clone(),
         shutdown: shared.shutdown.clone(),
-        host: crate::notify::mail::host_name().into(),
         max_sleep: shared
             .watchdog
             .map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)),
@@ -393,15 +405,39 @@ async fn start_jobs(
     if run_at_start {
         let span = info_span!("job", job = "start-up");
         services.heartbeat.beat("start-up");
-        run_and_log(&services, &services.config.checks, started, None)
-            .instrument(span)
-            .await;
+        let context = services.clone();
+        let run = async move {
+            run_and_log(&context, &context.config.checks, started, None).await;
+        };
+        // A panic in the start-up run is logged; the jobs start anyway.
+        supervise("start-up", Duration::ZERO, &services.shutdown, {
+            let mut once = Some(run.instrument(span));
+            move || {
+                let run = once.take();
+                async move {
+                    if let Some(run) = run {
+                        run.await;
+                    }
+                }
+            }
+        })
+        .await;
         services.heartbeat.clear();
     }
     for job in jobs {
         let span = info_span!("job", job = %job.name());
         services.heartbeat.beat(&job.name());
-        tracker.spawn(job_loop(job, started, services.clone()).instrument(span));
+        let name = job.name();
+        let context = services.clone();
+        // The first loop counts from the start-up run; one started again
+        // after a panic waits for the next tick from then.
+        let mut last_run = Some(started);
+        let start = move || {
+            let last = last_run.take().unwrap_or_else(Utc::now);
+            job_loop(job.clone(), last, context.clone()).instrument(span.clone())
+        };
+        let shutdown = services.shutdown.clone();
+        tracker.spawn(async move { supervise(&name, RESTART_PAUSE, &shutdown, start).await });
     }
 }
 
@@ -472,7 +508,6 @@ async fn run_and_log(
         &outcome.results,
         &outcome.sources,
         due,
-        &services.host,
     );
     let queued = match queued {
         Ok(recorded) => recorded.queued,
@@ -585,6 +620,7 @@ mod tests {
             citation: None,
             source: "s".to_owned(),
             group_by: Vec::new(),
+            require_labels: false,
             metric: "m".to_owned(),
             rule: Rule::Freshness { field: None },
             comparison: Comparison {

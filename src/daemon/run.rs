@@ -89,6 +89,10 @@ pub async fn run(
                     }
                 }
             };
+            let mut result = result;
+            result.data_time_origin = config
+                .source(&check.source)
+                .and_then(SourceSpec::data_time_origin);
             log_result(&result);
             result
         })

@@ -48,9 +48,29 @@ pub fn evaluate(check: &Check, table: Result<&Table, &str>, now: DateTime<Utc>) 
         return result;
     }
     let mut groups: BTreeMap<BTreeMap<String, String>, Vec<&Row>> = BTreeMap::new();
+    let mut unlabelled: u64 = 0;
     for row in &table.rows {
-        groups.entry(group_key(check, row)).or_default().push(row);
+        let key = group_key(check, row);
+        // With require_labels, a row without a group is rejected: left out
+        // of every group, counted and shown with its reason.
+        let missing = key
+            .iter()
+            .find(|(_, v)| v.as_str() == crate::check::result::NO_LABEL)
+            .map(|(k, _)| k.clone());
+        match missing {
+            Some(field) if check.require_labels => {
+                unlabelled += 1;
+                if result.rejected_rows.len() < 5 {
+                    result.rejected_rows.push(format!(
+                        "row {}: `{field}` is empty (require_labels = true)",
+                        row.number
+                    ));
+                }
+            }
+            _ => groups.entry(key).or_default().push(row),
+        }
     }
+    result.rejected_without_group = unlabelled;
     result.groups = groups
         .into_iter()
         .map(|(labels, rows)| evaluate_group(check, labels, &rows, table.position, now))
@@ -262,7 +282,7 @@ fn group_key(check: &Check, row: &Row) -> BTreeMap<String, String> {
                 .fields
                 .get(field)
                 .and_then(|v| v.as_label())
-                .unwrap_or_else(|| "(none)".to_owned());
+                .unwrap_or_else(|| crate::check::result::NO_LABEL.to_owned());
             (field.clone(), label)
         })
         .collect()
@@ -437,6 +457,7 @@ mod tests {
             citation: None,
             source: "s".to_owned(),
             group_by: group_by.iter().map(|g| (*g).to_owned()).collect(),
+            require_labels: false,
             metric: "m".to_owned(),
             rule,
             comparison: Comparison { op, limit },

@@ -35,6 +35,43 @@ pub struct Outgoing {
     pub undeliverable_after: chrono::Duration,
 }
 
+/// The attempt in progress, if any, and how long it may take: the
+/// watchdog and `/healthz` read it to notice a wedged delivery worker.
+#[derive(Default)]
+pub struct InFlight {
+    attempt: std::sync::Mutex<Option<(std::time::Instant, Duration)>>,
+}
+
+impl InFlight {
+    fn start(&self, limit: Duration) {
+        self.started_at(std::time::Instant::now(), limit);
+    }
+
+    /// An attempt that started at `at` and may take `limit`.
+    pub(crate) fn started_at(&self, at: std::time::Instant, limit: Duration) {
+        if let Ok(mut attempt) = self.attempt.lock() {
+            *attempt = Some((at, limit));
+        }
+    }
+
+    fn end(&self) {
+        if let Ok(mut attempt) = self.attempt.lock() {
+            *attempt = None;
+        }
+    }
+
+    /// Whether the attempt in progress has run longer than its limit.
+    pub fn overdue(&self) -> bool {
+        self.attempt.lock().map_or(true, |attempt| {
+            attempt.is_some_and(|(started, limit)| started.elapsed() > limit)
+        })
+    }
+}
+
+/// What an attempt may take beyond the mailer's own bound before the
+/// worker counts as wedged.
+pub const ATTEMPT_GRACE: Duration = Duration::from_secs(30);
+
 /// How long a claim on an outbox row holds: longer than any one attempt
 /// can take (the mailer's own bound), plus a minute. After that the
 /// sender is taken to have died mid-attempt and another may try.
@@ -71,6 +108,7 @@ pub async fn deliver_due(
     outgoing: &Outgoing,
     now: Option<DateTime<Utc>>,
     clock: &Clock,
+    in_flight: &InFlight,
 ) -> anyhow::Result<Delivered> {
     let Outgoing {
         mailer,
@@ -90,7 +128,10 @@ pub async fn deliver_due(
             continue;
         }
         let started = std::time::Instant::now();
-        match send(mailer, from, &message).await {
+        in_flight.start(mailer.longest_attempt() + ATTEMPT_GRACE);
+        let sent = send(mailer, from, &message).await;
+        in_flight.end();
+        match sent {
             Ok(()) => {
                 store.mark_sent(id, clock.now())?;
                 delivered.sent += 1;
@@ -174,6 +215,7 @@ pub async fn worker(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
     clock: Clock,
+    in_flight: Arc<InFlight>,
 ) {
     // At start-up every unsent message is tried at once, whatever its
     // back-off: the restart may well have been the fix.
@@ -182,8 +224,9 @@ pub async fn worker(
         let due = if everything { None } else { Some(clock.now()) };
         everything = false;
         let current = outgoing.borrow().clone();
-        let delivered = deliver_due(&store, &current, due, &clock).await;
-        let pause = match (delivered, store.next_attempt()) {
+        let delivered = deliver_due(&store, &current, due, &clock, &in_flight).await;
+        let expiry = claim_expiry(&current.mailer);
+        let pause = match (delivered, store.next_attempt(expiry)) {
             (Err(e), _) | (_, Err(e)) => {
                 error!(error = %format!("{e:#}"), "cannot read or update the outbox; trying again in a minute");
                 STORE_TROUBLE

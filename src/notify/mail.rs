@@ -83,7 +83,7 @@ impl Mailer {
 
     /// The longest one message can take to send: over SMTP twice
     /// `timeout` (connect, greeting and every command together), for a
-    /// file a minute.
+    /// file a minute. [`Mailer::send_threaded`] gives up after it.
     pub fn longest_attempt(&self) -> Duration {
         match self {
             Mailer::Smtp { settings, .. } => settings.timeout.saturating_mul(2),
@@ -113,18 +113,35 @@ impl Mailer {
         threading: &Threading,
     ) -> anyhow::Result<()> {
         let message = build_message(from, to, email, threading)?;
+        let deadline = self.longest_attempt();
         match self {
             Mailer::Smtp {
                 transport,
                 settings,
             } => {
-                transport
-                    .send(message)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(advice(&e, settings)))?;
-                Ok(())
+                // lettre's async transport applies `timeout` to the TCP
+                // connect only; a server that accepts and then stalls (no
+                // greeting, a byte a second) is bounded here, for the
+                // whole message. Dropping the future closes the connection.
+                match tokio::time::timeout(deadline, transport.send(message)).await {
+                    Ok(sent) => sent
+                        .map(drop)
+                        .map_err(|e| anyhow::anyhow!(advice(&e, settings))),
+                    Err(_) => Err(anyhow::anyhow!(stalled(settings))),
+                }
             }
-            Mailer::File { directory } => write_eml(directory, &message.formatted()).await,
+            Mailer::File { directory } => {
+                match tokio::time::timeout(deadline, write_eml(directory, &message.formatted()))
+                    .await
+                {
+                    Ok(written) => written,
+                    Err(_) => Err(anyhow::anyhow!(
+                        "writing the message into {} took longer than {}s: check the disk or mount behind it",
+                        directory.display(),
+                        deadline.as_secs()
+                    )),
+                }
+            }
         }
     }
 }
@@ -221,6 +238,44 @@ async fn write_eml(directory: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+impl Mailer {
+    /// Connects once without sending (`check-config --connect`): for SMTP,
+    /// TLS as configured, EHLO and AUTH; for files, that the folder can be
+    /// written. The error is phrased for the operator.
+    pub async fn check(&self) -> anyhow::Result<String> {
+        match self {
+            Mailer::Smtp {
+                transport,
+                settings,
+            } => {
+                let ok = transport
+                    .test_connection()
+                    .await
+                    .map_err(|e| anyhow::anyhow!(advice(&e, settings)))?;
+                anyhow::ensure!(
+                    ok,
+                    "SMTP server {}:{} did not answer NOOP",
+                    settings.host,
+                    settings.port
+                );
+                let auth = if settings.auth { ", AUTH accepted" } else { "" };
+                Ok(format!("connected, EHLO{auth}"))
+            }
+            Mailer::File { directory } => {
+                tokio::fs::create_dir_all(directory)
+                    .await
+                    .with_context(|| format!("creating the mail folder {}", directory.display()))?;
+                let probe = directory.join(format!(".check-config-{}.tmp", std::process::id()));
+                tokio::fs::write(&probe, b"")
+                    .await
+                    .with_context(|| format!("writing in {}", directory.display()))?;
+                let _ = tokio::fs::remove_file(&probe).await;
+                Ok(format!("{} is writable", directory.display()))
+            }
+        }
+    }
+}
+
 /// Turns a lettre error into a sentence that says what went wrong and what
 /// to change in `[email]`.
 fn advice(error: &lettre::transport::smtp::Error, smtp: &SmtpSummary) -> String {
@@ -300,6 +355,24 @@ fn advice(error: &lettre::transport::smtp::Error, smtp: &SmtpSummary) -> String 
         );
     }
     format!("sending through {at} failed: {detail}")
+}
+
+/// The advice for a server that accepted the connection and then did not
+/// finish the exchange in time.
+fn stalled(smtp: &SmtpSummary) -> String {
+    let seconds = smtp.timeout.as_secs_f64();
+    let port_hint = match smtp.tls {
+        TlsMode::Starttls | TlsMode::None if smtp.port == 465 => {
+            "; port 465 expects TLS from the first byte: set tls = \"implicit\""
+        }
+        _ => "",
+    };
+    format!(
+        "the SMTP server {}:{} accepted the connection but did not answer within `timeout` ({seconds}s; \
+         the whole message may take twice that){port_hint}: check that `host` and `port` point at an SMTP \
+         server and that `tls` matches the port, or raise `timeout` for a slow server",
+        smtp.host, smtp.port
+    )
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

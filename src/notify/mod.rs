@@ -18,6 +18,7 @@
 pub mod chart;
 pub mod delivery;
 pub mod mail;
+pub mod page;
 pub mod render;
 pub mod spec;
 

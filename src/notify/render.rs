@@ -75,11 +75,13 @@ fn summary(item: &DigestItem) -> String {
     );
     match (item.check.group_by.as_slice(), breached.as_slice()) {
         ([], _) => format!("{} {tail}", item.result.title),
-        ([field], [only]) => {
-            let name = only.labels.get(field).map_or("?", String::as_str);
-            format!("{} {name} {tail}", field.replace('_', " "))
-        }
-        (_, [only]) => format!("{} {tail}", only.label_text()),
+        ([field], [only]) => match only.labels.get(field).map(String::as_str) {
+            Some(crate::check::result::NO_LABEL) => {
+                format!("no {} {tail}", field.replace('_', " "))
+            }
+            name => format!("{} {} {tail}", field.replace('_', " "), name.unwrap_or("?")),
+        },
+        (_, [only]) => format!("{} {tail}", only.label_words()),
         ([field], many) => format!("{} {} {tail}", many.len(), plural_noun(field)),
         (_, many) => format!("{} groups {tail}", many.len()),
     }
@@ -217,8 +219,8 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
             "in {}",
             group
                 .labels
-                .values()
-                .cloned()
+                .iter()
+                .map(|(k, v)| crate::check::result::label_value_words(k, v))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -293,20 +295,22 @@ fn group_line(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String 
 fn group_line_plain(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
     match (group.status, group.value) {
         (Status::Breach, Some(value)) => format!(
-            "{}: {} (limit {limit_text}; {} {})",
-            group.label_text(),
+            "{}: {} {} (limit {limit_text}; {} {})",
+            group.label_words(),
             value_text(r, value),
+            r.metric,
             group.rows,
             plural(group.rows, "row", "rows")
         ),
         (Status::Ok, Some(value)) => format!(
-            "{}: {}, within the limit ({limit_text}) again",
-            group.label_text(),
-            value_text(r, value)
+            "{}: {} {}, within the limit ({limit_text}) again",
+            group.label_words(),
+            value_text(r, value),
+            r.metric
         ),
         _ => format!(
             "{}: could not be evaluated: {}",
-            group.label_text(),
+            group.label_words(),
             group.error.as_deref().unwrap_or("unknown error")
         ),
     }
@@ -335,6 +339,11 @@ fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             "alerts still firing",
         ),
         (count(Notice::Resolved), "alert resolved", "alerts resolved"),
+        (
+            count(Notice::Escalated),
+            "alert escalated: firing and unacknowledged",
+            "alerts escalated: firing and unacknowledged",
+        ),
     ]
     .into_iter()
     .filter(|(n, _, _)| *n > 0)
@@ -349,6 +358,7 @@ fn notice_tag(item: &DigestItem, index: usize) -> &'static str {
         Some(Notice::Firing) => "[FIRING] ",
         Some(Notice::Reminder) => "[STILL FIRING] ",
         Some(Notice::Resolved) => "[RESOLVED] ",
+        Some(Notice::Escalated) => "[ESCALATED] ",
         None => "",
     }
 }
@@ -387,15 +397,53 @@ fn facts(r: &CheckResult, zone: Tz) -> Vec<(&'static str, String)> {
         facts.push(("Citation", citation.clone()));
     }
     if let Some(data_time) = r.data_time {
+        let origin = r
+            .data_time_origin
+            .map_or(String::new(), |o| format!("{o} "));
         facts.push((
             "Data as of",
-            format!("{} (source {})", time(data_time, zone), r.source),
+            format!("{origin}{} (source {})", time(data_time, zone), r.source),
         ));
     }
     if let Some(error) = &r.error {
         facts.push(("Could not be evaluated", error.clone()));
     }
+    if let Some(rejected) = rejected_fact(r) {
+        facts.push(("Rejected rows", rejected));
+    }
     facts
+}
+
+/// How many rows of the whole check could not be counted, with the first
+/// reasons (row numbers and field names, never values): data quality is a
+/// finding too. `None` when no row was rejected.
+fn rejected_fact(r: &CheckResult) -> Option<String> {
+    let rejected: u64 = r
+        .groups
+        .iter()
+        .filter_map(|g| g.wait.as_ref())
+        .map(|w| w.counts.rejected)
+        .sum::<u64>()
+        + r.rejected_without_group;
+    if rejected == 0 && r.rejected_rows.is_empty() {
+        return None;
+    }
+    let rejected = rejected.max(r.rejected_rows.len() as u64);
+    let shown = r.rejected_rows.len().min(3);
+    let mut text = format!(
+        "{} {} rejected",
+        number(rejected as f64),
+        plural(rejected as usize, "row", "rows")
+    );
+    if shown > 0 {
+        let more = if (rejected as usize) > shown {
+            "; …"
+        } else {
+            ""
+        };
+        text += &format!(" ({}{more})", r.rejected_rows[..shown].join("; "));
+    }
+    Some(text)
 }
 
 fn heading(r: &CheckResult) -> (String, &str, &str) {
@@ -487,7 +535,7 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
                     out,
                     "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     notice_tag(item, index),
-                    escape(&group.label_text()),
+                    escape(&group.label_words()),
                     escape(&value),
                     escape(&limit_text),
                     group.rows
@@ -608,6 +656,7 @@ mod tests {
             citation: None,
             source: "s".to_owned(),
             group_by: group_by.iter().map(|g| (*g).to_owned()).collect(),
+            require_labels: false,
             metric: "members per therapist".to_owned(),
             rule: Rule::Ratio {
                 numerator: "m".to_owned(),
@@ -657,8 +706,10 @@ mod tests {
                 .collect(),
             error: error.map(str::to_owned),
             data_time: None,
+            data_time_origin: None,
             evaluated_at: DateTime::UNIX_EPOCH,
             rejected_rows: Vec::new(),
+            rejected_without_group: 0,
             standard: None,
         }
     }
@@ -671,6 +722,7 @@ mod tests {
             severities: vec![],
             labels: BTreeMap::new(),
             fallback: false,
+            escalation: None,
         };
         let digest = Digest {
             notes: Vec::new(),

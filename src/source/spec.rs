@@ -29,6 +29,23 @@ pub struct SourceSpec {
     pub max_stale: chrono::Duration,
 }
 
+impl SourceSpec {
+    /// Where the data time of this source comes from when no field of the
+    /// data gives it: `None` when `time_field` is set, or when the source
+    /// reads it from the records (FHIR `meta.lastUpdated`, NPPES).
+    pub fn data_time_origin(&self) -> Option<&'static str> {
+        if self.time_field.is_some() {
+            return None;
+        }
+        match self.location {
+            Location::File(_) => Some("file modified"),
+            Location::Http(_) => Some("Last-Modified or fetched"),
+            Location::Postgres(_) => Some("fetched"),
+            Location::Fhir(_) | Location::Nppes(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Location {
     File(PathBuf),

@@ -61,10 +61,22 @@ pub(super) fn episode(row: &Row<'_>) -> rusqlite::Result<Episode> {
         reminders: row.get(15)?,
         next_reminder_at: time(row, 16)?,
         resolution_notified_at: time(row, 17)?,
-        thread_id: row.get(18)?,
+        threads: threads(row.get::<_, Option<String>>(18)?),
         ack_until: time(row, 19)?,
         ack_by: row.get(20)?,
     })
+}
+
+/// The `thread_id` column: a JSON object of route → Message-ID. A value
+/// from before threads were kept per route (a bare Message-ID) names no
+/// route, so each route starts a thread of its own.
+fn threads(text: Option<String>) -> BTreeMap<String, String> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn threads_text(threads: &BTreeMap<String, String>) -> Option<String> {
+    (!threads.is_empty()).then(|| serde_json::to_string(threads).unwrap_or_default())
 }
 
 impl Tx<'_> {
@@ -110,7 +122,7 @@ impl Tx<'_> {
             e.reminders,
             e.next_reminder_at.map(time_text),
             e.resolution_notified_at.map(time_text),
-            e.thread_id,
+            threads_text(&e.threads),
             e.ack_until.map(time_text),
             e.ack_by,
         ];
@@ -160,6 +172,9 @@ impl Tx<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acked {
     pub episodes: usize,
+    /// The acknowledgements still in force that this one replaced: who,
+    /// until when, and the group.
+    pub replaced: Vec<(String, DateTime<Utc>, String)>,
 }
 
 impl Store {
@@ -178,12 +193,18 @@ impl Store {
     ) -> anyhow::Result<Acked> {
         self.transaction(|tx| {
             let mut count = 0;
+            let mut replaced = Vec::new();
             for mut episode in tx.unclosed_episodes()? {
                 let matches = episode.check_id == check_id
                     && episode.phase != Phase::Resolved
                     && group.iter().all(|(k, v)| episode.labels.get(k) == Some(v));
                 if !matches {
                     continue;
+                }
+                if let (Some(old_until), Some(old_by)) = (episode.ack_until, &episode.ack_by)
+                    && old_until > now
+                {
+                    replaced.push((old_by.clone(), old_until, episode.group_key.clone()));
                 }
                 episode.ack_until = until;
                 episode.ack_by = until.map(|_| by.to_owned());
@@ -198,7 +219,10 @@ impl Store {
                 tx.chain(Kind::Ack, tx.inner.last_insert_rowid())?;
                 count += 1;
             }
-            Ok(Acked { episodes: count })
+            Ok(Acked {
+                episodes: count,
+                replaced,
+            })
         })
     }
 

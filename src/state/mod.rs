@@ -30,6 +30,7 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+pub use episodes::Acked;
 pub use history::{CheckFailure, Trends};
 pub use outbox::{OutboxMessage, OutboxStats};
 pub use period::{AckRecord, EpisodeRecord, MessageRecord};

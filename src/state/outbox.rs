@@ -115,15 +115,30 @@ impl Store {
         })
     }
 
-    /// When the next unsent message is due, if any.
-    pub fn next_attempt(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+    /// When the next unsent message is due, if any: a claimed one only
+    /// when its claim has expired (`claim_expiry` after it was made), so a
+    /// sender does not spin on a row another sender holds.
+    pub fn next_attempt(
+        &self,
+        claim_expiry: chrono::Duration,
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
         self.read(|tx| {
-            let text: Option<String> = tx.inner.query_row(
-                "SELECT min(next_attempt_at) FROM outbox WHERE sent_at IS NULL",
+            let (unclaimed, claimed): (Option<String>, Option<String>) = tx.inner.query_row(
+                "SELECT min(CASE WHEN claimed_at IS NULL THEN next_attempt_at END), \
+                        min(CASE WHEN claimed_at IS NOT NULL THEN max(next_attempt_at, claimed_at) END) \
+                 FROM outbox WHERE sent_at IS NULL",
                 [],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )?;
-            Ok(text.as_deref().and_then(parse_time))
+            let unclaimed = unclaimed.as_deref().and_then(parse_time);
+            let claimed = claimed
+                .as_deref()
+                .and_then(parse_time)
+                .and_then(|t| t.checked_add_signed(claim_expiry));
+            Ok(match (unclaimed, claimed) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            })
         })
     }
 

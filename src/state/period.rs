@@ -75,10 +75,12 @@ impl Tx<'_> {
         for row in rows {
             let (episode, closed, note) = row?;
             let acks = self.acks_of(episode.id)?;
-            let messages = match &episode.thread_id {
-                Some(thread) => self.thread(thread)?,
-                None => Vec::new(),
-            };
+            // Every route's thread: the messages each route got.
+            let mut messages = Vec::new();
+            for thread in episode.threads.values() {
+                messages.extend(self.thread(thread)?);
+            }
+            messages.sort_by_key(|m| m.queued_at);
             records.push(EpisodeRecord {
                 episode,
                 closed,

@@ -32,7 +32,7 @@ fn episodes_round_trip_and_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).unwrap();
     let mut episode = observe(None, &breach(), &Policy::default(), now()).unwrap();
-    episode.thread_id = Some("<a@b>".to_owned());
+    episode.threads = [("compliance".to_owned(), "<a@b>".to_owned())].into();
     store
         .transaction(|tx| tx.save_episode(&mut episode))
         .unwrap();
@@ -113,7 +113,13 @@ fn a_claimed_message_has_one_sender_until_the_claim_goes_stale() {
     };
     let id = store.transaction(|tx| tx.enqueue(&message)).unwrap();
     let minute = chrono::Duration::minutes(1);
+    assert_eq!(store.next_attempt(minute).unwrap(), Some(now()));
     assert!(store.claim(id, now(), now() - minute).unwrap(), "first");
+    assert_eq!(
+        store.next_attempt(minute).unwrap(),
+        Some(now() + minute),
+        "a claimed message is due again when its claim expires"
+    );
     assert!(
         !store.claim(id, now(), now() - minute).unwrap(),
         "a second sender does not get a live claim"
@@ -210,8 +216,10 @@ fn result_at(
         groups,
         error: None,
         data_time: None,
+        data_time_origin: None,
         evaluated_at: at,
         rejected_rows: vec![],
+        rejected_without_group: 0,
         standard: None,
     }
 }

@@ -99,7 +99,7 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
         "Standard: members per therapist must be <= 3,000",
         "Citation: Plan staffing target; compare 28 CCR §1300.67.2(d)",
         "Data as of: ",
-        "- [FIRING] region=socal-south: 3,476.79 (limit <= 3,000; 1 row)",
+        "- [FIRING] region=socal-south: 3,476.79 members per therapist (limit <= 3,000; 1 row)",
         "accesswatch, run of 2026-11-30 06:00 PST: 1 new alert.",
     ] {
         assert!(

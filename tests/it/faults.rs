@@ -201,3 +201,340 @@ fn poll_until(timeout: Duration, mut condition: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A hostile SMTP server on 127.0.0.1: it accepts connections and then
+/// says nothing (`trickle = false`) or sends `220-` and a byte a second
+/// (`trickle = true`), never a whole greeting. Its port.
+fn stalling_smtp_server(trickle: bool) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                use std::io::Write as _;
+                if !trickle {
+                    // Hold the connection open until the client leaves.
+                    let mut buffer = [0u8; 64];
+                    while matches!(std::io::Read::read(&mut stream, &mut buffer), Ok(n) if n > 0) {}
+                    return;
+                }
+                if stream.write_all(b"220-").is_err() {
+                    return;
+                }
+                while stream.write_all(b"x").is_ok() {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Runs the binary like [`accesswatch`], but kills it and fails the test
+/// when it has not finished within `limit`.
+fn accesswatch_within(args: &[&str], limit: Duration) -> common::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_accesswatch"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("accesswatch {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    common::Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn run_once_against_a_stalling_server(trickle: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = stalling_smtp_server(trickle);
+    let config = staffing(dir.path())
+        .email(&format!("{}\ntimeout = \"1s\"", common::plain_smtp(port)))
+        .write(dir.path());
+    let config = config.to_str().unwrap();
+    let started = Instant::now();
+    let out = accesswatch_within(
+        &["--config", config, "run", "--once", "--notify"],
+        Duration::from_secs(30),
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        out.code, 2,
+        "critical, and the alert unsent: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("accepted the connection but did not answer within `timeout`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("stay in the outbox"), "{}", out.stderr);
+    let status = accesswatch(&["--config", config, "status", "--json"], &[]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["outbox"]["unsent"], 1, "{status}");
+}
+
+#[test]
+fn run_once_gives_up_on_an_smtp_server_that_never_greets() {
+    run_once_against_a_stalling_server(false);
+}
+
+#[test]
+fn run_once_gives_up_on_an_smtp_server_that_trickles() {
+    run_once_against_a_stalling_server(true);
+}
+
+#[test]
+fn the_daemon_logs_a_stalled_smtp_attempt_and_keeps_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = stalling_smtp_server(false);
+    let path = staffing(dir.path())
+        .email(&format!("{}\ntimeout = \"1s\"", common::plain_smtp(port)))
+        .write(dir.path());
+    let mut daemon = Daemon::start(&path, &[]);
+    let line = daemon.wait_for("email failed; kept in the outbox", Duration::from_secs(30));
+    assert!(line.contains("did not answer within `timeout`"), "{line}");
+    assert!(line.contains("\"next_attempt\""), "{line}");
+}
+
+#[test]
+fn durations_longer_than_a_century_are_refused_with_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    // Replayed from fault injection: each of these passed check-config and
+    // then panicked in date arithmetic (`now - retention`, the next full
+    // sync, `now + until`).
+    let every_key = std::fs::read_to_string(
+        common::manifest_dir().join("tests/fixtures/config/valid/every-key.toml"),
+    )
+    .unwrap()
+    .replace("retention = \"365d\"", "retention = \"300000y\"");
+    let fhir = std::fs::read_to_string(
+        common::manifest_dir().join("tests/fixtures/config/valid/fhir.toml"),
+    )
+    .unwrap()
+    .replace("full_sync_every = \"3d\"", "full_sync_every = \"300000y\"");
+    for (name, text, place, key) in [
+        ("every-key.toml", every_key, ":17:13:", "retention"),
+        ("fhir.toml", fhir, ":25:19:", "full_sync_every"),
+    ] {
+        let path = write(dir.path(), name, &text);
+        let out = accesswatch(&["--config", path.to_str().unwrap(), "check-config"], &[]);
+        assert_eq!(out.code, 1, "{name}: {}", out.stderr);
+        let want = format!("{name}{place} `{key}` is \"300000y\", longer than 100 years");
+        assert!(out.stderr.contains(&want), "{want} not in:\n{}", out.stderr);
+    }
+    let config = staffing(dir.path())
+        .section("[alerting]\nrepeat_interval = \"999999y\"")
+        .write(dir.path());
+    let config = config.to_str().unwrap();
+    let out = accesswatch(&["--config", config, "check-config"], &[]);
+    assert!(
+        out.stderr
+            .contains("`repeat_interval` is \"999999y\", longer than 100 years"),
+        "{}",
+        out.stderr
+    );
+
+    let config = staffing(dir.path()).write(dir.path());
+    let config = config.to_str().unwrap();
+    let out = accesswatch(&["--config", config, "run", "--once", "--notify"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = accesswatch(
+        &[
+            "--config",
+            config,
+            "ack",
+            "members-per-therapist",
+            "--until",
+            "300000y",
+            "--by",
+            "ops",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "a usage error, not a panic: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--until is \"300000y\", longer than 100 years"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The header values each request to a recording server carried, by name.
+type SeenHeaders = Arc<Mutex<Vec<axum::http::HeaderMap>>>;
+
+#[test]
+fn an_http_redirect_to_another_origin_drops_the_configured_headers() {
+    let seen: SeenHeaders = Arc::default();
+    let recorded = seen.clone();
+    let elsewhere = HttpServer::start(Router::new().route(
+        "/staffing.csv",
+        get(move |headers: axum::http::HeaderMap| {
+            let recorded = recorded.clone();
+            async move {
+                recorded.lock().unwrap().push(headers);
+                common::STAFFING_CSV
+            }
+        }),
+    ));
+    let first_seen: SeenHeaders = Arc::default();
+    let first_recorded = first_seen.clone();
+    let target = elsewhere.url("/staffing.csv");
+    let http = HttpServer::start(Router::new().route(
+        "/staffing.csv",
+        get(move |headers: axum::http::HeaderMap| {
+            let (recorded, target) = (first_recorded.clone(), target.clone());
+            async move {
+                recorded.lock().unwrap().push(headers);
+                (
+                    axum::http::StatusCode::FOUND,
+                    [(axum::http::header::LOCATION, target)],
+                )
+            }
+        }),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = ConfigText::new()
+        .section(&format!(
+            "[[source]]\nid = \"staffing\"\nkind = \"http\"\nurl = \"{}\"\n\
+             [[source.headers]]\nname = \"X-Api-Key\"\nvalue_env = \"AW_TEST_KEY\"\n\
+             [[source.headers]]\nname = \"Authorization\"\nvalue_env = \"AW_TEST_BEARER\"",
+            http.url("/staffing.csv")
+        ))
+        .staffing_check("")
+        .route("all", &["c@plan.example"])
+        .write(dir.path());
+    let out = accesswatch(
+        &["--config", path.to_str().unwrap(), "run", "--once"],
+        &[
+            ("AW_TEST_KEY", "s3cret-key"),
+            ("AW_TEST_BEARER", "Bearer s3cret-token"),
+        ],
+    );
+    assert_eq!(
+        out.code, 2,
+        "the data came through the redirect: {}",
+        out.stderr
+    );
+    let first = first_seen.lock().unwrap().clone();
+    assert_eq!(first[0].get("x-api-key").unwrap(), "s3cret-key");
+    let followed = seen.lock().unwrap().clone();
+    assert_eq!(followed.len(), 1);
+    for name in ["x-api-key", "authorization"] {
+        assert!(
+            followed[0].get(name).is_none(),
+            "{name} followed the redirect"
+        );
+    }
+}
+
+/// What a careless server writes into its errors.
+const IDENTITY: [&str; 2] = ["MRN-12345", "Jane Doe"];
+
+#[test]
+fn server_written_error_text_reaches_no_email_report_status_state_or_log() {
+    let outcome = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found",
+        "diagnostics":"Patient MRN-12345 (Jane Doe) not found","details":{"text":"Patient MRN-12345 (Jane Doe) not found"}}]}"#;
+    let http = HttpServer::start(
+        Router::new().fallback(move |uri: axum::http::Uri| async move {
+            let content_type = if uri.path().starts_with("/plain") {
+                "text/plain"
+            } else {
+                "application/fhir+json"
+            };
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                [(axum::http::header::CONTENT_TYPE, content_type)],
+                if content_type == "text/plain" {
+                    "Patient MRN-12345 (Jane Doe) not found".to_owned()
+                } else {
+                    outcome.to_owned()
+                },
+            )
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let source = |id: &str, kind: &str, path: &str, extra: &str| {
+        format!(
+            "[[source]]\nid = \"{id}\"\nkind = \"{kind}\"\nurl = \"{}\"\nretries = 0\n{extra}",
+            http.url(path)
+        )
+    };
+    let ratio = |id: &str, source: &str| {
+        format!(
+            "[[check]]\nid = \"{id}\"\ntitle = \"{id}\"\nkind = \"ratio\"\nsource = \"{source}\"\n\
+             numerator = \"members\"\ndenominator = \"fte\"\nop = \"<=\"\nlimit = 3000\nseverity = \"critical\""
+        )
+    };
+    let path = staffing(dir.path())
+        .section(&source("outcome", "http", "/outcome.json", ""))
+        .section(&source("plain", "http", "/plain.csv", ""))
+        .section(&source("fhir", "fhir", "/fhir", "[source.fhir]\nresource = \"Appointment\""))
+        .section(&ratio("outcome-check", "outcome"))
+        .section(&ratio("plain-check", "plain"))
+        .section(
+            "[[check]]\nid = \"wait\"\nkind = \"timely_access\"\nstandard = \"ca-dmhc/non-urgent-mh-initial\"\n\
+             source = \"fhir\"\ncalendar = \"us-federal\"",
+        )
+        .write(dir.path());
+    let config = path.to_str().unwrap();
+    let run = accesswatch(
+        &[
+            "--config", config, "run", "--once", "--notify", "--report", "json",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let status = accesswatch(&["--config", config, "status"], &[]);
+    let status_json = accesswatch(&["--config", config, "status", "--json"], &[]);
+    let mut emails = String::new();
+    for entry in std::fs::read_dir(dir.path().join("outbox")).unwrap() {
+        // Decoded: quoted-printable would split a name across lines.
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        emails += message.subject().unwrap_or_default();
+        emails += &message.body_text(0).unwrap_or_default();
+        emails += &message.body_html(0).unwrap_or_default();
+    }
+    assert!(
+        emails.contains("404"),
+        "the emails say what failed: {emails}"
+    );
+    assert!(run.stdout.contains("error not-found"), "{}", run.stdout);
+    let mut state = Vec::new();
+    for entry in std::fs::read_dir(dir.path().join("state")).unwrap() {
+        state.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let state = String::from_utf8_lossy(&state);
+    for (place, text) in [
+        ("the emails", emails.as_str()),
+        ("the report", run.stdout.as_str()),
+        ("the log", run.stderr.as_str()),
+        ("status", status.stdout.as_str()),
+        ("status --json", status_json.stdout.as_str()),
+        ("the state file", &state),
+    ] {
+        for identity in IDENTITY {
+            assert!(!text.contains(identity), "{identity} in {place}:\n{text}");
+        }
+    }
+}

@@ -28,5 +28,6 @@ mod http_sources;
 mod nppes;
 mod postgres;
 mod run_once;
+mod status_page;
 mod systemd;
 mod wait_times;

@@ -210,6 +210,110 @@ fn rejected_rows_are_reported_by_line_and_never_quoted() {
     assert!(!out.stdout.contains("R10"));
 }
 
+/// Issue 14.5: the email of a check shows how many rows were rejected,
+/// with the first reasons, in both parts, and never a cell's value.
+#[test]
+fn rejected_rows_are_in_the_email_by_count_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = format!(
+        "{CSV}R9,2026-11-31T09:00:00Z,,,initial,non_urgent,false,non_physician_mh,false,north\n\
+         R10,2026-11-20T09:00:00Z,,,initial,Jane Doe,false,non_physician_mh,false,north\n"
+    );
+    write(dir.path(), "appointments.csv", &bad);
+    let path = config(
+        dir.path(),
+        "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\"",
+    );
+    let out = accesswatch(
+        &[
+            "--config", &path, "run", "--once", "--as-of", AS_OF, "--notify",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let mail: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(mail.len(), 1);
+    let raw = std::fs::read(&mail[0]).unwrap();
+    let message = MessageParser::default().parse(&raw).unwrap();
+    let fact = "Rejected rows: 2 rows rejected (row 10: `requested_at` is not a timestamp; \
+                row 11: `urgency` has an unknown value)";
+    let text = message.body_text(0).unwrap();
+    assert!(text.contains(fact), "{text}");
+    let html = message.body_html(0).unwrap();
+    assert!(
+        html.contains("Rejected rows: 2 rows rejected (row 10: `requested_at` is not a timestamp"),
+        "{html}"
+    );
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(!raw.contains("Jane Doe") && !raw.contains("2026-11-31"));
+}
+
+/// Issue 14.9: `status` shows a share of requests as a percentage with
+/// its target, as the email does, not as a fraction.
+#[test]
+fn status_shows_shares_as_percentages() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "appointments.csv", CSV);
+    let path = config(
+        dir.path(),
+        "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\"",
+    );
+    let out = accesswatch(
+        &[
+            "--config", &path, "run", "--once", "--as-of", AS_OF, "--notify",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = accesswatch(&["--config", &path, "status"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "region=socal-south since 2026-11-30 17:00 PST; last 60 % (target 70 %, breach)"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Issue 14.7: with `require_labels = true`, a request without a region
+/// is rejected with its reason; without it, it counts in "no region".
+#[test]
+fn require_labels_rejects_requests_without_a_group() {
+    let unlabelled = format!(
+        "{CSV}R9,2026-11-20T09:00:00Z,,2026-11-21T09:00:00Z,initial,non_urgent,false,non_physician_mh,false,\n"
+    );
+    for (extra, rejected) in [("", false), ("\nrequire_labels = true", true)] {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "appointments.csv", &unlabelled);
+        let path = config(
+            dir.path(),
+            &format!(
+                "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\"{extra}"
+            ),
+        );
+        let out = accesswatch(&["--config", &path, "run", "--once", "--as-of", AS_OF], &[]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert_eq!(
+            out.stdout
+                .contains("rejected row 10: `region` is empty (require_labels = true)"),
+            rejected,
+            "{}",
+            out.stdout
+        );
+        assert_eq!(
+            out.stdout.contains("no region: 100 %"),
+            !rejected,
+            "{}",
+            out.stdout
+        );
+        assert!(!out.stdout.contains("(none)"), "{}", out.stdout);
+    }
+}
+
 #[test]
 fn standards_lists_every_catalog_entry() {
     let out = accesswatch(&["standards", "--json"], &[]);

@@ -167,6 +167,9 @@ pub(super) fn check(
             .or(parts.citation),
         source: source?.get_ref().clone(),
         group_by,
+        // The source's `require_labels` applies when the check has none:
+        // `validate` fills it in once the sources are known.
+        require_labels: raw.require_labels.as_ref().is_some_and(|r| *r.get_ref()),
         metric,
         rule: parts.rule,
         comparison: parts.comparison?,
@@ -343,8 +346,12 @@ fn freshness(
         span,
         "`max_age` in [[check]] of kind \"freshness\" (like \"26h\")",
     )?;
-    let age = match humantime::parse_duration(max_age.get_ref()) {
+    let age = match super::parse_duration(max_age.get_ref()) {
         Ok(d) if !d.is_zero() => d,
+        Err(e) if humantime::parse_duration(max_age.get_ref()).is_ok() => {
+            v.problem(max_age.span(), format!("`max_age` {e}"));
+            return None;
+        }
         _ => {
             v.problem(
                 max_age.span(),
@@ -434,6 +441,34 @@ pub(super) fn route(
             );
         }
     }
+    let escalation = match (&raw.escalate_after, &raw.escalate_to) {
+        (None, None) => None,
+        (Some(after), None) => {
+            v.problem(
+                after.span(),
+                "`escalate_after` needs `escalate_to`, the name of the route told then",
+            );
+            None
+        }
+        (None, Some(to)) => {
+            v.problem(
+                to.span(),
+                "`escalate_to` needs `escalate_after`, how long a critical alert fires unacknowledged first (like \"4h\")",
+            );
+            None
+        }
+        (Some(_), Some(to)) => {
+            let after = v.duration(
+                &raw.escalate_after,
+                "escalate_after",
+                Duration::from_secs(4 * 3600),
+            );
+            Some(Escalation {
+                after: chrono::Duration::from_std(after).unwrap_or(chrono::Duration::hours(4)),
+                to: to.get_ref().clone(),
+            })
+        }
+    };
     Some(Route {
         name: name?,
         to,
@@ -441,5 +476,6 @@ pub(super) fn route(
         severities,
         labels,
         fallback,
+        escalation,
     })
 }

@@ -40,10 +40,14 @@ pub(super) fn email(v: &mut Validator, entry: &Entry<RawEmail>) -> Option<Email>
                 "`directory` in [email] (where .eml files go)",
             );
             let directory = directory.map(|d| v.path(d.get_ref()));
+            v.plain_secret("password", raw.password.as_ref());
             for (key, value) in [
                 ("host", &raw.host),
                 ("tls", &raw.tls),
                 ("username", &raw.username),
+                ("password_file", &raw.password_file),
+                ("password_env", &raw.password_env),
+                ("password_credential", &raw.password_credential),
             ] {
                 if let Some(value) = value {
                     v.problem(
@@ -58,11 +62,40 @@ pub(super) fn email(v: &mut Validator, entry: &Entry<RawEmail>) -> Option<Email>
         }
         _ => Transport::Smtp(smtp(v, raw, span)?),
     };
+    let from = from?;
+    let message_id_domain = match &raw.message_id_domain {
+        Some(domain) => {
+            let text = domain.get_ref().trim();
+            let valid = !text.is_empty()
+                && text.len() <= 253
+                && text.split('.').all(|l| {
+                    !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            if !valid {
+                v.problem(
+                    domain.span(),
+                    "`message_id_domain` must be a domain name, like \"plan.example\"",
+                );
+            }
+            text.to_owned()
+        }
+        None => domain_of(&from),
+    };
     Some(Email {
-        from: from?,
+        from,
         subject_prefix,
+        message_id_domain,
         transport,
     })
+}
+
+/// The domain of a mailbox: `Alerts <alerts@plan.example>` → `plan.example`.
+fn domain_of(mailbox: &str) -> String {
+    mailbox
+        .rsplit_once('@')
+        .map(|(_, domain)| domain.trim_end_matches('>').trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> {
@@ -116,7 +149,9 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
         }),
         (None, None) => None,
         (Some(username), None) => {
-            if raw.password_file.is_none()
+            // A plain `password` has its own message, which names the keys.
+            if raw.password.is_none()
+                && raw.password_file.is_none()
                 && raw.password_env.is_none()
                 && raw.password_credential.is_none()
             {
@@ -152,6 +187,15 @@ fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> 
         );
     }
     let timeout = v.duration(&raw.timeout, "timeout", Duration::from_secs(30));
+    if let (Some(host), Some(raw_host)) = (&host, &raw.host) {
+        v.probe(
+            raw_host.span(),
+            Probe::Host {
+                host: host.clone(),
+                port,
+            },
+        );
+    }
     Some(Smtp {
         host: host?,
         port,

@@ -16,6 +16,7 @@ use chrono_tz::Tz;
 
 use super::load::{Entry, RawConfig};
 use super::raw::{RawDaemon, S};
+use super::suggest::did_you_mean;
 use super::*;
 use crate::check::schedule::Schedule;
 use crate::check::secret::{Secret, SecretSource};
@@ -34,11 +35,33 @@ use email::email;
 use source::source;
 
 pub const DEFAULT_SCHEDULE: &str = "0 6 * * *";
+
+/// The longest duration any key (or `ack --until`) accepts: a hundred
+/// years. A longer one is surely a typo, and date arithmetic with it could
+/// leave the calendar chrono can represent.
+pub const LONGEST_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
+
+/// Parses a duration of at most [`LONGEST_DURATION`]. The error completes
+/// a sentence that starts with the key's name.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| {
+        format!("is not a duration ({e}): write it like \"30s\", \"5m\" or \"1h 30m\"")
+    })?;
+    if duration > LONGEST_DURATION {
+        return Err(format!(
+            "is {text:?}, longer than 100 years: write a shorter duration, like \"400d\""
+        ));
+    }
+    Ok(duration)
+}
 const DEFAULT_STATE_DIRECTORY: &str = "/var/lib/accesswatch";
 
 struct Validator<'a> {
     problems: &'a mut Vec<Problem>,
+    /// What `check-config` looks at beyond the text, with where.
+    probes: &'a mut Vec<(Range<usize>, Probe)>,
     base: &'a Path,
+    credentials: &'a Credentials,
     /// Keys of the entry being validated whose value had the wrong type:
     /// already reported in stage one, so not "missing" here.
     broken: BTreeSet<String>,
@@ -74,10 +97,11 @@ impl Validator<'_> {
         let found = options.iter().find(|(name, _)| *name == value.get_ref());
         if found.is_none() {
             let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            let hint = did_you_mean(value.get_ref(), options.iter().map(|(n, _)| *n));
             self.problem(
                 value.span(),
                 format!(
-                    "`{key}` must be one of {}; got {:?}",
+                    "`{key}` must be one of {}; got {:?}{hint}",
                     names.join(", "),
                     value.get_ref()
                 ),
@@ -105,22 +129,22 @@ impl Validator<'_> {
 
     fn duration(&mut self, value: &Option<S<String>>, key: &str, default: Duration) -> Duration {
         let Some(value) = value else { return default };
-        match humantime::parse_duration(value.get_ref()) {
+        match parse_duration(value.get_ref()) {
             Ok(d) if !d.is_zero() => d,
             Ok(_) => {
                 self.problem(value.span(), format!("`{key}` must be longer than zero"));
                 default
             }
             Err(e) => {
-                self.problem(
-                    value.span(),
-                    format!(
-                        "`{key}` is not a duration ({e}): write it like \"30s\", \"5m\" or \"1h 30m\""
-                    ),
-                );
+                self.problem(value.span(), format!("`{key}` {e}"));
                 default
             }
         }
+    }
+
+    /// Notes something for `check-config` to look at, at `span`.
+    fn probe(&mut self, span: Range<usize>, probe: Probe) {
+        self.probes.push((span, probe));
     }
 
     fn path(&self, value: &str) -> PathBuf {
@@ -134,8 +158,9 @@ impl Validator<'_> {
                 self.problem(
                     value.span(),
                     format!(
-                        "`{key}` {:?} is not an IANA time zone: write it like \"America/Los_Angeles\" or \"UTC\"",
-                        value.get_ref()
+                        "`{key}` {:?} is not an IANA time zone{}: write it like \"America/Los_Angeles\" or \"UTC\"",
+                        value.get_ref(),
+                        did_you_mean(value.get_ref(), chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
                     ),
                 );
                 None
@@ -153,6 +178,19 @@ impl Validator<'_> {
         }
     }
 
+    /// Refuses the plain `NAME` key of a secret, wherever it appears.
+    pub(super) fn plain_secret(&mut self, name: &str, inline: Option<&S<String>>) {
+        if let Some(inline) = inline {
+            self.problem(
+                inline.span(),
+                format!(
+                    "`{name}` must not be written in the configuration file: \
+                     use {name}_file, {name}_env or {name}_credential (systemd LoadCredential)"
+                ),
+            );
+        }
+    }
+
     /// A secret given by exactly one of `NAME_file`, `NAME_env` or
     /// `NAME_credential`. `inline` is the plain `NAME` key, which is refused
     /// for secrets so that they never sit in a world-readable config file.
@@ -164,15 +202,7 @@ impl Validator<'_> {
         env: &Option<S<String>>,
         credential: &Option<S<String>>,
     ) -> Option<Secret> {
-        if let Some(inline) = inline {
-            self.problem(
-                inline.span(),
-                format!(
-                    "`{name}` must not be written in the configuration file: \
-                     use {name}_file, {name}_env or {name}_credential (systemd LoadCredential)"
-                ),
-            );
-        }
+        self.plain_secret(name, inline);
         let given: Vec<(&S<String>, SecretSource)> = [
             file.as_ref()
                 .map(|v| (v, SecretSource::File(Path::new(v.get_ref())))),
@@ -188,9 +218,28 @@ impl Validator<'_> {
         match given.as_slice() {
             [] => None,
             [(value, source)] => {
+                let directory = match self.credentials {
+                    Credentials::Directory(d) => Some(d.as_path()),
+                    Credentials::Environment | Credentials::IfAvailable => None,
+                };
+                if let SecretSource::Credential(credential) = source
+                    && *self.credentials == Credentials::IfAvailable
+                    && std::env::var_os("CREDENTIALS_DIRECTORY").is_none()
+                {
+                    // Outside systemd: check everything else; say which
+                    // credential was not read and where it will come from.
+                    self.probes.push((
+                        value.span(),
+                        Probe::Credential {
+                            key: name.to_owned(),
+                            name: (*credential).to_owned(),
+                        },
+                    ));
+                    return Some(Secret::new(String::new()));
+                }
                 let source = match source {
                     SecretSource::File(p) => SecretSource::File(&self.base.join(p)).read(),
-                    other => other.read(),
+                    other => other.read_in(directory),
                 };
                 match source {
                     Ok(secret) => Some(secret),
@@ -215,11 +264,15 @@ pub fn validate(
     raw: RawConfig,
     path: &Path,
     base: &Path,
+    credentials: &Credentials,
     problems: &mut Vec<Problem>,
+    probes: &mut Vec<(Range<usize>, Probe)>,
 ) -> Option<Config> {
     let mut v = Validator {
         problems,
+        probes,
         base,
+        credentials,
         broken: BTreeSet::new(),
         defaults: alerting::Defaults::default(),
     };
@@ -317,6 +370,7 @@ pub fn validate(
         }
         routes.push(route);
     }
+    escalation_targets(&mut v, &raw.routes);
     if !raw.checks.is_empty() && raw.routes.is_empty() {
         v.problem(
             raw.checks[0].span.clone(),
@@ -364,6 +418,22 @@ pub fn validate(
         }
     }
     share_value_maps(&mut checks, &sources);
+    for (check, entry) in checks.iter_mut().zip(&raw.checks) {
+        if entry.value.require_labels.is_none() {
+            check.require_labels = raw.sources.iter().any(|source| {
+                source
+                    .value
+                    .id
+                    .as_ref()
+                    .is_some_and(|id| *id.get_ref() == check.source)
+                    && source
+                        .value
+                        .require_labels
+                        .as_ref()
+                        .is_some_and(|r| *r.get_ref())
+            });
+        }
+    }
     let maintenance = raw
         .maintenance
         .iter()
@@ -378,6 +448,7 @@ pub fn validate(
         sources,
         checks,
         routes,
+        probes: Vec::new(),
     })
 }
 
@@ -388,6 +459,36 @@ fn share_value_maps(checks: &mut [Check], sources: &[SourceSpec]) {
             && let Some(source) = sources.iter().find(|s| s.id == check.source)
         {
             rule.values = source.values.clone();
+        }
+    }
+}
+
+/// Every `escalate_to` names another route.
+fn escalation_targets(v: &mut Validator, raw: &[Entry<super::raw::RawRoute>]) {
+    let names: BTreeSet<&str> = raw
+        .iter()
+        .filter_map(|r| r.value.name.as_ref().map(|n| n.get_ref().as_str()))
+        .collect();
+    for entry in raw {
+        let Some(to) = &entry.value.escalate_to else {
+            continue;
+        };
+        let own = entry.value.name.as_ref().map(|n| n.get_ref().as_str());
+        if own == Some(to.get_ref().as_str()) {
+            v.problem(
+                to.span(),
+                "`escalate_to` names this route itself: name the route told when an alert is escalated",
+            );
+        } else if !names.contains(to.get_ref().as_str()) {
+            let known: Vec<&str> = names.iter().copied().collect();
+            v.problem(
+                to.span(),
+                format!(
+                    "`escalate_to`: there is no route {:?} (routes: {})",
+                    to.get_ref(),
+                    known.join(", ")
+                ),
+            );
         }
     }
 }
@@ -481,13 +582,79 @@ fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
             None
         }
     });
+    let public_url = raw.public_url.as_ref().and_then(|u| {
+        match url::Url::parse(u.get_ref()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+            _ => {
+                v.problem(
+                    u.span(),
+                    "`public_url` is the status page's address as people reach it, like \"https://accesswatch.plan.example:9464/\"",
+                );
+                None
+            }
+        }
+    });
+    let web = web(v, raw.web.as_ref(), raw.listen.as_ref(), listen);
     Daemon {
         time_zone,
         state_directory,
         log_format,
         log_filter,
         listen,
+        public_url,
+        web,
     }
+}
+
+/// `[daemon.web]`. A listen address other than loopback needs users: the
+/// pages show a plan's compliance state, and metrics its checks.
+fn web(
+    v: &mut Validator,
+    raw: Option<&super::raw::RawWeb>,
+    listen_raw: Option<&S<String>>,
+    listen: Option<std::net::SocketAddr>,
+) -> Web {
+    let empty = super::raw::RawWeb::default();
+    let raw = raw.unwrap_or(&empty);
+    let mut users = std::collections::BTreeMap::new();
+    for (name, hash) in raw.basic_auth_users.iter().flatten() {
+        if is_bcrypt(hash.get_ref()) {
+            users.insert(name.clone(), hash.get_ref().clone());
+        } else {
+            v.problem(
+                hash.span(),
+                format!(
+                    "basic_auth_users.{name} must be a bcrypt hash, never a password: make one with \
+                     `htpasswd -nbBC 10 {name} PASSWORD` (the part after the colon)"
+                ),
+            );
+        }
+    }
+    let tls = match (&raw.tls_cert_file, &raw.tls_key_file) {
+        (Some(cert), Some(key)) => Some((v.path(cert.get_ref()), v.path(key.get_ref()))),
+        (None, None) => None,
+        (Some(one), None) | (None, Some(one)) => {
+            v.problem(
+                one.span(),
+                "give both `tls_cert_file` and `tls_key_file` (PEM files), or neither",
+            );
+            None
+        }
+    };
+    if let (Some(address), Some(span)) = (listen, listen_raw)
+        && !address.ip().is_loopback()
+        && raw.basic_auth_users.as_ref().is_none_or(|u| u.is_empty())
+    {
+        v.problem(
+            span.span(),
+            format!(
+                "`listen` = \"{address}\" is reachable from other machines: add users under \
+                 [daemon.web] basic_auth_users (bcrypt hashes), and TLS with tls_cert_file and \
+                 tls_key_file, or listen on 127.0.0.1"
+            ),
+        );
+    }
+    Web { users, tls }
 }
 
 fn wrong_kind(v: &mut Validator, keys: &[(&str, &Option<S<String>>)], kind: &str) {
@@ -514,14 +681,22 @@ fn check_ids(
             v.problem(
                 check.span(),
                 format!(
-                    "`checks`: {:?} is not the id of any [[check]]",
-                    check.get_ref()
+                    "`checks`: {:?} is not the id of any [[check]]{}",
+                    check.get_ref(),
+                    did_you_mean(check.get_ref(), known.iter().copied())
                 ),
             );
         }
         checks.push(check.get_ref().clone());
     }
     checks
+}
+
+/// ", did you mean `ca-dmhc/non-urgent-mh-initial`?" for a standard id
+/// that is nearly one of the catalog's.
+fn standard_hint(id: &str) -> String {
+    let catalog = crate::check::standards::catalog();
+    did_you_mean(id, catalog.iter().map(|s| s.id))
 }
 
 /// Ids appear in logs, subjects and file names: keep them to a safe set.

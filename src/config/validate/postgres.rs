@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use super::Validator;
+use crate::config::Probe;
 use crate::config::raw::*;
 use crate::config::raw_postgres::RawPostgres;
 use crate::source::postgres::{Param, PostgresSpec, Tls};
@@ -41,6 +42,15 @@ pub(super) fn postgres(
                 5432
             }),
     };
+    if let (Some(host), Some(raw_host)) = (&host, &pg.host) {
+        v.probe(
+            raw_host.span(),
+            Probe::Database {
+                host: host.clone(),
+                port,
+            },
+        );
+    }
     let password = v.secret(
         "password",
         pg.password.as_ref(),

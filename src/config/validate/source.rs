@@ -75,12 +75,19 @@ pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<Sour
             }
         },
     };
+    // http, fhir and nppes read a bearer token (and refuse a plain one
+    // there); the other kinds must refuse it too, not ignore it.
+    if matches!(kind, Some("file" | "postgres")) {
+        v.plain_secret("bearer_token", raw.bearer_token.as_ref());
+    }
     let location = match kind? {
         "file" => {
             let path = v.required(&raw.path, span, "`path` in [[source]] of kind \"file\"")?;
             for (key, value) in [
                 ("url", &raw.url),
                 ("bearer_token_file", &raw.bearer_token_file),
+                ("bearer_token_env", &raw.bearer_token_env),
+                ("bearer_token_credential", &raw.bearer_token_credential),
             ] {
                 if let Some(value) = value {
                     v.problem(
@@ -89,7 +96,9 @@ pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<Sour
                     );
                 }
             }
-            Location::File(v.path(path.get_ref()))
+            let resolved = v.path(path.get_ref());
+            v.probe(path.span(), Probe::File(resolved.clone()));
+            Location::File(resolved)
         }
         "http" => Location::Http(http(v, raw, span)?),
         "fhir" => Location::Fhir(Box::new(super::fhir::fhir(v, raw, span)?)),
@@ -204,6 +213,13 @@ pub(super) fn http_url(
             format!("`{key}` must not carry credentials: use bearer_token_file (or _env, _credential) or a [[source.headers]] secret"),
         );
         return None;
+    }
+    if let (Some(host), Some(port)) = (parsed.host_str(), parsed.port_or_known_default()) {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        v.probe(url.span(), Probe::Host { host, port });
     }
     Some(parsed)
 }

@@ -35,8 +35,9 @@ pub(super) fn staffing_standard(
         v.problem(
             id.span(),
             format!(
-                "`standard` {:?} is not in the catalog: `accesswatch standards` lists them",
-                id.get_ref()
+                "`standard` {:?} is not in the catalog{}: `accesswatch standards` lists them",
+                id.get_ref(),
+                super::standard_hint(id.get_ref())
             ),
         );
         return None;
@@ -158,8 +159,9 @@ pub(super) fn timely_access(
         v.problem(
             id.span(),
             format!(
-                "`standard` {:?} is not in the catalog: `accesswatch standards` lists them",
-                id.get_ref()
+                "`standard` {:?} is not in the catalog{}: `accesswatch standards` lists them",
+                id.get_ref(),
+                super::standard_hint(id.get_ref())
             ),
         );
         return None;
@@ -216,9 +218,13 @@ pub(super) fn timely_access(
     let window = match &raw.window {
         None => Some(chrono::Duration::days(30)),
         Some(w) => {
-            match humantime::parse_duration(w.get_ref()) {
+            match super::parse_duration(w.get_ref()) {
                 Ok(d) if d >= std::time::Duration::from_secs(3600) => {
                     chrono::Duration::from_std(d).ok()
+                }
+                Err(e) if humantime::parse_duration(w.get_ref()).is_ok() => {
+                    v.problem(w.span(), format!("`window` {e}"));
+                    None
                 }
                 _ => {
                     v.problem(w.span(), "`window` must be a duration of at least an hour, like \"30d\" or \"90 days\"");
@@ -402,7 +408,10 @@ fn calendar(v: &mut Validator, raw: &RawCheck, standard: &str) -> Option<Calenda
         Some(name) => Preset::parse(name.get_ref()).or_else(|| {
             v.problem(
                 name.span(),
-                "`calendar` must be \"us-federal\", \"ca-state\" or \"weekdays\"",
+                format!(
+                    "`calendar` must be \"us-federal\", \"ca-state\" or \"weekdays\"{}",
+                    super::did_you_mean(name.get_ref(), ["us-federal", "ca-state", "weekdays"])
+                ),
             );
             None
         }),

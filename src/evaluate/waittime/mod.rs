@@ -175,7 +175,10 @@ fn missing_columns(
 impl CheckState {
     fn add(&mut self, line: u64, row: &impl Cells) {
         self.fill_key(row);
-        let outcome = self.classify(row);
+        let outcome = match self.missing_required_label(row) {
+            Some(reason) => Outcome::rejected(reason),
+            None => self.classify(row),
+        };
         if let Outcome::Rejected(reason) = &outcome
             && self.rejected_samples.len() < REJECTED_SAMPLES
         {
@@ -188,6 +191,23 @@ impl CheckState {
             acc.count(outcome);
             self.groups.insert(self.key.clone(), acc);
         }
+    }
+
+    /// With `require_labels`, why `row` has no group: the first `group_by`
+    /// field it has no value for. It is then rejected, and counted in the
+    /// group "no FIELD", which `max_rejected` keeps from firing.
+    fn missing_required_label(&self, row: &impl Cells) -> Option<String> {
+        if !self.check.require_labels {
+            return None;
+        }
+        let index =
+            (0..self.columns.label_count()).find(|&i| self.columns.label(row, i).is_none())?;
+        let field = self
+            .check
+            .group_by
+            .get(index)
+            .map_or("a group_by field", String::as_str);
+        Some(format!("`{field}` is empty (require_labels = true)"))
     }
 
     /// The group key of `row`: its labels joined by U+001F.
@@ -392,7 +412,7 @@ impl CheckState {
     }
 }
 
-const NO_LABEL: &str = "(none)";
+use crate::check::result::NO_LABEL;
 
 /// Evaluates one wait-time check on a parsed table (JSON, NDJSON, HTTP
 /// sources), whose field mapping has already been applied.

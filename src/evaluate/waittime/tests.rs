@@ -60,6 +60,7 @@ fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Check {
         citation: None,
         source: "s".to_owned(),
         group_by: vec!["region".to_owned()],
+        require_labels: false,
         metric: "m".to_owned(),
         comparison: Comparison {
             op: Op::Ge,

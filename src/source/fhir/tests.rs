@@ -667,7 +667,7 @@ fn bundle_pages() {
     );
     check(
         r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"too-costly","diagnostics":"too many matches"}]}"#,
-        "is an OperationOutcome, not a Bundle: error too-costly: too many matches",
+        "is an OperationOutcome, not a Bundle: error too-costly: the search is too costly for the server",
     );
     check(
         r#"{"resourceType":"Patient"}"#,
@@ -700,7 +700,10 @@ fn bundle_pages() {
         page.next.as_deref(),
         Some("https://h/fhir?_getpages=abc&_page=2")
     );
-    assert_eq!(page.warnings, ["warning not-supported: _sort ignored"]);
+    assert_eq!(
+        page.warnings,
+        ["warning not-supported: the server does not support part of the request"]
+    );
     let empty = bundle::parse(
         br#"{"resourceType":"Bundle","type":"searchset","total":0}"#,
         1,
