@@ -609,6 +609,46 @@ fn the_period_report_recomputes_from_the_evaluations_in_every_format() {
         verify.stdout
     );
 
+    // Mistakes on the command line say what to change.
+    let backwards = accesswatch(
+        &[
+            "--config",
+            &config,
+            "report",
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-09-01",
+        ],
+        &[],
+    );
+    assert_eq!(backwards.code, 2);
+    assert!(
+        backwards.stderr.contains("give the earlier time first"),
+        "{}",
+        backwards.stderr
+    );
+    let unknown = accesswatch(
+        &[
+            "--config",
+            &config,
+            "report",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-12-01",
+            "--check",
+            "nope",
+        ],
+        &[],
+    );
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("mh-initial-wait"),
+        "{}",
+        unknown.stderr
+    );
+
     // The CSV, read by Python's csv module: one row per check, group and run.
     let csv_path = dir.path().join("report.csv");
     report(&config, "csv", &csv_path);
