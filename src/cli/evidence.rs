@@ -12,8 +12,8 @@ use anyhow::Context as _;
 
 use crate::cli::args::{AsOf, PeriodFormat};
 use crate::cli::exit::Exit;
-use crate::cli::{period, period_html};
 use crate::config::Config;
+use crate::daemon::{period, period_html};
 
 /// At most this many evaluation times per backfill: a step of 1m over a
 /// year is a typo, not a plan.

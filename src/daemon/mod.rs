@@ -19,6 +19,8 @@
 
 pub mod heartbeat;
 pub mod metrics;
+pub mod period;
+pub mod period_html;
 pub mod run;
 pub mod serve;
 pub mod supervise;
@@ -154,8 +156,11 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let heartbeat = Arc::new(Heartbeat::default());
     let metrics = Arc::new(crate::daemon::metrics::Metrics::default());
+    // The configuration the status page reports on: swapped on reload.
+    let (pages_config, pages_config_now) = watch::channel(config.clone());
     if let Some(address) = config.daemon.listen {
         let served = crate::daemon::serve::ServeState {
+            config: pages_config_now,
             zone: config.daemon.time_zone,
             metrics: metrics.clone(),
             store: store.clone(),
@@ -222,6 +227,7 @@ pub async fn run(
                     let ids: Vec<String> = next.checks.iter().map(|c| c.id.clone()).collect();
                     metrics.retain_checks(&ids);
                     outgoing.send_replace(Arc::new(outgoing_settings(&next, mailer)));
+                    pages_config.send_replace(next.clone());
                     generation = start_generation(next.clone(), &shared, false);
                     current = next;
                 }

@@ -24,6 +24,8 @@ use crate::state::Store;
 
 #[derive(Clone)]
 pub struct ServeState {
+    /// The configuration in force (swapped on reload), for the reports.
+    pub config: tokio::sync::watch::Receiver<Arc<crate::config::Config>>,
     pub zone: chrono_tz::Tz,
     pub metrics: Arc<Metrics>,
     pub store: Arc<Store>,
@@ -60,6 +62,7 @@ pub async fn start(
     let router = Router::new()
         .route("/", get(index))
         .route("/check/{id}", get(check_page))
+        .route("/report", get(report))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .fallback(not_found)
@@ -143,6 +146,67 @@ async fn index(
     html(crate::notify::page::index(&overview))
 }
 
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    days: Option<u32>,
+    format: Option<String>,
+}
+
+/// `/report?days=30&format=html|csv`: the period report of the last
+/// `days` (1 to 3,660), from the state file, as `accesswatch report`
+/// writes it.
+async fn report(
+    axum::extract::State(shared): axum::extract::State<ServeState>,
+    axum::extract::Query(query): axum::extract::Query<ReportQuery>,
+) -> axum::response::Response {
+    let days = query.days.unwrap_or(30);
+    let csv = match query.format.as_deref().unwrap_or("html") {
+        "csv" => true,
+        "html" => false,
+        _ => return bad_report_query(),
+    };
+    if !(1..=3660).contains(&days) {
+        return bad_report_query();
+    }
+    let now = Utc::now();
+    let config = shared.config.borrow().clone();
+    let store = shared.store.clone();
+    let period = (now - chrono::Duration::days(i64::from(days)), now);
+    let made = tokio::task::spawn_blocking(move || {
+        let period = super::period::gather(&config, &store, period, &[], now)?;
+        if csv {
+            super::period::csv(&period)
+        } else {
+            Ok(super::period_html::html(&period))
+        }
+    })
+    .await;
+    match made {
+        Ok(Ok(body)) if csv => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"accesswatch-report.csv\"",
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Ok(Ok(body)) => html(body),
+        _ => unavailable(),
+    }
+}
+
+fn bad_report_query() -> axum::response::Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "use /report?days=1..3660&format=html or csv\n",
+    )
+        .into_response()
+}
+
 /// How far back `/check/ID` shows history.
 const HISTORY_DAYS: i64 = 90;
 
@@ -177,7 +241,17 @@ async fn check_page(
         notes: &notes,
         last_run: snapshot.last_run,
     };
-    match crate::notify::page::check(&overview, &id, &[]) {
+    let reports: Vec<(u32, String, String)> = [30, 90, 365]
+        .into_iter()
+        .map(|days| {
+            (
+                days,
+                format!("/report?days={days}&format=html"),
+                format!("/report?days={days}&format=csv"),
+            )
+        })
+        .collect();
+    match crate::notify::page::check(&overview, &id, &reports) {
         Some(page) => html(page),
         None => not_found().await.into_response(),
     }

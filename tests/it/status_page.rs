@@ -90,6 +90,58 @@ fn the_page_shows_every_group_and_each_checks_history() {
     assert!(page.contains("Last runs of region=socal-south"), "{page}");
     let (status, _, body) = get(port, "/check/no-such-check", None);
     assert_eq!((status, body.as_str()), (404, "not found\n"));
+    // The period report of the last 30 days, from the page's links.
+    assert!(
+        page.contains("href=\"/report?days=30&amp;format=html\""),
+        "{page}"
+    );
+    let (status, head, report) = get(port, "/report?days=30&format=html", None);
+    assert_eq!(status, 200, "{report}");
+    assert!(head.to_lowercase().contains("text/html"), "{head}");
+    assert!(report.contains("region=socal-south"), "{report}");
+    let (status, head, csv) = get(port, "/report?days=90&format=csv", None);
+    assert_eq!(status, 200, "{csv}");
+    assert!(head.to_lowercase().contains("text/csv"), "{head}");
+    assert!(csv.contains("members-per-therapist"), "{csv}");
+    let (status, _, _) = get(port, "/report?days=0&format=pdf", None);
+    assert_eq!(status, 400);
+
+    // As a person sees it: a real browser, its DOM and a screenshot.
+    let url = format!("http://127.0.0.1:{port}/");
+    let dom = crate::browser::dump_dom(&url);
+    assert!(dom.console.is_empty(), "console: {:?}", dom.console);
+    for needle in [
+        "region=socal-south",
+        "3,500",
+        "critical",
+        "region=north",
+        "2,000",
+        ">ok<",
+    ] {
+        assert!(
+            dom.stdout.contains(needle),
+            "{needle} missing from the DOM:\n{}",
+            dom.stdout
+        );
+    }
+    let shot = dir.path().join("status.png");
+    crate::browser::screenshot(&url, &shot, 1200, 500);
+    assert!(crate::browser::not_blank(&shot), "the screenshot is blank");
+    let check_url = format!("http://127.0.0.1:{port}/check/members-per-therapist");
+    let dom = crate::browser::dump_dom(&check_url);
+    assert!(
+        dom.stdout.contains("History of members per therapist"),
+        "{}",
+        dom.stdout
+    );
+    let check_shot = dir.path().join("check.png");
+    crate::browser::screenshot(&check_url, &check_shot, 1000, 900);
+    assert!(crate::browser::not_blank(&check_shot));
+    if let Some(keep) = std::env::var_os("ACCESSWATCH_KEEP_SCREENSHOTS") {
+        let keep = std::path::PathBuf::from(keep);
+        std::fs::copy(&shot, keep.join("status-page.png")).unwrap();
+        std::fs::copy(&check_shot, keep.join("status-check.png")).unwrap();
+    }
     daemon.signal("TERM");
     assert!(daemon.wait_exit(Duration::from_secs(10)).success());
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::check::Status;
-use crate::cli::period::{CheckPeriod, Period, local, value_text};
+use crate::daemon::period::{CheckPeriod, Period, local, value_text};
 use crate::notify::chart::chart_svg;
 use crate::notify::render::{escape, percent};
 use crate::state::EpisodeRecord;
