@@ -47,11 +47,15 @@ fn trend_of<'a>(view: &'a StatusView, e: &Episode) -> Option<&'a Trend> {
 
 /// `--- trends ---` and one line per group of `result` matching `labels`:
 /// its sparkline over the recorded runs and this one, and its trend.
+/// Nothing when the check has no recorded history.
 pub fn trend_lines(
     result: &CheckResult,
     labels: &BTreeMap<String, String>,
     recent: &[Series],
 ) -> String {
+    if !recent.iter().any(|s| s.check_id == result.id) {
+        return String::new();
+    }
     let mut out = String::from("--- trends ---\n");
     for g in &result.groups {
         if !labels.iter().all(|(k, v)| g.labels.get(k) == Some(v)) {

@@ -195,9 +195,8 @@ fn check_period(id: &str, check: Option<&Check>, series: Vec<Series>) -> CheckPe
     }
 }
 
-/// Runs without a result grouped into periods: a run that did evaluate
-/// (any other recorded time) is not in between, as failures are the
-/// check's only records at their times.
+/// The runs in which a check could not be evaluated, grouped into
+/// periods: failed runs at most a day apart make one period.
 fn outages(check_id: &str, source: &str, failures: &[crate::state::CheckFailure]) -> Vec<Outage> {
     let mut outages: Vec<Outage> = Vec::new();
     for failure in failures {
@@ -436,3 +435,61 @@ pub const CSV_HEADER: [&str; 10] = [
     "limit",
     "breach",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::CheckFailure;
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH
+            + chrono::Duration::days(20_000)
+            + chrono::Duration::hours(hours)
+    }
+
+    fn check(failures: &[i64], expected: &[(i64, i64, usize)]) {
+        let failures: Vec<CheckFailure> = failures
+            .iter()
+            .map(|h| CheckFailure {
+                check_id: "c".to_owned(),
+                at: at(*h),
+            })
+            .collect();
+        let got: Vec<(DateTime<Utc>, DateTime<Utc>, usize)> = outages("c", "s", &failures)
+            .into_iter()
+            .map(|o| (o.from, o.to, o.runs))
+            .collect();
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(f, t, n)| (at(*f), at(*t), *n))
+            .collect();
+        assert_eq!(got, expected, "{failures:?}");
+    }
+
+    #[test]
+    fn failed_runs_at_most_a_day_apart_are_one_outage() {
+        check(&[], &[]);
+        check(&[0], &[(0, 0, 1)]);
+        check(&[0, 1, 25], &[(0, 25, 3)]);
+        check(&[0, 1, 26, 200], &[(0, 1, 2), (26, 26, 1), (200, 200, 1)]);
+    }
+
+    #[test]
+    fn a_network_below_the_target_needs_a_plan() {
+        let rate = |rate: Option<f64>| AnnualRate {
+            check_id: "c".to_owned(),
+            standard: "s".to_owned(),
+            network: "n".to_owned(),
+            year: 2026,
+            rate,
+            runs: 1,
+            target: 0.7,
+        };
+        assert!(rate(Some(0.69)).needs_plan());
+        assert!(!rate(Some(0.7)).needs_plan());
+        assert!(
+            !rate(None).needs_plan(),
+            "no data is not a finding of its own here"
+        );
+    }
+}

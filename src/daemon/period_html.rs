@@ -22,13 +22,13 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .breach { color: #b00; font-weight: 600; }
 .meta { color: #555; font-size: 0.9em; }
 code { font-size: 0.85em; word-break: break-all; }
-details summary { cursor: pointer; color: #555; }
+table.runs { break-inside: auto; }
 @media print {
   body { margin: 0; max-width: none; font-size: 9.5pt; }
   h2 { break-before: auto; break-after: avoid; }
-  table, figure, section.check { break-inside: avoid; }
-  details > summary { display: none; }
-  details { display: block; }
+  table, section.check { break-inside: avoid; }
+  table.runs { break-inside: auto; }
+  a { color: inherit; text-decoration: none; }
 }
 ";
 
@@ -73,6 +73,7 @@ pub fn html(period: &Period) -> String {
     outages(&mut out, period);
     annual(&mut out, period);
     standards(&mut out, period);
+    every_run(&mut out, period);
     out.push_str("</body></html>\n");
     out
 }
@@ -122,7 +123,31 @@ fn check_section(out: &mut String, period: &Period, check: &CheckPeriod) {
             chart_svg(&series.points, 260, 56, &title)
         );
     }
-    out.push_str("</table>\n<details><summary>Every run</summary><table><tr><th>Group</th><th>Time</th><th>Status</th><th>Value</th></tr>\n");
+    let _ = writeln!(
+        out,
+        "</table><p class=\"meta\"><a href=\"#runs-{}\">Every run</a> is listed at the end.</p></section>",
+        escape(&check.id)
+    );
+}
+
+/// The appendix: every recorded run of every group, per check.
+fn every_run(out: &mut String, period: &Period) {
+    let zone = period.zone;
+    out.push_str("<h2>Appendix: every run</h2>\n");
+    for check in period.checks.iter().filter(|c| !c.groups.is_empty()) {
+        let _ = writeln!(
+            out,
+            "<h3 id=\"runs-{}\">{} <small>({})</small></h3>\n<table class=\"runs\"><tr><th>Group</th><th>Time</th><th>Status</th><th>Value</th></tr>",
+            escape(&check.id),
+            escape(&check.title),
+            escape(&check.id)
+        );
+        every_run_rows(out, check, zone);
+        out.push_str("</table>\n");
+    }
+}
+
+fn every_run_rows(out: &mut String, check: &CheckPeriod, zone: chrono_tz::Tz) {
     for (series, _) in &check.groups {
         for point in &series.points {
             let value = point
@@ -143,7 +168,6 @@ fn check_section(out: &mut String, period: &Period, check: &CheckPeriod) {
             );
         }
     }
-    out.push_str("</table></details></section>\n");
 }
 
 fn episodes(out: &mut String, period: &Period) {

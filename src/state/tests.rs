@@ -435,3 +435,30 @@ fn retention_pruning_keeps_the_trail_verifiable() {
         .unwrap_err();
     assert!(broken.why.contains("does not follow"), "{broken:?}");
 }
+
+#[test]
+fn a_state_file_from_before_the_trail_is_sealed_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // Schema version 4, as the previous release left it, with history.
+        let connection = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        for migration in &MIGRATIONS[..4] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection
+            .execute_batch(
+                "PRAGMA user_version = 4;
+                 INSERT INTO evaluations (check_id, group_key, labels, status, value, limit_value, evaluated_at)
+                 VALUES ('c', 'region=south', '{}', 'breach', 3100, 3000, '2026-11-01T00:00:00.000000Z'),
+                        ('c', 'region=north', '{}', 'ok', 2000, 3000, '2026-11-01T00:00:00.000000Z');",
+            )
+            .unwrap();
+    }
+    let store = open(dir.path()).unwrap();
+    let head = store.verify().unwrap().unwrap().unwrap();
+    assert_eq!(head.records, 2, "each old row is recorded once");
+    drop(store);
+    let store = open(dir.path()).unwrap();
+    let head = store.verify().unwrap().unwrap().unwrap();
+    assert_eq!(head.records, 2, "and only once");
+}

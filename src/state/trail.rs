@@ -159,7 +159,8 @@ impl Tx<'_> {
         );
         let row: Option<(String, String)> = self
             .inner
-            .query_row(&sql, [ref_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .prepare_cached(&sql)?
+            .query_row([ref_id], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         let (body, at) = match row {
             Some(row) => row,

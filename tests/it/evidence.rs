@@ -71,8 +71,14 @@ fn backfill_records_the_series_the_engine_gives_run_by_run() {
             at("2026-12-01T00:00:00Z"),
         )
         .unwrap();
-    assert_eq!(series.len(), 6, "one series per region: {series:?}");
-    assert_eq!(series[0].points.len(), 13, "every week of the twelve");
+    assert_eq!(
+        series.len(),
+        7,
+        "one series per region and (none): {series:?}"
+    );
+    for s in &series {
+        assert_eq!(s.points.len(), 13, "every week of the twelve: {s:?}");
+    }
     // Each week's values are those `run --once --as-of` gives that day.
     let mut compared = 0;
     for point in &series[0].points {
@@ -132,7 +138,7 @@ fn backfill_records_the_series_the_engine_gives_run_by_run() {
             }
         }
     }
-    assert!(compared > 13 * 3, "compared {compared} values");
+    assert_eq!(compared, 13 * 7, "every run of every region");
     // Running it again records nothing twice.
     let again = backfill_demo(&config, &["mh-initial-wait"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
@@ -377,16 +383,15 @@ fn trends_show_in_the_json_report_status_and_render() {
         close(&trend["four_weeks_ago"], value_on("2026-10-30T07:00:00Z")),
         "{trend}"
     );
-    // socal-south is in breach in every run since its data starts (7 weeks)
-    // and in this one; its earlier weeks had no requests at all.
-    assert_eq!(trend["breached_runs"], 8, "{trend}");
-    assert_eq!(trend["runs"], 8, "{trend}");
+    // socal-south is in breach in every run of the twelve weeks and this one.
+    assert_eq!(trend["breached_runs"], 10, "{trend}");
+    assert_eq!(trend["runs"], 10, "{trend}");
     assert!(["up", "down", "flat"].contains(&trend["direction"].as_str().unwrap()));
     // `status` reads the clock: its trend is as of today.
     let status = accesswatch(&["--config", config, "status"], &[]);
     assert!(
         status.stdout.contains("trend: a week before ")
-            && status.stdout.contains("8 of the last 8 runs in breach"),
+            && status.stdout.contains("10 of the last 10 runs in breach"),
         "{}",
         status.stdout
     );
@@ -607,6 +612,46 @@ fn the_period_report_recomputes_from_the_evaluations_in_every_format() {
             .contains(json["trail_head"]["sha256"].as_str().unwrap()),
         "{}",
         verify.stdout
+    );
+
+    // Mistakes on the command line say what to change.
+    let backwards = accesswatch(
+        &[
+            "--config",
+            &config,
+            "report",
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-09-01",
+        ],
+        &[],
+    );
+    assert_eq!(backwards.code, 2);
+    assert!(
+        backwards.stderr.contains("give the earlier time first"),
+        "{}",
+        backwards.stderr
+    );
+    let unknown = accesswatch(
+        &[
+            "--config",
+            &config,
+            "report",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-12-01",
+            "--check",
+            "nope",
+        ],
+        &[],
+    );
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("mh-initial-wait"),
+        "{}",
+        unknown.stderr
     );
 
     // The CSV, read by Python's csv module: one row per check, group and run.
