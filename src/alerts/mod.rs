@@ -27,7 +27,7 @@ use chrono::{DateTime, Duration, Utc};
 
 pub mod record;
 
-use crate::check::{Episode, Notice, Phase, Policy, Severity, Status};
+use crate::check::{Episode, Escalation, Notice, Phase, Policy, Severity, Status};
 
 /// The longest gap between reminders, whatever the back-off.
 const MAX_REPEAT: Duration = Duration::days(7);
@@ -106,7 +106,7 @@ fn new_episode(o: &Observation, now: DateTime<Utc>) -> Episode {
         reminders: 0,
         next_reminder_at: None,
         resolution_notified_at: None,
-        thread_id: None,
+        threads: BTreeMap::new(),
         ack_until: None,
         ack_by: None,
     }
@@ -149,6 +149,21 @@ pub fn due(
     }
 }
 
+/// Whether `episode` is due to be escalated by a route with `escalation`
+/// at `now`: critical, firing and told for at least `after`, not
+/// acknowledged, and not yet told to the escalation route.
+pub fn escalation_due(episode: &Episode, escalation: &Escalation, now: DateTime<Utc>) -> bool {
+    let acknowledged = episode.ack_until.is_some_and(|until| until > now);
+    episode.phase == Phase::Firing
+        && episode.severity == Severity::Critical
+        && episode.notified_at.is_some()
+        && episode
+            .firing_since
+            .is_some_and(|since| now - since >= escalation.after)
+        && !acknowledged
+        && !episode.threads.contains_key(&escalation.to)
+}
+
 /// Records that `notice` was queued for `episode` at `now`.
 pub fn mark_told(episode: &mut Episode, notice: Notice, policy: &Policy, now: DateTime<Utc>) {
     match notice {
@@ -164,9 +179,12 @@ pub fn mark_told(episode: &mut Episode, notice: Notice, policy: &Policy, now: Da
                 .powi(episode.reminders as i32);
             let seconds = (policy.repeat_interval.num_seconds() as f64 * factor)
                 .min(MAX_REPEAT.num_seconds() as f64);
-            episode.next_reminder_at = Some(now + Duration::seconds(seconds as i64));
+            episode.next_reminder_at = now.checked_add_signed(Duration::seconds(seconds as i64));
         }
         Notice::Resolved => episode.resolution_notified_at = Some(now),
+        // The escalation route's thread is its record (`threads`); the
+        // reminder schedule goes on as it was.
+        Notice::Escalated => {}
     }
 }
 

@@ -39,6 +39,9 @@ pub struct Setup<'a> {
     pub maintenance: &'a [Maintenance],
     pub sources: &'a [SourceSpec],
     pub subject_prefix: &'a str,
+    /// The right-hand side of Message-IDs: `[email] message_id_domain`,
+    /// else the domain of `from`.
+    pub message_id_domain: &'a str,
     pub time_zone: Tz,
     /// Evaluation results older than this are pruned.
     pub retention: chrono::Duration,
@@ -69,20 +72,40 @@ pub fn record(
     results: &[CheckResult],
     sources: &SourceOutcomes,
     now: DateTime<Utc>,
-    host: &str,
 ) -> anyhow::Result<Recorded> {
     store.transaction(|tx| {
         for result in results {
             tx.record_result(result)?;
         }
-        tx.prune_evaluations(now - config.retention)?;
+        // Nothing is older than the earliest time chrono knows.
+        let before = now
+            .checked_sub_signed(config.retention)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        tx.prune_evaluations(before, now)?;
         for result in results {
             observe_result(tx, config, result, now)?;
         }
         for (source, outcome) in sources {
             observe_source(tx, config, source, outcome, now)?;
         }
-        notify(tx, config, results, sources, now, host)
+        notify(tx, config, results, sources, now)
+    })
+}
+
+/// Records `results` as history only, for `backfill`: no alert state
+/// changes, nothing is queued, nothing is pruned. Results of a check already
+/// recorded as of the same time are skipped, so a backfill can be run again;
+/// how many results were recorded.
+pub fn record_history(store: &Store, results: &[CheckResult]) -> anyhow::Result<usize> {
+    store.transaction(|tx| {
+        let mut recorded = 0;
+        for result in results {
+            if !tx.recorded_at(&result.id, result.evaluated_at)? {
+                tx.record_result(result)?;
+                recorded += 1;
+            }
+        }
+        Ok(recorded)
     })
 }
 
@@ -245,6 +268,11 @@ fn route_wants(config: &Setup<'_>, route: &Route, episode: &Episode) -> bool {
     if route.fallback {
         return false;
     }
+    // A route told before (an escalation route) keeps being told: its
+    // reminders and the resolution.
+    if episode.threads.contains_key(&route.name) {
+        return true;
+    }
     match episode.check_id.strip_prefix(DATA_UNAVAILABLE) {
         // A blind spot goes to every route that follows a check of the
         // source, whatever its label matchers.
@@ -264,10 +292,11 @@ fn notify(
     results: &[CheckResult],
     sources: &SourceOutcomes,
     now: DateTime<Utc>,
-    host: &str,
 ) -> anyhow::Result<Recorded> {
     let mut due: Vec<(Episode, Notice, Policy)> = Vec::new();
-    for episode in tx.unclosed_episodes()? {
+    let unclosed = tx.unclosed_episodes()?;
+    let escalations = escalations(config, &unclosed, now);
+    for episode in unclosed {
         let (Some(id), Some(policy)) = (episode.id, policy_for(config, &episode.check_id)) else {
             continue;
         };
@@ -287,7 +316,7 @@ fn notify(
             .iter()
             .filter(|(e, _, _)| route_wants(config, route, e))
             .collect();
-        sent.enqueue(tx, config, route, &mine, results, sources, now, host)?;
+        sent.enqueue(tx, config, route, &mine, results, sources, now)?;
     }
     let untold: Vec<&(Episode, Notice, Policy)> = due
         .iter()
@@ -306,16 +335,39 @@ fn notify(
     }
     let untold_count = untold.len();
     if let Some(route) = fallback {
-        sent.enqueue(tx, config, route, &untold, results, sources, now, host)?;
+        sent.enqueue(tx, config, route, &untold, results, sources, now)?;
+    }
+    for (target, episodes) in &escalations {
+        let Some(route) = config.routes.iter().find(|r| &r.name == target) else {
+            continue;
+        };
+        let mine: Vec<&(Episode, Notice, Policy)> = episodes.iter().collect();
+        for (episode, _, _) in &mine {
+            info!(check = %episode.check_id, group = %episode.group_key, route = %route.name, "alert escalated: firing and unacknowledged");
+        }
+        sent.enqueue(tx, config, route, &mine, results, sources, now)?;
     }
     let Sent {
         threads, queued, ..
     } = sent;
-    for (mut episode, notice, policy) in due {
+    // Escalated episodes with nothing else due this run: keep the new
+    // thread (the escalation route's record).
+    let due_ids: BTreeSet<i64> = due.iter().filter_map(|(e, _, _)| e.id).collect();
+    let escalated_only = escalations
+        .into_values()
+        .flatten()
+        .filter(|(e, _, _)| e.id.is_some_and(|id| !due_ids.contains(&id)));
+    for (episode, notice, policy) in due.into_iter().chain(escalated_only) {
+        let mut episode = episode;
         let Some(id) = episode.id else { continue };
         alerts::mark_told(&mut episode, notice, &policy, now);
-        if let Some(thread) = threads.get(&id) {
-            episode.thread_id = Some(thread.clone());
+        for ((episode_id, route), thread) in &threads {
+            if *episode_id == id {
+                episode
+                    .threads
+                    .entry(route.clone())
+                    .or_insert_with(|| thread.clone());
+            }
         }
         tx.save_episode(&mut episode)?;
         if notice == Notice::Resolved {
@@ -328,11 +380,50 @@ fn notify(
     })
 }
 
-/// The digests queued so far in one run: the thread each episode's
-/// emails belong to, and the episodes some route was told about.
+/// The alerts due to be escalated now, by escalation route: critical,
+/// firing unacknowledged for a route's `escalate_after`, and not yet told
+/// to its `escalate_to`.
+fn escalations(
+    config: &Setup<'_>,
+    unclosed: &[Episode],
+    now: DateTime<Utc>,
+) -> BTreeMap<String, Vec<(Episode, Notice, Policy)>> {
+    let mut out: BTreeMap<String, Vec<(Episode, Notice, Policy)>> = BTreeMap::new();
+    for episode in unclosed {
+        let Some(policy) = policy_for(config, &episode.check_id) else {
+            continue;
+        };
+        let held = config
+            .maintenance
+            .iter()
+            .any(|m| m.covers(&episode.check_id, &episode.labels, now));
+        if held {
+            continue;
+        }
+        let targets: BTreeSet<&str> = config
+            .routes
+            .iter()
+            .filter(|r| route_wants(config, r, episode))
+            .filter_map(|r| r.escalation.as_ref())
+            .filter(|e| alerts::escalation_due(episode, e, now))
+            .map(|e| e.to.as_str())
+            .collect();
+        for target in targets {
+            out.entry(target.to_owned()).or_default().push((
+                episode.clone(),
+                Notice::Escalated,
+                policy.clone(),
+            ));
+        }
+    }
+    out
+}
+
+/// The digests queued so far in one run: per (episode, route) the thread
+/// its emails belong to, and the episodes some route was told about.
 #[derive(Default)]
 struct Sent {
-    threads: BTreeMap<i64, String>,
+    threads: BTreeMap<(i64, String), String>,
     told: BTreeSet<i64>,
     queued: usize,
 }
@@ -349,19 +440,21 @@ impl Sent {
         results: &[CheckResult],
         sources: &SourceOutcomes,
         now: DateTime<Utc>,
-        host: &str,
     ) -> anyhow::Result<()> {
         if mine.is_empty() {
             return Ok(());
         }
-        let digest = digest(config, route, mine, results, sources, now);
+        let mut digest = digest(config, route, mine, results, sources, now);
+        digest.notes = notes_on(tx, mine, now)?;
         let email = render::render(&digest, config.subject_prefix, now, config.time_zone);
-        let message_id = new_message_id(now, host);
+        let message_id = new_message_id(now, config.message_id_domain);
+        // Only messages this route received: another route's thread is
+        // one these recipients never saw.
         let roots: Vec<String> = mine
             .iter()
             .filter_map(|(e, _, _)| {
-                e.id.and_then(|id| self.threads.get(&id).cloned())
-                    .or_else(|| e.thread_id.clone())
+                e.id.and_then(|id| self.threads.get(&(id, route.name.clone())).cloned())
+                    .or_else(|| e.threads.get(&route.name).cloned())
             })
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -385,8 +478,10 @@ impl Sent {
         for (episode, _, _) in mine {
             if let Some(id) = episode.id {
                 self.told.insert(id);
-                if episode.thread_id.is_none() {
-                    self.threads.entry(id).or_insert_with(|| message_id.clone());
+                if !episode.threads.contains_key(&route.name) {
+                    self.threads
+                        .entry((id, route.name.clone()))
+                        .or_insert_with(|| message_id.clone());
                 }
             }
         }
@@ -467,7 +562,26 @@ fn digest(
     Digest {
         route: route.clone(),
         items,
+        notes: Vec::new(),
     }
+}
+
+/// The notes on the episodes told, made since each started.
+fn notes_on(
+    tx: &Tx<'_>,
+    told: &[&(Episode, Notice, Policy)],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<crate::check::history::Note>> {
+    let mut notes: Vec<crate::check::history::Note> = Vec::new();
+    for (episode, _, _) in told {
+        let until = now + chrono::Duration::seconds(1);
+        for note in tx.notes(Some(&episode.check_id), episode.started_at, until)? {
+            if note.concerns(&episode.check_id, &episode.labels) && !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+    }
+    Ok(notes)
 }
 
 fn group_from(episode: &Episode) -> GroupResult {
@@ -483,6 +597,7 @@ fn group_from(episode: &Episode) -> GroupResult {
         rows: 0,
         error: None,
         wait: None,
+        detail: None,
     }
 }
 
@@ -519,11 +634,13 @@ fn data_item(
     Some((check, result))
 }
 
-/// A Message-ID unique to this message: time, process and a counter.
-fn new_message_id(now: DateTime<Utc>, host: &str) -> String {
+/// A Message-ID unique to this message: time, process and a counter, at
+/// the sender's domain (RFC 5322 asks for a domain the sender controls,
+/// never a bare host name).
+fn new_message_id(now: DateTime<Utc>, domain: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let host: String = host
+    let host: String = domain
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
         .collect();

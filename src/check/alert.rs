@@ -78,7 +78,10 @@ pub struct Episode {
     pub next_reminder_at: Option<DateTime<Utc>>,
     pub resolution_notified_at: Option<DateTime<Utc>>,
     /// Message-ID of the first message about this episode.
-    pub thread_id: Option<String>,
+    /// Per route, the Message-ID of the first message that route got
+    /// about this episode: later ones reply to it, and a route is never
+    /// threaded to a message only another route received.
+    pub threads: BTreeMap<String, String>,
     pub ack_until: Option<DateTime<Utc>>,
     pub ack_by: Option<String>,
 }
@@ -88,6 +91,8 @@ pub enum Notice {
     Firing,
     Reminder,
     Resolved,
+    /// Told to an escalation route: fired long unacknowledged.
+    Escalated,
 }
 
 impl Notice {
@@ -96,6 +101,7 @@ impl Notice {
             Notice::Firing => "firing",
             Notice::Reminder => "reminder",
             Notice::Resolved => "resolved",
+            Notice::Escalated => "escalated",
         }
     }
 }

@@ -62,6 +62,31 @@ impl Preset {
         Preset::ALL.into_iter().find(|preset| preset.name() == name)
     }
 
+    /// The days the preset closes, for `accesswatch standards`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Preset::UsFederal => {
+                "Monday to Friday less the eleven holidays of 5 U.S.C. §6103: New Year's Day, \
+                 Martin Luther King Jr. Day (3rd Monday of January), Washington's Birthday (3rd \
+                 Monday of February), Memorial Day (last Monday of May), Juneteenth (June 19, \
+                 from 2021), Independence Day, Labor Day (1st Monday of September), Columbus Day \
+                 (2nd Monday of October), Veterans Day (November 11), Thanksgiving (4th Thursday \
+                 of November), Christmas Day; a Saturday holiday is observed the Friday before, a \
+                 Sunday one the Monday after"
+            }
+            Preset::CaState => {
+                "Monday to Friday less the days California state offices close (CalHR): New \
+                 Year's Day, Martin Luther King Jr. Day, Presidents' Day, Cesar Chavez Day (March \
+                 31), Memorial Day, Independence Day, Labor Day, Veterans Day, Thanksgiving, the \
+                 day after Thanksgiving, Christmas Day; a Sunday holiday is observed the Monday \
+                 after (Gov. Code §6701), Veterans Day on a Saturday the Friday before; not \
+                 closed: Lunar New Year, Lincoln Day, Genocide Remembrance Day, Juneteenth, \
+                 Admission Day, Native American Day, Columbus Day"
+            }
+            Preset::Weekdays => "Monday to Friday, no holidays",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Preset::UsFederal => "us-federal",

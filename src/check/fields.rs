@@ -16,10 +16,14 @@ pub enum Field {
     PriorAuth,
     ProviderType,
     ExtendedByProvider,
+    Modality,
+    RequestedModality,
+    CallStartedAt,
+    AnsweredAt,
 }
 
 impl Field {
-    pub const ALL: [Field; 10] = [
+    pub const ALL: [Field; 14] = [
         Field::Id,
         Field::RequestedAt,
         Field::PriorAppointmentAt,
@@ -30,6 +34,10 @@ impl Field {
         Field::PriorAuth,
         Field::ProviderType,
         Field::ExtendedByProvider,
+        Field::Modality,
+        Field::RequestedModality,
+        Field::CallStartedAt,
+        Field::AnsweredAt,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,6 +52,10 @@ impl Field {
             Field::PriorAuth => "prior_auth",
             Field::ProviderType => "provider_type",
             Field::ExtendedByProvider => "extended_by_provider",
+            Field::Modality => "modality",
+            Field::RequestedModality => "requested_modality",
+            Field::CallStartedAt => "call_started_at",
+            Field::AnsweredAt => "answered_at",
         }
     }
 
@@ -60,6 +72,8 @@ impl Field {
                 | Field::PriorAuth
                 | Field::ProviderType
                 | Field::ExtendedByProvider
+                | Field::Modality
+                | Field::RequestedModality
         )
     }
 }

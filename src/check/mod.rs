@@ -10,6 +10,8 @@
 //! - [`result`]: [`CheckResult`], [`GroupResult`], [`Status`], the wait-time
 //!   [`WaitStats`];
 //! - [`alert`]: an alert's [`Episode`], [`Phase`], [`Policy`] and [`Notice`];
+//! - [`history`]: a group's recorded [`Series`](history::Series), its
+//!   [`Trend`](history::Trend) and a period's [`Summary`](history::Summary);
 //! - [`wait`]: [`WaitRule`], a validated `timely_access` rule;
 //! - [`fields`]: the canonical appointment fields and value maps;
 //! - [`standards`]: the built-in catalog of access standards (data);
@@ -22,11 +24,12 @@ pub mod alert;
 pub mod calendar;
 pub mod clock;
 pub mod fields;
+pub mod history;
 pub mod result;
 pub mod schedule;
 pub mod secret;
 pub mod standards;
-mod wait;
+pub mod wait;
 
 use std::collections::BTreeMap;
 
@@ -34,7 +37,7 @@ pub use alert::{Episode, Notice, Phase, Policy};
 pub use result::{CheckResult, Counts, GroupResult, Status, WaitStats, label_text};
 use schedule::Schedule;
 pub use secret::Secret;
-pub use wait::WaitRule;
+pub use wait::{TargetSource, WaitRule};
 
 /// A window in which notifications are held back.
 #[derive(Debug, Clone)]
@@ -121,6 +124,14 @@ pub enum Rule {
     },
     /// Appointment wait times against a standard of the catalog.
     TimelyAccess(Box<WaitRule>),
+    /// HRSA's mental health shortage rule over two ratios
+    /// (`standards::hpsa_shortage`): `population` per `core` professional
+    /// (the value shown) and per psychiatrist.
+    Shortage {
+        population: String,
+        core: String,
+        psychiatrists: String,
+    },
 }
 
 /// How a threshold check combines several rows of one group.
@@ -188,4 +199,15 @@ pub struct Route {
     /// Receives every alert that no other route received (and nothing
     /// else); `checks`, `severities` and `labels` are then empty.
     pub fallback: bool,
+    /// A critical alert this route follows that has fired this long
+    /// without an acknowledgement is told, once, to another route.
+    pub escalation: Option<Escalation>,
+}
+
+/// `escalate_after` and `escalate_to` of a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    pub after: chrono::Duration,
+    /// The name of the route told.
+    pub to: String,
 }

@@ -76,6 +76,9 @@ pub struct GroupResult {
     pub error: Option<String>,
     /// Counts and waits of a wait-time check's group.
     pub wait: Option<WaitStats>,
+    /// What else decided the status, in words (the second ratio of a
+    /// shortage rule).
+    pub detail: Option<String>,
 }
 
 impl GroupResult {
@@ -176,6 +179,9 @@ pub struct Counts {
     pub pending: u64,
     pub extended: u64,
     pub rejected: u64,
+    /// Requests whose clock started before the standard (or their
+    /// provider type) took effect: not judged, counted apart.
+    pub before_effective: u64,
 }
 
 /// What the email and the report say about one group of a wait-time check.
@@ -183,7 +189,11 @@ pub struct Counts {
 pub struct WaitStats {
     pub counts: Counts,
     pub rate: Option<f64>,
+    /// The target in force; `None` when none is (before the law's target
+    /// applies) or for an average-wait measure.
     pub target: Option<f64>,
+    /// The target is the check's own, not the law's.
+    pub target_by_plan: bool,
     pub median_wait: Option<f64>,
     pub p90_wait: Option<f64>,
     pub mean_wait: Option<f64>,

@@ -50,6 +50,13 @@ impl SecretSource<'_> {
     /// `echo` end in one); an empty secret is an error, since it is always
     /// a mistake. The error says where we looked, never what we found.
     pub fn read(&self) -> Result<Secret, String> {
+        self.read_in(None)
+    }
+
+    /// Reads the secret, taking credentials from `credentials` when given
+    /// (`check-config --credentials-directory`) instead of
+    /// `$CREDENTIALS_DIRECTORY`.
+    pub fn read_in(&self, credentials: Option<&Path>) -> Result<Secret, String> {
         let value = match self {
             SecretSource::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
@@ -57,13 +64,16 @@ impl SecretSource<'_> {
                 format!("environment variable {name} is not set (or not valid UTF-8)")
             })?,
             SecretSource::Credential(name) => {
-                let directory = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
-                    format!(
-                        "credential `{name}` needs $CREDENTIALS_DIRECTORY, which systemd sets \
+                let directory = credentials
+                    .map(|d| d.as_os_str().to_owned())
+                    .or_else(|| std::env::var_os("CREDENTIALS_DIRECTORY"))
+                    .ok_or_else(|| {
+                        format!(
+                            "credential `{name}` needs $CREDENTIALS_DIRECTORY, which systemd sets \
                          for a unit with LoadCredential={name}:/path; outside systemd use the \
                          *_file or *_env key instead"
-                    )
-                })?;
+                        )
+                    })?;
                 let path = Path::new(&directory).join(name);
                 std::fs::read_to_string(&path)
                     .map_err(|e| format!("cannot read credential {}: {e}", path.display()))?

@@ -3,11 +3,22 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 use super::calendar::Calendar;
 use super::fields::{Field, ValueMaps};
-use super::standards::{ClockStart, Measure, Selection, Standard, Unit};
+use super::standards::{ClockStart, Measure, ProviderType, Selection, Standard, Telehealth, Unit};
+
+/// Whose compliance target a check judges by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetSource {
+    /// The standard's, from the law.
+    Law,
+    /// The check's `target`: the plan's own (required where the law
+    /// states none).
+    Plan,
+}
 
 /// A validated `timely_access` check: the standard and every override.
 #[derive(Debug, Clone)]
@@ -19,7 +30,18 @@ pub struct WaitRule {
     pub unit: Unit,
     /// Required share within the limit (0..=1); for `MeanWait`, unused.
     pub target: f64,
+    /// Whose target it is: the check's own (`target` set), or the law's.
+    pub target_source: TargetSource,
+    /// The law's target applies from this day (DMHC's 70 % from MY
+    /// 2023); before it no target applies. `None`: always.
+    pub target_from: Option<NaiveDate>,
     pub measure: Measure,
+    /// The day the standard starts for this plan: the catalog's, or the
+    /// check's `in_force_from`. Requests whose clock started before it
+    /// are not judged by the standard.
+    pub effective: Option<NaiveDate>,
+    /// Whether a telehealth offer meets the standard.
+    pub telehealth: Telehealth,
     pub calendar: Arc<Calendar>,
     pub time_zone: Tz,
     pub window: chrono::Duration,
@@ -35,6 +57,39 @@ impl WaitRule {
             ClockStart::Request => Field::RequestedAt,
             ClockStart::PriorAppointment => Field::PriorAppointmentAt,
             ClockStart::Discharge => Field::DischargedAt,
+            ClockStart::CallStart => Field::CallStartedAt,
+        }
+    }
+
+    /// The field that ends a wait: the first offered appointment, or the
+    /// answer of a call.
+    pub fn end_field(&self) -> Field {
+        match self.clock {
+            ClockStart::CallStart => Field::AnsweredAt,
+            _ => Field::FirstOfferedAt,
+        }
+    }
+
+    /// The day a request with `provider` starts to be judged: the later of
+    /// the plan's start of the standard and the provider type's own date
+    /// (SUD providers under DMHC's initial-visit rule from 2022-07-01).
+    pub fn effective_for(&self, provider: Option<ProviderType>) -> Option<NaiveDate> {
+        let own = provider.and_then(|p| {
+            self.standard
+                .provider_from
+                .iter()
+                .find(|(q, _)| *q == p)
+                .map(|(_, d)| *d)
+        });
+        self.effective.max(own)
+    }
+
+    /// The target in force on `day`: `None` before the law's target
+    /// applies (and the check set none).
+    pub fn target_on(&self, day: NaiveDate) -> Option<f64> {
+        match self.target_from {
+            Some(from) if day < from => None,
+            _ => Some(self.target),
         }
     }
 

@@ -40,6 +40,11 @@ pub enum Command {
         /// (EHLO and AUTH, nothing sent); exit 1 if one fails.
         #[arg(long)]
         connect: bool,
+        /// Read `*_credential` secrets from DIR (systemd's credentials are
+        /// only there for the service). Without it, outside systemd, they
+        /// are not read and `check-config` says where the service gets them.
+        #[arg(long, value_name = "DIR")]
+        credentials_directory: Option<std::path::PathBuf>,
     },
     /// Run the daemon, or with --once run every check once and report.
     Run(RunArgs),
@@ -65,6 +70,22 @@ pub enum Command {
         /// Remove the acknowledgement instead.
         #[arg(long, conflicts_with = "until")]
         clear: bool,
+        /// What was done (free text; never member data), recorded with it.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
+    /// Record a note on a check's finding (free text; never member data).
+    Note {
+        /// The check id.
+        check: String,
+        /// Only the groups with this label (repeatable), like region=socal-south.
+        #[arg(long, value_name = "K=V", value_parser = parse_label)]
+        group: Vec<(String, String)>,
+        /// The note: what was done (investigation, corrective action plan filed).
+        text: String,
+        /// Who writes it (recorded).
+        #[arg(long, value_name = "NAME")]
+        by: String,
     },
     /// Print the email a check would send now, both parts, without sending.
     Render {
@@ -73,6 +94,42 @@ pub enum Command {
         /// Only the groups with this label (repeatable).
         #[arg(long, value_name = "K=V", value_parser = parse_label)]
         group: Vec<(String, String)>,
+    },
+    /// Evaluate the checks as of past times from the sources and record the
+    /// results as history; sends nothing and opens no alert.
+    Backfill {
+        /// The first time: RFC 3339 or a date (midnight in the daemon's time zone).
+        #[arg(long, value_name = "TIME", value_parser = parse_as_of)]
+        from: AsOf,
+        /// The last time (included when a step lands on it).
+        #[arg(long, value_name = "TIME", value_parser = parse_as_of)]
+        to: AsOf,
+        /// The step between evaluations: 1w, 1d, 12h.
+        #[arg(long, value_name = "DURATION", default_value = "1w", value_parser = parse_every)]
+        every: chrono::Duration,
+        /// Only this check (repeatable); default: every check.
+        #[arg(long = "check", value_name = "ID")]
+        checks: Vec<String>,
+    },
+    /// Check the state file's tamper-evident trail; name the first broken
+    /// record.
+    VerifyHistory,
+    /// Write the period report (evidence for an audit) from the state file.
+    Report {
+        /// The period's start: RFC 3339 or a date (midnight in the daemon's time zone).
+        #[arg(long, value_name = "TIME", value_parser = parse_as_of)]
+        from: AsOf,
+        /// The period's end (excluded).
+        #[arg(long, value_name = "TIME", value_parser = parse_as_of)]
+        to: AsOf,
+        /// Only this check (repeatable); default: every check.
+        #[arg(long = "check", value_name = "ID")]
+        checks: Vec<String>,
+        #[arg(long, value_enum, default_value_t = PeriodFormat::Html)]
+        format: PeriodFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// List the built-in access standards (no configuration needed).
     Standards {
@@ -105,6 +162,13 @@ pub struct RunArgs {
     /// Also send the alert emails; with --once.
     #[arg(long, requires = "once")]
     pub notify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodFormat {
+    Html,
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -174,6 +238,14 @@ fn parse_as_of(text: &str) -> Result<AsOf, String> {
         .map_err(|_| {
             "write a time like 2026-11-29T06:00:00-08:00 (RFC 3339) or a date like 2026-11-29 (midnight in the daemon's time zone)".to_owned()
         })
+}
+
+fn parse_every(text: &str) -> Result<chrono::Duration, String> {
+    humantime::parse_duration(text)
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .filter(|d| *d >= chrono::Duration::minutes(1))
+        .ok_or_else(|| "write a step of at least a minute, like 1w, 1d or 12h".to_owned())
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {

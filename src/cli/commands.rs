@@ -11,14 +11,17 @@ use tracing::{error, info};
 
 use crate::cli::args::{Args, Command, ReportFormat, RunArgs};
 use crate::cli::exit::Exit;
-use crate::cli::{operator, report};
+use crate::cli::{evidence, operator, report};
 use crate::config::Config;
 use crate::notify::mail::{self, Mailer};
 use crate::{daemon, logging};
 
 pub async fn dispatch(args: Args) -> Exit {
     match args.command {
-        Command::CheckConfig { connect } => check_config(&args.config, connect).await,
+        Command::CheckConfig {
+            connect,
+            credentials_directory,
+        } => check_config(&args.config, connect, credentials_directory).await,
         Command::Run(run) if run.once => run_once(&args.config, &run).await,
         Command::Run(_) => run_daemon(&args.config).await,
         Command::SendTestEmail { to } => send_test_email(&args.config, to).await,
@@ -29,8 +32,62 @@ pub async fn dispatch(args: Args) -> Exit {
             until,
             by,
             clear,
-        } => ack(&args.config, &check, &group, until.as_deref(), &by, clear),
+            note,
+        } => ack(
+            &args.config,
+            &check,
+            &group,
+            (until.as_deref(), clear),
+            &by,
+            note.as_deref(),
+        ),
+        Command::Note {
+            check,
+            group,
+            text,
+            by,
+        } => match load(&args.config) {
+            Some(config) => evidence::note(&config, &check, &group, &text, &by, Utc::now()),
+            None => Exit::FAILURE,
+        },
         Command::Render { check, group } => render_check(&args.config, &check, &group).await,
+        Command::Backfill {
+            from,
+            to,
+            every,
+            checks,
+        } => {
+            let Some(config) = load(&args.config) else {
+                return Exit::FAILURE;
+            };
+            logging::init(config.daemon.log_format, &config.daemon.log_filter);
+            let times = evidence::backfill_times(from, to, every, config.daemon.time_zone);
+            match (times, evidence::chosen_checks(&config, &checks)) {
+                (Ok(times), Ok(checks)) => evidence::backfill(&config, &checks, &times).await,
+                (Err(why), _) | (_, Err(why)) => {
+                    eprintln!("accesswatch: {why}");
+                    Exit::USAGE
+                }
+            }
+        }
+        Command::Report {
+            from,
+            to,
+            checks,
+            format,
+            output,
+        } => match load(&args.config) {
+            Some(config) => {
+                let zone = config.daemon.time_zone;
+                let period = (from.resolve(zone), to.resolve(zone));
+                evidence::period_report(&config, period, &checks, format, output.as_deref())
+            }
+            None => Exit::FAILURE,
+        },
+        Command::VerifyHistory => match load(&args.config) {
+            Some(config) => evidence::verify_history(&config),
+            None => Exit::FAILURE,
+        },
         Command::Standards { json } => {
             let catalog = crate::check::standards::catalog();
             if json {
@@ -44,7 +101,11 @@ pub async fn dispatch(args: Args) -> Exit {
 }
 
 fn load(path: &std::path::Path) -> Option<Config> {
-    match Config::load(path) {
+    load_with(path, &crate::config::Credentials::Environment)
+}
+
+fn load_with(path: &std::path::Path, credentials: &crate::config::Credentials) -> Option<Config> {
+    match Config::load_with(path, credentials) {
         Ok(config) => Some(config),
         Err(errors) => {
             eprintln!("{errors}");
@@ -59,8 +120,16 @@ fn load(path: &std::path::Path) -> Option<Config> {
     }
 }
 
-async fn check_config(path: &std::path::Path, connect: bool) -> Exit {
-    let Some(config) = load(path) else {
+async fn check_config(
+    path: &std::path::Path,
+    connect: bool,
+    credentials_directory: Option<std::path::PathBuf>,
+) -> Exit {
+    let credentials = match credentials_directory {
+        Some(dir) => crate::config::Credentials::Directory(dir),
+        None => crate::config::Credentials::IfAvailable,
+    };
+    let Some(config) = load_with(path, &credentials) else {
         return Exit::FAILURE;
     };
     // Warnings go to stderr, one per line, and never fail the check: the
@@ -71,6 +140,17 @@ async fn check_config(path: &std::path::Path, connect: bool) -> Exit {
     out!("{}", operator::config_summary(&config, Utc::now()));
     if !connect {
         return Exit::OK;
+    }
+    let unread = config
+        .probes
+        .iter()
+        .any(|p| matches!(p.probe, crate::config::Probe::Credential { .. }));
+    if unread {
+        outln!(
+            "\nconnections: not tried: some credentials were not read (see the warnings); \
+             give --credentials-directory DIR or run it where $CREDENTIALS_DIRECTORY is set"
+        );
+        return Exit::FAILURE;
     }
     let (lines, all_ok) = crate::cli::preflight::connect(&config, Utc::now()).await;
     outln!("\nconnections:");
@@ -95,7 +175,14 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
             crate::state::open(&config.daemon.state_directory),
             Mailer::new(&config.email),
         ) {
-            (Ok(store), Ok(mailer)) => Some((Arc::new(store), mailer)),
+            (Ok(store), Ok(mailer)) => Some((
+                Arc::new(store),
+                crate::notify::delivery::Outgoing {
+                    mailer,
+                    from: config.email.from.clone(),
+                    undeliverable_after: config.alerting.undeliverable_after,
+                },
+            )),
             (Err(e), _) | (_, Err(e)) => {
                 eprintln!("accesswatch: {e:#}");
                 return Exit::UNKNOWN;
@@ -106,6 +193,14 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     };
     let never = CancellationToken::new();
     let store = notifier.as_ref().map(|(store, _)| store.clone());
+    // The history so far, for the trends (none before the first recorded run).
+    let recent = match &store {
+        Some(store) => store.recent_series(as_of).ok(),
+        None => crate::state::open_read_only(&config.daemon.state_directory)
+            .and_then(|s| s.recent_series(as_of))
+            .ok(),
+    }
+    .unwrap_or_default();
     let Some(outcome) =
         crate::daemon::run::run(&config, &config.checks, as_of, store, &never).await
     else {
@@ -115,17 +210,17 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
         eprintln!("accesswatch: {warning}");
     }
     match args.report {
-        ReportFormat::Json => outln!("{}", report::json(as_of, &outcome.results)),
+        ReportFormat::Json => outln!("{}", report::json(as_of, &outcome.results, &recent)),
         ReportFormat::Text => out!(
             "{}",
             report::text(as_of, &outcome.results, config.daemon.time_zone)
         ),
     }
     let code = report::exit_code(&outcome.results);
-    let Some((store, mailer)) = notifier else {
+    let Some((store, outgoing)) = notifier else {
         return code;
     };
-    match notify_once(&config, &store, &mailer, &outcome).await {
+    match notify_once(&config, &store, &outgoing, &outcome).await {
         Ok((_, untold)) if untold > 0 => {
             // The fallback route (if any) was told, but the routing missed
             // these alerts: the configuration needs a look, which is what
@@ -166,7 +261,7 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
 async fn notify_once(
     config: &Config,
     store: &crate::state::Store,
-    mailer: &Mailer,
+    outgoing: &crate::notify::delivery::Outgoing,
     outcome: &crate::daemon::run::RunOutcome,
 ) -> anyhow::Result<(usize, usize)> {
     let recorded = crate::alerts::record::record(
@@ -175,15 +270,13 @@ async fn notify_once(
         &outcome.results,
         &outcome.sources,
         outcome.as_of,
-        &mail::host_name(),
     )?;
     crate::notify::delivery::deliver_due(
         store,
-        mailer,
-        &config.email.from,
+        outgoing,
         None,
-        config.alerting.undeliverable_after,
         &crate::check::clock::Clock::new(Utc::now),
+        &crate::notify::delivery::InFlight::default(),
     )
     .await?;
     Ok((store.outbox_stats()?.unsent as usize, recorded.untold))
@@ -289,9 +382,17 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
         return Exit::FAILURE;
     };
     let now = Utc::now();
-    let view = crate::state::open_read_only(&config.daemon.state_directory)
-        .and_then(|store| Ok((store.episodes()?, store.outbox_stats()?)));
-    let (episodes, outbox) = match view {
+    let view = crate::state::open_read_only(&config.daemon.state_directory).and_then(|store| {
+        let episodes = store.episodes()?;
+        let since = episodes.iter().map(|e| e.started_at).min().unwrap_or(now);
+        let notes = store.notes(None, since, now + chrono::Duration::seconds(1))?;
+        let view = operator::StatusView {
+            notes,
+            trends: store.trends(now)?,
+        };
+        Ok((episodes, store.outbox_stats()?, view))
+    });
+    let (episodes, outbox, view) = match view {
         Ok(view) => view,
         Err(e) => {
             eprintln!("accesswatch: {e:#}");
@@ -300,7 +401,10 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
     };
     let after = config.alerting.undeliverable_after;
     if json {
-        outln!("{}", operator::status_json(&episodes, &outbox, now, after));
+        outln!(
+            "{}",
+            operator::status_json(&episodes, &outbox, &view, now, after)
+        );
     } else {
         out!(
             "{}",
@@ -308,6 +412,7 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
                 &episodes,
                 &config.checks,
                 &outbox,
+                &view,
                 now,
                 after,
                 config.daemon.time_zone
@@ -321,9 +426,9 @@ fn ack(
     path: &std::path::Path,
     check: &str,
     group: &[(String, String)],
-    until: Option<&str>,
+    (until, clear): (Option<&str>, bool),
     by: &str,
-    clear: bool,
+    note: Option<&str>,
 ) -> Exit {
     let Some(config) = load(path) else {
         return Exit::FAILURE;
@@ -345,7 +450,7 @@ fn ack(
     };
     let labels = group.iter().cloned().collect();
     let done = crate::state::open_shared(&config.daemon.state_directory)
-        .and_then(|store| store.ack(check, &labels, until, by, now));
+        .and_then(|store| store.ack(check, &labels, until, by, note, now));
     match done {
         Ok(acked) if acked.episodes == 0 => {
             eprintln!(
@@ -397,15 +502,20 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
         eprintln!("accesswatch: check {check_id:?} was not evaluated");
         return Exit::FAILURE;
     };
+    let recent = crate::state::open_read_only(&config.daemon.state_directory)
+        .and_then(|s| s.recent_series(now))
+        .unwrap_or_default();
     match operator::render_check(&config, result, &labels, now) {
         operator::Rendering::Email(email) => {
             outln!("Subject: {}\n", email.subject);
             outln!("--- text/plain ---\n{}", email.text);
             outln!("--- text/html ---\n{}", email.html);
+            out!("{}", operator::trend_lines(result, &labels, &recent));
             Exit::OK
         }
         operator::Rendering::Healthy(lines) => {
             out!("{lines}");
+            out!("{}", operator::trend_lines(result, &labels, &recent));
             Exit::OK
         }
         operator::Rendering::NoSuchGroup(why) => {

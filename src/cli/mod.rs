@@ -1,6 +1,6 @@
 //! The command-line edge: the arguments ([`args`], the only module that
 //! knows clap), [`commands`] that dispatch each subcommand to the library,
-//! the [`exit`] codes, and what a person reads: the `run --once`
+//! the [`exit`] codes, the [`evidence`] commands (`backfill`, `verify-history`, `note`, `report`: the period report of `daemon::period`), and what a person reads: the `run --once`
 //! [`report`] and the [`operator`] views (`status`, `ack`, `render`, the
 //! `check-config` summary). This is the top of the crate: nothing imports
 //! it.
@@ -19,6 +19,7 @@ macro_rules! outln {
 
 pub mod args;
 pub mod commands;
+pub mod evidence;
 pub mod exit;
 pub mod operator;
 pub mod preflight;

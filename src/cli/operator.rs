@@ -11,12 +11,13 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::check::Rule;
+use crate::check::history::{Note, Point, Series, Trend};
 use crate::check::standards::Measure;
 use crate::check::{Check, CheckResult};
 use crate::check::{Episode, Phase};
 use crate::config::Config;
 use crate::notify::spec::Transport;
-use crate::notify::{Digest, DigestItem, render};
+use crate::notify::{Digest, DigestItem, chart, render};
 use crate::source::spec::Location;
 use crate::state::{Acked, OutboxStats};
 
@@ -32,9 +33,64 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> Value {
     })
 }
 
+/// What `status` shows besides the alerts and the outbox.
+#[derive(Debug, Default)]
+pub struct StatusView {
+    /// Notes made since the oldest alert started.
+    pub notes: Vec<Note>,
+    pub trends: crate::state::Trends,
+}
+
+fn trend_of<'a>(view: &'a StatusView, e: &Episode) -> Option<&'a Trend> {
+    view.trends.get(&(e.check_id.clone(), e.group_key.clone()))
+}
+
+/// `--- trends ---` and one line per group of `result` matching `labels`:
+/// its sparkline over the recorded runs and this one, and its trend.
+pub fn trend_lines(
+    result: &CheckResult,
+    labels: &BTreeMap<String, String>,
+    recent: &[Series],
+) -> String {
+    let mut out = String::from("--- trends ---\n");
+    for g in &result.groups {
+        if !labels.iter().all(|(k, v)| g.labels.get(k) == Some(v)) {
+            continue;
+        }
+        let trend = crate::cli::report::group_trend(recent, result, g);
+        let key = g.label_text();
+        let mut points: Vec<Point> = recent
+            .iter()
+            .find(|s| s.check_id == result.id && s.group_key == key)
+            .map(|s| s.points.clone())
+            .unwrap_or_default();
+        points.push(Point {
+            at: result.evaluated_at,
+            status: g.status,
+            value: g.value.filter(|v| v.is_finite()),
+            limit: g.limit,
+        });
+        let _ = writeln!(
+            out,
+            "{key}: {} {}",
+            chart::sparkline(&points),
+            trend.sentence(render::number)
+        );
+    }
+    out
+}
+
+/// The notes on `episode`'s group made since it started.
+fn notes_on<'a>(notes: &'a [Note], episode: &'a Episode) -> impl Iterator<Item = &'a Note> {
+    notes
+        .iter()
+        .filter(|n| n.concerns(&episode.check_id, &episode.labels) && n.at >= episode.started_at)
+}
+
 pub fn status_json(
     episodes: &[Episode],
     outbox: &OutboxStats,
+    view: &StatusView,
     now: DateTime<Utc>,
     after: chrono::Duration,
 ) -> Value {
@@ -56,6 +112,12 @@ pub fn status_json(
                 "next_reminder": rfc3339(e.next_reminder_at),
                 "ack_until": rfc3339(e.ack_until),
                 "ack_by": e.ack_by,
+                "trend": trend_of(view, e).map(crate::cli::report::trend_json),
+                "notes": notes_on(&view.notes, e).map(|n| json!({
+                    "text": n.text,
+                    "by": n.by,
+                    "at": rfc3339(Some(n.at)),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -108,6 +170,7 @@ pub fn status_text(
     episodes: &[Episode],
     checks: &[Check],
     outbox: &OutboxStats,
+    view: &StatusView,
     now: DateTime<Utc>,
     after: chrono::Duration,
     zone: Tz,
@@ -145,6 +208,18 @@ pub fn status_text(
             let _ = write!(out, "; acknowledged by {by} until {}", local(until, zone));
         }
         out.push('\n');
+        if let Some(trend) = trend_of(view, e) {
+            let _ = writeln!(out, "           trend: {}", trend.sentence(render::number));
+        }
+        for note in notes_on(&view.notes, e) {
+            let _ = writeln!(
+                out,
+                "           note by {} at {}: {}",
+                note.by,
+                local(note.at, zone),
+                note.text
+            );
+        }
     }
     let _ = write!(out, "\noutbox: {} unsent", outbox.unsent);
     if let Some(oldest) = outbox.oldest_unsent {
@@ -225,6 +300,7 @@ pub fn render_check(
         return Rendering::Healthy(lines);
     }
     let digest = Digest {
+        notes: Vec::new(),
         route: route.clone(),
         items: vec![DigestItem {
             result: result.clone(),
@@ -282,11 +358,21 @@ fn missing_group(
 pub fn parse_until(text: &str, now: DateTime<Utc>, zone: Tz) -> Result<DateTime<Utc>, String> {
     let until = match DateTime::parse_from_rfc3339(text) {
         Ok(t) => t.to_utc(),
-        Err(_) => humantime::parse_duration(text)
-            .ok()
-            .and_then(|d| chrono::Duration::from_std(d).ok())
-            .map(|d| now + d)
-            .ok_or_else(|| format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h"))?,
+        Err(_) => {
+            let duration = crate::config::parse_duration(text).map_err(|e| {
+                if humantime::parse_duration(text).is_ok() {
+                    format!("--until {e}")
+                } else {
+                    format!("--until {text:?}: write a time like 2026-12-01T09:00:00-08:00 or a duration like 24h")
+                }
+            })?;
+            chrono::Duration::from_std(duration)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d))
+                .ok_or_else(|| {
+                    format!("--until {text:?} is too far in the future: give a nearer time")
+                })?
+        }
     };
     if until <= now {
         return Err(format!(
@@ -363,6 +449,7 @@ pub fn config_summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
         let kind = match check.rule {
             Rule::Threshold { .. } => "threshold",
             Rule::Ratio { .. } => "ratio",
+            Rule::Shortage { .. } => "shortage",
             Rule::TimelyAccess(_) => "timely",
             Rule::Freshness { .. } => "freshness",
         };
@@ -375,12 +462,29 @@ pub fn config_summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
             },
         );
         let what = match &check.rule {
-            Rule::TimelyAccess(rule) => format!(
-                "{}: {} within {}",
-                rule.standard.id,
-                crate::notify::render::percent(rule.target),
-                rule.unit.words(rule.limit)
-            ),
+            Rule::TimelyAccess(rule) => {
+                let whose = match rule.target_source {
+                    crate::check::TargetSource::Plan => " (the plan's target)",
+                    crate::check::TargetSource::Law => "",
+                };
+                let start = if rule.standard.needs_start
+                    && rule.effective == rule.standard.effective
+                {
+                    format!(
+                        "; in force from {} at the earliest: set `in_force_from` to the plan's rating period",
+                        rule.standard.effective_text
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{}: {}{whose} within {}; dates in {}{start}",
+                    rule.standard.id,
+                    crate::notify::render::percent(rule.target),
+                    rule.unit.words(rule.limit),
+                    rule.time_zone
+                )
+            }
             _ => format!(
                 "{} {} {}",
                 check.metric,

@@ -40,6 +40,21 @@ pub async fn warnings(config: &Config) -> Vec<String> {
 
 async fn look(probe: &Probe) -> Option<String> {
     match probe {
+        Probe::Credential { key, name } => {
+            let (path, from) = match credential_paths(&unit_files()).remove(name) {
+                Some(path) => (path, "the installed unit's LoadCredential="),
+                None => (
+                    format!("{CREDENTIALS}/{name}"),
+                    "the packaged unit's convention; add LoadCredential= for it",
+                ),
+            };
+            Some(format!(
+                "{key}: credential `{name}` not checked: outside systemd there is no \
+                 $CREDENTIALS_DIRECTORY; the service loads it from {path} ({from}); check it \
+                 with `accesswatch check-config --credentials-directory {}`",
+                path.rsplit_once('/').map_or(CREDENTIALS, |(dir, _)| dir)
+            ))
+        }
         Probe::File(path) => match tokio::fs::metadata(path).await {
             Ok(_) => None,
             Err(e) => Some(format!(
@@ -70,6 +85,55 @@ async fn look(probe: &Probe) -> Option<String> {
             }
         }
     }
+}
+
+/// Where the packaged unit loads credentials from.
+const CREDENTIALS: &str = "/etc/accesswatch/credentials";
+
+/// The texts of the installed unit and its drop-ins, in the order systemd
+/// reads them (later lines win).
+fn unit_files() -> Vec<String> {
+    let mut paths: Vec<std::path::PathBuf> = [
+        "/usr/lib/systemd/system/accesswatch.service",
+        "/lib/systemd/system/accesswatch.service",
+        "/etc/systemd/system/accesswatch.service",
+    ]
+    .iter()
+    .map(std::path::PathBuf::from)
+    .collect();
+    if let Ok(entries) = std::fs::read_dir("/etc/systemd/system/accesswatch.service.d") {
+        let mut drop_ins: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+            .collect();
+        drop_ins.sort();
+        paths.extend(drop_ins);
+    }
+    paths
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+/// Credential name → path of the `LoadCredential=NAME:PATH` lines of
+/// `units` (later ones win; an empty `LoadCredential=` clears the list,
+/// as systemd does). Pure.
+pub fn credential_paths(units: &[String]) -> std::collections::BTreeMap<String, String> {
+    let mut paths = std::collections::BTreeMap::new();
+    for line in units.iter().flat_map(|text| text.lines()) {
+        let Some(value) = line.trim().strip_prefix("LoadCredential=") else {
+            continue;
+        };
+        match value.split_once(':') {
+            Some((name, path)) if !name.is_empty() => {
+                paths.insert(name.trim().to_owned(), path.trim().to_owned());
+            }
+            _ if value.trim().is_empty() => paths.clear(),
+            _ => {}
+        }
+    }
+    paths
 }
 
 async fn resolve(host: &str, port: u16) -> Result<(), String> {
@@ -119,4 +183,25 @@ pub async fn connect(config: &Config, now: DateTime<Utc>) -> (Vec<String>, bool)
         }
     }
     (lines, all_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::credential_paths;
+
+    #[test]
+    fn load_credential_lines_name_their_paths() {
+        let unit = "[Service]\nLoadCredential=smtp-password:/etc/accesswatch/credentials/smtp-password\n\
+                    SetCredential=smtp-password:\\n\nLoadCredential=token:/etc/a/token\n";
+        let drop_in = "[Service]\nLoadCredential=\nLoadCredential=token:/srv/secrets/token\n";
+        let paths = credential_paths(&[unit.to_owned()]);
+        assert_eq!(
+            paths["smtp-password"],
+            "/etc/accesswatch/credentials/smtp-password"
+        );
+        assert_eq!(paths["token"], "/etc/a/token");
+        let paths = credential_paths(&[unit.to_owned(), drop_in.to_owned()]);
+        assert_eq!(paths.len(), 1, "an empty LoadCredential= clears the list");
+        assert_eq!(paths["token"], "/srv/secrets/token");
+    }
 }

@@ -14,7 +14,8 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::check::Severity;
-use crate::check::standards::{Measure, Requirement};
+use crate::check::history::{Point, Series, Trend, trend_with};
+use crate::check::standards::{Basis, Measure, Requirement};
 use crate::check::{CheckResult, GroupResult, Status};
 use crate::cli::exit::Exit;
 use crate::notify::render::{value_text, wait_sentence};
@@ -79,11 +80,54 @@ pub fn future_data(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> V
         .collect()
 }
 
-pub fn json(as_of: DateTime<Utc>, results: &[CheckResult]) -> Value {
+/// The trend of group `g` of `r` as of this run: the recorded `recent`
+/// series (`state::Store::recent_series`) with this run added.
+pub fn group_trend(recent: &[Series], r: &CheckResult, g: &GroupResult) -> Trend {
+    let key = g.label_text();
+    let points = recent
+        .iter()
+        .find(|s| s.check_id == r.id && s.group_key == key)
+        .map_or(&[][..], |s| &s.points[..]);
+    trend_with(
+        points,
+        Point {
+            at: r.evaluated_at,
+            status: g.status,
+            value: g.value.filter(|v| v.is_finite()),
+            limit: g.limit,
+        },
+    )
+}
+
+/// A trend as JSON: `week_ago`, `four_weeks_ago` (null without a run
+/// then), `direction` (`up`, `down`, `flat`, or null), `breached_runs` of
+/// the last `runs`.
+pub fn trend_json(trend: &Trend) -> Value {
+    json!({
+        "week_ago": json_number(trend.week_ago),
+        "four_weeks_ago": json_number(trend.four_weeks_ago),
+        "direction": trend.direction.map(|d| d.as_str()),
+        "breached_runs": trend.breached_runs,
+        "runs": trend.runs,
+    })
+}
+
+/// `recent`: the recorded history (empty without a state file).
+pub fn json(as_of: DateTime<Utc>, results: &[CheckResult], recent: &[Series]) -> Value {
     let checks: Vec<Value> = results
         .iter()
         .map(|r| {
-            let groups: Vec<Value> = r.groups.iter().map(|g| group_json(r, g)).collect();
+            let groups: Vec<Value> = r
+                .groups
+                .iter()
+                .map(|g| {
+                    let mut group = group_json(r, g);
+                    if let Value::Object(map) = &mut group {
+                        map.insert("trend".to_owned(), trend_json(&group_trend(recent, r, g)));
+                    }
+                    group
+                })
+                .collect();
             json!({
                 "id": r.id,
                 "title": r.title,
@@ -118,6 +162,7 @@ fn group_json(r: &CheckResult, g: &GroupResult) -> Value {
         "limit": g.limit,
         "rows": g.rows,
         "error": g.error,
+        "detail": g.detail,
     });
     if let (Some(w), Some(standard), Value::Object(map)) = (&g.wait, &r.standard, &mut group) {
         let extra = json!({
@@ -127,7 +172,9 @@ fn group_json(r: &CheckResult, g: &GroupResult) -> Value {
                 "pending": w.counts.pending,
                 "extended": w.counts.extended,
                 "rejected": w.counts.rejected,
+                "before_effective": w.counts.before_effective,
             },
+            "target_by_plan": w.target_by_plan,
             "rate": w.rate,
             "target": w.target,
             "median_wait": w.median_wait,
@@ -140,6 +187,7 @@ fn group_json(r: &CheckResult, g: &GroupResult) -> Value {
             "standard": standard.id,
             "citation": standard.citation,
             "confidence": standard.confidence.letter(),
+            "basis": standard.basis.as_str(),
         });
         if let Value::Object(extra) = extra {
             map.extend(extra);
@@ -163,6 +211,13 @@ pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
             Status::NotInForce => "NOT IN FORCE".to_owned(),
         };
         let _ = writeln!(out, "\n{state:<9} {} ({})", r.title, r.id);
+        if let Some(standard) = r.standard.as_ref().filter(|s| s.basis == Basis::Benchmark) {
+            let _ = writeln!(
+                out,
+                "          {}: a benchmark, not law ({})",
+                standard.id, standard.citation
+            );
+        }
         if let Some(data_time) = r.data_time {
             let origin = r
                 .data_time_origin
@@ -214,6 +269,9 @@ pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
                 let _ = writeln!(out, "                   {sentence}");
             } else if let Some(error) = &g.error {
                 let _ = writeln!(out, "                   {error}");
+            }
+            if let Some(detail) = &g.detail {
+                let _ = writeln!(out, "                   {detail}");
             }
         }
     }

@@ -18,6 +18,8 @@ pub mod raw_postgres;
 mod suggest;
 mod validate;
 
+pub use validate::{LONGEST_DURATION, parse_duration};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
@@ -28,7 +30,9 @@ use chrono_tz::Tz;
 
 // The vocabulary the validators (`validate::*`, through `use
 // crate::config::*`) assemble.
-use crate::check::{Aggregate, Check, Comparison, Maintenance, Op, Route, Rule, Secret, Severity};
+use crate::check::{
+    Aggregate, Check, Comparison, Escalation, Maintenance, Op, Route, Rule, Secret, Severity,
+};
 use crate::logging::LogFormat;
 use crate::notify::spec::{Email, Smtp, SmtpCredentials, TlsMode, Transport};
 use crate::source::spec::{Header, HttpOptions, HttpSpec, Location, SourceSpec};
@@ -43,8 +47,35 @@ pub const DEFAULT_PATH: &str = "/etc/accesswatch/accesswatch.toml";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     File(PathBuf),
-    Host { host: String, port: u16 },
-    Database { host: String, port: u16 },
+    /// A `*_credential` not read: `check-config` outside systemd, with no
+    /// $CREDENTIALS_DIRECTORY (`key` is the secret's key, `name` the
+    /// credential's).
+    Credential {
+        key: String,
+        name: String,
+    },
+    Host {
+        host: String,
+        port: u16,
+    },
+    Database {
+        host: String,
+        port: u16,
+    },
+}
+
+/// Where `*_credential` secrets are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// `$CREDENTIALS_DIRECTORY`, which systemd sets; a missing one is an
+    /// error (the daemon and `run`).
+    Environment,
+    /// A directory given on the command line
+    /// (`check-config --credentials-directory`).
+    Directory(PathBuf),
+    /// `$CREDENTIALS_DIRECTORY` if set; otherwise not read, and reported
+    /// (`check-config` run by hand).
+    IfAvailable,
 }
 
 /// A [`Probe`] and where its value is written: `FILE:LINE:COL`.
@@ -84,8 +115,37 @@ pub struct Daemon {
     pub state_directory: PathBuf,
     pub log_format: LogFormat,
     pub log_filter: String,
-    /// Where to serve `/metrics` and `/healthz`; none by default.
+    /// Where to serve the status page, `/metrics` and `/healthz`; none by
+    /// default.
     pub listen: Option<std::net::SocketAddr>,
+    /// The status page's address as people reach it, for links in emails.
+    pub public_url: Option<url::Url>,
+    /// Who may read the pages and metrics, and TLS.
+    pub web: Web,
+}
+
+/// `[daemon.web]`: users of the pages and metrics, and TLS.
+#[derive(Debug, Clone, Default)]
+pub struct Web {
+    /// User name → bcrypt hash. Empty: no authentication (loopback only).
+    pub users: BTreeMap<String, String>,
+    /// PEM certificate chain and private key files.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// Whether `hash` looks like a bcrypt hash (`$2a$`, `$2b$` or `$2y$`, a
+/// cost, 53 more characters): a password written here by mistake is
+/// refused, never used.
+pub fn is_bcrypt(hash: &str) -> bool {
+    let bytes = hash.as_bytes();
+    hash.len() == 60
+        && (hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$"))
+        && bytes[4].is_ascii_digit()
+        && bytes[5].is_ascii_digit()
+        && bytes[6] == b'$'
+        && hash[7..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
 }
 
 /// One thing wrong with the file, at a byte range of its text.
@@ -146,23 +206,38 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, &Credentials::Environment)
+    }
+
+    /// Reads and validates the file at `path`, reading systemd credentials
+    /// as `credentials` says.
+    pub fn load_with(path: &Path, credentials: &Credentials) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             lines: vec![format!(
                 "{}: cannot read the configuration: {e}",
                 path.display()
             )],
         })?;
-        Config::from_text(path, &text)
+        Config::from_text_with(path, &text, credentials)
     }
 
     /// Validates `text` as if read from `path` (which names the file in
     /// messages and anchors relative paths).
     pub fn from_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::from_text_with(path, text, &Credentials::Environment)
+    }
+
+    fn from_text_with(
+        path: &Path,
+        text: &str,
+        credentials: &Credentials,
+    ) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
         let base = path.parent().unwrap_or(Path::new("."));
         let mut probes = Vec::new();
-        let config = load::parse(text, &mut problems)
-            .and_then(|raw| validate::validate(raw, path, base, &mut problems, &mut probes));
+        let config = load::parse(text, &mut problems).and_then(|raw| {
+            validate::validate(raw, path, base, credentials, &mut problems, &mut probes)
+        });
         match config {
             Some(mut config) if problems.is_empty() => {
                 config.probes = probes
@@ -193,6 +268,7 @@ impl Config {
             maintenance: &self.maintenance,
             sources: &self.sources,
             subject_prefix: &self.email.subject_prefix,
+            message_id_domain: &self.email.message_id_domain,
             time_zone: self.daemon.time_zone,
             retention: self.alerting.retention,
         }

@@ -24,6 +24,17 @@ pub struct RawDaemon {
     pub log_filter: Option<S<String>>,
     pub schedule: Option<S<String>>,
     pub listen: Option<S<String>>,
+    pub public_url: Option<S<String>>,
+    pub web: Option<RawWeb>,
+}
+
+/// `[daemon.web]`: who may read the pages and metrics, and TLS (as
+/// Prometheus's web configuration has them).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWeb {
+    pub basic_auth_users: Option<BTreeMap<String, S<String>>>,
+    pub tls_cert_file: Option<S<String>>,
+    pub tls_key_file: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +42,7 @@ pub struct RawEmail {
     pub transport: Option<S<String>>,
     pub from: Option<S<String>>,
     pub subject_prefix: Option<S<String>>,
+    pub message_id_domain: Option<S<String>>,
     // smtp
     pub host: Option<S<String>>,
     pub port: Option<S<i64>>,
@@ -116,6 +128,9 @@ pub struct RawCheck {
     // timely_access
     pub standard: Option<S<String>>,
     pub target: Option<S<f64>>,
+    pub in_force_from: Option<S<String>>,
+    pub psychiatrists: Option<S<String>>,
+    pub telehealth: Option<S<String>>,
     pub urgency: Option<S<String>>,
     pub visit_type: Option<S<String>>,
     pub prior_auth: Option<S<bool>>,
@@ -164,4 +179,6 @@ pub struct RawRoute {
     pub severities: Option<S<Vec<S<String>>>>,
     pub labels: Option<BTreeMap<String, S<String>>>,
     pub fallback: Option<S<bool>>,
+    pub escalate_after: Option<S<String>>,
+    pub escalate_to: Option<S<String>>,
 }

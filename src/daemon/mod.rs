@@ -9,7 +9,8 @@
 //! [`Job`]; each job is one task that runs its checks once at start-up and
 //! then at every tick of its schedule. A job's runs are sequential, so a
 //! job never overlaps itself: ticks that fall due while a run is still
-//! going are skipped and logged.
+//! going are skipped and logged, and after a reload a job's run waits for
+//! the old configuration's run of the same job ([`RunLocks`]).
 //!
 //! Shutdown: when the [`CancellationToken`] is cancelled (SIGTERM, SIGINT),
 //! jobs stop waiting for their next tick; runs in progress get
@@ -18,16 +19,22 @@
 
 pub mod heartbeat;
 pub mod metrics;
+pub mod period;
+pub mod period_html;
 pub mod run;
 pub mod serve;
+pub mod supervise;
 pub mod systemd;
+pub mod web;
 
 use heartbeat::Heartbeat;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use supervise::{RESTART_PAUSE, supervise};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, error, info, info_span, warn};
@@ -35,6 +42,7 @@ use tracing::{Instrument as _, error, info, info_span, warn};
 use crate::check::Check;
 use crate::check::schedule::Schedule;
 use crate::config::Config;
+use crate::notify::delivery::Outgoing;
 use crate::notify::mail::Mailer;
 use crate::state::Store;
 
@@ -81,6 +89,42 @@ pub fn jobs(config: &Config) -> Vec<Job> {
 /// store, a way to wake the delivery worker, the heartbeat, and two
 /// tokens: `generation` ends when a reload replaces the jobs (runs in
 /// progress finish), `shutdown` ends everything (fetches are abandoned).
+/// One lock per job name, shared by every configuration generation: a run
+/// holds its job's lock, so after a reload the new generation's run of a
+/// job waits for the old generation's run of the same job, and a job never
+/// overlaps itself.
+#[derive(Default)]
+struct RunLocks {
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RunLocks {
+    /// Holds the locks of every job in `names` (taken in sorted order, so
+    /// two runs never wait on each other in a circle).
+    async fn hold(&self, names: &[String]) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
+        let mut names = names.to_vec();
+        names.sort();
+        names.dedup();
+        let locks: Vec<_> = {
+            // A panic while inserting cannot leave the map inconsistent,
+            // so a poisoned lock is used as it is.
+            let mut locks = self
+                .locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            names
+                .iter()
+                .map(|name| locks.entry(name.clone()).or_default().clone())
+                .collect()
+        };
+        let mut guards = Vec::with_capacity(locks.len());
+        for lock in locks {
+            guards.push(lock.lock_owned().await);
+        }
+        guards
+    }
+}
+
 #[derive(Clone)]
 struct JobContext {
     config: Arc<Config>,
@@ -88,9 +132,9 @@ struct JobContext {
     wake: Arc<Notify>,
     heartbeat: Arc<Heartbeat>,
     metrics: Arc<crate::daemon::metrics::Metrics>,
+    runs: Arc<RunLocks>,
     generation: CancellationToken,
     shutdown: CancellationToken,
-    host: Arc<str>,
     max_sleep: Duration,
 }
 
@@ -104,13 +148,20 @@ pub async fn run(
     mut reload: mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
     let store = Arc::new(crate::state::open(&config.daemon.state_directory)?);
-    let mailer = Arc::new(Mailer::new(&config.email)?);
+    let (outgoing, outgoing_now) = watch::channel(Arc::new(outgoing_settings(
+        &config,
+        Mailer::new(&config.email)?,
+    )));
     let watchdog = crate::daemon::systemd::watchdog_interval();
     let tracker = TaskTracker::new();
     let heartbeat = Arc::new(Heartbeat::default());
     let metrics = Arc::new(crate::daemon::metrics::Metrics::default());
+    // The configuration the status page reports on: swapped on reload.
+    let (pages_config, pages_config_now) = watch::channel(config.clone());
     if let Some(address) = config.daemon.listen {
         let served = crate::daemon::serve::ServeState {
+            config: pages_config_now,
+            zone: config.daemon.time_zone,
             metrics: metrics.clone(),
             store: store.clone(),
             heartbeat: heartbeat.clone(),
@@ -118,17 +169,43 @@ pub async fn run(
                 + Duration::from_secs(60),
             undeliverable_after: config.alerting.undeliverable_after,
         };
-        tracker.spawn(crate::daemon::serve::start(address, served, shutdown.clone()).await?);
+        tracker.spawn(
+            crate::daemon::serve::start(address, served, &config.daemon.web, shutdown.clone())
+                .await?,
+        );
     }
+    // One delivery worker for the life of the process: a reload swaps
+    // the settings it reads, never starts a second sender.
+    let wake = Arc::new(Notify::new());
+    let delivery = {
+        let (store, wake, shutdown) = (store.clone(), wake.clone(), shutdown.clone());
+        let in_flight = heartbeat.delivery.clone();
+        move || {
+            crate::notify::delivery::worker(
+                store.clone(),
+                outgoing_now.clone(),
+                wake.clone(),
+                shutdown.clone(),
+                crate::check::clock::Clock::new(Utc::now),
+                in_flight.clone(),
+            )
+            .instrument(info_span!("delivery"))
+        }
+    };
+    let stop = shutdown.clone();
+    tracker.spawn(async move { supervise("delivery", RESTART_PAUSE, &stop, delivery).await });
+    let runs = Arc::new(RunLocks::default());
     let shared = Lasting {
         store: &store,
+        wake: &wake,
+        runs: &runs,
         heartbeat: &heartbeat,
         metrics: &metrics,
         shutdown: &shutdown,
         watchdog,
         tracker: &tracker,
     };
-    let mut generation = start_generation(config.clone(), mailer, &shared, true);
+    let mut generation = start_generation(config.clone(), &shared, true);
     if let Some(interval) = watchdog {
         tracker.spawn(watchdog_loop(interval, heartbeat.clone(), shutdown.clone()));
     }
@@ -149,7 +226,9 @@ pub async fn run(
                     generation.cancel();
                     let ids: Vec<String> = next.checks.iter().map(|c| c.id.clone()).collect();
                     metrics.retain_checks(&ids);
-                    generation = start_generation(next.clone(), mailer, &shared, false);
+                    outgoing.send_replace(Arc::new(outgoing_settings(&next, mailer)));
+                    pages_config.send_replace(next.clone());
+                    generation = start_generation(next.clone(), &shared, false);
                     current = next;
                 }
                 crate::daemon::systemd::ready(&format!("{} checks, reloaded", current.checks.len()));
@@ -172,9 +251,20 @@ pub async fn run(
     Ok(())
 }
 
+/// How the delivery worker sends with `config`.
+fn outgoing_settings(config: &Config, mailer: Mailer) -> Outgoing {
+    Outgoing {
+        mailer,
+        from: config.email.from.clone(),
+        undeliverable_after: config.alerting.undeliverable_after,
+    }
+}
+
 /// What outlives a reload.
 struct Lasting<'a> {
     store: &'a Arc<Store>,
+    wake: &'a Arc<Notify>,
+    runs: &'a Arc<RunLocks>,
     heartbeat: &'a Arc<Heartbeat>,
     metrics: &'a Arc<crate::daemon::metrics::Metrics>,
     shutdown: &'a CancellationToken,
@@ -182,11 +272,10 @@ struct Lasting<'a> {
     tracker: &'a TaskTracker,
 }
 
-/// Starts the jobs and the delivery worker of one configuration; returns
-/// the token that ends them (their runs in progress finish).
+/// Starts the jobs of one configuration; returns the token that ends
+/// them (their runs in progress finish).
 fn start_generation(
     config: Arc<Config>,
-    mailer: Arc<Mailer>,
     shared: &Lasting<'_>,
     run_at_start: bool,
 ) -> CancellationToken {
@@ -196,28 +285,16 @@ fn start_generation(
     let services = JobContext {
         config: config.clone(),
         store: store.clone(),
-        wake: Arc::new(Notify::new()),
+        wake: shared.wake.clone(),
         heartbeat: shared.heartbeat.clone(),
         metrics: shared.metrics.clone(),
+        runs: shared.runs.clone(),
         generation: generation.clone(),
         shutdown: shared.shutdown.clone(),
-        host: crate::notify::mail::host_name().into(),
         max_sleep: shared
             .watchdog
             .map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)),
     };
-    tracker.spawn(
-        crate::notify::delivery::worker(
-            store.clone(),
-            mailer,
-            config.email.from.clone(),
-            config.alerting.undeliverable_after,
-            services.wake.clone(),
-            generation.clone(),
-            crate::check::clock::Clock::new(Utc::now),
-        )
-        .instrument(info_span!("delivery")),
-    );
     tracker.spawn(start_jobs(
         jobs(&config),
         services,
@@ -230,7 +307,7 @@ fn start_generation(
 /// Reads and validates the configuration again, with a mailer for its
 /// `[email]`; `None` (and every problem logged) when it does not
 /// validate, so the old one keeps running.
-fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Arc<Mailer>)> {
+fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Mailer)> {
     crate::daemon::systemd::reloading();
     info!(config = %current.path.display(), "reloading the configuration");
     let next = match Config::load(&current.path) {
@@ -247,7 +324,7 @@ fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Arc<Ma
         }
     };
     let mailer = match Mailer::new(&next.email) {
-        Ok(mailer) => Arc::new(mailer),
+        Ok(mailer) => mailer,
         Err(e) => {
             error!(error = %format!("{e:#}"), "the new [email] settings cannot be used; keeping the old configuration");
             return None;
@@ -334,15 +411,39 @@ async fn start_jobs(
     if run_at_start {
         let span = info_span!("job", job = "start-up");
         services.heartbeat.beat("start-up");
-        run_and_log(&services, &services.config.checks, started, None)
-            .instrument(span)
-            .await;
+        let context = services.clone();
+        let run = async move {
+            run_and_log(&context, &context.config.checks, started, None).await;
+        };
+        // A panic in the start-up run is logged; the jobs start anyway.
+        supervise("start-up", Duration::ZERO, &services.shutdown, {
+            let mut once = Some(run.instrument(span));
+            move || {
+                let run = once.take();
+                async move {
+                    if let Some(run) = run {
+                        run.await;
+                    }
+                }
+            }
+        })
+        .await;
         services.heartbeat.clear();
     }
     for job in jobs {
         let span = info_span!("job", job = %job.name());
         services.heartbeat.beat(&job.name());
-        tracker.spawn(job_loop(job, started, services.clone()).instrument(span));
+        let name = job.name();
+        let context = services.clone();
+        // The first loop counts from the start-up run; one started again
+        // after a panic waits for the next tick from then.
+        let mut last_run = Some(started);
+        let start = move || {
+            let last = last_run.take().unwrap_or_else(Utc::now);
+            job_loop(job.clone(), last, context.clone()).instrument(span.clone())
+        };
+        let shutdown = services.shutdown.clone();
+        tracker.spawn(async move { supervise(&name, RESTART_PAUSE, &shutdown, start).await });
     }
 }
 
@@ -386,6 +487,15 @@ async fn run_and_log(
     job: Option<&Job>,
 ) {
     let config = &services.config;
+    // The start-up run covers every job.
+    let names: Vec<String> = match job {
+        Some(job) => vec![job.name()],
+        None => jobs(config).iter().map(Job::name).collect(),
+    };
+    let _running = tokio::select! {
+        guards = services.runs.hold(&names) => guards,
+        () = services.shutdown.cancelled() => return,
+    };
     let Some(outcome) = crate::daemon::run::run(
         config,
         checks,
@@ -404,7 +514,6 @@ async fn run_and_log(
         &outcome.results,
         &outcome.sources,
         due,
-        &services.host,
     );
     let queued = match queued {
         Ok(recorded) => recorded.queued,

@@ -129,6 +129,7 @@ fn source_freshness(
         rows: table.rows.len(),
         error,
         wait: None,
+        detail: None,
     }];
     result.status = status;
     result
@@ -229,6 +230,7 @@ pub fn evaluate_joined(
                 rows,
                 error,
                 wait: None,
+                detail: None,
             }
         })
         .collect();
@@ -250,6 +252,11 @@ fn required_columns(check: &Check, table: &Table) -> Result<(), String> {
         } => vec![numerator, denominator],
         Rule::Ratio { denominator, .. } => vec![denominator],
         Rule::Freshness { field } => field.iter().collect(),
+        Rule::Shortage {
+            population,
+            core,
+            psychiatrists,
+        } => vec![population, core, psychiatrists],
         Rule::TimelyAccess(_) => vec![],
     };
     for field in check.group_by.iter().chain(value_fields) {
@@ -289,6 +296,20 @@ fn evaluate_group(
     now: DateTime<Utc>,
 ) -> GroupResult {
     let limit = check.comparison.limit;
+    if let Rule::Shortage {
+        population,
+        core,
+        psychiatrists,
+    } = &check.rule
+    {
+        return shortage_group(
+            labels,
+            rows,
+            position,
+            limit,
+            [population, core, psychiatrists],
+        );
+    }
     let value = match &check.rule {
         Rule::Threshold { field, aggregate } => numbers(rows, field, position)
             .map(|values| aggregate_values(&values, *aggregate, check.comparison.op)),
@@ -301,7 +322,7 @@ fn evaluate_group(
             ratio(top.iter().sum(), bottom.iter().sum(), denominator)
         }),
         Rule::Freshness { field: Some(field) } => newest_age(rows, field, position, check, now),
-        Rule::Freshness { field: None } | Rule::TimelyAccess(_) => {
+        Rule::Freshness { field: None } | Rule::TimelyAccess(_) | Rule::Shortage { .. } => {
             Err("this check is not evaluated per row".to_owned())
         }
     };
@@ -314,6 +335,55 @@ fn evaluate_group(
         rows: rows.len(),
         error,
         wait: None,
+        detail: None,
+    }
+}
+
+/// A group under HRSA's shortage rule: the value is the population per
+/// core professional; the status follows the rule over both ratios.
+fn shortage_group(
+    labels: BTreeMap<String, String>,
+    rows: &[&Row],
+    position: &str,
+    limit: f64,
+    [population, core, psychiatrists]: [&String; 3],
+) -> GroupResult {
+    let ratios = numbers(rows, population, position).and_then(|people| {
+        let people: f64 = people.iter().sum();
+        let per_core = ratio(people, numbers(rows, core, position)?.iter().sum(), core)?;
+        let per_psychiatrist = ratio(
+            people,
+            numbers(rows, psychiatrists, position)?.iter().sum(),
+            psychiatrists,
+        )?;
+        Ok((per_core, per_psychiatrist))
+    });
+    let (status, value, error, detail) = match ratios {
+        Ok((per_core, per_psychiatrist)) => {
+            let short = crate::check::standards::hpsa_shortage(per_core, per_psychiatrist);
+            let detail = format!(
+                "population per psychiatrist {}; {}",
+                per_psychiatrist.round(),
+                if short {
+                    "a shortage under HRSA's rule (a benchmark)"
+                } else {
+                    "no shortage under HRSA's rule"
+                }
+            );
+            let status = if short { Status::Breach } else { Status::Ok };
+            (status, Some(per_core), None, Some(detail))
+        }
+        Err(error) => (Status::Unknown, None, Some(error), None),
+    };
+    GroupResult {
+        labels,
+        status,
+        value,
+        limit,
+        rows: rows.len(),
+        error,
+        wait: None,
+        detail,
     }
 }
 

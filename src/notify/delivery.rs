@@ -7,12 +7,19 @@
 //! accepted it but the process dies (`kill -9`, power loss) before the
 //! outbox row is marked sent. On restart that one message is sent again,
 //! with the same Message-ID, so mail clients show it once.
+//!
+//! Delivery has one owner: the daemon runs one [`worker`] for the life of
+//! the process, which reads the current [`Outgoing`] settings (a reload
+//! swaps them) instead of a worker per configuration. And before every
+//! attempt the row is claimed in the state store ([`Store::claim`]): a row
+//! already sent, or claimed by another sender within [`claim_expiry`], is
+//! skipped, so no second sender ever sends it again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -20,6 +27,58 @@ use crate::check::clock::Clock;
 use crate::notify::mail::{Mailer, Threading};
 use crate::notify::render::RenderedEmail;
 use crate::state::{OutboxMessage, Store};
+
+/// What sending needs from the configuration; a reload replaces it whole.
+pub struct Outgoing {
+    pub mailer: Mailer,
+    pub from: String,
+    pub undeliverable_after: chrono::Duration,
+}
+
+/// The attempt in progress, if any, and how long it may take: the
+/// watchdog and `/healthz` read it to notice a wedged delivery worker.
+#[derive(Default)]
+pub struct InFlight {
+    attempt: std::sync::Mutex<Option<(std::time::Instant, Duration)>>,
+}
+
+impl InFlight {
+    fn start(&self, limit: Duration) {
+        self.started_at(std::time::Instant::now(), limit);
+    }
+
+    /// An attempt that started at `at` and may take `limit`.
+    pub(crate) fn started_at(&self, at: std::time::Instant, limit: Duration) {
+        if let Ok(mut attempt) = self.attempt.lock() {
+            *attempt = Some((at, limit));
+        }
+    }
+
+    fn end(&self) {
+        if let Ok(mut attempt) = self.attempt.lock() {
+            *attempt = None;
+        }
+    }
+
+    /// Whether the attempt in progress has run longer than its limit.
+    pub fn overdue(&self) -> bool {
+        self.attempt.lock().map_or(true, |attempt| {
+            attempt.is_some_and(|(started, limit)| started.elapsed() > limit)
+        })
+    }
+}
+
+/// What an attempt may take beyond the mailer's own bound before the
+/// worker counts as wedged.
+pub const ATTEMPT_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a claim on an outbox row holds: longer than any one attempt
+/// can take (the mailer's own bound), plus a minute. After that the
+/// sender is taken to have died mid-attempt and another may try.
+pub fn claim_expiry(mailer: &Mailer) -> chrono::Duration {
+    chrono::Duration::from_std(mailer.longest_attempt() + Duration::from_secs(60))
+        .unwrap_or(chrono::Duration::hours(1))
+}
 
 /// Back-off of a failed message: 30 s × 2^(attempts − 1), at most an hour,
 /// ± 20 % so that many queued messages do not retry in lockstep.
@@ -42,19 +101,37 @@ pub struct Delivered {
 }
 
 /// Tries the messages due at `now` (every unsent one with `now = None`).
+/// Each message is claimed first; one that was sent or claimed meanwhile
+/// is skipped.
 pub async fn deliver_due(
     store: &Store,
-    mailer: &Mailer,
-    from: &str,
+    outgoing: &Outgoing,
     now: Option<DateTime<Utc>>,
-    undeliverable_after: chrono::Duration,
     clock: &Clock,
+    in_flight: &InFlight,
 ) -> anyhow::Result<Delivered> {
+    let Outgoing {
+        mailer,
+        from,
+        undeliverable_after,
+    } = outgoing;
+    let undeliverable_after = *undeliverable_after;
+    let expiry = claim_expiry(mailer);
     let mut delivered = Delivered::default();
     for message in store.due_messages(now, 200)? {
         let Some(id) = message.id else { continue };
+        let claimed_at = clock.now();
+        let stale_before = claimed_at
+            .checked_sub_signed(expiry)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        if !store.claim(id, claimed_at, stale_before)? {
+            continue;
+        }
         let started = std::time::Instant::now();
-        match send(mailer, from, &message).await {
+        in_flight.start(mailer.longest_attempt() + ATTEMPT_GRACE);
+        let sent = send(mailer, from, &message).await;
+        in_flight.end();
+        match sent {
             Ok(()) => {
                 store.mark_sent(id, clock.now())?;
                 delivered.sent += 1;
@@ -129,15 +206,16 @@ const STORE_TROUBLE: Duration = Duration::from_secs(60);
 
 /// Sends the outbox until `shutdown`: at start-up (what an earlier process
 /// left), whenever `wake` is notified (a run queued messages), and when
-/// the next retry falls due.
+/// the next retry falls due. There is one for the life of the process; it
+/// takes the settings `outgoing` holds at the start of each pass, so a
+/// reload changes how mail is sent without a second worker.
 pub async fn worker(
     store: Arc<Store>,
-    mailer: Arc<Mailer>,
-    from: String,
-    undeliverable_after: chrono::Duration,
+    outgoing: watch::Receiver<Arc<Outgoing>>,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
     clock: Clock,
+    in_flight: Arc<InFlight>,
 ) {
     // At start-up every unsent message is tried at once, whatever its
     // back-off: the restart may well have been the fix.
@@ -145,8 +223,10 @@ pub async fn worker(
     loop {
         let due = if everything { None } else { Some(clock.now()) };
         everything = false;
-        let delivered = deliver_due(&store, &mailer, &from, due, undeliverable_after, &clock).await;
-        let pause = match (delivered, store.next_attempt()) {
+        let current = outgoing.borrow().clone();
+        let delivered = deliver_due(&store, &current, due, &clock, &in_flight).await;
+        let expiry = claim_expiry(&current.mailer);
+        let pause = match (delivered, store.next_attempt(expiry)) {
             (Err(e), _) | (_, Err(e)) => {
                 error!(error = %format!("{e:#}"), "cannot read or update the outbox; trying again in a minute");
                 STORE_TROUBLE

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use lettre::message::{Mailbox, MultiPart};
@@ -44,6 +45,7 @@ pub struct SmtpSummary {
     pub port: u16,
     pub tls: TlsMode,
     pub auth: bool,
+    pub timeout: Duration,
 }
 
 impl Mailer {
@@ -59,6 +61,7 @@ impl Mailer {
                     port: smtp.port,
                     tls: smtp.tls,
                     auth: smtp.credentials.is_some(),
+                    timeout: smtp.timeout,
                 },
             }),
         }
@@ -75,6 +78,16 @@ impl Mailer {
                 settings.tls.as_str()
             ),
             Mailer::File { directory } => format!("file:{}", directory.display()),
+        }
+    }
+
+    /// The longest one message can take to send: over SMTP twice
+    /// `timeout` (connect, greeting and every command together), for a
+    /// file a minute. [`Mailer::send_threaded`] gives up after it.
+    pub fn longest_attempt(&self) -> Duration {
+        match self {
+            Mailer::Smtp { settings, .. } => settings.timeout.saturating_mul(2),
+            Mailer::File { .. } => Duration::from_secs(60),
         }
     }
 
@@ -100,18 +113,35 @@ impl Mailer {
         threading: &Threading,
     ) -> anyhow::Result<()> {
         let message = build_message(from, to, email, threading)?;
+        let deadline = self.longest_attempt();
         match self {
             Mailer::Smtp {
                 transport,
                 settings,
             } => {
-                transport
-                    .send(message)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(advice(&e, settings)))?;
-                Ok(())
+                // lettre's async transport applies `timeout` to the TCP
+                // connect only; a server that accepts and then stalls (no
+                // greeting, a byte a second) is bounded here, for the
+                // whole message. Dropping the future closes the connection.
+                match tokio::time::timeout(deadline, transport.send(message)).await {
+                    Ok(sent) => sent
+                        .map(drop)
+                        .map_err(|e| anyhow::anyhow!(advice(&e, settings))),
+                    Err(_) => Err(anyhow::anyhow!(stalled(settings))),
+                }
             }
-            Mailer::File { directory } => write_eml(directory, &message.formatted()).await,
+            Mailer::File { directory } => {
+                match tokio::time::timeout(deadline, write_eml(directory, &message.formatted()))
+                    .await
+                {
+                    Ok(written) => written,
+                    Err(_) => Err(anyhow::anyhow!(
+                        "writing the message into {} took longer than {}s: check the disk or mount behind it",
+                        directory.display(),
+                        deadline.as_secs()
+                    )),
+                }
+            }
         }
     }
 }
@@ -325,6 +355,24 @@ fn advice(error: &lettre::transport::smtp::Error, smtp: &SmtpSummary) -> String 
         );
     }
     format!("sending through {at} failed: {detail}")
+}
+
+/// The advice for a server that accepted the connection and then did not
+/// finish the exchange in time.
+fn stalled(smtp: &SmtpSummary) -> String {
+    let seconds = smtp.timeout.as_secs_f64();
+    let port_hint = match smtp.tls {
+        TlsMode::Starttls | TlsMode::None if smtp.port == 465 => {
+            "; port 465 expects TLS from the first byte: set tls = \"implicit\""
+        }
+        _ => "",
+    };
+    format!(
+        "the SMTP server {}:{} accepted the connection but did not answer within `timeout` ({seconds}s; \
+         the whole message may take twice that){port_hint}: check that `host` and `port` point at an SMTP \
+         server and that `tls` matches the port, or raise `timeout` for a slow server",
+        smtp.host, smtp.port
+    )
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

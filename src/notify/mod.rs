@@ -3,7 +3,9 @@
 //!
 //! [`follows`] and [`labels_match`] (pure) say whether a [`Route`] is told
 //! about a check and group; [`render`] (pure) turns one [`Digest`]
-//! into subject, text and HTML; [`delivery`] sends what the outbox holds
+//! into subject, text and HTML; [`chart`] (pure) draws a group's recorded
+//! series as a PNG or SVG with its limit line, or a text sparkline;
+//! [`delivery`] sends what the outbox holds
 //! (marking a message sent only once the server took it); [`mail`] is the
 //! only module that knows lettre and does the sending (SMTP or `.eml`
 //! files), configured by [`spec`]. It never decides *whether* an alert is
@@ -13,8 +15,10 @@
 //! due (firing, reminders, resolutions, in [`DigestItem::notices`]) and by
 //! `crate::cli::operator::render_check` for `accesswatch render`.
 
+pub mod chart;
 pub mod delivery;
 pub mod mail;
+pub mod page;
 pub mod render;
 pub mod spec;
 
@@ -27,6 +31,8 @@ use crate::check::{CheckResult, GroupResult, Status};
 pub struct Digest {
     pub route: Route,
     pub items: Vec<DigestItem>,
+    /// Notes staff recorded on the alerts told (each shown under its check).
+    pub notes: Vec<crate::check::history::Note>,
 }
 
 #[derive(Debug, Clone)]

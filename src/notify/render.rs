@@ -14,8 +14,8 @@ use chrono_tz::Tz;
 
 use super::{Digest, DigestItem};
 use crate::check::Notice;
-use crate::check::standards::{ClockStart, Measure, Requirement};
-use crate::check::{CheckResult, GroupResult, Status};
+use crate::check::standards::{Basis, ClockStart, Measure, Requirement, Standard, TargetOf};
+use crate::check::{CheckResult, GroupResult, Status, WaitStats};
 use crate::check::{Op, Severity};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +172,35 @@ fn clock_phrase(clock: ClockStart) -> &'static str {
         ClockStart::Request => "the request",
         ClockStart::PriorAppointment => "the prior visit",
         ClockStart::Discharge => "discharge",
+        ClockStart::CallStart => "the start of the call",
     }
+}
+
+/// "law", or "a benchmark, not law": never a benchmark shown as law.
+pub fn basis_text(basis: Basis) -> &'static str {
+    match basis {
+        Basis::Law => "law",
+        Basis::Benchmark => "a benchmark, not law",
+    }
+}
+
+/// "70 %", "95 % of enrollees", "80 %, the plan's own (the law states
+/// none)", or "none in force" before the law's target applies.
+pub fn target_text(stats: &WaitStats, standard: &Standard) -> String {
+    let Some(target) = stats.target else {
+        return "none in force".to_owned();
+    };
+    let mut text = percent(target);
+    if standard.target_of == TargetOf::Enrollees {
+        text.push_str(" of enrollees");
+    }
+    if stats.target_by_plan {
+        text.push_str(", the plan's own");
+        if let Requirement::WaitTime { target: None, .. } = standard.rule {
+            text.push_str(" (the law states none)");
+        }
+    }
+    text
 }
 
 /// A wait-time group told in words, with the citation when `cite`:
@@ -208,8 +236,12 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
             "{} of {} {} {place} met it (target {})",
             percent(rate),
             number(measured as f64),
-            plural(measured as usize, "request", "requests"),
-            stats.target.map_or_else(|| "none".to_owned(), percent)
+            if *clock == ClockStart::CallStart {
+                plural(measured as usize, "call", "calls")
+            } else {
+                plural(measured as usize, "request", "requests")
+            },
+            target_text(stats, standard)
         ),
         _ => format!("no request {place} could be measured yet"),
     };
@@ -221,14 +253,24 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
             number(n as f64)
         ),
     };
+    let waiting = match c.before_effective {
+        0 => waiting,
+        n => format!(
+            "{waiting}; {} {} before the standard took effect, not judged",
+            number(n as f64),
+            plural(n as usize, "request came", "requests came")
+        ),
+    };
     let problem = match (&group.status, &group.error) {
         (Status::Unknown, Some(error)) => format!(" Could not be evaluated: {error}."),
+        (Status::NotInForce, Some(error)) => format!(" Not judged: {error}."),
         _ => String::new(),
     };
     let citation = if cite {
         format!(
-            " {} (confidence {}: {})",
+            " {} ({}; confidence {}: {})",
             standard.citation,
+            basis_text(standard.basis),
             standard.confidence.letter(),
             standard.confidence.describe()
         )
@@ -243,6 +285,14 @@ pub fn wait_sentence(r: &CheckResult, group: &GroupResult, cite: bool) -> Option
 }
 
 fn group_line(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
+    let line = group_line_plain(r, group, limit_text);
+    match &group.detail {
+        Some(detail) => format!("{line}; {detail}"),
+        None => line,
+    }
+}
+
+fn group_line_plain(r: &CheckResult, group: &GroupResult, limit_text: &str) -> String {
     match (group.status, group.value) {
         (Status::Breach, Some(value)) => format!(
             "{}: {} {} (limit {limit_text}; {} {})",
@@ -289,6 +339,11 @@ fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             "alerts still firing",
         ),
         (count(Notice::Resolved), "alert resolved", "alerts resolved"),
+        (
+            count(Notice::Escalated),
+            "alert escalated: firing and unacknowledged",
+            "alerts escalated: firing and unacknowledged",
+        ),
     ]
     .into_iter()
     .filter(|(n, _, _)| *n > 0)
@@ -303,6 +358,7 @@ fn notice_tag(item: &DigestItem, index: usize) -> &'static str {
         Some(Notice::Firing) => "[FIRING] ",
         Some(Notice::Reminder) => "[STILL FIRING] ",
         Some(Notice::Resolved) => "[RESOLVED] ",
+        Some(Notice::Escalated) => "[ESCALATED] ",
         None => "",
     }
 }
@@ -331,6 +387,10 @@ fn facts(r: &CheckResult, zone: Tz) -> Vec<(&'static str, String)> {
             format!("at least {} {}", percent(r.comparison.limit), r.metric)
         }
         _ => format!("{} must be {}", r.metric, limit_text(r)),
+    };
+    let standard = match r.standard.as_ref().map(|s| s.basis) {
+        Some(Basis::Benchmark) => format!("a benchmark, not law: {standard}"),
+        _ => standard,
     };
     let mut facts = vec![("Standard", standard)];
     if let Some(citation) = &r.citation {
@@ -405,10 +465,24 @@ fn text_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
                 .unwrap_or_else(|| group_line(r, group, &limit_text(r)));
             let _ = writeln!(out, "  - {}{line}", notice_tag(item, index));
         }
+        for note in digest.notes.iter().filter(|n| n.check_id == r.id) {
+            let _ = writeln!(out, "  {}", note_line(note, zone));
+        }
         out.push('\n');
     }
     let _ = writeln!(out, "-- \nRoute {:?}. {FOOTER}", digest.route.name);
     out
+}
+
+/// "Note by Dana Ruiz, 2026-12-01 09:12 PST (region=socal-south): CAP filed".
+fn note_line(note: &crate::check::history::Note, zone: Tz) -> String {
+    format!(
+        "Note by {}, {} ({}): {}",
+        note.by,
+        time(note.at, zone),
+        crate::check::label_text(&note.labels),
+        note.text
+    )
 }
 
 fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
@@ -469,6 +543,9 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
             }
             out.push_str("</table>\n");
         }
+        for note in digest.notes.iter().filter(|n| n.check_id == r.id) {
+            let _ = writeln!(out, "<p><i>{}</i></p>", escape(&note_line(note, zone)));
+        }
     }
     let _ = writeln!(
         out,
@@ -478,7 +555,7 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
     out
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -496,6 +573,50 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whose target, of whom, and never a benchmark shown as law.
+    #[test]
+    fn targets_and_bases_say_whose_and_what() {
+        use crate::check::standards::{Unit, find};
+        let stats = |target: Option<f64>, by_plan: bool| WaitStats {
+            counts: Default::default(),
+            rate: Some(0.5),
+            target,
+            target_by_plan: by_plan,
+            median_wait: None,
+            p90_wait: None,
+            mean_wait: None,
+            overdue_open: 0,
+            longest_open_wait: None,
+            unit: Unit::BusinessDays,
+            limit: 10.0,
+        };
+        let sb221 = find("ca-sb221/mh-follow-up").unwrap();
+        let dmhc = find("ca-dmhc/non-urgent-mh-initial").unwrap();
+        let maryland = find("md/bh-non-urgent").unwrap();
+        let table = [
+            (target_text(&stats(Some(0.7), false), &dmhc), "70 %"),
+            (
+                target_text(&stats(Some(0.8), true), &sb221),
+                "80 %, the plan's own (the law states none)",
+            ),
+            (
+                target_text(&stats(Some(0.8), true), &dmhc),
+                "80 %, the plan's own",
+            ),
+            (target_text(&stats(None, false), &dmhc), "none in force"),
+            (
+                target_text(&stats(Some(0.95), false), &maryland),
+                "95 % of enrollees",
+            ),
+        ];
+        for (found, expected) in table {
+            assert_eq!(found, expected);
+        }
+        let kp = find("kp-dmhc-2023/follow-up-average").unwrap();
+        assert_eq!(basis_text(kp.basis), "a benchmark, not law");
+        assert_eq!(basis_text(dmhc.basis), "law");
+    }
 
     #[test]
     fn numbers() {
@@ -580,6 +701,7 @@ mod tests {
                     rows: 1,
                     error: None,
                     wait: None,
+                    detail: None,
                 })
                 .collect(),
             error: error.map(str::to_owned),
@@ -600,8 +722,10 @@ mod tests {
             severities: vec![],
             labels: BTreeMap::new(),
             fallback: false,
+            escalation: None,
         };
         let digest = Digest {
+            notes: Vec::new(),
             route,
             items: items
                 .iter()

@@ -10,6 +10,8 @@ use crate::check::Secret;
 pub struct Email {
     pub from: String,
     pub subject_prefix: String,
+    /// The domain of Message-IDs.
+    pub message_id_domain: String,
     pub transport: Transport,
 }
 

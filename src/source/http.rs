@@ -3,7 +3,9 @@
 //! through [`Client`].
 //!
 //! A request has a connect timeout and a total timeout, follows at most
-//! five redirects, goes through the proxy of `HTTP_PROXY`/`HTTPS_PROXY`/
+//! five redirects (a redirect to another origin, scheme, host or port, is
+//! followed without any configured header, since those may carry secrets;
+//! reqwest itself would strip only `Authorization`), goes through the proxy of `HTTP_PROXY`/`HTTPS_PROXY`/
 //! `NO_PROXY`, accepts gzip, and is retried a bounded number of times with
 //! exponential back-off on connection errors, timeouts, 429 and 5xx,
 //! waiting what `Retry-After` asks on 429 and 503 (up to five minutes). A
@@ -75,7 +77,41 @@ fn etag_cache() -> &'static Mutex<HashMap<String, Response>> {
 
 pub struct Client {
     inner: reqwest::Client,
+    /// Like `inner` but without the configured headers: for a redirect
+    /// that leaves the origin. `None` when no header is configured.
+    bare: Option<reqwest::Client>,
     options: HttpOptions,
+}
+
+/// Scheme, host and port: where a configured header may be sent.
+fn origin(url: &url::Url) -> (String, Option<String>, Option<u16>) {
+    (
+        url.scheme().to_owned(),
+        url.host_str().map(str::to_owned),
+        url.port_or_known_default(),
+    )
+}
+
+const MAX_REDIRECTS: usize = 5;
+
+/// reqwest follows redirects within the origin of the first URL; with
+/// configured headers it stops at one that leaves it, which
+/// [`Client::once`] follows with the bare client.
+fn redirect_policy(stop_at_other_origins: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else if stop_at_other_origins
+            && attempt
+                .previous()
+                .first()
+                .is_some_and(|first| origin(first) != origin(attempt.url()))
+        {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 impl Client {
@@ -93,30 +129,31 @@ impl Client {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
+        let secret_headers = !headers.is_empty();
+        let inner = client_builder(options)?
             .default_headers(headers)
-            .user_agent(concat!("accesswatch/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(5));
-        if let Some(path) = &options.ca_file {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("reading ca_file {}", path.display()))?;
-            for certificate in reqwest::Certificate::from_pem_bundle(&pem)
-                .with_context(|| format!("ca_file {} is not a PEM bundle", path.display()))?
-            {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
+            .redirect(redirect_policy(secret_headers))
+            .build()
+            .context("building the HTTP client")?;
+        let bare = if secret_headers {
+            let bare = client_builder(options)?
+                .redirect(redirect_policy(false))
+                .build()
+                .context("building the HTTP client")?;
+            Some(bare)
+        } else {
+            None
+        };
         Ok(Client {
-            inner: builder.build().context("building the HTTP client")?,
+            inner,
+            bare,
             options: options.clone(),
         })
     }
 
     /// GET `url` with `accept` as the Accept header, retried as the options
     /// say. A non-2xx answer is an error; a FHIR OperationOutcome in it is
-    /// summarised (its diagnostics describe the request, not data).
+    /// summarised by its issues' severities and codes, never its text.
     pub async fn get(&self, url: &url::Url, accept: Option<&str>) -> anyhow::Result<Response> {
         self.retrying("GET", url, || {
             let mut request = self.inner.get(url.clone());
@@ -199,17 +236,67 @@ impl Client {
         }
     }
 
+    /// Follows a redirect that `inner` stopped at because it leaves the
+    /// origin: with the bare client (no configured header), and for a GET
+    /// only, since a POST carries a form with secrets of its own.
+    async fn leave_origin(
+        &self,
+        response: reqwest::Response,
+        method: &reqwest::Method,
+        accept: Option<HeaderValue>,
+    ) -> Result<reqwest::Response, Attempt> {
+        let Some(bare) = &self.bare else {
+            return Ok(response);
+        };
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| response.url().join(l).ok());
+        let Some(location) = location.filter(|_| response.status().is_redirection()) else {
+            return Ok(response);
+        };
+        if origin(&location) == origin(response.url()) {
+            return Ok(response);
+        }
+        if method != reqwest::Method::GET {
+            return Err(Attempt {
+                retryable: false,
+                error: anyhow!(
+                    "{method} {} was redirected to another server ({}): not sending the request there; \
+                     configure the final URL instead",
+                    display_url(response.url()),
+                    display_url(&location)
+                ),
+                retry_after: None,
+            });
+        }
+        let mut request = bare.get(location);
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        request.send().await.map_err(|e| self.transport(e))
+    }
+
+    fn transport(&self, e: reqwest::Error) -> Attempt {
+        Attempt {
+            retryable: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
+            error: anyhow!(describe(&e, &self.options)),
+            retry_after: None,
+        }
+    }
+
     async fn once(
         &self,
         request: reqwest::RequestBuilder,
         cached: Option<Response>,
     ) -> Result<Response, Attempt> {
-        let transport = |e: reqwest::Error| Attempt {
-            retryable: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
-            error: anyhow!(describe(&e, &self.options)),
-            retry_after: None,
-        };
-        let mut response = request.send().await.map_err(transport)?;
+        let transport = |e: reqwest::Error| self.transport(e);
+        let request = request.build().map_err(transport)?;
+        let method = request.method().clone();
+        let accept = request.headers().get(reqwest::header::ACCEPT).cloned();
+        let response = self.inner.execute(request).await.map_err(transport)?;
+        let mut response = self.leave_origin(response, &method, accept).await?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED
             && let Some(cached) = cached
@@ -267,6 +354,24 @@ impl Client {
     }
 }
 
+/// A client builder with `options`' timeouts, user agent and CA bundle.
+fn client_builder(options: &HttpOptions) -> anyhow::Result<reqwest::ClientBuilder> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.timeout)
+        .user_agent(concat!("accesswatch/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &options.ca_file {
+        let pem =
+            std::fs::read(path).with_context(|| format!("reading ca_file {}", path.display()))?;
+        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("ca_file {} is not a PEM bundle", path.display()))?
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder)
+}
+
 enum BodyError {
     TooBig,
     Transport(reqwest::Error),
@@ -317,7 +422,11 @@ fn status_error(status: StatusCode, body: &[u8], content_type: Option<&str>) -> 
     format!("the server answered HTTP {status}{hint}{outcome}")
 }
 
-/// The issues of a FHIR OperationOutcome: severity, code, diagnostics.
+/// The issues of a FHIR OperationOutcome: each issue's severity and code
+/// with a fixed description of the code. Never the server's own words
+/// (`diagnostics`, `details.text`): a server may write a member's name or
+/// record number there, and this text reaches emails, reports and the state
+/// file. The server's words are logged at debug level only, cut short.
 pub fn operation_outcome(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     if value.get("resourceType")?.as_str()? != "OperationOutcome" {
@@ -329,19 +438,70 @@ pub fn operation_outcome(body: &[u8]) -> Option<String> {
         .iter()
         .map(|issue| {
             let field = |k: &str| issue.get(k).and_then(|v| v.as_str()).unwrap_or("");
-            let text = issue
+            let said = issue
                 .pointer("/details/text")
                 .and_then(|v| v.as_str())
                 .unwrap_or_else(|| field("diagnostics"));
-            format!(
-                "{} {}: {}",
-                field("severity"),
-                field("code"),
-                text.chars().take(200).collect::<String>()
-            )
+            if !said.is_empty() {
+                tracing::debug!(
+                    diagnostics = %said.chars().take(200).collect::<String>(),
+                    "the server's words in an OperationOutcome"
+                );
+            }
+            let severity = match field("severity") {
+                s @ ("fatal" | "error" | "warning" | "information") => s,
+                _ => "(no severity)",
+            };
+            let (code, meaning) = issue_type(field("code"));
+            format!("{severity} {code}: {meaning}")
         })
         .collect();
     (!issues.is_empty()).then(|| issues.join("; "))
+}
+
+/// A FHIR R4 IssueType code and what it means, in our words; a code
+/// outside the value set is not repeated.
+fn issue_type(code: &str) -> (&str, &'static str) {
+    let meaning = match code {
+        "invalid" => "the request is invalid",
+        "structure" => "the request's structure is invalid",
+        "required" => "a required element is missing",
+        "value" => "a value is invalid",
+        "invariant" => "a validation rule failed",
+        "security" => "a security problem",
+        "login" => "the client must log in",
+        "unknown" => "the user or token is not known",
+        "expired" => "the session or token has expired",
+        "forbidden" => "the client is not allowed to do this",
+        "suppressed" => "some information was withheld",
+        "processing" => "the server could not process the request",
+        "not-supported" => "the server does not support part of the request",
+        "duplicate" => "a duplicate was found",
+        "multiple-matches" => "several records matched",
+        "not-found" => "something referred to was not found",
+        "deleted" => "the resource was deleted",
+        "too-long" => "the request or result is too long",
+        "code-invalid" => "a code is not valid",
+        "extension" => "an extension is not understood",
+        "too-costly" => "the search is too costly for the server",
+        "business-rule" => "a business rule refused it",
+        "conflict" => "an edit conflicted",
+        "transient" => "a transient problem",
+        "lock-error" => "a lock could not be taken",
+        "no-store" => "the server's store is unavailable",
+        "exception" => "the server hit an unexpected error",
+        "timeout" => "the server timed out",
+        "incomplete" => "the results are incomplete",
+        "throttled" => "the server is throttling requests",
+        "informational" => "information only",
+        _ => {
+            return (
+                "(unknown code)",
+                "an issue the FHIR specification does not name",
+            );
+        }
+    };
+    (code, meaning)
 }
 
 /// `base × 2^attempt`, at most five minutes.
@@ -437,7 +597,13 @@ mod tests {
         let body = br#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"Unknown search parameter 'foo'"}]}"#;
         assert_eq!(
             operation_outcome(body).as_deref(),
-            Some("error invalid: Unknown search parameter 'foo'")
+            Some("error invalid: the request is invalid"),
+            "the server's words stay out"
+        );
+        let body = br#"{"resourceType":"OperationOutcome","issue":[{"severity":"Jane Doe","code":"MRN-12345","details":{"text":"Patient MRN-12345 (Jane Doe) not found"}}]}"#;
+        assert_eq!(
+            operation_outcome(body).as_deref(),
+            Some("(no severity) (unknown code): an issue the FHIR specification does not name")
         );
         assert_eq!(operation_outcome(b"{\"resourceType\":\"Bundle\"}"), None);
         assert_eq!(operation_outcome(b"not json"), None);

@@ -183,6 +183,80 @@ fn json_text(value: &Json) -> String {
     }
 }
 
+/// States and territories by name, for the registry's records that spell
+/// a state out ("GEORGIA") where most give its USPS code ("GA").
+const STATES: [(&str, &str); 56] = [
+    ("AL", "ALABAMA"),
+    ("AK", "ALASKA"),
+    ("AZ", "ARIZONA"),
+    ("AR", "ARKANSAS"),
+    ("CA", "CALIFORNIA"),
+    ("CO", "COLORADO"),
+    ("CT", "CONNECTICUT"),
+    ("DE", "DELAWARE"),
+    ("DC", "DISTRICT OF COLUMBIA"),
+    ("FL", "FLORIDA"),
+    ("GA", "GEORGIA"),
+    ("HI", "HAWAII"),
+    ("ID", "IDAHO"),
+    ("IL", "ILLINOIS"),
+    ("IN", "INDIANA"),
+    ("IA", "IOWA"),
+    ("KS", "KANSAS"),
+    ("KY", "KENTUCKY"),
+    ("LA", "LOUISIANA"),
+    ("ME", "MAINE"),
+    ("MD", "MARYLAND"),
+    ("MA", "MASSACHUSETTS"),
+    ("MI", "MICHIGAN"),
+    ("MN", "MINNESOTA"),
+    ("MS", "MISSISSIPPI"),
+    ("MO", "MISSOURI"),
+    ("MT", "MONTANA"),
+    ("NE", "NEBRASKA"),
+    ("NV", "NEVADA"),
+    ("NH", "NEW HAMPSHIRE"),
+    ("NJ", "NEW JERSEY"),
+    ("NM", "NEW MEXICO"),
+    ("NY", "NEW YORK"),
+    ("NC", "NORTH CAROLINA"),
+    ("ND", "NORTH DAKOTA"),
+    ("OH", "OHIO"),
+    ("OK", "OKLAHOMA"),
+    ("OR", "OREGON"),
+    ("PA", "PENNSYLVANIA"),
+    ("RI", "RHODE ISLAND"),
+    ("SC", "SOUTH CAROLINA"),
+    ("SD", "SOUTH DAKOTA"),
+    ("TN", "TENNESSEE"),
+    ("TX", "TEXAS"),
+    ("UT", "UTAH"),
+    ("VT", "VERMONT"),
+    ("VA", "VIRGINIA"),
+    ("WA", "WASHINGTON"),
+    ("WV", "WEST VIRGINIA"),
+    ("WI", "WISCONSIN"),
+    ("WY", "WYOMING"),
+    ("PR", "PUERTO RICO"),
+    ("GU", "GUAM"),
+    ("VI", "VIRGIN ISLANDS"),
+    ("AS", "AMERICAN SAMOA"),
+    ("MP", "NORTHERN MARIANA ISLANDS"),
+];
+
+/// A state as its USPS code: "GEORGIA", "Georgia" and "ga" are "GA", so
+/// that they group together; anything else is kept as it is.
+fn usps_state(value: Value) -> Value {
+    let Value::Text(text) = &value else {
+        return value;
+    };
+    let upper = text.trim().to_uppercase();
+    STATES
+        .iter()
+        .find(|(code, name)| **code == upper || **name == upper)
+        .map_or(value, |(code, _)| Value::Text((*code).to_owned()))
+}
+
 fn provider(result: &Json) -> Provider {
     let text = |value: Option<&Json>| {
         value
@@ -219,7 +293,7 @@ fn provider(result: &Json) -> Provider {
     );
     fields.insert(
         "state".to_owned(),
-        text(location.and_then(|l| l.get("state"))),
+        usps_state(text(location.and_then(|l| l.get("state")))),
     );
     fields.insert(
         "city".to_owned(),
@@ -236,7 +310,7 @@ fn provider(result: &Json) -> Provider {
     );
     fields.insert(
         "license_state".to_owned(),
-        text(taxonomy.and_then(|t| t.get("state"))),
+        usps_state(text(taxonomy.and_then(|t| t.get("state")))),
     );
     fields.insert("providers".to_owned(), Value::Number(1.0));
     let updated = result
@@ -248,6 +322,23 @@ fn provider(result: &Json) -> Provider {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn states_are_usps_codes() {
+        use super::{Value, usps_state};
+        let text = |s: &str| Value::Text(s.to_owned());
+        for (input, expected) in [
+            ("GA", "GA"),
+            ("GEORGIA", "GA"),
+            ("Georgia", "GA"),
+            (" ga ", "GA"),
+            ("District of Columbia", "DC"),
+            ("ZZ", "ZZ"),
+        ] {
+            assert_eq!(usps_state(text(input)), text(expected), "{input}");
+        }
+        assert_eq!(usps_state(Value::Null), Value::Null);
+    }
+
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {

@@ -6,12 +6,13 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row};
 
+use super::trail::Kind;
 use super::{Store, Tx, parse_time, time_text};
 use crate::check::Severity;
 use crate::check::Status;
 use crate::check::{Episode, Phase};
 
-const COLUMNS: &str = "id, check_id, group_key, labels, severity, phase, started_at, firing_since, resolved_at, \
+pub(super) const COLUMNS: &str = "id, check_id, group_key, labels, severity, phase, started_at, firing_since, resolved_at, \
      breaches, last_status, last_value, last_limit, last_seen_at, notified_at, reminders, next_reminder_at, \
      resolution_notified_at, thread_id, ack_until, ack_by";
 
@@ -23,7 +24,7 @@ fn severity(text: &str) -> Severity {
     }
 }
 
-fn status(text: &str) -> Status {
+pub(super) fn status(text: &str) -> Status {
     match text {
         "ok" => Status::Ok,
         "breach" => Status::Breach,
@@ -32,12 +33,12 @@ fn status(text: &str) -> Status {
     }
 }
 
-fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub(super) fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let text: Option<String> = row.get(index)?;
     Ok(text.as_deref().and_then(parse_time))
 }
 
-fn episode(row: &Row<'_>) -> rusqlite::Result<Episode> {
+pub(super) fn episode(row: &Row<'_>) -> rusqlite::Result<Episode> {
     let labels: String = row.get(3)?;
     let phase: String = row.get(5)?;
     let now = DateTime::UNIX_EPOCH;
@@ -60,10 +61,22 @@ fn episode(row: &Row<'_>) -> rusqlite::Result<Episode> {
         reminders: row.get(15)?,
         next_reminder_at: time(row, 16)?,
         resolution_notified_at: time(row, 17)?,
-        thread_id: row.get(18)?,
+        threads: threads(row.get::<_, Option<String>>(18)?),
         ack_until: time(row, 19)?,
         ack_by: row.get(20)?,
     })
+}
+
+/// The `thread_id` column: a JSON object of route → Message-ID. A value
+/// from before threads were kept per route (a bare Message-ID) names no
+/// route, so each route starts a thread of its own.
+fn threads(text: Option<String>) -> BTreeMap<String, String> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn threads_text(threads: &BTreeMap<String, String>) -> Option<String> {
+    (!threads.is_empty()).then(|| serde_json::to_string(threads).unwrap_or_default())
 }
 
 impl Tx<'_> {
@@ -109,7 +122,7 @@ impl Tx<'_> {
             e.reminders,
             e.next_reminder_at.map(time_text),
             e.resolution_notified_at.map(time_text),
-            e.thread_id,
+            threads_text(&e.threads),
             e.ack_until.map(time_text),
             e.ack_by,
         ];
@@ -124,6 +137,7 @@ impl Tx<'_> {
                 let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
                 all.push(&id);
                 statement.execute(all.as_slice())?;
+                self.chain(Kind::Episode, id)?;
             }
             None => {
                 let sql = format!(
@@ -131,7 +145,9 @@ impl Tx<'_> {
                     COLUMNS.trim_start_matches("id, ")
                 );
                 self.inner.execute(&sql, values)?;
-                episode.id = Some(self.inner.last_insert_rowid());
+                let id = self.inner.last_insert_rowid();
+                episode.id = Some(id);
+                self.chain(Kind::Episode, id)?;
             }
         }
         Ok(())
@@ -141,14 +157,14 @@ impl Tx<'_> {
     pub fn delete_episode(&self, id: i64) -> anyhow::Result<()> {
         self.inner
             .execute("DELETE FROM episodes WHERE id = ?1", [id])?;
-        Ok(())
+        self.chain(Kind::Episode, id)
     }
 
     /// Marks a resolved episode as done: nothing more will be told.
     pub fn close_episode(&self, id: i64) -> anyhow::Result<()> {
         self.inner
             .execute("UPDATE episodes SET closed = 1 WHERE id = ?1", [id])?;
-        Ok(())
+        self.chain(Kind::Episode, id)
     }
 }
 
@@ -165,13 +181,14 @@ impl Store {
     /// Acknowledges the open episodes of `check_id` (those whose labels
     /// include every `group` pair): their reminders are muted until
     /// `until`. `until = None` clears the acknowledgement. Recorded in
-    /// `acks`.
+    /// `acks`, with `note` if given.
     pub fn ack(
         &self,
         check_id: &str,
         group: &BTreeMap<String, String>,
         until: Option<DateTime<Utc>>,
         by: &str,
+        note: Option<&str>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Acked> {
         self.transaction(|tx| {
@@ -195,10 +212,11 @@ impl Store {
                 let id = episode.id.ok_or_else(|| anyhow!("episode without id"))?;
                 tx.inner
                     .execute(
-                        "INSERT INTO acks (episode_id, until, by_whom, at, cleared) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        rusqlite::params![id, until.map(time_text), by, time_text(now), until.is_none()],
+                        "INSERT INTO acks (episode_id, until, by_whom, at, cleared, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        rusqlite::params![id, until.map(time_text), by, time_text(now), until.is_none(), note],
                     )
                     .context("recording the acknowledgement")?;
+                tx.chain(Kind::Ack, tx.inner.last_insert_rowid())?;
                 count += 1;
             }
             Ok(Acked {
@@ -212,10 +230,19 @@ impl Store {
     /// configuration) with `note`; how many.
     pub fn close_check(&self, check_id: &str, note: &str) -> anyhow::Result<usize> {
         self.transaction(|tx| {
-            Ok(tx.inner.execute(
+            let ids: Vec<i64> = tx
+                .inner
+                .prepare("SELECT id FROM episodes WHERE check_id = ?1 AND closed = 0")?
+                .query_map([check_id], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            tx.inner.execute(
                 "UPDATE episodes SET closed = 1, note = ?2 WHERE check_id = ?1 AND closed = 0",
                 rusqlite::params![check_id, note],
-            )?)
+            )?;
+            for id in &ids {
+                tx.chain(Kind::Episode, *id)?;
+            }
+            Ok(ids.len())
         })
     }
 

@@ -2,7 +2,8 @@
 //! module that knows rusqlite.
 //!
 //! It keeps every evaluation result, the alert episodes ([`Episode`]), the
-//! acknowledgements, the health of each source, and the email outbox. The
+//! acknowledgements, the health of each source, and the email outbox.
+//! `history` reads the evaluations back as series and trends. The
 //! schema is versioned (`PRAGMA user_version`) and migrated forward at
 //! start-up. A lock file beside the database ([`LOCK_FILE`]) keeps a second
 //! daemon out; readers such as `accesswatch status` open the database
@@ -14,8 +15,12 @@
 //! all.
 
 mod episodes;
+mod history;
 mod mirror;
+mod notes;
 mod outbox;
+mod period;
+mod trail;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -26,7 +31,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use episodes::Acked;
+pub use history::{CheckFailure, Trends};
 pub use outbox::{OutboxMessage, OutboxStats};
+pub use period::{AckRecord, EpisodeRecord, MessageRecord};
+pub use trail::{Broken, Head};
 
 pub const DB_FILE: &str = "accesswatch.db";
 pub const LOCK_FILE: &str = "accesswatch.lock";
@@ -121,6 +129,32 @@ CREATE TABLE source_rows (
     r#"
 ALTER TABLE episodes ADD COLUMN note TEXT;
 "#,
+    r#"
+ALTER TABLE outbox ADD COLUMN claimed_at TEXT;
+"#,
+    r#"
+CREATE TABLE trail (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    ref_id INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX trail_by_row ON trail (kind, ref_id, id);
+CREATE INDEX trail_by_time ON trail (at);
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    check_id TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    text TEXT NOT NULL,
+    by_whom TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+ALTER TABLE acks ADD COLUMN note TEXT;
+"#,
 ];
 
 pub struct Store {
@@ -179,7 +213,11 @@ pub fn open_read_only(directory: &Path) -> anyhow::Result<Store> {
     connection
         .busy_timeout(std::time::Duration::from_secs(5))
         .map_err(|e| open_error(&path, &e))?;
-    check_version(&connection, &path)?;
+    match check_version(&connection, &path)? {
+        0 => return Err(not_run_yet(&path)),
+        version if version < MIGRATIONS.len() => return Err(older_schema(&path)),
+        _ => {}
+    }
     Ok(Store {
         connection: Mutex::new(connection),
         path,
@@ -203,17 +241,33 @@ pub fn open_shared(directory: &Path) -> anyhow::Result<Store> {
     connection
         .busy_timeout(std::time::Duration::from_secs(10))
         .map_err(|e| open_error(&path, &e))?;
-    if check_version(&connection, &path)? != MIGRATIONS.len() {
-        return Err(anyhow!(
-            "the state file {} has an older schema: start the daemon once to migrate it",
-            path.display()
-        ));
+    match check_version(&connection, &path)? {
+        0 => return Err(not_run_yet(&path)),
+        version if version < MIGRATIONS.len() => return Err(older_schema(&path)),
+        _ => {}
     }
     Ok(Store {
         connection: Mutex::new(connection),
         path,
         _lock: None,
     })
+}
+
+/// A state file at schema version 0 holds no table: the daemon created it
+/// and was stopped (or killed) before its first start-up finished.
+fn not_run_yet(path: &Path) -> anyhow::Error {
+    anyhow!(
+        "the state file {} is empty: the daemon has not run yet with this state_directory \
+         (or was stopped during its first start-up); start it once",
+        path.display()
+    )
+}
+
+fn older_schema(path: &Path) -> anyhow::Error {
+    anyhow!(
+        "the state file {} has an older schema: start the daemon once to migrate it",
+        path.display()
+    )
 }
 
 fn take_lock(directory: &Path) -> anyhow::Result<File> {
@@ -302,7 +356,29 @@ fn prepare(connection: &Connection, path: &Path) -> anyhow::Result<()> {
             })
             .with_context(|| format!("migrating {} to schema version {next}", path.display()))?;
     }
-    Ok(())
+    seal(connection, path)
+}
+
+/// A state file with history from before the trail existed gets every row
+/// recorded once, so that verification covers it from then on.
+fn seal(connection: &Connection, path: &Path) -> anyhow::Result<()> {
+    let empty: bool = connection
+        .query_row("SELECT NOT EXISTS (SELECT 1 FROM trail)", [], |row| {
+            row.get(0)
+        })
+        .map_err(|e| open_error(path, &e))?;
+    if !empty {
+        return Ok(());
+    }
+    let transaction = connection
+        .unchecked_transaction()
+        .map_err(|e| open_error(path, &e))?;
+    let tx = Tx { inner: transaction };
+    tx.seal_existing()
+        .with_context(|| format!("recording the history of {} in its trail", path.display()))?;
+    tx.inner
+        .commit()
+        .with_context(|| format!("committing to {}", path.display()))
 }
 
 fn check_version(connection: &Connection, path: &Path) -> anyhow::Result<usize> {
@@ -408,6 +484,7 @@ impl Tx<'_> {
                 evaluated_at,
                 data_time
             ])?;
+            self.chain(trail::Kind::Evaluation, self.inner.last_insert_rowid())?;
         }
         for group in &result.groups {
             statement.execute(rusqlite::params![
@@ -420,16 +497,24 @@ impl Tx<'_> {
                 evaluated_at,
                 data_time
             ])?;
+            self.chain(trail::Kind::Evaluation, self.inner.last_insert_rowid())?;
         }
         Ok(())
     }
 
-    /// Drops evaluation rows older than `before`.
-    pub fn prune_evaluations(&self, before: DateTime<Utc>) -> anyhow::Result<usize> {
-        Ok(self.inner.execute(
+    /// Drops evaluation rows older than `before`, and the trail records
+    /// older than that behind a checkpoint (`trail`).
+    pub fn prune_evaluations(
+        &self,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        let pruned = self.inner.execute(
             "DELETE FROM evaluations WHERE evaluated_at < ?1",
             [time_text(before)],
-        )?)
+        )?;
+        self.checkpoint(before, pruned, now)?;
+        Ok(pruned)
     }
 
     /// Records a source's fetch: `Ok` resets its failure clock; an error

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
+use super::trail::Kind;
 use super::{Store, Tx, parse_time, time_text};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +86,9 @@ impl Tx<'_> {
                 time_text(m.next_attempt_at),
             ],
         )?;
-        Ok(self.inner.last_insert_rowid())
+        let id = self.inner.last_insert_rowid();
+        self.chain(Kind::Notification, id)?;
+        Ok(id)
     }
 }
 
@@ -112,25 +115,62 @@ impl Store {
         })
     }
 
-    /// When the next unsent message is due, if any.
-    pub fn next_attempt(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+    /// When the next unsent message is due, if any: a claimed one only
+    /// when its claim has expired (`claim_expiry` after it was made), so a
+    /// sender does not spin on a row another sender holds.
+    pub fn next_attempt(
+        &self,
+        claim_expiry: chrono::Duration,
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
         self.read(|tx| {
-            let text: Option<String> = tx.inner.query_row(
-                "SELECT min(next_attempt_at) FROM outbox WHERE sent_at IS NULL",
+            let (unclaimed, claimed): (Option<String>, Option<String>) = tx.inner.query_row(
+                "SELECT min(CASE WHEN claimed_at IS NULL THEN next_attempt_at END), \
+                        min(CASE WHEN claimed_at IS NOT NULL THEN max(next_attempt_at, claimed_at) END) \
+                 FROM outbox WHERE sent_at IS NULL",
                 [],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )?;
-            Ok(text.as_deref().and_then(parse_time))
+            let unclaimed = unclaimed.as_deref().and_then(parse_time);
+            let claimed = claimed
+                .as_deref()
+                .and_then(parse_time)
+                .and_then(|t| t.checked_add_signed(claim_expiry));
+            Ok(match (unclaimed, claimed) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            })
+        })
+    }
+
+    /// Claims message `id` for one send attempt at `now`: true only if it
+    /// is still unsent and nobody else holds a claim made after
+    /// `stale_before` (a claim older than that belongs to a sender that
+    /// died or was stopped mid-attempt). The claim is one atomic UPDATE,
+    /// so of two senders on one database at most one gets it, and a row
+    /// already marked sent is never sent again.
+    pub fn claim(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        self.transaction(|tx| {
+            let changed = tx.inner.execute(
+                "UPDATE outbox SET claimed_at = ?2 WHERE id = ?1 AND sent_at IS NULL \
+                 AND (claimed_at IS NULL OR claimed_at < ?3)",
+                rusqlite::params![id, time_text(now), time_text(stale_before)],
+            )?;
+            Ok(changed == 1)
         })
     }
 
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         self.transaction(|tx| {
             tx.inner.execute(
-                "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL, claimed_at = NULL WHERE id = ?1",
                 rusqlite::params![id, time_text(now)],
             )?;
-            Ok(())
+            tx.chain(Kind::Notification, id)
         })
     }
 
@@ -142,7 +182,7 @@ impl Store {
     ) -> anyhow::Result<()> {
         self.transaction(|tx| {
             tx.inner.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, claimed_at = NULL WHERE id = ?1",
                 rusqlite::params![id, error, time_text(next_attempt_at)],
             )?;
             Ok(())

@@ -10,7 +10,8 @@ use std::time::Duration;
 use mail_parser::MessageParser;
 
 use crate::common::{
-    self, ConfigText, Daemon, SmtpOptions, SmtpServer, accesswatch, free_port, plain_smtp, write,
+    self, ConfigText, Daemon, SmtpOptions, SmtpServer, accesswatch, free_port, plain_smtp,
+    wait_until, write,
 };
 
 const T0: &str = "2026-11-30T14:00:00Z";
@@ -210,6 +211,140 @@ fn reminders_thread_with_the_first_message_across_restarts() {
     assert_eq!(mail[3].in_reply_to, None);
 }
 
+/// Threads are per route: a regional director's reminder replies to the
+/// message the director got, never to one only the compliance team got;
+/// Message-IDs carry the sender's domain, not the machine's name.
+#[test]
+fn each_route_has_its_own_thread_and_message_ids_use_the_senders_domain() {
+    let s = setup(
+        "repeat_interval = \"24h\"",
+        "[[route]]\nname = \"director\"\nto = [\"director@plan.example\"]\nlabels = { region = \"socal-south\" }",
+    );
+    let server = s.smtp();
+    s.run(&at(0.0));
+    s.run(&at(24.5));
+    let mail = s.mail(&server);
+    assert_eq!(
+        mail.len(),
+        4,
+        "a firing and a reminder for each route: {mail:#?}"
+    );
+    let recipients: Vec<String> = server
+        .messages()
+        .iter()
+        .map(|(_, envelope)| envelope["rcpt_tos"].to_string())
+        .collect();
+    for message in &mail {
+        assert!(
+            message.message_id.ends_with("@plan.example>"),
+            "{}",
+            message.message_id
+        );
+    }
+    for (first, reminder) in [(0, 2), (1, 3)] {
+        assert_eq!(mail[first].in_reply_to, None);
+        assert_eq!(recipients[first], recipients[reminder], "{recipients:?}");
+        assert_eq!(
+            mail[reminder].in_reply_to.as_ref(),
+            Some(&mail[first].message_id),
+            "{reminder} replies to its own route's first message"
+        );
+        let references = mail[reminder].references.as_deref().unwrap();
+        let other = &mail[1 - first].message_id;
+        assert!(!references.contains(other.as_str()), "{references}");
+    }
+}
+
+/// A critical alert firing unacknowledged for `escalate_after` is told to
+/// the `escalate_to` route once; reminders then reach it too; an
+/// acknowledgement before then stops the escalation.
+#[test]
+fn unacknowledged_critical_alerts_escalate_once() {
+    let escalating = "escalate_after = \"4h\"\nescalate_to = \"director\"\n\
+                      [[route]]\nname = \"director\"\nto = [\"director@plan.example\"]\n\
+                      severities = [\"warning\"]";
+    let s = setup("repeat_interval = \"24h\"", escalating);
+    let server = s.smtp();
+    let to = |server: &SmtpServer| -> Vec<String> {
+        server
+            .messages()
+            .iter()
+            .map(|(_, envelope)| envelope["rcpt_tos"][0].as_str().unwrap().to_owned())
+            .collect()
+    };
+    s.run(&at(0.0));
+    s.run(&at(3.9));
+    assert_eq!(
+        to(&server),
+        ["compliance@plan.example"],
+        "not yet: under 4 h"
+    );
+    s.run(&at(4.1));
+    s.run(&at(5.0));
+    assert_eq!(
+        to(&server),
+        ["compliance@plan.example", "director@plan.example"],
+        "escalated once"
+    );
+    let mail = s.mail(&server);
+    assert!(
+        mail[1].text.contains("[ESCALATED] region=socal-south"),
+        "{}",
+        mail[1].text
+    );
+    assert!(
+        mail[1]
+            .text
+            .contains("escalated: firing and unacknowledged"),
+        "{}",
+        mail[1].text
+    );
+    assert_eq!(mail[1].in_reply_to, None, "the director's own thread");
+    s.run(&at(24.5));
+    let mut reminded = to(&server)[2..].to_vec();
+    reminded.sort();
+    assert_eq!(
+        reminded,
+        ["compliance@plan.example", "director@plan.example"],
+        "reminders follow the escalation route too"
+    );
+    let recipients = to(&server);
+    let director_reminder = (2..4)
+        .find(|i| recipients[*i] == "director@plan.example")
+        .unwrap();
+    assert_eq!(
+        s.mail(&server)[director_reminder].in_reply_to.as_ref(),
+        Some(&mail[1].message_id),
+        "the director's reminder replies to the escalation it got"
+    );
+
+    // Acknowledged within the 4 hours: never escalated.
+    let s = setup("repeat_interval = \"24h\"", escalating);
+    let server = s.smtp();
+    s.run(&at(0.0));
+    let out = accesswatch(
+        &[
+            "--config",
+            s.config.to_str().unwrap(),
+            "ack",
+            "members-per-therapist",
+            "--until",
+            "2030-01-01T00:00:00Z",
+            "--by",
+            "dana",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    s.run(&at(4.5));
+    s.run(&at(30.0));
+    assert_eq!(
+        to(&server),
+        ["compliance@plan.example"],
+        "acknowledged: no escalation"
+    );
+}
+
 #[test]
 fn clear_at_keeps_a_hovering_value_from_flapping() {
     let s = setup("clear_at = 2800", "");
@@ -381,7 +516,12 @@ fn the_daemon_delivers_what_a_killed_daemon_left_in_the_outbox() {
     let mut daemon = Daemon::start(&s.config, &[]);
     daemon.wait_for("\"email sent\"", Duration::from_secs(20));
     daemon.wait_for("\"next run\"", Duration::from_secs(10));
-    std::thread::sleep(Duration::from_millis(500));
+    // Whatever the start-up run queued has been sent too (a repeat would
+    // be), before the daemon stops.
+    wait_until(Duration::from_secs(10), || {
+        (s.status()["outbox"]["unsent"] == 0).then_some(())
+    })
+    .expect("the outbox was not emptied");
     daemon.signal("TERM");
     assert!(daemon.wait_exit(Duration::from_secs(10)).success());
     let mail = s.mail(&server);

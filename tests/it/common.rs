@@ -220,6 +220,8 @@ pub struct SmtpOptions<'a> {
     pub implicit_tls: bool,
     pub auth: Option<(&'a str, &'a str)>,
     pub certificate: Option<&'a Certificate>,
+    /// Seconds the server waits before accepting each message.
+    pub delay: Option<f64>,
 }
 
 /// The aiosmtpd server, killed when dropped.
@@ -263,6 +265,9 @@ impl SmtpServer {
         if options.implicit_tls {
             command.arg("--implicit-tls");
         }
+        if let Some(delay) = options.delay {
+            command.arg("--delay").arg(delay.to_string());
+        }
         if let Some((user, password)) = options.auth {
             command.args(["--auth-user", user, "--auth-password", password]);
         }
@@ -277,26 +282,21 @@ impl SmtpServer {
             maildir,
             child,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&port_file)
-                && let Ok(port) = text.trim().parse()
-            {
-                server.port = port;
-                return server;
-            }
+        let port = wait_until(Duration::from_secs(20), || {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!(
                     "the SMTP test server exited with {status}; is aiosmtpd installed in {}?",
                     python().display()
                 );
             }
-            assert!(
-                Instant::now() < deadline,
-                "the SMTP test server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            std::fs::read_to_string(&port_file)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        });
+        server.port = port.expect("the SMTP test server did not start");
+        server
     }
 
     /// The delivered messages (raw bytes) with their envelope sidecars,
@@ -389,6 +389,21 @@ impl Daemon {
         }
     }
 
+    /// Waits until `count` log lines contain `needle`.
+    pub fn wait_for_count(&mut self, needle: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.seen.iter().filter(|l| l.contains(needle)).count() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "fewer than {count} log lines with {needle:?} within {timeout:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .arg(format!("-{name}"))
@@ -400,23 +415,22 @@ impl Daemon {
 
     /// Waits for the process to exit; panics after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                    self.seen.push(line);
-                }
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "the daemon did not exit within {timeout:?}; saw:\n{}",
-                    self.seen.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let Some(status) = wait_until(timeout, || self.child.try_wait().unwrap()) else {
+            let _ = self.child.kill();
+            panic!(
+                "the daemon did not exit within {timeout:?}; saw:\n{}",
+                self.seen.join("\n")
+            );
+        };
+        // The rest of its log: the reader thread hangs up at the end of it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line);
         }
+        status
     }
 }
 
@@ -439,6 +453,22 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Polls `probe` until it gives a value, for at most `timeout`: how the
+/// tests wait for something to happen, rather than sleeping for a while.
+pub fn wait_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        // The polling interval.
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The text of a test's accesswatch.toml, built from the sections the

@@ -75,6 +75,78 @@ fn every_shipped_config_passes_check_config() {
     }
 }
 
+/// Run by hand, as the README's install step does, outside systemd:
+/// everything else is checked, each unread credential is named with where
+/// the service will load it from, and `--credentials-directory` checks
+/// them too.
+#[test]
+fn check_config_outside_systemd_names_the_credentials_it_could_not_read() {
+    let file = "config/production.example.toml";
+    let out = accesswatch(&["--config", file, "check-config"], ENV);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for name in ["smtp-password", "plan-api-token"] {
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.contains(&format!("credential `{name}` not checked")))
+            .unwrap_or_else(|| panic!("no warning about {name}:\n{}", out.stderr));
+        assert!(line.starts_with(&format!("{file}:")), "{line}");
+        assert!(
+            line.contains(&format!("/etc/accesswatch/credentials/{name}")),
+            "{line}"
+        );
+        assert!(line.contains("--credentials-directory"), "{line}");
+    }
+    // `--connect` cannot try the server without the password.
+    let out = accesswatch(&["--config", file, "check-config", "--connect"], ENV);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout
+            .contains("not tried: some credentials were not read"),
+        "{}",
+        out.stdout
+    );
+
+    let credentials = tempfile::tempdir().unwrap();
+    let dir = credentials.path().to_str().unwrap();
+    let out = accesswatch(
+        &[
+            "--config",
+            file,
+            "check-config",
+            "--credentials-directory",
+            dir,
+        ],
+        ENV,
+    );
+    assert_eq!(
+        out.code, 1,
+        "an empty directory: the credentials are missing"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("cannot read credential {dir}/smtp-password")),
+        "{}",
+        out.stderr
+    );
+    credentials_for(
+        &std::fs::read_to_string(manifest_dir().join(file)).unwrap(),
+        credentials.path(),
+    );
+    let out = accesswatch(
+        &[
+            "--config",
+            file,
+            "check-config",
+            "--credentials-directory",
+            dir,
+        ],
+        ENV,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("not checked"), "{}", out.stderr);
+}
+
 #[test]
 fn valid_fixtures_pass() {
     let files = toml_files("tests/fixtures/config/valid");

@@ -118,6 +118,7 @@ fn sigterm_during_a_slow_fetch_exits_promptly() {
     let http = common::HttpServer::start(axum::Router::new().route(
         "/slow.csv",
         get(|| async {
+            // The scenario: a fetch still under way when SIGTERM comes.
             tokio::time::sleep(Duration::from_secs(60)).await;
             "x\n1\n"
         }),

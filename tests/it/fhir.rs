@@ -215,7 +215,7 @@ fn group<'a>(check: &'a serde_json::Value, label: &str, value: &str) -> &'a serd
 }
 
 fn counts(compliant: u64, noncompliant: u64, pending: u64) -> serde_json::Value {
-    serde_json::json!({"compliant": compliant, "noncompliant": noncompliant, "pending": pending, "extended": 0, "rejected": 0})
+    serde_json::json!({"compliant": compliant, "noncompliant": noncompliant, "pending": pending, "extended": 0, "rejected": 0, "before_effective": 0})
 }
 
 const PAGE_2: &str = "_getpages=c0ffee-4f1d&_getpagesoffset=3&_count=3&_bundletype=searchset";
@@ -300,12 +300,12 @@ fn searches_page_by_next_links_and_every_failure_is_named() {
         (
             "outcome",
             "",
-            "HTTP 400 Bad Request (OperationOutcome: error invalid: Unknown search parameter \"colour\"",
+            "HTTP 400 Bad Request (OperationOutcome: error invalid: the request is invalid)",
         ),
         (
             "outcome200",
             "",
-            "page 1: the server reported an error in the search: error too-costly: The search would return too many results",
+            "page 1: the server reported an error in the search: error too-costly: the search is too costly for the server",
         ),
         ("throttled", "retries = 2\nretry_backoff = \"30s\"", ""),
         (
@@ -796,4 +796,60 @@ fn plan_net_roster_by_network() {
         (flagged["rows"].clone(), flagged["value"].clone()),
         (1.into(), 0.0.into())
     );
+}
+
+/// A FHIR server that redirects the search to another server (another
+/// port: another origin): the source's configured headers, which may carry
+/// secrets, are not sent there.
+#[test]
+fn a_redirect_to_another_origin_drops_the_configured_headers() {
+    let (elsewhere, elsewhere_log) = server(|_| fhir(fixture("empty-searchset.json")));
+    let target = elsewhere.url("/moved/Appointment");
+    let (http, log) = server(move |_| {
+        let mut reply = status(307, "text/plain", String::new());
+        reply.headers.push(("location", target.clone()));
+        reply
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = header()
+        + &source(
+            "fhir",
+            &http.url("/redirect/fhir"),
+            "[[source.headers]]\nname = \"X-Api-Key\"\nvalue_env = \"AW_TEST_FHIR_KEY\"\n",
+            "resource = \"Appointment\"",
+        )
+        + &timely("wait", "fhir", "region");
+    let path = write(dir.path(), "accesswatch.toml", &config);
+    let out = accesswatch(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "run",
+            "--once",
+            "--as-of",
+            AS_OF,
+        ],
+        &[("AW_TEST_FHIR_KEY", "s3cret-fhir-key")],
+    );
+    let key = |seen: &Seen| {
+        seen.headers
+            .get("x-api-key")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let asked = log.lock().unwrap().clone();
+    assert_eq!(
+        key(&asked[0]).as_deref(),
+        Some("s3cret-fhir-key"),
+        "{}",
+        out.stderr
+    );
+    let followed = elsewhere_log.lock().unwrap().clone();
+    assert!(
+        !followed.is_empty(),
+        "the redirect was followed: {}",
+        out.stderr
+    );
+    for seen in &followed {
+        assert_eq!(key(seen), None, "the key went to {}", seen.target());
+    }
 }

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use crate::common::{self, ConfigText, HttpServer, accesswatch, certificate, write};
+use crate::common::{self, ConfigText, HttpServer, accesswatch, certificate, wait_until, write};
 
 fn options() -> HttpOptions {
     HttpOptions {
@@ -277,14 +277,10 @@ fn a_private_ca_bundle_is_trusted_over_https() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let port = loop {
-        if let Ok(port) = std::fs::read_to_string(&port_file) {
-            break port;
-        }
-        assert!(Instant::now() < deadline, "the HTTPS server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let port = wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&port_file).ok()
+    })
+    .expect("the HTTPS server did not start");
     let url = format!("https://localhost:{port}/staffing.csv");
     let trusted = check_config(
         dir.path(),

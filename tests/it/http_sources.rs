@@ -55,6 +55,7 @@ fn server(hits_500: Arc<AtomicUsize>) -> HttpServer {
         .route(
             "/slow",
             get(|| async {
+                // The scenario: a server slower than the source's timeout.
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 ([(header::CONTENT_TYPE, "text/csv")], STAFFING_CSV)
             }),

@@ -9,6 +9,7 @@
 //! need. One module: `cargo test --test it alerting::`; one test:
 //! `cargo test --test it alerting::render_prints_both_parts_without_sending`.
 
+mod browser;
 mod common;
 
 mod alerting;
@@ -18,6 +19,8 @@ mod cli;
 mod config;
 mod daemon;
 mod email;
+mod evidence;
+mod faults;
 mod fhir;
 mod first_hour;
 mod http_hardening;
@@ -25,5 +28,6 @@ mod http_sources;
 mod nppes;
 mod postgres;
 mod run_once;
+mod status_page;
 mod systemd;
 mod wait_times;

@@ -184,6 +184,7 @@ impl PgServer {
         } else {
             "\"$1\" -D \"$2\" stop -m immediate"
         };
+        // A poll: the shell cannot wait for a process that is not its child.
         let script = format!(
             "while kill -0 {} 2>/dev/null; do sleep 0.5; done; {stop}; rm -rf \"$3\"",
             std::process::id()
@@ -371,7 +372,7 @@ severity = "critical"
     let south = group(timely, "socal-south");
     assert_eq!(
         south["counts"],
-        serde_json::json!({"compliant": 3, "noncompliant": 2, "pending": 0, "extended": 1, "rejected": 0}),
+        serde_json::json!({"compliant": 3, "noncompliant": 2, "pending": 0, "extended": 1, "rejected": 0, "before_effective": 0}),
         "R0 is before the window: {south}"
     );
     assert_eq!(south["rate"], 0.6);
@@ -432,6 +433,7 @@ fn numbers_and_times_convert_and_fields_map() {
 #[test]
 fn a_slow_query_hits_the_statement_timeout() {
     let db = server().database("slow", "");
+    // The scenario: a query far slower than its statement_timeout.
     let query = format!("SELECT region, members, fte, pg_sleep(30) FROM ({STAFFING_QUERY}) AS s");
     let mut config = source(
         "slow",

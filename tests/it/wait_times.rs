@@ -62,7 +62,7 @@ fn assert_report(report: &serde_json::Value) {
     let south = group(report, "socal-south");
     assert_eq!(
         south["counts"],
-        serde_json::json!({"compliant": 3, "noncompliant": 2, "pending": 0, "extended": 1, "rejected": 0})
+        serde_json::json!({"compliant": 3, "noncompliant": 2, "pending": 0, "extended": 1, "rejected": 0, "before_effective": 0})
     );
     assert_eq!(south["rate"], 0.6);
     assert_eq!(south["target"], 0.7);
@@ -113,7 +113,8 @@ fn csv_report_fields_and_email_sentence() {
     );
     let text = message.body_text(0).unwrap().replace('\n', " ");
     let sentence = "within 10 business days of the request: 60 % of 5 requests in socal-south met it (target 70 %); \
-                    1 member is still waiting past the limit. 28 CCR §1300.67.2.2(c)(5); H&S Code §1367.03(a)(5) (confidence V:";
+                    1 member is still waiting past the limit. 28 CCR §1300.67.2.2(c)(5); H&S Code §1367.03(a)(5); \
+                    SB 221 (2021) for SUD (law; confidence V:";
     assert!(text.contains(sentence), "{text}");
     assert!(
         !text.contains("R1") && !text.contains("R4"),
@@ -343,7 +344,11 @@ fn standards_lists_every_catalog_entry() {
         "ca-dmhc/pcp-ratio",
         "md/bh-ratio",
         "md/sud-ratio",
-        "us-hrsa/mh-hpsa-core",
+        "us-hrsa/mh-hpsa",
+        "us-cms/ma-bh-non-urgent",
+        "us-cms/ma-bh-routine",
+        "ca-dmhc/phone-triage",
+        "ca-dmhc/customer-service-phone",
         "kp-dmhc-2023/follow-up-average",
         "nuhw-2025/non-appointment-hours",
     ] {
@@ -358,6 +363,17 @@ fn standards_lists_every_catalog_entry() {
     assert_eq!(sb221["clock_start"], "prior_appointment");
     assert_eq!(sb221["confidence"], "S");
     assert_eq!(sb221["effective"], "2022-07-01");
+    assert_eq!(
+        sb221["target"],
+        serde_json::Value::Null,
+        "the law states none"
+    );
+    assert_eq!(sb221["basis"], "law");
+    let kp = list
+        .iter()
+        .find(|s| s["id"] == "kp-dmhc-2023/follow-up-average")
+        .unwrap();
+    assert_eq!(kp["basis"], "benchmark", "a finding, not a settlement term");
     let text = accesswatch(&["standards"], &[]);
     assert_eq!(text.code, 0);
     assert!(text.stdout.contains("ca-sb221/mh-follow-up"));
@@ -371,9 +387,9 @@ fn staffing_standards_of_the_catalog_set_ratio_and_threshold_limits() {
     write(
         dir.path(),
         "staffing.csv",
-        "region,members,physicians,pcps,bh,sud,population,core_mh,hours\n\
-         north,100000,100,60,60,55,120000,25,6\n\
-         south,100000,80,40,45,45,120000,18,4\n",
+        "region,members,physicians,pcps,bh,sud,population,core_mh,psychiatrists,hours\n\
+         north,100000,100,60,60,55,120000,25,10,6\n\
+         south,100000,80,40,45,45,120000,18,5,4\n",
     );
     let mut text = ConfigText::new()
         .staffing_source("")
@@ -384,13 +400,19 @@ fn staffing_standards_of_the_catalog_set_ratio_and_threshold_limits() {
         ("ca-dmhc/pcp-ratio", "members", "pcps"),
         ("md/bh-ratio", "members", "bh"),
         ("md/sud-ratio", "members", "sud"),
-        ("us-hrsa/mh-hpsa-core", "population", "core_mh"),
+        ("us-hrsa/mh-hpsa", "population", "core_mh"),
     ];
     for (standard, numerator, denominator) in ratios {
         text += &format!(
             "[[check]]\nid = \"{standard}\"\nkind = \"ratio\"\nstandard = \"{standard}\"\nsource = \"staffing\"\n\
              numerator = \"{numerator}\"\ndenominator = \"{denominator}\"\ngroup_by = [\"region\"]\n"
         );
+        if standard == "us-hrsa/mh-hpsa" {
+            // The shortage rule's second ratio: south has 24,000 people
+            // per psychiatrist and 6,667 per core professional, a shortage;
+            // north 12,000 and 4,800, none.
+            text += "psychiatrists = \"psychiatrists\"\n";
+        }
     }
     text += "[[check]]\nid = \"nuhw\"\nkind = \"threshold\"\nstandard = \"nuhw-2025/non-appointment-hours\"\n\
              source = \"staffing\"\nfield = \"hours\"\ngroup_by = [\"region\"]\n";
@@ -435,4 +457,105 @@ fn staffing_standards_of_the_catalog_set_ratio_and_threshold_limits() {
         .map(|c| c["limit"].as_f64().unwrap())
         .collect();
     assert_eq!(limits, [1200.0, 2000.0, 2000.0, 2000.0, 6000.0, 5.0]);
+}
+
+/// With no `time_zone` on the check or the daemon, a California standard
+/// counts local dates in Los Angeles: a Monday 17:00 PST request (01:00
+/// UTC Tuesday) offered on the Wednesday two weeks later waits 11 business
+/// days there (10 in UTC), past the limit. A check's own zone wins, and
+/// `check-config` says which zone each check uses.
+#[test]
+fn california_dates_default_to_los_angeles() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "appointments.csv",
+        "requested_at,first_offered_at,visit_type,urgency,provider_type,region\n\
+         2026-11-02T17:00:00-08:00,2026-11-18T09:00:00-08:00,initial,non_urgent,non_physician_mh,south\n",
+    );
+    let check = |zone: &str| {
+        ConfigText::new()
+            .section("[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\"")
+            .section(&format!(
+                "[[check]]\nid = \"mh\"\nkind = \"timely_access\"\nstandard = \"ca-dmhc/non-urgent-mh-initial\"\n\
+                 source = \"appointments\"\ngroup_by = [\"region\"]\ncalendar = \"us-federal\"\nwindow = \"60d\"\n{zone}"
+            ))
+            .route("r", &["c@plan.example"])
+            .write(dir.path())
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let run = |path: &str| {
+        let out = accesswatch(
+            &[
+                "--config", path, "run", "--once", "--report", "json", "--as-of", AS_OF,
+            ],
+            &[],
+        );
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        group(&report, "south")["counts"].clone()
+    };
+    let default = check("");
+    assert_eq!(
+        run(&default)["noncompliant"],
+        1,
+        "11 business days in Los Angeles"
+    );
+    let summary = accesswatch(&["--config", &default, "check-config"], &[]);
+    assert!(
+        summary.stdout.contains("dates in America/Los_Angeles"),
+        "{}",
+        summary.stdout
+    );
+    let utc = check("time_zone = \"UTC\"");
+    assert_eq!(run(&utc)["compliant"], 1, "10 business days in UTC");
+    let summary = accesswatch(&["--config", &utc, "check-config"], &[]);
+    assert!(
+        summary.stdout.contains("dates in UTC"),
+        "{}",
+        summary.stdout
+    );
+}
+
+/// A Medicaid standard starts with the plan's own rating period:
+/// `check-config` says when `in_force_from` is not set, and a check with
+/// it judges nothing before that day.
+#[test]
+fn medicaid_checks_name_their_rating_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |extra: &str| {
+        ConfigText::new()
+            .section("[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\"")
+            .section(&format!(
+                "[[check]]\nid = \"medicaid\"\nkind = \"timely_access\"\n\
+                 standard = \"us-cms/medicaid-outpatient-mh-sud\"\nsource = \"appointments\"\n{extra}"
+            ))
+            .route("r", &["c@plan.example"])
+            .write(dir.path())
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let unset = accesswatch(&["--config", &config(""), "check-config"], &[]);
+    assert_eq!(unset.code, 0, "{}", unset.stderr);
+    assert!(
+        unset.stdout.contains("set `in_force_from`"),
+        "{}",
+        unset.stdout
+    );
+    let set = accesswatch(
+        &[
+            "--config",
+            &config("in_force_from = \"2027-10-01\""),
+            "check-config",
+        ],
+        &[],
+    );
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert!(
+        !set.stdout.contains("set `in_force_from`"),
+        "{}",
+        set.stdout
+    );
 }

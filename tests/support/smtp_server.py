@@ -4,7 +4,7 @@
 Usage:
     smtp_server.py --maildir DIR --port-file FILE
                    [--tls-cert CERT --tls-key KEY (--starttls | --implicit-tls)]
-                   [--auth-user USER --auth-password PASS]
+                   [--auth-user USER --auth-password PASS] [--delay SECONDS]
 
 It listens on 127.0.0.1 on a port the kernel picks, and once it accepts
 connections writes that port number (decimal, no newline) to FILE, atomically
@@ -22,6 +22,9 @@ MAIL, and only exactly those credentials succeed; anything else gets 535. In
 the TLS modes AUTH is offered only over TLS; in plain mode it is offered in the
 clear, so plain-mode AUTH can be tested. Without --auth-user, AUTH attempts
 are all rejected with 535 and none is required.
+
+With --delay, each message is accepted (250 after DATA) only after that
+many seconds: a slow server.
 
 Each accepted message N (numbered from 1, after any NNNN.eml already in DIR)
 is stored as DIR/NNNN.json, {"mail_from", "rcpt_tos", "auth_user"}, and then
@@ -82,8 +85,9 @@ def write_atomically(path: Path, data: bytes) -> None:
 class MaildirHandler:
     """aiosmtpd handler: stores every message in a directory."""
 
-    def __init__(self, maildir: Path) -> None:
+    def __init__(self, maildir: Path, delay: float = 0.0) -> None:
         self.maildir = maildir
+        self.delay = delay
         existing = [
             int(m.group(1))
             for m in (MESSAGE_NAME.match(p.name) for p in maildir.iterdir())
@@ -94,6 +98,9 @@ class MaildirHandler:
     async def handle_DATA(
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
+        if self.delay:
+            # A slow server: the message is accepted only after the delay.
+            await asyncio.sleep(self.delay)
         data = envelope.original_content
         if data is None:
             content = envelope.content or b""
@@ -198,6 +205,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                       help="offer STARTTLS and require it before MAIL")
     mode.add_argument("--implicit-tls", action="store_true",
                       help="TLS from the first byte (SMTPS)")
+    parser.add_argument("--delay", type=float, default=0.0,
+                        help="seconds to wait before accepting each message (a slow server)")
     parser.add_argument("--auth-user", help="require AUTH with this user name")
     parser.add_argument("--auth-password", help="... and this password")
     args = parser.parse_args(argv)
@@ -221,7 +230,7 @@ def make_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
 async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     args.maildir.mkdir(parents=True, exist_ok=True)
-    handler = MaildirHandler(args.maildir)
+    handler = MaildirHandler(args.maildir, args.delay)
 
     tls_context = None
     if args.starttls or args.implicit_tls:
@@ -267,6 +276,7 @@ async def serve(args: argparse.Namespace) -> None:
     parent = os.getppid()
 
     async def watch_parent() -> None:
+        # A poll: there is no event for the parent's exit to wait on.
         while os.getppid() == parent:
             await asyncio.sleep(1)
         log.info("parent process %d went away; stopping", parent)

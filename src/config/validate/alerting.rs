@@ -92,10 +92,13 @@ pub(super) fn policy(
                 value.span(),
                 "`for` counts at least one run, like \"3 runs\"",
             ),
-            None => match humantime::parse_duration(text) {
+            None => match super::parse_duration(text) {
                 Ok(d) => {
                     policy.for_runs = 1;
                     policy.for_duration = chrono::Duration::from_std(d).unwrap_or_default();
+                }
+                Err(e) if humantime::parse_duration(text).is_ok() => {
+                    v.problem(value.span(), format!("`for` {e}"))
                 }
                 Err(_) => v.problem(
                     value.span(),

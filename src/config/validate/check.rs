@@ -18,11 +18,18 @@ pub(super) struct KindParts {
     pub citation: Option<String>,
 }
 
+/// The daemon's time zone, and whether the file set it (or UTC by default).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Zones {
+    pub daemon: Tz,
+    pub daemon_set: bool,
+}
+
 pub(super) fn check(
     v: &mut Validator,
     entry: &Entry<RawCheck>,
     known_sources: &BTreeSet<&str>,
-    default_tz: Tz,
+    zones: Zones,
     default_schedule: Option<&Schedule>,
 ) -> Option<Check> {
     v.broken = entry.broken.clone();
@@ -109,9 +116,16 @@ pub(super) fn check(
             ],
         )
     });
-    let tz = match &raw.time_zone {
-        Some(tz) => v.time_zone(tz, "time_zone"),
-        None => Some(default_tz),
+    let own_tz = raw
+        .time_zone
+        .as_ref()
+        .map(|tz| v.time_zone(tz, "time_zone"));
+    let tz = own_tz.unwrap_or(Some(zones.daemon));
+    // Local dates of a wait-time check: the check's zone, else the
+    // daemon's if set, else the standard's jurisdiction (timely_access).
+    let date_zone = match own_tz {
+        Some(zone) => zone.map(Some),
+        None => Some(zones.daemon_set.then_some(zones.daemon)),
     };
     let schedule = match (&raw.schedule, tz) {
         (Some(expr), Some(tz)) => v.schedule(expr, "schedule", tz),
@@ -124,7 +138,7 @@ pub(super) fn check(
         .map(|g| g.get_ref().iter().map(|f| f.get_ref().clone()).collect())
         .unwrap_or_default();
     let parts = match kind? {
-        "timely_access" => super::timely::timely_access(v, raw, span, tz?)?,
+        "timely_access" => super::timely::timely_access(v, raw, span, date_zone?)?,
         "freshness" => freshness(v, raw, span)?,
         kind => threshold_or_ratio(v, raw, span, kind)?,
     };
@@ -257,14 +271,41 @@ fn threshold_or_ratio(
             denominator.replace('_', " ")
         );
         let numerator_source = raw.numerator_source.as_ref().map(|s| s.get_ref().clone());
-        (
-            Rule::Ratio {
-                numerator,
-                denominator,
-                numerator_source,
-            },
-            metric,
-        )
+        let shortage = standard.as_ref().is_some_and(|s| s.shortage);
+        match (&raw.psychiatrists, shortage) {
+            (Some(p), false) => {
+                v.problem(
+                    p.span(),
+                    "`psychiatrists` belongs to the shortage rule (standard = \"us-hrsa/mh-hpsa\"); remove it",
+                );
+                return None;
+            }
+            (None, true) => {
+                v.problem(
+                    span.clone(),
+                    "standard \"us-hrsa/mh-hpsa\" judges two ratios: add `psychiatrists`, the field \
+                     holding psychiatrist FTEs (`numerator` is the population, `denominator` the \
+                     core mental health professionals)",
+                );
+                return None;
+            }
+            (Some(p), true) => (
+                Rule::Shortage {
+                    population: numerator,
+                    core: denominator,
+                    psychiatrists: p.get_ref().clone(),
+                },
+                metric,
+            ),
+            (None, false) => (
+                Rule::Ratio {
+                    numerator,
+                    denominator,
+                    numerator_source,
+                },
+                metric,
+            ),
+        }
     };
     let (metric, title, citation) = match standard {
         Some(s) => (s.metric, Some(s.title), Some(s.citation)),
@@ -305,8 +346,12 @@ fn freshness(
         span,
         "`max_age` in [[check]] of kind \"freshness\" (like \"26h\")",
     )?;
-    let age = match humantime::parse_duration(max_age.get_ref()) {
+    let age = match super::parse_duration(max_age.get_ref()) {
         Ok(d) if !d.is_zero() => d,
+        Err(e) if humantime::parse_duration(max_age.get_ref()).is_ok() => {
+            v.problem(max_age.span(), format!("`max_age` {e}"));
+            return None;
+        }
         _ => {
             v.problem(
                 max_age.span(),
@@ -396,6 +441,34 @@ pub(super) fn route(
             );
         }
     }
+    let escalation = match (&raw.escalate_after, &raw.escalate_to) {
+        (None, None) => None,
+        (Some(after), None) => {
+            v.problem(
+                after.span(),
+                "`escalate_after` needs `escalate_to`, the name of the route told then",
+            );
+            None
+        }
+        (None, Some(to)) => {
+            v.problem(
+                to.span(),
+                "`escalate_to` needs `escalate_after`, how long a critical alert fires unacknowledged first (like \"4h\")",
+            );
+            None
+        }
+        (Some(_), Some(to)) => {
+            let after = v.duration(
+                &raw.escalate_after,
+                "escalate_after",
+                Duration::from_secs(4 * 3600),
+            );
+            Some(Escalation {
+                after: chrono::Duration::from_std(after).unwrap_or(chrono::Duration::hours(4)),
+                to: to.get_ref().clone(),
+            })
+        }
+    };
     Some(Route {
         name: name?,
         to,
@@ -403,5 +476,6 @@ pub(super) fn route(
         severities,
         labels,
         fallback,
+        escalation,
     })
 }

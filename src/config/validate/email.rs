@@ -62,11 +62,40 @@ pub(super) fn email(v: &mut Validator, entry: &Entry<RawEmail>) -> Option<Email>
         }
         _ => Transport::Smtp(smtp(v, raw, span)?),
     };
+    let from = from?;
+    let message_id_domain = match &raw.message_id_domain {
+        Some(domain) => {
+            let text = domain.get_ref().trim();
+            let valid = !text.is_empty()
+                && text.len() <= 253
+                && text.split('.').all(|l| {
+                    !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            if !valid {
+                v.problem(
+                    domain.span(),
+                    "`message_id_domain` must be a domain name, like \"plan.example\"",
+                );
+            }
+            text.to_owned()
+        }
+        None => domain_of(&from),
+    };
     Some(Email {
-        from: from?,
+        from,
         subject_prefix,
+        message_id_domain,
         transport,
     })
+}
+
+/// The domain of a mailbox: `Alerts <alerts@plan.example>` → `plan.example`.
+fn domain_of(mailbox: &str) -> String {
+    mailbox
+        .rsplit_once('@')
+        .map(|(_, domain)| domain.trim_end_matches('>').trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 fn smtp(v: &mut Validator, raw: &RawEmail, span: &Range<usize>) -> Option<Smtp> {

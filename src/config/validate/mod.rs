@@ -30,11 +30,30 @@ mod postgres;
 mod source;
 mod timely;
 
-use check::{check, route};
+use check::{Zones, check, route};
 use email::email;
 use source::source;
 
 pub const DEFAULT_SCHEDULE: &str = "0 6 * * *";
+
+/// The longest duration any key (or `ack --until`) accepts: a hundred
+/// years. A longer one is surely a typo, and date arithmetic with it could
+/// leave the calendar chrono can represent.
+pub const LONGEST_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
+
+/// Parses a duration of at most [`LONGEST_DURATION`]. The error completes
+/// a sentence that starts with the key's name.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| {
+        format!("is not a duration ({e}): write it like \"30s\", \"5m\" or \"1h 30m\"")
+    })?;
+    if duration > LONGEST_DURATION {
+        return Err(format!(
+            "is {text:?}, longer than 100 years: write a shorter duration, like \"400d\""
+        ));
+    }
+    Ok(duration)
+}
 const DEFAULT_STATE_DIRECTORY: &str = "/var/lib/accesswatch";
 
 struct Validator<'a> {
@@ -42,6 +61,7 @@ struct Validator<'a> {
     /// What `check-config` looks at beyond the text, with where.
     probes: &'a mut Vec<(Range<usize>, Probe)>,
     base: &'a Path,
+    credentials: &'a Credentials,
     /// Keys of the entry being validated whose value had the wrong type:
     /// already reported in stage one, so not "missing" here.
     broken: BTreeSet<String>,
@@ -109,19 +129,14 @@ impl Validator<'_> {
 
     fn duration(&mut self, value: &Option<S<String>>, key: &str, default: Duration) -> Duration {
         let Some(value) = value else { return default };
-        match humantime::parse_duration(value.get_ref()) {
+        match parse_duration(value.get_ref()) {
             Ok(d) if !d.is_zero() => d,
             Ok(_) => {
                 self.problem(value.span(), format!("`{key}` must be longer than zero"));
                 default
             }
             Err(e) => {
-                self.problem(
-                    value.span(),
-                    format!(
-                        "`{key}` is not a duration ({e}): write it like \"30s\", \"5m\" or \"1h 30m\""
-                    ),
-                );
+                self.problem(value.span(), format!("`{key}` {e}"));
                 default
             }
         }
@@ -203,9 +218,28 @@ impl Validator<'_> {
         match given.as_slice() {
             [] => None,
             [(value, source)] => {
+                let directory = match self.credentials {
+                    Credentials::Directory(d) => Some(d.as_path()),
+                    Credentials::Environment | Credentials::IfAvailable => None,
+                };
+                if let SecretSource::Credential(credential) = source
+                    && *self.credentials == Credentials::IfAvailable
+                    && std::env::var_os("CREDENTIALS_DIRECTORY").is_none()
+                {
+                    // Outside systemd: check everything else; say which
+                    // credential was not read and where it will come from.
+                    self.probes.push((
+                        value.span(),
+                        Probe::Credential {
+                            key: name.to_owned(),
+                            name: (*credential).to_owned(),
+                        },
+                    ));
+                    return Some(Secret::new(String::new()));
+                }
                 let source = match source {
                     SecretSource::File(p) => SecretSource::File(&self.base.join(p)).read(),
-                    other => other.read(),
+                    other => other.read_in(directory),
                 };
                 match source {
                     Ok(secret) => Some(secret),
@@ -230,6 +264,7 @@ pub fn validate(
     raw: RawConfig,
     path: &Path,
     base: &Path,
+    credentials: &Credentials,
     problems: &mut Vec<Problem>,
     probes: &mut Vec<(Range<usize>, Probe)>,
 ) -> Option<Config> {
@@ -237,6 +272,7 @@ pub fn validate(
         problems,
         probes,
         base,
+        credentials,
         broken: BTreeSet::new(),
         defaults: alerting::Defaults::default(),
     };
@@ -285,7 +321,13 @@ pub fn validate(
             &mut v,
             entry,
             &known_sources,
-            daemon.time_zone,
+            Zones {
+                daemon: daemon.time_zone,
+                daemon_set: raw
+                    .daemon
+                    .as_ref()
+                    .is_some_and(|d| d.value.time_zone.is_some()),
+            },
             default_schedule.as_ref(),
         );
         if let Some(check) = check {
@@ -295,6 +337,14 @@ pub fn validate(
                     span,
                     format!("check id {:?} is used twice: ids must be unique", check.id),
                 );
+            }
+            if let Some(problem) = slot_horizon_too_short(&check, &sources) {
+                let span = entry
+                    .value
+                    .standard
+                    .as_ref()
+                    .map_or(entry.span.clone(), S::span);
+                v.problem(span, problem);
             }
             checks.push(check);
         }
@@ -320,6 +370,7 @@ pub fn validate(
         }
         routes.push(route);
     }
+    escalation_targets(&mut v, &raw.routes);
     if !raw.checks.is_empty() && raw.routes.is_empty() {
         v.problem(
             raw.checks[0].span.clone(),
@@ -412,6 +463,73 @@ fn share_value_maps(checks: &mut [Check], sources: &[SourceSpec]) {
     }
 }
 
+/// Every `escalate_to` names another route.
+fn escalation_targets(v: &mut Validator, raw: &[Entry<super::raw::RawRoute>]) {
+    let names: BTreeSet<&str> = raw
+        .iter()
+        .filter_map(|r| r.value.name.as_ref().map(|n| n.get_ref().as_str()))
+        .collect();
+    for entry in raw {
+        let Some(to) = &entry.value.escalate_to else {
+            continue;
+        };
+        let own = entry.value.name.as_ref().map(|n| n.get_ref().as_str());
+        if own == Some(to.get_ref().as_str()) {
+            v.problem(
+                to.span(),
+                "`escalate_to` names this route itself: name the route told when an alert is escalated",
+            );
+        } else if !names.contains(to.get_ref().as_str()) {
+            let known: Vec<&str> = names.iter().copied().collect();
+            v.problem(
+                to.span(),
+                format!(
+                    "`escalate_to`: there is no route {:?} (routes: {})",
+                    to.get_ref(),
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// A wait-time check on a FHIR Slot source whose horizon is not longer
+/// than the standard's limit: a schedule with nothing free in the horizon
+/// gets the horizon's end as its offer, which would count as compliant.
+fn slot_horizon_too_short(check: &Check, sources: &[SourceSpec]) -> Option<String> {
+    use crate::check::standards::Unit;
+    let Rule::TimelyAccess(rule) = &check.rule else {
+        return None;
+    };
+    let source = sources.iter().find(|s| s.id == check.source)?;
+    let Location::Fhir(fhir) = &source.location else {
+        return None;
+    };
+    if fhir.resource != crate::source::fhir::ResourceKind::Slot {
+        return None;
+    }
+    // The longest the limit can take in real time: business days count
+    // weekends and up to a week of holidays.
+    let needed = match rule.unit {
+        Unit::Minutes => chrono::Duration::seconds((rule.limit * 60.0).ceil() as i64),
+        Unit::Hours => chrono::Duration::seconds((rule.limit * 3600.0).ceil() as i64),
+        Unit::CalendarDays => chrono::Duration::days(rule.limit.ceil() as i64),
+        Unit::BusinessDays => chrono::Duration::days((rule.limit / 5.0).ceil() as i64 * 7 + 7),
+    };
+    let horizon = fhir.mapping.horizon;
+    (horizon <= needed).then(|| {
+        format!(
+            "source {:?} looks {} days ahead for free slots (`horizon`), not longer than the \
+             standard's limit of {}: a schedule with nothing free would count as compliant; set \
+             `horizon` on the source to at least \"{}d\"",
+            source.id,
+            horizon.num_days(),
+            rule.unit.words(rule.limit),
+            needed.num_days() + 1
+        )
+    })
+}
+
 fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
     let empty = RawDaemon::default();
     let raw = entry.map_or(&empty, |e| &e.value);
@@ -464,13 +582,79 @@ fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
             None
         }
     });
+    let public_url = raw.public_url.as_ref().and_then(|u| {
+        match url::Url::parse(u.get_ref()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+            _ => {
+                v.problem(
+                    u.span(),
+                    "`public_url` is the status page's address as people reach it, like \"https://accesswatch.plan.example:9464/\"",
+                );
+                None
+            }
+        }
+    });
+    let web = web(v, raw.web.as_ref(), raw.listen.as_ref(), listen);
     Daemon {
         time_zone,
         state_directory,
         log_format,
         log_filter,
         listen,
+        public_url,
+        web,
     }
+}
+
+/// `[daemon.web]`. A listen address other than loopback needs users: the
+/// pages show a plan's compliance state, and metrics its checks.
+fn web(
+    v: &mut Validator,
+    raw: Option<&super::raw::RawWeb>,
+    listen_raw: Option<&S<String>>,
+    listen: Option<std::net::SocketAddr>,
+) -> Web {
+    let empty = super::raw::RawWeb::default();
+    let raw = raw.unwrap_or(&empty);
+    let mut users = std::collections::BTreeMap::new();
+    for (name, hash) in raw.basic_auth_users.iter().flatten() {
+        if is_bcrypt(hash.get_ref()) {
+            users.insert(name.clone(), hash.get_ref().clone());
+        } else {
+            v.problem(
+                hash.span(),
+                format!(
+                    "basic_auth_users.{name} must be a bcrypt hash, never a password: make one with \
+                     `htpasswd -nbBC 10 {name} PASSWORD` (the part after the colon)"
+                ),
+            );
+        }
+    }
+    let tls = match (&raw.tls_cert_file, &raw.tls_key_file) {
+        (Some(cert), Some(key)) => Some((v.path(cert.get_ref()), v.path(key.get_ref()))),
+        (None, None) => None,
+        (Some(one), None) | (None, Some(one)) => {
+            v.problem(
+                one.span(),
+                "give both `tls_cert_file` and `tls_key_file` (PEM files), or neither",
+            );
+            None
+        }
+    };
+    if let (Some(address), Some(span)) = (listen, listen_raw)
+        && !address.ip().is_loopback()
+        && raw.basic_auth_users.as_ref().is_none_or(|u| u.is_empty())
+    {
+        v.problem(
+            span.span(),
+            format!(
+                "`listen` = \"{address}\" is reachable from other machines: add users under \
+                 [daemon.web] basic_auth_users (bcrypt hashes), and TLS with tls_cert_file and \
+                 tls_key_file, or listen on 127.0.0.1"
+            ),
+        );
+    }
+    Web { users, tls }
 }
 
 fn wrong_kind(v: &mut Validator, keys: &[(&str, &Option<S<String>>)], kind: &str) {

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use super::Validator;
 use super::check::KindParts;
-use crate::check::WaitRule;
 use crate::check::calendar::{Calendar, Preset};
+use crate::check::standards::Telehealth;
 use crate::check::standards::{self, Measure, ProviderType, Urgency, VisitType};
+use crate::check::{TargetSource, WaitRule};
 use crate::config::raw::*;
 use crate::config::*;
 
@@ -20,6 +21,8 @@ pub(super) struct StaffingDefaults {
     pub metric: String,
     pub title: String,
     pub citation: String,
+    /// HRSA's shortage rule: a second denominator (`psychiatrists`).
+    pub shortage: bool,
 }
 
 pub(super) fn staffing_standard(
@@ -40,6 +43,11 @@ pub(super) fn staffing_standard(
         return None;
     };
     let (op, limit, metric) = match (&standard.rule, kind) {
+        (standards::Requirement::Shortage, "ratio") => (
+            Op::Lt,
+            6000.0,
+            "population per core mental health professional",
+        ),
         (standards::Requirement::Ratio { metric, op, limit }, "ratio")
         | (
             standards::Requirement::Threshold {
@@ -52,6 +60,7 @@ pub(super) fn staffing_standard(
                 standards::Requirement::WaitTime { .. } => "timely_access",
                 standards::Requirement::Ratio { .. } => "ratio",
                 standards::Requirement::Threshold { .. } => "threshold",
+                standards::Requirement::Shortage => "ratio",
             };
             v.problem(
                 id.span(),
@@ -69,12 +78,17 @@ pub(super) fn staffing_standard(
         metric: metric.to_owned(),
         title: standard.title.to_owned(),
         citation: citation(&standard),
+        shortage: standard.rule == standards::Requirement::Shortage,
     })
 }
 
 fn citation(standard: &standards::Standard) -> String {
+    let basis = match standard.basis {
+        standards::Basis::Law => "law",
+        standards::Basis::Benchmark => "a benchmark, not law",
+    };
     format!(
-        "{} (standard {}, confidence {}: {})",
+        "{} (standard {}, {basis}; confidence {}: {})",
         standard.citation,
         standard.id,
         standard.confidence.letter(),
@@ -120,7 +134,7 @@ pub(super) fn timely_access(
     v: &mut Validator,
     raw: &RawCheck,
     span: &Range<usize>,
-    zone: Tz,
+    zone: Option<Tz>,
 ) -> Option<KindParts> {
     for (key, value) in [
         ("field", &raw.field),
@@ -179,6 +193,11 @@ pub(super) fn timely_access(
         }),
         None => Some(limit),
     };
+    let target_source = if raw.target.is_some() {
+        TargetSource::Plan
+    } else {
+        TargetSource::Law
+    };
     let target = match (&raw.target, target, measure) {
         (Some(t), _, _) => share(v, t, "target"),
         (None, Some(t), _) => Some(t),
@@ -199,9 +218,13 @@ pub(super) fn timely_access(
     let window = match &raw.window {
         None => Some(chrono::Duration::days(30)),
         Some(w) => {
-            match humantime::parse_duration(w.get_ref()) {
+            match super::parse_duration(w.get_ref()) {
                 Ok(d) if d >= std::time::Duration::from_secs(3600) => {
                     chrono::Duration::from_std(d).ok()
+                }
+                Err(e) if humantime::parse_duration(w.get_ref()).is_ok() => {
+                    v.problem(w.span(), format!("`window` {e}"));
+                    None
                 }
                 _ => {
                     v.problem(w.span(), "`window` must be a duration of at least an hour, like \"30d\" or \"90 days\"");
@@ -214,6 +237,43 @@ pub(super) fn timely_access(
         Some(m) => share(v, m, "max_rejected"),
         None => Some(0.05),
     };
+    let in_force_from = match &raw.in_force_from {
+        None => Some(None),
+        Some(text) => match chrono::NaiveDate::parse_from_str(text.get_ref(), "%Y-%m-%d") {
+            Ok(date) if standard.effective.is_some_and(|earliest| date < earliest) => {
+                v.problem(
+                    text.span(),
+                    format!(
+                        "`in_force_from` {date} is before the standard's earliest start ({}): \
+                         give the first day of the plan's first period on or after it",
+                        standard.effective_text
+                    ),
+                );
+                None
+            }
+            Ok(date) => Some(Some(Some(date))),
+            Err(_) => {
+                v.problem(
+                    text.span(),
+                    "`in_force_from` must be a date like \"2027-09-01\" (the start of the plan's rating period)",
+                );
+                None
+            }
+        },
+    };
+    let telehealth = match &raw.telehealth {
+        None => Some(None),
+        Some(text) => match Telehealth::parse(text.get_ref()) {
+            Some(t) => Some(Some(t)),
+            None => {
+                v.problem(
+                    text.span(),
+                    "`telehealth` must be \"counts\", \"unless_in_person_requested\", \"member_choice\" or \"does_not_count\"",
+                );
+                None
+            }
+        },
+    };
     let (limit, target, selection, calendar, window, max_rejected) = (
         limit?,
         target?,
@@ -222,6 +282,7 @@ pub(super) fn timely_access(
         window?,
         max_rejected?,
     );
+    let (in_force_from, telehealth) = (in_force_from?, telehealth?);
     let within = unit.words(limit);
     let (comparison, metric) = match measure {
         Measure::ShareWithinLimit => (
@@ -238,16 +299,27 @@ pub(super) fn timely_access(
     };
     let citation = citation(&standard);
     let title = standard.title.to_owned();
+    let time_zone = zone.or(standard.time_zone).unwrap_or(Tz::UTC);
+    let target_from = match target_source {
+        TargetSource::Law => standard.target_from,
+        TargetSource::Plan => None,
+    };
     let rule = WaitRule {
+        effective: in_force_from.unwrap_or(standard.effective),
+        telehealth: telehealth
+            .or(standard.telehealth)
+            .unwrap_or(Telehealth::Counts),
         standard,
         selection,
         clock,
         limit,
         unit,
         target,
+        target_source,
+        target_from,
         measure,
         calendar: Arc::new(calendar),
-        time_zone: zone,
+        time_zone,
         window,
         max_rejected,
         values: Default::default(),
@@ -330,11 +402,7 @@ fn selection_overrides(
 /// The calendar: `calendar` (default: `ca-state` for California standards,
 /// `us-federal` otherwise), plus `holidays` and the dates of `holidays_file`.
 fn calendar(v: &mut Validator, raw: &RawCheck, standard: &str) -> Option<Calendar> {
-    let default = if standard.starts_with("ca-") || standard.starts_with("kp-dmhc") {
-        Preset::CaState
-    } else {
-        Preset::UsFederal
-    };
+    let default = Preset::parse(standards::default_calendar(standard)).unwrap_or(Preset::UsFederal);
     let preset = match &raw.calendar {
         None => Some(default),
         Some(name) => Preset::parse(name.get_ref()).or_else(|| {

@@ -1,21 +1,29 @@
 //! What one request counts as ([`outcome`]), and the per-group totals
 //! ([`GroupAcc`]) that become a group's result. Pure.
 //!
-//! Waits are kept as a histogram of "ticks" (whole days for day units,
-//! minutes for hours), so the median and 90th percentile are exact and
-//! memory depends on the spread of waits, not on the number of rows.
+//! Whether a wait is past the limit is decided exactly: to the nanosecond
+//! for limits in minutes and hours, by whole local days for day units.
+//! For the median and 90th percentile, waits are kept as a histogram of
+//! "ticks" (whole days for day units, whole minutes for hours, whole
+//! seconds for minutes), so memory depends on the spread of waits, not
+//! on the number of rows.
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
+
 use super::timestamp::Stamp;
 use crate::check::standards::{Measure, Unit};
-use crate::check::{Counts, WaitRule, WaitStats};
+use crate::check::{Counts, TargetSource, WaitRule, WaitStats};
 use crate::check::{GroupResult, Status};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Outside the window, or a request the standard does not apply to.
     Skipped,
+    /// The request's clock started before the standard (or its provider
+    /// type) took effect: not judged, counted apart.
+    BeforeEffective,
     Rejected(String),
     Compliant {
         wait: Option<i64>,
@@ -38,15 +46,17 @@ impl Outcome {
 
 fn ticks_per_unit(unit: Unit) -> i64 {
     match unit {
-        Unit::Hours => 60,
+        // Seconds of a minute, minutes of an hour.
+        Unit::Minutes | Unit::Hours => 60,
         Unit::BusinessDays | Unit::CalendarDays => 1,
     }
 }
 
-/// The wait from `start` to `end` in ticks of the rule's unit.
+/// The wait from `start` to `end` in whole ticks of the rule's unit.
 fn wait_ticks(rule: &WaitRule, start: Stamp, end: Stamp) -> i64 {
     match rule.unit {
-        Unit::Hours => (end.utc - start.utc).div_euclid(60),
+        Unit::Minutes => end.utc - start.utc - i64::from(end.nanos < start.nanos),
+        Unit::Hours => (end.utc - start.utc - i64::from(end.nanos < start.nanos)).div_euclid(60),
         Unit::CalendarDays => i64::from(end.local_day - start.local_day),
         Unit::BusinessDays => rule
             .calendar
@@ -54,9 +64,18 @@ fn wait_ticks(rule: &WaitRule, start: Stamp, end: Stamp) -> i64 {
     }
 }
 
-/// Whether a wait of `ticks` is past the limit.
-fn past_limit(rule: &WaitRule, ticks: i64) -> bool {
-    ticks as f64 > rule.limit * ticks_per_unit(rule.unit) as f64
+/// Whether the wait from `start` to `end` is past the limit: exactly, to
+/// the nanosecond, for minutes and hours (48 h and 1 s is past 48 h).
+fn past_limit(rule: &WaitRule, start: Stamp, end: Stamp) -> bool {
+    let seconds = match rule.unit {
+        Unit::Minutes => 60.0,
+        Unit::Hours => 3600.0,
+        Unit::BusinessDays | Unit::CalendarDays => {
+            return wait_ticks(rule, start, end) as f64 > rule.limit;
+        }
+    };
+    let limit_nanos = (rule.limit * seconds * 1e9).round() as i128;
+    start.nanos_until(end) > limit_nanos
 }
 
 /// Classifies one request that passed the window, selection and sanity
@@ -72,15 +91,15 @@ pub fn outcome(
     if extended {
         return Outcome::Compliant { wait, extended };
     }
-    match wait {
-        Some(ticks) if past_limit(rule, ticks) => Outcome::Noncompliant {
+    match offer {
+        Some(offer) if past_limit(rule, start, offer) => Outcome::Noncompliant {
             wait,
             open_for: None,
         },
         Some(_) => Outcome::Compliant { wait, extended },
         None => {
             let open_for = wait_ticks(rule, start, as_of);
-            if past_limit(rule, open_for) {
+            if past_limit(rule, start, as_of) {
                 Outcome::Noncompliant {
                     wait: None,
                     open_for: Some(open_for),
@@ -98,6 +117,9 @@ pub struct GroupAcc {
     /// Wait of each offered request, in ticks → how many.
     waits: BTreeMap<i64, u64>,
     overdue_open: u64,
+    /// The ticks open requests past the limit have waited so far, summed:
+    /// an average-wait measure counts them as waiting at least that long.
+    overdue_ticks: i64,
     longest_open: Option<i64>,
 }
 
@@ -106,6 +128,7 @@ impl GroupAcc {
         let mut wait_seen = None;
         match outcome {
             Outcome::Skipped => {}
+            Outcome::BeforeEffective => self.counts.before_effective += 1,
             Outcome::Rejected(_) => self.counts.rejected += 1,
             Outcome::Compliant { wait, extended } => {
                 self.counts.compliant += 1;
@@ -117,6 +140,7 @@ impl GroupAcc {
                 wait_seen = wait;
                 if let Some(open_for) = open_for {
                     self.overdue_open += 1;
+                    self.overdue_ticks = self.overdue_ticks.saturating_add(open_for);
                     self.longest_open = self.longest_open.max(Some(open_for));
                 }
             }
@@ -137,10 +161,12 @@ impl GroupAcc {
         a.pending += b.pending;
         a.extended += b.extended;
         a.rejected += b.rejected;
+        a.before_effective += b.before_effective;
         for (wait, n) in other.waits {
             *self.waits.entry(wait).or_default() += n;
         }
         self.overdue_open += other.overdue_open;
+        self.overdue_ticks = self.overdue_ticks.saturating_add(other.overdue_ticks);
         self.longest_open = self.longest_open.max(other.longest_open);
     }
 
@@ -158,13 +184,33 @@ impl GroupAcc {
         })
     }
 
+    /// The mean of the offered waits, in ticks.
     fn mean(&self) -> Option<f64> {
         let n: u64 = self.waits.values().sum();
         let total: f64 = self.waits.iter().map(|(w, c)| *w as f64 * *c as f64).sum();
         (n > 0).then(|| total / n as f64)
     }
 
-    pub fn finish(self, labels: BTreeMap<String, String>, rule: &WaitRule) -> GroupResult {
+    /// The mean wait counting every open request past the limit as
+    /// waiting until the evaluation time (a lower bound of its wait).
+    fn mean_with_overdue(&self) -> Option<f64> {
+        let n: u64 = self.waits.values().sum::<u64>() + self.overdue_open;
+        let total: f64 = self
+            .waits
+            .iter()
+            .map(|(w, c)| *w as f64 * *c as f64)
+            .sum::<f64>()
+            + self.overdue_ticks as f64;
+        (n > 0).then(|| total / n as f64)
+    }
+
+    /// The group's result as of the local day `today`.
+    pub fn finish(
+        self,
+        labels: BTreeMap<String, String>,
+        rule: &WaitRule,
+        today: NaiveDate,
+    ) -> GroupResult {
         let c = self.counts;
         let per = ticks_per_unit(rule.unit) as f64;
         let in_units = |ticks: i64| ticks as f64 / per;
@@ -177,9 +223,10 @@ impl GroupAcc {
         } else {
             c.rejected as f64 / rows as f64
         };
+        let target = rule.target_on(today);
         let (value, limit) = match rule.measure {
             Measure::ShareWithinLimit => (rate, rule.target),
-            Measure::MeanWait => (mean, rule.limit),
+            Measure::MeanWait => (self.mean_with_overdue().map(|m| m / per), rule.limit),
         };
         let (status, error) = if rejected_share > rule.max_rejected {
             let error = format!(
@@ -190,12 +237,7 @@ impl GroupAcc {
             );
             (Status::Unknown, Some(error))
         } else {
-            let ok = match (rule.measure, value) {
-                (_, None) => true,
-                (Measure::ShareWithinLimit, Some(rate)) => rate >= rule.target,
-                (Measure::MeanWait, Some(mean)) => mean <= rule.limit,
-            };
-            (if ok { Status::Ok } else { Status::Breach }, None)
+            judge(rule, value, target, c)
         };
         GroupResult {
             labels,
@@ -207,7 +249,10 @@ impl GroupAcc {
             wait: Some(WaitStats {
                 counts: c,
                 rate,
-                target: (rule.measure == Measure::ShareWithinLimit).then_some(rule.target),
+                target: (rule.measure == Measure::ShareWithinLimit)
+                    .then_some(target)
+                    .flatten(),
+                target_by_plan: rule.target_source == TargetSource::Plan,
                 median_wait: self.quantile(0.5).map(in_units),
                 p90_wait: self.quantile(0.9).map(in_units),
                 mean_wait: mean,
@@ -216,6 +261,57 @@ impl GroupAcc {
                 unit: rule.unit,
                 limit: rule.limit,
             }),
+            detail: None,
         }
+    }
+}
+
+/// A group's status from its value. No value is never healthy: a group
+/// with nothing measured yet is `unknown` (or not in force, when every
+/// request came before the standard).
+fn judge(
+    rule: &WaitRule,
+    value: Option<f64>,
+    target: Option<f64>,
+    c: Counts,
+) -> (Status, Option<String>) {
+    let Some(value) = value else {
+        if c.compliant + c.noncompliant + c.pending + c.rejected == 0 && c.before_effective > 0 {
+            return (
+                Status::NotInForce,
+                Some(format!(
+                    "every request ({}) came before the standard took effect",
+                    c.before_effective
+                )),
+            );
+        }
+        let error = match rule.measure {
+            Measure::ShareWithinLimit => format!(
+                "no request has been offered an appointment or passed the limit yet ({} pending)",
+                c.pending
+            ),
+            Measure::MeanWait => format!(
+                "no wait to average yet: nothing offered and nothing past the limit ({} pending)",
+                c.pending
+            ),
+        };
+        return (Status::Unknown, Some(error));
+    };
+    match rule.measure {
+        Measure::ShareWithinLimit => match target {
+            Some(target) if value >= target => (Status::Ok, None),
+            Some(_) => (Status::Breach, None),
+            None => (
+                Status::NotInForce,
+                rule.target_from.map(|from| {
+                    format!(
+                        "no compliance target before {from}: the law's target starts then; set \
+                         `target` to judge earlier periods"
+                    )
+                }),
+            ),
+        },
+        Measure::MeanWait if value <= rule.limit => (Status::Ok, None),
+        Measure::MeanWait => (Status::Breach, None),
     }
 }

@@ -40,7 +40,7 @@ use columns::{Cells, Columns};
 use timestamp::{Stamp, ZoneCache};
 
 use crate::check::fields::{Field, ValueMaps};
-use crate::check::standards::{ProviderType, Urgency, VisitType};
+use crate::check::standards::{Modality, ProviderType, Telehealth, Urgency, VisitType};
 use crate::check::{Check, CheckResult, Rule, Status, WaitRule};
 use crate::table::{Table, Value};
 
@@ -88,7 +88,9 @@ impl Evaluator {
                 let rule = Arc::new((**rule).clone());
                 let columns = Columns::resolve(header, mapping, &check.group_by);
                 let mut zone = ZoneCache::new(rule.time_zone);
-                let as_of_stamp = zone.stamp(as_of.timestamp());
+                let as_of_stamp = zone
+                    .stamp(as_of.timestamp())
+                    .with_nanos(as_of.timestamp_subsec_nanos());
                 Some(CheckState {
                     error: missing_columns(check, &rule, &columns, header, mapping),
                     check: check.clone(),
@@ -227,7 +229,7 @@ impl CheckState {
             // Every row is a request and needs its request time; a prior
             // visit or a discharge is needed only by the rows the standard
             // applies to (follow-ups, post-discharge visits).
-            if clock != Field::RequestedAt && !matches!(self.selects(row), Ok(true)) {
+            if clock != Field::RequestedAt && !matches!(self.selects(row), Ok(Some(_))) {
                 return Outcome::Skipped;
             }
             return Outcome::rejected(format!("`{}` is empty", clock.name()));
@@ -235,14 +237,27 @@ impl CheckState {
         let Some(start) = timestamp::parse(start_text, &mut self.zone) else {
             return Outcome::rejected(format!("`{}` is not a timestamp", clock.name()));
         };
-        let window_start = self.as_of.utc - rule.window.num_seconds();
-        if start.utc <= window_start || start.utc > self.as_of.utc {
+        // The window is [as_of − window, as_of]: a request exactly at its
+        // start is inside.
+        let window_start = Stamp {
+            utc: self.as_of.utc - rule.window.num_seconds(),
+            ..self.as_of
+        };
+        if (start.utc, start.nanos) < (window_start.utc, window_start.nanos)
+            || (start.utc, start.nanos) > (self.as_of.utc, self.as_of.nanos)
+        {
             return Outcome::Skipped;
         }
-        match self.selects(row) {
-            Ok(true) => {}
-            Ok(false) => return Outcome::Skipped,
+        let provider = match self.selects(row) {
+            Ok(Some(provider)) => provider,
+            Ok(None) => return Outcome::Skipped,
             Err(reason) => return Outcome::Rejected(reason),
+        };
+        if rule
+            .effective_for(provider)
+            .is_some_and(|effective| start.local_date() < effective)
+        {
+            return Outcome::BeforeEffective;
         }
         let extended = match self.columns.text(row, Field::ExtendedByProvider) {
             None => false,
@@ -257,25 +272,63 @@ impl CheckState {
                 }
             }
         };
-        let offer = match self.columns.text(row, Field::FirstOfferedAt) {
+        let end = rule.end_field();
+        let offer = match self.columns.text(row, end) {
             None => None,
             Some(text) => match timestamp::parse(text, &mut self.zone) {
-                None => return Outcome::rejected("`first_offered_at` is not a timestamp"),
-                Some(offer) if offer.utc < start.utc => {
+                None => return Outcome::rejected(format!("`{}` is not a timestamp", end.name())),
+                Some(offer) if offer < start => {
                     return Outcome::rejected(format!(
-                        "`first_offered_at` is before `{}`",
+                        "`{}` is before `{}`",
+                        end.name(),
                         clock.name()
                     ));
                 }
                 Some(offer) => Some(offer),
             },
         };
+        let offer = match self.telehealth_counts(row) {
+            Ok(true) => offer,
+            // A telehealth offer the standard does not count: the request
+            // is still waiting for one it does.
+            Ok(false) => None,
+            Err(reason) => return Outcome::Rejected(reason),
+        };
         accumulate::outcome(rule, start, offer, extended, self.as_of)
     }
 
-    /// Whether the standard applies to `row`; an error when a field it
-    /// selects on is empty or holds an unknown value.
-    fn selects(&self, row: &impl Cells) -> Result<bool, String> {
+    /// Whether the offer of `row` counts under the standard's telehealth
+    /// rule. An offer of unknown modality (no `modality`) counts.
+    fn telehealth_counts(&self, row: &impl Cells) -> Result<bool, String> {
+        let modality = |field: Field| -> Result<Option<Modality>, String> {
+            match self.columns.text(row, field) {
+                None => Ok(None),
+                Some(text) => Modality::parse(self.values.canonical(field, text))
+                    .map(Some)
+                    .ok_or_else(|| {
+                        format!(
+                            "`{}` has an unknown value: use \"in_person\" or \"telehealth\"",
+                            field.name()
+                        )
+                    }),
+            }
+        };
+        if modality(Field::Modality)? != Some(Modality::Telehealth) {
+            return Ok(true);
+        }
+        let requested = modality(Field::RequestedModality)?;
+        Ok(match self.rule.telehealth {
+            Telehealth::Counts => true,
+            Telehealth::UnlessInPersonRequested => requested != Some(Modality::InPerson),
+            Telehealth::MemberChoice => requested == Some(Modality::Telehealth),
+            Telehealth::DoesNotCount => false,
+        })
+    }
+
+    /// Whether the standard applies to `row` (`Some`, with the row's
+    /// provider type when it has one); an error when a field it selects on
+    /// is empty or holds an unknown value.
+    fn selects(&self, row: &impl Cells) -> Result<Option<Option<ProviderType>>, String> {
         let s = &self.rule.selection;
         let get = |field: Field| -> Result<&str, String> {
             let text = self
@@ -289,31 +342,32 @@ impl CheckState {
             let value =
                 Urgency::parse(get(Field::Urgency)?).ok_or_else(|| unknown(Field::Urgency))?;
             if value != wanted {
-                return Ok(false);
+                return Ok(None);
             }
         }
         if let Some(wanted) = s.visit_type {
             let value = VisitType::parse(get(Field::VisitType)?)
                 .ok_or_else(|| unknown(Field::VisitType))?;
             if value != wanted {
-                return Ok(false);
+                return Ok(None);
             }
         }
         if let Some(wanted) = s.prior_auth {
             let value = crate::check::fields::parse_bool(get(Field::PriorAuth)?)
                 .ok_or_else(|| unknown(Field::PriorAuth))?;
             if value != wanted {
-                return Ok(false);
+                return Ok(None);
             }
         }
-        if !s.provider_types.is_empty() {
-            let value = ProviderType::parse(get(Field::ProviderType)?)
-                .ok_or_else(|| unknown(Field::ProviderType))?;
-            if !s.provider_types.contains(&value) {
-                return Ok(false);
-            }
+        if s.provider_types.is_empty() {
+            return Ok(Some(None));
         }
-        Ok(true)
+        let value = ProviderType::parse(get(Field::ProviderType)?)
+            .ok_or_else(|| unknown(Field::ProviderType))?;
+        if !s.provider_types.contains(&value) {
+            return Ok(None);
+        }
+        Ok(Some(Some(value)))
     }
 
     fn finish(self, as_of: DateTime<Utc>, data_time: DateTime<Utc>) -> CheckResult {
@@ -329,14 +383,12 @@ impl CheckState {
             result.error = Some(error);
             return result;
         }
-        let in_force = rule
-            .standard
-            .effective
-            .is_none_or(|effective| effective <= self.as_of.local_date());
+        let today = self.as_of.local_date();
+        let in_force = rule.effective.is_none_or(|effective| effective <= today);
         let mut groups: Vec<_> = self
             .groups
             .into_iter()
-            .map(|(key, acc)| acc.finish(labels(&self.check.group_by, &key), rule))
+            .map(|(key, acc)| acc.finish(labels(&self.check.group_by, &key), rule, today))
             .collect();
         groups.sort_by(|a, b| a.labels.cmp(&b.labels));
         if !in_force {

@@ -31,6 +31,14 @@ fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Check {
         panic!("not a wait-time standard");
     };
     let mut rule = WaitRule {
+        effective: standard.effective,
+        target_source: if target.is_some() {
+            crate::check::TargetSource::Law
+        } else {
+            crate::check::TargetSource::Plan
+        },
+        target_from: standard.target_from,
+        telehealth: standard.telehealth.unwrap_or(standards::Telehealth::Counts),
         standard,
         selection,
         clock,
@@ -73,7 +81,12 @@ fn utc(text: &str) -> DateTime<Utc> {
 
 /// Evaluates `rows` (CSV lines after [`HEADER`]) as of `as_of`.
 fn evaluate(check: &Check, rows: &[&str], as_of: &str) -> CheckResult {
-    let text = format!("{HEADER}\n{}\n", rows.join("\n"));
+    evaluate_with(check, HEADER, rows, as_of)
+}
+
+/// Evaluates `rows` (CSV lines after `header`) as of `as_of`.
+fn evaluate_with(check: &Check, header: &str, rows: &[&str], as_of: &str) -> CheckResult {
+    let text = format!("{header}\n{}\n", rows.join("\n"));
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -290,11 +303,12 @@ fn extensions_and_open_requests() {
 fn window_bounds() {
     let c = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
     let offer = "2026-11-30T16:00:00-08:00";
-    // The window is (as_of − 30 days, as_of]: 30 × 24 hours before
-    // 2026-11-30T17:00-08:00 is 2026-10-31T18:00-07:00, across the DST change.
+    // The window is [as_of − 30 days, as_of]: 30 × 24 hours before
+    // 2026-11-30T17:00-08:00 is 2026-10-31T18:00-07:00, across the DST
+    // change; a request exactly then is inside.
     check_rows(
         &c,
-        &[row("2026-10-31T18:00:01-07:00", offer, false)],
+        &[row("2026-10-31T18:00:00-07:00", offer, false)],
         AS_OF,
         "0/1/0/0/0 overdue 0",
     );
@@ -307,8 +321,8 @@ fn window_bounds() {
     let result = evaluate(
         &c,
         &[
-            &row("2026-10-31T18:00:00-07:00", offer, false),
-            &row("2026-11-30T17:00:01-08:00", "", false),
+            &row("2026-10-31T17:59:59.999-07:00", offer, false),
+            &row("2026-11-30T17:00:00.001-08:00", "", false),
         ],
         AS_OF,
     );
@@ -689,7 +703,7 @@ mod property {
                 continue;
             }
             let t = START + c.requested;
-            if t <= as_of.timestamp() - 30 * 86_400 || t > as_of.timestamp() {
+            if t < as_of.timestamp() - 30 * 86_400 || t > as_of.timestamp() {
                 continue;
             }
             if c.bad == 2 {
@@ -776,11 +790,16 @@ fn every_wait_time_standard_of_the_catalog() {
             selection,
             unit,
             limit,
+            clock,
             ..
         } = &standard.rule
         else {
             continue;
         };
+        if *clock == standards::ClockStart::CallStart {
+            // Call records have their own columns: `calls_are_timed_to_the_second`.
+            continue;
+        }
         let check = check_of(standard.id, |_| {});
         let Rule::TimelyAccess(rule) = &check.rule else {
             unreachable!()
@@ -796,6 +815,7 @@ fn every_wait_time_standard_of_the_catalog() {
         // The offer at the limit, and one unit past it.
         let at_limit = match unit {
             standards::Unit::Hours => start + chrono::Duration::minutes((*limit * 60.0) as i64),
+            standards::Unit::Minutes => start + chrono::Duration::seconds((*limit * 60.0) as i64),
             standards::Unit::CalendarDays => start + chrono::Duration::days(*limit as i64),
             standards::Unit::BusinessDays => {
                 let mut day = start_date;
@@ -851,7 +871,10 @@ fn every_wait_time_standard_of_the_catalog() {
         assert_ne!(result.status, Status::NotInForce, "{}", standard.id);
         tested += 1;
     }
-    assert_eq!(tested, 20, "every wait-time entry of sections 1 and 3");
+    assert_eq!(
+        tested, 22,
+        "every wait-time entry of sections 1 and 3 but the calls"
+    );
 }
 
 /// Waits in business days across DST changes and weekends, in Los Angeles
@@ -896,6 +919,224 @@ fn business_day_waits_across_dst_and_weekends() {
             wait,
             Some(expected as f64),
             "{zone} {requested} → {offered}"
+        );
+    }
+}
+
+/// Counts of the one group of `check` on one row of `header`, as of
+/// `as_of`, with the group's status: `c/n/p/e/r before-effective status`.
+fn one(check: &Check, header: &str, row: &str, as_of: &str) -> String {
+    let result = evaluate_with(check, header, &[row], as_of);
+    let group = &result.groups[0];
+    let c = group.wait.as_ref().unwrap().counts;
+    format!(
+        "{}/{}/{}/{}/{} before {} {}",
+        c.compliant,
+        c.noncompliant,
+        c.pending,
+        c.extended,
+        c.rejected,
+        c.before_effective,
+        group.status.as_str()
+    )
+}
+
+/// Hours are exact: one second either side of 48 h, a fraction of a
+/// second past it, and open requests as old.
+#[test]
+fn hour_limits_are_exact_to_the_fraction_of_a_second() {
+    let c = check_of("ca-dmhc/urgent-no-prior-auth", |r| r.target = 0.5);
+    let header = "requested_at,first_offered_at,urgency,prior_auth,region";
+    let as_of = "2026-11-30T12:00:00Z";
+    #[rustfmt::skip]
+    let cases = [
+        ("2026-11-20T08:00:00Z,2026-11-22T07:59:59Z", "1/0/0/0/0 before 0 ok"),
+        ("2026-11-20T08:00:00Z,2026-11-22T08:00:00Z", "1/0/0/0/0 before 0 ok"),
+        ("2026-11-20T08:00:00Z,2026-11-22T08:00:01Z", "0/1/0/0/0 before 0 breach"),
+        ("2026-11-20T08:00:00Z,2026-11-22T08:00:00.5Z", "0/1/0/0/0 before 0 breach"),
+        ("2026-11-20T08:00:00.25Z,2026-11-22T08:00:00.25Z", "1/0/0/0/0 before 0 ok"),
+        ("2026-11-20T08:00:00.25Z,2026-11-22T08:00:00.250000001Z", "0/1/0/0/0 before 0 breach"),
+        // Open requests: at exactly 48 h pending, a second later overdue.
+        ("2026-11-28T12:00:00Z,", "0/0/1/0/0 before 0 unknown"),
+        ("2026-11-28T11:59:59Z,", "0/1/0/0/0 before 0 breach"),
+        ("2026-11-28T11:59:59.9Z,", "0/1/0/0/0 before 0 breach"),
+    ];
+    for (times, expected) in cases {
+        let row = format!("{times},urgent,false,south");
+        assert_eq!(one(&c, header, &row, as_of), expected, "{row}");
+    }
+}
+
+/// Calls in minutes: one second either side of 30 minutes.
+#[test]
+fn calls_are_timed_to_the_second() {
+    let c = check_of("ca-dmhc/phone-triage", |r| r.target = 0.5);
+    let header = "call_started_at,answered_at,region";
+    let as_of = "2026-11-30T12:00:00Z";
+    #[rustfmt::skip]
+    let cases = [
+        ("2026-11-30T08:00:00Z,2026-11-30T08:30:00Z", "1/0/0/0/0 before 0 ok"),
+        ("2026-11-30T08:00:00Z,2026-11-30T08:30:01Z", "0/1/0/0/0 before 0 breach"),
+        ("2026-11-30T08:00:00Z,2026-11-30T07:59:00Z", "0/0/0/0/1 before 0 unknown"),
+        ("2026-11-30T11:31:00Z,", "0/0/1/0/0 before 0 unknown"),
+        ("2026-11-30T11:29:59Z,", "0/1/0/0/0 before 0 breach"),
+    ];
+    for (times, expected) in cases {
+        let row = format!("{times},south");
+        assert_eq!(one(&c, header, &row, as_of), expected, "{row}");
+    }
+}
+
+/// Effective dates per request, at midnight in the check's zone: SUD
+/// providers fall under DMHC's initial-visit standard from 2022-07-01
+/// (Los Angeles), mental health providers long before.
+#[test]
+fn effective_dates_apply_per_request_and_provider_type() {
+    // The 70 % target starts in 2023: judge 2022 by a target of the plan's.
+    let c = check_of("ca-dmhc/non-urgent-mh-initial", |r| r.target_from = None);
+    let header = "requested_at,first_offered_at,urgency,visit_type,provider_type,region";
+    let as_of = "2022-07-20T12:00:00-07:00";
+    #[rustfmt::skip]
+    let cases = [
+        ("2022-06-30T23:59:59-07:00", "non_physician_sud", "0/0/0/0/0 before 1 not_in_force"),
+        ("2022-07-01T00:00:00-07:00", "non_physician_sud", "1/0/0/0/0 before 0 ok"),
+        // 06:59 UTC on July 1st is still June 30th in Los Angeles.
+        ("2022-07-01T06:59:59Z", "non_physician_sud", "0/0/0/0/0 before 1 not_in_force"),
+        ("2022-07-01T07:00:00Z", "non_physician_sud", "1/0/0/0/0 before 0 ok"),
+        ("2022-06-30T23:59:59-07:00", "non_physician_mh", "1/0/0/0/0 before 0 ok"),
+    ];
+    for (requested, provider, expected) in cases {
+        let row =
+            format!("{requested},2022-07-06T09:00:00-07:00,non_urgent,initial,{provider},south");
+        assert_eq!(one(&c, header, &row, as_of), expected, "{row}");
+    }
+    // The plan's own start of a standard (`in_force_from`) counts the
+    // same way.
+    let medicaid = check_of("us-cms/medicaid-outpatient-mh-sud", |r| {
+        r.effective = NaiveDate::from_ymd_opt(2027, 9, 1);
+    });
+    let header = "requested_at,first_offered_at,urgency,provider_type,region";
+    let row =
+        |requested: &str| format!("{requested},2027-09-02T09:00:00Z,non_urgent,psychiatrist,south");
+    let result = evaluate_with(
+        &medicaid,
+        header,
+        &[&row("2027-08-31T12:00:00Z"), &row("2027-09-01T12:00:00Z")],
+        "2027-09-10T12:00:00Z",
+    );
+    let counts = result.groups[0].wait.as_ref().unwrap().counts;
+    assert_eq!((counts.compliant, counts.before_effective), (1, 1));
+}
+
+/// DMHC's 70 % applies from measurement year 2023; before it a group is
+/// not judged unless the check sets its own target.
+#[test]
+fn a_target_applies_from_its_own_date() {
+    let header = "requested_at,first_offered_at,urgency,prior_auth,region";
+    let late = "2022-12-10T08:00:00-08:00,2022-12-14T08:00:00-08:00,urgent,false,south";
+    let law = check_of("ca-dmhc/urgent-no-prior-auth", |_| {});
+    let result = evaluate_with(&law, header, &[late], "2022-12-20T12:00:00-08:00");
+    assert_eq!(result.groups[0].status, Status::NotInForce);
+    assert!(
+        result.groups[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("2023-01-01")
+    );
+    let result = evaluate_with(&law, header, &[late], "2023-01-02T12:00:00-08:00");
+    assert_eq!(
+        result.groups[0].status,
+        Status::Breach,
+        "the target applies in 2023"
+    );
+    let plan = check_of("ca-dmhc/urgent-no-prior-auth", |r| {
+        r.target_source = crate::check::TargetSource::Plan;
+        r.target_from = None;
+        r.target = 0.7;
+    });
+    let result = evaluate_with(&plan, header, &[late], "2022-12-20T12:00:00-08:00");
+    assert_eq!(
+        result.groups[0].status,
+        Status::Breach,
+        "the plan's own target"
+    );
+    assert!(result.groups[0].wait.as_ref().unwrap().target_by_plan);
+}
+
+/// No value is never healthy: a share group with nothing measured yet is
+/// unknown; an average-wait group whose requests are all overdue is a
+/// breach, counted as waiting at least until the evaluation time.
+#[test]
+fn no_value_is_never_healthy() {
+    let share = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
+    let pending = row("2026-11-29T09:00:00-08:00", "", false);
+    let result = evaluate(&share, &[&pending], AS_OF);
+    assert_eq!(result.groups[0].value, None);
+    assert_eq!(result.groups[0].status, Status::Unknown);
+    let average = check_of("kp-dmhc-2023/follow-up-average", |_| {});
+    let header = "requested_at,prior_appointment_at,first_offered_at,urgency,visit_type,provider_type,region";
+    let overdue =
+        |prior: &str| format!("{prior},{prior},,non_urgent,follow_up,non_physician_mh,south");
+    let result = evaluate_with(
+        &average,
+        header,
+        &[
+            &overdue("2026-11-02T09:00:00-08:00"),
+            &overdue("2026-11-05T09:00:00-08:00"),
+        ],
+        AS_OF,
+    );
+    let group = &result.groups[0];
+    assert_eq!(group.status, Status::Breach, "{group:?}");
+    let value = group.value.expect("a lower bound of the average");
+    assert!(value > 10.0, "{value}");
+    // Only pending requests: nothing to average yet, not healthy.
+    let result = evaluate_with(
+        &average,
+        header,
+        &[&overdue("2026-11-27T09:00:00-08:00")],
+        AS_OF,
+    );
+    assert_eq!(result.groups[0].status, Status::Unknown);
+}
+
+/// Telehealth offers under each rule: the offer counts, or the request is
+/// still waiting (here past the limit, so overdue).
+#[test]
+fn telehealth_offers_follow_the_standards_rule() {
+    let header = "requested_at,first_offered_at,modality,requested_modality,urgency,visit_type,provider_type,region";
+    let as_of = "2026-11-30T12:00:00-05:00";
+    let row = |modality: &str, requested: &str| {
+        format!(
+            "2026-11-02T09:00:00-05:00,2026-11-04T09:00:00-05:00,{modality},{requested},non_urgent,initial,non_physician_mh,south"
+        )
+    };
+    let rule = |telehealth| {
+        check_of("ny/bh-initial", move |r| {
+            r.telehealth = telehealth;
+            r.time_zone = chrono_tz::America::New_York;
+        })
+    };
+    use standards::Telehealth::*;
+    #[rustfmt::skip]
+    let cases = [
+        (UnlessInPersonRequested, "telehealth", "", "1/0/0/0/0 before 0 ok"),
+        (UnlessInPersonRequested, "telehealth", "in_person", "0/1/0/0/0 before 0 breach"),
+        (UnlessInPersonRequested, "in_person", "in_person", "1/0/0/0/0 before 0 ok"),
+        (MemberChoice, "telehealth", "", "0/1/0/0/0 before 0 breach"),
+        (MemberChoice, "telehealth", "telehealth", "1/0/0/0/0 before 0 ok"),
+        (DoesNotCount, "telehealth", "telehealth", "0/1/0/0/0 before 0 breach"),
+        (Counts, "telehealth", "in_person", "1/0/0/0/0 before 0 ok"),
+        (Counts, "", "", "1/0/0/0/0 before 0 ok"),
+        (Counts, "video", "", "0/0/0/0/1 before 0 unknown"),
+    ];
+    for (telehealth, modality, requested, expected) in cases {
+        let c = rule(telehealth);
+        assert_eq!(
+            one(&c, header, &row(modality, requested), as_of),
+            expected,
+            "{telehealth:?} {modality} {requested}"
         );
     }
 }

@@ -17,15 +17,30 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime, Offset as _, TimeZone as _};
 use chrono_tz::Tz;
 
-/// An instant (seconds since the Unix epoch, UTC) and its local date in
-/// the check's zone (days since 1970-01-01).
+/// An instant (seconds since the Unix epoch, UTC, and the nanoseconds of
+/// the second, kept so that a wait a fraction of a second past a limit in
+/// hours is past it) and its local date in the check's zone (days since
+/// 1970-01-01).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Stamp {
     pub utc: i64,
+    pub nanos: u32,
     pub local_day: i32,
 }
 
 impl Stamp {
+    /// Nanoseconds from `self` to `later` (negative when `later` is
+    /// earlier).
+    pub fn nanos_until(self, later: Stamp) -> i128 {
+        (i128::from(later.utc) - i128::from(self.utc)) * 1_000_000_000
+            + (i128::from(later.nanos) - i128::from(self.nanos))
+    }
+
+    /// The same stamp with the fraction of its second.
+    pub fn with_nanos(self, nanos: u32) -> Stamp {
+        Stamp { nanos, ..self }
+    }
+
     pub fn local_date(self) -> NaiveDate {
         NaiveDate::from_num_days_from_ce_opt(self.local_day + UNIX_EPOCH_DAY_FROM_CE)
             .unwrap_or(NaiveDate::MIN)
@@ -82,6 +97,7 @@ impl ZoneCache {
         let local = utc + i64::from(self.offset_at(utc));
         Stamp {
             utc,
+            nanos: 0,
             local_day: local.div_euclid(86_400) as i32,
         }
     }
@@ -100,6 +116,7 @@ impl ZoneCache {
         };
         Some(Stamp {
             utc,
+            nanos: 0,
             local_day: days_from_civil(local.date()),
         })
     }
@@ -127,7 +144,8 @@ pub fn parse(text: &str, cache: &mut ZoneCache) -> Option<Stamp> {
         Some(b':') => (two(bytes, 17)?, 19),
         _ => (0, 16),
     };
-    if bytes.get(rest) == Some(&b'.') {
+    let mut nanos = 0u32;
+    if matches!(bytes.get(rest), Some(b'.' | b',')) {
         rest += 1;
         let digits = bytes[rest..]
             .iter()
@@ -136,12 +154,20 @@ pub fn parse(text: &str, cache: &mut ZoneCache) -> Option<Stamp> {
         if digits == 0 {
             return None;
         }
+        // Nanoseconds from the first nine digits; further digits are
+        // below what anything measures.
+        for position in 0..9 {
+            let digit = bytes[rest..rest + digits]
+                .get(position)
+                .map_or(0, |b| u32::from(b - b'0'));
+            nanos = nanos * 10 + digit;
+        }
         rest += digits;
     }
     // A leap second is read as the last second of its minute.
     let time = chrono::NaiveTime::from_hms_opt(hour, minute, second.min(59))?;
     let local = date.and_time(time);
-    match &bytes[rest..] {
+    let stamp = match &bytes[rest..] {
         [] => cache.stamp_local(local),
         [b'Z' | b'z'] => Some(cache.stamp(local.and_utc().timestamp())),
         [sign @ (b'+' | b'-'), offset @ ..] => {
@@ -158,7 +184,8 @@ pub fn parse(text: &str, cache: &mut ZoneCache) -> Option<Stamp> {
             Some(cache.stamp(local.and_utc().timestamp() - east))
         }
         _ => None,
-    }
+    };
+    stamp.map(|s| s.with_nanos(nanos))
 }
 
 fn parse_date(bytes: &[u8]) -> Option<NaiveDate> {

@@ -191,6 +191,10 @@ pub fn map(
         .or_else(|| provider_type_of_participants(resource, index, mapping))
         .or_else(|| mapping.default_provider_type.clone());
     record.insert("provider_type".to_owned(), text_value(provider_type));
+    record.insert(
+        "modality".to_owned(),
+        text_value(modality(resource, &codings).map(str::to_owned)),
+    );
     for (name, source) in &mapping.labels {
         record.insert(
             name.clone(),
@@ -198,6 +202,28 @@ pub fn map(
         );
     }
     Some(record)
+}
+
+/// How the appointment is held: `telehealth` for an R5 `virtualService`
+/// or a v3 ActCode `VR` (virtual) code, `in_person` for an ActCode `AMB`
+/// (ambulatory) code; unknown otherwise, which counts as any offer does.
+fn modality(resource: &Value, codings: &[Coding<'_>]) -> Option<&'static str> {
+    let virtual_service = resource
+        .get("virtualService")
+        .and_then(Value::as_array)
+        .is_some_and(|v| !v.is_empty());
+    let act_code = |code: &str| {
+        codings.iter().any(|c| {
+            c.code == code && c.system == Some("http://terminology.hl7.org/CodeSystem/v3-ActCode")
+        })
+    };
+    if virtual_service || act_code("VR") {
+        Some("telehealth")
+    } else if act_code("AMB") {
+        Some("in_person")
+    } else {
+        None
+    }
 }
 
 /// Urgent if any code or the R4 priority says so; else non-urgent if one

@@ -4,9 +4,10 @@
 //! A page that is not JSON, not a Bundle, or has an entry without a
 //! resource is an error naming the page (and entry) number; an
 //! OperationOutcome answered with 200, or an `outcome` entry with an
-//! error, is an error quoting the issues' codes and diagnostics (which
-//! describe the request, not data). Warnings in an `outcome` entry are
-//! passed back for the log.
+//! error, is an error naming the issues' severities and codes with a fixed
+//! description of each, never the server's own words (`diagnostics` may
+//! name a member). Warnings in an `outcome` entry are passed back for the
+//! log, the same way.
 
 use anyhow::{anyhow, bail};
 use serde_json::Value;
@@ -124,7 +125,7 @@ fn outcome_entry(resource: &Value, number: u32, page: &mut Page) -> anyhow::Resu
     Ok(())
 }
 
-/// "severity code: diagnostics; …" of an OperationOutcome.
+/// "severity code: fixed description; …" of an OperationOutcome.
 pub fn outcome_summary(resource: &Value) -> Option<String> {
     let bytes = serde_json::to_vec(resource).ok()?;
     crate::source::http::operation_outcome(&bytes)

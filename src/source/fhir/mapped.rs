@@ -30,12 +30,13 @@ pub fn text_value(text: Option<String>) -> Value {
     text.map_or(Value::Null, Value::Text)
 }
 
-pub const APPOINTMENT_COLUMNS: [&str; 5] = [
+pub const APPOINTMENT_COLUMNS: [&str; 6] = [
     "requested_at",
     "first_offered_at",
     "visit_type",
     "urgency",
     "provider_type",
+    "modality",
 ];
 
 pub const ROSTER_COLUMNS: [&str; 8] = [

@@ -74,6 +74,9 @@ const PSYCHIATRY: [&str; 8] = [
 /// behavioral-health network.
 const COUNSELORS: [&str; 4] = ["101Y00000X", "101YA0400X", "101YM0800X", "101YP2500X"];
 
+/// Addiction (Substance Use Disorder) Counselor.
+const SUD_COUNSELOR: &str = "101YA0400X";
+
 /// Primary care physicians, for Appointment and Slot provider types.
 const PRIMARY_CARE: [&str; 4] = ["207Q00000X", "207R00000X", "208000000X", "208D00000X"];
 
@@ -115,12 +118,15 @@ pub fn bh_category(code: &str) -> Option<BhCategory> {
 }
 
 /// The canonical provider type of a NUCC code, for wait-time standards:
-/// psychiatrists are `psychiatrist`; every other behavioral-health
-/// clinician, psychiatric nurse practitioners included, is
-/// `non_physician_mh`; family, internal, general medicine and
-/// pediatrics are `primary_care`.
+/// psychiatrists are `psychiatrist`; addiction (SUD) counselors
+/// `non_physician_sud`; every other behavioral-health clinician,
+/// psychiatric nurse practitioners included, is `non_physician_mh`;
+/// family, internal, general medicine and pediatrics are `primary_care`.
 pub fn provider_type(code: &str) -> Option<&'static str> {
     match bh_category(code) {
+        // Addiction (substance use disorder) counselors: SUD, which some
+        // standards cover from a later date than mental health.
+        Some(BhCategory::Counselor) if code == SUD_COUNSELOR => Some("non_physician_sud"),
         Some(BhCategory::Psychiatrist) => Some("psychiatrist"),
         Some(_) => Some("non_physician_mh"),
         None if PRIMARY_CARE.contains(&code) => Some("primary_care"),

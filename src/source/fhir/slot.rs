@@ -50,7 +50,9 @@ pub async fn fetch(
     source_id: &str,
 ) -> anyhow::Result<Table> {
     let mut schedules = schedules(spec, client, source_id).await?;
-    let horizon_end = now + spec.mapping.horizon;
+    let horizon_end = now
+        .checked_add_signed(spec.mapping.horizon)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let mut params = spec.search.clone();
     if !params.iter().any(|(k, _)| k == "status") {
         params.push(("status".to_owned(), "free".to_owned()));

@@ -189,7 +189,11 @@ pub async fn fetch(
     let previous = store
         .cursor(source_id)?
         .and_then(|text| serde_json::from_str::<Cursor>(&text).ok())
-        .filter(|c| c.fingerprint == fingerprint && now < c.full_sync_at + spec.full_sync_every);
+        .filter(|c| {
+            // A full sync due beyond the calendar is never due.
+            let due = c.full_sync_at.checked_add_signed(spec.full_sync_every);
+            c.fingerprint == fingerprint && due.is_none_or(|due| now < due)
+        });
     let mut params = spec.search.clone();
     if let Some(cursor) = &previous {
         params.push((

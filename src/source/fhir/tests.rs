@@ -177,6 +177,27 @@ fn appointment_codes_in_r4_and_r5_shapes() {
         fields(&urgent, &mapping),
         (s("psychiatrist"), None, s("urgent"))
     );
+    // Telehealth: an R5 virtualService, or ActCode VR; AMB is in person.
+    let modality = |extra: Json| {
+        text(
+            &map_appointment(&appointment("booked", extra), &mapping).unwrap(),
+            "modality",
+        )
+    };
+    let act = |code: &str| json!({"serviceCategory": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": code}]}]});
+    assert_eq!(
+        modality(json!({"virtualService": [{"channelType": {"code": "zoom"}}]})),
+        s("telehealth")
+    );
+    assert_eq!(modality(act("VR")), s("telehealth"));
+    assert_eq!(modality(act("AMB")), s("in_person"));
+    assert_eq!(modality(json!({})), None);
+    // An addiction counselor is a SUD provider.
+    let sud = appointment(
+        "booked",
+        json!({"specialty": [{"coding": [{"system": NUCC, "code": "101YA0400X"}]}]}),
+    );
+    assert_eq!(fields(&sud, &mapping).0, s("non_physician_sud"));
     let undefined = appointment("booked", json!({"priority": 0}));
     assert_eq!(
         fields(&undefined, &mapping),
@@ -646,7 +667,7 @@ fn bundle_pages() {
     );
     check(
         r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"too-costly","diagnostics":"too many matches"}]}"#,
-        "is an OperationOutcome, not a Bundle: error too-costly: too many matches",
+        "is an OperationOutcome, not a Bundle: error too-costly: the search is too costly for the server",
     );
     check(
         r#"{"resourceType":"Patient"}"#,
@@ -679,7 +700,10 @@ fn bundle_pages() {
         page.next.as_deref(),
         Some("https://h/fhir?_getpages=abc&_page=2")
     );
-    assert_eq!(page.warnings, ["warning not-supported: _sort ignored"]);
+    assert_eq!(
+        page.warnings,
+        ["warning not-supported: the server does not support part of the request"]
+    );
     let empty = bundle::parse(
         br#"{"resourceType":"Bundle","type":"searchset","total":0}"#,
         1,
