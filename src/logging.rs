@@ -12,15 +12,18 @@ use std::fmt;
 use std::io::IsTerminal as _;
 
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Whether `filter` is a valid `log_filter` (an `EnvFilter` directive);
-/// the error says why not.
+/// Whether `filter` is a valid `log_filter`: comma-separated `level` or
+/// `target=level` directives, as `RUST_LOG` takes them (a `Targets`
+/// filter: no span or field filters, which would need the regex engine
+/// of `EnvFilter` in every build); the error says why not.
 pub fn check_filter(filter: &str) -> Result<(), String> {
-    EnvFilter::try_new(filter)
+    filter
+        .parse::<Targets>()
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
@@ -37,19 +40,23 @@ pub enum LogFormat {
 /// Installs the global subscriber. Calling it twice is harmless (the second
 /// call does nothing), which keeps tests simple.
 pub fn init(format: LogFormat, filter: &str) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = std::env::var("RUST_LOG")
         .ok()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")));
+        .and_then(|f| f.parse::<Targets>().ok())
+        .unwrap_or_else(|| {
+            filter
+                .parse::<Targets>()
+                .unwrap_or_else(|_| Targets::new().with_default(Level::INFO))
+        });
     let terminal = std::io::stderr().is_terminal();
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Text => false,
         LogFormat::Auto => !terminal && !under_journald(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
     let _ = match (under_journald(), json) {
         (true, true) => builder
             .event_format(Journal(
@@ -61,6 +68,8 @@ pub fn init(format: LogFormat, filter: &str) {
                     .without_time(),
             ))
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .finish()
+            .with(filter)
             .try_init(),
         (true, false) => builder
             .event_format(Journal(
@@ -70,14 +79,23 @@ pub fn init(format: LogFormat, filter: &str) {
                     .with_level(false)
                     .with_ansi(false),
             ))
+            .finish()
+            .with(filter)
             .try_init(),
         (false, true) => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
+            .finish()
+            .with(filter)
             .try_init(),
-        (false, false) => builder.with_target(false).with_ansi(terminal).try_init(),
+        (false, false) => builder
+            .with_target(false)
+            .with_ansi(terminal)
+            .finish()
+            .with(filter)
+            .try_init(),
     };
 }
 
