@@ -403,3 +403,55 @@ fn file_transport_writes_complete_eml_files() {
     );
     assert!(message.body_text(0).unwrap().contains("3,476.79"));
 }
+
+/// The HTML part as a person sees it: loaded in a real browser, its DOM
+/// holds the band, the group's row and the citation; its screenshot is
+/// not blank; it names no external resource and has no SVG or script.
+#[test]
+fn the_html_part_reads_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "transport = \"file\"\ndirectory = \"outbox\"");
+    let out = run_notify(&config, &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let file = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .unwrap();
+    let raw = std::fs::read(&file).unwrap();
+    let message = MessageParser::default().parse(&raw).unwrap();
+    let html = message.body_html(0).unwrap().into_owned();
+    for absent in [
+        "<svg",
+        "<script",
+        "src=\"http",
+        "href=\"http",
+        "<link",
+        "@import",
+    ] {
+        assert!(!html.contains(absent), "{absent} in:\n{html}");
+    }
+    let page = dir.path().join("email.html");
+    std::fs::write(&page, &html).unwrap();
+    let dom = crate::browser::dump_dom(page.to_str().unwrap());
+    assert!(dom.console.is_empty(), "console: {:?}", dom.console);
+    for needle in [
+        "CRITICAL",
+        "region=socal-south",
+        "FIRING",
+        "3,476.79",
+        "Plan staffing target; compare 28 CCR §1300.67.2(d)",
+    ] {
+        assert!(
+            dom.stdout.contains(needle),
+            "{needle} missing:\n{}",
+            dom.stdout
+        );
+    }
+    let shot = dir.path().join("email.png");
+    crate::browser::screenshot(page.to_str().unwrap(), &shot, 900, 500);
+    assert!(crate::browser::not_blank(&shot), "the screenshot is blank");
+    if let Some(keep) = std::env::var_os("ACCESSWATCH_KEEP_SCREENSHOTS") {
+        std::fs::copy(&shot, std::path::PathBuf::from(keep).join("email.png")).unwrap();
+    }
+}
