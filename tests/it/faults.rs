@@ -64,7 +64,6 @@ fn status_of_a_state_file_left_empty_by_a_kill_says_not_run_yet() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     let out = accesswatch(&["--config", config, "status"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let _ = Duration::ZERO;
 }
 
 /// The Message-ID of each message the SMTP server received.
@@ -379,7 +378,7 @@ fn durations_longer_than_a_century_are_refused_with_their_place() {
     );
 }
 
-/// The header values each request to a recording server carried, by name.
+/// The headers of each request a recording server received.
 type SeenHeaders = Arc<Mutex<Vec<axum::http::HeaderMap>>>;
 
 #[test]
