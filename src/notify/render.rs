@@ -1007,6 +1007,53 @@ mod tests {
     }
 
     #[test]
+    fn the_status_page_is_linked_when_its_address_is_set() {
+        let by_region = check_config("ratio", &["region"], Severity::Critical);
+        let south: &[(&str, &str)] = &[("region", "socal-south")];
+        let one = result(&by_region, &[(south, Status::Breach)], None);
+        let digest = |public_url: Option<&str>| Digest {
+            notes: Vec::new(),
+            series: Vec::new(),
+            public_url: public_url.map(str::to_owned),
+            route: Route {
+                name: "r".to_owned(),
+                to: vec![],
+                checks: vec![],
+                severities: vec![],
+                labels: BTreeMap::new(),
+                fallback: false,
+                escalation: None,
+            },
+            items: vec![DigestItem {
+                result: one.clone(),
+                check: by_region.clone(),
+                groups: one.groups.clone(),
+                notices: vec![],
+            }],
+        };
+        let url = "https://accesswatch.plan.example:9464/";
+        let email = render(
+            &digest(Some(url)),
+            "[aw]",
+            DateTime::UNIX_EPOCH,
+            chrono_tz::UTC,
+        );
+        assert!(
+            email.text.contains(&format!("Status page: {url}")),
+            "{}",
+            email.text
+        );
+        assert!(
+            email.html.contains(&format!("<a href=\"{url}\"")),
+            "{}",
+            email.html
+        );
+        let email = render(&digest(None), "[aw]", DateTime::UNIX_EPOCH, chrono_tz::UTC);
+        assert!(!email.text.contains("Status page"));
+        assert!(!email.html.contains("<a href"));
+    }
+
+    #[test]
     fn escapes_html() {
         assert_eq!(
             escape("<a href=\"x\">&'"),
