@@ -16,16 +16,11 @@ use crate::check::standards::Measure;
 use crate::check::{Check, CheckResult};
 use crate::check::{Episode, Phase};
 use crate::config::Config;
+use crate::notify::render::local_time as local;
 use crate::notify::spec::Transport;
 use crate::notify::{Digest, DigestItem, chart, render};
 use crate::source::spec::Location;
 use crate::state::{Acked, OutboxStats};
-
-fn local(t: DateTime<Utc>, zone: Tz) -> String {
-    t.with_timezone(&zone)
-        .format("%Y-%m-%d %H:%M %Z")
-        .to_string()
-}
 
 fn rfc3339(t: Option<DateTime<Utc>>) -> Value {
     t.map_or(Value::Null, |t| {
@@ -162,7 +157,7 @@ fn value_and_limit(
             c.comparison.op.as_str(),
             render::number(limit)
         ),
-        None if check_id.starts_with(crate::alerts::record::DATA_UNAVAILABLE) => format!(
+        None if check_id.starts_with(crate::check::DATA_UNAVAILABLE) => format!(
             "{value} hours failing (limit {} hours",
             render::number(limit)
         ),

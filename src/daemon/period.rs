@@ -159,7 +159,7 @@ pub fn gather(
                     || (checks.is_empty()
                         && e.episode
                             .check_id
-                            .starts_with(crate::alerts::record::DATA_UNAVAILABLE))
+                            .starts_with(crate::check::DATA_UNAVAILABLE))
             })
             .collect();
         // Notes written after the period about its findings belong here too.
@@ -287,11 +287,7 @@ pub(super) fn utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-pub(super) fn local(t: DateTime<Utc>, zone: Tz) -> String {
-    t.with_timezone(&zone)
-        .format("%Y-%m-%d %H:%M %Z")
-        .to_string()
-}
+pub(super) use crate::notify::render::local_time as local;
 
 /// A value as the report shows it: a percentage for shares.
 pub(super) fn value_text(check: &CheckPeriod, value: f64) -> String {

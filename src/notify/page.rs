@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::chart;
-use super::render::{escape, percent, value_text};
+use super::render::{escape, local_time as local, percent, value_text};
 use crate::check::history::{Note, Series};
 use crate::check::{CheckResult, Episode, GroupResult, Phase, Status};
 
@@ -60,12 +60,6 @@ fn page(title: &str, body: &str) -> String {
          <title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
         escape(title)
     )
-}
-
-fn local(t: DateTime<Utc>, zone: Tz) -> String {
-    t.with_timezone(&zone)
-        .format("%Y-%m-%d %H:%M %Z")
-        .to_string()
 }
 
 /// The CSS class and the word of a group's status.

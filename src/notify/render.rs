@@ -95,7 +95,7 @@ fn subject_part(item: &DigestItem, group: &GroupResult) -> String {
     let what = match &r.standard {
         Some(standard) => standard.short,
         // A source's blind spot says which source.
-        None if r.id.starts_with("data-unavailable/") => r.title.as_str(),
+        None if r.id.starts_with(crate::check::DATA_UNAVAILABLE) => r.title.as_str(),
         None => r.metric.as_str(),
     };
     let value = group
@@ -166,7 +166,8 @@ pub fn number(value: f64) -> String {
     }
 }
 
-fn time(t: DateTime<Utc>, zone: Tz) -> String {
+/// A time for people, in `zone`, to the minute: "2026-12-01 09:00 PST".
+pub fn local_time(t: DateTime<Utc>, zone: Tz) -> String {
     t.with_timezone(&zone)
         .format("%Y-%m-%d %H:%M %Z")
         .to_string()
@@ -312,7 +313,7 @@ fn intro(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
         .iter()
         .flat_map(|i| i.notices.iter().copied())
         .collect();
-    let when = time(as_of, zone);
+    let when = local_time(as_of, zone);
     if notices.is_empty() {
         let breaches = digest.breach_count();
         return format!(
@@ -392,7 +393,11 @@ fn facts(r: &CheckResult, zone: Tz) -> Vec<(&'static str, String)> {
             .map_or(String::new(), |o| format!("{o} "));
         facts.push((
             "Data as of",
-            format!("{origin}{} (source {})", time(data_time, zone), r.source),
+            format!(
+                "{origin}{} (source {})",
+                local_time(data_time, zone),
+                r.source
+            ),
         ));
     }
     if let Some(error) = &r.error {
@@ -647,7 +652,7 @@ fn note_line(note: &crate::check::history::Note, zone: Tz) -> String {
     format!(
         "Note by {}, {} ({}): {}",
         note.by,
-        time(note.at, zone),
+        local_time(note.at, zone),
         crate::check::label_text(&note.labels),
         note.text
     )
