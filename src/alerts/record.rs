@@ -13,20 +13,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use tracing::{info, warn};
-
 use chrono_tz::Tz;
+use tracing::{info, warn};
 
 use crate::alerts::{self, Observation};
 use crate::check::{
-    Check, CheckResult, Comparison, Episode, GroupResult, Maintenance, Notice, Op, Phase, Policy,
-    Route, Severity, Status,
+    Check, CheckResult, Comparison, DATA_UNAVAILABLE, Episode, GroupResult, Maintenance, Notice,
+    Op, Phase, Policy, Route, Severity, Status,
 };
 use crate::notify::{Digest, DigestItem, follows, labels_match, render};
 use crate::source::spec::SourceSpec;
 use crate::state::{OutboxMessage, Store, Tx};
-
-pub const DATA_UNAVAILABLE: &str = "data-unavailable/";
 
 /// What a run's fetches came to, per source id: `Err` holds the error.
 pub type SourceOutcomes = BTreeMap<String, Result<(), String>>;
@@ -302,10 +299,7 @@ fn notify(
         let (Some(id), Some(policy)) = (episode.id, policy_for(config, &episode.check_id)) else {
             continue;
         };
-        let held = config
-            .maintenance
-            .iter()
-            .any(|m| m.covers(&episode.check_id, &episode.labels, now));
+        let held = held(config, &episode, now);
         match alerts::due(&episode, &policy, now, held) {
             Some(notice) => due.push((episode, notice, policy)),
             None if episode.phase == Phase::Resolved && !held => tx.close_episode(id)?,
@@ -382,6 +376,14 @@ fn notify(
     })
 }
 
+/// Whether a maintenance window holds `episode`'s notices back at `now`.
+fn held(config: &Setup<'_>, episode: &Episode, now: DateTime<Utc>) -> bool {
+    config
+        .maintenance
+        .iter()
+        .any(|m| m.covers(&episode.check_id, &episode.labels, now))
+}
+
 /// The alerts due to be escalated now, by escalation route: critical,
 /// firing unacknowledged for a route's `escalate_after`, and not yet told
 /// to its `escalate_to`.
@@ -395,11 +397,7 @@ fn escalations(
         let Some(policy) = policy_for(config, &episode.check_id) else {
             continue;
         };
-        let held = config
-            .maintenance
-            .iter()
-            .any(|m| m.covers(&episode.check_id, &episode.labels, now));
-        if held {
+        if held(config, episode, now) {
             continue;
         }
         let targets: BTreeSet<&str> = config

@@ -33,6 +33,11 @@ pub mod wait;
 
 use std::collections::BTreeMap;
 
+/// The check id prefix of a source's "data unavailable" alert
+/// (`data-unavailable/SOURCE`), which `alerts::record` raises when a source
+/// has failed for longer than its `max_stale`.
+pub const DATA_UNAVAILABLE: &str = "data-unavailable/";
+
 pub use alert::{Episode, Notice, Phase, Policy};
 pub use result::{CheckResult, Counts, GroupResult, Status, WaitStats, label_text};
 use schedule::Schedule;

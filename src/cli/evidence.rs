@@ -231,7 +231,7 @@ pub fn note(
     now: DateTime<Utc>,
 ) -> Exit {
     let known = config.checks.iter().any(|c| c.id == check_id)
-        || check_id.starts_with(crate::alerts::record::DATA_UNAVAILABLE);
+        || check_id.starts_with(crate::check::DATA_UNAVAILABLE);
     if !known {
         let ids: Vec<&str> = config.checks.iter().map(|c| c.id.as_str()).collect();
         eprintln!(
