@@ -237,8 +237,10 @@ pub(super) fn timely_access(
         Some(m) => share(v, m, "max_rejected"),
         None => Some(0.05),
     };
-    let in_force_from = match &raw.in_force_from {
-        None => Some(None),
+    // The day the standard starts for this plan: `in_force_from`, or the
+    // catalog's effective date.
+    let effective = match &raw.in_force_from {
+        None => Some(standard.effective),
         Some(text) => match chrono::NaiveDate::parse_from_str(text.get_ref(), "%Y-%m-%d") {
             Ok(date) if standard.effective.is_some_and(|earliest| date < earliest) => {
                 v.problem(
@@ -251,7 +253,7 @@ pub(super) fn timely_access(
                 );
                 None
             }
-            Ok(date) => Some(Some(Some(date))),
+            Ok(date) => Some(Some(date)),
             Err(_) => {
                 v.problem(
                     text.span(),
@@ -261,10 +263,11 @@ pub(super) fn timely_access(
             }
         },
     };
+    // The check's rule, else the catalog's, else a telehealth offer counts.
     let telehealth = match &raw.telehealth {
-        None => Some(None),
+        None => Some(standard.telehealth.unwrap_or(Telehealth::Counts)),
         Some(text) => match Telehealth::parse(text.get_ref()) {
-            Some(t) => Some(Some(t)),
+            Some(t) => Some(t),
             None => {
                 v.problem(
                     text.span(),
@@ -282,7 +285,7 @@ pub(super) fn timely_access(
         window?,
         max_rejected?,
     );
-    let (in_force_from, telehealth) = (in_force_from?, telehealth?);
+    let (effective, telehealth) = (effective?, telehealth?);
     let within = unit.words(limit);
     let (comparison, metric) = match measure {
         Measure::ShareWithinLimit => (
@@ -305,10 +308,8 @@ pub(super) fn timely_access(
         TargetSource::Plan => None,
     };
     let rule = WaitRule {
-        effective: in_force_from.unwrap_or(standard.effective),
-        telehealth: telehealth
-            .or(standard.telehealth)
-            .unwrap_or(Telehealth::Counts),
+        effective,
+        telehealth,
         standard,
         selection,
         clock,
