@@ -97,10 +97,7 @@ impl GroupResult {
     pub fn place(&self) -> String {
         self.labels
             .iter()
-            .map(|(k, v)| match v.as_str() {
-                NO_LABEL => format!("no {}", k.replace('_', " ")),
-                _ => v.clone(),
-            })
+            .map(|(k, v)| missing_label(k, v).unwrap_or_else(|| v.clone()))
             .collect::<Vec<_>>()
             .join("/")
     }
@@ -111,6 +108,11 @@ impl GroupResult {
 /// ([`label_words`]).
 pub const NO_LABEL: &str = "(none)";
 
+/// "no region" for a label the rows did not have; `None` for a value.
+fn missing_label(key: &str, value: &str) -> Option<String> {
+    (value == NO_LABEL).then(|| format!("no {}", key.replace('_', " ")))
+}
+
 /// A group's labels for people: `region=socal-south`, and for a label the
 /// rows did not have, `no region`; `all` for an ungrouped check.
 pub fn label_words(labels: &BTreeMap<String, String>) -> String {
@@ -119,10 +121,7 @@ pub fn label_words(labels: &BTreeMap<String, String>) -> String {
     }
     labels
         .iter()
-        .map(|(k, v)| match v.as_str() {
-            NO_LABEL => format!("no {}", k.replace('_', " ")),
-            _ => format!("{k}={v}"),
-        })
+        .map(|(k, v)| missing_label(k, v).unwrap_or_else(|| format!("{k}={v}")))
         .collect::<Vec<_>>()
         .join(", ")
 }
