@@ -5,28 +5,10 @@
 
 use std::time::Duration;
 
-use crate::common::{self, ConfigText, Daemon, accesswatch, write};
+use crate::common::{self, ConfigText, Daemon, accesswatch, http_get as get, write};
 
 /// "s3cret" hashed with bcrypt (cost 4, so the tests stay quick).
 const HASH: &str = "$2b$04$66eybSRooF8PYC6YzuhtCOyGx327GQ8VJl7Q7QOV2nasnCJnIpTsS";
-
-/// An HTTP/1.0 GET on 127.0.0.1 with an optional `Authorization` value:
-/// status code, headers and body.
-pub fn get(port: u16, path: &str, authorization: Option<&str>) -> (u16, String, String) {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head.to_owned(), body.to_owned())
-}
 
 /// Staffing where socal-south breaches 3,000 members per therapist.
 fn staffing(dir: &std::path::Path) {

@@ -186,14 +186,8 @@ fn sighup_applies_a_new_schedule_and_drops_removed_checks() {
 
 /// A plain HTTP/1.0 GET on 127.0.0.1: status code and body.
 fn http_get(port: u16, path: &str) -> (u16, String) {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
+    let (status, _, body) = common::http_get(port, path, None);
+    (status, body)
 }
 
 #[test]
