@@ -36,6 +36,8 @@ pub mod table;
 
 pub mod check;
 
+pub mod pg;
+
 pub mod evaluate;
 pub mod state;
 

@@ -1,9 +1,10 @@
 //! Sources of kind "postgres": one SQL query whose rows become a [`Table`].
 //!
-//! The only module that knows tokio-postgres. A fetch opens one connection
-//! (TLS through rustls with the ring provider: `disable`, `require`, which
-//! encrypts without checking the certificate, or `verify-full`, which checks
-//! it against the system roots plus `ca_file`), sets `statement_timeout`,
+//! With `pg` (which connects: TLS through rustls with the ring provider,
+//! `disable`, `require`, which encrypts without checking the certificate,
+//! or `verify-full`, which checks it against the system roots plus
+//! `ca_file`), the only module that knows tokio-postgres; this one runs
+//! the query and reads its column types. A fetch opens one connection, sets `statement_timeout`,
 //! makes the session read-only and its time zone the daemon's, runs the
 //! query with its bound parameters and closes the connection. Column names
 //! are field names; `[source.fields]` maps them like any table's.
@@ -16,32 +17,24 @@
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
-use rustls::ClientConfig;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_postgres::config::SslMode;
 use tokio_postgres::error::{ErrorPosition, SqlState};
 use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
-use tokio_postgres::{Client, NoTls, Socket};
 
 use super::FetchContext;
 use crate::check::Secret;
+use crate::pg::{cut, error_chain};
 use crate::source::spec::SourceSpec;
 use crate::table::{self, Row, Table, Value};
 
 /// How far back `window_start` reaches from the evaluation time.
 const WINDOW: chrono::Duration = chrono::Duration::days(30);
 
-/// Server messages longer than this are cut (with "…").
-const MAX_SERVER_MESSAGE: usize = 300;
+pub use crate::pg::MAX_SERVER_MESSAGE;
 
 #[derive(Debug, Clone)]
 pub struct PostgresSpec {
@@ -61,24 +54,7 @@ pub struct PostgresSpec {
     pub params: Vec<Param>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tls {
-    Disable,
-    /// Encrypted, without checking the server's certificate.
-    Require,
-    /// Encrypted, and the certificate must be valid for `host`.
-    VerifyFull,
-}
-
-impl Tls {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tls::Disable => "disable",
-            Tls::Require => "require",
-            Tls::VerifyFull => "verify-full",
-        }
-    }
-}
+pub use crate::pg::Tls;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Param {
@@ -94,7 +70,21 @@ impl PostgresSpec {
     /// Where the data comes from, for `check-config` and errors:
     /// `user@host:port/dbname` (no credentials).
     pub fn describe(&self) -> String {
-        format!("{}@{}:{}/{}", self.user, self.host, self.port, self.dbname)
+        self.target().describe()
+    }
+
+    /// Where to connect, for [`crate::pg::connect`].
+    pub fn target(&self) -> crate::pg::Target {
+        crate::pg::Target {
+            host: self.host.clone(),
+            port: self.port,
+            dbname: self.dbname.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            tls: self.tls,
+            ca_file: self.ca_file.clone(),
+            connect_timeout: self.connect_timeout,
+        }
     }
 }
 
@@ -126,7 +116,7 @@ async fn run_query(
     spec: &PostgresSpec,
     context: &FetchContext<'_>,
 ) -> anyhow::Result<(Vec<String>, Vec<Vec<Value>>)> {
-    let client = connect(spec).await?;
+    let client = crate::pg::connect(&spec.target()).await?;
     // A monitor only reads; the daemon's zone makes `timestamp` columns
     // compare with the parameters as the checks read them.
     let settings = format!(
@@ -200,184 +190,6 @@ fn read_rows(
         .collect()
 }
 
-async fn connect(spec: &PostgresSpec) -> anyhow::Result<Client> {
-    let mut config = tokio_postgres::Config::new();
-    config
-        .host(&spec.host)
-        .port(spec.port)
-        .dbname(&spec.dbname)
-        .user(&spec.user)
-        .application_name("accesswatch")
-        .connect_timeout(spec.connect_timeout);
-    if let Some(password) = &spec.password {
-        config.password(password.expose());
-    }
-    let connecting = async {
-        match spec.tls {
-            Tls::Disable => open(config.ssl_mode(SslMode::Disable), NoTls).await,
-            Tls::Require | Tls::VerifyFull => {
-                let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config(spec)?);
-                open(config.ssl_mode(SslMode::Require), tls).await
-            }
-        }
-        .map_err(|e| connect_error(spec, &e))
-    };
-    // tokio-postgres bounds the TCP connect only; this bounds TLS and
-    // authentication too.
-    tokio::time::timeout(spec.connect_timeout, connecting)
-        .await
-        .map_err(|_| {
-            anyhow!(
-                "cannot connect to postgres {}: no answer within connect_timeout = {}",
-                spec.describe(),
-                humantime::format_duration(spec.connect_timeout)
-            )
-        })?
-}
-
-/// Connects and drives the connection in a task of its own, which ends
-/// when the client is dropped.
-async fn open<T>(config: &tokio_postgres::Config, tls: T) -> Result<Client, tokio_postgres::Error>
-where
-    T: tokio_postgres::tls::MakeTlsConnect<Socket>,
-    T::Stream: Send + 'static,
-{
-    let (client, connection) = config.connect(tls).await?;
-    tokio::spawn(connection);
-    Ok(client)
-}
-
-fn client_config(spec: &PostgresSpec) -> anyhow::Result<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn ServerCertVerifier> = match spec.tls {
-        Tls::VerifyFull => {
-            let extra = match &spec.ca_file {
-                Some(path) => read_ca_file(path)?,
-                None => Vec::new(),
-            };
-            Arc::new(
-                rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-                    .context("loading the system's CA certificates")?,
-            )
-        }
-        _ => Arc::new(EncryptOnly(provider.clone())),
-    };
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("setting up TLS")?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    // PostgreSQL 17 checks the protocol name when the client sends one.
-    config.alpn_protocols = vec![b"postgresql".to_vec()];
-    Ok(config)
-}
-
-fn read_ca_file(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let certificates = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            anyhow!(
-                "ca_file {} is not a readable PEM bundle: {e}",
-                path.display()
-            )
-        })?;
-    if certificates.is_empty() {
-        anyhow::bail!("ca_file {} holds no certificate", path.display());
-    }
-    Ok(certificates)
-}
-
-/// `tls = "require"`: the connection is encrypted and the handshake is
-/// signed, but any certificate is taken (like libpq's `sslmode=require`).
-#[derive(Debug)]
-struct EncryptOnly(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for EncryptOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// An error while connecting or authenticating, with what to change.
-fn connect_error(spec: &PostgresSpec, error: &tokio_postgres::Error) -> anyhow::Error {
-    let target = spec.describe();
-    if let Some(db) = error.as_db_error() {
-        let message = cut(db.message());
-        return match *db.code() {
-            SqlState::INVALID_PASSWORD => anyhow!(
-                "password authentication failed for postgres {target}: check the password \
-                 (password_file, password_env or password_credential) and `user`"
-            ),
-            SqlState::INVALID_AUTHORIZATION_SPECIFICATION => anyhow!(
-                "postgres {target} refused the connection ({message}): check `user`, `tls` and \
-                 the server's pg_hba.conf"
-            ),
-            SqlState::INVALID_CATALOG_NAME => {
-                anyhow!(
-                    "postgres {target}: the database does not exist ({message}): check `dbname`"
-                )
-            }
-            _ => anyhow!("cannot connect to postgres {target}: {message}"),
-        };
-    }
-    let chain = error_chain(error);
-    let advice = if chain.contains("server does not support TLS") {
-        "; the server does not accept TLS: enable ssl on the server, or set tls = \"disable\" \
-         on a network you trust"
-    } else if chain.contains("certificate") {
-        "; the server's certificate was not accepted: set ca_file to the CA that signed it, or \
-         tls = \"require\" to encrypt without checking the certificate"
-    } else if chain.contains("password missing") {
-        "; the server asks for a password: set password_file, password_env or \
-         password_credential"
-    } else if chain.starts_with("error connecting to server") {
-        "; check `host`, `port` and that the server is running"
-    } else {
-        ""
-    };
-    anyhow!("cannot connect to postgres {target}: {chain}{advice}")
-}
-
 /// An error while setting up the session or running the query.
 fn query_error(spec: &PostgresSpec, error: &tokio_postgres::Error) -> anyhow::Error {
     let target = spec.describe();
@@ -413,24 +225,6 @@ fn query_error(spec: &PostgresSpec, error: &tokio_postgres::Error) -> anyhow::Er
         "the query on postgres {target} failed: {} (SQLSTATE {code})",
         cut(&text)
     )
-}
-
-/// The error's message and its causes, joined by ": ".
-fn error_chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    cut(&text)
-}
-
-fn cut(text: &str) -> String {
-    match text.char_indices().nth(MAX_SERVER_MESSAGE) {
-        Some((index, _)) => format!("{}…", &text[..index]),
-        None => text.to_owned(),
-    }
 }
 
 /// Rows as a [`Table`]: the query's column names are the field names,
