@@ -273,7 +273,6 @@ pub fn cut(text: &str) -> String {
     }
 }
 
-
 /// A value bound to, or read from, a statement of the state store.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {
@@ -325,7 +324,9 @@ impl<'a> FromSql<'a> for SqlValue {
             Type::FLOAT4 => SqlValue::Real(f32::from_sql(ty, raw)?.into()),
             Type::FLOAT8 => SqlValue::Real(f64::from_sql(ty, raw)?),
             Type::BYTEA => SqlValue::Bytes(raw.to_vec()),
-            Type::JSONB => SqlValue::Text(std::str::from_utf8(raw.get(1..).unwrap_or_default())?.to_owned()),
+            Type::JSONB => {
+                SqlValue::Text(std::str::from_utf8(raw.get(1..).unwrap_or_default())?.to_owned())
+            }
             _ => SqlValue::Text(std::str::from_utf8(raw)?.to_owned()),
         })
     }
@@ -341,8 +342,8 @@ impl<'a> FromSql<'a> for SqlValue {
 
 /// What [`Blocking`] asks its thread to do.
 enum Request {
-    /// Connects if not connected, then sends `BEGIN` (and `setup`).
-    Begin,
+    /// Connects if not connected, then sends this (`BEGIN …`).
+    Begin(String),
     Query(String, Vec<SqlValue>),
     /// Statements without parameters, in one round trip.
     Batch(String),
@@ -372,7 +373,11 @@ impl Blocking {
     /// Starts the client's thread; `session` is run on every new
     /// connection; each statement is bounded by `statement_timeout` (on the
     /// server, and by the client with ten seconds more).
-    pub fn start(target: Target, session: String, statement_timeout: Duration) -> anyhow::Result<Blocking> {
+    pub fn start(
+        target: Target,
+        session: String,
+        statement_timeout: Duration,
+    ) -> anyhow::Result<Blocking> {
         let (sender, receiver) = std::sync::mpsc::channel::<(Request, Reply)>();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -413,8 +418,10 @@ impl Blocking {
             .map_err(|_| anyhow!("the PostgreSQL client's thread has stopped"))?
     }
 
-    pub fn begin(&self) -> anyhow::Result<()> {
-        self.call(Request::Begin).map(|_| ())
+    /// Begins a transaction with `sql` (`BEGIN …`, and statements to run
+    /// first), connecting first if needed.
+    pub fn begin(&self, sql: &str) -> anyhow::Result<()> {
+        self.call(Request::Begin(sql.to_owned())).map(|_| ())
     }
 
     pub fn commit(&self) -> anyhow::Result<()> {
@@ -431,7 +438,11 @@ impl Blocking {
     }
 
     /// The rows `sql` returns, and the number of rows it changed.
-    pub fn query(&self, sql: &str, params: Vec<SqlValue>) -> anyhow::Result<(Vec<Vec<SqlValue>>, u64)> {
+    pub fn query(
+        &self,
+        sql: &str,
+        params: Vec<SqlValue>,
+    ) -> anyhow::Result<(Vec<Vec<SqlValue>>, u64)> {
         self.call(Request::Query(sql.to_owned(), params))
     }
 }
@@ -455,7 +466,9 @@ impl Worker {
     }
 
     async fn answer(&mut self, request: Request) -> anyhow::Result<(Vec<Vec<SqlValue>>, u64)> {
-        if matches!(request, Request::Begin) && self.client.as_ref().is_none_or(Client::is_closed) {
+        if matches!(request, Request::Begin(_))
+            && self.client.as_ref().is_none_or(Client::is_closed)
+        {
             self.client = None;
             let client = connect(&self.target).await?;
             self.bounded(client.batch_execute(&self.session)).await?;
@@ -470,9 +483,15 @@ impl Worker {
         };
         let work = async {
             match request {
-                Request::Begin => client.batch_execute("BEGIN").await.map(|()| (Vec::new(), 0)),
-                Request::Commit => client.batch_execute("COMMIT").await.map(|()| (Vec::new(), 0)),
-                Request::Rollback => client.batch_execute("ROLLBACK").await.map(|()| (Vec::new(), 0)),
+                Request::Begin(sql) => client.batch_execute(&sql).await.map(|()| (Vec::new(), 0)),
+                Request::Commit => client
+                    .batch_execute("COMMIT")
+                    .await
+                    .map(|()| (Vec::new(), 0)),
+                Request::Rollback => client
+                    .batch_execute("ROLLBACK")
+                    .await
+                    .map(|()| (Vec::new(), 0)),
                 Request::Batch(sql) => client.batch_execute(&sql).await.map(|()| (Vec::new(), 0)),
                 Request::Query(sql, params) => query(client, &sql, &params).await,
             }
@@ -522,7 +541,8 @@ async fn query(
     params: &[SqlValue],
 ) -> Result<(Vec<Vec<SqlValue>>, u64), tokio_postgres::Error> {
     let statement = client.prepare(sql).await?;
-    let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    let values: Vec<&(dyn ToSql + Sync)> =
+        params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
     if statement.columns().is_empty() {
         let changed = client.execute(&statement, &values).await?;
         return Ok((Vec::new(), changed));
@@ -555,4 +575,3 @@ fn state_error(target: &Target, error: &tokio_postgres::Error) -> anyhow::Error 
         None => anyhow!("postgres {}: {}", target.describe(), error_chain(error)),
     }
 }
-

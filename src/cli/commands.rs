@@ -172,7 +172,7 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     // run (alert state, outbox), and the outbox is sent before exiting.
     let notifier = if args.notify {
         match (
-            crate::state::open(&config.daemon.state_directory),
+            crate::state::open(&config.daemon.state),
             Mailer::new(&config.email),
         ) {
             (Ok(store), Ok(mailer)) => Some((
@@ -196,7 +196,7 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
     // The history so far, for the trends (none before the first recorded run).
     let recent = match &store {
         Some(store) => store.recent_series(as_of).ok(),
-        None => crate::state::open_read_only(&config.daemon.state_directory)
+        None => crate::state::open_read_only(&config.daemon.state)
             .and_then(|s| s.recent_series(as_of))
             .ok(),
     }
@@ -241,7 +241,7 @@ async fn run_once(path: &std::path::Path, args: &RunArgs) -> Exit {
             // loudly, and never report "OK" for such a run.
             eprintln!(
                 "accesswatch: {unsent} alert email(s) could not be sent; they stay in the outbox of {}",
-                store.path().display()
+                store.describe()
             );
             if code == Exit::CRITICAL {
                 Exit::CRITICAL
@@ -382,7 +382,7 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
         return Exit::FAILURE;
     };
     let now = Utc::now();
-    let view = crate::state::open_read_only(&config.daemon.state_directory).and_then(|store| {
+    let view = crate::state::open_read_only(&config.daemon.state).and_then(|store| {
         let episodes = store.episodes()?;
         let since = episodes.iter().map(|e| e.started_at).min().unwrap_or(now);
         let notes = store.notes(None, since, now + chrono::Duration::seconds(1))?;
@@ -449,7 +449,7 @@ fn ack(
         }
     };
     let labels = group.iter().cloned().collect();
-    let done = crate::state::open_shared(&config.daemon.state_directory)
+    let done = crate::state::open_shared(&config.daemon.state)
         .and_then(|store| store.ack(check, &labels, until, by, note, now));
     match done {
         Ok(acked) if acked.episodes == 0 => {
@@ -502,7 +502,7 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
         eprintln!("accesswatch: check {check_id:?} was not evaluated");
         return Exit::FAILURE;
     };
-    let recent = crate::state::open_read_only(&config.daemon.state_directory)
+    let recent = crate::state::open_read_only(&config.daemon.state)
         .and_then(|s| s.recent_series(now))
         .unwrap_or_default();
     match operator::render_check(&config, result, &labels, now) {

@@ -77,7 +77,7 @@ pub fn chosen_checks(config: &Config, ids: &[String]) -> Result<Vec<Check>, Stri
 
 /// `backfill`: evaluates `checks` as of each time and records the results.
 pub async fn backfill(config: &Config, checks: &[Check], times: &[DateTime<Utc>]) -> Exit {
-    let store = match crate::state::open(&config.daemon.state_directory) {
+    let store = match crate::state::open(&config.daemon.state) {
         Ok(store) => std::sync::Arc::new(store),
         Err(e) => {
             eprintln!("accesswatch: {e:#}");
@@ -120,7 +120,7 @@ pub async fn backfill(config: &Config, checks: &[Check], times: &[DateTime<Utc>]
     println!(
         "recorded {total} evaluation(s) at {} time(s) in {}",
         times.len(),
-        store.path().display()
+        store.describe()
     );
     Exit::OK
 }
@@ -128,32 +128,25 @@ pub async fn backfill(config: &Config, checks: &[Check], times: &[DateTime<Utc>]
 /// `verify-history`: 0 when the chain and every recorded row hold, 1 with
 /// the first broken record named.
 pub fn verify_history(config: &Config) -> Exit {
-    let verified = crate::state::open_read_only(&config.daemon.state_directory)
-        .and_then(|store| Ok((store.verify()?, store.path().to_path_buf())));
+    let verified = crate::state::open_read_only(&config.daemon.state)
+        .and_then(|store| Ok((store.verify()?, store.describe())));
     match verified {
         Ok((Ok(Some(head)), path)) => {
             println!(
                 "{}: the trail of {} records holds; head record {} has SHA-256 {}",
-                path.display(),
-                head.records,
-                head.id,
-                head.hash
+                path, head.records, head.id, head.hash
             );
             Exit::OK
         }
         Ok((Ok(None), path)) => {
-            println!(
-                "{}: the trail is empty (nothing recorded yet)",
-                path.display()
-            );
+            println!("{}: the trail is empty (nothing recorded yet)", path);
             Exit::OK
         }
         Ok((Err(broken), path)) => {
             eprintln!(
                 "accesswatch: {}: the history was changed outside accesswatch: {}; \
                  restore the file from a backup whose head hash an auditor holds, and keep this copy for the investigation",
-                path.display(),
-                broken.why
+                path, broken.why
             );
             Exit::FAILURE
         }
@@ -181,7 +174,7 @@ pub fn period_report(
         eprintln!("accesswatch: {why}");
         return Exit::USAGE;
     }
-    let text = crate::state::open_read_only(&config.daemon.state_directory).and_then(|store| {
+    let text = crate::state::open_read_only(&config.daemon.state).and_then(|store| {
         let period = period::gather(config, &store, (from, to), checks, Utc::now())?;
         match format {
             PeriodFormat::Html => Ok(period_html::html(&period)),
@@ -245,7 +238,7 @@ pub fn note(
         return Exit::USAGE;
     }
     let labels = group.iter().cloned().collect();
-    let done = crate::state::open_shared(&config.daemon.state_directory)
+    let done = crate::state::open_shared(&config.daemon.state)
         .and_then(|store| store.add_note(check_id, &labels, text, by, now));
     match done {
         Ok(()) => {

@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 use toml_edit::{Document, Item};
 
 use super::Problem;
-use super::raw::{RawAlerting, RawCheck, RawDaemon, RawEmail, RawMaintenance, RawRoute, RawSource};
+use super::raw::{
+    RawAlerting, RawCheck, RawDaemon, RawEmail, RawMaintenance, RawRoute, RawSource, RawState,
+};
 
 /// One entry of the file as read, with the span of its table header so that
 /// a missing key can be reported where the entry starts.
@@ -31,6 +33,7 @@ pub struct Entry<T> {
 #[derive(Debug, Default)]
 pub struct RawConfig {
     pub daemon: Option<Entry<RawDaemon>>,
+    pub state: Option<Entry<RawState>>,
     pub email: Option<Entry<RawEmail>>,
     pub sources: Vec<Entry<RawSource>>,
     pub checks: Vec<Entry<RawCheck>>,
@@ -43,7 +46,7 @@ pub struct RawConfig {
 }
 
 const SECTIONS: &str =
-    "[daemon], [email], [alerting], [[source]], [[check]], [[route]] and [[maintenance]]";
+    "[daemon], [state], [email], [alerting], [[source]], [[check]], [[route]] and [[maintenance]]";
 
 /// Reads `text`; `None` when it is not TOML at all (the syntax error is in
 /// `problems` and nothing else can be checked).
@@ -70,6 +73,7 @@ pub fn parse(text: &str, problems: &mut Vec<Problem>) -> Option<RawConfig> {
         match key {
             "daemon" => raw.daemon = read_table(item, "[daemon]", key_span, problems),
             "email" => raw.email = read_table(item, "[email]", key_span, problems),
+            "state" => raw.state = read_table(item, "[state]", key_span, problems),
             "alerting" => raw.alerting = read_table(item, "[alerting]", key_span, problems),
             "maintenance" => {
                 for element in array_elements(item, key, key_span.clone(), problems) {

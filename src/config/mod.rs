@@ -113,6 +113,9 @@ pub struct Alerting {
 pub struct Daemon {
     pub time_zone: Tz,
     pub state_directory: PathBuf,
+    /// Where the state lives: the SQLite file in `state_directory`, or
+    /// PostgreSQL (`[state] url`).
+    pub state: crate::state::Location,
     pub log_format: LogFormat,
     pub log_filter: String,
     /// Where to serve the status page, `/metrics` and `/healthz`; none by

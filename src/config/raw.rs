@@ -182,3 +182,21 @@ pub struct RawRoute {
     pub escalate_after: Option<S<String>>,
     pub escalate_to: Option<S<String>>,
 }
+
+/// `[state]`: where the state lives when it is not the SQLite file of
+/// `[daemon] state_directory` (PostgreSQL, for two nodes).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawState {
+    pub url: Option<S<String>>,
+    /// Refused in stage two: a password never sits in the file.
+    pub password: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    pub password_env: Option<S<String>>,
+    pub password_credential: Option<S<String>>,
+    pub tls: Option<S<String>>,
+    pub ca_file: Option<S<String>>,
+    pub connect_timeout: Option<S<String>>,
+    pub statement_timeout: Option<S<String>>,
+    pub node: Option<S<String>>,
+    pub lease_ttl: Option<S<String>>,
+}

@@ -147,7 +147,7 @@ pub async fn run(
     shutdown: CancellationToken,
     mut reload: mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
-    let store = Arc::new(crate::state::open(&config.daemon.state_directory)?);
+    let store = Arc::new(crate::state::open(&config.daemon.state)?);
     let (outgoing, outgoing_now) = watch::channel(Arc::new(outgoing_settings(
         &config,
         Mailer::new(&config.email)?,
@@ -211,7 +211,7 @@ pub async fn run(
     }
     info!(
         config = %config.path.display(),
-        state = %store.path().display(),
+        state = %store.describe(),
         checks = config.checks.len(),
         watchdog_ms = watchdog.map(|w| w.as_millis() as u64),
         "daemon started"

@@ -125,7 +125,7 @@ pub fn gather(
             to,
             zone,
             generated_at: now,
-            state_file: store.path().display().to_string(),
+            state_file: store.describe(),
             checks: Vec::new(),
             episodes: Vec::new(),
             notes: Vec::new(),

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension as _, Row};
 
+use super::sql::{Row, SqlValue, args};
 use super::trail::Kind;
-use super::{Store, Tx, parse_time, time_text};
+use super::{Store, Tx, time_text};
 use crate::check::Severity;
 use crate::check::Status;
 use crate::check::{Episode, Phase};
@@ -33,37 +33,30 @@ pub(super) fn status(text: &str) -> Status {
     }
 }
 
-pub(super) fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let text: Option<String> = row.get(index)?;
-    Ok(text.as_deref().and_then(parse_time))
-}
-
-pub(super) fn episode(row: &Row<'_>) -> rusqlite::Result<Episode> {
-    let labels: String = row.get(3)?;
-    let phase: String = row.get(5)?;
+pub(super) fn episode(row: &Row) -> anyhow::Result<Episode> {
     let now = DateTime::UNIX_EPOCH;
     Ok(Episode {
-        id: Some(row.get(0)?),
-        check_id: row.get(1)?,
-        group_key: row.get(2)?,
-        labels: serde_json::from_str::<BTreeMap<String, String>>(&labels).unwrap_or_default(),
-        severity: severity(&row.get::<_, String>(4)?),
-        phase: Phase::parse(&phase).unwrap_or(Phase::Firing),
-        started_at: time(row, 6)?.unwrap_or(now),
-        firing_since: time(row, 7)?,
-        resolved_at: time(row, 8)?,
-        breaches: row.get(9)?,
-        last_status: status(&row.get::<_, String>(10)?),
-        last_value: row.get(11)?,
-        last_limit: row.get(12)?,
-        last_seen_at: time(row, 13)?.unwrap_or(now),
-        notified_at: time(row, 14)?,
-        reminders: row.get(15)?,
-        next_reminder_at: time(row, 16)?,
-        resolution_notified_at: time(row, 17)?,
-        threads: threads(row.get::<_, Option<String>>(18)?),
-        ack_until: time(row, 19)?,
-        ack_by: row.get(20)?,
+        id: Some(row.int(0)?),
+        check_id: row.text(1)?,
+        group_key: row.text(2)?,
+        labels: serde_json::from_str::<BTreeMap<String, String>>(&row.text(3)?).unwrap_or_default(),
+        severity: severity(&row.text(4)?),
+        phase: Phase::parse(&row.text(5)?).unwrap_or(Phase::Firing),
+        started_at: row.time(6)?.unwrap_or(now),
+        firing_since: row.time(7)?,
+        resolved_at: row.time(8)?,
+        breaches: row.count(9)?,
+        last_status: status(&row.text(10)?),
+        last_value: row.opt_real(11)?,
+        last_limit: row.real(12)?,
+        last_seen_at: row.time(13)?.unwrap_or(now),
+        notified_at: row.time(14)?,
+        reminders: row.count(15)?,
+        next_reminder_at: row.time(16)?,
+        resolution_notified_at: row.time(17)?,
+        threads: threads(row.opt_text(18)?),
+        ack_until: row.time(19)?,
+        ack_by: row.opt_text(20)?,
     })
 }
 
@@ -85,26 +78,24 @@ impl Tx<'_> {
         let sql = format!(
             "SELECT {COLUMNS} FROM episodes WHERE check_id = ?1 AND group_key = ?2 AND closed = 0 AND phase <> 'resolved'"
         );
-        Ok(self
-            .inner
-            .query_row(&sql, [check_id, group_key], episode)
-            .optional()?)
+        self.row(&sql, args![check_id, group_key])?
+            .as_ref()
+            .map(episode)
+            .transpose()
     }
 
     /// Every episode not yet closed: pending, firing, and resolved ones
     /// whose resolution may still be due.
     pub fn unclosed_episodes(&self) -> anyhow::Result<Vec<Episode>> {
         let sql = format!("SELECT {COLUMNS} FROM episodes WHERE closed = 0 ORDER BY id");
-        let mut statement = self.inner.prepare(&sql)?;
-        let rows = statement.query_map([], episode)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(&sql, vec![])?.iter().map(episode).collect()
     }
 
     /// Inserts or updates `episode`, setting its id.
     pub fn save_episode(&self, episode: &mut Episode) -> anyhow::Result<()> {
         let labels = serde_json::to_string(&episode.labels)?;
         let e = &*episode;
-        let values = rusqlite::params![
+        let mut values: Vec<SqlValue> = args![
             e.check_id,
             e.group_key,
             labels,
@@ -133,10 +124,8 @@ impl Tx<'_> {
                      last_value = ?11, last_limit = ?12, last_seen_at = ?13, notified_at = ?14, reminders = ?15, \
                      next_reminder_at = ?16, resolution_notified_at = ?17, thread_id = ?18, ack_until = ?19, \
                      ack_by = ?20 WHERE id = ?21";
-                let mut statement = self.inner.prepare_cached(sql)?;
-                let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
-                all.push(&id);
-                statement.execute(all.as_slice())?;
+                values.push(SqlValue::Int(id));
+                self.exec(sql, values)?;
                 self.chain(Kind::Episode, id)?;
             }
             None => {
@@ -144,8 +133,7 @@ impl Tx<'_> {
                     "INSERT INTO episodes ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                     COLUMNS.trim_start_matches("id, ")
                 );
-                self.inner.execute(&sql, values)?;
-                let id = self.inner.last_insert_rowid();
+                let id = self.insert(&sql, values)?;
                 episode.id = Some(id);
                 self.chain(Kind::Episode, id)?;
             }
@@ -155,15 +143,13 @@ impl Tx<'_> {
 
     /// Removes a pending episode that recovered before it fired.
     pub fn delete_episode(&self, id: i64) -> anyhow::Result<()> {
-        self.inner
-            .execute("DELETE FROM episodes WHERE id = ?1", [id])?;
+        self.exec("DELETE FROM episodes WHERE id = ?1", args![id])?;
         self.chain(Kind::Episode, id)
     }
 
     /// Marks a resolved episode as done: nothing more will be told.
     pub fn close_episode(&self, id: i64) -> anyhow::Result<()> {
-        self.inner
-            .execute("UPDATE episodes SET closed = 1 WHERE id = ?1", [id])?;
+        self.exec("UPDATE episodes SET closed = 1 WHERE id = ?1", args![id])?;
         self.chain(Kind::Episode, id)
     }
 }
@@ -210,13 +196,13 @@ impl Store {
                 episode.ack_by = until.map(|_| by.to_owned());
                 tx.save_episode(&mut episode)?;
                 let id = episode.id.ok_or_else(|| anyhow!("episode without id"))?;
-                tx.inner
-                    .execute(
+                let ack = tx
+                    .insert(
                         "INSERT INTO acks (episode_id, until, by_whom, at, cleared, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        rusqlite::params![id, until.map(time_text), by, time_text(now), until.is_none(), note],
+                        args![id, until.map(time_text), by, time_text(now), until.is_none(), note],
                     )
                     .context("recording the acknowledgement")?;
-                tx.chain(Kind::Ack, tx.inner.last_insert_rowid())?;
+                tx.chain(Kind::Ack, ack)?;
                 count += 1;
             }
             Ok(Acked {
@@ -231,13 +217,16 @@ impl Store {
     pub fn close_check(&self, check_id: &str, note: &str) -> anyhow::Result<usize> {
         self.transaction(|tx| {
             let ids: Vec<i64> = tx
-                .inner
-                .prepare("SELECT id FROM episodes WHERE check_id = ?1 AND closed = 0")?
-                .query_map([check_id], |row| row.get(0))?
-                .collect::<Result<_, _>>()?;
-            tx.inner.execute(
+                .rows(
+                    "SELECT id FROM episodes WHERE check_id = ?1 AND closed = 0",
+                    args![check_id],
+                )?
+                .iter()
+                .map(|row| row.int(0))
+                .collect::<anyhow::Result<_>>()?;
+            tx.exec(
                 "UPDATE episodes SET closed = 1, note = ?2 WHERE check_id = ?1 AND closed = 0",
-                rusqlite::params![check_id, note],
+                args![check_id, note],
             )?;
             for id in &ids {
                 tx.chain(Kind::Episode, *id)?;

@@ -17,10 +17,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::Row;
 
 use super::episodes::status;
-use super::{Store, Tx, parse_time, time_text};
+use super::sql::{Row, args};
+use super::{Store, Tx, time_text};
 use crate::check::history::{Point, RECENT_RUNS, Series, Trend, trend};
 
 /// (check id, group key) → the group's trend.
@@ -35,24 +35,23 @@ pub struct CheckFailure {
 
 type Keyed = ((String, String, String), Point);
 
-fn keyed(row: &Row<'_>) -> rusqlite::Result<Keyed> {
-    let at: String = row.get(3)?;
+fn keyed(row: &Row) -> anyhow::Result<Keyed> {
     Ok((
-        (row.get(0)?, row.get(1)?, row.get(2)?),
+        (row.text(0)?, row.text(1)?, row.text(2)?),
         Point {
-            at: parse_time(&at).unwrap_or(DateTime::UNIX_EPOCH),
-            status: status(&row.get::<_, String>(4)?),
-            value: row.get(5)?,
-            limit: row.get::<_, Option<f64>>(6)?.unwrap_or(f64::NAN),
+            at: row.time(3)?.unwrap_or(DateTime::UNIX_EPOCH),
+            status: status(&row.text(4)?),
+            value: row.opt_real(5)?,
+            limit: row.opt_real(6)?.unwrap_or(f64::NAN),
         },
     ))
 }
 
 /// Groups rows ordered by (check, group, time) into series.
-fn collect(rows: impl Iterator<Item = rusqlite::Result<Keyed>>) -> anyhow::Result<Vec<Series>> {
+fn collect(rows: Vec<Row>) -> anyhow::Result<Vec<Series>> {
     let mut series: Vec<Series> = Vec::new();
-    for row in rows {
-        let ((check_id, group_key, labels), point) = row?;
+    for row in &rows {
+        let ((check_id, group_key, labels), point) = keyed(row)?;
         match series.last_mut() {
             Some(s) if s.check_id == check_id && s.group_key == group_key => s.points.push(point),
             _ => series.push(Series {
@@ -76,17 +75,13 @@ impl Tx<'_> {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Series>> {
-        let mut statement = self.inner.prepare_cached(
+        collect(self.rows(
             "SELECT check_id, group_key, labels, evaluated_at, status, value, limit_value FROM evaluations
-             WHERE check_id = ?1 AND group_key <> '' AND (?2 IS NULL OR group_key = ?2)
+             WHERE check_id = ?1 AND group_key <> '' AND (CAST(?2 AS TEXT) IS NULL OR group_key = ?2)
                AND evaluated_at >= ?3 AND evaluated_at < ?4
              ORDER BY group_key, evaluated_at, id",
-        )?;
-        let rows = statement.query_map(
-            rusqlite::params![check_id, group_key, time_text(from), time_text(to)],
-            keyed,
-        )?;
-        collect(rows)
+            args![check_id, group_key, time_text(from), time_text(to)],
+        )?)
     }
 
     /// The checks with evaluations in `from..to`, by id.
@@ -95,11 +90,13 @@ impl Tx<'_> {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> anyhow::Result<Vec<String>> {
-        let mut statement = self.inner.prepare_cached(
+        self.rows(
             "SELECT DISTINCT check_id FROM evaluations WHERE evaluated_at >= ?1 AND evaluated_at < ?2 ORDER BY check_id",
-        )?;
-        let rows = statement.query_map([time_text(from), time_text(to)], |row| row.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            args![time_text(from), time_text(to)],
+        )?
+        .iter()
+        .map(|row| row.text(0))
+        .collect()
     }
 
     /// The runs in `from..to` in which `check_id` could not be evaluated
@@ -110,17 +107,14 @@ impl Tx<'_> {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> anyhow::Result<Vec<CheckFailure>> {
-        let mut statement = self.inner.prepare_cached(
+        let rows = self.rows(
             "SELECT evaluated_at FROM evaluations WHERE check_id = ?1 AND group_key = ''
                AND evaluated_at >= ?2 AND evaluated_at < ?3 ORDER BY evaluated_at",
-        )?;
-        let rows = statement.query_map(
-            rusqlite::params![check_id, time_text(from), time_text(to)],
-            |row| row.get::<_, String>(0),
+            args![check_id, time_text(from), time_text(to)],
         )?;
         let mut failures = Vec::new();
-        for at in rows {
-            if let Some(at) = parse_time(&at?) {
+        for row in &rows {
+            if let Some(at) = row.time(0)? {
                 failures.push(CheckFailure {
                     check_id: check_id.to_owned(),
                     at,
@@ -132,10 +126,11 @@ impl Tx<'_> {
 
     /// Whether `check_id` has a recorded evaluation at exactly `at`.
     pub fn recorded_at(&self, check_id: &str, at: DateTime<Utc>) -> anyhow::Result<bool> {
-        let mut statement = self.inner.prepare_cached(
+        self.one(
             "SELECT EXISTS (SELECT 1 FROM evaluations WHERE check_id = ?1 AND evaluated_at = ?2)",
-        )?;
-        Ok(statement.query_row(rusqlite::params![check_id, time_text(at)], |row| row.get(0))?)
+            args![check_id, time_text(at)],
+        )?
+        .bool(0)
     }
 
     /// The trend of every group as of `now`.
@@ -156,18 +151,14 @@ impl Tx<'_> {
         // Enough for the values a week and four weeks before of a check run
         // at least weekly, and for the last runs of any check.
         let since = now - Duration::days(35);
-        let mut statement = self.inner.prepare_cached(
+        collect(self.rows(
             "SELECT check_id, group_key, labels, evaluated_at, status, value, limit_value FROM (
                  SELECT *, row_number() OVER (PARTITION BY check_id, group_key ORDER BY evaluated_at DESC, id DESC) AS latest
-                 FROM evaluations WHERE group_key <> '' AND evaluated_at <= ?1)
+                 FROM evaluations WHERE group_key <> '' AND evaluated_at <= ?1) AS recent
              WHERE latest <= ?2 OR evaluated_at >= ?3
              ORDER BY check_id, group_key, evaluated_at, id",
-        )?;
-        let rows = statement.query_map(
-            rusqlite::params![time_text(now), RECENT_RUNS as i64, time_text(since)],
-            keyed,
-        )?;
-        collect(rows)
+            args![time_text(now), RECENT_RUNS as i64, time_text(since)],
+        )?)
     }
 }
 

@@ -1,5 +1,8 @@
-//! The state store: one SQLite file in the state directory, the only
-//! module that knows rusqlite.
+//! The state store: one SQLite file in the state directory (the default),
+//! or a PostgreSQL database shared by the nodes of a pair (`postgres`);
+//! the only module that knows rusqlite. Both run the same statements
+//! (`sql`) on the same schema: the PostgreSQL one is SQLite's, translated
+//! ([`postgres_ddl`]).
 //!
 //! It keeps every evaluation result, the alert episodes ([`Episode`]), the
 //! acknowledgements, the health of each source, and the email outbox.
@@ -16,10 +19,13 @@
 
 mod episodes;
 mod history;
+pub mod lease;
 mod mirror;
 mod notes;
 mod outbox;
 mod period;
+mod postgres;
+pub(crate) mod sql;
 mod trail;
 
 use std::fs::File;
@@ -30,11 +36,23 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+use sql::args;
+
 pub use episodes::Acked;
 pub use history::{CheckFailure, Trends};
 pub use outbox::{OutboxMessage, OutboxStats};
 pub use period::{AckRecord, EpisodeRecord, MessageRecord};
+pub use postgres::{PostgresState, postgres_ddl};
 pub use trail::{Broken, Head};
+
+/// Where the state lives.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// `accesswatch.db` (SQLite) in this directory.
+    Directory(PathBuf),
+    /// A PostgreSQL database (`[state] url`).
+    Postgres(PostgresState),
+}
 
 pub const DB_FILE: &str = "accesswatch.db";
 pub const LOCK_FILE: &str = "accesswatch.lock";
@@ -158,21 +176,68 @@ ALTER TABLE acks ADD COLUMN note TEXT;
 ];
 
 pub struct Store {
-    connection: Mutex<Connection>,
+    db: Db,
     path: PathBuf,
     /// Held for the store's lifetime: the daemon's claim on the directory.
     _lock: Option<File>,
+    /// On PostgreSQL, the lease a node's writes are fenced by (`lease`).
+    fence: Mutex<lease::Fencing>,
+}
+
+enum Db {
+    Sqlite(Mutex<Connection>),
+    /// The lock keeps a transaction's statements together on the one
+    /// connection.
+    Postgres {
+        client: crate::pg::Blocking,
+        lock: Mutex<()>,
+    },
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Store({})", self.path.display())
+        write!(f, "Store({})", self.describe())
     }
 }
 
-/// Opens (creating if needed) the state store in `directory` for the daemon
+/// Opens (creating if needed) the state store at `location` for the daemon
 /// or `run --once --notify`: takes the lock, migrates, checks integrity.
-pub fn open(directory: &Path) -> anyhow::Result<Store> {
+pub fn open(location: &Location) -> anyhow::Result<Store> {
+    match location {
+        Location::Directory(directory) => open_file(directory),
+        Location::Postgres(settings) => postgres::open(settings, true),
+    }
+}
+
+/// Opens an existing store for reading (`status`), without the lock.
+pub fn open_read_only(location: &Location) -> anyhow::Result<Store> {
+    match location {
+        Location::Directory(directory) => open_file_read_only(directory),
+        Location::Postgres(settings) => postgres::open(settings, false),
+    }
+}
+
+/// Opens an existing store for writing while the daemon may be running
+/// (`ack`, `note`).
+pub fn open_shared(location: &Location) -> anyhow::Result<Store> {
+    match location {
+        Location::Directory(directory) => open_file_shared(directory),
+        Location::Postgres(settings) => postgres::open(settings, false),
+    }
+}
+
+impl Store {
+    fn sqlite(connection: Connection, path: PathBuf, lock: Option<File>) -> Store {
+        Store {
+            db: Db::Sqlite(Mutex::new(connection)),
+            path,
+            _lock: lock,
+            fence: Mutex::new(lease::Fencing::None),
+        }
+    }
+}
+
+fn open_file(directory: &Path) -> anyhow::Result<Store> {
     std::fs::create_dir_all(directory).map_err(|e| {
         anyhow!(
             "cannot create the state directory {}: {e}; create it writable for the daemon's user \
@@ -192,15 +257,10 @@ pub fn open(directory: &Path) -> anyhow::Result<Store> {
         ));
     }
     prepare(&connection, &path)?;
-    Ok(Store {
-        connection: Mutex::new(connection),
-        path,
-        _lock: Some(lock),
-    })
+    Ok(Store::sqlite(connection, path, Some(lock)))
 }
 
-/// Opens an existing store for reading (`status`), without the lock.
-pub fn open_read_only(directory: &Path) -> anyhow::Result<Store> {
+fn open_file_read_only(directory: &Path) -> anyhow::Result<Store> {
     let path = directory.join(DB_FILE);
     if !path.exists() {
         return Err(anyhow!(
@@ -218,17 +278,12 @@ pub fn open_read_only(directory: &Path) -> anyhow::Result<Store> {
         version if version < MIGRATIONS.len() => return Err(older_schema(&path)),
         _ => {}
     }
-    Ok(Store {
-        connection: Mutex::new(connection),
-        path,
-        _lock: None,
-    })
+    Ok(Store::sqlite(connection, path, None))
 }
 
-/// Opens an existing store for writing while the daemon may be running
-/// (`ack`): no lock file, SQLite's own locking and a busy timeout keep the
-/// two apart.
-pub fn open_shared(directory: &Path) -> anyhow::Result<Store> {
+/// No lock file: SQLite's own locking and a busy timeout keep `ack` and
+/// the daemon apart.
+fn open_file_shared(directory: &Path) -> anyhow::Result<Store> {
     let path = directory.join(DB_FILE);
     if !path.exists() {
         return Err(anyhow!(
@@ -246,11 +301,7 @@ pub fn open_shared(directory: &Path) -> anyhow::Result<Store> {
         version if version < MIGRATIONS.len() => return Err(older_schema(&path)),
         _ => {}
     }
-    Ok(Store {
-        connection: Mutex::new(connection),
-        path,
-        _lock: None,
-    })
+    Ok(Store::sqlite(connection, path, None))
 }
 
 /// A state file at schema version 0 holds no table: the daemon created it
@@ -373,10 +424,12 @@ fn seal(connection: &Connection, path: &Path) -> anyhow::Result<()> {
     let transaction = connection
         .unchecked_transaction()
         .map_err(|e| open_error(path, &e))?;
-    let tx = Tx { inner: transaction };
+    let tx = Tx {
+        conn: TxConn::Sqlite(transaction),
+    };
     tx.seal_existing()
         .with_context(|| format!("recording the history of {} in its trail", path.display()))?;
-    tx.inner
+    tx.into_sqlite()?
         .commit()
         .with_context(|| format!("committing to {}", path.display()))
 }
@@ -397,47 +450,82 @@ fn check_version(connection: &Connection, path: &Path) -> anyhow::Result<usize> 
 }
 
 impl Store {
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The state file, or for PostgreSQL `user@host:port/dbname`.
+    pub fn describe(&self) -> String {
+        match &self.db {
+            Db::Sqlite(_) => self.path.display().to_string(),
+            Db::Postgres { client, .. } => format!("postgres {}", client.target().describe()),
+        }
     }
 
-    /// Runs `work` in one transaction, committed only if it succeeds.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Postgres { .. })
+    }
+
+    /// Runs `work` in one transaction, committed only if it succeeds (and,
+    /// on PostgreSQL, only if the lease it is fenced by is still held).
     pub fn transaction<T>(
         &self,
         work: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let mut connection = self
-            .connection
-            .lock()
-            .map_err(|_| anyhow!("the state store's lock was poisoned"))?;
-        let transaction = connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .with_context(|| format!("starting a transaction on {}", self.path.display()))?;
-        let tx = Tx { inner: transaction };
-        let value = work(&tx)?;
-        tx.inner
-            .commit()
-            .with_context(|| format!("committing to {}", self.path.display()))?;
-        Ok(value)
+        match &self.db {
+            Db::Sqlite(connection) => {
+                let mut connection = connection
+                    .lock()
+                    .map_err(|_| anyhow!("the state store's lock was poisoned"))?;
+                let transaction = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .with_context(|| format!("starting a transaction on {}", self.describe()))?;
+                let tx = Tx {
+                    conn: TxConn::Sqlite(transaction),
+                };
+                let value = work(&tx)?;
+                tx.into_sqlite()?
+                    .commit()
+                    .with_context(|| format!("committing to {}", self.describe()))?;
+                Ok(value)
+            }
+            Db::Postgres { client, lock } => {
+                let fencing = self.fencing()?;
+                postgres::transaction(client, lock, &fencing, postgres::Mode::Write, work)
+                    .with_context(|| format!("writing to {}", self.describe()))
+            }
+        }
     }
 
     /// Runs read-only `work` in a deferred transaction (works on a store
     /// opened read-only).
     pub fn read<T>(&self, work: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>) -> anyhow::Result<T> {
-        let mut connection = self
-            .connection
-            .lock()
-            .map_err(|_| anyhow!("the state store's lock was poisoned"))?;
-        let transaction = connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
-            .with_context(|| format!("reading {}", self.path.display()))?;
-        let tx = Tx { inner: transaction };
-        work(&tx)
+        match &self.db {
+            Db::Sqlite(connection) => {
+                let mut connection = connection
+                    .lock()
+                    .map_err(|_| anyhow!("the state store's lock was poisoned"))?;
+                let transaction = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
+                    .with_context(|| format!("reading {}", self.describe()))?;
+                let tx = Tx {
+                    conn: TxConn::Sqlite(transaction),
+                };
+                work(&tx)
+            }
+            Db::Postgres { client, lock } => postgres::transaction(
+                client,
+                lock,
+                &lease::Fencing::None,
+                postgres::Mode::Read,
+                work,
+            )
+            .with_context(|| format!("reading {}", self.describe())),
+        }
     }
 
     /// Whether the store can still be written (for health checks): a file
     /// can be made in its directory, and a write transaction begins.
     pub fn writable(&self) -> bool {
+        if self.is_postgres() {
+            return self.read(|_| Ok(())).is_ok();
+        }
         let Some(directory) = self.path.parent() else {
             return false;
         };
@@ -445,11 +533,60 @@ impl Store {
         let files = std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe));
         files.is_ok() && self.transaction(|_| Ok(())).is_ok()
     }
+
+    /// A PostgreSQL transaction outside the writers' lock and the fencing,
+    /// for the lease itself.
+    fn unfenced<T>(&self, work: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        match &self.db {
+            Db::Sqlite(_) => Err(anyhow!(
+                "leadership needs the state on PostgreSQL ([state] url)"
+            )),
+            Db::Postgres { client, lock } => postgres::transaction(
+                client,
+                lock,
+                &lease::Fencing::None,
+                postgres::Mode::Unlocked,
+                work,
+            )
+            .with_context(|| format!("updating the leader lease on {}", self.describe())),
+        }
+    }
+
+    fn fencing(&self) -> anyhow::Result<lease::Fencing> {
+        Ok(self
+            .fence
+            .lock()
+            .map_err(|_| anyhow!("the state store's lock was poisoned"))?
+            .clone())
+    }
+
+    /// Runs `sql` as is (for tests that play an outsider editing rows).
+    #[cfg(test)]
+    pub(crate) fn raw(&self, sql: &str) -> anyhow::Result<()> {
+        match &self.db {
+            Db::Sqlite(connection) => Ok(connection.lock().unwrap().execute_batch(sql)?),
+            Db::Postgres { client, .. } => client.batch(sql),
+        }
+    }
 }
 
 /// One transaction on the store.
 pub struct Tx<'a> {
-    inner: rusqlite::Transaction<'a>,
+    conn: TxConn<'a>,
+}
+
+enum TxConn<'a> {
+    Sqlite(rusqlite::Transaction<'a>),
+    Postgres(&'a crate::pg::Blocking),
+}
+
+impl<'a> Tx<'a> {
+    fn into_sqlite(self) -> anyhow::Result<rusqlite::Transaction<'a>> {
+        match self.conn {
+            TxConn::Sqlite(transaction) => Ok(transaction),
+            TxConn::Postgres(_) => Err(anyhow!("not a SQLite transaction")),
+        }
+    }
 }
 
 /// Times are stored as RFC 3339 UTC text with microseconds, which sorts.
@@ -467,37 +604,41 @@ impl Tx<'_> {
     /// Stores one evaluation result per group (or one for a check that
     /// could not be evaluated at all).
     pub fn record_result(&self, result: &crate::check::CheckResult) -> anyhow::Result<()> {
-        let mut statement = self.inner.prepare_cached(
-            "INSERT INTO evaluations (check_id, group_key, labels, status, value, limit_value, evaluated_at, data_time)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
+        const SQL: &str = "INSERT INTO evaluations (check_id, group_key, labels, status, value, limit_value, evaluated_at, data_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
         let evaluated_at = time_text(result.evaluated_at);
         let data_time = result.data_time.map(time_text);
         if result.groups.is_empty() {
-            statement.execute(rusqlite::params![
-                result.id,
-                "",
-                "{}",
-                result.status.as_str(),
-                None::<f64>,
-                result.comparison.limit,
-                evaluated_at,
-                data_time
-            ])?;
-            self.chain(trail::Kind::Evaluation, self.inner.last_insert_rowid())?;
+            let id = self.insert(
+                SQL,
+                args![
+                    result.id,
+                    "",
+                    "{}",
+                    result.status.as_str(),
+                    None::<f64>,
+                    result.comparison.limit,
+                    evaluated_at,
+                    data_time
+                ],
+            )?;
+            self.chain(trail::Kind::Evaluation, id)?;
         }
         for group in &result.groups {
-            statement.execute(rusqlite::params![
-                result.id,
-                group.label_text(),
-                serde_json::to_string(&group.labels)?,
-                group.status.as_str(),
-                group.value.filter(|v| v.is_finite()),
-                group.limit,
-                evaluated_at,
-                data_time
-            ])?;
-            self.chain(trail::Kind::Evaluation, self.inner.last_insert_rowid())?;
+            let id = self.insert(
+                SQL,
+                args![
+                    result.id,
+                    group.label_text(),
+                    serde_json::to_string(&group.labels)?,
+                    group.status.as_str(),
+                    group.value.filter(|v| v.is_finite()),
+                    group.limit,
+                    evaluated_at,
+                    data_time
+                ],
+            )?;
+            self.chain(trail::Kind::Evaluation, id)?;
         }
         Ok(())
     }
@@ -509,9 +650,9 @@ impl Tx<'_> {
         before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<usize> {
-        let pruned = self.inner.execute(
+        let pruned = self.exec(
             "DELETE FROM evaluations WHERE evaluated_at < ?1",
-            [time_text(before)],
+            args![time_text(before)],
         )?;
         self.checkpoint(before, pruned, now)?;
         Ok(pruned)
@@ -527,29 +668,30 @@ impl Tx<'_> {
     ) -> anyhow::Result<Option<DateTime<Utc>>> {
         match outcome {
             Ok(()) => {
-                self.inner.execute(
+                self.exec(
                     "INSERT INTO sources (source_id, last_success_at) VALUES (?1, ?2)
                      ON CONFLICT (source_id) DO UPDATE SET last_success_at = ?2, first_failure_at = NULL, last_error = NULL",
-                    rusqlite::params![source, time_text(now)],
+                    args![source, time_text(now)],
                 )?;
                 Ok(None)
             }
             Err(error) => {
-                self.inner.execute(
+                self.exec(
                     "INSERT INTO sources (source_id, first_failure_at, last_error) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (source_id) DO UPDATE SET first_failure_at = coalesce(first_failure_at, ?2), last_error = ?3",
-                    rusqlite::params![source, time_text(now), error],
+                     ON CONFLICT (source_id) DO UPDATE SET first_failure_at = coalesce(sources.first_failure_at, ?2), last_error = ?3",
+                    args![source, time_text(now), error],
                 )?;
-                let first: Option<String> = self.inner.query_row(
+                let first = self.one(
                     "SELECT first_failure_at FROM sources WHERE source_id = ?1",
-                    [source],
-                    |row| row.get(0),
+                    args![source],
                 )?;
-                Ok(first.as_deref().and_then(parse_time))
+                first.time(0)
             }
         }
     }
 }
 
+#[cfg(test)]
+mod test_server;
 #[cfg(test)]
 mod tests;

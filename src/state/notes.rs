@@ -4,21 +4,19 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::Row;
 
+use super::sql::{Row, args};
 use super::trail::Kind;
-use super::{Store, Tx, parse_time, time_text};
+use super::{Store, Tx, time_text};
 use crate::check::history::Note;
 
-fn note(row: &Row<'_>) -> rusqlite::Result<Note> {
-    let labels: String = row.get(1)?;
-    let at: String = row.get(4)?;
+fn note(row: &Row) -> anyhow::Result<Note> {
     Ok(Note {
-        check_id: row.get(0)?,
-        labels: serde_json::from_str(&labels).unwrap_or_default(),
-        text: row.get(2)?,
-        by: row.get(3)?,
-        at: parse_time(&at).unwrap_or(DateTime::UNIX_EPOCH),
+        check_id: row.text(0)?,
+        labels: serde_json::from_str(&row.text(1)?).unwrap_or_default(),
+        text: row.text(2)?,
+        by: row.text(3)?,
+        at: row.time(4)?.unwrap_or(DateTime::UNIX_EPOCH),
     })
 }
 
@@ -32,20 +30,19 @@ impl Tx<'_> {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Note>> {
-        let mut statement = self.inner.prepare_cached(
+        self.rows(
             "SELECT check_id, labels, text, by_whom, at FROM (
                  SELECT check_id, labels, text, by_whom, at, id, 0 AS source FROM notes
                  UNION ALL
                  SELECT e.check_id, e.labels, a.note, a.by_whom, a.at, a.id, 1 FROM acks a
-                     JOIN episodes e ON e.id = a.episode_id WHERE a.note IS NOT NULL)
-             WHERE (?1 IS NULL OR check_id = ?1) AND at >= ?2 AND at < ?3
+                     JOIN episodes e ON e.id = a.episode_id WHERE a.note IS NOT NULL) AS all_notes
+             WHERE (CAST(?1 AS TEXT) IS NULL OR check_id = ?1) AND at >= ?2 AND at < ?3
              ORDER BY at, source, id",
-        )?;
-        let rows = statement.query_map(
-            rusqlite::params![check_id, time_text(from), time_text(to)],
-            note,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            args![check_id, time_text(from), time_text(to)],
+        )?
+        .iter()
+        .map(note)
+        .collect()
     }
 }
 
@@ -61,9 +58,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         self.transaction(|tx| {
-            tx.inner.execute(
+            let id = tx.insert(
                 "INSERT INTO notes (check_id, group_key, labels, text, by_whom, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![
+                args![
                     check_id,
                     crate::check::label_text(labels),
                     serde_json::to_string(labels)?,
@@ -72,7 +69,7 @@ impl Store {
                     time_text(now)
                 ],
             )?;
-            tx.chain(Kind::Note, tx.inner.last_insert_rowid())
+            tx.chain(Kind::Note, id)
         })
     }
 

@@ -3,10 +3,10 @@
 //! after the server accepted them, and never dropped.
 
 use chrono::{DateTime, Utc};
-use rusqlite::Row;
 
+use super::sql::{Backend, Row, args};
 use super::trail::Kind;
-use super::{Store, Tx, parse_time, time_text};
+use super::{Store, Tx, time_text};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMessage {
@@ -28,27 +28,24 @@ pub struct OutboxMessage {
 const COLUMNS: &str = "id, route, recipients, subject, text_body, html_body, message_id, in_reply_to, refs, \
      created_at, attempts, next_attempt_at, last_error";
 
-fn message(row: &Row<'_>) -> rusqlite::Result<OutboxMessage> {
-    let recipients: String = row.get(2)?;
-    let references: String = row.get(8)?;
-    let time = |index: usize| -> rusqlite::Result<DateTime<Utc>> {
-        let text: String = row.get(index)?;
-        Ok(parse_time(&text).unwrap_or(DateTime::UNIX_EPOCH))
+fn message(row: &Row) -> anyhow::Result<OutboxMessage> {
+    let time = |index: usize| -> anyhow::Result<DateTime<Utc>> {
+        Ok(row.time(index)?.unwrap_or(DateTime::UNIX_EPOCH))
     };
     Ok(OutboxMessage {
-        id: Some(row.get(0)?),
-        route: row.get(1)?,
-        recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-        subject: row.get(3)?,
-        text: row.get(4)?,
-        html: row.get(5)?,
-        message_id: row.get(6)?,
-        in_reply_to: row.get(7)?,
-        references: serde_json::from_str(&references).unwrap_or_default(),
+        id: Some(row.int(0)?),
+        route: row.text(1)?,
+        recipients: serde_json::from_str(&row.text(2)?).unwrap_or_default(),
+        subject: row.text(3)?,
+        text: row.text(4)?,
+        html: row.text(5)?,
+        message_id: row.text(6)?,
+        in_reply_to: row.opt_text(7)?,
+        references: serde_json::from_str(&row.text(8)?).unwrap_or_default(),
         created_at: time(9)?,
-        attempts: row.get(10)?,
+        attempts: row.count(10)?,
         next_attempt_at: time(11)?,
-        last_error: row.get(12)?,
+        last_error: row.opt_text(12)?,
     })
 }
 
@@ -73,22 +70,19 @@ impl Tx<'_> {
     /// the outbox: later messages of its thread keep it, so that mail
     /// clients that thread by subject keep them together.
     pub fn subject_of(&self, message_id: &str) -> anyhow::Result<Option<String>> {
-        use rusqlite::OptionalExtension as _;
-        Ok(self
-            .inner
-            .query_row(
-                "SELECT subject FROM outbox WHERE message_id = ?1",
-                [message_id],
-                |row| row.get(0),
-            )
-            .optional()?)
+        self.row(
+            "SELECT subject FROM outbox WHERE message_id = ?1",
+            args![message_id],
+        )?
+        .map(|row| row.text(0))
+        .transpose()
     }
 
     pub fn enqueue(&self, m: &OutboxMessage) -> anyhow::Result<i64> {
-        self.inner.execute(
+        let id = self.insert(
             "INSERT INTO outbox (route, recipients, subject, text_body, html_body, message_id, in_reply_to, refs, created_at, next_attempt_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            rusqlite::params![
+            args![
                 m.route,
                 serde_json::to_string(&m.recipients)?,
                 m.subject,
@@ -101,7 +95,6 @@ impl Tx<'_> {
                 time_text(m.next_attempt_at),
             ],
         )?;
-        let id = self.inner.last_insert_rowid();
         self.chain(Kind::Notification, id)?;
         Ok(id)
     }
@@ -121,12 +114,10 @@ impl Store {
             let sql = format!(
                 "SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2"
             );
-            let mut statement = tx.inner.prepare(&sql)?;
-            let rows = statement.query_map(
-                rusqlite::params![until, limit as i64],
-                message,
-            )?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            tx.rows(&sql, args![until, limit as i64])?
+                .iter()
+                .map(message)
+                .collect()
         })
     }
 
@@ -138,17 +129,21 @@ impl Store {
         claim_expiry: chrono::Duration,
     ) -> anyhow::Result<Option<DateTime<Utc>>> {
         self.read(|tx| {
-            let (unclaimed, claimed): (Option<String>, Option<String>) = tx.inner.query_row(
-                "SELECT min(CASE WHEN claimed_at IS NULL THEN next_attempt_at END), \
-                        min(CASE WHEN claimed_at IS NOT NULL THEN max(next_attempt_at, claimed_at) END) \
-                 FROM outbox WHERE sent_at IS NULL",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+            let later = match tx.backend() {
+                Backend::Sqlite => "max",
+                Backend::Postgres => "greatest",
+            };
+            let row = tx.one(
+                &format!(
+                    "SELECT min(CASE WHEN claimed_at IS NULL THEN next_attempt_at END), \
+                            min(CASE WHEN claimed_at IS NOT NULL THEN {later}(next_attempt_at, claimed_at) END) \
+                     FROM outbox WHERE sent_at IS NULL"
+                ),
+                vec![],
             )?;
-            let unclaimed = unclaimed.as_deref().and_then(parse_time);
-            let claimed = claimed
-                .as_deref()
-                .and_then(parse_time)
+            let unclaimed = row.time(0)?;
+            let claimed = row
+                .time(1)?
                 .and_then(|t| t.checked_add_signed(claim_expiry));
             Ok(match (unclaimed, claimed) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -170,10 +165,10 @@ impl Store {
         stale_before: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
         self.transaction(|tx| {
-            let changed = tx.inner.execute(
+            let changed = tx.exec(
                 "UPDATE outbox SET claimed_at = ?2 WHERE id = ?1 AND sent_at IS NULL \
                  AND (claimed_at IS NULL OR claimed_at < ?3)",
-                rusqlite::params![id, time_text(now), time_text(stale_before)],
+                args![id, time_text(now), time_text(stale_before)],
             )?;
             Ok(changed == 1)
         })
@@ -181,9 +176,9 @@ impl Store {
 
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         self.transaction(|tx| {
-            tx.inner.execute(
+            tx.exec(
                 "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL, claimed_at = NULL WHERE id = ?1",
-                rusqlite::params![id, time_text(now)],
+                args![id, time_text(now)],
             )?;
             tx.chain(Kind::Notification, id)
         })
@@ -196,9 +191,9 @@ impl Store {
         next_attempt_at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         self.transaction(|tx| {
-            tx.inner.execute(
+            tx.exec(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, claimed_at = NULL WHERE id = ?1",
-                rusqlite::params![id, error, time_text(next_attempt_at)],
+                args![id, error, time_text(next_attempt_at)],
             )?;
             Ok(())
         })
@@ -207,9 +202,9 @@ impl Store {
     /// Marks a message as reported undeliverable; true the first time.
     pub fn report_stuck(&self, id: i64) -> anyhow::Result<bool> {
         self.transaction(|tx| {
-            let changed = tx.inner.execute(
+            let changed = tx.exec(
                 "UPDATE outbox SET stuck_reported = 1 WHERE id = ?1 AND stuck_reported = 0",
-                [id],
+                args![id],
             )?;
             Ok(changed == 1)
         })
@@ -217,28 +212,25 @@ impl Store {
 
     pub fn outbox_stats(&self) -> anyhow::Result<OutboxStats> {
         self.read(|tx| {
-            let (unsent, oldest): (i64, Option<String>) = tx.inner.query_row(
+            let counts = tx.one(
                 "SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                vec![],
             )?;
-            let sent: i64 = tx
-                .inner
-                .query_row("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL", [], |row| row.get(0))?;
-            let last_error: Option<String> = tx
-                .inner
-                .query_row(
+            let (unsent, oldest) = (counts.int(0)?, counts.time(1)?);
+            let sent = tx
+                .one("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL", vec![])?
+                .int(0)?;
+            let last_error = tx
+                .row(
                     "SELECT last_error FROM outbox WHERE sent_at IS NULL AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
-                    [],
-                    |row| row.get(0),
-                )
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })?;
+                    vec![],
+                )?
+                .map(|row| row.opt_text(0))
+                .transpose()?
+                .flatten();
             Ok(OutboxStats {
                 unsent: unsent as u64,
-                oldest_unsent: oldest.as_deref().and_then(parse_time),
+                oldest_unsent: oldest,
                 last_error,
                 sent: sent as u64,
             })

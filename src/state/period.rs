@@ -3,10 +3,10 @@
 //! told it (the first, by its Message-ID, and the reminders in its thread).
 
 use chrono::{DateTime, Utc};
-use rusqlite::Row;
 
-use super::episodes::{COLUMNS, episode, time};
-use super::{Store, Tx, parse_time, time_text};
+use super::episodes::{COLUMNS, episode};
+use super::sql::{Backend, Row, args};
+use super::{Store, Tx, time_text};
 use crate::check::Episode;
 
 /// An acknowledgement (or its clearing, `until = None`).
@@ -43,15 +43,13 @@ pub struct EpisodeRecord {
     pub messages: Vec<MessageRecord>,
 }
 
-fn message(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
-    let recipients: String = row.get(2)?;
-    let queued: String = row.get(3)?;
+fn message(row: &Row) -> anyhow::Result<MessageRecord> {
     Ok(MessageRecord {
-        message_id: row.get(0)?,
-        route: row.get(1)?,
-        recipients: serde_json::from_str::<Vec<String>>(&recipients).map_or(0, |r| r.len()),
-        queued_at: parse_time(&queued).unwrap_or(DateTime::UNIX_EPOCH),
-        sent_at: time(row, 4)?,
+        message_id: row.text(0)?,
+        route: row.text(1)?,
+        recipients: serde_json::from_str::<Vec<String>>(&row.text(2)?).map_or(0, |r| r.len()),
+        queued_at: row.time(3)?.unwrap_or(DateTime::UNIX_EPOCH),
+        sent_at: row.time(4)?,
     })
 }
 
@@ -67,13 +65,10 @@ impl Tx<'_> {
              WHERE started_at < ?2 AND coalesce(resolved_at, CASE WHEN closed = 1 THEN last_seen_at END, '9999') >= ?1
              ORDER BY started_at, id"
         );
-        let mut statement = self.inner.prepare(&sql)?;
-        let rows = statement.query_map([time_text(from), time_text(to)], |row| {
-            Ok((episode(row)?, row.get::<_, bool>(21)?, row.get(22)?))
-        })?;
+        let rows = self.rows(&sql, args![time_text(from), time_text(to)])?;
         let mut records = Vec::new();
-        for row in rows {
-            let (episode, closed, note) = row?;
+        for row in &rows {
+            let (episode, closed, note) = (episode(row)?, row.bool(21)?, row.opt_text(22)?);
             let acks = self.acks_of(episode.id)?;
             // Every route's thread: the messages each route got.
             let mut messages = Vec::new();
@@ -93,29 +88,39 @@ impl Tx<'_> {
     }
 
     fn acks_of(&self, id: Option<i64>) -> anyhow::Result<Vec<AckRecord>> {
-        let mut statement = self.inner.prepare_cached(
+        self.rows(
             "SELECT by_whom, at, until, note FROM acks WHERE episode_id = ?1 ORDER BY at, id",
-        )?;
-        let rows = statement.query_map([id], |row| {
+            args![id],
+        )?
+        .iter()
+        .map(|row| {
             Ok(AckRecord {
-                by: row.get(0)?,
-                at: time(row, 1)?.unwrap_or(DateTime::UNIX_EPOCH),
-                until: time(row, 2)?,
-                note: row.get(3)?,
+                by: row.text(0)?,
+                at: row.time(1)?.unwrap_or(DateTime::UNIX_EPOCH),
+                until: row.time(2)?,
+                note: row.opt_text(3)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .collect()
     }
 
     /// The message `thread` and the messages that refer to it.
     fn thread(&self, thread: &str) -> anyhow::Result<Vec<MessageRecord>> {
-        let mut statement = self.inner.prepare_cached(
-            "SELECT message_id, route, recipients, created_at, sent_at FROM outbox
-             WHERE message_id = ?1 OR EXISTS (SELECT 1 FROM json_each(outbox.refs) WHERE value = ?1)
-             ORDER BY message_id <> ?1, created_at, id",
-        )?;
-        let rows = statement.query_map([thread], message)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let references = match self.backend() {
+            Backend::Sqlite => "json_each(outbox.refs)",
+            Backend::Postgres => "json_array_elements_text(outbox.refs::json) AS refs(value)",
+        };
+        self.rows(
+            &format!(
+                "SELECT message_id, route, recipients, created_at, sent_at FROM outbox
+                 WHERE message_id = ?1 OR EXISTS (SELECT 1 FROM {references} WHERE value = ?1)
+                 ORDER BY message_id <> ?1, created_at, id"
+            ),
+            args![thread],
+        )?
+        .iter()
+        .map(message)
+        .collect()
     }
 }
 

@@ -1,15 +1,59 @@
-//! The state store on real SQLite files.
+//! The state store on real SQLite files and a real PostgreSQL server: each
+//! test of what both backends do runs on both ([`places`]).
 
 use super::*;
 use crate::alerts::{Observation, observe};
 use crate::check::Policy;
 use crate::check::Severity;
 use crate::check::Status;
+use crate::state::lease as state_lease;
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-30T14:00:00Z")
         .unwrap()
         .to_utc()
+}
+
+/// Where a test's state lives.
+enum Place {
+    File(tempfile::TempDir),
+    Postgres(PostgresState),
+}
+
+impl Place {
+    fn location(&self) -> Location {
+        match self {
+            Place::File(dir) => Location::Directory(dir.path().to_owned()),
+            Place::Postgres(settings) => Location::Postgres(settings.clone()),
+        }
+    }
+
+    fn open(&self) -> Store {
+        open(&self.location()).unwrap()
+    }
+
+    fn reader(&self) -> Store {
+        open_read_only(&self.location()).unwrap()
+    }
+
+    /// Runs `sql` as an outsider would.
+    fn raw(&self, sql: &str) {
+        match self {
+            Place::File(dir) => {
+                let connection = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+                connection.execute_batch(sql).unwrap();
+            }
+            Place::Postgres(_) => self.reader().raw(sql).unwrap(),
+        }
+    }
+}
+
+/// A fresh SQLite file and a fresh PostgreSQL database.
+fn places() -> [Place; 2] {
+    [
+        Place::File(tempfile::tempdir().unwrap()),
+        Place::Postgres(test_server::database()),
+    ]
 }
 
 fn breach() -> Observation {
@@ -29,148 +73,155 @@ fn breach() -> Observation {
 
 #[test]
 fn episodes_round_trip_and_survive_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).unwrap();
-    let mut episode = observe(None, &breach(), &Policy::default(), now()).unwrap();
-    episode.threads = [("compliance".to_owned(), "<a@b>".to_owned())].into();
-    store
-        .transaction(|tx| tx.save_episode(&mut episode))
-        .unwrap();
-    assert!(episode.id.is_some());
-    drop(store);
-    let store = open(dir.path()).unwrap();
-    let loaded = store
-        .transaction(|tx| tx.open_episode("c", "region=south"))
-        .unwrap()
-        .unwrap();
-    assert_eq!(loaded, episode);
+    for place in places() {
+        let store = place.open();
+        let mut episode = observe(None, &breach(), &Policy::default(), now()).unwrap();
+        episode.threads = [("compliance".to_owned(), "<a@b>".to_owned())].into();
+        store
+            .transaction(|tx| tx.save_episode(&mut episode))
+            .unwrap();
+        assert!(episode.id.is_some());
+        drop(store);
+        let store = place.open();
+        let loaded = store
+            .transaction(|tx| tx.open_episode("c", "region=south"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(loaded, episode);
+    }
 }
 
 #[test]
 fn outbox_queue_send_and_fail() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).unwrap();
-    let message = OutboxMessage {
-        id: None,
-        route: "r".to_owned(),
-        recipients: vec!["a@plan.example".to_owned()],
-        subject: "s".to_owned(),
-        text: "t".to_owned(),
-        html: "<p>t</p>".to_owned(),
-        message_id: "<m@x>".to_owned(),
-        in_reply_to: None,
-        references: vec![],
-        created_at: now(),
-        attempts: 0,
-        next_attempt_at: now(),
-        last_error: None,
-    };
-    let id = store.transaction(|tx| tx.enqueue(&message)).unwrap();
-    assert_eq!(store.due_messages(Some(now()), 10).unwrap().len(), 1);
-    store
-        .mark_failed(id, "down", now() + chrono::Duration::minutes(5))
-        .unwrap();
-    assert!(store.due_messages(Some(now()), 10).unwrap().is_empty());
-    assert_eq!(
-        store.due_messages(None, 10).unwrap().len(),
-        1,
-        "every unsent one"
-    );
-    let stats = store.outbox_stats().unwrap();
-    assert_eq!(
-        (stats.unsent, stats.last_error.as_deref()),
-        (1, Some("down"))
-    );
-    store.mark_sent(id, now()).unwrap();
-    assert!(store.due_messages(None, 10).unwrap().is_empty());
-    assert_eq!(store.outbox_stats().unwrap().sent, 1);
-    assert!(store.report_stuck(id).unwrap());
-    assert!(!store.report_stuck(id).unwrap());
-    assert!(
-        !store.claim(id, now(), now()).unwrap(),
-        "a sent message is never claimed again"
-    );
+    for place in places() {
+        let store = place.open();
+        let message = OutboxMessage {
+            id: None,
+            route: "r".to_owned(),
+            recipients: vec!["a@plan.example".to_owned()],
+            subject: "s".to_owned(),
+            text: "t".to_owned(),
+            html: "<p>t</p>".to_owned(),
+            message_id: "<m@x>".to_owned(),
+            in_reply_to: None,
+            references: vec![],
+            created_at: now(),
+            attempts: 0,
+            next_attempt_at: now(),
+            last_error: None,
+        };
+        let id = store.transaction(|tx| tx.enqueue(&message)).unwrap();
+        assert_eq!(store.due_messages(Some(now()), 10).unwrap().len(), 1);
+        store
+            .mark_failed(id, "down", now() + chrono::Duration::minutes(5))
+            .unwrap();
+        assert!(store.due_messages(Some(now()), 10).unwrap().is_empty());
+        assert_eq!(
+            store.due_messages(None, 10).unwrap().len(),
+            1,
+            "every unsent one"
+        );
+        let stats = store.outbox_stats().unwrap();
+        assert_eq!(
+            (stats.unsent, stats.last_error.as_deref()),
+            (1, Some("down"))
+        );
+        store.mark_sent(id, now()).unwrap();
+        assert!(store.due_messages(None, 10).unwrap().is_empty());
+        assert_eq!(store.outbox_stats().unwrap().sent, 1);
+        assert!(store.report_stuck(id).unwrap());
+        assert!(!store.report_stuck(id).unwrap());
+        assert!(
+            !store.claim(id, now(), now()).unwrap(),
+            "a sent message is never claimed again"
+        );
+    }
 }
 
 #[test]
 fn a_claimed_message_has_one_sender_until_the_claim_goes_stale() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).unwrap();
-    let message = OutboxMessage {
-        id: None,
-        route: "r".to_owned(),
-        recipients: vec!["a@plan.example".to_owned()],
-        subject: "s".to_owned(),
-        text: "t".to_owned(),
-        html: "<p>t</p>".to_owned(),
-        message_id: "<m@x>".to_owned(),
-        in_reply_to: None,
-        references: vec![],
-        created_at: now(),
-        attempts: 0,
-        next_attempt_at: now(),
-        last_error: None,
-    };
-    let id = store.transaction(|tx| tx.enqueue(&message)).unwrap();
-    let minute = chrono::Duration::minutes(1);
-    assert_eq!(store.next_attempt(minute).unwrap(), Some(now()));
-    assert!(store.claim(id, now(), now() - minute).unwrap(), "first");
-    assert_eq!(
-        store.next_attempt(minute).unwrap(),
-        Some(now() + minute),
-        "a claimed message is due again when its claim expires"
-    );
-    assert!(
-        !store.claim(id, now(), now() - minute).unwrap(),
-        "a second sender does not get a live claim"
-    );
-    assert!(
-        store.claim(id, now() + minute * 3, now() + minute).unwrap(),
-        "a claim older than its expiry is taken over"
-    );
-    store.mark_failed(id, "down", now()).unwrap();
-    assert!(
-        store.claim(id, now(), now() - minute).unwrap(),
-        "a failed attempt releases the claim"
-    );
-    store.mark_sent(id, now()).unwrap();
-    assert!(
-        !store
-            .claim(id, now() + minute * 10, now() + minute * 9)
-            .unwrap()
-    );
+    for place in places() {
+        let store = place.open();
+        let message = OutboxMessage {
+            id: None,
+            route: "r".to_owned(),
+            recipients: vec!["a@plan.example".to_owned()],
+            subject: "s".to_owned(),
+            text: "t".to_owned(),
+            html: "<p>t</p>".to_owned(),
+            message_id: "<m@x>".to_owned(),
+            in_reply_to: None,
+            references: vec![],
+            created_at: now(),
+            attempts: 0,
+            next_attempt_at: now(),
+            last_error: None,
+        };
+        let id = store.transaction(|tx| tx.enqueue(&message)).unwrap();
+        let minute = chrono::Duration::minutes(1);
+        assert_eq!(store.next_attempt(minute).unwrap(), Some(now()));
+        assert!(store.claim(id, now(), now() - minute).unwrap(), "first");
+        assert_eq!(
+            store.next_attempt(minute).unwrap(),
+            Some(now() + minute),
+            "a claimed message is due again when its claim expires"
+        );
+        assert!(
+            !store.claim(id, now(), now() - minute).unwrap(),
+            "a second sender does not get a live claim"
+        );
+        assert!(
+            store.claim(id, now() + minute * 3, now() + minute).unwrap(),
+            "a claim older than its expiry is taken over"
+        );
+        store.mark_failed(id, "down", now()).unwrap();
+        assert!(
+            store.claim(id, now(), now() - minute).unwrap(),
+            "a failed attempt releases the claim"
+        );
+        store.mark_sent(id, now()).unwrap();
+        assert!(
+            !store
+                .claim(id, now() + minute * 10, now() + minute * 9)
+                .unwrap()
+        );
+    }
 }
 
 #[test]
 fn a_failed_transaction_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).unwrap();
-    let mut episode = observe(None, &breach(), &Policy::default(), now()).unwrap();
-    let result: anyhow::Result<()> = store.transaction(|tx| {
-        tx.save_episode(&mut episode)?;
-        anyhow::bail!("the email could not be rendered")
-    });
-    assert!(result.is_err());
-    assert!(store.episodes().unwrap().is_empty());
+    for place in places() {
+        let store = place.open();
+        let mut episode = observe(None, &breach(), &Policy::default(), now()).unwrap();
+        let result: anyhow::Result<()> = store.transaction(|tx| {
+            tx.save_episode(&mut episode)?;
+            anyhow::bail!("the email could not be rendered")
+        });
+        assert!(result.is_err());
+        assert!(store.episodes().unwrap().is_empty());
+    }
 }
 
 #[test]
 fn start_up_errors_name_the_file_and_the_fix() {
     // A second instance.
     let dir = tempfile::tempdir().unwrap();
-    let first = open(dir.path()).unwrap();
-    let error = format!("{:#}", open(dir.path()).unwrap_err());
+    let first = open_file(dir.path()).unwrap();
+    let error = format!("{:#}", open_file(dir.path()).unwrap_err());
     assert!(
         error.contains("in use by another running accesswatch"),
         "{error}"
     );
     assert!(error.contains("accesswatch.db"), "{error}");
     drop(first);
-    assert!(open(dir.path()).is_ok(), "the lock goes with the process");
+    assert!(
+        open_file(dir.path()).is_ok(),
+        "the lock goes with the process"
+    );
     // Corrupt.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(DB_FILE), vec![0x42u8; 8192]).unwrap();
-    let error = format!("{:#}", open(dir.path()).unwrap_err());
+    let error = format!("{:#}", open_file(dir.path()).unwrap_err());
     assert!(error.contains("is corrupt"), "{error}");
     assert!(error.contains("mv "), "{error}");
     // Newer schema.
@@ -178,7 +229,7 @@ fn start_up_errors_name_the_file_and_the_fix() {
     let connection = Connection::open(dir.path().join(DB_FILE)).unwrap();
     connection.pragma_update(None, "user_version", 99).unwrap();
     drop(connection);
-    let error = format!("{:#}", open(dir.path()).unwrap_err());
+    let error = format!("{:#}", open_file(dir.path()).unwrap_err());
     assert!(error.contains("schema version 99, newer"), "{error}");
 }
 
@@ -226,214 +277,167 @@ fn result_at(
 
 #[test]
 fn series_and_trends_read_back_what_was_recorded() {
-    use crate::check::history::{Direction, Point};
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).unwrap();
-    let week = chrono::Duration::days(7);
-    let start = now() - week * 5;
-    let values = [2800.0, 2900.0, 3000.0, 3100.0, 3200.0, 3300.0];
-    store
-        .transaction(|tx| {
-            for (i, v) in values.iter().enumerate() {
-                let status = if *v > 3000.0 {
+    for place in places() {
+        use crate::check::history::{Direction, Point};
+        let store = place.open();
+        let week = chrono::Duration::days(7);
+        let start = now() - week * 5;
+        let values = [2800.0, 2900.0, 3000.0, 3100.0, 3200.0, 3300.0];
+        store
+            .transaction(|tx| {
+                for (i, v) in values.iter().enumerate() {
+                    let status = if *v > 3000.0 {
+                        Status::Breach
+                    } else {
+                        Status::Ok
+                    };
+                    tx.record_result(&result_at(
+                        start + week * i as i32,
+                        &[
+                            ("south", Some(*v), status),
+                            ("north", None, Status::Unknown),
+                        ],
+                    ))?;
+                }
+                let mut failed = result_at(now() + week, &[]);
+                failed.error = Some("down".to_owned());
+                tx.record_result(&failed)
+            })
+            .unwrap();
+        let series = store
+            .series("c", Some("region=south"), start + week, now())
+            .unwrap();
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].labels["region"], "south");
+        let got: Vec<Point> = series[0].points.clone();
+        let expected: Vec<Point> = (1..5)
+            .map(|i| Point {
+                at: start + week * i,
+                status: if values[i as usize] > 3000.0 {
                     Status::Breach
                 } else {
                     Status::Ok
-                };
-                tx.record_result(&result_at(
-                    start + week * i as i32,
-                    &[
-                        ("south", Some(*v), status),
-                        ("north", None, Status::Unknown),
-                    ],
-                ))?;
-            }
-            let mut failed = result_at(now() + week, &[]);
-            failed.error = Some("down".to_owned());
-            tx.record_result(&failed)
-        })
-        .unwrap();
-    let series = store
-        .series("c", Some("region=south"), start + week, now())
-        .unwrap();
-    assert_eq!(series.len(), 1);
-    assert_eq!(series[0].labels["region"], "south");
-    let got: Vec<Point> = series[0].points.clone();
-    let expected: Vec<Point> = (1..5)
-        .map(|i| Point {
-            at: start + week * i,
-            status: if values[i as usize] > 3000.0 {
-                Status::Breach
-            } else {
-                Status::Ok
-            },
-            value: Some(values[i as usize]),
-            limit: 3000.0,
-        })
-        .collect();
-    assert_eq!(got, expected, "from inclusive, to exclusive");
-    let all = store.series("c", None, start, now() + week * 2).unwrap();
-    let keys: Vec<&str> = all.iter().map(|s| s.group_key.as_str()).collect();
-    assert_eq!(
-        keys,
-        ["region=north", "region=south"],
-        "the failed run is in no group"
-    );
-    let failures = store
-        .read(|tx| tx.check_failures("c", start, now() + week * 2))
-        .unwrap();
-    assert_eq!(failures.len(), 1);
-    let trends = store.trends(now()).unwrap();
-    let south = trends[&("c".to_owned(), "region=south".to_owned())];
-    assert_eq!(south.week_ago, Some(3200.0));
-    assert_eq!(south.four_weeks_ago, Some(2900.0));
-    assert_eq!(south.direction, Some(Direction::Up));
-    assert_eq!((south.breached_runs, south.runs), (3, 6));
-    let north = trends[&("c".to_owned(), "region=north".to_owned())];
-    assert_eq!((north.week_ago, north.direction), (None, None));
-    assert!(store.read(|tx| tx.recorded_at("c", start)).unwrap());
-    assert!(
-        !store
-            .read(|tx| tx.recorded_at("c", start + week / 2))
-            .unwrap()
-    );
-}
-
-fn raw(dir: &std::path::Path, sql: &str) {
-    let connection = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
-    connection.execute_batch(sql).unwrap();
+                },
+                value: Some(values[i as usize]),
+                limit: 3000.0,
+            })
+            .collect();
+        assert_eq!(got, expected, "from inclusive, to exclusive");
+        let all = store.series("c", None, start, now() + week * 2).unwrap();
+        let keys: Vec<&str> = all.iter().map(|s| s.group_key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["region=north", "region=south"],
+            "the failed run is in no group"
+        );
+        let failures = store
+            .read(|tx| tx.check_failures("c", start, now() + week * 2))
+            .unwrap();
+        assert_eq!(failures.len(), 1);
+        let trends = store.trends(now()).unwrap();
+        let south = trends[&("c".to_owned(), "region=south".to_owned())];
+        assert_eq!(south.week_ago, Some(3200.0));
+        assert_eq!(south.four_weeks_ago, Some(2900.0));
+        assert_eq!(south.direction, Some(Direction::Up));
+        assert_eq!((south.breached_runs, south.runs), (3, 6));
+        let north = trends[&("c".to_owned(), "region=north".to_owned())];
+        assert_eq!((north.week_ago, north.direction), (None, None));
+        assert!(store.read(|tx| tx.recorded_at("c", start)).unwrap());
+        assert!(
+            !store
+                .read(|tx| tx.recorded_at("c", start + week / 2))
+                .unwrap()
+        );
+    }
 }
 
 #[test]
 fn the_trail_names_the_first_row_changed_outside_accesswatch() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).unwrap();
-    let week = chrono::Duration::days(7);
-    store
-        .transaction(|tx| {
-            for i in 0..3 {
-                tx.record_result(&result_at(
-                    now() + week * i,
-                    &[("south", Some(3100.0), Status::Breach)],
-                ))?;
-            }
-            let mut episode = observe(None, &breach(), &Policy::default(), now()).unwrap();
-            tx.save_episode(&mut episode)?;
-            tx.save_episode(&mut episode)
-        })
-        .unwrap();
-    let head = store.verify().unwrap().unwrap().unwrap();
-    assert_eq!((head.id, head.records), (5, 5));
-    drop(store);
-    // A value edited by hand.
-    raw(
-        dir.path(),
-        "UPDATE evaluations SET value = 2900 WHERE id = 2",
-    );
-    let store = open_read_only(dir.path()).unwrap();
-    let broken = store.verify().unwrap().unwrap_err();
-    assert_eq!(broken.record, Some(2), "{broken:?}");
-    assert!(
-        broken
-            .why
-            .contains("evaluation 2 (table evaluations; check c, group region=south"),
-        "{}",
-        broken.why
-    );
-    drop(store);
-    raw(
-        dir.path(),
-        "UPDATE evaluations SET value = 3100 WHERE id = 2",
-    );
-    assert!(
-        open_read_only(dir.path())
-            .unwrap()
-            .verify()
-            .unwrap()
-            .is_ok(),
-        "put back"
-    );
-    // A trail record edited, and a row added.
-    raw(
-        dir.path(),
-        "UPDATE trail SET body = replace(body, '3100', '2900') WHERE id = 3",
-    );
-    let broken = open_read_only(dir.path())
-        .unwrap()
-        .verify()
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(broken.record, Some(3), "{broken:?}");
-    raw(
-        dir.path(),
-        "UPDATE trail SET body = replace(body, '2900', '3100') WHERE id = 3",
-    );
-    raw(
-        dir.path(),
-        "INSERT INTO evaluations (check_id, group_key, labels, status, evaluated_at) VALUES ('c', 'x', '{}', 'ok', 'z')",
-    );
-    let broken = open_read_only(dir.path())
-        .unwrap()
-        .verify()
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(broken.record, None);
-    assert!(broken.why.contains("evaluation 4"), "{}", broken.why);
-    raw(dir.path(), "DELETE FROM evaluations WHERE id = 4");
-    // Deleting a recorded evaluation (not by retention) is found too.
-    raw(dir.path(), "DELETE FROM evaluations WHERE id = 1");
-    let broken = open_read_only(dir.path())
-        .unwrap()
-        .verify()
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(broken.record, Some(1), "{broken:?}");
+    for place in places() {
+        let store = place.open();
+        let week = chrono::Duration::days(7);
+        store
+            .transaction(|tx| {
+                for i in 0..3 {
+                    tx.record_result(&result_at(
+                        now() + week * i,
+                        &[("south", Some(3100.0), Status::Breach)],
+                    ))?;
+                }
+                let mut episode = observe(None, &breach(), &Policy::default(), now()).unwrap();
+                tx.save_episode(&mut episode)?;
+                tx.save_episode(&mut episode)
+            })
+            .unwrap();
+        let head = store.verify().unwrap().unwrap().unwrap();
+        assert_eq!((head.id, head.records), (5, 5));
+        drop(store);
+        // A value edited by hand.
+        place.raw("UPDATE evaluations SET value = 2900 WHERE id = 2");
+        let store = place.reader();
+        let broken = store.verify().unwrap().unwrap_err();
+        assert_eq!(broken.record, Some(2), "{broken:?}");
+        assert!(
+            broken
+                .why
+                .contains("evaluation 2 (table evaluations; check c, group region=south"),
+            "{}",
+            broken.why
+        );
+        drop(store);
+        place.raw("UPDATE evaluations SET value = 3100 WHERE id = 2");
+        assert!(place.reader().verify().unwrap().is_ok(), "put back");
+        // A trail record edited, and a row added.
+        place.raw("UPDATE trail SET body = replace(body, '3100', '2900') WHERE id = 3");
+        let broken = place.reader().verify().unwrap().unwrap_err();
+        assert_eq!(broken.record, Some(3), "{broken:?}");
+        place.raw("UPDATE trail SET body = replace(body, '2900', '3100') WHERE id = 3");
+        place.raw("INSERT INTO evaluations (check_id, group_key, labels, status, evaluated_at) VALUES ('c', 'x', '{}', 'ok', 'z')");
+        let broken = place.reader().verify().unwrap().unwrap_err();
+        assert_eq!(broken.record, None);
+        assert!(broken.why.contains("evaluation 4"), "{}", broken.why);
+        place.raw("DELETE FROM evaluations WHERE id = 4");
+        // Deleting a recorded evaluation (not by retention) is found too.
+        place.raw("DELETE FROM evaluations WHERE id = 1");
+        let broken = place.reader().verify().unwrap().unwrap_err();
+        assert_eq!(broken.record, Some(1), "{broken:?}");
+    }
 }
 
 #[test]
 fn retention_pruning_keeps_the_trail_verifiable() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).unwrap();
-    let week = chrono::Duration::days(7);
-    for i in 0..6 {
-        store
-            .transaction(|tx| {
-                tx.record_result(&result_at(
-                    now() + week * i,
-                    &[
-                        ("south", Some(3100.0), Status::Breach),
-                        ("north", Some(1.0), Status::Ok),
-                    ],
-                ))?;
-                tx.prune_evaluations(now() + week * (i - 2), now() + week * i)?;
-                Ok(())
-            })
+    for place in places() {
+        let store = place.open();
+        let week = chrono::Duration::days(7);
+        for i in 0..6 {
+            store
+                .transaction(|tx| {
+                    tx.record_result(&result_at(
+                        now() + week * i,
+                        &[
+                            ("south", Some(3100.0), Status::Breach),
+                            ("north", Some(1.0), Status::Ok),
+                        ],
+                    ))?;
+                    tx.prune_evaluations(now() + week * (i - 2), now() + week * i)?;
+                    Ok(())
+                })
+                .unwrap();
+            let verified = store.verify().unwrap();
+            assert!(verified.is_ok(), "after run {i}: {verified:?}");
+        }
+        let rows: i64 = store
+            .read(|tx| tx.one("SELECT count(*) FROM evaluations", vec![])?.int(0))
             .unwrap();
-        let verified = store.verify().unwrap();
-        assert!(verified.is_ok(), "after run {i}: {verified:?}");
+        assert_eq!(rows, 6, "three runs of two groups are kept");
+        let head = store.verify().unwrap().unwrap().unwrap();
+        assert!(head.records < 12 + 6, "old records were removed: {head:?}");
+        drop(store);
+        // Removing the oldest remaining record is still found.
+        place.raw("DELETE FROM trail WHERE id = (SELECT min(id) FROM trail)");
+        let broken = place.reader().verify().unwrap().unwrap_err();
+        assert!(broken.why.contains("does not follow"), "{broken:?}");
     }
-    let rows: i64 = store
-        .read(|tx| {
-            Ok(tx
-                .inner
-                .query_row("SELECT count(*) FROM evaluations", [], |r| r.get(0))?)
-        })
-        .unwrap();
-    assert_eq!(rows, 6, "three runs of two groups are kept");
-    let head = store.verify().unwrap().unwrap().unwrap();
-    assert!(head.records < 12 + 6, "old records were removed: {head:?}");
-    drop(store);
-    // Removing the oldest remaining record is still found.
-    raw(
-        dir.path(),
-        "DELETE FROM trail WHERE id = (SELECT min(id) FROM trail)",
-    );
-    let broken = open_read_only(dir.path())
-        .unwrap()
-        .verify()
-        .unwrap()
-        .unwrap_err();
-    assert!(broken.why.contains("does not follow"), "{broken:?}");
 }
 
 #[test]
@@ -454,11 +458,162 @@ fn a_state_file_from_before_the_trail_is_sealed_when_opened() {
             )
             .unwrap();
     }
-    let store = open(dir.path()).unwrap();
+    let store = open_file(dir.path()).unwrap();
     let head = store.verify().unwrap().unwrap().unwrap();
     assert_eq!(head.records, 2, "each old row is recorded once");
     drop(store);
-    let store = open(dir.path()).unwrap();
+    let store = open_file(dir.path()).unwrap();
     let head = store.verify().unwrap().unwrap().unwrap();
     assert_eq!(head.records, 2, "and only once");
+}
+
+fn message(id: &str) -> OutboxMessage {
+    OutboxMessage {
+        id: None,
+        route: "r".to_owned(),
+        recipients: vec!["a@plan.example".to_owned()],
+        subject: "s".to_owned(),
+        text: "t".to_owned(),
+        html: "<p>t</p>".to_owned(),
+        message_id: id.to_owned(),
+        in_reply_to: None,
+        references: vec![],
+        created_at: now(),
+        attempts: 0,
+        next_attempt_at: now(),
+        last_error: None,
+    }
+}
+
+#[test]
+fn of_two_nodes_one_leads_and_a_lost_lease_commits_nothing() {
+    use std::time::Duration;
+    let settings = test_server::database();
+    let location = Location::Postgres(settings);
+    let a = open(&location).unwrap();
+    let b = open(&location).unwrap();
+    let ttl = Duration::from_secs(3);
+    let token = a.try_lead("a", ttl).unwrap().expect("the first node leads");
+    assert_eq!(b.try_lead("b", ttl).unwrap(), None, "the lease is held");
+    assert!(a.renew_lead("a", token, ttl).unwrap());
+    a.set_fencing(state_lease::Fencing::Leader {
+        node: "a".to_owned(),
+        token,
+    });
+    b.set_fencing(state_lease::Fencing::Standby);
+    let queued = a.transaction(|tx| tx.enqueue(&message("<1@x>"))).unwrap();
+    let refused = b.transaction(|tx| tx.enqueue(&message("<2@x>")));
+    assert!(
+        format!("{:#}", refused.unwrap_err()).contains("standby"),
+        "a standby writes nothing"
+    );
+    // The leader stops renewing; after the TTL the standby takes over
+    // with a higher token, and the old leader's writes fail.
+    std::thread::sleep(ttl + Duration::from_millis(300));
+    let taken = b
+        .try_lead("b", ttl)
+        .unwrap()
+        .expect("an expired lease is taken");
+    assert_eq!(taken, token + 1, "the fencing token grows");
+    assert!(
+        !a.renew_lead("a", token, ttl).unwrap(),
+        "the old leader cannot renew"
+    );
+    let late = a.transaction(|tx| tx.enqueue(&message("<3@x>")));
+    assert!(
+        format!("{:#}", late.unwrap_err()).contains("passed to another node"),
+        "the old leader's run commits nothing"
+    );
+    assert!(
+        !a.claim(queued, now(), now()).unwrap_or(false),
+        "nor claims"
+    );
+    b.set_fencing(state_lease::Fencing::Leader {
+        node: "b".to_owned(),
+        token: taken,
+    });
+    assert!(
+        b.claim(queued, now(), now()).unwrap(),
+        "the new leader sends"
+    );
+    let ids: Vec<String> = b
+        .due_messages(None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.message_id)
+        .collect();
+    assert_eq!(ids, ["<1@x>"], "only the leader's message was queued");
+    // A clean shutdown hands the lease over at once.
+    b.resign("b", taken).unwrap();
+    assert_eq!(a.try_lead("a", ttl).unwrap(), Some(taken + 1));
+    a.seen("a", "leader").unwrap();
+    b.seen("b", "standby").unwrap();
+    let nodes = b.nodes().unwrap();
+    let leaders: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n.leader)
+        .map(|n| n.node.as_str())
+        .collect();
+    assert_eq!(leaders, ["a"]);
+    assert_eq!(nodes.len(), 2);
+}
+
+#[test]
+fn two_nodes_claiming_at_once_send_each_message_once() {
+    let location = Location::Postgres(test_server::database());
+    let stores: Vec<Store> = (0..2).map(|_| open(&location).unwrap()).collect();
+    let ids: Vec<i64> = (0..20)
+        .map(|i| {
+            stores[0]
+                .transaction(|tx| tx.enqueue(&message(&format!("<{i}@x>"))))
+                .unwrap()
+        })
+        .collect();
+    let claimed: Vec<Vec<i64>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = stores
+            .iter()
+            .map(|store| {
+                let ids = &ids;
+                scope.spawn(move || {
+                    ids.iter()
+                        .copied()
+                        .filter(|id| store.claim(*id, now(), now()).unwrap())
+                        .collect::<Vec<i64>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<i64> = claimed.concat();
+    all.sort_unstable();
+    assert_eq!(all, ids, "every message claimed by exactly one node");
+}
+
+#[test]
+fn two_nodes_migrating_together_migrate_once() {
+    let location = Location::Postgres(test_server::database());
+    let opened: Vec<anyhow::Result<Store>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2).map(|_| scope.spawn(|| open(&location))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for store in opened {
+        let store = store.unwrap();
+        assert!(store.verify().unwrap().is_ok());
+    }
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error() {
+    let mut settings = test_server::database();
+    settings.target.port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let error = format!("{:#}", open(&Location::Postgres(settings)).unwrap_err());
+    assert!(error.contains("postgres postgres@127.0.0.1:"), "{error}");
+    assert!(error.contains("check `host`, `port`"), "{error}");
+    let mut settings = test_server::database();
+    settings.target.dbname = "no_such_db".to_owned();
+    let error = format!("{:#}", open(&Location::Postgres(settings)).unwrap_err());
+    assert!(error.contains("does not exist"), "{error}");
 }

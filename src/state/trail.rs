@@ -7,9 +7,10 @@
 //! inserted or deleted by hand, or a trail record changed or removed, is
 //! found and named.
 //!
-//! The canonical copy is made by SQLite itself (`json_object` over the row,
-//! [`Kind::snapshot`]), both when writing and when verifying, so the two
-//! always agree on the text of an unchanged row.
+//! The canonical copy is made by the database itself (`json_object` over
+//! the row, [`Kind::snapshot`]; `json_build_object` on PostgreSQL), both
+//! when writing and when verifying, so the two always agree on the text of
+//! an unchanged row.
 //!
 //! Retention: when old evaluations are pruned, the oldest trail records
 //! (those older than the retention, never the head) go too, and a
@@ -24,9 +25,9 @@ use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use rusqlite::OptionalExtension as _;
 use sha2::{Digest as _, Sha256};
 
+use super::sql::{Backend, args};
 use super::{Store, Tx, time_text};
 
 /// The previous hash of the first record ever written.
@@ -155,59 +156,53 @@ impl Tx<'_> {
         };
         let sql = format!(
             "SELECT {}, {} FROM {} WHERE id = ?1",
-            snapshot.json, snapshot.at, snapshot.table
+            self.json(snapshot.json),
+            snapshot.at,
+            snapshot.table
         );
-        let row: Option<(String, String)> = self
-            .inner
-            .prepare_cached(&sql)?
-            .query_row([ref_id], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?;
-        let (body, at) = match row {
-            Some(row) => row,
+        let (body, at) = match self.row(&sql, args![ref_id])? {
+            Some(row) => (row.text(0)?, row.text(1)?),
             // Removed: the record says so, at the time of its last record.
             None => {
-                let at: Option<String> = self
-                    .inner
-                    .query_row(
+                let at = self
+                    .row(
                         "SELECT at FROM trail WHERE kind = ?1 AND ref_id = ?2 ORDER BY id DESC LIMIT 1",
-                        rusqlite::params![kind.as_str(), ref_id],
-                        |row| row.get(0),
-                    )
-                    .optional()?;
+                        args![kind.as_str(), ref_id],
+                    )?
+                    .map(|row| row.text(0))
+                    .transpose()?;
                 ("null".to_owned(), at.unwrap_or_default())
             }
         };
         self.append(kind, ref_id, &at, &body)
     }
 
+    /// The canonical JSON text of a row, in this backend's SQL.
+    fn json(&self, sqlite: &str) -> String {
+        match self.backend() {
+            Backend::Sqlite => sqlite.to_owned(),
+            Backend::Postgres => format!(
+                "({})::text",
+                sqlite.replace("json_object(", "json_build_object(")
+            ),
+        }
+    }
+
     fn append(&self, kind: Kind, ref_id: i64, at: &str, body: &str) -> anyhow::Result<()> {
-        let head: Option<(i64, String)> = self
-            .inner
-            .query_row(
-                "SELECT id, hash FROM trail ORDER BY id DESC LIMIT 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
+        let head = self.row(
+            "SELECT id, hash FROM trail ORDER BY id DESC LIMIT 1",
+            vec![],
+        )?;
         let (id, prev) = match head {
-            Some((id, hash)) => (id + 1, hash),
+            Some(row) => (row.int(0)? + 1, row.text(1)?),
             None => (1, GENESIS.to_owned()),
         };
         let hash = record_hash(&prev, id, kind.as_str(), ref_id, at, body);
-        self.inner
-            .prepare_cached(
-                "INSERT INTO trail (id, kind, ref_id, at, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(rusqlite::params![
-                id,
-                kind.as_str(),
-                ref_id,
-                at,
-                body,
-                prev,
-                hash
-            ])
-            .context("appending to the trail")?;
+        self.exec(
+            "INSERT INTO trail (id, kind, ref_id, at, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            args![id, kind.as_str(), ref_id, at, body, prev, hash],
+        )
+        .context("appending to the trail")?;
         Ok(())
     }
 
@@ -219,10 +214,13 @@ impl Tx<'_> {
                 continue;
             };
             let ids: Vec<i64> = self
-                .inner
-                .prepare(&format!("SELECT id FROM {} ORDER BY id", snapshot.table))?
-                .query_map([], |row| row.get(0))?
-                .collect::<Result<_, _>>()?;
+                .rows(
+                    &format!("SELECT id FROM {} ORDER BY id", snapshot.table),
+                    vec![],
+                )?
+                .iter()
+                .map(|row| row.int(0))
+                .collect::<anyhow::Result<_>>()?;
             for id in ids {
                 self.chain(kind, id)?;
             }
@@ -240,41 +238,29 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let before = time_text(before);
-        let (first, head): (Option<i64>, Option<i64>) =
-            self.inner
-                .query_row("SELECT min(id), max(id) FROM trail", [], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })?;
-        let (Some(first), Some(head)) = (first, head) else {
+        let ends = self.one("SELECT min(id), max(id) FROM trail", vec![])?;
+        let (Some(first), Some(head)) = (ends.opt_int(0)?, ends.opt_int(1)?) else {
             return Ok(());
         };
-        let first_recent: Option<i64> = self.inner.query_row(
-            "SELECT min(id) FROM trail WHERE at >= ?1",
-            [&before],
-            |row| row.get(0),
-        )?;
+        let first_recent = self
+            .one("SELECT min(id) FROM trail WHERE at >= ?1", args![before])?
+            .opt_int(0)?;
         let through = first_recent.map_or(head, |id| id - 1).min(head - 1);
         if through < first && pruned == 0 {
             return Ok(());
         }
         let (through, through_hash): (i64, String) = if through >= first {
-            let hash: String =
-                self.inner
-                    .query_row("SELECT hash FROM trail WHERE id = ?1", [through], |row| {
-                        row.get(0)
-                    })?;
+            let hash = self
+                .one("SELECT hash FROM trail WHERE id = ?1", args![through])?
+                .text(0)?;
             (through, hash)
         } else {
-            let prev: String = self.inner.query_row(
-                "SELECT prev_hash FROM trail WHERE id = ?1",
-                [first],
-                |row| row.get(0),
-            )?;
+            let prev = self
+                .one("SELECT prev_hash FROM trail WHERE id = ?1", args![first])?
+                .text(0)?;
             (first - 1, prev)
         };
-        let removed = self
-            .inner
-            .execute("DELETE FROM trail WHERE id <= ?1", [through])?;
+        let removed = self.exec("DELETE FROM trail WHERE id <= ?1", args![through])?;
         let body = serde_json::json!({
             "through": through,
             "through_hash": through_hash,
@@ -292,20 +278,18 @@ impl Tx<'_> {
 
     /// The latest record, if any.
     pub fn trail_head(&self) -> anyhow::Result<Option<Head>> {
-        Ok(self
-            .inner
-            .query_row(
-                "SELECT id, hash, (SELECT count(*) FROM trail) FROM trail ORDER BY id DESC LIMIT 1",
-                [],
-                |row| {
-                    Ok(Head {
-                        id: row.get(0)?,
-                        hash: row.get(1)?,
-                        records: row.get(2)?,
-                    })
-                },
-            )
-            .optional()?)
+        self.row(
+            "SELECT id, hash, (SELECT count(*) FROM trail) FROM trail ORDER BY id DESC LIMIT 1",
+            vec![],
+        )?
+        .map(|row| {
+            Ok(Head {
+                id: row.int(0)?,
+                hash: row.text(1)?,
+                records: row.int(2)?,
+            })
+        })
+        .transpose()
     }
 }
 
@@ -350,31 +334,34 @@ impl Store {
 
 /// The latest retention cutoff a checkpoint records.
 fn pruned_before(tx: &Tx<'_>) -> anyhow::Result<Option<String>> {
-    Ok(tx.inner.query_row(
-        "SELECT max(json_extract(body, '$.before')) FROM trail WHERE kind = 'checkpoint'",
-        [],
-        |row| row.get(0),
-    )?)
+    let before = match tx.backend() {
+        Backend::Sqlite => "json_extract(body, '$.before')",
+        Backend::Postgres => "(body::json ->> 'before')",
+    };
+    tx.one(
+        &format!("SELECT max({before}) FROM trail WHERE kind = 'checkpoint'"),
+        vec![],
+    )?
+    .opt_text(0)
 }
 
 /// Walks the chain in order; the first record whose hash or link is wrong.
 fn verify_chain(tx: &Tx<'_>) -> anyhow::Result<Option<Broken>> {
-    let mut statement = tx
-        .inner
-        .prepare("SELECT id, kind, ref_id, at, body, prev_hash, hash FROM trail ORDER BY id")?;
-    let mut rows = statement.query_map([], |row| {
-        Ok(Record {
-            id: row.get(0)?,
-            kind: row.get(1)?,
-            ref_id: row.get(2)?,
-            at: row.get(3)?,
-            body: row.get(4)?,
-            prev: row.get(5)?,
-            hash: row.get(6)?,
-        })
-    })?;
+    let rows = tx.rows(
+        "SELECT id, kind, ref_id, at, body, prev_hash, hash FROM trail ORDER BY id",
+        vec![],
+    )?;
     let mut previous: Option<(i64, String)> = None;
-    while let Some(record) = rows.next().transpose()? {
+    for row in rows {
+        let record = Record {
+            id: row.int(0)?,
+            kind: row.text(1)?,
+            ref_id: row.int(2)?,
+            at: row.text(3)?,
+            body: row.text(4)?,
+            prev: row.text(5)?,
+            hash: row.text(6)?,
+        };
         let linked = match &previous {
             Some((id, hash)) => record.id == id + 1 && &record.prev == hash,
             None => record.prev == GENESIS || checkpoint_explains(tx, &record)?,
@@ -413,12 +400,24 @@ fn verify_chain(tx: &Tx<'_>) -> anyhow::Result<Option<Broken>> {
 /// Whether a checkpoint vouches for the link of the first record left
 /// after pruning.
 fn checkpoint_explains(tx: &Tx<'_>, first: &Record) -> anyhow::Result<bool> {
-    Ok(tx.inner.query_row(
-        "SELECT EXISTS (SELECT 1 FROM trail WHERE kind = 'checkpoint'
-             AND json_extract(body, '$.through') = ?1 AND json_extract(body, '$.through_hash') = ?2)",
-        rusqlite::params![first.id - 1, first.prev],
-        |row| row.get(0),
-    )?)
+    let (through, through_hash) = match tx.backend() {
+        Backend::Sqlite => (
+            "json_extract(body, '$.through')",
+            "json_extract(body, '$.through_hash')",
+        ),
+        Backend::Postgres => (
+            "(body::json ->> 'through')::bigint",
+            "(body::json ->> 'through_hash')",
+        ),
+    };
+    tx.one(
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM trail WHERE kind = 'checkpoint'
+                 AND {through} = ?1 AND {through_hash} = ?2)"
+        ),
+        args![first.id - 1, first.prev],
+    )?
+    .bool(0)
 }
 
 /// Rows of `kind` that differ from their latest record, and rows with no
@@ -428,6 +427,11 @@ fn verify_rows(tx: &Tx<'_>, kind: Kind, before: Option<&str>) -> anyhow::Result<
         return Ok(Vec::new());
     };
     let Snapshot { table, json, .. } = snapshot;
+    let json = tx.json(json);
+    let differs = match tx.backend() {
+        Backend::Sqlite => "IS NOT",
+        Backend::Postgres => "IS DISTINCT FROM",
+    };
     // A pruned evaluation is expected to be gone.
     let pruned = if kind == Kind::Evaluation {
         before
@@ -437,17 +441,15 @@ fn verify_rows(tx: &Tx<'_>, kind: Kind, before: Option<&str>) -> anyhow::Result<
     let sql = format!(
         "SELECT t.id, t.ref_id, t.body FROM trail t
          WHERE t.kind = ?1 AND t.id = (SELECT max(u.id) FROM trail u WHERE u.kind = t.kind AND u.ref_id = t.ref_id)
-           AND t.body IS NOT coalesce((SELECT {json} FROM {table} r WHERE r.id = t.ref_id), 'null')
-           AND NOT (?2 IS NOT NULL AND t.at < ?2 AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.id = t.ref_id))
+           AND t.body {differs} coalesce((SELECT {json} FROM {table} r WHERE r.id = t.ref_id), 'null')
+           AND NOT (CAST(?2 AS TEXT) IS NOT NULL AND t.at < ?2 AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.id = t.ref_id))
          ORDER BY t.id LIMIT 1"
     );
     let mut problems = Vec::new();
-    let changed: Option<(i64, i64, String)> = tx
-        .inner
-        .query_row(&sql, rusqlite::params![kind.as_str(), pruned], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
-        .optional()?;
+    let changed = match tx.row(&sql, args![kind.as_str(), pruned])? {
+        Some(row) => Some((row.int(0)?, row.int(1)?, row.text(2)?)),
+        None => None,
+    };
     if let Some((record, ref_id, body)) = changed {
         let what = describe(kind, ref_id, &body);
         problems.push(Broken {
@@ -465,10 +467,10 @@ fn verify_rows(tx: &Tx<'_>, kind: Kind, before: Option<&str>) -> anyhow::Result<
             "SELECT r.id, {json} FROM {table} r WHERE NOT EXISTS
                  (SELECT 1 FROM trail t WHERE t.kind = ?1 AND t.ref_id = r.id) ORDER BY r.id LIMIT 1"
         );
-        let unrecorded: Option<(i64, String)> = tx
-            .inner
-            .query_row(&sql, [kind.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?;
+        let unrecorded = match tx.row(&sql, args![kind.as_str()])? {
+            Some(row) => Some((row.int(0)?, row.text(1)?)),
+            None => None,
+        };
         if let Some((ref_id, body)) = unrecorded {
             problems.push(Broken {
                 record: None,

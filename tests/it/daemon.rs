@@ -152,8 +152,10 @@ fn sigterm_during_a_slow_fetch_exits_promptly() {
     );
     // The state file is whole: it opens, passes its integrity check, and
     // holds nothing half-recorded.
-    let store =
-        accesswatch::state::open(&dir.path().join("state")).expect("the state file is consistent");
+    let store = accesswatch::state::open(&accesswatch::state::Location::Directory(
+        dir.path().join("state"),
+    ))
+    .expect("the state file is consistent");
     assert!(store.episodes().unwrap().is_empty());
     assert_eq!(store.outbox_stats().unwrap().unsent, 0);
 }

@@ -60,7 +60,10 @@ fn backfill_records_the_series_the_engine_gives_run_by_run() {
         !dir.path().join("demo/outbox").exists(),
         "backfill sends nothing"
     );
-    let store = accesswatch::state::open_read_only(&dir.path().join("demo/state")).unwrap();
+    let store = accesswatch::state::open_read_only(&accesswatch::state::Location::Directory(
+        dir.path().join("demo/state"),
+    ))
+    .unwrap();
     assert!(store.episodes().unwrap().is_empty(), "and opens no alert");
     assert_eq!(store.outbox_stats().unwrap().unsent, 0);
     let series = store
@@ -331,7 +334,10 @@ fn trends_show_in_the_json_report_status_and_render() {
     let config = demo(dir.path());
     let out = backfill_demo(&config, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let store = accesswatch::state::open_read_only(&dir.path().join("demo/state")).unwrap();
+    let store = accesswatch::state::open_read_only(&accesswatch::state::Location::Directory(
+        dir.path().join("demo/state"),
+    ))
+    .unwrap();
     let south = store
         .series(
             "mh-initial-wait",

@@ -28,6 +28,7 @@ mod fhir;
 mod nppes;
 mod postgres;
 mod source;
+mod state;
 mod timely;
 
 use check::{Zones, check, route};
@@ -276,7 +277,12 @@ pub fn validate(
         broken: BTreeSet::new(),
         defaults: alerting::Defaults::default(),
     };
-    let daemon = daemon(&mut v, raw.daemon.as_ref());
+    let mut daemon = daemon(&mut v, raw.daemon.as_ref());
+    if let Some(entry) = &raw.state
+        && let Some(location) = state::state(&mut v, entry)
+    {
+        daemon.state = location;
+    }
     let (defaults, alerting) = alerting::alerting(&mut v, raw.alerting.as_ref());
     v.defaults = defaults;
     let default_schedule = match raw.daemon.as_ref().and_then(|d| d.value.schedule.as_ref()) {
@@ -597,6 +603,7 @@ fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
     let web = web(v, raw.web.as_ref(), raw.listen.as_ref(), listen);
     Daemon {
         time_zone,
+        state: crate::state::Location::Directory(state_directory.clone()),
         state_directory,
         log_format,
         log_filter,
