@@ -389,6 +389,8 @@ fn status(path: &std::path::Path, json: bool) -> Exit {
         let view = operator::StatusView {
             notes,
             trends: store.trends(now)?,
+            nodes: store.nodes()?,
+            lease: store.lease()?,
         };
         Ok((episodes, store.outbox_stats()?, view))
     });

@@ -34,6 +34,42 @@ pub struct StatusView {
     /// Notes made since the oldest alert started.
     pub notes: Vec<Note>,
     pub trends: crate::state::Trends,
+    /// The nodes sharing a PostgreSQL state (none on SQLite), and the
+    /// lease.
+    pub nodes: Vec<crate::state::lease::NodeRecord>,
+    pub lease: Option<crate::state::lease::LeaseRecord>,
+}
+
+/// "nodes: a (leader, token 4, seen 2s ago), b (standby, seen 1s ago)";
+/// empty on SQLite.
+fn nodes_text(view: &StatusView) -> String {
+    if view.nodes.is_empty() {
+        return String::new();
+    }
+    let nodes: Vec<String> = view
+        .nodes
+        .iter()
+        .map(|n| {
+            let role = if n.leader { "leader" } else { "standby" };
+            let token = match &view.lease {
+                Some(lease) if n.leader && lease.node == n.node => {
+                    format!(", token {}", lease.token)
+                }
+                _ => String::new(),
+            };
+            format!(
+                "{} ({role}{token}, seen {:.0}s ago)",
+                n.node,
+                n.seen_ago.max(0.0)
+            )
+        })
+        .collect();
+    let leader = if view.nodes.iter().any(|n| n.leader) {
+        ""
+    } else {
+        "; NO LEADER: no node holds the lease"
+    };
+    format!("nodes: {}{leader}\n", nodes.join(", "))
 }
 
 fn trend_of<'a>(view: &'a StatusView, e: &Episode) -> Option<&'a Trend> {
@@ -120,8 +156,15 @@ pub fn status_json(
             })
         })
         .collect();
+    let nodes: Vec<serde_json::Value> = view
+        .nodes
+        .iter()
+        .map(|n| json!({"node": n.node, "role": if n.leader { "leader" } else { "standby" }, "seen_seconds_ago": n.seen_ago}))
+        .collect();
     json!({
         "alerts": alerts,
+        "nodes": nodes,
+        "lease": view.lease.as_ref().map(|l| json!({"node": l.node, "token": l.token, "expires_in_seconds": l.expires_in})),
         "outbox": {
             "unsent": outbox.unsent,
             "oldest_unsent": rfc3339(outbox.oldest_unsent),
@@ -231,6 +274,7 @@ pub fn status_text(
         let _ = write!(out, "; last error: {error}");
     }
     let _ = writeln!(out, "; {} sent", outbox.sent);
+    out.push_str(&nodes_text(view));
     out
 }
 

@@ -119,6 +119,34 @@ const STATUSES: [Status; 4] = [
     Status::NotInForce,
 ];
 
+/// `accesswatch_role`: 1 for this node's role (`single`, `leader`,
+/// `standby`), and the leader's fencing token.
+pub fn render_role(role: &crate::daemon::lead::Role) -> String {
+    let mut out = String::new();
+    let mut f = Family { out: &mut out };
+    f.header(
+        "accesswatch_role",
+        "gauge",
+        "1 for this node's role: single (SQLite), leader or standby (PostgreSQL state shared by nodes).",
+    );
+    for name in ["single", "leader", "standby"] {
+        f.sample(
+            "accesswatch_role",
+            &[("role", name)],
+            f64::from(u8::from(role.as_str() == name)),
+        );
+    }
+    if let crate::daemon::lead::Role::Leader { token, .. } = role {
+        f.header(
+            "accesswatch_lease_token",
+            "gauge",
+            "The fencing token of the leader lease this node holds.",
+        );
+        f.sample("accesswatch_lease_token", &[], *token as f64);
+    }
+    out
+}
+
 pub fn render(
     snapshot: &Snapshot,
     outbox: &OutboxStats,

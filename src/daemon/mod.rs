@@ -12,12 +12,19 @@
 //! going are skipped and logged, and after a reload a job's run waits for
 //! the old configuration's run of the same job ([`RunLocks`]).
 //!
+//! With the state on PostgreSQL (`[state] url`), several daemons may share
+//! it: [`lead`] keeps the leader lease, and only the leader runs the jobs
+//! and the delivery worker ([`Leading`]); a standby serves `/healthz` and
+//! `/metrics` and takes over when the lease passes to it, first running
+//! once each job whose tick fell due since its last run.
+//!
 //! Shutdown: when the [`CancellationToken`] is cancelled (SIGTERM, SIGINT),
 //! jobs stop waiting for their next tick; runs in progress get
 //! [`SHUTDOWN_GRACE`] to finish, after which they are dropped. Nothing a run
 //! writes can be left half-written (`.eml` files are renamed into place).
 
 pub mod heartbeat;
+pub mod lead;
 pub mod metrics;
 pub mod period;
 pub mod period_html;
@@ -44,7 +51,9 @@ use crate::check::schedule::Schedule;
 use crate::config::Config;
 use crate::notify::delivery::Outgoing;
 use crate::notify::mail::Mailer;
-use crate::state::Store;
+use crate::state::lease::Fencing;
+use crate::state::{Location, Store};
+use lead::Role;
 
 /// How long runs in progress may take to finish after SIGTERM; systemd's
 /// default stop timeout is 90 s, the promise to operators is 10 s.
@@ -156,6 +165,20 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let heartbeat = Arc::new(Heartbeat::default());
     let metrics = Arc::new(crate::daemon::metrics::Metrics::default());
+    let (role, mut role_now) = watch::channel(Role::Single);
+    if let Location::Postgres(settings) = &config.daemon.state {
+        store.set_fencing(Fencing::Standby);
+        role.send_replace(Role::Standby {
+            node: settings.node.clone(),
+        });
+        tracker.spawn(lead::lease_loop(
+            store.clone(),
+            settings.node.clone(),
+            settings.lease_ttl,
+            role.clone(),
+            shutdown.clone(),
+        ));
+    }
     // The configuration the status page reports on: swapped on reload.
     let (pages_config, pages_config_now) = watch::channel(config.clone());
     if let Some(address) = config.daemon.listen {
@@ -165,6 +188,7 @@ pub async fn run(
             metrics: metrics.clone(),
             store: store.clone(),
             heartbeat: heartbeat.clone(),
+            role: role_now.clone(),
             stale_after: watchdog.map_or(MAX_SLEEP, |w| (w / 2).min(MAX_SLEEP)) * 2
                 + Duration::from_secs(60),
             undeliverable_after: config.alerting.undeliverable_after,
@@ -174,44 +198,35 @@ pub async fn run(
                 .await?,
         );
     }
-    // One delivery worker for the life of the process: a reload swaps
-    // the settings it reads, never starts a second sender.
     let wake = Arc::new(Notify::new());
-    let delivery = {
-        let (store, wake, shutdown) = (store.clone(), wake.clone(), shutdown.clone());
-        let in_flight = heartbeat.delivery.clone();
-        move || {
-            crate::notify::delivery::worker(
-                store.clone(),
-                outgoing_now.clone(),
-                wake.clone(),
-                shutdown.clone(),
-                crate::check::clock::Clock::new(Utc::now),
-                in_flight.clone(),
-            )
-            .instrument(info_span!("delivery"))
-        }
-    };
-    let stop = shutdown.clone();
-    tracker.spawn(async move { supervise("delivery", RESTART_PAUSE, &stop, delivery).await });
     let runs = Arc::new(RunLocks::default());
-    let shared = Lasting {
-        store: &store,
-        wake: &wake,
-        runs: &runs,
-        heartbeat: &heartbeat,
-        metrics: &metrics,
-        shutdown: &shutdown,
+    let lasting = |stop: &CancellationToken| Lasting {
+        store: store.clone(),
+        wake: wake.clone(),
+        runs: runs.clone(),
+        heartbeat: heartbeat.clone(),
+        metrics: metrics.clone(),
+        shutdown: stop.clone(),
         watchdog,
-        tracker: &tracker,
+        tracker: tracker.clone(),
+        outgoing: outgoing_now.clone(),
     };
-    let mut generation = start_generation(config.clone(), &shared, true);
+    let first_run = if store.is_postgres() {
+        StartRun::Missed
+    } else {
+        StartRun::All
+    };
+    let mut leading = role_now
+        .borrow_and_update()
+        .leads()
+        .then(|| Leading::start(config.clone(), lasting(&shutdown.child_token()), first_run));
     if let Some(interval) = watchdog {
         tracker.spawn(watchdog_loop(interval, heartbeat.clone(), shutdown.clone()));
     }
     info!(
         config = %config.path.display(),
         state = %store.describe(),
+        role = role_now.borrow().as_str(),
         checks = config.checks.len(),
         watchdog_ms = watchdog.map(|w| w.as_millis() as u64),
         "daemon started"
@@ -221,14 +236,21 @@ pub async fn run(
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
+            Ok(()) = role_now.changed() => {
+                let leads = role_now.borrow_and_update().leads();
+                leading = change_role(leading, leads, || {
+                    Leading::start(current.clone(), lasting(&shutdown.child_token()), StartRun::Missed)
+                });
+            }
             Some(()) = reload.recv() => {
                 if let Some((next, mailer)) = reload_config(&current, &store) {
-                    generation.cancel();
                     let ids: Vec<String> = next.checks.iter().map(|c| c.id.clone()).collect();
                     metrics.retain_checks(&ids);
                     outgoing.send_replace(Arc::new(outgoing_settings(&next, mailer)));
                     pages_config.send_replace(next.clone());
-                    generation = start_generation(next.clone(), &shared, false);
+                    if let Some(leading) = &mut leading {
+                        leading.reload(next.clone());
+                    }
                     current = next;
                 }
                 crate::daemon::systemd::ready(&format!("{} checks, reloaded", current.checks.len()));
@@ -247,8 +269,86 @@ pub async fn run(
             "runs still in progress at shutdown were stopped"
         );
     }
+    // Runs in progress have finished: hand the lease over at once.
+    if let Role::Leader { node, token } = role.borrow().clone() {
+        match store.resign(&node, token) {
+            Ok(()) => info!(node = %node, "gave up the leader lease"),
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "cannot give up the leader lease; it expires after lease_ttl")
+            }
+        }
+    }
     info!("stopped");
     Ok(())
+}
+
+/// Starts or stops the leader's work as the role says.
+fn change_role(
+    leading: Option<Leading>,
+    leads: bool,
+    start: impl FnOnce() -> Leading,
+) -> Option<Leading> {
+    match (leading, leads) {
+        (None, true) => Some(start()),
+        (Some(leading), false) => {
+            leading.stop.cancel();
+            // A standby's job loops are stopped, not stuck.
+            leading.lasting.heartbeat.clear();
+            None
+        }
+        (leading, _) => leading,
+    }
+}
+
+/// What runs while this node leads: the delivery worker and the jobs of
+/// the configuration in force. Stopping it cancels both (runs in progress
+/// are abandoned; whatever they would commit is fenced off anyway).
+struct Leading {
+    stop: CancellationToken,
+    generation: CancellationToken,
+    lasting: Lasting,
+}
+
+impl Leading {
+    fn start(config: Arc<Config>, lasting: Lasting, first_run: StartRun) -> Leading {
+        // One delivery worker while this node leads: a reload swaps the
+        // settings it reads, never starts a second sender.
+        let delivery = {
+            let (store, wake, stop) = (
+                lasting.store.clone(),
+                lasting.wake.clone(),
+                lasting.shutdown.clone(),
+            );
+            let in_flight = lasting.heartbeat.delivery.clone();
+            let outgoing_now = lasting.outgoing.clone();
+            move || {
+                crate::notify::delivery::worker(
+                    store.clone(),
+                    outgoing_now.clone(),
+                    wake.clone(),
+                    stop.clone(),
+                    crate::check::clock::Clock::new(Utc::now),
+                    in_flight.clone(),
+                )
+                .instrument(info_span!("delivery"))
+            }
+        };
+        let stop = lasting.shutdown.clone();
+        lasting
+            .tracker
+            .spawn(async move { supervise("delivery", RESTART_PAUSE, &stop, delivery).await });
+        let generation = start_generation(config, &lasting, first_run);
+        Leading {
+            stop: lasting.shutdown.clone(),
+            generation,
+            lasting,
+        }
+    }
+
+    fn reload(&mut self, next: Arc<Config>) {
+        self.generation.cancel();
+        self.generation = start_generation(next, &self.lasting, StartRun::None);
+    }
 }
 
 /// How the delivery worker sends with `config`.
@@ -260,26 +360,41 @@ fn outgoing_settings(config: &Config, mailer: Mailer) -> Outgoing {
     }
 }
 
-/// What outlives a reload.
-struct Lasting<'a> {
-    store: &'a Arc<Store>,
-    wake: &'a Arc<Notify>,
-    runs: &'a Arc<RunLocks>,
-    heartbeat: &'a Arc<Heartbeat>,
-    metrics: &'a Arc<crate::daemon::metrics::Metrics>,
-    shutdown: &'a CancellationToken,
+/// What outlives a reload. `shutdown` ends this node's leadership (or
+/// the process).
+#[derive(Clone)]
+struct Lasting {
+    store: Arc<Store>,
+    wake: Arc<Notify>,
+    runs: Arc<RunLocks>,
+    heartbeat: Arc<Heartbeat>,
+    metrics: Arc<crate::daemon::metrics::Metrics>,
+    shutdown: CancellationToken,
     watchdog: Option<Duration>,
-    tracker: &'a TaskTracker,
+    tracker: TaskTracker,
+    outgoing: watch::Receiver<Arc<Outgoing>>,
+}
+
+/// Which checks a configuration's jobs run before their first tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartRun {
+    /// Every check, in one run (a single node's start).
+    All,
+    /// The checks of the jobs with a tick due since their last run
+    /// ([`lead::missed`]; a node that has just become leader).
+    Missed,
+    /// None (a reload).
+    None,
 }
 
 /// Starts the jobs of one configuration; returns the token that ends
 /// them (their runs in progress finish).
 fn start_generation(
     config: Arc<Config>,
-    shared: &Lasting<'_>,
-    run_at_start: bool,
+    shared: &Lasting,
+    first_run: StartRun,
 ) -> CancellationToken {
-    let (store, tracker) = (shared.store, shared.tracker);
+    let (store, tracker) = (&shared.store, &shared.tracker);
     let generation = shared.shutdown.child_token();
     shared.heartbeat.clear();
     let services = JobContext {
@@ -299,7 +414,7 @@ fn start_generation(
         jobs(&config),
         services,
         tracker.clone(),
-        run_at_start,
+        first_run,
     ));
     generation
 }
@@ -405,15 +520,22 @@ async fn start_jobs(
     jobs: Vec<Job>,
     services: JobContext,
     tracker: TaskTracker,
-    run_at_start: bool,
+    first_run: StartRun,
 ) {
     let started = Utc::now();
-    if run_at_start {
+    let owed = match first_run {
+        StartRun::All => jobs.clone(),
+        StartRun::None => Vec::new(),
+        StartRun::Missed => owed_jobs(&jobs, &services.store, started).await,
+    };
+    if !owed.is_empty() {
         let span = info_span!("job", job = "start-up");
         services.heartbeat.beat("start-up");
         let context = services.clone();
+        let checks: Vec<Check> = owed.iter().flat_map(|j| j.checks.clone()).collect();
+        let names: Vec<String> = owed.iter().map(Job::name).collect();
         let run = async move {
-            run_and_log(&context, &context.config.checks, started, None).await;
+            run_and_log(&context, &checks, started, &names, None).await;
         };
         // A panic in the start-up run is logged; the jobs start anyway.
         supervise("start-up", Duration::ZERO, &services.shutdown, {
@@ -447,6 +569,30 @@ async fn start_jobs(
     }
 }
 
+/// The jobs with a tick due since the last tick any node ran for them.
+async fn owed_jobs(jobs: &[Job], store: &Arc<Store>, now: DateTime<Utc>) -> Vec<Job> {
+    let store = store.clone();
+    let all = jobs.to_vec();
+    let owed = tokio::task::spawn_blocking(move || {
+        all.into_iter()
+            .filter(|job| match store.last_tick(&job.name()) {
+                Ok(last) => lead::missed(&job.schedule, last, now),
+                Err(e) => {
+                    // Better a run too many than a tick lost.
+                    warn!(job = %job.name(), error = %format!("{e:#}"), "cannot read the job's last tick; running it");
+                    true
+                }
+            })
+            .collect::<Vec<Job>>()
+    })
+    .await;
+    let owed = owed.unwrap_or_else(|_| jobs.to_vec());
+    for job in &owed {
+        info!(job = %job.name(), "running the job once: a tick fell due since its last run");
+    }
+    owed
+}
+
 async fn job_loop(job: Job, last_run: DateTime<Utc>, services: JobContext) {
     let name = job.name();
     let mut due = last_run;
@@ -474,7 +620,7 @@ async fn job_loop(job: Job, last_run: DateTime<Utc>, services: JobContext) {
         }
         due = next;
         services.heartbeat.beat(&name);
-        run_and_log(&services, &job.checks, due, Some(&job)).await;
+        run_and_log(&services, &job.checks, due, &[job.name()], Some(&job)).await;
     }
 }
 
@@ -484,16 +630,12 @@ async fn run_and_log(
     services: &JobContext,
     checks: &[Check],
     due: DateTime<Utc>,
+    names: &[String],
     job: Option<&Job>,
 ) {
     let config = &services.config;
-    // The start-up run covers every job.
-    let names: Vec<String> = match job {
-        Some(job) => vec![job.name()],
-        None => jobs(config).iter().map(Job::name).collect(),
-    };
     let _running = tokio::select! {
-        guards = services.runs.hold(&names) => guards,
+        guards = services.runs.hold(names) => guards,
         () = services.shutdown.cancelled() => return,
     };
     let Some(outcome) = crate::daemon::run::run(
@@ -516,7 +658,10 @@ async fn run_and_log(
         due,
     );
     let queued = match queued {
-        Ok(recorded) => recorded.queued,
+        Ok(recorded) => {
+            record_ticks(&services.store, names, due);
+            recorded.queued
+        }
         Err(e) => {
             error!(error = %format!("{e:#}"), "cannot record the run in the state store; it will be evaluated again next run");
             0
@@ -531,6 +676,24 @@ async fn run_and_log(
         "run finished"
     );
     crate::daemon::systemd::status(&status_line(services, job));
+}
+
+/// Records that the jobs `names` ran their tick `due` (PostgreSQL: what a
+/// new leader reads to run a missed tick once). A failure costs at most a
+/// second run of the tick on the next leader.
+fn record_ticks(store: &Store, names: &[String], due: DateTime<Utc>) {
+    if !store.is_postgres() {
+        return;
+    }
+    let recorded = store.transaction(|tx| {
+        for name in names {
+            tx.record_tick(name, due)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = recorded {
+        warn!(error = %format!("{e:#}"), "cannot record the run's tick");
+    }
 }
 
 /// "12 checks, 2 firing, outbox 0, next run 06:00 PST"

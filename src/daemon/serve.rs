@@ -6,6 +6,8 @@
 //! `/healthz` answers 200 with a JSON body when the scheduler is alive
 //! (every job loop woke recently), the state store can be written and a
 //! run has finished; 503 with the same body saying what is wrong otherwise.
+//! A standby (another node leads; `[state] url`) is healthy when it can
+//! reach the state store: its body says `"role": "standby"`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +32,8 @@ pub struct ServeState {
     pub metrics: Arc<Metrics>,
     pub store: Arc<Store>,
     pub heartbeat: Arc<Heartbeat>,
+    /// Leader, standby, or the only node.
+    pub role: tokio::sync::watch::Receiver<crate::daemon::lead::Role>,
     /// A job loop that has not woken for this long is stuck.
     pub stale_after: Duration,
     pub undeliverable_after: chrono::Duration,
@@ -264,13 +268,14 @@ async fn metrics(
     let outbox = shared.store.outbox_stats().unwrap_or_default();
     let episodes = shared.store.episodes().unwrap_or_default();
     let undeliverable = outbox.undeliverable(now, shared.undeliverable_after);
-    let body = crate::daemon::metrics::render(
+    let mut body = crate::daemon::metrics::render(
         &shared.metrics.snapshot(),
         &outbox,
         &episodes,
         now,
         undeliverable,
     );
+    body.push_str(&crate::daemon::metrics::render_role(&shared.role.borrow()));
     (
         [(
             header::CONTENT_TYPE,
@@ -283,13 +288,22 @@ async fn metrics(
 async fn healthz(
     axum::extract::State(shared): axum::extract::State<ServeState>,
 ) -> impl IntoResponse {
+    let role = shared.role.borrow().clone();
     let stale = shared.heartbeat.stale(shared.stale_after);
-    let writable = shared.store.writable();
+    let store = shared.store.clone();
+    let writable = tokio::task::spawn_blocking(move || store.writable())
+        .await
+        .unwrap_or(false);
     let last_run = shared.metrics.snapshot().last_run;
-    let healthy = stale.is_empty() && writable && last_run.is_some();
+    let healthy = if role.leads() {
+        stale.is_empty() && writable && last_run.is_some()
+    } else {
+        writable
+    };
     let body = serde_json::json!({
         "status": if healthy { "ok" } else { "failing" },
-        "scheduler": if stale.is_empty() { "alive".to_owned() } else { format!("stuck: {}", stale.join(", ")) },
+        "role": role.as_str(),
+        "scheduler": if !role.leads() { "standing by".to_owned() } else if stale.is_empty() { "alive".to_owned() } else { format!("stuck: {}", stale.join(", ")) },
         "state_store": if writable { "writable" } else { "not writable" },
         "last_run": last_run.map(|t| t.to_rfc3339()),
     });

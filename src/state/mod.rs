@@ -493,6 +493,27 @@ impl Store {
         }
     }
 
+    /// [`Store::transaction`] without the fencing: for what records a fact
+    /// that happened whoever leads now (an SMTP server accepted a message,
+    /// or refused it). A node that lost the lease mid-send still marks the
+    /// message sent, so the new leader does not send it again.
+    pub fn transaction_unfenced<T>(
+        &self,
+        work: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        match &self.db {
+            Db::Sqlite(_) => self.transaction(work),
+            Db::Postgres { client, lock } => postgres::transaction(
+                client,
+                lock,
+                &lease::Fencing::None,
+                postgres::Mode::Write,
+                work,
+            )
+            .with_context(|| format!("writing to {}", self.describe())),
+        }
+    }
+
     /// Runs read-only `work` in a deferred transaction (works on a store
     /// opened read-only).
     pub fn read<T>(&self, work: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>) -> anyhow::Result<T> {

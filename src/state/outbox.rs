@@ -175,7 +175,7 @@ impl Store {
     }
 
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-        self.transaction(|tx| {
+        self.transaction_unfenced(|tx| {
             tx.exec(
                 "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL, claimed_at = NULL WHERE id = ?1",
                 args![id, time_text(now)],
@@ -190,7 +190,7 @@ impl Store {
         error: &str,
         next_attempt_at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        self.transaction(|tx| {
+        self.transaction_unfenced(|tx| {
             tx.exec(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, claimed_at = NULL WHERE id = ?1",
                 args![id, error, time_text(next_attempt_at)],
