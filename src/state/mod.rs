@@ -205,15 +205,18 @@ impl std::fmt::Debug for Store {
 pub fn open(location: &Location) -> anyhow::Result<Store> {
     match location {
         Location::Directory(directory) => open_file(directory),
-        Location::Postgres(settings) => postgres::open(settings, true),
+        Location::Postgres(settings) => postgres::open(settings, true).context(POSTGRES_FIX),
     }
 }
+
+/// What to check when the PostgreSQL state store cannot be opened.
+const POSTGRES_FIX: &str = "opening the state store of [state] url: check the host, port, user and      database in `url`, the password (password_file, password_env or password_credential) and `tls`,      and that the server is running";
 
 /// Opens an existing store for reading (`status`), without the lock.
 pub fn open_read_only(location: &Location) -> anyhow::Result<Store> {
     match location {
         Location::Directory(directory) => open_file_read_only(directory),
-        Location::Postgres(settings) => postgres::open(settings, false),
+        Location::Postgres(settings) => postgres::open(settings, false).context(POSTGRES_FIX),
     }
 }
 
@@ -222,7 +225,7 @@ pub fn open_read_only(location: &Location) -> anyhow::Result<Store> {
 pub fn open_shared(location: &Location) -> anyhow::Result<Store> {
     match location {
         Location::Directory(directory) => open_file_shared(directory),
-        Location::Postgres(settings) => postgres::open(settings, false),
+        Location::Postgres(settings) => postgres::open(settings, false).context(POSTGRES_FIX),
     }
 }
 

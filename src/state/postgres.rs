@@ -67,7 +67,7 @@ pub fn postgres_ddl(sqlite: &str) -> String {
 pub(super) fn open(settings: &PostgresState, migrate: bool) -> anyhow::Result<Store> {
     let client = Blocking::start(
         settings.target.clone(),
-        "SET TimeZone = 'UTC'".to_owned(),
+        "SET TimeZone = 'UTC'; SET client_min_messages = warning".to_owned(),
         settings.statement_timeout,
     )?;
     let store = Store {

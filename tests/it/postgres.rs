@@ -17,23 +17,26 @@ use std::time::{Duration, Instant};
 
 use crate::common::{self, Certificate, ConfigText, accesswatch};
 
-const USER: &str = "aw";
-const PASSWORD: &str = "pg-test-S3cret";
+pub(crate) const USER: &str = "aw";
+pub(crate) const PASSWORD: &str = "pg-test-S3cret";
 
 /// A PostgreSQL server for this test binary. Statics are never dropped,
 /// so a watcher process stops the server and removes its directory once
 /// the test binary has exited (however it exited).
-struct PgServer {
+pub(crate) struct PgServer {
     bin: PathBuf,
-    port: u16,
+    pub(crate) port: u16,
     socket_dir: PathBuf,
+    data: PathBuf,
+    options: String,
+    log: PathBuf,
     /// The CA that signed the server's certificate.
     ca: PathBuf,
     /// Outlives this process on purpose: it stops the server after us.
     _watcher: Child,
 }
 
-fn server() -> &'static PgServer {
+pub(crate) fn server() -> &'static PgServer {
     static SERVER: OnceLock<PgServer> = OnceLock::new();
     SERVER.get_or_init(PgServer::start)
 }
@@ -92,7 +95,9 @@ fn run(command: &mut Command, what: &str) {
 }
 
 impl PgServer {
-    fn start() -> PgServer {
+    /// A server of its own (for a test that stops it), stopped and removed
+    /// when the test binary exits.
+    pub(crate) fn start() -> PgServer {
         let bin = pg_bin();
         let root = tempfile::Builder::new()
             .prefix("accesswatch-pg-")
@@ -166,6 +171,9 @@ impl PgServer {
             bin,
             port,
             socket_dir,
+            data,
+            options,
+            log: root.join("server.log"),
             ca,
             _watcher: watcher,
         };
@@ -213,8 +221,55 @@ impl PgServer {
         );
     }
 
+    /// Stops the server at once (`immediate`: as a crash or a cut cable
+    /// looks to its clients).
+    pub(crate) fn stop(&self) {
+        run(
+            as_server_user(&self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-w", "-m", "immediate", "stop"]),
+            "pg_ctl stop",
+        );
+    }
+
+    /// Starts the server again after [`PgServer::stop`].
+    pub(crate) fn start_again(&self) {
+        let status = as_server_user(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            .args(["-w", "-t", "30", "-o", &self.options, "start"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl start failed");
+    }
+
+    /// Runs `sql` in `database` as the test user, and its output (psql
+    /// unaligned, tuples only).
+    pub(crate) fn query(&self, database: &str, sql: &str) -> String {
+        let output = Command::new(self.bin.join("psql"))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(&self.socket_dir)
+            .args(["-p", &self.port.to_string(), "-U", USER, "-d", database])
+            .args(["-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
     /// A new database owned by the test user, set up with `setup`.
-    fn database(&self, name: &str, setup: &str) -> String {
+    pub(crate) fn database(&self, name: &str, setup: &str) -> String {
         self.sql(
             "postgres",
             "postgres",
