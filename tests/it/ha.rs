@@ -17,6 +17,7 @@ const TTL: Duration = Duration::from_secs(4);
 /// A node's configuration in `dir/NAME`: the staffing check (which
 /// breaches socal-south) with `check_extra`, `routes` routes to the SMTP
 /// server on `smtp`, state in `database` on `server`.
+#[allow(clippy::too_many_arguments)]
 fn node(
     dir: &Path,
     name: &str,
@@ -25,13 +26,15 @@ fn node(
     smtp: u16,
     routes: usize,
     check_extra: &str,
+    listen: Option<u16>,
 ) -> PathBuf {
     let home = dir.join(name);
     std::fs::create_dir_all(&home).unwrap();
     write(&home, "staffing.csv", common::STAFFING_CSV);
+    let listen = listen.map_or_else(String::new, |port| format!("listen = \"127.0.0.1:{port}\""));
     let mut config = ConfigText::new()
         .los_angeles()
-        .daemon("log_format = \"json\"")
+        .daemon(&format!("log_format = \"json\"\n{listen}"))
         .email(&format!("{}\ntimeout = \"5s\"", plain_smtp(smtp)))
         .section(&format!(
             "[state]\nurl = \"postgres://{USER}@127.0.0.1:{}/{database}\"\n\
@@ -104,9 +107,22 @@ fn a_leader_killed_mid_delivery_is_replaced_within_the_ttl_and_tells_each_alert_
             ..SmtpOptions::default()
         },
     );
+    let ports = [common::free_port(), common::free_port()];
     let configs: Vec<PathBuf> = ["a", "b"]
         .iter()
-        .map(|name| node(dir.path(), name, pg, &database, smtp.port, 5, ""))
+        .zip(ports)
+        .map(|(name, port)| {
+            node(
+                dir.path(),
+                name,
+                pg,
+                &database,
+                smtp.port,
+                5,
+                "",
+                Some(port),
+            )
+        })
         .collect();
     // Started together: one leads, the other stands by.
     let mut nodes: Vec<Daemon> = configs.iter().map(|c| start(c)).collect();
@@ -191,8 +207,26 @@ fn a_tick_due_while_no_node_led_runs_once_on_the_new_leader() {
     let database = pg.database("ha_tick", "");
     let smtp = SmtpServer::start(dir.path(), SmtpOptions::default());
     let every_minute = "schedule = \"* * * * *\"";
-    let a = node(dir.path(), "a", pg, &database, smtp.port, 1, every_minute);
-    let b = node(dir.path(), "b", pg, &database, smtp.port, 1, every_minute);
+    let a = node(
+        dir.path(),
+        "a",
+        pg,
+        &database,
+        smtp.port,
+        1,
+        every_minute,
+        None,
+    );
+    let b = node(
+        dir.path(),
+        "b",
+        pg,
+        &database,
+        smtp.port,
+        1,
+        every_minute,
+        None,
+    );
     let mut first = start(&a);
     first.wait_for("this node leads", Duration::from_secs(30));
     first.wait_for("\"run finished\"", Duration::from_secs(30));
@@ -259,7 +293,7 @@ fn a_leader_cut_off_from_the_database_steps_down_and_nothing_is_sent_twice() {
     let smtp = SmtpServer::start(dir.path(), SmtpOptions::default());
     let configs: Vec<PathBuf> = ["a", "b"]
         .iter()
-        .map(|name| node(dir.path(), name, &pg, &database, smtp.port, 2, ""))
+        .map(|name| node(dir.path(), name, &pg, &database, smtp.port, 2, "", None))
         .collect();
     let mut nodes: Vec<Daemon> = configs.iter().map(|c| start(c)).collect();
     let first = leader(&mut nodes, Duration::from_secs(30));

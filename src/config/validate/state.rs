@@ -175,11 +175,14 @@ fn percent(text: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// This host's name, which names the node unless `node` does.
+/// This host's name, which names the node unless `node` does: from
+/// /etc/hostname (readable under the unit's sandbox, where `ProcSubset=pid`
+/// hides /proc/sys), else the kernel's.
 fn default_node() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
+    ["/etc/hostname", "/proc/sys/kernel/hostname"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
         .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
+        .find(|h| !h.is_empty())
         .unwrap_or_else(|| "accesswatch".to_owned())
 }
