@@ -472,10 +472,21 @@ pub fn config_summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
         Transport::File { directory } => format!("files in {}", directory.display()),
     };
     let _ = writeln!(out, "{}: OK", config.path.display());
+    let state = match &config.daemon.state {
+        crate::state::Location::Directory(directory) => {
+            format!("state directory {}", directory.display())
+        }
+        crate::state::Location::Postgres(settings) => format!(
+            "state on postgres {} (tls {}) as node {}, lease_ttl {}",
+            settings.target.describe(),
+            settings.target.tls.as_str(),
+            settings.node,
+            humantime::format_duration(settings.lease_ttl)
+        ),
+    };
     let _ = writeln!(
         out,
-        "time zone {zone}; state directory {}; email from {} via {transport}",
-        config.daemon.state_directory.display(),
+        "time zone {zone}; {state}; email from {} via {transport}",
         config.email.from
     );
     let _ = writeln!(out, "\nsources ({}):", config.sources.len());
