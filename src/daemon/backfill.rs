@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{Instrument as _, info, warn};
 
 use crate::check::Check;
 use crate::config::Config;
@@ -30,8 +30,12 @@ pub async fn record_at(
     store: &Arc<Store>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Option<(RunOutcome, usize)>> {
-    let Some(outcome) =
-        crate::daemon::run::run(config, checks, at, Some(store.clone()), cancel).await
+    // Every event of a past run says so: `"span":{"name":"history",
+    // "as_of":…}`, never mistaken for the current state.
+    let span = tracing::info_span!("history", as_of = %at.to_rfc3339());
+    let Some(outcome) = crate::daemon::run::run(config, checks, at, Some(store.clone()), cancel)
+        .instrument(span)
+        .await
     else {
         return Ok(None);
     };
