@@ -23,6 +23,7 @@
 //! [`SHUTDOWN_GRACE`] to finish, after which they are dropped. Nothing a run
 //! writes can be left half-written (`.eml` files are renamed into place).
 
+pub mod backfill;
 pub mod heartbeat;
 pub mod lead;
 pub mod metrics;
@@ -535,6 +536,13 @@ async fn start_jobs(
         let checks: Vec<Check> = owed.iter().flat_map(|j| j.checks.clone()).collect();
         let names: Vec<String> = owed.iter().map(Job::name).collect();
         let run = async move {
+            crate::daemon::backfill::first_start(
+                &context.config,
+                &context.store,
+                started,
+                &context.shutdown,
+            )
+            .await;
             run_and_log(&context, &checks, started, &names, None).await;
         };
         // A panic in the start-up run is logged; the jobs start anyway.

@@ -133,6 +133,12 @@ impl Tx<'_> {
         .bool(0)
     }
 
+    /// Whether any evaluation was ever recorded (or is still kept).
+    pub fn has_history(&self) -> anyhow::Result<bool> {
+        self.one("SELECT EXISTS (SELECT 1 FROM evaluations)", vec![])?
+            .bool(0)
+    }
+
     /// The trend of every group as of `now`.
     pub fn trends(&self, now: DateTime<Utc>) -> anyhow::Result<Trends> {
         Ok(self
@@ -163,6 +169,11 @@ impl Tx<'_> {
 }
 
 impl Store {
+    /// [`Tx::has_history`] in a read transaction of its own.
+    pub fn has_history(&self) -> anyhow::Result<bool> {
+        self.read(|tx| tx.has_history())
+    }
+
     /// [`Tx::series`] in a read transaction of its own.
     pub fn series(
         &self,

@@ -40,7 +40,7 @@ use sql::args;
 
 pub use episodes::Acked;
 pub use history::{CheckFailure, Trends};
-pub use outbox::{OutboxMessage, OutboxStats};
+pub use outbox::{InlineImage, OutboxMessage, OutboxStats};
 pub use period::{AckRecord, EpisodeRecord, MessageRecord};
 pub use postgres::{PostgresState, postgres_ddl};
 pub use trail::{Broken, Head};
@@ -172,6 +172,9 @@ CREATE TABLE notes (
     at TEXT NOT NULL
 );
 ALTER TABLE acks ADD COLUMN note TEXT;
+"#,
+    r#"
+ALTER TABLE outbox ADD COLUMN images TEXT NOT NULL DEFAULT '[]';
 "#,
 ];
 
