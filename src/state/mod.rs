@@ -187,6 +187,8 @@ pub struct Store {
     fence: Mutex<lease::Fencing>,
 }
 
+// A process has one or two stores: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Db {
     Sqlite(Mutex<Connection>),
     /// The lock keeps a transaction's statements together on the one
@@ -194,6 +196,10 @@ enum Db {
     Postgres {
         client: crate::pg::Blocking,
         lock: Mutex<()>,
+        /// A connection of its own for the lease, so that renewing it
+        /// never waits for a run's transaction (it connects only when used).
+        lease: crate::pg::Blocking,
+        lease_lock: Mutex<()>,
     },
 }
 
@@ -491,7 +497,7 @@ impl Store {
                     .with_context(|| format!("committing to {}", self.describe()))?;
                 Ok(value)
             }
-            Db::Postgres { client, lock } => {
+            Db::Postgres { client, lock, .. } => {
                 let fencing = self.fencing()?;
                 postgres::transaction(client, lock, &fencing, postgres::Mode::Write, work)
                     .with_context(|| format!("writing to {}", self.describe()))
@@ -509,7 +515,7 @@ impl Store {
     ) -> anyhow::Result<T> {
         match &self.db {
             Db::Sqlite(_) => self.transaction(work),
-            Db::Postgres { client, lock } => postgres::transaction(
+            Db::Postgres { client, lock, .. } => postgres::transaction(
                 client,
                 lock,
                 &lease::Fencing::None,
@@ -536,7 +542,7 @@ impl Store {
                 };
                 work(&tx)
             }
-            Db::Postgres { client, lock } => postgres::transaction(
+            Db::Postgres { client, lock, .. } => postgres::transaction(
                 client,
                 lock,
                 &lease::Fencing::None,
@@ -568,9 +574,11 @@ impl Store {
             Db::Sqlite(_) => Err(anyhow!(
                 "leadership needs the state on PostgreSQL ([state] url)"
             )),
-            Db::Postgres { client, lock } => postgres::transaction(
-                client,
-                lock,
+            Db::Postgres {
+                lease, lease_lock, ..
+            } => postgres::transaction(
+                lease,
+                lease_lock,
                 &lease::Fencing::None,
                 postgres::Mode::Unlocked,
                 work,

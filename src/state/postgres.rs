@@ -5,7 +5,9 @@
 //! `accesswatch_schema`. Write transactions take a transaction-level
 //! advisory lock first, so writers follow one another as SQLite's
 //! `BEGIN IMMEDIATE` makes them, and a fenced write checks the lease in
-//! the transaction before it commits (`lease`).
+//! the transaction before it commits (`lease`). The lease's own statements
+//! go over a second connection, so renewing it never queues behind a run's
+//! transaction.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -65,15 +67,24 @@ pub fn postgres_ddl(sqlite: &str) -> String {
 /// Connects, and migrates when `migrate` (the daemon, `run --once`);
 /// readers (`status`, `ack`) need the schema to be current.
 pub(super) fn open(settings: &PostgresState, migrate: bool) -> anyhow::Result<Store> {
+    let session = "SET TimeZone = 'UTC'; SET client_min_messages = warning";
     let client = Blocking::start(
         settings.target.clone(),
-        "SET TimeZone = 'UTC'; SET client_min_messages = warning".to_owned(),
+        session.to_owned(),
         settings.statement_timeout,
+    )?;
+    // The lease's statements are small: bounded by a third of its TTL.
+    let lease = Blocking::start(
+        settings.target.clone(),
+        session.to_owned(),
+        (settings.lease_ttl / 3).max(Duration::from_millis(500)),
     )?;
     let store = Store {
         db: Db::Postgres {
             client,
             lock: Mutex::new(()),
+            lease,
+            lease_lock: Mutex::new(()),
         },
         path: std::path::PathBuf::new(),
         _lock: None,
