@@ -244,7 +244,8 @@ pub async fn run(
                 });
             }
             Some(()) = reload.recv() => {
-                if let Some((next, mailer)) = reload_config(&current, &store) {
+                let leads = role_now.borrow().leads();
+                if let Some((next, mailer)) = reload_config(&current, &store, leads) {
                     let ids: Vec<String> = next.checks.iter().map(|c| c.id.clone()).collect();
                     metrics.retain_checks(&ids);
                     outgoing.send_replace(Arc::new(outgoing_settings(&next, mailer)));
@@ -423,7 +424,7 @@ fn start_generation(
 /// Reads and validates the configuration again, with a mailer for its
 /// `[email]`; `None` (and every problem logged) when it does not
 /// validate, so the old one keeps running.
-fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Mailer)> {
+fn reload_config(current: &Config, store: &Store, leads: bool) -> Option<(Arc<Config>, Mailer)> {
     crate::daemon::systemd::reloading();
     info!(config = %current.path.display(), "reloading the configuration");
     let next = match Config::load(&current.path) {
@@ -450,7 +451,13 @@ fn reload_config(current: &Config, store: &Store) -> Option<(Arc<Config>, Mailer
         warn!("a new state_directory takes effect only after a restart");
     }
     let plan = reload_plan(&current.checks, &next.checks);
-    for check in &plan.removed {
+    if !leads && !plan.removed.is_empty() {
+        info!(
+            removed = plan.removed.len(),
+            "checks removed; the leader closes their open alerts when it reloads"
+        );
+    }
+    for check in plan.removed.iter().filter(|_| leads) {
         match store.close_check(check, "the check was removed from the configuration") {
             Ok(n) => {
                 info!(check = %check, episodes = n, "check removed; its open alerts are closed")

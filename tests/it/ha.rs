@@ -198,6 +198,24 @@ fn a_leader_killed_mid_delivery_is_replaced_within_the_ttl_and_tells_each_alert_
     let status: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let name = ["a", "b"][other];
     assert_eq!(status["lease"]["node"], name, "{status}");
+    let nodes = status["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{status}");
+    let leaders: Vec<&serde_json::Value> = nodes
+        .iter()
+        .filter(|n| n["role"] == "leader")
+        .map(|n| &n["node"])
+        .collect();
+    assert_eq!(leaders, [name], "{status}");
+    let out = common::accesswatch(
+        &["--config", configs[other].to_str().unwrap(), "status"],
+        &[("AW_STATE_PASSWORD", PASSWORD)],
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("nodes: {name} (leader, token 2")),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
