@@ -18,12 +18,12 @@ use std::time::{Duration, Instant};
 use crate::common::{self, Certificate, ConfigText, accesswatch};
 
 const USER: &str = "aw";
-const PASSWORD: &str = "pg-test-S3cret";
+pub(crate) const PASSWORD: &str = "pg-test-S3cret";
 
 /// A PostgreSQL server for this test binary. Statics are never dropped,
 /// so a watcher process stops the server and removes its directory once
 /// the test binary has exited (however it exited).
-struct PgServer {
+pub(crate) struct PgServer {
     bin: PathBuf,
     port: u16,
     socket_dir: PathBuf,
@@ -33,7 +33,7 @@ struct PgServer {
     _watcher: Child,
 }
 
-fn server() -> &'static PgServer {
+pub(crate) fn server() -> &'static PgServer {
     static SERVER: OnceLock<PgServer> = OnceLock::new();
     SERVER.get_or_init(PgServer::start)
 }
@@ -214,7 +214,7 @@ impl PgServer {
     }
 
     /// A new database owned by the test user, set up with `setup`.
-    fn database(&self, name: &str, setup: &str) -> String {
+    pub(crate) fn database(&self, name: &str, setup: &str) -> String {
         self.sql(
             "postgres",
             "postgres",
@@ -229,7 +229,7 @@ impl PgServer {
 
 /// A `[[source]]` of kind postgres on the test server; `extra` adds or
 /// overrides keys of `[source.postgres]`.
-fn source(id: &str, database: &str, query: &str, extra: &str) -> String {
+pub(crate) fn source(id: &str, database: &str, query: &str, extra: &str) -> String {
     format!(
         "\n[[source]]\nid = \"{id}\"\nkind = \"postgres\"\n[source.postgres]\n\
          host = \"127.0.0.1\"\nport = {}\ndbname = \"{database}\"\nuser = \"{USER}\"\n\
@@ -253,7 +253,7 @@ const STAFFING_QUERY: &str = "SELECT 'socal-south'::text AS region, 412000::int8
 
 /// Runs `run --once --report json` on `config` and returns the output and
 /// the report.
-fn run_once(config: &str, env: &[(&str, &str)]) -> (common::Output, serde_json::Value) {
+pub(crate) fn run_once(config: &str, env: &[(&str, &str)]) -> (common::Output, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let path = ConfigText::new()
         .los_angeles()
@@ -282,7 +282,7 @@ fn run_once(config: &str, env: &[(&str, &str)]) -> (common::Output, serde_json::
     (out, report)
 }
 
-fn check<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+pub(crate) fn check<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["checks"]
         .as_array()
         .unwrap()
@@ -305,7 +305,7 @@ fn error(check: &serde_json::Value) -> &str {
     check["error"].as_str().unwrap_or_default()
 }
 
-const AS_OF: &str = "2026-11-30T17:00:00-08:00";
+pub(crate) const AS_OF: &str = "2026-11-30T17:00:00-08:00";
 
 /// The requests of tests/it/wait_times.rs: socal-south has 3 of 5 offered
 /// within 10 business days, north 2 of 2; plus R0, requested before the
