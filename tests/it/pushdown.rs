@@ -69,7 +69,8 @@ FROM (
   END AS start
   FROM generate_series(1, 6000) AS g
 ) AS s;
--- Edge cases: the window's first instant and the evaluation time itself;
+-- Edge cases: the window's first instant, a microsecond before it, and the
+-- evaluation time itself;
 -- limits met exactly and missed by a microsecond; both DST changes in
 -- local times (01:30 on 2026-11-01 happens twice, 02:30 on 2026-03-08
 -- never); holidays (Veterans Day, Thanksgiving); a follow-up offered
@@ -77,7 +78,7 @@ FROM (
 INSERT INTO access.requests (id, requested_at, prior_appointment_at, discharged_at, offered_tz,
     offered_local, visit_type, urgency, prior_auth, provider_type, extended_by_provider,
     modality, requested_modality, region, plan_id) VALUES
- ('E01', '2026-10-31 17:00', NULL, NULL, '2026-11-02 17:00', '2026-11-02 17:00', 'initial', 'urgent', false, 'psychiatrist', 'false', NULL, NULL, 'edge', 1),
+ ('E01', '2026-11-01 01:00Z', NULL, NULL, '2026-11-02 17:00', '2026-11-02 17:00', 'initial', 'urgent', false, 'psychiatrist', 'false', NULL, NULL, 'edge', 1),
  ('E02', '2026-11-30 17:00', NULL, NULL, NULL, NULL, 'initial', 'urgent', false, 'psychiatrist', 'false', NULL, NULL, 'edge', 1),
  ('E03', '2026-11-20 09:00', NULL, NULL, '2026-11-22 09:00', '2026-11-22 09:00', 'initial', 'urgent', false, 'psychiatrist', 'false', NULL, NULL, 'edge', 1),
  ('E04', '2026-11-20 09:00', NULL, NULL, '2026-11-22 09:00:00.000001', '2026-11-22 09:00:00.000001', 'initial', 'urgent', false, 'psychiatrist', 'false', NULL, NULL, 'edge', 1),
@@ -86,6 +87,7 @@ INSERT INTO access.requests (id, requested_at, prior_appointment_at, discharged_
  ('E07', '2026-03-08 01:30', '2026-03-07 02:30', '2026-03-08', '2026-03-08 03:30', '2026-03-08 02:30', 'initial', 'urgent', false, 'psychiatrist', 'false', NULL, NULL, 'dst', 1),
  ('E08', '2026-11-10 16:00', '2026-11-09 10:00', '2026-11-10', '2026-11-25 10:00', '2026-11-25 10:00', 'initial', 'non_urgent', false, 'non_physician_mh', 'false', NULL, NULL, 'holiday', 1),
  ('E09', '2026-11-10 16:00', '2026-11-09 10:00', '2026-11-10', '2026-11-27 10:00', '2026-11-27 10:00', 'initial', 'non_urgent', false, 'non_physician_mh', 'false', NULL, NULL, 'holiday', 1),
+ ('E11', '2026-11-01 00:59:59.999999Z', NULL, NULL, '2026-11-02 17:00', '2026-11-02 17:00', 'initial', 'urgent', false, 'psychiatrist', 'false', NULL, NULL, 'edge', 1),
  ('E10', '2026-11-12 08:00', '2026-11-15 10:00', '2026-11-12', '2026-11-14 10:00', '2026-11-14 10:00', 'follow_up', 'non_urgent', false, 'non_physician_mh', 'false', NULL, NULL, 'holiday', 1);
 CREATE TABLE access.calls (
     id int PRIMARY KEY,
@@ -137,6 +139,16 @@ const CHECKS: &[(&str, &str, &str)] = &[
         "urgent-hours",
         "requests-local",
         "standard = \"ca-dmhc/urgent-no-prior-auth\"\ngroup_by = [\"region\"]\ntime_zone = \"America/New_York\"",
+    ),
+    (
+        "urgent-hours-la",
+        "requests-local",
+        "standard = \"ca-dmhc/urgent-no-prior-auth\"\ngroup_by = [\"region\"]\nmax_rejected = 0.9",
+    ),
+    (
+        "urgent-hours-tz",
+        "requests-tz",
+        "standard = \"ca-dmhc/urgent-no-prior-auth\"\ngroup_by = [\"region\"]\nmax_rejected = 0.9",
     ),
     (
         "md-urgent-300d",
@@ -326,5 +338,68 @@ fn queries_that_cannot_be_wrapped_are_pulled_and_check_config_says_so() {
             .as_array()
             .unwrap()
             .is_empty()
+    );
+}
+
+#[test]
+fn check_config_tells_which_checks_are_pushed_down_and_refuses_pushdown_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::write(dir.path(), "requests.csv", "id,requested_at,region\n");
+    let query = "SELECT * FROM access.requests WHERE requested_at > $1";
+    let mut config = source(
+        "warehouse",
+        "analytics",
+        query,
+        "params = [\"window_start\"]",
+    );
+    config += "\n[[source]]\nid = \"export\"\nkind = \"file\"\npath = \"requests.csv\"\n";
+    let timely = |id: &str, source: &str, extra: &str| {
+        format!(
+            "\n[[check]]\nid = \"{id}\"\nkind = \"timely_access\"\nsource = \"{source}\"\n\
+             standard = \"ca-dmhc/non-urgent-mh-initial\"\n{extra}\n"
+        )
+    };
+    config += &timely("pushed", "warehouse", "");
+    config += &timely("pulled", "warehouse", "pushdown = false");
+    config += &timely("from-file", "export", "");
+    let text = ConfigText::new()
+        .los_angeles()
+        .route("compliance", &["compliance@plan.example"])
+        .section(&config);
+    let path = text.write(dir.path());
+    let env = [("PG_TEST_PASSWORD", PASSWORD)];
+    let out = accesswatch(&["--config", path.to_str().unwrap(), "check-config"], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let line = |id: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no line for {id}:\n{}", out.stdout))
+            .to_owned()
+    };
+    assert!(
+        line("pushed").contains("; pushed down to the database"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line("pulled").contains("; rows pulled, not pushed down: pushdown = false"),
+        "{}",
+        out.stdout
+    );
+    assert!(!line("from-file").contains("pushed"), "{}", out.stdout);
+
+    let path = text
+        .section(&timely("file-pushdown", "export", "pushdown = true"))
+        .write(dir.path());
+    let out = accesswatch(&["--config", path.to_str().unwrap(), "check-config"], &env);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains(
+            "`pushdown` applies to checks on a PostgreSQL source (kind = \"postgres\"); source \
+             \"export\" is not one: remove it"
+        ),
+        "{}",
+        out.stderr
     );
 }
