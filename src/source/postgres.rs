@@ -261,7 +261,7 @@ fn sql_value(value: &SqlValue) -> Bound {
         SqlValue::Int(n) => (Box::new(*n), Type::INT4),
         SqlValue::BigInt(n) => (Box::new(*n), Type::INT8),
         SqlValue::Float(n) => (Box::new(*n), Type::FLOAT8),
-        SqlValue::Date(date) => (Box::new(*date), Type::DATE),
+        SqlValue::Timestamp(time) => (Box::new(*time), Type::TIMESTAMP),
         SqlValue::Timestamptz(time) => (Box::new(*time), Type::TIMESTAMPTZ),
     }
 }

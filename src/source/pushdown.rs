@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::postgres::{PostgresSpec, Session};
 use super::spec::{Location, SourceSpec};
@@ -207,6 +207,8 @@ async fn push_down(
 
 /// Runs a compiled check and reads its result; `Err` says why to pull.
 async fn run_plan(session: &Session<'_>, plan: sql::Plan) -> Result<CheckResult, String> {
+    // The statement holds placeholders, never values: safe to log.
+    debug!(statement = %plan.statement, "push-down statement");
     // A statement the server refuses is our limitation, not the source's
     // failure: the rows are pulled, and the pull reports a real failure.
     let rows = session

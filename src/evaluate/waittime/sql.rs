@@ -27,7 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Datelike as _, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike as _, Duration, NaiveDate, NaiveDateTime, Utc};
 
 use super::Evaluator;
 use super::accumulate::{GroupAcc, Outcome};
@@ -76,7 +76,7 @@ pub enum SqlValue {
     Int(Option<i32>),
     BigInt(i64),
     Float(f64),
-    Date(NaiveDate),
+    Timestamp(NaiveDateTime),
     Timestamptz(DateTime<Utc>),
 }
 
@@ -198,6 +198,7 @@ pub fn compile(
         bound,
         params: Vec::new(),
         whitespace: None,
+        texts: Vec::new(),
     };
     let rows = writer.rows(&column, as_of)?;
     let labels = check.group_by.len();
@@ -205,13 +206,13 @@ pub fn compile(
     let positions: Vec<String> = (1..=labels + 5).map(|i| i.to_string()).collect();
     let statement = format!(
         "SELECT {group_columns}k, r, w, xt, beyond, count(*)::int8 AS n, sum(o)::int8 AS open_sum, \
-         max(o) AS open_max\nFROM ({}) AS d\nWHERE k <> 0\nGROUP BY {}",
+         max(o) AS open_max\nFROM ({}) AS d\nGROUP BY {}",
         rows.replace("{line}", "0"),
         positions.join(", ")
     )
     .replace("{query}", query);
     let samples = format!(
-        "SELECT line, r FROM ({}) AS d\nWHERE k = 2\nORDER BY line\nLIMIT {SAMPLES}",
+        "SELECT line, r FROM ({}) AS d\nWHERE CASE WHEN fence_d = 1 THEN k = {REJECTED} END\nORDER BY line\nLIMIT {SAMPLES}",
         rows.replace("{line}", "row_number() OVER ()")
     )
     .replace("{query}", query);
@@ -224,6 +225,15 @@ pub fn compile(
         labels,
         as_of,
     })))
+}
+
+/// Keeps the server from merging a layer of the statement into the next
+/// (PostgreSQL does not pull up a subquery with a set-returning function
+/// in its select list): merged, every reference to a derived column would
+/// compute it again, many times over in the deeper layers. Unlike
+/// `OFFSET 0` it leaves the statement parallel-safe.
+fn fence(layer: &str) -> String {
+    format!("generate_series(1, 1) AS fence_{layer}")
 }
 
 /// Row kinds the statement returns (`k`).
@@ -303,15 +313,18 @@ struct Writer<'a> {
     bound: usize,
     params: Vec<SqlValue>,
     whitespace: Option<String>,
+    /// The trimmed texts of value columns, computed once per row in the
+    /// statement's first layer (`t0`, `t1`, …) and coded in the next.
+    texts: Vec<String>,
 }
 
 /// A time column read three ways: the instant, whether the pull path
-/// would read it as a timestamp, and its local date (days since
-/// 1970-01-01 in the check's zone).
+/// would read it as a timestamp, and its local date in the check's zone
+/// (infinite when the column is).
 struct TimeExprs {
     instant: String,
     valid: String,
-    day: String,
+    date: String,
 }
 
 impl Writer<'_> {
@@ -361,21 +374,22 @@ impl Writer<'_> {
         zone: &str,
     ) -> Result<TimeExprs, String> {
         let c = format!("src.{}", ident(&column.name));
-        let low = self.bind(SqlValue::Date(
-            NaiveDate::from_ymd_opt(0, 1, 1).unwrap_or(NaiveDate::MIN),
-        ));
-        let high = self.bind(SqlValue::Date(
-            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX),
-        ));
+        // The pull path reads only years 0 to 9999 (of the UTC text of a
+        // `timestamptz`, of the local text of the others).
+        let first = NaiveDate::from_ymd_opt(0, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or(NaiveDateTime::MIN);
+        let last = NaiveDate::from_ymd_opt(9999, 12, 31)
+            .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
+            .unwrap_or(NaiveDateTime::MAX);
         let naive = match column.kind {
             ColumnKind::Timestamptz => {
-                // The pull path reads its UTC text: years 0 to 9999 only.
-                let local = format!("({c} AT TIME ZONE {zone})");
-                let valid = format!("(({c} AT TIME ZONE 'UTC')::date BETWEEN {low} AND {high})");
+                let low = self.bind(SqlValue::Timestamptz(first.and_utc()));
+                let high = self.bind(SqlValue::Timestamptz(last.and_utc()));
                 return Ok(TimeExprs {
                     instant: c.clone(),
-                    day: format!("(CASE WHEN {valid} THEN {local}::date - DATE '1970-01-01' END)"),
-                    valid,
+                    valid: format!("({c} BETWEEN {low}::timestamptz AND {high}::timestamptz)"),
+                    date: format!("({c} AT TIME ZONE {zone})::date"),
                 });
             }
             ColumnKind::Timestamp => c,
@@ -390,6 +404,8 @@ impl Writer<'_> {
                 ));
             }
         };
+        let low = self.bind(SqlValue::Timestamp(first));
+        let high = self.bind(SqlValue::Timestamp(last));
         // A local time read in the zone. PostgreSQL takes the later of the
         // two instants of a repeated hour; the pull path the earlier one.
         let p = format!("({naive} AT TIME ZONE {zone})");
@@ -399,17 +415,19 @@ impl Writer<'_> {
              WHEN (({p} - interval '30 minutes') AT TIME ZONE {zone}) = {naive} \
              THEN {p} - interval '30 minutes' ELSE {p} END)"
         );
-        let valid = format!("({naive}::date BETWEEN {low} AND {high})");
         Ok(TimeExprs {
             instant,
-            day: format!("(CASE WHEN {valid} THEN {naive}::date - DATE '1970-01-01' END)"),
-            valid,
+            valid: format!("({naive} BETWEEN {low}::timestamp AND {high}::timestamp)"),
+            date: format!("{naive}::date"),
         })
     }
 
     /// A code per row for a value column: the code of its spelling, -1
     /// for a spelling not listed, -9 when empty.
     fn code(&mut self, text: &str, spellings: Vec<(String, i32)>) -> String {
+        let var = format!("t{}", self.texts.len());
+        self.texts.push(format!("{text} AS {var}"));
+        let text = var;
         let (names, codes): (Vec<String>, Vec<i32>) = spellings.into_iter().unzip();
         let names = self.bind(SqlValue::TextArray(names));
         let codes = self.bind(SqlValue::IntArray(codes));
@@ -426,34 +444,41 @@ impl Writer<'_> {
         let check = self.check;
         let values = rule.values.clone();
         let zone = self.bind(SqlValue::Text(rule.time_zone.name().to_owned()));
-        let mut select: Vec<String> = Vec::new();
+        // The first layer reads the columns (labels, times, trimmed texts);
+        // the second codes them.
+        let mut base: Vec<String> = Vec::new();
+        let mut select: Vec<String> = vec!["a0.*".to_owned()];
         for (index, label) in check.group_by.iter().enumerate() {
             let col = column
                 .get(label)
                 .ok_or_else(|| format!("no column for `{label}`"))?;
             let text = self.text(col, &format!("`{label}` (group_by)"))?;
-            select.push(format!("{text} AS l{index}"));
+            base.push(format!("{text} AS l{index}"));
         }
         let clock_field = rule.clock_field();
         let clock_col = column
             .get(clock_field.name())
             .ok_or_else(|| format!("no column for `{}`", clock_field.name()))?;
         let clock = self.time(clock_col, clock_field, &zone)?;
-        select.push(format!(
-            "{} AS cs, {} AS cv, {} AS cd",
-            clock.instant, clock.valid, clock.day
+        base.push(format!(
+            "{} AS cs, {} AS cv, {} AS cdate",
+            clock.instant, clock.valid, clock.date
         ));
+        select.push("CASE WHEN cv THEN cdate - DATE '1970-01-01' END AS cd".to_owned());
         let end_field = rule.end_field();
         match column.get(end_field.name()) {
             Some(col) => {
                 let end = self.time(col, end_field, &zone)?;
-                select.push(format!(
-                    "{} AS es, {} AS ev, {} AS ed",
-                    end.instant, end.valid, end.day
+                base.push(format!(
+                    "{} AS es, {} AS ev, {} AS edate",
+                    end.instant, end.valid, end.date
                 ));
+                select.push("CASE WHEN ev THEN edate - DATE '1970-01-01' END AS ed".to_owned());
             }
-            None => select
-                .push("NULL::timestamptz AS es, NULL::boolean AS ev, NULL::int4 AS ed".to_owned()),
+            None => {
+                base.push("NULL::timestamptz AS es, NULL::boolean AS ev".to_owned());
+                select.push("NULL::int4 AS ed".to_owned());
+            }
         }
         // Selection: one code per selected field.
         let s = &rule.selection;
@@ -545,10 +570,14 @@ impl Writer<'_> {
             };
             select.push(format!("{code} AS {name}"));
         }
-        select.push("{line} AS line".to_owned());
+        base.append(&mut self.texts);
+        base.push("{line} AS line".to_owned());
+        base.push(fence("a0"));
+        select.push(fence("a"));
         let per_row = format!(
-            "SELECT {}\nFROM (\n{}\n) AS src",
+            "SELECT {}\nFROM (SELECT {}\nFROM (\n{}\n) AS src) AS a0",
             select.join(",\n  "),
+            base.join(",\n  "),
             self_query_placeholder()
         );
 
@@ -591,7 +620,8 @@ impl Writer<'_> {
              WHEN rm = -1 THEN -{REQUESTED_MODALITY_UNKNOWN} ELSE {counts} END"
         );
         let judged = format!(
-            "SELECT a.*, {sel} AS sel, {label_missing} AS lab, {effective} AS eff, {telehealth} AS tel\nFROM ({per_row}) AS a"
+            "SELECT a.*, {sel} AS sel, {label_missing} AS lab, {effective} AS eff, {telehealth} AS tel, {}\nFROM ({per_row}) AS a",
+            fence("b")
         );
 
         // Window, with the evaluation time to the microsecond the server
@@ -636,7 +666,8 @@ impl Writer<'_> {
         );
         let offered = format!(
             "SELECT b.*, {pre} AS pre, {why} AS why, \
-             CASE WHEN tel = 1 THEN es END AS ofr, CASE WHEN tel = 1 THEN ed END AS ofd\nFROM ({judged}) AS b"
+             CASE WHEN tel = 1 THEN es END AS ofr, CASE WHEN tel = 1 THEN ed END AS ofd, {}\nFROM ({judged}) AS b",
+            fence("c")
         );
 
         // Waits in ticks, and whether they are past the limit.
@@ -704,8 +735,9 @@ impl Writer<'_> {
             .collect();
         let classified = format!(
             "SELECT {labels}line, {kind} AS k, why AS r, \
-             CASE WHEN ofr IS NOT NULL THEN {wait} END AS w0, \
-             CASE WHEN ofr IS NULL THEN {open} END AS o0, (x = 1) AS x1, ofr\nFROM ({offered}) AS c"
+             CASE WHEN pre IS NULL AND ofr IS NOT NULL THEN {wait} END AS w0, \
+             CASE WHEN pre IS NULL AND ofr IS NULL THEN {open} END AS o0, (x = 1) AS x1, ofr, {}\nFROM ({offered}) AS c",
+            fence("d")
         );
         Ok(format!(
             "SELECT {labels}line, k, CASE WHEN k = {REJECTED} THEN r END AS r, \
@@ -713,7 +745,7 @@ impl Writer<'_> {
              CASE WHEN k = {COMPLIANT} THEN x1 END AS xt, \
              CASE WHEN k IN ({NONCOMPLIANT}, {PENDING}) THEN o0 END AS o, \
              (k IN ({COMPLIANT}, {NONCOMPLIANT}) AND ofr IS NOT NULL AND w0 IS NULL) \
-             OR (k IN ({NONCOMPLIANT}, {PENDING}) AND ofr IS NULL AND o0 IS NULL) AS beyond\n\
+             OR (k IN ({NONCOMPLIANT}, {PENDING}) AND ofr IS NULL AND o0 IS NULL) AS beyond, fence_d\n\
              FROM ({classified}) AS e"
         ))
     }
@@ -848,6 +880,10 @@ impl Plan {
             let open_sum = get(n + 6).unwrap_or(0);
             let open_max = get(n + 7);
             let outcome = match get(n) {
+                // Rows outside the window or the selection: counted by
+                // nobody (they are not filtered in SQL, where a filter
+                // would be pushed into the layers and computed again).
+                Some(0) => continue,
                 Some(BEFORE_EFFECTIVE) => Outcome::BeforeEffective,
                 Some(REJECTED) => Outcome::Rejected(String::new()),
                 Some(COMPLIANT) => Outcome::Compliant {
