@@ -183,6 +183,13 @@ async fn push_all(
                 .first()
                 .and_then(|c| crate::source::pushdown::target(&spec, c))?;
             let outcome = crate::source::pushdown::evaluate(&spec, pg, &checks, as_of, zone).await;
+            let duration_ms = started.elapsed().as_millis() as u64;
+            match &outcome.source {
+                Ok(()) => info!(source = %spec.id, duration_ms, status = "ok", "source fetched"),
+                Err(error) => {
+                    warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
+                }
+            }
             Some((spec.id.clone(), outcome, started.elapsed().as_secs_f64()))
         });
     }

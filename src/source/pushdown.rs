@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::postgres::{PostgresSpec, Session};
 use super::spec::{Location, SourceSpec};
@@ -99,7 +99,7 @@ pub async fn evaluate(
                     }
                 }
             }
-            Ok(Err(error)) => return failed(spec, checks, now, &format!("{error:#}")),
+            Ok(Err(error)) => return failed(checks, now, &format!("{error:#}")),
             Err(_) => {
                 let error = format!(
                     "postgres {}: no answer within {} (connect_timeout + 3 × statement_timeout + 10s): \
@@ -107,24 +107,15 @@ pub async fn evaluate(
                     pg.describe(),
                     humantime::format_duration(bound)
                 );
-                return failed(spec, checks, now, &error);
+                return failed(checks, now, &error);
             }
         }
     }
     let mut source = Ok(());
     if !pull.is_empty() {
-        let started = Instant::now();
-        let table = super::fetch(spec, now, zone, None).await;
-        let duration_ms = started.elapsed().as_millis() as u64;
-        match &table {
-            Ok(table) => {
-                info!(source = %spec.id, duration_ms, rows = table.rows.len(), status = "ok", "source fetched")
-            }
-            Err(e) => {
-                warn!(source = %spec.id, duration_ms, status = "error", error = %format!("{e:#}"), "source fetch failed")
-            }
-        }
-        let table = table.map_err(|e| format!("{e:#}"));
+        let table = super::fetch(spec, now, zone, None)
+            .await
+            .map_err(|e| format!("{e:#}"));
         for index in pull {
             let check = &checks[index];
             results[index] = Some(match &table {
@@ -148,8 +139,7 @@ pub async fn evaluate(
 }
 
 /// Every check `unknown` with the source's `error`.
-fn failed(spec: &SourceSpec, checks: &[Check], now: DateTime<Utc>, error: &str) -> Outcome {
-    warn!(source = %spec.id, status = "error", error = %error, "source fetch failed");
+fn failed(checks: &[Check], now: DateTime<Utc>, error: &str) -> Outcome {
     Outcome {
         results: checks
             .iter()
@@ -187,7 +177,7 @@ async fn push_down(
             now,
         ) {
             Ok(Compiled::Result(result)) => Ok(*result),
-            Ok(Compiled::Statement(plan)) => run_plan(&session, *plan).await,
+            Ok(Compiled::Statement(plan)) => run_plan(&session, *plan).await?,
             Err(reason) => Err(reason),
         };
         if let Ok(result) = &result {
@@ -205,25 +195,41 @@ async fn push_down(
     Ok(pushed)
 }
 
-/// Runs a compiled check and reads its result; `Err` says why to pull.
-async fn run_plan(session: &Session<'_>, plan: sql::Plan) -> Result<CheckResult, String> {
+/// Runs a compiled check and reads its result; the inner `Err` says why
+/// to pull. The outer error is the source's failure: the statement
+/// timeout, which pulling the rows would only meet again, later.
+async fn run_plan(
+    session: &Session<'_>,
+    plan: sql::Plan,
+) -> anyhow::Result<Result<CheckResult, String>> {
     // The statement holds placeholders, never values: safe to log.
     debug!(statement = %plan.statement, "push-down statement");
-    // A statement the server refuses is our limitation, not the source's
-    // failure: the rows are pulled, and the pull reports a real failure.
-    let rows = session
-        .rows(&plan.statement, &plan.params)
-        .await
-        .map_err(|e| format!("the server refused the push-down statement: {e:#}"))?;
+    let rows = match session.rows(&plan.statement, &plan.params).await {
+        Ok(rows) => rows,
+        Err(error) => return refused(error),
+    };
     let samples = if plan.any_rejected(&rows) {
-        session
-            .rows(&plan.samples, &plan.params)
-            .await
-            .map_err(|e| format!("the server refused the push-down statement: {e:#}"))?
+        match session.rows(&plan.samples, &plan.params).await {
+            Ok(rows) => rows,
+            Err(error) => return refused(error),
+        }
     } else {
         Vec::new()
     };
-    plan.finish(&rows, &samples)
+    Ok(plan.finish(&rows, &samples))
+}
+
+/// A statement the server refused is the push-down's limitation, not the
+/// source's failure: the rows are pulled, and the pull reports a real
+/// failure. A statement timeout is the source's.
+fn refused(error: anyhow::Error) -> anyhow::Result<Result<CheckResult, String>> {
+    let text = format!("{error:#}");
+    if text.contains("statement_timeout") {
+        return Err(error);
+    }
+    Ok(Err(format!(
+        "the server refused the push-down statement: {text}"
+    )))
 }
 
 fn log_fallback(spec: &SourceSpec, check: &Check, reason: &str) {

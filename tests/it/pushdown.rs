@@ -403,3 +403,38 @@ fn check_config_tells_which_checks_are_pushed_down_and_refuses_pushdown_elsewher
         out.stderr
     );
 }
+
+#[test]
+fn a_pushed_down_statement_past_the_statement_timeout_fails_the_source_without_pulling() {
+    let db = server().database("pushdown_timeout", "");
+    let query = "SELECT g::text AS id, now() AS requested_at, NULL::timestamptz AS first_offered_at, \
+                 'initial' AS visit_type, 'non_urgent' AS urgency, false AS prior_auth, \
+                 'psychiatrist' AS provider_type, 'north' AS region, pg_sleep(0.5) AS nap \
+                 FROM generate_series(1, 20) AS g";
+    let mut config = source(
+        "slow",
+        &db,
+        query,
+        "tls = \"disable\"\nstatement_timeout = \"1s\"",
+    );
+    config += "\n[[check]]\nid = \"initial\"\nkind = \"timely_access\"\nsource = \"slow\"\n\
+               standard = \"ca-dmhc/non-urgent-mh-initial\"\ngroup_by = [\"region\"]\n";
+    let started = std::time::Instant::now();
+    let (out, report) = run_once(&config, &[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let initial = check(&report, "initial");
+    assert!(
+        initial["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ran longer than statement_timeout = 1s"),
+        "{initial}"
+    );
+    assert!(
+        !out.stderr.contains("check not pushed down"),
+        "a timeout is not retried by pulling:\n{}",
+        out.stderr
+    );
+    out.log("source fetch failed", "source", "slow");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+}
