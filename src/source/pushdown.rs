@@ -55,9 +55,6 @@ pub fn configured_fallback(spec: &SourceSpec, check: &Check) -> Option<String> {
     if !rule.pushdown {
         return Some("pushdown = false".to_owned());
     }
-    if spec.time_field.is_some() {
-        return Some("the source has a time_field".to_owned());
-    }
     sql::unwrappable(&pg.query)
 }
 
@@ -164,6 +161,14 @@ async fn push_down(
 ) -> anyhow::Result<Pushed> {
     let session = Session::open(pg, zone, now).await?;
     let columns = session.describe().await?;
+    let data_time = match &spec.time_field {
+        None => Ok(now),
+        Some(field) => data_time(&session, spec, pg, &columns, field, zone).await?,
+    };
+    let data_time = match data_time {
+        Ok(time) => time,
+        Err(reason) => return Ok(tried.iter().map(|&i| (i, Err(reason.clone()))).collect()),
+    };
     let mut pushed = Vec::new();
     for &index in tried {
         let check = &checks[index];
@@ -176,8 +181,11 @@ async fn push_down(
             &spec.layout.fields,
             now,
         ) {
-            Ok(Compiled::Result(result)) => Ok(*result),
-            Ok(Compiled::Statement(plan)) => run_plan(&session, *plan).await?,
+            Ok(Compiled::Result(mut result)) => {
+                result.data_time = Some(data_time);
+                Ok(*result)
+            }
+            Ok(Compiled::Statement(plan)) => run_plan(&session, *plan, data_time).await?,
             Err(reason) => Err(reason),
         };
         if let Ok(result) = &result {
@@ -201,6 +209,7 @@ async fn push_down(
 async fn run_plan(
     session: &Session<'_>,
     plan: sql::Plan,
+    data_time: DateTime<Utc>,
 ) -> anyhow::Result<Result<CheckResult, String>> {
     // The statement holds placeholders, never values: safe to log.
     debug!(statement = %plan.statement, "push-down statement");
@@ -216,13 +225,61 @@ async fn run_plan(
     } else {
         Vec::new()
     };
-    Ok(plan.finish(&rows, &samples))
+    Ok(plan.finish(&rows, &samples, data_time))
+}
+
+/// The source's data time from its `time_field`, read in the database as
+/// the pull path reads it from the rows (the newest time; a bare date is
+/// its day's start in `zone`). The inner `Err`: pull the rows (which then
+/// report the same failure the pull path would).
+async fn data_time(
+    session: &Session<'_>,
+    spec: &SourceSpec,
+    pg: &PostgresSpec,
+    columns: &[sql::SourceColumn],
+    field: &str,
+    zone: Tz,
+) -> anyhow::Result<Result<DateTime<Utc>, String>> {
+    let (statement, params) = match sql::data_time_statement(
+        &pg.query,
+        pg.params.len(),
+        columns,
+        &spec.layout.fields,
+        field,
+    ) {
+        Ok(statement) => statement,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let rows = match session.rows(&statement, &params).await {
+        Ok(rows) => rows,
+        Err(error) => return refused(error),
+    };
+    let row = rows.first().cloned().unwrap_or_default();
+    let refused = row
+        .get(1)
+        .is_some_and(|n| *n != crate::table::Value::Number(0.0));
+    let newest = row.into_iter().next().unwrap_or(crate::table::Value::Null);
+    if refused || newest == crate::table::Value::Null {
+        return Ok(Err(format!(
+            "the time_field `{field}` has no time, or a value the pull path refuses"
+        )));
+    }
+    let table = crate::table::Table {
+        columns: std::iter::once(field.to_owned()).collect(),
+        rows: vec![crate::table::Row {
+            number: 1,
+            fields: std::iter::once((field.to_owned(), newest)).collect(),
+        }],
+        position: "row",
+        data_time: DateTime::<Utc>::MIN_UTC,
+    };
+    Ok(crate::table::newest_time(&table, field, zone).map_err(|e| format!("{e}")))
 }
 
 /// A statement the server refused is the push-down's limitation, not the
 /// source's failure: the rows are pulled, and the pull reports a real
 /// failure. A statement timeout is the source's.
-fn refused(error: anyhow::Error) -> anyhow::Result<Result<CheckResult, String>> {
+fn refused<T>(error: anyhow::Error) -> anyhow::Result<Result<T, String>> {
     let text = format!("{error:#}");
     if text.contains("statement_timeout") {
         return Err(error);

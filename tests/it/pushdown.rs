@@ -39,7 +39,8 @@ SELECT 'R' || lpad(g::text, 5, '0'),
   to_char(start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
   CASE WHEN g % 5 = 0 THEN NULL
        ELSE (start AT TIME ZONE 'America/Los_Angeles') - ((g * 37) % (20 * 24)) * interval '1 hour' END,
-  CASE WHEN g % 6 = 0 THEN NULL ELSE (start AT TIME ZONE 'America/Los_Angeles')::date - (g % 3) END,
+  CASE WHEN g % 6 = 0 OR NOT isfinite(start) THEN NULL
+       ELSE (start AT TIME ZONE 'America/Los_Angeles')::date - (g % 3) END,
   CASE WHEN g % 7 = 0 THEN NULL
        WHEN g % 53 = 0 THEN start - interval '2 hours'
        WHEN g % 59 = 0 THEN 'infinity'::timestamptz
@@ -183,10 +184,17 @@ fn config(db: &str) -> String {
         "requests-tz",
         db,
         &format!(
-            "SELECT {REQUEST_COLUMNS}, offered_tz AS first_offered_at FROM access.requests \
+            "SELECT {REQUEST_COLUMNS}, offered_tz AS first_offered_at, \
+             CASE WHEN isfinite(requested_at) \
+             THEN least(requested_at, timestamptz '2026-11-30 06:00') END AS loaded_at \
+             FROM access.requests \
              WHERE requested_at IS NULL OR requested_at > $1 - interval '400 days' {order}"
         ),
         "tls = \"disable\"\nparams = [\"window_start\"]",
+    )
+    .replace(
+        "kind = \"postgres\"\n",
+        "kind = \"postgres\"\ntime_field = \"loaded_at\"\n",
     );
     config += "[source.values.provider_type]\nLCSW = \"non_physician_mh\"\n";
     config += &source(
@@ -196,7 +204,8 @@ fn config(db: &str) -> String {
             "SELECT {REQUEST_COLUMNS}, offered_local AS first_offered_at FROM access.requests {order}"
         ),
         "tls = \"disable\"",
-    );
+    )
+    .replace("kind = \"postgres\"\n", "kind = \"postgres\"\ntime_field = \"discharged_at\"\n");
     config += "[source.values.extended_by_provider]\nmaybe = \"no\"\n";
     config += &source(
         "calls",
@@ -289,6 +298,16 @@ fn pushed_down_checks_give_the_same_results_as_pulling_the_rows() {
             "no {key} counted: {seen:?}"
         );
     }
+    // The data time comes from each source's time_field: a timestamptz
+    // column, and a date column (its day's start in Los Angeles).
+    assert_eq!(
+        check(&report, "initial-bd")["data_time"],
+        "2026-11-30T14:00:00Z"
+    );
+    assert_eq!(
+        check(&report, "urgent-hours-la")["data_time"],
+        "2026-11-30T08:00:00Z"
+    );
     // Rejected rows are sampled with their numbers and reasons.
     let samples = check(&report, "initial-bd")["rejected_rows"]
         .as_array()

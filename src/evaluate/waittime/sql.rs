@@ -20,7 +20,8 @@
 //! cannot be done exactly, [`compile`] says why and the caller pulls the
 //! rows instead: a time column that is not `timestamptz`, `timestamp` or
 //! `date`; a value column that is not text, an enum, a boolean or an
-//! integer; a `time_field`; a query that cannot be wrapped. [`Plan::finish`]
+//! integer; a `time_field` not read from a `timestamptz` or `date` column
+//! ([`data_time_statement`]); a query that cannot be wrapped. [`Plan::finish`]
 //! also refuses (and the caller pulls) when an offer lies beyond the
 //! calendar span bound to the statement.
 
@@ -376,12 +377,7 @@ impl Writer<'_> {
         let c = format!("src.{}", ident(&column.name));
         // The pull path reads only years 0 to 9999 (of the UTC text of a
         // `timestamptz`, of the local text of the others).
-        let first = NaiveDate::from_ymd_opt(0, 1, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .unwrap_or(NaiveDateTime::MIN);
-        let last = NaiveDate::from_ymd_opt(9999, 12, 31)
-            .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
-            .unwrap_or(NaiveDateTime::MAX);
+        let (first, last) = (first_instant(), last_instant());
         let naive = match column.kind {
             ColumnKind::Timestamptz => {
                 let low = self.bind(SqlValue::Timestamptz(first.and_utc()));
@@ -821,6 +817,69 @@ fn ceil_micros(time: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
+/// The statement that reads a source's `time_field` (`field`, mapped by
+/// `[source.fields]`) in the database: the newest value the pull path
+/// would read as a time, and how many it would refuse. `Err`: the column
+/// is not a `timestamptz` or a `date` (the pull path reads no other type
+/// as a time, and then fails the source): pull the rows.
+pub fn data_time_statement(
+    query: &str,
+    bound: usize,
+    columns: &[SourceColumn],
+    mapping: &BTreeMap<String, String>,
+    field: &str,
+) -> Result<(String, Vec<SqlValue>), String> {
+    let resolver = Resolver { columns, mapping };
+    let column = resolver
+        .get(field)
+        .ok_or_else(|| format!("the query returns no column for the time_field `{field}`"))?;
+    let c = format!("src.{}", ident(&column.name));
+    let (low, high) = match column.kind {
+        ColumnKind::Timestamptz => (
+            SqlValue::Timestamptz(first_instant().and_utc()),
+            SqlValue::Timestamptz(last_instant().and_utc()),
+        ),
+        ColumnKind::Date => (
+            SqlValue::Timestamp(first_instant()),
+            SqlValue::Timestamp(last_instant()),
+        ),
+        _ => {
+            return Err(format!(
+                "the time_field `{field}` is column {:?} of type {}: push-down reads it from \
+                 timestamptz or date columns",
+                column.name, column.type_name
+            ));
+        }
+    };
+    let (low_at, high_at) = (format!("${}", bound + 1), format!("${}", bound + 2));
+    let cast = if column.kind == ColumnKind::Date {
+        "::date"
+    } else {
+        "::timestamptz"
+    };
+    let valid = format!("{c} BETWEEN {low_at}{cast} AND {high_at}{cast}");
+    Ok((
+        format!(
+            "SELECT max({c}) FILTER (WHERE {valid}), count(*) FILTER (WHERE NOT ({valid}))\n\
+             FROM (\n{query}\n) AS src"
+        ),
+        vec![low, high],
+    ))
+}
+
+/// The first and last instants the pull path reads (years 0 to 9999).
+fn first_instant() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(0, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or(NaiveDateTime::MIN)
+}
+
+fn last_instant() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
+        .unwrap_or(NaiveDateTime::MAX)
+}
+
 /// Finds the column of a canonical name through `[source.fields]`.
 struct Resolver<'c> {
     columns: &'c [SourceColumn],
@@ -854,6 +913,7 @@ impl Plan {
         self,
         rows: &[Vec<Value>],
         samples: &[Vec<Value>],
+        data_time: DateTime<Utc>,
     ) -> Result<CheckResult, String> {
         let Rule::TimelyAccess(rule) = &self.check.rule else {
             return Err("not a timely_access check".to_owned());
@@ -924,7 +984,7 @@ impl Plan {
             .take(SAMPLES)
             .collect();
         evaluator
-            .finish(self.as_of)
+            .finish(data_time)
             .pop()
             .ok_or_else(|| "no result".to_owned())
     }

@@ -242,3 +242,35 @@ fn the_window_start_rounds_up_to_the_servers_microsecond() {
     let whole = utc("2026-11-30T17:00:00.000002Z");
     assert_eq!(ceil_micros(whole), whole);
 }
+
+#[test]
+fn the_time_field_is_read_from_timestamptz_and_date_columns_only() {
+    let mut columns = appointments();
+    columns.push(column("loaded", ColumnKind::Timestamptz));
+    columns.push(column("loaded_text", ColumnKind::Text));
+    let mapping = BTreeMap::from([("loaded_at".to_owned(), "loaded".to_owned())]);
+    let (statement, params) =
+        data_time_statement(QUERY, 1, &columns, &mapping, "loaded_at").expect("a statement");
+    assert!(statement.contains("max(src.\"loaded\")"), "{statement}");
+    assert!(
+        statement.contains("$2::timestamptz AND $3::timestamptz"),
+        "{statement}"
+    );
+    assert!(statement.contains(QUERY));
+    assert_eq!(params.len(), 2);
+    assert_eq!(
+        data_time_statement(QUERY, 1, &columns, &mapping, "loaded_text")
+            .err()
+            .as_deref(),
+        Some(
+            "the time_field `loaded_text` is column \"loaded_text\" of type text: push-down \
+             reads it from timestamptz or date columns"
+        )
+    );
+    assert_eq!(
+        data_time_statement(QUERY, 1, &columns, &mapping, "nowhere")
+            .err()
+            .as_deref(),
+        Some("the query returns no column for the time_field `nowhere`")
+    );
+}
