@@ -81,8 +81,12 @@ pub async fn evaluate(
     }
     if !tried.is_empty() {
         // As a fetch is bounded: the server enforces statement_timeout per
-        // statement; this bounds a server or network that stops answering.
-        let bound = pg.connect_timeout + 3 * pg.statement_timeout + Duration::from_secs(10);
+        // statement (the description, the time_field, and two per check);
+        // this bounds a server or network that stops answering.
+        let statements = u32::try_from(2 + 2 * tried.len()).unwrap_or(u32::MAX);
+        let bound = pg.connect_timeout
+            + pg.statement_timeout.saturating_mul(statements)
+            + Duration::from_secs(10);
         let work = push_down(spec, pg, checks, &tried, now, zone);
         match tokio::time::timeout(bound, work).await {
             Ok(Ok(pushed)) => {
@@ -99,8 +103,8 @@ pub async fn evaluate(
             Ok(Err(error)) => return failed(checks, now, &format!("{error:#}")),
             Err(_) => {
                 let error = format!(
-                    "postgres {}: no answer within {} (connect_timeout + 3 × statement_timeout + 10s): \
-                     the server or the network is stalled",
+                    "postgres {}: no answer within {} (connect_timeout + {statements} × \
+                     statement_timeout + 10s): the server or the network is stalled",
                     pg.describe(),
                     humantime::format_duration(bound)
                 );
