@@ -27,8 +27,9 @@ def pump(source, sink, count):
                 break
             sink.sendall(data)
             if count:
-                with lock:
+                with lock, open(out_file, "w") as f:
                     total += len(data)
+                    f.write(f"{total}\n")
     except OSError:
         pass
     finally:

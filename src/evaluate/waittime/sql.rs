@@ -361,6 +361,10 @@ impl Writer<'_> {
                 column.name, column.type_name
             ));
         }
+        if column.kind != ColumnKind::Text {
+            // A boolean's or an integer's text has no blanks to trim.
+            return Ok(format!("src.{}::text", ident(&column.name)));
+        }
         let ws = self.whitespace();
         Ok(format!(
             "NULLIF(btrim(src.{}::text, {ws}), '')",
