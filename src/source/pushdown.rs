@@ -164,6 +164,12 @@ async fn push_down(
     zone: Tz,
 ) -> anyhow::Result<Pushed> {
     let session = Session::open(pg, zone, now).await?;
+    let version = session
+        .rows("SELECT current_setting('server_version_num')", &[])
+        .await?;
+    if let Some(reason) = sql::unsupported_server(version.first().and_then(|row| row.first())) {
+        return Ok(tried.iter().map(|&i| (i, Err(reason.clone()))).collect());
+    }
     let columns = session.describe().await?;
     let data_time = match &spec.time_field {
         None => Ok(now),

@@ -138,6 +138,33 @@ pub fn unwrappable(query: &str) -> Option<String> {
     None
 }
 
+/// Why the server cannot run push-down statements exactly, from its
+/// `server_version_num`: before PostgreSQL 14, `EXTRACT(EPOCH …)` is a
+/// `double precision`, which cannot hold today's instants to the
+/// microsecond, so waits in minutes and hours could be off at a limit.
+pub fn unsupported_server(version_num: Option<&Value>) -> Option<String> {
+    let version = match version_num {
+        Some(Value::Text(text)) => text.trim().parse::<u32>().ok(),
+        Some(Value::Number(n)) => Some(*n as u32),
+        _ => None,
+    };
+    match version {
+        Some(v) if v >= 140_000 => None,
+        Some(v) => {
+            // 130012 is 13.12; before 10, 90624 was 9.6.24.
+            let release = if v >= 100_000 {
+                (v / 10_000).to_string()
+            } else {
+                format!("{}.{}", v / 10_000, v % 10_000 / 100)
+            };
+            Some(format!(
+                "the server is PostgreSQL {release}; push-down needs 14 or later"
+            ))
+        }
+        None => Some("the server does not say which PostgreSQL version it is".to_owned()),
+    }
+}
+
 /// Compiles `check` over `query` (which has `bound` parameters of its own)
 /// whose result has `columns`, mapped by the source's `[source.fields]`
 /// `mapping`, as of `as_of`. `Err`: why the rows must be pulled instead.

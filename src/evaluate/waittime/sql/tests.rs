@@ -274,3 +274,20 @@ fn the_time_field_is_read_from_timestamptz_and_date_columns_only() {
         Some("the query returns no column for the time_field `nowhere`")
     );
 }
+
+#[test]
+fn servers_before_postgresql_14_are_not_pushed_down_to() {
+    let version = |text: &str| unsupported_server(Some(&Value::Text(text.to_owned())));
+    assert_eq!(version("150018"), None);
+    assert_eq!(version("140000"), None);
+    assert_eq!(
+        version("130012").as_deref(),
+        Some("the server is PostgreSQL 13; push-down needs 14 or later")
+    );
+    assert_eq!(
+        version("90624").as_deref(),
+        Some("the server is PostgreSQL 9.6; push-down needs 14 or later")
+    );
+    assert!(unsupported_server(None).is_some());
+    assert!(version("vanilla").is_some());
+}
