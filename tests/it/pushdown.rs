@@ -74,7 +74,7 @@ FROM (
 -- evaluation time itself;
 -- limits met exactly and missed by a microsecond; both DST changes in
 -- local times (01:30 on 2026-11-01 happens twice, 02:30 on 2026-03-08
--- never); holidays (Veterans Day, Thanksgiving); a follow-up offered
+-- never; in Berlin, 02:30 on 2026-03-29 never); holidays (Veterans Day, Thanksgiving); a follow-up offered
 -- before its prior visit.
 INSERT INTO access.requests (id, requested_at, prior_appointment_at, discharged_at, offered_tz,
     offered_local, visit_type, urgency, prior_auth, provider_type, extended_by_provider,
@@ -89,6 +89,7 @@ INSERT INTO access.requests (id, requested_at, prior_appointment_at, discharged_
  ('E08', '2026-11-10 16:00', '2026-11-09 10:00', '2026-11-10', '2026-11-25 10:00', '2026-11-25 10:00', 'initial', 'non_urgent', false, 'non_physician_mh', 'false', NULL, NULL, 'holiday', 1),
  ('E09', '2026-11-10 16:00', '2026-11-09 10:00', '2026-11-10', '2026-11-27 10:00', '2026-11-27 10:00', 'initial', 'non_urgent', false, 'non_physician_mh', 'false', NULL, NULL, 'holiday', 1),
  ('E11', '2026-11-01 00:59:59.999999Z', NULL, NULL, '2026-11-02 17:00', '2026-11-02 17:00', 'initial', 'urgent', false, 'psychiatrist', 'false', NULL, NULL, 'edge', 1),
+ ('E12', '2026-03-29 00:10Z', '2026-03-29 02:40', '2026-03-29', '2026-03-29 00:40Z', '2026-03-29 02:30', 'initial', 'urgent', false, 'psychiatrist', 'false', NULL, NULL, 'dst', 1),
  ('E10', '2026-11-12 08:00', '2026-11-15 10:00', '2026-11-12', '2026-11-14 10:00', '2026-11-14 10:00', 'follow_up', 'non_urgent', false, 'non_physician_mh', 'false', NULL, NULL, 'holiday', 1);
 CREATE TABLE access.calls (
     id int PRIMARY KEY,
@@ -150,6 +151,12 @@ const CHECKS: &[(&str, &str, &str)] = &[
         "urgent-hours-tz",
         "requests-tz",
         "standard = \"ca-dmhc/urgent-no-prior-auth\"\ngroup_by = [\"region\"]\nmax_rejected = 0.9",
+    ),
+    (
+        "urgent-hours-berlin",
+        "requests-local",
+        "standard = \"ca-dmhc/urgent-no-prior-auth\"\ngroup_by = [\"region\"]\n\
+         time_zone = \"Europe/Berlin\"\nwindow = \"300d\"\nmax_rejected = 0.9",
     ),
     (
         "md-urgent-300d",

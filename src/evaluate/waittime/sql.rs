@@ -433,14 +433,22 @@ impl Writer<'_> {
         };
         let low = self.bind(SqlValue::Timestamp(first));
         let high = self.bind(SqlValue::Timestamp(last));
-        // A local time read in the zone. PostgreSQL takes the later of the
-        // two instants of a repeated hour; the pull path the earlier one.
+        // A local time read in the zone as the pull path reads it
+        // (`timestamp::ZoneCache`). PostgreSQL takes the later of the two
+        // instants of a repeated hour; the pull path the earlier one. A
+        // time the clocks skip the pull path reads with the offset in force
+        // at the instant whose UTC reading is the local time (the offset
+        // before the change in zones west of UTC, after it in zones east).
         let p = format!("({naive} AT TIME ZONE {zone})");
+        let as_utc = format!("({naive} AT TIME ZONE 'UTC')");
         let instant = format!(
             "(CASE WHEN (({p} - interval '1 hour') AT TIME ZONE {zone}) = {naive} \
              THEN {p} - interval '1 hour' \
              WHEN (({p} - interval '30 minutes') AT TIME ZONE {zone}) = {naive} \
-             THEN {p} - interval '30 minutes' ELSE {p} END)"
+             THEN {p} - interval '30 minutes' \
+             WHEN ({p} AT TIME ZONE {zone}) <> {naive} \
+             THEN {as_utc} - (({as_utc} AT TIME ZONE {zone}) - {naive}) \
+             ELSE {p} END)"
         );
         Ok(TimeExprs {
             instant,
