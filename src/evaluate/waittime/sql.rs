@@ -235,15 +235,15 @@ pub fn compile(
     let statement = format!(
         "SELECT {group_columns}k, r, w, xt, beyond, count(*)::int8 AS n, sum(o)::int8 AS open_sum, \
          max(o) AS open_max\nFROM ({}) AS d\nGROUP BY {}",
-        rows.replace("{line}", "0"),
+        rows.replace(LINE_PLACEHOLDER, "0"),
         positions.join(", ")
     )
-    .replace("{query}", query);
+    .replace(QUERY_PLACEHOLDER, query);
     let samples = format!(
         "SELECT line, r FROM ({}) AS d\nWHERE CASE WHEN fence_d = 1 THEN k = {REJECTED} END\nORDER BY line\nLIMIT {SAMPLES}",
-        rows.replace("{line}", "row_number() OVER ()")
+        rows.replace(LINE_PLACEHOLDER, "row_number() OVER ()")
     )
-    .replace("{query}", query);
+    .replace(QUERY_PLACEHOLDER, query);
     Ok(Compiled::Statement(Box::new(Plan {
         statement,
         samples,
@@ -473,7 +473,7 @@ impl Writer<'_> {
 
     /// The per-row statement body: one row per source row with its group
     /// labels `l0…`, kind `k`, reason `r`, wait `w`, extension `xt`, open
-    /// wait `o` and `beyond`. `{line}` stands for the row number.
+    /// wait `o` and `beyond`. [`LINE_PLACEHOLDER`] stands for the row number.
     fn rows(&mut self, column: &Resolver<'_>, as_of: DateTime<Utc>) -> Result<String, String> {
         let rule = self.rule;
         let check = self.check;
@@ -606,14 +606,14 @@ impl Writer<'_> {
             select.push(format!("{code} AS {name}"));
         }
         base.append(&mut self.texts);
-        base.push("{line} AS line".to_owned());
+        base.push(format!("{LINE_PLACEHOLDER} AS line"));
         base.push(fence("a0"));
         select.push(fence("a"));
         let per_row = format!(
             "SELECT {}\nFROM (SELECT {}\nFROM (\n{}\n) AS src) AS a0",
             select.join(",\n  "),
             base.join(",\n  "),
-            self_query_placeholder()
+            QUERY_PLACEHOLDER
         );
 
         // Selection: >0 applies, 0 does not, <0 rejected with reason −sel.
@@ -799,9 +799,13 @@ impl Writer<'_> {
     }
 }
 
-fn self_query_placeholder() -> &'static str {
-    "{query}"
-}
+/// Where the source's query goes in the statement text; replaced last,
+/// once every other part is written.
+const QUERY_PLACEHOLDER: &str = "{query}";
+
+/// Where each row's number goes: `row_number() OVER ()` in the sampling
+/// statement, 0 in the main one (where numbering would serialize the scan).
+const LINE_PLACEHOLDER: &str = "{line}";
 
 /// Every spelling of `field`'s values that `parse` knows after
 /// `[source.values]`, with its code: the canonical spellings not mapped
