@@ -291,3 +291,169 @@ fn servers_before_postgresql_14_are_not_pushed_down_to() {
     assert!(unsupported_server(None).is_some());
     assert!(version("vanilla").is_some());
 }
+
+/// A statement row: label, kind, reason, wait, extended, beyond, count,
+/// open_sum, open_max.
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    region: Option<&str>,
+    kind: i64,
+    reason: Option<i32>,
+    wait: Option<i64>,
+    extended: Option<bool>,
+    beyond: bool,
+    count: i64,
+    open: Option<(i64, i64)>,
+) -> Vec<Value> {
+    let number = |n: Option<i64>| n.map_or(Value::Null, |n| Value::Number(n as f64));
+    vec![
+        region.map_or(Value::Null, |r| Value::Text(r.to_owned())),
+        Value::Number(kind as f64),
+        number(reason.map(i64::from)),
+        number(wait),
+        extended.map_or(Value::Null, Value::Bool),
+        Value::Bool(beyond),
+        Value::Number(count as f64),
+        number(open.map(|(sum, _)| sum)),
+        number(open.map(|(_, max)| max)),
+    ]
+}
+
+fn plan() -> Plan {
+    let check = check_of("ca-dmhc/non-urgent-mh-initial", |_| {});
+    match compiled(&check, &appointments()) {
+        Ok(Compiled::Statement(plan)) => *plan,
+        _ => panic!("not compiled"),
+    }
+}
+
+#[test]
+fn the_answer_becomes_the_pull_engines_result() {
+    let rows = vec![
+        answer(Some("north"), 0, None, None, None, false, 100, None),
+        answer(
+            Some("north"),
+            COMPLIANT,
+            None,
+            Some(2),
+            Some(false),
+            false,
+            3,
+            None,
+        ),
+        answer(
+            Some("north"),
+            COMPLIANT,
+            None,
+            Some(12),
+            Some(true),
+            false,
+            1,
+            None,
+        ),
+        answer(
+            Some("north"),
+            NONCOMPLIANT,
+            None,
+            Some(12),
+            None,
+            false,
+            1,
+            None,
+        ),
+        answer(
+            Some("north"),
+            NONCOMPLIANT,
+            None,
+            None,
+            None,
+            false,
+            2,
+            Some((30, 16)),
+        ),
+        answer(
+            Some("north"),
+            PENDING,
+            None,
+            None,
+            None,
+            false,
+            2,
+            Some((6, 4)),
+        ),
+        answer(
+            None,
+            REJECTED,
+            Some(CLOCK_EMPTY),
+            None,
+            None,
+            false,
+            1,
+            None,
+        ),
+        answer(None, BEFORE_EFFECTIVE, None, None, None, false, 1, None),
+    ];
+    let samples = vec![vec![
+        Value::Number(7.0),
+        Value::Number(f64::from(CLOCK_EMPTY)),
+    ]];
+    let plan = plan();
+    assert!(plan.any_rejected(&rows));
+    let data_time = utc("2026-11-30T06:00:00Z");
+    let result = plan.finish(&rows, &samples, data_time).expect("a result");
+    assert_eq!(result.data_time, Some(data_time));
+    assert_eq!(result.rejected_rows, vec!["row 7: `requested_at` is empty"]);
+    assert_eq!(result.groups.len(), 2, "{:?}", result.groups);
+    let north = result
+        .groups
+        .iter()
+        .find(|g| g.labels["region"] == "north")
+        .expect("north");
+    let wait = north.wait.as_ref().expect("wait stats");
+    let c = wait.counts;
+    assert_eq!(
+        (
+            c.compliant,
+            c.noncompliant,
+            c.pending,
+            c.extended,
+            c.rejected
+        ),
+        (4, 3, 2, 1, 0)
+    );
+    // Offered waits 2, 2, 2, 12, 12: median 2, 90th percentile 12.
+    assert_eq!(wait.median_wait, Some(2.0));
+    assert_eq!(wait.p90_wait, Some(12.0));
+    assert_eq!(wait.mean_wait, Some(6.0));
+    assert_eq!(wait.overdue_open, 2);
+    assert_eq!(wait.longest_open_wait, Some(16.0));
+    assert_eq!(north.value, Some(4.0 / 7.0));
+    let none = result
+        .groups
+        .iter()
+        .find(|g| g.labels["region"] == crate::check::result::NO_LABEL)
+        .expect("the group without a region");
+    let c = none.wait.as_ref().expect("wait stats").counts;
+    assert_eq!((c.rejected, c.before_effective), (1, 1));
+}
+
+#[test]
+fn an_offer_beyond_the_bound_calendar_sends_the_check_back_to_pulling() {
+    let rows = vec![answer(
+        Some("north"),
+        COMPLIANT,
+        None,
+        None,
+        Some(false),
+        true,
+        1,
+        None,
+    )];
+    let error = plan()
+        .finish(&rows, &[], utc("2026-11-30T06:00:00Z"))
+        .expect_err("beyond the calendar");
+    assert!(
+        error.contains("beyond the business-day calendar"),
+        "{error}"
+    );
+}
