@@ -90,6 +90,14 @@ impl ValueMaps {
         ValueMaps { maps }
     }
 
+    /// The source's spellings listed for `field`.
+    pub fn spellings(&self, field: Field) -> impl Iterator<Item = &str> {
+        self.maps
+            .get(&field)
+            .into_iter()
+            .flat_map(|m| m.keys().map(String::as_str))
+    }
+
     pub fn canonical<'a>(&'a self, field: Field, text: &'a str) -> &'a str {
         self.maps
             .get(&field)
@@ -97,6 +105,12 @@ impl ValueMaps {
             .map_or(text, String::as_str)
     }
 }
+
+/// Every spelling [`parse_bool`] accepts.
+pub const BOOL_SPELLINGS: [&str; 18] = [
+    "true", "TRUE", "True", "yes", "Yes", "YES", "y", "Y", "1", "false", "FALSE", "False", "no",
+    "No", "NO", "n", "N", "0",
+];
 
 /// `true`/`false`, and the usual spellings of yes and no.
 pub fn parse_bool(text: &str) -> Option<bool> {

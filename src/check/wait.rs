@@ -49,6 +49,9 @@ pub struct WaitRule {
     /// The source's `[source.values]`, copied here when the configuration
     /// is validated.
     pub values: Arc<ValueMaps>,
+    /// Whether a PostgreSQL source may evaluate the check itself
+    /// (`pushdown`, on by default); otherwise its rows are pulled.
+    pub pushdown: bool,
 }
 
 impl WaitRule {

@@ -534,11 +534,12 @@ pub fn config_summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
                     String::new()
                 };
                 format!(
-                    "{}: {}{whose} within {}; dates in {}{start}",
+                    "{}: {}{whose} within {}; dates in {}{start}{}",
                     rule.standard.id,
                     crate::notify::render::percent(rule.target),
                     rule.unit.words(rule.limit),
-                    rule.time_zone
+                    rule.time_zone,
+                    pushdown_note(config, check)
                 )
             }
             _ => format!(
@@ -607,4 +608,19 @@ pub fn config_summary(config: &Config, now: chrono::DateTime<Utc>) -> String {
         let _ = writeln!(out, "\nserving /metrics and /healthz on {address}");
     }
     out
+}
+
+/// For a wait-time check on a PostgreSQL source: whether it is evaluated
+/// in the database, or why its rows are pulled.
+fn pushdown_note(config: &Config, check: &Check) -> String {
+    let Some(spec) = config.source(&check.source) else {
+        return String::new();
+    };
+    if !matches!(spec.location, Location::Postgres(_)) {
+        return String::new();
+    }
+    match crate::source::pushdown::configured_fallback(spec, check) {
+        Some(reason) => format!("; rows pulled, not pushed down: {reason}"),
+        None => "; pushed down to the database".to_owned(),
+    }
 }

@@ -141,6 +141,7 @@ pub struct RawCheck {
     pub holidays_file: Option<S<String>>,
     pub window: Option<S<String>>,
     pub max_rejected: Option<S<f64>>,
+    pub pushdown: Option<S<bool>>,
     // alerting
     #[serde(rename = "for")]
     pub for_: Option<S<String>>,

@@ -47,8 +47,11 @@ pub async fn run(
     store: Option<Arc<crate::state::Store>>,
     cancel: &CancellationToken,
 ) -> Option<RunOutcome> {
-    let (streamed, tabled): (Vec<&Check>, Vec<&Check>) =
-        checks.iter().partition(|c| is_streamed(config, c));
+    let (pushed, checks_left): (Vec<&Check>, Vec<&Check>) =
+        checks.iter().partition(|c| is_pushed(config, c));
+    let (streamed, tabled): (Vec<&Check>, Vec<&Check>) = checks_left
+        .into_iter()
+        .partition(|c| is_streamed(config, c));
     let needed: BTreeSet<&str> = tabled
         .iter()
         .flat_map(|c| std::iter::once(c.source.as_str()).chain(numerator_source(c)))
@@ -60,13 +63,19 @@ pub async fn run(
     let work = async {
         tokio::join!(
             fetch_all(specs, as_of, config.daemon.time_zone, store),
-            stream_all(config, &streamed, as_of)
+            stream_all(config, &streamed, as_of),
+            push_all(config, &pushed, as_of)
         )
     };
-    let ((tables, mut durations), (mut streamed_results, streamed_sources, streamed_durations)) = tokio::select! {
+    let (
+        (tables, mut durations),
+        (mut streamed_results, streamed_sources, streamed_durations),
+        (pushed_results, pushed_sources, pushed_durations),
+    ) = tokio::select! {
         done = work => done,
         () = cancel.cancelled() => return None,
     };
+    streamed_results.extend(pushed_results);
     let results: Vec<CheckResult> = checks
         .iter()
         .map(|check| {
@@ -102,7 +111,9 @@ pub async fn run(
         .map(|(id, table)| (id.clone(), table.as_ref().map(|_| ()).map_err(Clone::clone)))
         .collect();
     sources.extend(streamed_sources);
+    sources.extend(pushed_sources);
     durations.extend(streamed_durations);
+    durations.extend(pushed_durations);
     Some(RunOutcome {
         as_of,
         results,
@@ -131,6 +142,72 @@ fn is_streamed(config: &Config, check: &Check) -> bool {
         && config
             .source(&check.source)
             .is_some_and(|spec| crate::source::streamable_csv(spec).is_some())
+}
+
+/// Whether `check` is a wait-time check to evaluate inside its
+/// PostgreSQL source (`source::pushdown`).
+fn is_pushed(config: &Config, check: &Check) -> bool {
+    config
+        .source(&check.source)
+        .is_some_and(|spec| crate::source::pushdown::target(spec, check).is_some())
+}
+
+/// Evaluates the pushed-down `checks` in their PostgreSQL sources, one
+/// task per source; results by check id, each source's outcome and how
+/// long it took.
+async fn push_all(
+    config: &Config,
+    checks: &[&Check],
+    as_of: DateTime<Utc>,
+) -> (
+    BTreeMap<String, CheckResult>,
+    crate::alerts::record::SourceOutcomes,
+    BTreeMap<String, f64>,
+) {
+    let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
+    for check in checks {
+        by_source
+            .entry(&check.source)
+            .or_default()
+            .push((*check).clone());
+    }
+    let zone = config.daemon.time_zone;
+    let mut tasks = JoinSet::new();
+    for (id, checks) in by_source {
+        let Some(spec) = config.source(id).cloned() else {
+            continue;
+        };
+        tasks.spawn(async move {
+            let started = Instant::now();
+            let pg = checks
+                .first()
+                .and_then(|c| crate::source::pushdown::target(&spec, c))?;
+            let outcome = crate::source::pushdown::evaluate(&spec, pg, &checks, as_of, zone).await;
+            let duration_ms = started.elapsed().as_millis() as u64;
+            match &outcome.source {
+                Ok(()) => info!(source = %spec.id, duration_ms, status = "ok", "source fetched"),
+                Err(error) => {
+                    warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
+                }
+            }
+            Some((spec.id.clone(), outcome, started.elapsed().as_secs_f64()))
+        });
+    }
+    let mut results = BTreeMap::new();
+    let mut outcomes = crate::alerts::record::SourceOutcomes::new();
+    let mut durations = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Some((source, outcome, seconds))) => {
+                durations.insert(source.clone(), seconds);
+                outcomes.insert(source, outcome.source);
+                results.extend(outcome.results.into_iter().map(|r| (r.id.clone(), r)));
+            }
+            Ok(None) => {}
+            Err(e) => error!(error = %e, "push-down task failed"),
+        }
+    }
+    (results, outcomes, durations)
 }
 
 /// Streams each CSV file that wait-time checks read, once for all of its

@@ -17,6 +17,7 @@ pub mod fhir;
 pub mod http;
 pub mod nppes;
 pub mod postgres;
+pub mod pushdown;
 pub mod spec;
 
 use std::path::Path;

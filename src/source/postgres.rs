@@ -22,11 +22,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use tokio_postgres::Client;
 use tokio_postgres::error::{ErrorPosition, SqlState};
 use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
 
 use super::FetchContext;
 use crate::check::Secret;
+use crate::evaluate::waittime::sql::{ColumnKind, SourceColumn, SqlValue};
 use crate::pg::{cut, error_chain};
 use crate::source::spec::SourceSpec;
 use crate::table::{self, Row, Table, Value};
@@ -111,23 +113,30 @@ pub async fn fetch(spec: &PostgresSpec, context: &FetchContext<'_>) -> anyhow::R
     Ok(table)
 }
 
-/// Connects, runs the query and returns its column names and rows.
-async fn run_query(
-    spec: &PostgresSpec,
-    context: &FetchContext<'_>,
-) -> anyhow::Result<(Vec<String>, Vec<Vec<Value>>)> {
+/// Connects and sets the session up: statement timeout, read-only, the
+/// daemon's time zone.
+async fn session(spec: &PostgresSpec, zone: chrono_tz::Tz) -> anyhow::Result<Client> {
     let client = crate::pg::connect(&spec.target()).await?;
     // A monitor only reads; the daemon's zone makes `timestamp` columns
     // compare with the parameters as the checks read them.
     let settings = format!(
         "SET statement_timeout = {}; SET default_transaction_read_only = on; SET TimeZone = '{}'",
         spec.statement_timeout.as_millis().max(1),
-        context.zone.name()
+        zone.name()
     );
     client
         .batch_execute(&settings)
         .await
         .map_err(|e| query_error(spec, &e))?;
+    Ok(client)
+}
+
+/// Connects, runs the query and returns its column names and rows.
+async fn run_query(
+    spec: &PostgresSpec,
+    context: &FetchContext<'_>,
+) -> anyhow::Result<(Vec<String>, Vec<Vec<Value>>)> {
+    let client = session(spec, context.zone).await?;
     let values = bind(&spec.params, context.now);
     let types: Vec<Type> = values.iter().map(|(_, t)| t.clone()).collect();
     let statement = client
@@ -151,6 +160,102 @@ async fn run_query(
 }
 
 type Bound = (Box<dyn ToSql + Sync + Send>, Type);
+
+/// A session for push-down statements (`source::pushdown`): read-only, in
+/// the daemon's zone, with the source's statement timeout, like a fetch.
+pub struct Session<'a> {
+    client: Client,
+    spec: &'a PostgresSpec,
+    now: DateTime<Utc>,
+}
+
+impl<'a> Session<'a> {
+    pub async fn open(
+        spec: &'a PostgresSpec,
+        zone: chrono_tz::Tz,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Session<'a>> {
+        Ok(Session {
+            client: session(spec, zone).await?,
+            spec,
+            now,
+        })
+    }
+
+    /// The names and kinds of the columns the source's query returns,
+    /// from the server's description of it (nothing is run).
+    pub async fn describe(&self) -> anyhow::Result<Vec<SourceColumn>> {
+        let types: Vec<Type> = bind(&self.spec.params, self.now)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        let statement = self
+            .client
+            .prepare_typed(&self.spec.query, &types)
+            .await
+            .map_err(|e| query_error(self.spec, &e))?;
+        Ok(statement
+            .columns()
+            .iter()
+            .map(|c| SourceColumn {
+                name: c.name().to_owned(),
+                kind: column_kind(c.type_()),
+                type_name: c.type_().name().to_owned(),
+            })
+            .collect())
+    }
+
+    /// Runs `sql`, which wraps the source's query: its parameters first,
+    /// then `extra`.
+    pub async fn rows(&self, sql: &str, extra: &[SqlValue]) -> anyhow::Result<Vec<Vec<Value>>> {
+        let mut values = bind(&self.spec.params, self.now);
+        values.extend(extra.iter().map(sql_value));
+        let types: Vec<Type> = values.iter().map(|(_, t)| t.clone()).collect();
+        let statement = self
+            .client
+            .prepare_typed(sql, &types)
+            .await
+            .map_err(|e| query_error(self.spec, &e))?;
+        let params: Vec<&(dyn ToSql + Sync)> = values
+            .iter()
+            .map(|(v, _)| v.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let rows = self
+            .client
+            .query(&statement, &params)
+            .await
+            .map_err(|e| query_error(self.spec, &e))?;
+        read_rows(statement.columns(), &rows)
+    }
+}
+
+/// How the push-down reads a column of type `ty`: the kinds whose values
+/// it can turn into what the pull path reads.
+fn column_kind(ty: &Type) -> ColumnKind {
+    match *ty {
+        Type::TIMESTAMPTZ => ColumnKind::Timestamptz,
+        Type::TIMESTAMP => ColumnKind::Timestamp,
+        Type::DATE => ColumnKind::Date,
+        Type::BOOL => ColumnKind::Boolean,
+        Type::INT2 | Type::INT4 | Type::INT8 => ColumnKind::Integer,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => ColumnKind::Text,
+        _ if matches!(ty.kind(), Kind::Enum(_)) => ColumnKind::Text,
+        _ => ColumnKind::Other,
+    }
+}
+
+fn sql_value(value: &SqlValue) -> Bound {
+    match value {
+        SqlValue::Text(text) => (Box::new(text.clone()), Type::TEXT),
+        SqlValue::TextArray(list) => (Box::new(list.clone()), Type::TEXT_ARRAY),
+        SqlValue::IntArray(list) => (Box::new(list.clone()), Type::INT4_ARRAY),
+        SqlValue::Int(n) => (Box::new(*n), Type::INT4),
+        SqlValue::BigInt(n) => (Box::new(*n), Type::INT8),
+        SqlValue::Float(n) => (Box::new(*n), Type::FLOAT8),
+        SqlValue::Timestamp(time) => (Box::new(*time), Type::TIMESTAMP),
+        SqlValue::Timestamptz(time) => (Box::new(*time), Type::TIMESTAMPTZ),
+    }
+}
 
 /// The values of `params` for a run at `now`, with their SQL types.
 fn bind(params: &[Param], now: DateTime<Utc>) -> Vec<Bound> {

@@ -28,6 +28,7 @@ mod http_hardening;
 mod http_sources;
 mod nppes;
 mod postgres;
+mod pushdown;
 mod run_once;
 mod status_page;
 mod systemd;

@@ -284,7 +284,7 @@ impl PgServer {
 
 /// A `[[source]]` of kind postgres on the test server; `extra` adds or
 /// overrides keys of `[source.postgres]`.
-fn source(id: &str, database: &str, query: &str, extra: &str) -> String {
+pub(crate) fn source(id: &str, database: &str, query: &str, extra: &str) -> String {
     format!(
         "\n[[source]]\nid = \"{id}\"\nkind = \"postgres\"\n[source.postgres]\n\
          host = \"127.0.0.1\"\nport = {}\ndbname = \"{database}\"\nuser = \"{USER}\"\n\
@@ -308,7 +308,7 @@ const STAFFING_QUERY: &str = "SELECT 'socal-south'::text AS region, 412000::int8
 
 /// Runs `run --once --report json` on `config` and returns the output and
 /// the report.
-fn run_once(config: &str, env: &[(&str, &str)]) -> (common::Output, serde_json::Value) {
+pub(crate) fn run_once(config: &str, env: &[(&str, &str)]) -> (common::Output, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let path = ConfigText::new()
         .los_angeles()
@@ -337,7 +337,7 @@ fn run_once(config: &str, env: &[(&str, &str)]) -> (common::Output, serde_json::
     (out, report)
 }
 
-fn check<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+pub(crate) fn check<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["checks"]
         .as_array()
         .unwrap()
@@ -360,7 +360,7 @@ fn error(check: &serde_json::Value) -> &str {
     check["error"].as_str().unwrap_or_default()
 }
 
-const AS_OF: &str = "2026-11-30T17:00:00-08:00";
+pub(crate) const AS_OF: &str = "2026-11-30T17:00:00-08:00";
 
 /// The requests of tests/it/wait_times.rs: socal-south has 3 of 5 offered
 /// within 10 business days, north 2 of 2; plus R0, requested before the

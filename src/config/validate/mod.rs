@@ -411,6 +411,19 @@ pub fn validate(
                 ),
             );
         }
+        if let Some(pushdown) = &entry.value.pushdown
+            && let Some(source) = sources.iter().find(|s| s.id == check.source)
+            && !matches!(source.location, Location::Postgres(_))
+        {
+            v.problem(
+                pushdown.span(),
+                format!(
+                    "`pushdown` applies to checks on a PostgreSQL source (kind = \"postgres\"); \
+                     source {:?} is not one: remove it",
+                    source.id
+                ),
+            );
+        }
         if !routes.is_empty() && !routed {
             v.problem(
                 entry.span.clone(),

@@ -122,6 +122,7 @@ pub(super) fn not_for_kind(v: &mut Validator, raw: &RawCheck, kind: &str) {
             .map(|t| ("provider_types", t.span())),
     );
     spans.extend(raw.holidays.as_ref().map(|t| ("holidays", t.span())));
+    spans.extend(raw.pushdown.as_ref().map(|t| ("pushdown", t.span())));
     for (key, span) in spans {
         v.problem(
             span,
@@ -324,6 +325,7 @@ pub(super) fn timely_access(
         window,
         max_rejected,
         values: Default::default(),
+        pushdown: raw.pushdown.as_ref().is_none_or(|p| *p.get_ref()),
     };
     Some(KindParts {
         rule: Rule::TimelyAccess(Box::new(rule)),

@@ -125,32 +125,43 @@ pub struct GroupAcc {
 
 impl GroupAcc {
     pub fn count(&mut self, outcome: Outcome) {
+        let open_sum = match outcome {
+            Outcome::Noncompliant { open_for, .. } => open_for.unwrap_or(0),
+            _ => 0,
+        };
+        self.count_many(outcome, 1, open_sum);
+    }
+
+    /// Counts `n` requests with the same outcome at once (the push-down
+    /// reads them so from the database): an open request's `open_for` is
+    /// the longest of them, `open_sum` their waits so far summed.
+    pub fn count_many(&mut self, outcome: Outcome, n: u64, open_sum: i64) {
         let mut wait_seen = None;
         match outcome {
             Outcome::Skipped => {}
-            Outcome::BeforeEffective => self.counts.before_effective += 1,
-            Outcome::Rejected(_) => self.counts.rejected += 1,
+            Outcome::BeforeEffective => self.counts.before_effective += n,
+            Outcome::Rejected(_) => self.counts.rejected += n,
             Outcome::Compliant { wait, extended } => {
-                self.counts.compliant += 1;
-                self.counts.extended += u64::from(extended);
+                self.counts.compliant += n;
+                self.counts.extended += if extended { n } else { 0 };
                 wait_seen = wait;
             }
             Outcome::Noncompliant { wait, open_for } => {
-                self.counts.noncompliant += 1;
+                self.counts.noncompliant += n;
                 wait_seen = wait;
                 if let Some(open_for) = open_for {
-                    self.overdue_open += 1;
-                    self.overdue_ticks = self.overdue_ticks.saturating_add(open_for);
+                    self.overdue_open += n;
+                    self.overdue_ticks = self.overdue_ticks.saturating_add(open_sum);
                     self.longest_open = self.longest_open.max(Some(open_for));
                 }
             }
             Outcome::Pending { open_for } => {
-                self.counts.pending += 1;
+                self.counts.pending += n;
                 self.longest_open = self.longest_open.max(Some(open_for));
             }
         }
         if let Some(wait) = wait_seen {
-            *self.waits.entry(wait).or_default() += 1;
+            *self.waits.entry(wait).or_default() += n;
         }
     }
 

@@ -28,6 +28,7 @@
 
 mod accumulate;
 pub mod columns;
+pub mod sql;
 pub mod timestamp;
 
 use std::collections::{BTreeMap, HashMap};

@@ -17,7 +17,7 @@ const HEADER: &str = "id,requested_at,prior_appointment_at,discharged_at,first_o
 
 /// A `timely_access` check of `standard` in Los Angeles time with the
 /// us-federal calendar, grouped by region.
-fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Check {
+pub(super) fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Check {
     let standard = standards::find(standard).unwrap_or_else(|| panic!("no standard {standard}"));
     let standards::Requirement::WaitTime {
         selection,
@@ -51,6 +51,7 @@ fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Check {
         window: chrono::Duration::days(30),
         max_rejected: 0.5,
         values: Arc::default(),
+        pushdown: true,
     };
     tweak(&mut rule);
     Check {
@@ -73,7 +74,7 @@ fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Check {
     }
 }
 
-fn utc(text: &str) -> DateTime<Utc> {
+pub(super) fn utc(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .unwrap()
         .with_timezone(&Utc)
