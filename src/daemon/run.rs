@@ -67,6 +67,7 @@ pub async fn run(
         done = work => done,
         () = cancel.cancelled() => return None,
     };
+    streamed_results.extend(evaluate_waits(&tabled, &tables, as_of));
     let results: Vec<CheckResult> = checks
         .iter()
         .map(|check| {
@@ -112,6 +113,36 @@ pub async fn run(
 }
 
 type Fetched = BTreeMap<String, Result<Arc<Table>, String>>;
+
+/// Evaluates the wait-time checks among `checks` on the tables they read,
+/// all checks of a source in one pass over its rows; results by check id.
+/// A source that failed is left to [`evaluate::evaluate`].
+fn evaluate_waits(
+    checks: &[&Check],
+    tables: &Fetched,
+    as_of: DateTime<Utc>,
+) -> BTreeMap<String, CheckResult> {
+    let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
+    for check in checks {
+        if matches!(check.rule, Rule::TimelyAccess(_)) {
+            by_source
+                .entry(&check.source)
+                .or_default()
+                .push((*check).clone());
+        }
+    }
+    by_source
+        .into_iter()
+        .filter_map(|(source, checks)| match tables.get(source) {
+            Some(Ok(table)) => Some(evaluate::waittime::evaluate_table_all(
+                &checks, table, as_of,
+            )),
+            _ => None,
+        })
+        .flatten()
+        .map(|result| (result.id.clone(), result))
+        .collect()
+}
 
 /// The second source of a ratio check whose numerator comes from elsewhere.
 fn numerator_source(check: &Check) -> Option<&str> {
