@@ -130,7 +130,7 @@ impl fmt::Display for TableError {
 
 impl std::error::Error for TableError {}
 
-fn error(message: impl Into<String>) -> TableError {
+pub(crate) fn error(message: impl Into<String>) -> TableError {
     TableError(message.into())
 }
 
@@ -381,6 +381,49 @@ fn json_row(
     Ok(Row { number, fields })
 }
 
+/// The cells `names` (names checks use, after the mapping) of one JSON
+/// record as text, into `cells`, for streamed evaluation: what
+/// [`parse`] would have put in the row's fields, without keeping the row.
+/// `seen[i]` is set when the record has a value for `names[i]`, so that
+/// the caller knows the columns of the whole source at its end.
+pub fn json_cells(
+    record: &serde_json::Value,
+    number: u64,
+    position: &str,
+    layout: &Layout,
+    names: &[String],
+    cells: &mut Vec<Option<String>>,
+    seen: &mut [bool],
+) -> Result<(), TableError> {
+    let serde_json::Value::Object(object) = record else {
+        return Err(error(format!(
+            "{position} {number} is {}, not a JSON object",
+            json_kind(record)
+        )));
+    };
+    cells.clear();
+    for (index, name) in names.iter().enumerate() {
+        let mapped = layout.fields.get(name).and_then(|source| {
+            if source.starts_with('/') {
+                record.pointer(source)
+            } else {
+                object.get(source)
+            }
+        });
+        let value = mapped.or_else(|| object.get(name));
+        if value.is_some() {
+            seen[index] = true;
+        }
+        cells.push(value.map(json_value).and_then(|value| match value {
+            Value::Text(text) => Some(text),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Null | Value::Nested(_) => None,
+        }));
+    }
+    Ok(())
+}
+
 /// Applies the mapping: every source field keeps its own name, and each
 /// mapped name takes the value of its source field (or JSON pointer).
 pub(crate) fn map_fields<'a>(
@@ -410,7 +453,7 @@ pub(crate) fn mapped_columns<'a>(
     columns
 }
 
-fn json_value(value: &serde_json::Value) -> Value {
+pub(crate) fn json_value(value: &serde_json::Value) -> Value {
     match value {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -427,7 +470,7 @@ fn json_value(value: &serde_json::Value) -> Value {
     }
 }
 
-fn json_kind(value: &serde_json::Value) -> &'static str {
+pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",
@@ -439,7 +482,7 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 }
 
 /// serde_json's message without any quoted input.
-fn json_error_kind(e: &serde_json::Error) -> &'static str {
+pub(crate) fn json_error_kind(e: &serde_json::Error) -> &'static str {
     match e.classify() {
         serde_json::error::Category::Eof => "the data ends too early (truncated?)",
         serde_json::error::Category::Syntax => "syntax error",

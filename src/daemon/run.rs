@@ -22,8 +22,9 @@ use std::path::Path;
 use crate::check::{Check, CheckResult, Rule, Status};
 use crate::config::Config;
 use crate::evaluate::{self, waittime::Evaluator};
-use crate::source::csv_stream;
 use crate::source::spec::SourceSpec;
+use crate::source::{csv_stream, json_stream};
+use crate::table::Format;
 use crate::table::Table;
 
 #[derive(Debug)]
@@ -155,16 +156,16 @@ fn numerator_source(check: &Check) -> Option<&str> {
     }
 }
 
-/// Whether `check` is a wait-time check on a CSV file, which is streamed
+/// Whether `check` is a wait-time check on a file that is streamed
 /// instead of read into a table.
 fn is_streamed(config: &Config, check: &Check) -> bool {
     matches!(check.rule, Rule::TimelyAccess(_))
         && config
             .source(&check.source)
-            .is_some_and(|spec| crate::source::streamable_csv(spec).is_some())
+            .is_some_and(|spec| crate::source::streamable(spec).is_some())
 }
 
-/// Streams each CSV file that wait-time checks read, once for all of its
+/// Streams each file that wait-time checks read, once for all of its
 /// checks, on blocking threads; results by check id, and each file's
 /// outcome.
 async fn stream_all(
@@ -190,10 +191,11 @@ async fn stream_all(
         };
         tasks.spawn_blocking(move || {
             let started = Instant::now();
-            let path = crate::source::streamable_csv(&spec).map(Path::to_path_buf);
-            let result = match &path {
-                Some(path) => stream_csv(path, &spec, &checks, as_of, workers()),
-                None => Err(anyhow::anyhow!("source {:?} is not a CSV file", spec.id)),
+            let file = crate::source::streamable(&spec).map(|(path, format)| (path.to_path_buf(), format));
+            let result = match &file {
+                Some((path, Format::Csv)) => stream_csv(path, &spec, &checks, as_of, workers()),
+                Some((path, format)) => stream_records(path, *format, &spec, &checks, as_of),
+                None => Err(anyhow::anyhow!("source {:?} is not a file", spec.id)),
             };
             let duration_ms = started.elapsed().as_millis() as u64;
             let seconds = started.elapsed().as_secs_f64();
@@ -244,6 +246,35 @@ pub fn stream_csv(
         WaitFold(Evaluator::new(checks, header, &spec.layout.fields, as_of))
     })?;
     Ok(folded.fold.0.finish(folded.modified))
+}
+
+/// Evaluates the wait-time `checks` on the JSON or NDJSON file at `path`
+/// in one pass, one record at a time: the wait-time evaluator plugged into
+/// `json_stream`'s fold.
+pub fn stream_records(
+    path: &Path,
+    format: Format,
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let names = Evaluator::record_names(checks);
+    let mut evaluator = Evaluator::new(checks, &names, &BTreeMap::new(), as_of);
+    let (streamed, modified) = json_stream::fold_file(
+        path,
+        format,
+        &spec.layout,
+        &names,
+        as_of,
+        |number, cells| evaluator.add(number, cells),
+    )?;
+    let present: Vec<String> = names
+        .into_iter()
+        .zip(streamed.seen)
+        .filter_map(|(name, seen)| seen.then_some(name))
+        .collect();
+    evaluator.columns_found(&present);
+    Ok(evaluator.finish(modified))
 }
 
 /// The wait-time evaluator as a fold of a streamed CSV file.

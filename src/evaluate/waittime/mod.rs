@@ -56,6 +56,20 @@ pub struct Evaluator {
     as_of: DateTime<Utc>,
     reader: Reader,
     checks: Vec<CheckState>,
+    /// Checks that classify a row alike (the same standard, selection,
+    /// limit, clock, window, zone, calendar and value map; `group_by` and
+    /// targets may differ) share one classification per row.
+    classes: Vec<Class>,
+    row: u64,
+}
+
+/// One classification shared by checks: the check whose rules it uses, and
+/// its outcome for the row numbered `row`.
+#[derive(Debug, Clone)]
+struct Class {
+    check: usize,
+    row: u64,
+    outcome: Outcome,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +90,8 @@ struct CheckState {
     /// group that has had only rows the check skips.
     groups: Vec<Option<GroupAcc>>,
     rejected_samples: Vec<(u64, String)>,
+    /// Its class in `Evaluator::classes`.
+    class: usize,
 }
 
 impl Evaluator {
@@ -115,23 +131,101 @@ impl Evaluator {
                     window_start,
                     groups: Vec::new(),
                     rejected_samples: Vec::new(),
+                    class: 0,
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut checks = checks;
+        let mut classes: Vec<Class> = Vec::new();
+        let mut signatures: Vec<String> = Vec::new();
+        for index in 0..checks.len() {
+            let signature = checks[index].signature();
+            let calendar = &checks[index].rule.calendar;
+            let same = |(class, s): (usize, &String)| {
+                (*s == signature
+                    && checks[classes[class].check]
+                        .rule
+                        .calendar
+                        .same_days(calendar))
+                .then_some(class)
+            };
+            let found = signatures.iter().enumerate().find_map(same);
+            checks[index].class = match found {
+                Some(class) => class,
+                None => {
+                    signatures.push(signature);
+                    classes.push(Class {
+                        check: index,
+                        row: 0,
+                        outcome: Outcome::Skipped,
+                    });
+                    classes.len() - 1
+                }
+            };
+        }
         Evaluator {
             as_of,
             reader,
             checks,
+            classes,
+            row: 0,
+        }
+    }
+
+    /// The names a record of a source without a header (JSON, NDJSON) is
+    /// read as for `checks`: every canonical field and every label.
+    pub fn record_names(checks: &[Check]) -> Vec<String> {
+        let mut names: Vec<String> = Field::ALL.iter().map(|f| f.name().to_owned()).collect();
+        for check in checks {
+            for label in &check.group_by {
+                if !names.contains(label) {
+                    names.push(label.clone());
+                }
+            }
+        }
+        names
+    }
+
+    /// For a source read as [`Evaluator::record_names`]: the names some
+    /// record had. A check that needs a column no record had is `unknown`
+    /// with the error a parsed table would have given.
+    pub fn columns_found(&mut self, present: &[String]) {
+        let none = BTreeMap::new();
+        for state in &mut self.checks {
+            let columns = Columns::resolve(present, &none, &state.check.group_by);
+            if state.error.is_none() {
+                state.error = missing_columns(&state.check, &state.rule, &columns, present, &none);
+            }
         }
     }
 
     /// Counts one row; `line` is its line (or record) number in the source.
     pub fn add(&mut self, line: u64, row: &impl Cells) {
-        let mut view = self.reader.view(row);
-        for state in &mut self.checks {
-            if state.error.is_none() {
-                state.add(line, &mut view);
+        let Evaluator {
+            reader,
+            checks,
+            classes,
+            row: number,
+            ..
+        } = self;
+        *number += 1;
+        let mut view = reader.view(row);
+        for index in 0..checks.len() {
+            if checks[index].error.is_some() {
+                continue;
             }
+            let outcome = match checks[index].missing_required_label(&mut view) {
+                Some(reason) => Outcome::rejected(reason),
+                None => {
+                    let class = &mut classes[checks[index].class];
+                    if class.row != *number {
+                        class.outcome = checks[class.check].classify(&mut view);
+                        class.row = *number;
+                    }
+                    class.outcome.clone()
+                }
+            };
+            checks[index].count(line, &mut view, outcome);
         }
     }
 
@@ -204,11 +298,30 @@ fn missing_columns(
 }
 
 impl CheckState {
-    fn add<R: Cells>(&mut self, line: u64, row: &mut View<'_, '_, R>) {
-        let outcome = match self.missing_required_label(row) {
-            Some(reason) => Outcome::rejected(reason),
-            None => self.classify(row),
-        };
+    /// What decides how a row is classified, as text, but the calendar:
+    /// checks with the same signature and calendar classify every row
+    /// alike.
+    fn signature(&self) -> String {
+        let r = &*self.rule;
+        format!(
+            "{}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{:?}",
+            r.standard.id,
+            r.standard.provider_from,
+            r.selection,
+            r.clock,
+            r.limit,
+            r.unit,
+            r.effective,
+            r.telehealth,
+            self.zone,
+            self.values,
+            r.window.num_seconds(),
+            (self.as_of, self.window_start),
+        )
+    }
+
+    /// Counts `outcome`, the classification of `row`.
+    fn count<R: Cells>(&mut self, line: u64, row: &mut View<'_, '_, R>, outcome: Outcome) {
         if matches!(outcome, Outcome::Skipped) {
             // Counted nowhere, and makes no group.
             return;

@@ -1,0 +1,530 @@
+//! Streaming NDJSON and JSON records through a fold, one record at a time:
+//! the JSON counterpart of [`super::csv_stream`].
+//!
+//! NDJSON is read line by line; a JSON document is read as it comes, down
+//! the `records` pointer to its array, whose elements are folded one by one
+//! and dropped (nothing else of the document is kept). Each record becomes
+//! the cells of the names the fold asks for ([`crate::table::json_cells`],
+//! the same mapping [`crate::table::parse`] applies). Memory holds one
+//! record, whatever the size of the source. Errors are those of
+//! `table::parse`, naming the line or record, never a value.
+
+use std::fmt;
+use std::io::{BufRead, Read as _};
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
+
+use crate::table::{self, Format, Layout, TableError};
+
+/// The longest NDJSON line (one record) taken: a longer one is an error
+/// rather than a buffer that grows without bound.
+pub const MAX_LINE: u64 = 16 * 1024 * 1024;
+
+/// What a streamed source gave besides its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Streamed {
+    /// Records folded.
+    pub records: u64,
+    /// Whether some record had a value for each name (mapped names always
+    /// count as present, as in a parsed table's columns).
+    pub seen: Vec<bool>,
+}
+
+/// Folds each record of `input` (`format` JSON or NDJSON) as the cells of
+/// `names` into `add`, with its line (NDJSON) or record (JSON) number.
+pub fn fold_reader(
+    input: impl BufRead,
+    format: Format,
+    layout: &Layout,
+    names: &[String],
+    add: impl FnMut(u64, &Vec<Option<String>>),
+) -> Result<Streamed, TableError> {
+    let mut sink = Sink {
+        layout,
+        names,
+        cells: Vec::with_capacity(names.len()),
+        seen: vec![false; names.len()],
+        records: 0,
+        add,
+        failure: None,
+    };
+    match format {
+        Format::Ndjson => ndjson(input, &mut sink)?,
+        Format::Json => json(input, &mut sink)?,
+        Format::Csv => return Err(table::error("CSV is streamed by csv_stream")),
+    }
+    let mut seen = sink.seen;
+    for (name, seen) in names.iter().zip(&mut seen) {
+        *seen |= layout.fields.contains_key(name);
+    }
+    Ok(Streamed {
+        records: sink.records,
+        seen,
+    })
+}
+
+/// [`fold_reader`] over the file at `path`; also gives the file's
+/// modification time (`fallback_time` when the file system has none).
+pub fn fold_file(
+    path: &std::path::Path,
+    format: Format,
+    layout: &Layout,
+    names: &[String],
+    fallback_time: chrono::DateTime<chrono::Utc>,
+    add: impl FnMut(u64, &Vec<Option<String>>),
+) -> anyhow::Result<(Streamed, chrono::DateTime<chrono::Utc>)> {
+    use anyhow::Context as _;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let modified = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .map_or(fallback_time, chrono::DateTime::from);
+    let input = std::io::BufReader::with_capacity(256 * 1024, file);
+    let streamed = fold_reader(input, format, layout, names, add)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok((streamed, modified))
+}
+
+struct Sink<'a, F> {
+    layout: &'a Layout,
+    names: &'a [String],
+    cells: Vec<Option<String>>,
+    seen: Vec<bool>,
+    records: u64,
+    add: F,
+    /// Why the fold stopped, when a record was not an object.
+    failure: Option<TableError>,
+}
+
+impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
+    fn record(
+        &mut self,
+        record: &serde_json::Value,
+        number: u64,
+        position: &str,
+    ) -> Result<(), TableError> {
+        table::json_cells(
+            record,
+            number,
+            position,
+            self.layout,
+            self.names,
+            &mut self.cells,
+            &mut self.seen,
+        )?;
+        self.records += 1;
+        (self.add)(number, &self.cells);
+        Ok(())
+    }
+}
+
+fn empty(format: Format) -> TableError {
+    table::error(format!(
+        "the {} data is empty: expected a header row or records",
+        format.as_str()
+    ))
+}
+
+fn read_error(e: &std::io::Error) -> TableError {
+    table::error(format!("reading the data: {e}"))
+}
+
+fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
+    mut input: impl BufRead,
+    sink: &mut Sink<'_, F>,
+) -> Result<(), TableError> {
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    let mut any = false;
+    loop {
+        line.clear();
+        let read = input
+            .by_ref()
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| read_error(&e))?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        if line.len() as u64 > MAX_LINE {
+            return Err(table::error(format!(
+                "line {number} is longer than {} MiB: not one record per line?",
+                MAX_LINE >> 20
+            )));
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        any = true;
+        while line.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+            line.pop();
+        }
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| table::error(format!("line {number} is not valid UTF-8")))?;
+        let record: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            table::error(format!(
+                "malformed JSON on line {number} column {}: {}",
+                e.column(),
+                table::json_error_kind(&e)
+            ))
+        })?;
+        sink.record(&record, number, "line")?;
+    }
+    if any {
+        Ok(())
+    } else {
+        Err(empty(Format::Ndjson))
+    }
+}
+
+/// Skips leading white space; whether anything follows it.
+fn skip_white_space(input: &mut impl BufRead) -> std::io::Result<bool> {
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(false);
+        }
+        let white = buffer
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+        let rest = white < buffer.len();
+        input.consume(white);
+        if rest {
+            return Ok(true);
+        }
+    }
+}
+
+/// Where the `records` pointer led.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Nothing,
+    Array,
+    Not(&'static str),
+}
+
+fn json<F: FnMut(u64, &Vec<Option<String>>)>(
+    mut input: impl BufRead,
+    sink: &mut Sink<'_, F>,
+) -> Result<(), TableError> {
+    if !skip_white_space(&mut input).map_err(|e| read_error(&e))? {
+        return Err(empty(Format::Json));
+    }
+    let pointer = sink.layout.records.clone().unwrap_or_default();
+    // serde_json's `pointer`: "" is the whole document, anything else
+    // starts with '/' and its tokens unescape ~1 and ~0.
+    let tokens: Option<Vec<String>> = if pointer.is_empty() {
+        Some(Vec::new())
+    } else {
+        pointer.strip_prefix('/').map(|rest| {
+            rest.split('/')
+                .map(|t| t.replace("~1", "/").replace("~0", "~"))
+                .collect()
+        })
+    };
+    let mut found = Found::Nothing;
+    let mut deserializer = serde_json::Deserializer::from_reader(input);
+    let outcome = match &tokens {
+        Some(tokens) => At {
+            tokens,
+            sink: &mut *sink,
+            found: &mut found,
+        }
+        .deserialize(&mut deserializer),
+        None => IgnoredAny::deserialize(&mut deserializer).map(|_| ()),
+    }
+    .and_then(|()| deserializer.end());
+    if let Some(failure) = sink.failure.take() {
+        return Err(failure);
+    }
+    outcome.map_err(|e| {
+        table::error(format!(
+            "malformed JSON at line {} column {}: {}",
+            e.line(),
+            e.column(),
+            table::json_error_kind(&e)
+        ))
+    })?;
+    match found {
+        Found::Array => Ok(()),
+        Found::Nothing => Err(table::error(format!(
+            "the JSON pointer `records = {pointer:?}` finds nothing in the document; \
+             point it at the array of records"
+        ))),
+        Found::Not(kind) => Err(table::error(format!(
+            "`records = {pointer:?}` points at {kind}, not an array of records"
+        ))),
+    }
+}
+
+use serde::Deserialize as _;
+
+/// The value at `tokens` below here: the array of records at the end of
+/// the path, anything else skipped.
+struct At<'s, 'a, F> {
+    tokens: &'s [String],
+    sink: &'s mut Sink<'a, F>,
+    found: &'s mut Found,
+}
+
+impl<'de, F: FnMut(u64, &Vec<Option<String>>)> DeserializeSeed<'de> for At<'_, '_, F> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, F: FnMut(u64, &Vec<Option<String>>)> de::Visitor<'de> for At<'_, '_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON document")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Some((token, rest)) = self.tokens.split_first() else {
+            // The array of records: fold each, keep none.
+            *self.found = Found::Array;
+            let mut number = 0u64;
+            while let Some(record) = seq.next_element::<serde_json::Value>()? {
+                number += 1;
+                if let Err(failure) = self.sink.record(&record, number, "record") {
+                    self.sink.failure = Some(failure);
+                    return Err(de::Error::custom("a record is not an object"));
+                }
+            }
+            return Ok(());
+        };
+        // An index: decimal, no leading zero (as serde_json reads one).
+        let index = (token == "0" || !token.starts_with('0'))
+            .then(|| token.parse::<usize>().ok())
+            .flatten();
+        let mut position = 0usize;
+        loop {
+            if Some(position) == index {
+                let at = At {
+                    tokens: rest,
+                    sink: &mut *self.sink,
+                    found: &mut *self.found,
+                };
+                if seq.next_element_seed(at)?.is_none() {
+                    return Ok(());
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+            position += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some((token, rest)) = self.tokens.split_first() else {
+            *self.found = Found::Not("an object");
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(());
+        };
+        let mut taken = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if !taken && key == token.as_str() {
+                taken = true;
+                map.next_value_seed(At {
+                    tokens: rest,
+                    sink: &mut *self.sink,
+                    found: &mut *self.found,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(self.scalar("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(self.scalar("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(self.scalar("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(self.scalar("a number"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(self.scalar("a string"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(self.scalar("null"))
+    }
+}
+
+impl<F> At<'_, '_, F> {
+    /// A scalar where the path goes on finds nothing; at its end, it is
+    /// not an array.
+    fn scalar(self, kind: &'static str) {
+        if self.tokens.is_empty() {
+            *self.found = Found::Not(kind);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Streams `input` and shows each record as `number: cells`, or the
+    /// error; and the same through `table::parse`, which must agree.
+    fn check(input: &str, format: Format, records: Option<&str>, expected: &[&str]) {
+        let layout = Layout {
+            records: records.map(str::to_owned),
+            fields: [("region".to_owned(), "/where/region".to_owned())]
+                .into_iter()
+                .collect(),
+            csv_delimiter: b',',
+        };
+        let names = vec!["id".to_owned(), "region".to_owned()];
+        let mut got = Vec::new();
+        let streamed = fold_reader(input.as_bytes(), format, &layout, &names, |n, cells| {
+            got.push(format!("{n}: {cells:?}"));
+        });
+        if let Err(e) = &streamed {
+            got = vec![format!("error: {e}")];
+        }
+        assert_eq!(got, expected, "{input:?}");
+        let parsed = table::parse(
+            input.as_bytes(),
+            format,
+            &layout,
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        match (parsed, streamed) {
+            (Err(a), Err(b)) => assert_eq!(a, b, "{input:?}"),
+            (Ok(table), Ok(streamed)) => {
+                assert_eq!(table.rows.len() as u64, streamed.records, "{input:?}");
+                for (name, seen) in names.iter().zip(&streamed.seen) {
+                    assert_eq!(table.columns.contains(name), *seen, "{name} in {input:?}");
+                }
+            }
+            (a, b) => panic!("parse {a:?} but stream {b:?} for {input:?}"),
+        }
+    }
+
+    #[test]
+    fn ndjson_line_by_line() {
+        check(
+            "{\"id\": 7, \"where\": {\"region\": \"s\"}}\n\n{\"id\": \"x\", \"region\": null}\r\n",
+            Format::Ndjson,
+            None,
+            &["1: [Some(\"7\"), Some(\"s\")]", "3: [Some(\"x\"), None]"],
+        );
+        check(
+            "{\"id\": 1}\n{\"id\": \n",
+            Format::Ndjson,
+            None,
+            &["error: malformed JSON on line 2 column 7: the data ends too early (truncated?)"],
+        );
+        check(
+            "[1]\n",
+            Format::Ndjson,
+            None,
+            &["error: line 1 is an array, not a JSON object"],
+        );
+        check(
+            " \n\n",
+            Format::Ndjson,
+            None,
+            &["error: the ndjson data is empty: expected a header row or records"],
+        );
+    }
+
+    #[test]
+    fn json_records_at_the_pointer_element_by_element() {
+        let document = r#"{"meta": {"records": [{"id": 0}]}, "data": [{"id": 1, "deep": [[{}]]}, {"id": true, "where": {"region": "n"}}], "after": 1}"#;
+        check(
+            document,
+            Format::Json,
+            Some("/data"),
+            &["1: [Some(\"1\"), None]", "2: [Some(\"true\"), Some(\"n\")]"],
+        );
+        check(
+            r#"[[{"id": 1}], [{"id": 2}]]"#,
+            Format::Json,
+            Some("/1"),
+            &["1: [Some(\"2\"), None]"],
+        );
+        check(
+            r#"[{"id": 3}]"#,
+            Format::Json,
+            None,
+            &["1: [Some(\"3\"), None]"],
+        );
+        check("[]", Format::Json, None, &[]);
+    }
+
+    #[test]
+    fn json_errors_are_those_of_a_parsed_document() {
+        for (input, records, expected) in [
+            (
+                r#"{"data": [{"id": 1}"#,
+                "/data",
+                "error: malformed JSON at line 1 column 19: the data ends too early (truncated?)",
+            ),
+            (
+                r#"{"data": [{"id": 1},]}"#,
+                "/data",
+                "error: malformed JSON at line 1 column 21: syntax error",
+            ),
+            (
+                r#"{"other": []}"#,
+                "/data",
+                "error: the JSON pointer `records = \"/data\"` finds nothing in the document; point it at the array of records",
+            ),
+            (
+                r#"{"data": {"a": 1}}"#,
+                "/data",
+                "error: `records = \"/data\"` points at an object, not an array of records",
+            ),
+            (
+                r#"{"data": "x"}"#,
+                "/data",
+                "error: `records = \"/data\"` points at a string, not an array of records",
+            ),
+            (
+                r#"{"data": [{"id": 1}, "name"]}"#,
+                "/data",
+                "error: record 2 is a string, not a JSON object",
+            ),
+            (
+                r#"{"data": []} x"#,
+                "/data",
+                "error: malformed JSON at line 1 column 14: syntax error",
+            ),
+            (
+                "data",
+                "",
+                "error: malformed JSON at line 1 column 1: syntax error",
+            ),
+            (
+                "  ",
+                "",
+                "error: the json data is empty: expected a header row or records",
+            ),
+            (
+                r#"{"data": []}"#,
+                "data",
+                "error: the JSON pointer `records = \"data\"` finds nothing in the document; point it at the array of records",
+            ),
+        ] {
+            check(input, Format::Json, Some(records), &[expected]);
+        }
+    }
+}
