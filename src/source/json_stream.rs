@@ -343,37 +343,38 @@ impl<'de, F: FnMut(u64, &Vec<Option<String>>)> de::Visitor<'de> for At<'_, '_, F
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(self.scalar("a boolean"))
+        self.scalar("a boolean")
     }
 
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(self.scalar("a number"))
+        self.scalar("a number")
     }
 
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(self.scalar("a number"))
+        self.scalar("a number")
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(self.scalar("a number"))
+        self.scalar("a number")
     }
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(self.scalar("a string"))
+        self.scalar("a string")
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(self.scalar("null"))
+        self.scalar("null")
     }
 }
 
 impl<F> At<'_, '_, F> {
     /// A scalar where the path goes on finds nothing; at its end, it is
     /// not an array.
-    fn scalar(self, kind: &'static str) {
+    fn scalar<E>(self, kind: &'static str) -> Result<(), E> {
         if self.tokens.is_empty() {
             *self.found = Found::Not(kind);
         }
+        Ok(())
     }
 }
 
