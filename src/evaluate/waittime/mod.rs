@@ -196,6 +196,12 @@ impl Evaluator {
             if state.error.is_none() {
                 state.error = missing_columns(&state.check, &state.rule, &columns, present, &none);
             }
+            if state.error.is_some() {
+                // What a table without the column would have given:
+                // nothing counted.
+                state.groups.clear();
+                state.rejected_samples.clear();
+            }
         }
     }
 
