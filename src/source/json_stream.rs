@@ -14,6 +14,7 @@ use std::io::{BufRead, Read as _};
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
 
+use super::json_record;
 use crate::table::{self, Format, Layout, TableError};
 
 /// The longest NDJSON line (one record) taken: a longer one is an error
@@ -47,6 +48,8 @@ pub fn fold_reader(
         records: 0,
         add,
         failure: None,
+        targets: json_record::Targets::new(layout, names),
+        record: json_record::Record::default(),
     };
     match format {
         Format::Ndjson => ndjson(input, &mut sink)?,
@@ -94,6 +97,10 @@ struct Sink<'a, F> {
     add: F,
     /// Why the fold stopped, when a record was not an object.
     failure: Option<TableError>,
+    /// How keys become cells, unless a mapping is a JSON pointer (then
+    /// each record is read whole into a `serde_json::Value`).
+    targets: Option<json_record::Targets>,
+    record: json_record::Record,
 }
 
 impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
@@ -115,6 +122,47 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
         self.records += 1;
         (self.add)(number, &self.cells);
         Ok(())
+    }
+
+    /// Reads the next record from `deserializer` and folds it: through
+    /// `targets` when there are, else as a whole `serde_json::Value`.
+    /// The inner error is a record that is not an object.
+    fn read<'de, D: de::Deserializer<'de>>(
+        &mut self,
+        deserializer: D,
+        number: u64,
+        position: &str,
+    ) -> Result<Result<(), TableError>, D::Error> {
+        let Some(targets) = &self.targets else {
+            let record = serde_json::Value::deserialize(deserializer)?;
+            return Ok(self.record(&record, number, position));
+        };
+        if let Err(kind) = json_record::read(deserializer, targets, &mut self.record)? {
+            return Ok(Err(table::error(format!(
+                "{position} {number} is {kind}, not a JSON object"
+            ))));
+        }
+        self.record.cells(&mut self.cells, &mut self.seen);
+        self.records += 1;
+        (self.add)(number, &self.cells);
+        Ok(Ok(()))
+    }
+}
+
+/// The next record of an array, folded.
+struct RecordSeed<'s, 'a, F> {
+    sink: &'s mut Sink<'a, F>,
+    number: u64,
+}
+
+impl<'de, F: FnMut(u64, &Vec<Option<String>>)> DeserializeSeed<'de> for RecordSeed<'_, '_, F> {
+    type Value = Result<(), TableError>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        self.sink.read(deserializer, self.number, "record")
     }
 }
 
@@ -162,14 +210,18 @@ fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
         }
         let text = std::str::from_utf8(&line)
             .map_err(|_| table::error(format!("line {number} is not valid UTF-8")))?;
-        let record: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            table::error(format!(
-                "malformed JSON on line {number} column {}: {}",
-                e.column(),
-                table::json_error_kind(&e)
-            ))
-        })?;
-        sink.record(&record, number, "line")?;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let folded = sink
+            .read(&mut deserializer, number, "line")
+            .and_then(|folded| deserializer.end().map(|()| folded))
+            .map_err(|e| {
+                table::error(format!(
+                    "malformed JSON on line {number} column {}: {}",
+                    e.column(),
+                    table::json_error_kind(&e)
+                ))
+            })?;
+        folded?;
     }
     if any {
         Ok(())
@@ -289,14 +341,21 @@ impl<'de, F: FnMut(u64, &Vec<Option<String>>)> de::Visitor<'de> for At<'_, '_, F
             // The array of records: fold each, keep none.
             *self.found = Found::Array;
             let mut number = 0u64;
-            while let Some(record) = seq.next_element::<serde_json::Value>()? {
+            loop {
                 number += 1;
-                if let Err(failure) = self.sink.record(&record, number, "record") {
-                    self.sink.failure = Some(failure);
-                    return Err(de::Error::custom("a record is not an object"));
+                let seed = RecordSeed {
+                    sink: &mut *self.sink,
+                    number,
+                };
+                match seq.next_element_seed(seed)? {
+                    None => return Ok(()),
+                    Some(Ok(())) => {}
+                    Some(Err(failure)) => {
+                        self.sink.failure = Some(failure);
+                        return Err(de::Error::custom("a record is not an object"));
+                    }
                 }
             }
-            return Ok(());
         };
         // An index: decimal, no leading zero (as serde_json reads one).
         let index = (token == "0" || !token.starts_with('0'))
@@ -385,9 +444,21 @@ mod tests {
     /// Streams `input` and shows each record as `number: cells`, or the
     /// error; and the same through `table::parse`, which must agree.
     fn check(input: &str, format: Format, records: Option<&str>, expected: &[&str]) {
+        check_mapped("/where/region", input, format, records, expected);
+    }
+
+    /// [`check`] with `region` mapped to `source` (a key reads each record
+    /// straight into cells; a JSON pointer needs it whole).
+    fn check_mapped(
+        source: &str,
+        input: &str,
+        format: Format,
+        records: Option<&str>,
+        expected: &[&str],
+    ) {
         let layout = Layout {
             records: records.map(str::to_owned),
-            fields: [("region".to_owned(), "/where/region".to_owned())]
+            fields: [("region".to_owned(), source.to_owned())]
                 .into_iter()
                 .collect(),
             csv_delimiter: b',',
@@ -526,6 +597,42 @@ mod tests {
             ),
         ] {
             check(input, Format::Json, Some(records), &[expected]);
+            check_mapped("place", input, Format::Json, Some(records), &[expected]);
         }
+    }
+
+    #[test]
+    fn records_read_straight_into_cells_match_a_parsed_table() {
+        let lines = "{\"id\": 7, \"place\": \"s\", \"region\": \"x\"}\n\
+                     {\"id\": 1.5, \"region\": \"own\", \"skip\": {\"a\": [1, {\"b\": null}]}}\n\
+                     {\"id\": \"  \", \"place\": null, \"region\": \"y\"}\n\
+                     {\"id\": [1], \"place\": {}, \"id\": false}\n\
+                     {\"id\": \"a\\u0041\", \"pl\\u0061ce\": 18446744073709551615}\n";
+        let expected = [
+            "1: [Some(\"7\"), Some(\"s\")]",
+            "2: [Some(\"1.5\"), Some(\"own\")]",
+            "3: [None, None]",
+            "4: [Some(\"false\"), None]",
+            "5: [Some(\"aA\"), Some(\"18446744073709552000\")]",
+        ];
+        check_mapped("place", lines, Format::Ndjson, None, &expected);
+        let document = format!("{{\"r\": [{}]}}", lines.trim_end().replace('\n', ","));
+        let expected: Vec<String> = expected.iter().map(|e| e.to_string()).collect();
+        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        check_mapped("place", &document, Format::Json, Some("/r"), &expected);
+        check_mapped(
+            "place",
+            "{\"id\": 1}\n\"x\"\n",
+            Format::Ndjson,
+            None,
+            &["error: line 2 is a string, not a JSON object"],
+        );
+        check_mapped(
+            "place",
+            "{\"id\": 1} 2\n",
+            Format::Ndjson,
+            None,
+            &["error: malformed JSON on line 1 column 11: syntax error"],
+        );
     }
 }

@@ -15,6 +15,7 @@
 pub mod csv_stream;
 pub mod fhir;
 pub mod http;
+pub mod json_record;
 pub mod json_stream;
 pub mod nppes;
 pub mod postgres;
