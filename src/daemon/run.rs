@@ -249,8 +249,8 @@ pub fn stream_csv(
 }
 
 /// Evaluates the wait-time `checks` on the JSON or NDJSON file at `path`
-/// in one pass, one record at a time: the wait-time evaluator plugged into
-/// `json_stream`'s fold.
+/// in one pass, one record at a time (an NDJSON file on every core): the
+/// wait-time evaluator plugged into `json_stream`'s fold.
 pub fn stream_records(
     path: &Path,
     format: Format,
@@ -260,14 +260,29 @@ pub fn stream_records(
 ) -> anyhow::Result<Vec<CheckResult>> {
     let names = Evaluator::record_names(checks);
     let mut evaluator = Evaluator::new(checks, &names, &BTreeMap::new(), as_of);
-    let (streamed, modified) = json_stream::fold_file(
-        path,
-        format,
-        &spec.layout,
-        &names,
-        as_of,
-        |number, cells| evaluator.add(number, cells),
-    )?;
+    let (streamed, modified) = if format == Format::Ndjson {
+        let (folded, streamed, modified) = json_stream::fold_ndjson_file(
+            path,
+            &spec.layout,
+            &names,
+            workers(),
+            as_of,
+            evaluator,
+            |evaluator, number, cells| evaluator.add(number, cells),
+            Evaluator::merge,
+        )?;
+        evaluator = folded;
+        (streamed, modified)
+    } else {
+        json_stream::fold_file(
+            path,
+            format,
+            &spec.layout,
+            &names,
+            as_of,
+            |number, cells| evaluator.add(number, cells),
+        )?
+    };
     let present: Vec<String> = names
         .into_iter()
         .zip(streamed.seen)

@@ -10,7 +10,11 @@
 //! `table::parse`, naming the line or record, never a value.
 
 use std::fmt;
-use std::io::{BufRead, Read as _};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek as _, SeekFrom};
+use std::path::Path;
+
+use anyhow::Context as _;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
 
@@ -40,30 +44,153 @@ pub fn fold_reader(
     names: &[String],
     add: impl FnMut(u64, &Vec<Option<String>>),
 ) -> Result<Streamed, TableError> {
-    let mut sink = Sink {
-        layout,
-        names,
-        cells: Vec::with_capacity(names.len()),
-        seen: vec![false; names.len()],
-        records: 0,
-        add,
-        failure: None,
-        targets: json_record::Targets::new(layout, names),
-        record: json_record::Record::default(),
-    };
+    let mut sink = Sink::new(layout, names, add);
     match format {
-        Format::Ndjson => ndjson(input, &mut sink)?,
+        Format::Ndjson => {
+            if !ndjson(input, &mut sink, 1)? {
+                return Err(empty(Format::Ndjson));
+            }
+        }
         Format::Json => json(input, &mut sink)?,
         Format::Csv => return Err(table::error("CSV is streamed by csv_stream")),
     }
-    let mut seen = sink.seen;
+    Ok(streamed(layout, names, sink.seen, sink.records))
+}
+
+fn streamed(layout: &Layout, names: &[String], mut seen: Vec<bool>, records: u64) -> Streamed {
     for (name, seen) in names.iter().zip(&mut seen) {
         *seen |= layout.fields.contains_key(name);
     }
-    Ok(Streamed {
-        records: sink.records,
-        seen,
+    Streamed { records, seen }
+}
+
+/// NDJSON files smaller than this are read by one worker.
+const SPLIT_ABOVE: u64 = 8 * 1024 * 1024;
+
+/// Folds the NDJSON file at `path` on up to `workers` threads: the file is
+/// cut at line breaks (a line break never falls inside an NDJSON record),
+/// each part folded into its own copy of `start` with `add`, the copies
+/// merged in file order with `merge`. Also gives the file's modification
+/// time (`fallback_time` when the file system has none).
+#[allow(clippy::too_many_arguments)]
+pub fn fold_ndjson_file<T: Clone + Send>(
+    path: &Path,
+    layout: &Layout,
+    names: &[String],
+    workers: usize,
+    fallback_time: chrono::DateTime<chrono::Utc>,
+    start: T,
+    add: impl Fn(&mut T, u64, &Vec<Option<String>>) + Sync,
+    merge: impl Fn(&mut T, T),
+) -> anyhow::Result<(T, Streamed, chrono::DateTime<chrono::Utc>)> {
+    let context = || format!("reading {}", path.display());
+    let file = File::open(path).with_context(context)?;
+    let metadata = file.metadata().with_context(context)?;
+    let modified = metadata
+        .modified()
+        .map_or(fallback_time, chrono::DateTime::from);
+    let workers = if metadata.len() < SPLIT_ABOVE {
+        1
+    } else {
+        workers
+    };
+    let parts = line_parts(file, metadata.len(), workers).with_context(context)?;
+    let add = &add;
+    let folded = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|part| {
+                let mut fold = start.clone();
+                scope.spawn(move || {
+                    let mut file = File::open(path)?;
+                    file.seek(SeekFrom::Start(part.start))?;
+                    let input =
+                        BufReader::with_capacity(256 * 1024, file.take(part.end - part.start));
+                    let mut sink =
+                        Sink::new(layout, names, |number, cells: &Vec<Option<String>>| {
+                            add(&mut fold, number, cells)
+                        });
+                    let any = ndjson(input, &mut sink, part.first_line)?;
+                    let (seen, records) = (sink.seen, sink.records);
+                    Ok::<_, anyhow::Error>((fold, seen, records, any))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("an NDJSON worker panicked")))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
     })
+    .with_context(context)?;
+    let mut total: Option<(T, Vec<bool>, u64, bool)> = None;
+    for (fold, seen, records, any) in folded {
+        match &mut total {
+            None => total = Some((fold, seen, records, any)),
+            Some((first, all_seen, all_records, all_any)) => {
+                merge(first, fold);
+                for (a, b) in all_seen.iter_mut().zip(seen) {
+                    *a |= b;
+                }
+                *all_records += records;
+                *all_any |= any;
+            }
+        }
+    }
+    let Some((fold, seen, records, true)) = total else {
+        return Err(anyhow::Error::new(empty(Format::Ndjson))).with_context(context);
+    };
+    Ok((fold, streamed(layout, names, seen, records), modified))
+}
+
+/// A byte range of a file and the line number of its first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Part {
+    start: u64,
+    end: u64,
+    first_line: u64,
+}
+
+/// Cuts a file of `len` bytes into up to `workers` parts at line breaks,
+/// counting the lines before each cut.
+fn line_parts(mut file: File, len: u64, workers: usize) -> std::io::Result<Vec<Part>> {
+    let mut parts = Vec::new();
+    let (mut start, mut first_line) = (0, 1);
+    if workers > 1 {
+        let targets: Vec<u64> = (1..workers as u64)
+            .map(|i| len * i / workers as u64)
+            .collect();
+        let mut lines = 1u64;
+        let mut offset = 0u64;
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 || parts.len() == targets.len() {
+                break;
+            }
+            for newline in memchr::memchr_iter(b'\n', &buffer[..n]) {
+                lines += 1;
+                let after = offset + newline as u64 + 1;
+                if parts.len() < targets.len() && after >= targets[parts.len()] {
+                    parts.push(Part {
+                        start,
+                        end: after,
+                        first_line,
+                    });
+                    (start, first_line) = (after, lines);
+                }
+            }
+            offset += n as u64;
+        }
+    }
+    parts.push(Part {
+        start,
+        end: len,
+        first_line,
+    });
+    Ok(parts)
 }
 
 /// [`fold_reader`] over the file at `path`; also gives the file's
@@ -86,6 +213,22 @@ pub fn fold_file(
     let streamed = fold_reader(input, format, layout, names, add)
         .with_context(|| format!("reading {}", path.display()))?;
     Ok((streamed, modified))
+}
+
+impl<'a, F> Sink<'a, F> {
+    fn new(layout: &'a Layout, names: &'a [String], add: F) -> Sink<'a, F> {
+        Sink {
+            layout,
+            names,
+            cells: Vec::with_capacity(names.len()),
+            seen: vec![false; names.len()],
+            records: 0,
+            add,
+            failure: None,
+            targets: json_record::Targets::new(layout, names),
+            record: json_record::Record::default(),
+        }
+    }
 }
 
 struct Sink<'a, F> {
@@ -177,12 +320,15 @@ fn read_error(e: &std::io::Error) -> TableError {
     table::error(format!("reading the data: {e}"))
 }
 
+/// Folds the NDJSON lines of `input`, the first numbered `first_line`;
+/// whether any line held a record.
 fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
     mut input: impl BufRead,
     sink: &mut Sink<'_, F>,
-) -> Result<(), TableError> {
+    first_line: u64,
+) -> Result<bool, TableError> {
     let mut line = Vec::new();
-    let mut number = 0u64;
+    let mut number = first_line - 1;
     let mut any = false;
     loop {
         line.clear();
@@ -223,11 +369,7 @@ fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
             })?;
         folded?;
     }
-    if any {
-        Ok(())
-    } else {
-        Err(empty(Format::Ndjson))
-    }
+    Ok(any)
 }
 
 /// Skips leading white space; whether anything follows it.
@@ -599,6 +741,77 @@ mod tests {
             check(input, Format::Json, Some(records), &[expected]);
             check_mapped("place", input, Format::Json, Some(records), &[expected]);
         }
+    }
+
+    /// A file cut at line breaks for two workers folds every record once,
+    /// with its own line number, whichever worker read it.
+    #[test]
+    fn ndjson_files_are_cut_at_line_breaks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.ndjson");
+        let mut text = String::new();
+        for i in 0..200_000 {
+            if i % 1000 == 7 {
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "{{\"id\": {i}, \"note\": \"{}\"}}\n",
+                "x".repeat(i % 50)
+            ));
+        }
+        std::fs::write(&path, &text).unwrap();
+        assert!(text.len() as u64 > SPLIT_ABOVE);
+        let parts = line_parts(File::open(&path).unwrap(), text.len() as u64, 2).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(
+            &text[parts[1].start as usize - 1..parts[1].start as usize],
+            "\n"
+        );
+        let layout = Layout::default();
+        let names = vec!["id".to_owned(), "region".to_owned()];
+        let (lines, streamed, _) = fold_ndjson_file(
+            &path,
+            &layout,
+            &names,
+            2,
+            chrono::DateTime::UNIX_EPOCH,
+            Vec::new(),
+            |lines: &mut Vec<(u64, String)>, number, cells| {
+                lines.push((number, cells[0].clone().unwrap()))
+            },
+            |lines, later| lines.extend(later),
+        )
+        .unwrap();
+        assert_eq!(streamed.records, 200_000);
+        assert_eq!(streamed.seen, [true, false]);
+        let expected: Vec<(u64, String)> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.is_empty())
+            .map(|(index, line)| {
+                let id = serde_json::from_str::<serde_json::Value>(line).unwrap()["id"].clone();
+                (index as u64 + 1, id.to_string())
+            })
+            .collect();
+        assert_eq!(lines, expected);
+        let empty = dir.path().join("empty.ndjson");
+        std::fs::write(&empty, "\n \n").unwrap();
+        let error = fold_ndjson_file(
+            &empty,
+            &layout,
+            &names,
+            2,
+            chrono::DateTime::UNIX_EPOCH,
+            (),
+            |_, _, _| {},
+            |_, _| {},
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}")
+                .ends_with("the ndjson data is empty: expected a header row or records"),
+            "{error:#}"
+        );
     }
 
     #[test]
