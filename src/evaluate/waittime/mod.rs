@@ -60,16 +60,17 @@ pub struct Evaluator {
     /// limit, clock, window, zone, calendar and value map; `group_by` and
     /// targets may differ) share one classification per row.
     classes: Vec<Class>,
-    row: u64,
 }
 
-/// One classification shared by checks: the check whose rules it uses, and
-/// its outcome for the row numbered `row`.
+/// One classification shared by checks: the check whose rules it uses,
+/// and the checks that share it.
 #[derive(Debug, Clone)]
 struct Class {
     check: usize,
-    row: u64,
-    outcome: Outcome,
+    members: Vec<usize>,
+    /// Whether a member rejects rows without labels, which it must see
+    /// even when the class skips them.
+    require_labels: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -90,8 +91,6 @@ struct CheckState {
     /// group that has had only rows the check skips.
     groups: Vec<Option<GroupAcc>>,
     rejected_samples: Vec<(u64, String)>,
-    /// Its class in `Evaluator::classes`.
-    class: usize,
 }
 
 impl Evaluator {
@@ -131,11 +130,9 @@ impl Evaluator {
                     window_start,
                     groups: Vec::new(),
                     rejected_samples: Vec::new(),
-                    class: 0,
                 })
             })
             .collect::<Vec<_>>();
-        let mut checks = checks;
         let mut classes: Vec<Class> = Vec::new();
         let mut signatures: Vec<String> = Vec::new();
         for index in 0..checks.len() {
@@ -150,25 +147,26 @@ impl Evaluator {
                 .then_some(class)
             };
             let found = signatures.iter().enumerate().find_map(same);
-            checks[index].class = match found {
+            let class = match found {
                 Some(class) => class,
                 None => {
                     signatures.push(signature);
                     classes.push(Class {
                         check: index,
-                        row: 0,
-                        outcome: Outcome::Skipped,
+                        members: Vec::new(),
+                        require_labels: false,
                     });
                     classes.len() - 1
                 }
             };
+            classes[class].members.push(index);
+            classes[class].require_labels |= checks[index].check.require_labels;
         }
         Evaluator {
             as_of,
             reader,
             checks,
             classes,
-            row: 0,
         }
     }
 
@@ -211,27 +209,27 @@ impl Evaluator {
             reader,
             checks,
             classes,
-            row: number,
             ..
         } = self;
-        *number += 1;
         let mut view = reader.view(row);
-        for index in 0..checks.len() {
-            if checks[index].error.is_some() {
+        for class in classes.iter() {
+            let outcome = checks[class.check].classify(&mut view);
+            // Most rows are outside most checks' window or selection: one
+            // test skips them for the whole class.
+            if matches!(outcome, Outcome::Skipped) && !class.require_labels {
                 continue;
             }
-            let outcome = match checks[index].missing_required_label(&mut view) {
-                Some(reason) => Outcome::rejected(reason),
-                None => {
-                    let class = &mut classes[checks[index].class];
-                    if class.row != *number {
-                        class.outcome = checks[class.check].classify(&mut view);
-                        class.row = *number;
-                    }
-                    class.outcome.clone()
+            for &member in &class.members {
+                let state = &mut checks[member];
+                if state.error.is_some() {
+                    continue;
                 }
-            };
-            checks[index].count(line, &mut view, outcome);
+                let outcome = match state.missing_required_label(&mut view) {
+                    Some(reason) => Outcome::rejected(reason),
+                    None => outcome.clone(),
+                };
+                state.count(line, &mut view, outcome);
+            }
         }
     }
 
