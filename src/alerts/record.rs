@@ -471,6 +471,7 @@ impl Sent {
             },
             text: email.text,
             html: email.html,
+            images: email.images,
             message_id: message_id.clone(),
             in_reply_to: roots.first().cloned(),
             references: roots,

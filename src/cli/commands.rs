@@ -510,6 +510,13 @@ async fn render_check(path: &std::path::Path, check_id: &str, group: &[(String, 
             outln!("Subject: {}\n", email.subject);
             outln!("--- text/plain ---\n{}", email.text);
             outln!("--- text/html ---\n{}", email.html);
+            for image in &email.images {
+                outln!(
+                    "--- image/png, Content-ID <{}>, {} bytes ---",
+                    image.content_id,
+                    image.png.len()
+                );
+            }
             out!("{}", operator::trend_lines(result, &labels, &recent));
             Exit::OK
         }

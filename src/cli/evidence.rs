@@ -88,18 +88,15 @@ pub async fn backfill(config: &Config, checks: &[Check], times: &[DateTime<Utc>]
     let zone = config.daemon.time_zone;
     let mut total = 0;
     for at in times {
-        let Some(outcome) =
-            crate::daemon::run::run(config, checks, *at, Some(store.clone()), &never).await
-        else {
-            return Exit::FAILURE;
-        };
-        let recorded = match crate::alerts::record::record_history(&store, &outcome.results) {
-            Ok(n) => n,
-            Err(e) => {
-                eprintln!("accesswatch: recording the evaluations as of {at}: {e:#}");
-                return Exit::FAILURE;
-            }
-        };
+        let (outcome, recorded) =
+            match crate::daemon::backfill::record_at(config, checks, *at, &store, &never).await {
+                Ok(Some(done)) => done,
+                Ok(None) => return Exit::FAILURE,
+                Err(e) => {
+                    eprintln!("accesswatch: {e:#}");
+                    return Exit::FAILURE;
+                }
+            };
         total += recorded;
         let statuses: Vec<String> = outcome
             .results

@@ -122,6 +122,9 @@ pub struct Daemon {
     pub public_url: Option<url::Url>,
     /// Who may read the pages and metrics, and TLS.
     pub web: Web,
+    /// On a state file with no history yet, record this far back of
+    /// weekly history from the sources before the first run.
+    pub backfill_on_first_start: Option<chrono::Duration>,
 }
 
 /// `[daemon.web]`: users of the pages and metrics, and TLS.

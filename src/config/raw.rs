@@ -25,6 +25,7 @@ pub struct RawDaemon {
     pub schedule: Option<S<String>>,
     pub listen: Option<S<String>>,
     pub public_url: Option<S<String>>,
+    pub backfill_on_first_start: Option<S<String>>,
     pub web: Option<RawWeb>,
 }
 

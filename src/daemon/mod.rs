@@ -17,6 +17,7 @@
 //! [`SHUTDOWN_GRACE`] to finish, after which they are dropped. Nothing a run
 //! writes can be left half-written (`.eml` files are renamed into place).
 
+pub mod backfill;
 pub mod heartbeat;
 pub mod metrics;
 pub mod period;
@@ -413,6 +414,13 @@ async fn start_jobs(
         services.heartbeat.beat("start-up");
         let context = services.clone();
         let run = async move {
+            crate::daemon::backfill::first_start(
+                &context.config,
+                &context.store,
+                started,
+                &context.shutdown,
+            )
+            .await;
             run_and_log(&context, &context.config.checks, started, None).await;
         };
         // A panic in the start-up run is logged; the jobs start anyway.

@@ -59,7 +59,8 @@ struct Scale {
     end: i64,
 }
 
-const MARGIN: f64 = 4.0;
+/// Room at each edge, so that a dot on the edge is drawn whole.
+const MARGIN: f64 = 6.0;
 
 impl Scale {
     /// Values and the limit, with a tenth of headroom either way.
@@ -74,8 +75,12 @@ impl Scale {
         let pad = ((high - low) * 0.1).max(high.abs() * 0.01).max(1e-9);
         low -= pad;
         high += pad;
-        let start = points.first().map_or(0, |p| p.at.timestamp());
         let end = points.last().map_or(1, |p| p.at.timestamp());
+        // A lone point is the latest: drawn at the right, where "now" is.
+        let start = match points {
+            [first, _, ..] => first.at.timestamp(),
+            _ => end - 1,
+        };
         Scale {
             width: f64::from(width),
             height: f64::from(height),

@@ -188,6 +188,7 @@ async fn send(mailer: &Mailer, from: &str, message: &OutboxMessage) -> anyhow::R
         subject: message.subject.clone(),
         text: message.text.clone(),
         html: message.html.clone(),
+        images: message.images.clone(),
     };
     let threading = Threading {
         message_id: Some(message.message_id.clone()),

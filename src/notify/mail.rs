@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -207,12 +208,25 @@ fn build_message(
             .parse()
             .with_context(|| format!("parsing recipient {recipient:?}"))?);
     }
-    builder
-        .multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            email.html.clone(),
-        ))
-        .context("building the message")
+    let body = if email.images.is_empty() {
+        MultiPart::alternative_plain_html(email.text.clone(), email.html.clone())
+    } else {
+        // text/plain | (text/html + its images by Content-ID): what Gmail
+        // and Outlook show inline, where they would not show SVG.
+        let related = email.images.iter().fold(
+            MultiPart::related().singlepart(SinglePart::html(email.html.clone())),
+            |related, image| {
+                related.singlepart(Attachment::new_inline(image.content_id.clone()).body(
+                    image.png.clone(),
+                    ContentType::parse("image/png").expect("a valid media type"),
+                ))
+            },
+        );
+        MultiPart::alternative()
+            .singlepart(SinglePart::plain(email.text.clone()))
+            .multipart(related)
+    };
+    builder.multipart(body).context("building the message")
 }
 
 /// Writes `bytes` to a new `.eml` file in `directory`, atomically.
@@ -409,5 +423,6 @@ pub fn test_email(describe: &str, host: &str) -> RenderedEmail {
         subject: "[accesswatch] test message".to_owned(),
         text,
         html,
+        images: Vec::new(),
     }
 }

@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 
 use super::{Digest, DigestItem};
 use crate::check::Notice;
+use crate::check::history::Point;
 use crate::check::standards::{Basis, ClockStart, Measure, Requirement, Standard, TargetOf};
 use crate::check::{CheckResult, GroupResult, Status, WaitStats};
 use crate::check::{Op, Severity};
@@ -23,13 +24,30 @@ pub struct RenderedEmail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Images the HTML part shows by `cid:` (a chart per breached group):
+    /// sent as `multipart/related` parts beside the HTML.
+    pub images: Vec<InlineImage>,
 }
 
+/// One PNG of the HTML part (the outbox keeps it with the message).
+pub use crate::state::InlineImage;
+
+/// At most this many charts in one message: a digest of many breached
+/// groups stays a readable (and deliverable) size; the plain sparkline
+/// is in every row regardless.
+pub const MAX_CHARTS: usize = 8;
+
+/// Size of an email chart in pixels (drawn at this size: its one-pixel
+/// lines stay sharp, where a PNG scaled down by the client blurs them).
+const CHART_SIZE: (u32, u32) = (240, 60);
+
 pub fn render(digest: &Digest, prefix: &str, as_of: DateTime<Utc>, zone: Tz) -> RenderedEmail {
+    let (html, images) = html_body(digest, as_of, zone);
     RenderedEmail {
         subject: subject(digest, prefix),
         text: text_body(digest, as_of, zone),
-        html: html_body(digest, as_of, zone),
+        html,
+        images,
     }
 }
 
@@ -548,26 +566,9 @@ fn table(digest: &Digest, item: &DigestItem) -> Table {
 /// The group's recent history in words, with a text sparkline: "▃▄▆ up
 /// from 3,300 a week before; 4 of the last 10 runs in breach".
 fn trend_text(digest: &Digest, r: &CheckResult, group: &GroupResult) -> String {
-    use crate::check::history::{Point, trend_with};
-    let key = group.label_text();
-    let points: &[Point] = digest
-        .series
-        .iter()
-        .find(|s| s.check_id == r.id && s.group_key == key)
-        .map_or(&[], |s| &s.points);
-    let current = Point {
-        at: r.evaluated_at,
-        status: group.status,
-        value: group.value.filter(|v| v.is_finite()),
-        limit: group.limit,
-    };
-    let trend = trend_with(points, current);
-    let mut all: Vec<Point> = points
-        .iter()
-        .filter(|p| p.at < r.evaluated_at)
-        .copied()
-        .collect();
-    all.push(current);
+    let (points, current) = history(digest, r, group);
+    let trend = crate::check::history::trend_with(points, current);
+    let all = series(points, current);
     let spark = super::chart::sparkline(&all[all.len().saturating_sub(12)..]);
     let week = match (trend.direction, trend.week_ago) {
         (Some(direction), Some(before)) => format!(
@@ -583,6 +584,81 @@ fn trend_text(digest: &Digest, r: &CheckResult, group: &GroupResult) -> String {
         trend.runs,
         plural(trend.runs, "run", "runs")
     )
+}
+
+/// The group's recorded history (before this run) and this run as a point.
+fn history<'a>(digest: &'a Digest, r: &CheckResult, group: &GroupResult) -> (&'a [Point], Point) {
+    let key = group.label_text();
+    let points: &[Point] = digest
+        .series
+        .iter()
+        .find(|s| s.check_id == r.id && s.group_key == key)
+        .map_or(&[], |s| &s.points);
+    let current = Point {
+        at: r.evaluated_at,
+        status: group.status,
+        value: group.value.filter(|v| v.is_finite()),
+        limit: group.limit,
+    };
+    (points, current)
+}
+
+/// The history up to and including `current`, oldest first.
+fn series(points: &[Point], current: Point) -> Vec<Point> {
+    let mut all: Vec<Point> = points
+        .iter()
+        .filter(|p| p.at < current.at)
+        .copied()
+        .collect();
+    all.push(current);
+    all
+}
+
+/// The chart of a breached group for the HTML part: an `<img>` by
+/// Content-ID and the PNG it names, or nothing when the PNG cannot be
+/// drawn (the row's sparkline and words still say the trend).
+fn chart_image(
+    digest: &Digest,
+    r: &CheckResult,
+    group: &GroupResult,
+    images: &mut Vec<InlineImage>,
+) -> Option<String> {
+    if group.status != Status::Breach || images.len() >= MAX_CHARTS {
+        return None;
+    }
+    let (points, current) = history(digest, r, group);
+    let all = series(points, current);
+    let shown = &all[all.len().saturating_sub(26)..];
+    let (width, height) = CHART_SIZE;
+    let png = super::chart::chart_png(shown, width, height).ok()?;
+    let content_id = format!("chart-{}@accesswatch", images.len() + 1);
+    let alt = format!(
+        "Chart of {} for {} over the last {} {}; the dashed red line is the limit {}",
+        r.metric,
+        group.label_words(),
+        shown.len(),
+        plural(shown.len(), "run", "runs"),
+        limit_words(r, group)
+    );
+    let tag = format!(
+        "<img src=\"cid:{content_id}\" width=\"{width}\" height=\"{height}\" alt=\"{}\" style=\"display:block;border:0\">",
+        escape(&alt)
+    );
+    images.push(InlineImage { content_id, png });
+    Some(tag)
+}
+
+/// The limit (or target) of a group in words, for a chart's text
+/// alternative.
+fn limit_words(r: &CheckResult, group: &GroupResult) -> String {
+    match group.wait.as_ref().and_then(|w| w.target) {
+        Some(target) => format!("(target {})", percent(target)),
+        None => format!(
+            "({} {})",
+            op_symbol(r.comparison.op),
+            value_text(r, group.limit)
+        ),
+    }
 }
 
 /// A table in aligned text, for the plain part.
@@ -670,7 +746,8 @@ fn colours(status: Status, severity: Severity) -> (&'static str, &'static str) {
     }
 }
 
-fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
+fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> (String, Vec<InlineImage>) {
+    let mut images = Vec::new();
     let mut out = String::from(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta name=\"color-scheme\" content=\"light dark\"></head>\n\
          <body style=\"margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.4;color:#1b1b1b\">\n",
@@ -759,6 +836,29 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
                 out.push_str("</tr>\n");
             }
             out.push_str("</table>\n");
+            let charts: Vec<String> = item
+                .concerned()
+                .filter_map(|group| {
+                    chart_image(digest, r, group, &mut images).map(|img| {
+                        format!(
+                            "<td style=\"padding:8px 12px 0 0;vertical-align:top;font-size:12px;color:#555555\">{}<br>{img}</td>",
+                            escape(&group.label_words())
+                        )
+                    })
+                })
+                .collect();
+            if !charts.is_empty() {
+                // Two a row: a phone's screen holds two 240 px charts.
+                let rows: Vec<String> = charts
+                    .chunks(2)
+                    .map(|pair| format!("<tr>{}</tr>", pair.join("")))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\">{}</table>",
+                    rows.join("")
+                );
+            }
         }
         for note in digest.notes.iter().filter(|n| n.check_id == r.id) {
             let _ = writeln!(out, "<p><i>{}</i></p>", escape(&note_line(note, zone)));
@@ -776,7 +876,7 @@ fn html_body(digest: &Digest, as_of: DateTime<Utc>, zone: Tz) -> String {
         "<p style=\"color:#555555;font-size:12px\">Route {}. {FOOTER}</p>\n</body></html>",
         escape(&format!("{:?}", digest.route.name))
     );
-    out
+    (out, images)
 }
 
 pub fn escape(text: &str) -> String {

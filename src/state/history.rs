@@ -138,6 +138,15 @@ impl Tx<'_> {
         Ok(statement.query_row(rusqlite::params![check_id, time_text(at)], |row| row.get(0))?)
     }
 
+    /// Whether any evaluation was ever recorded (or is still kept).
+    pub fn has_history(&self) -> anyhow::Result<bool> {
+        Ok(self
+            .inner
+            .query_row("SELECT EXISTS (SELECT 1 FROM evaluations)", [], |row| {
+                row.get(0)
+            })?)
+    }
+
     /// The trend of every group as of `now`.
     pub fn trends(&self, now: DateTime<Utc>) -> anyhow::Result<Trends> {
         Ok(self
@@ -172,6 +181,11 @@ impl Tx<'_> {
 }
 
 impl Store {
+    /// [`Tx::has_history`] in a read transaction of its own.
+    pub fn has_history(&self) -> anyhow::Result<bool> {
+        self.read(|tx| tx.has_history())
+    }
+
     /// [`Tx::series`] in a read transaction of its own.
     pub fn series(
         &self,

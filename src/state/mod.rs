@@ -32,7 +32,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use episodes::Acked;
 pub use history::{CheckFailure, Trends};
-pub use outbox::{OutboxMessage, OutboxStats};
+pub use outbox::{InlineImage, OutboxMessage, OutboxStats};
 pub use period::{AckRecord, EpisodeRecord, MessageRecord};
 pub use trail::{Broken, Head};
 
@@ -154,6 +154,9 @@ CREATE TABLE notes (
     at TEXT NOT NULL
 );
 ALTER TABLE acks ADD COLUMN note TEXT;
+"#,
+    r#"
+ALTER TABLE outbox ADD COLUMN images TEXT NOT NULL DEFAULT '[]';
 "#,
 ];
 

@@ -16,6 +16,8 @@ pub struct OutboxMessage {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Images the HTML part shows by `cid:`.
+    pub images: Vec<InlineImage>,
     pub message_id: String,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
@@ -25,8 +27,31 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
 }
 
+/// One PNG of a message's HTML part, referred to as `cid:<content_id>`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InlineImage {
+    pub content_id: String,
+    #[serde(with = "png_base64")]
+    pub png: Vec<u8>,
+}
+
+/// Images are kept as base64 text inside a JSON column.
+mod png_base64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
 const COLUMNS: &str = "id, route, recipients, subject, text_body, html_body, message_id, in_reply_to, refs, \
-     created_at, attempts, next_attempt_at, last_error";
+     created_at, attempts, next_attempt_at, last_error, images";
 
 fn message(row: &Row<'_>) -> rusqlite::Result<OutboxMessage> {
     let recipients: String = row.get(2)?;
@@ -49,6 +74,9 @@ fn message(row: &Row<'_>) -> rusqlite::Result<OutboxMessage> {
         attempts: row.get(10)?,
         next_attempt_at: time(11)?,
         last_error: row.get(12)?,
+        // A message whose images cannot be read is still sent, without
+        // them: its text says everything the charts show.
+        images: serde_json::from_str(&row.get::<_, String>(13)?).unwrap_or_default(),
     })
 }
 
@@ -86,8 +114,8 @@ impl Tx<'_> {
 
     pub fn enqueue(&self, m: &OutboxMessage) -> anyhow::Result<i64> {
         self.inner.execute(
-            "INSERT INTO outbox (route, recipients, subject, text_body, html_body, message_id, in_reply_to, refs, created_at, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO outbox (route, recipients, subject, text_body, html_body, message_id, in_reply_to, refs, created_at, next_attempt_at, images)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             rusqlite::params![
                 m.route,
                 serde_json::to_string(&m.recipients)?,
@@ -99,6 +127,7 @@ impl Tx<'_> {
                 serde_json::to_string(&m.references)?,
                 time_text(m.created_at),
                 time_text(m.next_attempt_at),
+                serde_json::to_string(&m.images)?,
             ],
         )?;
         let id = self.inner.last_insert_rowid();

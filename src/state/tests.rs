@@ -56,7 +56,11 @@ fn outbox_queue_send_and_fail() {
         recipients: vec!["a@plan.example".to_owned()],
         subject: "s".to_owned(),
         text: "t".to_owned(),
-        html: "<p>t</p>".to_owned(),
+        html: "<p><img src=\"cid:chart-1@accesswatch\"></p>".to_owned(),
+        images: vec![super::InlineImage {
+            content_id: "chart-1@accesswatch".to_owned(),
+            png: vec![0x89, b'P', b'N', b'G', 0, 255, 13, 10],
+        }],
         message_id: "<m@x>".to_owned(),
         in_reply_to: None,
         references: vec![],
@@ -66,7 +70,16 @@ fn outbox_queue_send_and_fail() {
         last_error: None,
     };
     let id = store.transaction(|tx| tx.enqueue(&message)).unwrap();
-    assert_eq!(store.due_messages(Some(now()), 10).unwrap().len(), 1);
+    let due = store.due_messages(Some(now()), 10).unwrap();
+    assert_eq!(due.len(), 1);
+    // Byte for byte, images included: a retried message is the same one.
+    assert_eq!(
+        due[0],
+        OutboxMessage {
+            id: Some(id),
+            ..message.clone()
+        }
+    );
     store
         .mark_failed(id, "down", now() + chrono::Duration::minutes(5))
         .unwrap();
@@ -103,6 +116,7 @@ fn a_claimed_message_has_one_sender_until_the_claim_goes_stale() {
         subject: "s".to_owned(),
         text: "t".to_owned(),
         html: "<p>t</p>".to_owned(),
+        images: Vec::new(),
         message_id: "<m@x>".to_owned(),
         in_reply_to: None,
         references: vec![],

@@ -86,9 +86,16 @@ pub fn screenshot(url_or_file: &str, png_path: &Path, width: u32, height: u32) -
     )
 }
 
-/// Whether the PNG shows more than a few colours (a blank or single-colour
-/// page does not).
-pub fn not_blank(png: &Path) -> bool {
+/// The pixels of `png` within `tolerance` of `colour` on each channel.
+pub fn pixels_near(png: &Path, colour: [u8; 3], tolerance: u8) -> usize {
+    let (pixels, channels) = decode(png);
+    pixels
+        .chunks(channels)
+        .filter(|p| (0..3).all(|i| p[i].abs_diff(colour[i]) <= tolerance))
+        .count()
+}
+
+fn decode(png: &Path) -> (Vec<u8>, usize) {
     let file = std::fs::File::open(png).expect("the screenshot exists");
     let mut reader = png::Decoder::new(std::io::BufReader::new(file))
         .read_info()
@@ -97,10 +104,15 @@ pub fn not_blank(png: &Path) -> bool {
     let info = reader
         .next_frame(&mut pixels)
         .expect("decoding the screenshot");
-    let channels = info.color_type.samples();
-    let colours: std::collections::BTreeSet<&[u8]> = pixels[..info.buffer_size()]
-        .chunks(channels)
-        .take(5_000_000)
-        .collect();
+    pixels.truncate(info.buffer_size());
+    (pixels, info.color_type.samples())
+}
+
+/// Whether the PNG shows more than a few colours (a blank or single-colour
+/// page does not).
+pub fn not_blank(png: &Path) -> bool {
+    let (pixels, channels) = decode(png);
+    let colours: std::collections::BTreeSet<&[u8]> =
+        pixels.chunks(channels).take(5_000_000).collect();
     colours.len() > 8
 }

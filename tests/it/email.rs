@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use mail_parser::MessageParser;
+use mail_parser::{MessageParser, MimeHeaders as _};
 
 use crate::common::{
     self, Certificate, ConfigText, SmtpOptions, SmtpServer, accesswatch, certificate, plain_smtp,
@@ -118,6 +118,23 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
         "only breached groups are listed"
     );
     let html = message.body_html(0).unwrap();
+    // The breached group's chart: a PNG beside the HTML (multipart/related),
+    // named by Content-ID, drawn at its 240 × 60 display size.
+    let images = inline_images(&message);
+    assert_eq!(images.len(), 1, "one chart for the one breached group");
+    let (cid, png) = &images[0];
+    assert!(
+        html.contains(&format!("src=\"cid:{cid}\"")),
+        "the HTML shows cid:{cid}:\n{html}"
+    );
+    let info = png::Decoder::new(std::io::Cursor::new(png))
+        .read_info()
+        .expect("a PNG");
+    assert_eq!((info.info().width, info.info().height), (240, 60));
+    assert!(
+        html.contains("alt=\"Chart of members per therapist for region=socal-south over the last 1 run; the dashed red line is the limit (≤ 3,000)\""),
+        "{html}"
+    );
     for expected in [
         "<td style=\"border:1px solid #bbbbbb\">region=socal-south</td><td bgcolor=\"#b3261e\" style=\"border:1px solid #bbbbbb;background-color:#b3261e;color:#ffffff;font-weight:bold\">FIRING</td><td style=\"border:1px solid #bbbbbb\">3,476.79</td>",
         "<strong>Citation:</strong> Plan staffing target; compare 28 CCR §1300.67.2(d)",
@@ -127,6 +144,29 @@ fn assert_alert(server: &SmtpServer, auth_user: Option<&str>) {
             "html part lacks {expected:?}:\n{html}"
         );
     }
+}
+
+/// The inline parts of `message`: (Content-ID without brackets, bytes),
+/// each checked to be an `image/png` shown inline.
+fn inline_images(message: &mail_parser::Message<'_>) -> Vec<(String, Vec<u8>)> {
+    message
+        .attachments()
+        .map(|part| {
+            let kind = part.content_type().expect("a Content-Type");
+            assert_eq!(
+                (kind.ctype(), kind.subtype()),
+                ("image", Some("png")),
+                "only charts are attached"
+            );
+            let disposition = part.content_disposition().expect("a disposition");
+            assert_eq!(disposition.ctype(), "inline");
+            let cid = part.content_id().expect("a Content-ID");
+            (
+                cid.trim_matches(['<', '>']).to_owned(),
+                part.contents().to_vec(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -431,8 +471,20 @@ fn the_html_part_reads_in_a_browser() {
     ] {
         assert!(!html.contains(absent), "{absent} in:\n{html}");
     }
+    // As a mail client shows it: each cid: reference resolved to the
+    // image part it names.
+    let mut shown = html.clone();
+    for (cid, png) in inline_images(&message) {
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD.encode(&png);
+        shown = shown.replace(
+            &format!("cid:{cid}"),
+            &format!("data:image/png;base64,{data}"),
+        );
+    }
+    assert!(!shown.contains("cid:"), "every cid: names a part");
     let page = dir.path().join("email.html");
-    std::fs::write(&page, &html).unwrap();
+    std::fs::write(&page, &shown).unwrap();
     let dom = crate::browser::dump_dom(page.to_str().unwrap());
     assert!(dom.console.is_empty(), "console: {:?}", dom.console);
     for needle in [
@@ -451,6 +503,12 @@ fn the_html_part_reads_in_a_browser() {
     let shot = dir.path().join("email.png");
     crate::browser::screenshot(page.to_str().unwrap(), &shot, 900, 500);
     assert!(crate::browser::not_blank(&shot), "the screenshot is blank");
+    // The chart is drawn: its limit line and breach dot are the chart's
+    // red (200, 30, 30), which nothing else in the message uses.
+    assert!(
+        crate::browser::pixels_near(&shot, [200, 30, 30], 12) > 20,
+        "the chart does not show in the screenshot"
+    );
     if let Some(keep) = std::env::var_os("ACCESSWATCH_KEEP_SCREENSHOTS") {
         std::fs::copy(&shot, std::path::PathBuf::from(keep).join("email.png")).unwrap();
     }

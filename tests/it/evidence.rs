@@ -759,3 +759,81 @@ fn the_html_report_opens_in_a_browser_with_each_groups_numbers() {
         std::fs::copy(&png, keep).unwrap();
     }
 }
+
+/// The demo as the README runs it: a fresh state file gets twelve weeks of
+/// weekly history before the first run (`backfill_on_first_start`), so the
+/// first emails and `status` already carry trends; a second start finds
+/// history and records none.
+#[test]
+fn the_demo_daemon_starts_with_twelve_weeks_of_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("backfill_on_first_start = \"12w\""),
+        "the demo asks for it"
+    );
+    let started = chrono::Utc::now();
+    let mut daemon = crate::common::Daemon::start(&config, &[]);
+    let line = daemon.wait_for(
+        "first-start history recorded",
+        std::time::Duration::from_secs(120),
+    );
+    assert!(line.contains("nothing was sent"), "{line}");
+    daemon.wait_for("run finished", std::time::Duration::from_secs(60));
+    daemon.signal("TERM");
+    assert!(
+        daemon
+            .wait_exit(std::time::Duration::from_secs(30))
+            .success()
+    );
+
+    let store = accesswatch::state::open_read_only(&dir.path().join("demo/state")).unwrap();
+    let series = store
+        .series(
+            "members-per-therapist",
+            None,
+            started - chrono::Duration::weeks(13),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    assert!(!series.is_empty());
+    for s in &series {
+        assert_eq!(s.points.len(), 13, "twelve weeks and the first run: {s:?}");
+        let steps: Vec<i64> = s
+            .points
+            .windows(2)
+            .take(11)
+            .map(|w| (w[1].at - w[0].at).num_seconds())
+            .collect();
+        assert!(steps.iter().all(|s| *s == 7 * 86_400), "weekly: {steps:?}");
+    }
+    // Only the first run told anyone: history opens no alert by itself.
+    let episodes = store.episodes().unwrap();
+    assert!(
+        episodes.iter().all(|e| e.started_at >= started),
+        "{episodes:?}"
+    );
+    drop(store);
+
+    let status = accesswatch(&["--config", config.to_str().unwrap(), "status"], &[]);
+    assert!(
+        status.stdout.contains("a week before"),
+        "status shows the trend at once:\n{}",
+        status.stdout
+    );
+
+    let mut again = crate::common::Daemon::start(&config, &[]);
+    again.wait_for("run finished", std::time::Duration::from_secs(60));
+    again.signal("TERM");
+    assert!(
+        again
+            .wait_exit(std::time::Duration::from_secs(30))
+            .success()
+    );
+    assert!(
+        !again.seen.iter().any(|l| l.contains("first-start history")),
+        "a state file with history is not backfilled again:\n{}",
+        again.seen.join("\n")
+    );
+}

@@ -595,6 +595,25 @@ fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
         }
     });
     let web = web(v, raw.web.as_ref(), raw.listen.as_ref(), listen);
+    let backfill_on_first_start = raw.backfill_on_first_start.as_ref().and_then(|span| {
+        let weeks = |d: Duration| d.as_secs() / (7 * 86_400);
+        match parse_duration(span.get_ref()) {
+            Ok(d) if weeks(d) >= 1 && weeks(d) <= 520 => {
+                chrono::Duration::from_std(d).ok()
+            }
+            Ok(_) => {
+                v.problem(
+                    span.span(),
+                    "`backfill_on_first_start` is a whole number of weeks from 1 to 520, like \"12w\" or \"52w\" (the history is weekly)",
+                );
+                None
+            }
+            Err(e) => {
+                v.problem(span.span(), format!("`backfill_on_first_start` {e}"));
+                None
+            }
+        }
+    });
     Daemon {
         time_zone,
         state_directory,
@@ -603,6 +622,7 @@ fn daemon(v: &mut Validator, entry: Option<&Entry<RawDaemon>>) -> Daemon {
         listen,
         public_url,
         web,
+        backfill_on_first_start,
     }
 }
 
