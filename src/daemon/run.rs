@@ -160,9 +160,10 @@ fn numerator_source(check: &Check) -> Option<&str> {
 /// instead of read into a table.
 fn is_streamed(config: &Config, check: &Check) -> bool {
     matches!(check.rule, Rule::TimelyAccess(_))
-        && config
-            .source(&check.source)
-            .is_some_and(|spec| crate::source::streamable(spec).is_some())
+        && config.source(&check.source).is_some_and(|spec| {
+            crate::source::streamable(spec).is_some()
+                || crate::source::streamable_query(spec).is_some()
+        })
 }
 
 /// Streams each file that wait-time checks read, once for all of its
@@ -189,31 +190,25 @@ async fn stream_all(
         let Some(spec) = config.source(id).cloned() else {
             continue;
         };
+        if crate::source::streamable_query(&spec).is_some() {
+            let zone = config.daemon.time_zone;
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let result = stream_query(&spec, &checks, as_of, zone).await;
+                streamed(spec, &checks, as_of, started, result)
+            });
+            continue;
+        }
         tasks.spawn_blocking(move || {
             let started = Instant::now();
-            let file = crate::source::streamable(&spec).map(|(path, format)| (path.to_path_buf(), format));
+            let file =
+                crate::source::streamable(&spec).map(|(path, format)| (path.to_path_buf(), format));
             let result = match &file {
                 Some((path, Format::Csv)) => stream_csv(path, &spec, &checks, as_of, workers()),
                 Some((path, format)) => stream_records(path, *format, &spec, &checks, as_of),
                 None => Err(anyhow::anyhow!("source {:?} is not a file", spec.id)),
             };
-            let duration_ms = started.elapsed().as_millis() as u64;
-            let seconds = started.elapsed().as_secs_f64();
-            match result {
-                Ok(results) => {
-                    info!(source = %spec.id, duration_ms, status = "ok", "source fetched");
-                    (spec.id, Ok(()), results, seconds)
-                }
-                Err(e) => {
-                    let error = format!("{e:#}");
-                    warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
-                    let results = checks
-                        .iter()
-                        .map(|check| evaluate::evaluate(check, Err(error.as_str()), as_of))
-                        .collect();
-                    (spec.id, Err(error), results, seconds)
-                }
-            }
+            streamed(spec, &checks, as_of, started, result)
         });
     }
     let mut results = BTreeMap::new();
@@ -230,6 +225,63 @@ async fn stream_all(
         }
     }
     (results, outcomes, durations)
+}
+
+/// What a streamed source gave: its id, whether it could be read, the
+/// results of its checks and the seconds it took; logged.
+fn streamed(
+    spec: SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+    started: Instant,
+    result: anyhow::Result<Vec<CheckResult>>,
+) -> (String, Result<(), String>, Vec<CheckResult>, f64) {
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let seconds = started.elapsed().as_secs_f64();
+    match result {
+        Ok(results) => {
+            info!(source = %spec.id, duration_ms, status = "ok", "source fetched");
+            (spec.id, Ok(()), results, seconds)
+        }
+        Err(e) => {
+            let error = format!("{e:#}");
+            warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
+            let results = checks
+                .iter()
+                .map(|check| evaluate::evaluate(check, Err(error.as_str()), as_of))
+                .collect();
+            (spec.id, Err(error), results, seconds)
+        }
+    }
+}
+
+/// Evaluates the wait-time `checks` on the rows of a PostgreSQL query in
+/// one pass, fetched a bounded number at a time: the wait-time evaluator
+/// plugged into `postgres::fold`. The data time is the evaluation time,
+/// as for a fetched query.
+pub async fn stream_query(
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let Some(query) = crate::source::streamable_query(spec) else {
+        anyhow::bail!("source {:?} is not a PostgreSQL query", spec.id);
+    };
+    let context = crate::source::FetchContext {
+        source: spec,
+        now: as_of,
+        zone,
+        store: None,
+    };
+    let evaluator = crate::source::postgres::fold(
+        query,
+        &context,
+        |header| Evaluator::new(checks, header, &spec.layout.fields, as_of),
+        |evaluator, number, cells| evaluator.add(number, cells),
+    )
+    .await?;
+    Ok(evaluator.finish(as_of))
 }
 
 /// Evaluates the wait-time `checks` on the CSV file at `path` in one pass

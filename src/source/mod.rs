@@ -134,6 +134,15 @@ pub fn streamable(spec: &SourceSpec) -> Option<(&Path, Format)> {
     (format == Format::Csv || spec.time_field.is_none()).then_some((path.as_path(), format))
 }
 
+/// The query of a PostgreSQL source that wait-time checks fold row by row
+/// instead of reading into a table: any without a `time_field`.
+pub fn streamable_query(spec: &SourceSpec) -> Option<&postgres::PostgresSpec> {
+    match &spec.location {
+        Location::Postgres(query) if spec.time_field.is_none() => Some(query),
+        _ => None,
+    }
+}
+
 /// A page of HTML where data was expected is a login page or a proxy's
 /// error, not data: say so instead of "malformed JSON".
 fn check_content_type(

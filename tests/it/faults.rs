@@ -331,7 +331,7 @@ fn durations_longer_than_a_century_are_refused_with_their_place() {
     .unwrap()
     .replace("full_sync_every = \"3d\"", "full_sync_every = \"300000y\"");
     for (name, text, place, key) in [
-        ("every-key.toml", every_key, ":17:13:", "retention"),
+        ("every-key.toml", every_key, ":18:13:", "retention"),
         ("fhir.toml", fhir, ":25:19:", "full_sync_every"),
     ] {
         let path = write(dir.path(), name, &text);
