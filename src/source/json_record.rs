@@ -9,14 +9,16 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::table::Layout;
+use crate::table::{KeyHasher, Layout};
+
+type KeyMap = HashMap<String, Vec<(usize, bool)>, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// Where each key of a record goes: the names it is the mapped source of
 /// (`true`), and the names it is itself while mapped to another key
 /// (`false`, used only when the record lacks that other key).
 #[derive(Debug, Clone)]
 pub struct Targets {
-    by_key: HashMap<String, Vec<(usize, bool)>>,
+    by_key: KeyMap,
     names: usize,
 }
 
@@ -24,7 +26,7 @@ impl Targets {
     /// `None` when a name is mapped to a JSON pointer, which needs the
     /// whole record.
     pub fn new(layout: &Layout, names: &[String]) -> Option<Targets> {
-        let mut by_key: HashMap<String, Vec<(usize, bool)>> = HashMap::new();
+        let mut by_key = KeyMap::default();
         for (index, name) in names.iter().enumerate() {
             match layout.fields.get(name) {
                 Some(source) if source.starts_with('/') => return None,
@@ -76,10 +78,10 @@ pub fn read<'de, D: de::Deserializer<'de>>(
     targets: &Targets,
     record: &mut Record,
 ) -> Result<Result<(), &'static str>, D::Error> {
-    record.mapped.clear();
-    record.mapped.resize(targets.names, None);
-    record.own.clear();
-    record.own.resize(targets.names, None);
+    if record.mapped.len() != targets.names {
+        record.mapped = vec![None; targets.names];
+        record.own = vec![None; targets.names];
+    }
     deserializer.deserialize_any(RecordVisitor { targets, record })
 }
 
@@ -101,14 +103,19 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
-            let cell = map.next_value_seed(CellSeed)?;
-            for (index, mapped) in targets {
+            let mut cell = Some(map.next_value_seed(CellSeed)?);
+            for (number, (index, mapped)) in targets.iter().enumerate() {
                 let slot = if *mapped {
                     &mut self.record.mapped[*index]
                 } else {
                     &mut self.record.own[*index]
                 };
-                *slot = Some(cell.clone());
+                // The last target takes the cell, the others a copy.
+                *slot = if number + 1 == targets.len() {
+                    cell.take()
+                } else {
+                    cell.clone()
+                };
             }
         }
         Ok(Ok(()))

@@ -21,6 +21,7 @@ use super::timestamp::{self, Stamp, ZoneCache};
 use crate::check::fields::{Field, ValueMaps, parse_bool};
 use crate::check::result::NO_LABEL;
 use crate::check::standards::{Modality, ProviderType, Urgency, VisitType};
+use crate::table::KeyHasher;
 
 /// One field of one row, read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,31 +83,8 @@ impl Default for Coded {
     }
 }
 
-/// The hash of group keys: FxHash (rustc's), a multiply and a rotate per
-/// word. Keys are a source's labels, read once per row and `group_by`;
-/// SipHash's defence against chosen collisions is not needed for a map
-/// whose size is the number of groups, and cost a tenth of a pass.
-#[derive(Debug, Clone, Copy, Default)]
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
-        }
-        for byte in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(*byte)).wrapping_mul(SEED);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
+/// Group keys are a source's labels, read once per row and `group_by`:
+/// hashed with [`KeyHasher`], not SipHash (a tenth of a pass).
 type KeyMap = HashMap<String, usize, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// The groups of one `group_by`: each distinct key gets a number, which
