@@ -17,6 +17,32 @@ use std::fmt;
 use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
 
+/// FxHash (rustc's): a multiply and a rotate per word, for maps keyed by
+/// short strings that are looked up once or more per row (field names,
+/// group keys). A map's size is bounded by names and groups, so SipHash's
+/// defence against chosen collisions buys nothing there and costs a tenth
+/// of a pass.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+        }
+        for byte in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(*byte)).wrapping_mul(SEED);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Csv,
@@ -130,7 +156,7 @@ impl fmt::Display for TableError {
 
 impl std::error::Error for TableError {}
 
-fn error(message: impl Into<String>) -> TableError {
+pub(crate) fn error(message: impl Into<String>) -> TableError {
     TableError(message.into())
 }
 
@@ -381,6 +407,49 @@ fn json_row(
     Ok(Row { number, fields })
 }
 
+/// The cells `names` (names checks use, after the mapping) of one JSON
+/// record as text, into `cells`, for streamed evaluation: what
+/// [`parse`] would have put in the row's fields, without keeping the row.
+/// `seen[i]` is set when the record has a value for `names[i]`, so that
+/// the caller knows the columns of the whole source at its end.
+pub fn json_cells(
+    record: &serde_json::Value,
+    number: u64,
+    position: &str,
+    layout: &Layout,
+    names: &[String],
+    cells: &mut Vec<Option<String>>,
+    seen: &mut [bool],
+) -> Result<(), TableError> {
+    let serde_json::Value::Object(object) = record else {
+        return Err(error(format!(
+            "{position} {number} is {}, not a JSON object",
+            json_kind(record)
+        )));
+    };
+    cells.clear();
+    for (index, name) in names.iter().enumerate() {
+        let mapped = layout.fields.get(name).and_then(|source| {
+            if source.starts_with('/') {
+                record.pointer(source)
+            } else {
+                object.get(source)
+            }
+        });
+        let value = mapped.or_else(|| object.get(name));
+        if value.is_some() {
+            seen[index] = true;
+        }
+        cells.push(value.map(json_value).and_then(|value| match value {
+            Value::Text(text) => Some(text),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Null | Value::Nested(_) => None,
+        }));
+    }
+    Ok(())
+}
+
 /// Applies the mapping: every source field keeps its own name, and each
 /// mapped name takes the value of its source field (or JSON pointer).
 pub(crate) fn map_fields<'a>(
@@ -410,7 +479,7 @@ pub(crate) fn mapped_columns<'a>(
     columns
 }
 
-fn json_value(value: &serde_json::Value) -> Value {
+pub(crate) fn json_value(value: &serde_json::Value) -> Value {
     match value {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -427,7 +496,7 @@ fn json_value(value: &serde_json::Value) -> Value {
     }
 }
 
-fn json_kind(value: &serde_json::Value) -> &'static str {
+pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",
@@ -439,7 +508,7 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 }
 
 /// serde_json's message without any quoted input.
-fn json_error_kind(e: &serde_json::Error) -> &'static str {
+pub(crate) fn json_error_kind(e: &serde_json::Error) -> &'static str {
     match e.classify() {
         serde_json::error::Category::Eof => "the data ends too early (truncated?)",
         serde_json::error::Category::Syntax => "syntax error",

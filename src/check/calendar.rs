@@ -263,6 +263,12 @@ pub struct Calendar {
 }
 
 impl Calendar {
+    /// Whether `other` has the same non-business days (the same preset and
+    /// extra dates).
+    pub fn same_days(&self, other: &Calendar) -> bool {
+        self.preset == other.preset && self.extra == other.extra
+    }
+
     /// The preset's holidays plus `extra` dates (operator-added; a weekend date is harmless).
     pub fn new(preset: Preset, extra: &[NaiveDate]) -> Calendar {
         let mut extra = extra.to_vec();

@@ -22,8 +22,9 @@ use std::path::Path;
 use crate::check::{Check, CheckResult, Rule, Status};
 use crate::config::Config;
 use crate::evaluate::{self, waittime::Evaluator};
-use crate::source::csv_stream;
 use crate::source::spec::SourceSpec;
+use crate::source::{csv_stream, json_stream};
+use crate::table::Format;
 use crate::table::Table;
 
 #[derive(Debug)]
@@ -76,6 +77,7 @@ pub async fn run(
         () = cancel.cancelled() => return None,
     };
     streamed_results.extend(pushed_results);
+    streamed_results.extend(evaluate_waits(&tabled, &tables, as_of));
     let results: Vec<CheckResult> = checks
         .iter()
         .map(|check| {
@@ -124,6 +126,36 @@ pub async fn run(
 
 type Fetched = BTreeMap<String, Result<Arc<Table>, String>>;
 
+/// Evaluates the wait-time checks among `checks` on the tables they read,
+/// all checks of a source in one pass over its rows; results by check id.
+/// A source that failed is left to [`evaluate::evaluate`].
+fn evaluate_waits(
+    checks: &[&Check],
+    tables: &Fetched,
+    as_of: DateTime<Utc>,
+) -> BTreeMap<String, CheckResult> {
+    let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
+    for check in checks {
+        if matches!(check.rule, Rule::TimelyAccess(_)) {
+            by_source
+                .entry(&check.source)
+                .or_default()
+                .push((*check).clone());
+        }
+    }
+    by_source
+        .into_iter()
+        .filter_map(|(source, checks)| match tables.get(source) {
+            Some(Ok(table)) => Some(evaluate::waittime::evaluate_table_all(
+                &checks, table, as_of,
+            )),
+            _ => None,
+        })
+        .flatten()
+        .map(|result| (result.id.clone(), result))
+        .collect()
+}
+
 /// The second source of a ratio check whose numerator comes from elsewhere.
 fn numerator_source(check: &Check) -> Option<&str> {
     match &check.rule {
@@ -135,13 +167,14 @@ fn numerator_source(check: &Check) -> Option<&str> {
     }
 }
 
-/// Whether `check` is a wait-time check on a CSV file, which is streamed
+/// Whether `check` is a wait-time check on a file that is streamed
 /// instead of read into a table.
 fn is_streamed(config: &Config, check: &Check) -> bool {
     matches!(check.rule, Rule::TimelyAccess(_))
-        && config
-            .source(&check.source)
-            .is_some_and(|spec| crate::source::streamable_csv(spec).is_some())
+        && config.source(&check.source).is_some_and(|spec| {
+            crate::source::streamable(spec).is_some()
+                || crate::source::streamable_query(spec).is_some()
+        })
 }
 
 /// Whether `check` is a wait-time check to evaluate inside its
@@ -210,7 +243,7 @@ async fn push_all(
     (results, outcomes, durations)
 }
 
-/// Streams each CSV file that wait-time checks read, once for all of its
+/// Streams each file that wait-time checks read, once for all of its
 /// checks, on blocking threads; results by check id, and each file's
 /// outcome.
 async fn stream_all(
@@ -234,30 +267,25 @@ async fn stream_all(
         let Some(spec) = config.source(id).cloned() else {
             continue;
         };
+        if crate::source::streamable_query(&spec).is_some() {
+            let zone = config.daemon.time_zone;
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let result = stream_query(&spec, &checks, as_of, zone).await;
+                streamed(spec, &checks, as_of, started, result)
+            });
+            continue;
+        }
         tasks.spawn_blocking(move || {
             let started = Instant::now();
-            let path = crate::source::streamable_csv(&spec).map(Path::to_path_buf);
-            let result = match &path {
-                Some(path) => stream_csv(path, &spec, &checks, as_of, workers()),
-                None => Err(anyhow::anyhow!("source {:?} is not a CSV file", spec.id)),
+            let file =
+                crate::source::streamable(&spec).map(|(path, format)| (path.to_path_buf(), format));
+            let result = match &file {
+                Some((path, Format::Csv)) => stream_csv(path, &spec, &checks, as_of, workers()),
+                Some((path, format)) => stream_records(path, *format, &spec, &checks, as_of),
+                None => Err(anyhow::anyhow!("source {:?} is not a file", spec.id)),
             };
-            let duration_ms = started.elapsed().as_millis() as u64;
-            let seconds = started.elapsed().as_secs_f64();
-            match result {
-                Ok(results) => {
-                    info!(source = %spec.id, duration_ms, status = "ok", "source fetched");
-                    (spec.id, Ok(()), results, seconds)
-                }
-                Err(e) => {
-                    let error = format!("{e:#}");
-                    warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
-                    let results = checks
-                        .iter()
-                        .map(|check| evaluate::evaluate(check, Err(error.as_str()), as_of))
-                        .collect();
-                    (spec.id, Err(error), results, seconds)
-                }
-            }
+            streamed(spec, &checks, as_of, started, result)
         });
     }
     let mut results = BTreeMap::new();
@@ -276,6 +304,63 @@ async fn stream_all(
     (results, outcomes, durations)
 }
 
+/// What a streamed source gave: its id, whether it could be read, the
+/// results of its checks and the seconds it took; logged.
+fn streamed(
+    spec: SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+    started: Instant,
+    result: anyhow::Result<Vec<CheckResult>>,
+) -> (String, Result<(), String>, Vec<CheckResult>, f64) {
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let seconds = started.elapsed().as_secs_f64();
+    match result {
+        Ok(results) => {
+            info!(source = %spec.id, duration_ms, status = "ok", "source fetched");
+            (spec.id, Ok(()), results, seconds)
+        }
+        Err(e) => {
+            let error = format!("{e:#}");
+            warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
+            let results = checks
+                .iter()
+                .map(|check| evaluate::evaluate(check, Err(error.as_str()), as_of))
+                .collect();
+            (spec.id, Err(error), results, seconds)
+        }
+    }
+}
+
+/// Evaluates the wait-time `checks` on the rows of a PostgreSQL query in
+/// one pass, fetched a bounded number at a time: the wait-time evaluator
+/// plugged into `postgres::fold`. The data time is the evaluation time,
+/// as for a fetched query.
+pub async fn stream_query(
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let Some(query) = crate::source::streamable_query(spec) else {
+        anyhow::bail!("source {:?} is not a PostgreSQL query", spec.id);
+    };
+    let context = crate::source::FetchContext {
+        source: spec,
+        now: as_of,
+        zone,
+        store: None,
+    };
+    let evaluator = crate::source::postgres::fold(
+        query,
+        &context,
+        |header| Evaluator::new(checks, header, &spec.layout.fields, as_of),
+        |evaluator, number, cells| evaluator.add(number, cells),
+    )
+    .await?;
+    Ok(evaluator.finish(as_of))
+}
+
 /// Evaluates the wait-time `checks` on the CSV file at `path` in one pass
 /// of `workers` threads: the wait-time evaluator plugged into
 /// `csv_stream`'s fold.
@@ -290,6 +375,50 @@ pub fn stream_csv(
         WaitFold(Evaluator::new(checks, header, &spec.layout.fields, as_of))
     })?;
     Ok(folded.fold.0.finish(folded.modified))
+}
+
+/// Evaluates the wait-time `checks` on the JSON or NDJSON file at `path`
+/// in one pass, one record at a time (an NDJSON file on every core): the
+/// wait-time evaluator plugged into `json_stream`'s fold.
+pub fn stream_records(
+    path: &Path,
+    format: Format,
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let names = Evaluator::record_names(checks);
+    let mut evaluator = Evaluator::new(checks, &names, &BTreeMap::new(), as_of);
+    let (streamed, modified) = if format == Format::Ndjson {
+        let (folded, streamed, modified) = json_stream::fold_ndjson_file(
+            path,
+            &spec.layout,
+            &names,
+            workers(),
+            as_of,
+            evaluator,
+            |evaluator, number, cells| evaluator.add(number, cells),
+            Evaluator::merge,
+        )?;
+        evaluator = folded;
+        (streamed, modified)
+    } else {
+        json_stream::fold_file(
+            path,
+            format,
+            &spec.layout,
+            &names,
+            as_of,
+            |number, cells| evaluator.add(number, cells),
+        )?
+    };
+    let present: Vec<String> = names
+        .into_iter()
+        .zip(streamed.seen)
+        .filter_map(|(name, seen)| seen.then_some(name))
+        .collect();
+    evaluator.columns_found(&present);
+    Ok(evaluator.finish(modified))
 }
 
 /// The wait-time evaluator as a fold of a streamed CSV file.

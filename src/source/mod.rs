@@ -15,6 +15,8 @@
 pub mod csv_stream;
 pub mod fhir;
 pub mod http;
+pub mod json_record;
+pub mod json_stream;
 pub mod nppes;
 pub mod postgres;
 pub mod pushdown;
@@ -117,13 +119,29 @@ async fn read_file(
 /// The path of a file source in CSV format (given or by extension), which
 /// wait-time checks stream instead of reading into a table.
 pub fn streamable_csv(spec: &SourceSpec) -> Option<&Path> {
+    streamable(spec).and_then(|(path, format)| (format == Format::Csv).then_some(path))
+}
+
+/// The path and format of a file source that wait-time checks stream
+/// instead of reading into a table: any CSV file; a JSON or NDJSON file
+/// without a `time_field` (whose newest time would need every row kept).
+pub fn streamable(spec: &SourceSpec) -> Option<(&Path, Format)> {
     let Location::File(path) = &spec.location else {
         return None;
     };
     let format = spec
         .format
-        .or_else(|| format_from_extension(&path.to_string_lossy()));
-    (format == Some(Format::Csv)).then_some(path.as_path())
+        .or_else(|| format_from_extension(&path.to_string_lossy()))?;
+    (format == Format::Csv || spec.time_field.is_none()).then_some((path.as_path(), format))
+}
+
+/// The query of a PostgreSQL source that wait-time checks fold row by row
+/// instead of reading into a table: any without a `time_field`.
+pub fn streamable_query(spec: &SourceSpec) -> Option<&postgres::PostgresSpec> {
+    match &spec.location {
+        Location::Postgres(query) if spec.time_field.is_none() => Some(query),
+        _ => None,
+    }
 }
 
 /// A page of HTML where data was expected is a login page or a proxy's

@@ -113,6 +113,98 @@ pub async fn fetch(spec: &PostgresSpec, context: &FetchContext<'_>) -> anyhow::R
     Ok(table)
 }
 
+/// Rows fetched at a time through the portal of a folded query: the most
+/// rows [`fold`] holds at once.
+pub const FETCH_ROWS: i32 = 10_000;
+
+/// Runs the query and folds its rows without keeping them: they are
+/// fetched [`FETCH_ROWS`] at a time through a portal. `start` makes the
+/// fold from the query's column names; `add` takes each row, numbered
+/// from one, as the text of its cells, as a table's cells read. Errors are
+/// those of [`fetch`].
+pub async fn fold<F>(
+    spec: &PostgresSpec,
+    context: &FetchContext<'_>,
+    start: impl FnOnce(&[String]) -> F,
+    add: impl FnMut(&mut F, u64, &Vec<Option<String>>),
+) -> anyhow::Result<F> {
+    let bound = spec.connect_timeout + spec.statement_timeout + Duration::from_secs(10);
+    tokio::time::timeout(bound, fold_query(spec, context, start, add))
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "postgres {}: no answer within {} (connect_timeout + statement_timeout + 10s): \
+                 the server or the network is stalled",
+                spec.describe(),
+                humantime::format_duration(bound)
+            )
+        })?
+}
+
+async fn fold_query<F>(
+    spec: &PostgresSpec,
+    context: &FetchContext<'_>,
+    start: impl FnOnce(&[String]) -> F,
+    mut add: impl FnMut(&mut F, u64, &Vec<Option<String>>),
+) -> anyhow::Result<F> {
+    let mut client = session(spec, context.zone).await?;
+    let (statement, values) = prepare(&client, spec, context).await?;
+    let columns: Vec<String> = statement
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    check_columns(context.source, &columns)
+        .with_context(|| format!("reading the rows of postgres {}", spec.describe()))?;
+    let mut fold = start(&columns);
+    let params: Vec<&(dyn ToSql + Sync)> = values
+        .iter()
+        .map(|(v, _)| v.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let transaction = client
+        .transaction()
+        .await
+        .map_err(|e| query_error(spec, &e))?;
+    let portal = transaction
+        .bind(&statement, &params)
+        .await
+        .map_err(|e| query_error(spec, &e))?;
+    let mut number = 0u64;
+    let mut cells: Vec<Option<String>> = Vec::with_capacity(columns.len());
+    loop {
+        let rows = transaction
+            .query_portal(&portal, FETCH_ROWS)
+            .await
+            .map_err(|e| query_error(spec, &e))?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            number += 1;
+            cells.clear();
+            for (i, column) in statement.columns().iter().enumerate() {
+                let Cell(value) = row.try_get(i).map_err(|_| {
+                    anyhow!(
+                        "reading the rows of postgres {}: row {number}: column `{}` (type {}) \
+                         could not be read",
+                        spec.describe(),
+                        column.name(),
+                        column.type_().name()
+                    )
+                })?;
+                cells.push(match value {
+                    Value::Text(text) => Some(text),
+                    Value::Number(n) => Some(n.to_string()),
+                    Value::Bool(b) => Some(b.to_string()),
+                    Value::Null | Value::Nested(_) => None,
+                });
+            }
+            add(&mut fold, number, &cells);
+        }
+    }
+    Ok(fold)
+}
+
 /// Connects and sets the session up: statement timeout, read-only, the
 /// daemon's time zone.
 async fn session(spec: &PostgresSpec, zone: chrono_tz::Tz) -> anyhow::Result<Client> {
@@ -131,18 +223,28 @@ async fn session(spec: &PostgresSpec, zone: chrono_tz::Tz) -> anyhow::Result<Cli
     Ok(client)
 }
 
-/// Connects, runs the query and returns its column names and rows.
-async fn run_query(
+/// Prepares the query on a session; its bound parameters.
+async fn prepare(
+    client: &Client,
     spec: &PostgresSpec,
     context: &FetchContext<'_>,
-) -> anyhow::Result<(Vec<String>, Vec<Vec<Value>>)> {
-    let client = session(spec, context.zone).await?;
+) -> anyhow::Result<(tokio_postgres::Statement, Vec<Bound>)> {
     let values = bind(&spec.params, context.now);
     let types: Vec<Type> = values.iter().map(|(_, t)| t.clone()).collect();
     let statement = client
         .prepare_typed(&spec.query, &types)
         .await
         .map_err(|e| query_error(spec, &e))?;
+    Ok((statement, values))
+}
+
+/// Connects, runs the query and returns its column names and rows.
+async fn run_query(
+    spec: &PostgresSpec,
+    context: &FetchContext<'_>,
+) -> anyhow::Result<(Vec<String>, Vec<Vec<Value>>)> {
+    let client = session(spec, context.zone).await?;
+    let (statement, values) = prepare(&client, spec, context).await?;
     let params: Vec<&(dyn ToSql + Sync)> = values
         .iter()
         .map(|(v, _)| v.as_ref() as &(dyn ToSql + Sync))
@@ -340,22 +442,7 @@ fn build_table(
     rows: Vec<Vec<Value>>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Table> {
-    for (index, name) in columns.iter().enumerate() {
-        if columns[..index].contains(name) {
-            anyhow::bail!(
-                "the query returns two columns named {name:?}: give them distinct names with AS"
-            );
-        }
-    }
-    for (canonical, column) in &source.layout.fields {
-        if !columns.contains(column) {
-            anyhow::bail!(
-                "[source.fields] maps `{canonical}` to column {column:?}, which the query does \
-                 not return (it returns: {}); fix the mapping or the query",
-                columns.join(", ")
-            );
-        }
-    }
+    check_columns(source, columns)?;
     let names = || columns.iter().map(String::as_str);
     let rows = rows
         .into_iter()
@@ -377,6 +464,27 @@ fn build_table(
         position: "row",
         data_time: now,
     })
+}
+
+/// The query's column names are distinct and hold every mapped column.
+fn check_columns(source: &SourceSpec, columns: &[String]) -> anyhow::Result<()> {
+    for (index, name) in columns.iter().enumerate() {
+        if columns[..index].contains(name) {
+            anyhow::bail!(
+                "the query returns two columns named {name:?}: give them distinct names with AS"
+            );
+        }
+    }
+    for (canonical, column) in &source.layout.fields {
+        if !columns.contains(column) {
+            anyhow::bail!(
+                "[source.fields] maps `{canonical}` to column {column:?}, which the query does \
+                 not return (it returns: {}); fix the mapping or the query",
+                columns.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 /// One cell of any type, read from PostgreSQL's binary format.

@@ -650,3 +650,49 @@ fn tls_require_encrypts_and_verify_full_checks_the_certificate() {
     }
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
+
+/// A wait-time check folds a query's rows through a portal, a bounded
+/// number at a time: 25,000 rows (two and a half fetches) are all counted,
+/// rejected rows named by their row number across fetches.
+#[test]
+fn a_wait_time_check_folds_more_rows_than_one_fetch() {
+    let db = server().database("many_requests", "");
+    let query = "SELECT 'R' || g AS id, \
+                 CASE WHEN g % 5000 = 0 THEN NULL ELSE TIMESTAMPTZ '2026-11-20 09:00:00-08' END AS requested_at, \
+                 TIMESTAMPTZ '2026-11-23 09:00:00-08' AS first_offered_at, \
+                 'initial' AS visit_type, 'non_urgent' AS urgency, false AS prior_auth, \
+                 'non_physician_mh' AS provider_type, false AS extended_by_provider, \
+                 CASE WHEN g % 3 = 0 THEN 'north' ELSE 'south' END AS region \
+                 FROM generate_series(1, 25000) AS g ORDER BY g";
+    let mut config = source("requests", &db, query, "tls = \"disable\"");
+    config += r#"
+[[check]]
+id = "mh-initial"
+kind = "timely_access"
+standard = "ca-dmhc/non-urgent-mh-initial"
+source = "requests"
+group_by = ["region"]
+calendar = "us-federal"
+"#;
+    let (out, report) = run_once(&config, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let timely = check(&report, "mh-initial");
+    assert_eq!(
+        group(timely, "north")["counts"],
+        serde_json::json!({"compliant": 8332, "noncompliant": 0, "pending": 0, "extended": 0, "rejected": 1, "before_effective": 0}),
+    );
+    assert_eq!(
+        group(timely, "south")["counts"],
+        serde_json::json!({"compliant": 16663, "noncompliant": 0, "pending": 0, "extended": 0, "rejected": 4, "before_effective": 0}),
+    );
+    assert_eq!(
+        timely["rejected_rows"],
+        serde_json::json!([
+            "row 5000: `requested_at` is empty",
+            "row 10000: `requested_at` is empty",
+            "row 15000: `requested_at` is empty",
+            "row 20000: `requested_at` is empty",
+            "row 25000: `requested_at` is empty",
+        ])
+    );
+}

@@ -577,3 +577,120 @@ fn medicaid_checks_name_their_rating_period() {
         set.stdout
     );
 }
+
+/// All the wait-time checks of a source are evaluated in one pass over its
+/// rows; each check's result is the one it gives alone, for a CSV file and
+/// for an NDJSON file (both streamed) and for the same NDJSON served over
+/// HTTP (read into a table).
+#[test]
+fn several_checks_on_one_source_equal_each_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "appointments.csv", CSV);
+    let mut lines = CSV.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let ndjson: String = lines
+        .map(|line| {
+            let object: serde_json::Map<String, serde_json::Value> = header
+                .iter()
+                .zip(line.split(','))
+                .map(|(k, v)| {
+                    let value = if v.is_empty() {
+                        serde_json::Value::Null
+                    } else {
+                        v.into()
+                    };
+                    ((*k).to_owned(), value)
+                })
+                .collect();
+            format!("{}\n", serde_json::Value::Object(object))
+        })
+        .collect();
+    write(dir.path(), "appointments.ndjson", &ndjson);
+    let served = ndjson.clone();
+    let server = crate::common::HttpServer::start(axum::Router::new().route(
+        "/appointments",
+        axum::routing::get(move || {
+            let body = served.clone();
+            async move { ([("content-type", "application/x-ndjson")], body) }
+        }),
+    ));
+    let checks = [
+        (
+            "by-region",
+            "ca-dmhc/non-urgent-mh-initial",
+            r#"["region"]"#,
+            "",
+        ),
+        ("overall", "ca-dmhc/non-urgent-mh-initial", "[]", ""),
+        (
+            "strict",
+            "ca-dmhc/non-urgent-mh-initial",
+            r#"["region"]"#,
+            "require_labels = true\nwindow = \"20d\"\n",
+        ),
+        (
+            "follow-up",
+            "ca-sb221/mh-follow-up",
+            r#"["region"]"#,
+            "target = 0.7\n",
+        ),
+        (
+            "by-provider",
+            "ca-dmhc/non-urgent-mh-initial",
+            r#"["provider_type", "region"]"#,
+            "window = \"60d\"\n",
+        ),
+    ];
+    let report = |source: &str, chosen: &[usize]| -> serde_json::Value {
+        let mut text = ConfigText::new()
+            .los_angeles()
+            .section(source)
+            .section("[source.values.provider_type]\nLCSW = \"non_physician_mh\"");
+        for index in chosen {
+            let (id, standard, group_by, extra) = checks[*index];
+            text = text.section(&format!(
+                "[[check]]\nid = \"{id}\"\nkind = \"timely_access\"\nstandard = \"{standard}\"\nsource = \"appointments\"\ngroup_by = {group_by}\n{extra}"
+            ));
+        }
+        let path = text
+            .route("compliance", &["compliance@plan.example"])
+            .write(dir.path());
+        let out = accesswatch(
+            &[
+                "--config",
+                path.to_str().unwrap(),
+                "run",
+                "--once",
+                "--report",
+                "json",
+                "--as-of",
+                AS_OF,
+            ],
+            &[],
+        );
+        assert!(out.code <= 3, "{}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let url = server.url("/appointments");
+    for source in [
+        "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.csv\""
+            .to_owned(),
+        "[[source]]\nid = \"appointments\"\nkind = \"file\"\npath = \"appointments.ndjson\""
+            .to_owned(),
+        format!("[[source]]\nid = \"appointments\"\nkind = \"http\"\nurl = \"{url}\""),
+    ] {
+        let all: Vec<usize> = (0..checks.len()).collect();
+        let together = report(&source, &all);
+        let together = together["checks"].as_array().unwrap();
+        assert_eq!(together.len(), checks.len());
+        for (index, (id, ..)) in checks.iter().enumerate() {
+            let alone = report(&source, &[index]);
+            let got = together.iter().find(|c| c["id"] == *id).unwrap();
+            assert_eq!(&alone["checks"][0], got, "{id} from {source}");
+            assert!(
+                !got["groups"].as_array().unwrap().is_empty(),
+                "{id} from {source} counted nothing: {got}"
+            );
+        }
+    }
+}

@@ -111,11 +111,61 @@ pub fn outcome(
     }
 }
 
+/// How many waits of each length, in ticks. Short waits (most of them:
+/// days, or minutes up to eight and a half hours) are counted in a vector
+/// indexed by the wait, the rest in a map: a count is then an index, not
+/// a tree search, on the hot path.
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    dense: Vec<u64>,
+    sparse: BTreeMap<i64, u64>,
+}
+
+/// Waits below this many ticks are counted in `Histogram::dense`.
+const DENSE_TICKS: i64 = 512;
+
+impl Histogram {
+    fn add(&mut self, wait: i64, n: u64) {
+        match usize::try_from(wait) {
+            Ok(index) if wait < DENSE_TICKS => {
+                if self.dense.len() <= index {
+                    self.dense.resize(index + 1, 0);
+                }
+                self.dense[index] += n;
+            }
+            _ => *self.sparse.entry(wait).or_default() += n,
+        }
+    }
+
+    /// (wait, how many) in increasing order of wait.
+    fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        let dense = self
+            .dense
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(wait, n)| (wait as i64, *n));
+        let below = self.sparse.range(..0).map(|(w, n)| (*w, *n));
+        let above = self.sparse.range(0..).map(|(w, n)| (*w, *n));
+        below.chain(dense).chain(above)
+    }
+
+    fn total(&self) -> u64 {
+        self.iter().map(|(_, n)| n).sum()
+    }
+
+    fn merge(&mut self, other: Histogram) {
+        for (wait, n) in other.iter() {
+            self.add(wait, n);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct GroupAcc {
     counts: Counts,
     /// Wait of each offered request, in ticks → how many.
-    waits: BTreeMap<i64, u64>,
+    waits: Histogram,
     overdue_open: u64,
     /// The ticks open requests past the limit have waited so far, summed:
     /// an average-wait measure counts them as waiting at least that long.
@@ -161,7 +211,7 @@ impl GroupAcc {
             }
         }
         if let Some(wait) = wait_seen {
-            *self.waits.entry(wait).or_default() += n;
+            self.waits.add(wait, n);
         }
     }
 
@@ -173,9 +223,7 @@ impl GroupAcc {
         a.extended += b.extended;
         a.rejected += b.rejected;
         a.before_effective += b.before_effective;
-        for (wait, n) in other.waits {
-            *self.waits.entry(wait).or_default() += n;
-        }
+        self.waits.merge(other.waits);
         self.overdue_open += other.overdue_open;
         self.overdue_ticks = self.overdue_ticks.saturating_add(other.overdue_ticks);
         self.longest_open = self.longest_open.max(other.longest_open);
@@ -183,7 +231,7 @@ impl GroupAcc {
 
     /// The value at 1-based rank ⌈q·n⌉ of the sorted waits (nearest rank).
     fn quantile(&self, q: f64) -> Option<i64> {
-        let n: u64 = self.waits.values().sum();
+        let n = self.waits.total();
         if n == 0 {
             return None;
         }
@@ -191,25 +239,25 @@ impl GroupAcc {
         let mut seen = 0;
         self.waits.iter().find_map(|(wait, count)| {
             seen += count;
-            (seen >= rank).then_some(*wait)
+            (seen >= rank).then_some(wait)
         })
     }
 
     /// The mean of the offered waits, in ticks.
     fn mean(&self) -> Option<f64> {
-        let n: u64 = self.waits.values().sum();
-        let total: f64 = self.waits.iter().map(|(w, c)| *w as f64 * *c as f64).sum();
+        let n = self.waits.total();
+        let total: f64 = self.waits.iter().map(|(w, c)| w as f64 * c as f64).sum();
         (n > 0).then(|| total / n as f64)
     }
 
     /// The mean wait counting every open request past the limit as
     /// waiting until the evaluation time (a lower bound of its wait).
     fn mean_with_overdue(&self) -> Option<f64> {
-        let n: u64 = self.waits.values().sum::<u64>() + self.overdue_open;
+        let n = self.waits.total() + self.overdue_open;
         let total: f64 = self
             .waits
             .iter()
-            .map(|(w, c)| *w as f64 * *c as f64)
+            .map(|(w, c)| w as f64 * c as f64)
             .sum::<f64>()
             + self.overdue_ticks as f64;
         (n > 0).then(|| total / n as f64)

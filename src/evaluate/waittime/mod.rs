@@ -28,46 +28,69 @@
 
 mod accumulate;
 pub mod columns;
+mod row;
 pub mod sql;
 pub mod timestamp;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use accumulate::{GroupAcc, Outcome};
 use columns::{Cells, Columns};
-use timestamp::{Stamp, ZoneCache};
+use row::{Read, Reader, View};
+use timestamp::Stamp;
 
-use crate::check::fields::{Field, ValueMaps};
-use crate::check::standards::{Modality, ProviderType, Telehealth, Urgency, VisitType};
+use crate::check::fields::Field;
+use crate::check::standards::{Modality, ProviderType, Telehealth};
 use crate::check::{Check, CheckResult, Rule, Status, WaitRule};
 use crate::table::{Table, Value};
 
 /// How many rejected rows are kept, with their reasons, per check.
 const REJECTED_SAMPLES: usize = 5;
 
-/// The running evaluation of every wait-time check on one source.
+/// The running evaluation of every wait-time check on one source: each
+/// row is read once ([`row::Reader`]) and counted by every check.
 #[derive(Debug, Clone)]
 pub struct Evaluator {
     as_of: DateTime<Utc>,
+    reader: Reader,
     checks: Vec<CheckState>,
+    /// Checks that classify a row alike (the same standard, selection,
+    /// limit, clock, window, zone, calendar and value map; `group_by` and
+    /// targets may differ) share one classification per row.
+    classes: Vec<Class>,
+}
+
+/// One classification shared by checks: the check whose rules it uses,
+/// and the checks that share it.
+#[derive(Debug, Clone)]
+struct Class {
+    check: usize,
+    members: Vec<usize>,
+    /// Whether a member rejects rows without labels, which it must see
+    /// even when the class skips them.
+    require_labels: bool,
 }
 
 #[derive(Debug, Clone)]
 struct CheckState {
     check: Check,
     rule: Arc<WaitRule>,
-    columns: Columns,
-    values: Arc<ValueMaps>,
     /// Set when the source lacks a column the check needs: nothing is
     /// counted and the check is `unknown`.
     error: Option<String>,
-    zone: ZoneCache,
+    /// The check's time zone, value map and `group_by` in the reader.
+    zone: usize,
+    values: usize,
+    labels: usize,
     as_of: Stamp,
-    groups: HashMap<String, GroupAcc>,
-    key: String,
+    /// The start of the window, `as_of` less the check's `window`.
+    window_start: Stamp,
+    /// Counts by group number of the check's label set; `None` for a
+    /// group that has had only rows the check skips.
+    groups: Vec<Option<GroupAcc>>,
     rejected_samples: Vec<(u64, String)>,
 }
 
@@ -80,6 +103,7 @@ impl Evaluator {
         mapping: &BTreeMap<String, String>,
         as_of: DateTime<Utc>,
     ) -> Evaluator {
+        let mut reader = Reader::new(header, mapping);
         let checks = checks
             .iter()
             .filter_map(|check| {
@@ -88,32 +112,124 @@ impl Evaluator {
                 };
                 let rule = Arc::new((**rule).clone());
                 let columns = Columns::resolve(header, mapping, &check.group_by);
-                let mut zone = ZoneCache::new(rule.time_zone);
-                let as_of_stamp = zone
-                    .stamp(as_of.timestamp())
+                let zone = reader.zone(rule.time_zone);
+                let as_of_stamp = reader
+                    .stamp_in(zone, as_of.timestamp())
                     .with_nanos(as_of.timestamp_subsec_nanos());
+                let window_start = Stamp {
+                    utc: as_of_stamp.utc - rule.window.num_seconds(),
+                    ..as_of_stamp
+                };
                 Some(CheckState {
                     error: missing_columns(check, &rule, &columns, header, mapping),
                     check: check.clone(),
-                    values: rule.values.clone(),
-                    rule,
-                    columns,
+                    values: reader.values(&rule.values),
+                    labels: reader.label_set(header, &check.group_by),
                     zone,
+                    rule,
                     as_of: as_of_stamp,
-                    groups: HashMap::new(),
-                    key: String::new(),
+                    window_start,
+                    groups: Vec::new(),
                     rejected_samples: Vec::new(),
                 })
             })
-            .collect();
-        Evaluator { as_of, checks }
+            .collect::<Vec<_>>();
+        let mut classes: Vec<Class> = Vec::new();
+        let mut signatures: Vec<String> = Vec::new();
+        for index in 0..checks.len() {
+            let signature = checks[index].signature();
+            let calendar = &checks[index].rule.calendar;
+            let same = |(class, s): (usize, &String)| {
+                (*s == signature
+                    && checks[classes[class].check]
+                        .rule
+                        .calendar
+                        .same_days(calendar))
+                .then_some(class)
+            };
+            let found = signatures.iter().enumerate().find_map(same);
+            let class = match found {
+                Some(class) => class,
+                None => {
+                    signatures.push(signature);
+                    classes.push(Class {
+                        check: index,
+                        members: Vec::new(),
+                        require_labels: false,
+                    });
+                    classes.len() - 1
+                }
+            };
+            classes[class].members.push(index);
+            classes[class].require_labels |= checks[index].check.require_labels;
+        }
+        Evaluator {
+            as_of,
+            reader,
+            checks,
+            classes,
+        }
+    }
+
+    /// The names a record of a source without a header (JSON, NDJSON) is
+    /// read as for `checks`: every canonical field and every label.
+    pub fn record_names(checks: &[Check]) -> Vec<String> {
+        let mut names: Vec<String> = Field::ALL.iter().map(|f| f.name().to_owned()).collect();
+        for check in checks {
+            for label in &check.group_by {
+                if !names.contains(label) {
+                    names.push(label.clone());
+                }
+            }
+        }
+        names
+    }
+
+    /// For a source read as [`Evaluator::record_names`]: the names some
+    /// record had. A check that needs a column no record had is `unknown`
+    /// with the error a parsed table would have given.
+    pub fn columns_found(&mut self, present: &[String]) {
+        let none = BTreeMap::new();
+        for state in &mut self.checks {
+            let columns = Columns::resolve(present, &none, &state.check.group_by);
+            if state.error.is_none() {
+                state.error = missing_columns(&state.check, &state.rule, &columns, present, &none);
+            }
+            if state.error.is_some() {
+                // What a table without the column would have given:
+                // nothing counted.
+                state.groups.clear();
+                state.rejected_samples.clear();
+            }
+        }
     }
 
     /// Counts one row; `line` is its line (or record) number in the source.
     pub fn add(&mut self, line: u64, row: &impl Cells) {
-        for state in &mut self.checks {
-            if state.error.is_none() {
-                state.add(line, row);
+        let Evaluator {
+            reader,
+            checks,
+            classes,
+            ..
+        } = self;
+        let mut view = reader.view(row);
+        for class in classes.iter() {
+            let outcome = checks[class.check].classify(&mut view);
+            // Most rows are outside most checks' window or selection: one
+            // test skips them for the whole class.
+            if matches!(outcome, Outcome::Skipped) && !class.require_labels {
+                continue;
+            }
+            for &member in &class.members {
+                let state = &mut checks[member];
+                if state.error.is_some() {
+                    continue;
+                }
+                let outcome = match state.missing_required_label(&mut view) {
+                    Some(reason) => Outcome::rejected(reason),
+                    None => outcome.clone(),
+                };
+                state.count(line, &mut view, outcome);
             }
         }
     }
@@ -121,9 +237,21 @@ impl Evaluator {
     /// Adds the counts of `other`, an evaluator of another part of the same
     /// source built with the same arguments.
     pub fn merge(&mut self, other: Evaluator) {
+        let mut renumbered: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (mine, theirs) in self.checks.iter_mut().zip(other.checks) {
-            for (key, acc) in theirs.groups {
-                mine.groups.entry(key).or_default().merge(acc);
+            let numbers = renumbered
+                .entry(mine.labels)
+                .or_insert_with(|| self.reader.renumber(mine.labels, &other.reader));
+            for (theirs_number, acc) in theirs.groups.into_iter().enumerate() {
+                let Some(acc) = acc else { continue };
+                let number = numbers[theirs_number];
+                if mine.groups.len() <= number {
+                    mine.groups.resize_with(number + 1, || None);
+                }
+                match &mut mine.groups[number] {
+                    Some(existing) => existing.merge(acc),
+                    empty @ None => *empty = Some(acc),
+                }
             }
             mine.rejected_samples.extend(theirs.rejected_samples);
             mine.rejected_samples.sort_unstable();
@@ -134,9 +262,10 @@ impl Evaluator {
     /// The results, one per check. `data_time` is when the data was made.
     pub fn finish(self, data_time: DateTime<Utc>) -> Vec<CheckResult> {
         let as_of = self.as_of;
+        let reader = self.reader;
         self.checks
             .into_iter()
-            .map(|state| state.finish(as_of, data_time))
+            .map(|state| state.finish(&reader, as_of, data_time))
             .collect()
     }
 }
@@ -174,77 +303,85 @@ fn missing_columns(
 }
 
 impl CheckState {
-    fn add(&mut self, line: u64, row: &impl Cells) {
-        self.fill_key(row);
-        let outcome = match self.missing_required_label(row) {
-            Some(reason) => Outcome::rejected(reason),
-            None => self.classify(row),
-        };
+    /// What decides how a row is classified, as text, but the calendar:
+    /// checks with the same signature and calendar classify every row
+    /// alike.
+    fn signature(&self) -> String {
+        let r = &*self.rule;
+        format!(
+            "{}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{:?}",
+            r.standard.id,
+            r.standard.provider_from,
+            r.selection,
+            r.clock,
+            r.limit,
+            r.unit,
+            r.effective,
+            r.telehealth,
+            self.zone,
+            self.values,
+            r.window.num_seconds(),
+            (self.as_of, self.window_start),
+        )
+    }
+
+    /// Counts `outcome`, the classification of `row`.
+    fn count<R: Cells>(&mut self, line: u64, row: &mut View<'_, '_, R>, outcome: Outcome) {
+        if matches!(outcome, Outcome::Skipped) {
+            // Counted nowhere, and makes no group.
+            return;
+        }
         if let Outcome::Rejected(reason) = &outcome
             && self.rejected_samples.len() < REJECTED_SAMPLES
         {
             self.rejected_samples.push((line, reason.clone()));
         }
-        if let Some(acc) = self.groups.get_mut(self.key.as_str()) {
-            acc.count(outcome);
-        } else if !matches!(outcome, Outcome::Skipped) {
-            let mut acc = GroupAcc::default();
-            acc.count(outcome);
-            self.groups.insert(self.key.clone(), acc);
+        let (number, _) = row.group(self.labels);
+        if self.groups.len() <= number {
+            self.groups.resize_with(number + 1, || None);
         }
+        self.groups[number]
+            .get_or_insert_with(GroupAcc::default)
+            .count(outcome);
     }
 
     /// With `require_labels`, why `row` has no group: the first `group_by`
     /// field it has no value for. It is then rejected, and counted in the
     /// group "no FIELD", which `max_rejected` keeps from firing.
-    fn missing_required_label(&self, row: &impl Cells) -> Option<String> {
+    fn missing_required_label<R: Cells>(&self, row: &mut View<'_, '_, R>) -> Option<String> {
         if !self.check.require_labels {
             return None;
         }
-        let index =
-            (0..self.columns.label_count()).find(|&i| self.columns.label(row, i).is_none())?;
+        let (_, index) = row.group(self.labels);
         let field = self
             .check
             .group_by
-            .get(index)
+            .get(index?)
             .map_or("a group_by field", String::as_str);
         Some(format!("`{field}` is empty (require_labels = true)"))
     }
 
-    /// The group key of `row`: its labels joined by U+001F.
-    fn fill_key(&mut self, row: &impl Cells) {
-        self.key.clear();
-        for index in 0..self.columns.label_count() {
-            if index > 0 {
-                self.key.push('\u{1f}');
-            }
-            self.key
-                .push_str(self.columns.label(row, index).unwrap_or(NO_LABEL));
-        }
-    }
-
-    fn classify(&mut self, row: &impl Cells) -> Outcome {
+    fn classify<R: Cells>(&self, row: &mut View<'_, '_, R>) -> Outcome {
         let rule = &*self.rule;
         let clock = rule.clock_field();
-        let Some(start_text) = self.columns.text(row, clock) else {
-            // Every row is a request and needs its request time; a prior
-            // visit or a discharge is needed only by the rows the standard
-            // applies to (follow-ups, post-discharge visits).
-            if clock != Field::RequestedAt && !matches!(self.selects(row), Ok(Some(_))) {
-                return Outcome::Skipped;
+        let start = match row.stamp(self.zone, clock) {
+            Read::Value(start) => start,
+            Read::Invalid => {
+                return Outcome::rejected(format!("`{}` is not a timestamp", clock.name()));
             }
-            return Outcome::rejected(format!("`{}` is empty", clock.name()));
-        };
-        let Some(start) = timestamp::parse(start_text, &mut self.zone) else {
-            return Outcome::rejected(format!("`{}` is not a timestamp", clock.name()));
+            Read::Empty => {
+                // Every row is a request and needs its request time; a
+                // prior visit or a discharge is needed only by the rows the
+                // standard applies to (follow-ups, post-discharge visits).
+                if clock != Field::RequestedAt && !matches!(self.selects(row), Ok(Some(_))) {
+                    return Outcome::Skipped;
+                }
+                return Outcome::rejected(format!("`{}` is empty", clock.name()));
+            }
         };
         // The window is [as_of − window, as_of]: a request exactly at its
         // start is inside.
-        let window_start = Stamp {
-            utc: self.as_of.utc - rule.window.num_seconds(),
-            ..self.as_of
-        };
-        if (start.utc, start.nanos) < (window_start.utc, window_start.nanos)
+        if (start.utc, start.nanos) < (self.window_start.utc, self.window_start.nanos)
             || (start.utc, start.nanos) > (self.as_of.utc, self.as_of.nanos)
         {
             return Outcome::Skipped;
@@ -260,33 +397,23 @@ impl CheckState {
         {
             return Outcome::BeforeEffective;
         }
-        let extended = match self.columns.text(row, Field::ExtendedByProvider) {
-            None => false,
-            Some(text) => {
-                match crate::check::fields::parse_bool(
-                    self.values.canonical(Field::ExtendedByProvider, text),
-                ) {
-                    Some(b) => b,
-                    None => {
-                        return Outcome::rejected("`extended_by_provider` is not true or false");
-                    }
-                }
+        let extended = match row.extended(self.values) {
+            Read::Empty => false,
+            Read::Value(b) => b,
+            Read::Invalid => {
+                return Outcome::rejected("`extended_by_provider` is not true or false");
             }
         };
         let end = rule.end_field();
-        let offer = match self.columns.text(row, end) {
-            None => None,
-            Some(text) => match timestamp::parse(text, &mut self.zone) {
-                None => return Outcome::rejected(format!("`{}` is not a timestamp", end.name())),
-                Some(offer) if offer < start => {
-                    return Outcome::rejected(format!(
-                        "`{}` is before `{}`",
-                        end.name(),
-                        clock.name()
-                    ));
-                }
-                Some(offer) => Some(offer),
-            },
+        let offer = match row.stamp(self.zone, end) {
+            Read::Empty => None,
+            Read::Invalid => {
+                return Outcome::rejected(format!("`{}` is not a timestamp", end.name()));
+            }
+            Read::Value(offer) if offer < start => {
+                return Outcome::rejected(format!("`{}` is before `{}`", end.name(), clock.name()));
+            }
+            Read::Value(offer) => Some(offer),
         };
         let offer = match self.telehealth_counts(row) {
             Ok(true) => offer,
@@ -300,18 +427,15 @@ impl CheckState {
 
     /// Whether the offer of `row` counts under the standard's telehealth
     /// rule. An offer of unknown modality (no `modality`) counts.
-    fn telehealth_counts(&self, row: &impl Cells) -> Result<bool, String> {
-        let modality = |field: Field| -> Result<Option<Modality>, String> {
-            match self.columns.text(row, field) {
-                None => Ok(None),
-                Some(text) => Modality::parse(self.values.canonical(field, text))
-                    .map(Some)
-                    .ok_or_else(|| {
-                        format!(
-                            "`{}` has an unknown value: use \"in_person\" or \"telehealth\"",
-                            field.name()
-                        )
-                    }),
+    fn telehealth_counts<R: Cells>(&self, row: &mut View<'_, '_, R>) -> Result<bool, String> {
+        let mut modality = |field: Field| -> Result<Option<Modality>, String> {
+            match row.modality(self.values, field) {
+                Read::Empty => Ok(None),
+                Read::Value(modality) => Ok(Some(modality)),
+                Read::Invalid => Err(format!(
+                    "`{}` has an unknown value: use \"in_person\" or \"telehealth\"",
+                    field.name()
+                )),
             }
         };
         if modality(Field::Modality)? != Some(Modality::Telehealth) {
@@ -329,49 +453,49 @@ impl CheckState {
     /// Whether the standard applies to `row` (`Some`, with the row's
     /// provider type when it has one); an error when a field it selects on
     /// is empty or holds an unknown value.
-    fn selects(&self, row: &impl Cells) -> Result<Option<Option<ProviderType>>, String> {
+    fn selects<R: Cells>(
+        &self,
+        row: &mut View<'_, '_, R>,
+    ) -> Result<Option<Option<ProviderType>>, String> {
+        fn known<T>(read: Read<T>, field: Field) -> Result<T, String> {
+            match read {
+                Read::Value(value) => Ok(value),
+                Read::Empty => Err(format!("`{}` is empty", field.name())),
+                Read::Invalid => Err(format!("`{}` has an unknown value", field.name())),
+            }
+        }
         let s = &self.rule.selection;
-        let get = |field: Field| -> Result<&str, String> {
-            let text = self
-                .columns
-                .text(row, field)
-                .ok_or_else(|| format!("`{}` is empty", field.name()))?;
-            Ok(self.values.canonical(field, text))
-        };
-        let unknown = |field: Field| format!("`{}` has an unknown value", field.name());
-        if let Some(wanted) = s.urgency {
-            let value =
-                Urgency::parse(get(Field::Urgency)?).ok_or_else(|| unknown(Field::Urgency))?;
-            if value != wanted {
-                return Ok(None);
-            }
+        if let Some(wanted) = s.urgency
+            && known(row.urgency(self.values), Field::Urgency)? != wanted
+        {
+            return Ok(None);
         }
-        if let Some(wanted) = s.visit_type {
-            let value = VisitType::parse(get(Field::VisitType)?)
-                .ok_or_else(|| unknown(Field::VisitType))?;
-            if value != wanted {
-                return Ok(None);
-            }
+        if let Some(wanted) = s.visit_type
+            && known(row.visit_type(self.values), Field::VisitType)? != wanted
+        {
+            return Ok(None);
         }
-        if let Some(wanted) = s.prior_auth {
-            let value = crate::check::fields::parse_bool(get(Field::PriorAuth)?)
-                .ok_or_else(|| unknown(Field::PriorAuth))?;
-            if value != wanted {
-                return Ok(None);
-            }
+        if let Some(wanted) = s.prior_auth
+            && known(row.prior_auth(self.values), Field::PriorAuth)? != wanted
+        {
+            return Ok(None);
         }
         if s.provider_types.is_empty() {
             return Ok(Some(None));
         }
-        let value = ProviderType::parse(get(Field::ProviderType)?)
-            .ok_or_else(|| unknown(Field::ProviderType))?;
+        let value = known(row.provider_type(self.values), Field::ProviderType)?;
         if !s.provider_types.contains(&value) {
             return Ok(None);
         }
         Ok(Some(Some(value)))
     }
 
-    fn finish(self, as_of: DateTime<Utc>, data_time: DateTime<Utc>) -> CheckResult {
+    fn finish(
+        self,
+        reader: &Reader,
+        as_of: DateTime<Utc>,
+        data_time: DateTime<Utc>,
+    ) -> CheckResult {
         let rule = &*self.rule;
         let mut result = crate::check::result::empty_result(&self.check, as_of);
         result.data_time = Some(data_time);
@@ -386,10 +510,15 @@ impl CheckState {
         }
         let today = self.as_of.local_date();
         let in_force = rule.effective.is_none_or(|effective| effective <= today);
+        let label_set = reader.labels(self.labels);
         let mut groups: Vec<_> = self
             .groups
             .into_iter()
-            .map(|(key, acc)| acc.finish(labels(&self.check.group_by, &key), rule, today))
+            .enumerate()
+            .filter_map(|(number, acc)| {
+                let labels = labels(&self.check.group_by, label_set.key(number));
+                Some(acc?.finish(labels, rule, today))
+            })
             .collect();
         groups.sort_by(|a, b| a.labels.cmp(&b.labels));
         if !in_force {
@@ -413,29 +542,35 @@ impl CheckState {
     }
 }
 
-use crate::check::result::NO_LABEL;
-
 /// Evaluates one wait-time check on a parsed table (JSON, NDJSON, HTTP
 /// sources), whose field mapping has already been applied.
 pub fn evaluate_table(check: &Check, table: &Table, as_of: DateTime<Utc>) -> CheckResult {
-    let header: Vec<String> = table.columns.iter().cloned().collect();
-    let mut evaluator = Evaluator::new(
-        std::slice::from_ref(check),
-        &header,
-        &BTreeMap::new(),
-        as_of,
-    );
-    for row in &table.rows {
-        let cells: Vec<Option<String>> = header
-            .iter()
-            .map(|name| row.fields.get(name).and_then(cell_text))
-            .collect();
-        evaluator.add(row.number as u64, &cells);
-    }
-    let mut results = evaluator.finish(table.data_time);
-    results
+    evaluate_table_all(std::slice::from_ref(check), table, as_of)
         .pop()
         .unwrap_or_else(|| crate::check::result::empty_result(check, as_of))
+}
+
+/// Evaluates the wait-time checks among `checks` (all of one source) on
+/// its parsed table in one pass: each row is converted and read once.
+/// One result per wait-time check, in order.
+pub fn evaluate_table_all(
+    checks: &[Check],
+    table: &Table,
+    as_of: DateTime<Utc>,
+) -> Vec<CheckResult> {
+    let header: Vec<String> = table.columns.iter().cloned().collect();
+    let mut evaluator = Evaluator::new(checks, &header, &BTreeMap::new(), as_of);
+    let mut cells: Vec<Option<String>> = Vec::with_capacity(header.len());
+    for row in &table.rows {
+        cells.clear();
+        cells.extend(
+            header
+                .iter()
+                .map(|name| row.fields.get(name).and_then(cell_text)),
+        );
+        evaluator.add(row.number as u64, &cells);
+    }
+    evaluator.finish(table.data_time)
 }
 
 fn cell_text(value: &Value) -> Option<String> {

@@ -482,10 +482,17 @@ impl Plan {
             &BTreeMap::new(),
             self.as_of,
         );
-        let Some(state) = evaluator.checks.first_mut() else {
+        let Evaluator { checks, reader, .. } = &mut evaluator;
+        let Some(state) = checks.first_mut() else {
             return Err("not a timely_access check".to_owned());
         };
-        state.groups = groups;
+        for (key, acc) in groups {
+            let number = reader.intern(state.labels, &key);
+            if state.groups.len() <= number {
+                state.groups.resize_with(number + 1, || None);
+            }
+            state.groups[number] = Some(acc);
+        }
         state.rejected_samples = samples
             .iter()
             .filter_map(|row| {

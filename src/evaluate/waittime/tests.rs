@@ -774,6 +774,147 @@ mod property {
             let b = first.finish(as_of);
             prop_assert_eq!(format!("{:?}", a), format!("{:?}", b));
         }
+
+        /// One pass for many checks gives what each check gives alone:
+        /// different standards, clocks, zones, windows, `group_by` and
+        /// `require_labels` over rows with every kind of bad value.
+        #[test]
+        fn many_checks_in_one_pass_equal_each_alone(
+            rows in proptest::collection::vec(varied_row(), 0..150),
+            split in 0usize..150,
+        ) {
+            let checks = varied_checks();
+            let as_of = utc("2025-12-10T17:00:00-08:00");
+            let header: Vec<String> = VARIED_HEADER.split(',').map(str::to_owned).collect();
+            let rows: Vec<Vec<Option<String>>> = rows
+                .iter()
+                .map(|r| r.split(',').map(|s| Some(s.to_owned())).collect())
+                .collect();
+            let run = |checks: &[Check], split: usize| {
+                let new = || Evaluator::new(checks, &header, &BTreeMap::new(), as_of);
+                let (mut first, mut second) = (new(), new());
+                for (i, row) in rows.iter().enumerate() {
+                    let part = if i < split { &mut first } else { &mut second };
+                    part.add(i as u64 + 2, row);
+                }
+                first.merge(second);
+                first.finish(as_of)
+            };
+            let together = run(&checks, split.min(rows.len()));
+            prop_assert_eq!(together.len(), checks.len());
+            for (check, got) in checks.iter().zip(&together) {
+                let alone = run(std::slice::from_ref(check), rows.len());
+                prop_assert_eq!(format!("{:?}", alone[0]), format!("{got:?}"), "check {}", check.id);
+            }
+        }
+    }
+
+    const VARIED_HEADER: &str = "id,requested_at,prior_appointment_at,first_offered_at,visit_type,urgency,prior_auth,provider_type,extended_by_provider,modality,requested_modality,region,line";
+
+    /// A row with any mix of good, empty and bad values.
+    fn varied_row() -> impl Strategy<Value = String> {
+        let pick = |options: &'static [&'static str]| proptest::sample::select(options);
+        (
+            (0i64..(50 * 86_400), proptest::option::of(-86_400i64..(40 * 86_400)), proptest::option::of(1i64..(40 * 86_400)), 0u8..12),
+            pick(&["initial", "follow_up", "", "again"]),
+            pick(&["non_urgent", "urgent", "", "soon"]),
+            pick(&["true", "false", "", "maybe"]),
+            pick(&["non_physician_mh", "psychiatrist", "primary_care", "specialist", "", "healer"]),
+            pick(&["false", "true", "", "perhaps"]),
+            (pick(&["in_person", "telehealth", "", "carrier pigeon"]), pick(&["in_person", "telehealth", ""])),
+            (pick(&["north", "south", ""]), pick(&["commercial", "medi-cal", ""])),
+        )
+            .prop_map(|((requested, offered, prior, form), visit, urgency, auth, provider, extended, (modality, requested_modality), (region, line))| {
+                let stamp = |seconds: i64| match form % 4 {
+                    0 => text(seconds, true),
+                    1 => text(seconds, false),
+                    2 => DateTime::from_timestamp(START + seconds, 0).unwrap().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                    _ => DateTime::from_timestamp(START + seconds, 0).unwrap().format("%Y-%m-%d").to_string(),
+                };
+                let requested_text = match form {
+                    10 => String::new(),
+                    11 => "2025-13-01".to_owned(),
+                    _ => stamp(requested),
+                };
+                let prior = prior.map(|p| stamp(requested - p)).unwrap_or_default();
+                let offered = offered.map(|o| stamp(requested + o)).unwrap_or_default();
+                format!("r,{requested_text},{prior},{offered},{visit},{urgency},{auth},{provider},{extended},{modality},{requested_modality},{region},{line}")
+            })
+    }
+
+    /// Checks that differ in everything a pass shares between them.
+    fn varied_checks() -> Vec<Check> {
+        let with = |id: &str, standard: &str, group_by: &[&str], tweak: fn(&mut WaitRule)| {
+            let mut check = check_of(standard, tweak);
+            check.id = id.to_owned();
+            check.group_by = group_by.iter().map(|s| (*s).to_owned()).collect();
+            check
+        };
+        let mut checks = vec![
+            with(
+                "initial-by-region",
+                "ca-dmhc/non-urgent-mh-initial",
+                &["region"],
+                |_| {},
+            ),
+            with(
+                "initial-overall",
+                "ca-dmhc/non-urgent-mh-initial",
+                &[],
+                |_| {},
+            ),
+            with(
+                "initial-by-region-line",
+                "ca-dmhc/non-urgent-mh-initial",
+                &["region", "line"],
+                |r| {
+                    r.window = chrono::Duration::days(10);
+                },
+            ),
+            with("follow-up", "ca-sb221/mh-follow-up", &["region"], |_| {}),
+            with(
+                "urgent-new-york",
+                "ca-dmhc/urgent-no-prior-auth",
+                &["line"],
+                |r| {
+                    r.time_zone = chrono_tz::America::New_York;
+                },
+            ),
+            with(
+                "urgent-auth",
+                "ca-dmhc/urgent-prior-auth",
+                &["region"],
+                |r| {
+                    r.telehealth = Telehealth::DoesNotCount;
+                },
+            ),
+            with(
+                "primary-care",
+                "ca-dmhc/non-urgent-primary-care",
+                &["region", "provider_type"],
+                |r| {
+                    r.telehealth = Telehealth::MemberChoice;
+                },
+            ),
+            with(
+                "average",
+                "kp-dmhc-2023/follow-up-average",
+                &["region"],
+                |_| {},
+            ),
+            with("ma-routine", "us-cms/ma-bh-routine", &["line"], |r| {
+                r.telehealth = Telehealth::UnlessInPersonRequested;
+            }),
+        ];
+        let mut strict = with(
+            "initial-strict",
+            "ca-dmhc/non-urgent-mh-initial",
+            &["region"],
+            |_| {},
+        );
+        strict.require_labels = true;
+        checks.push(strict);
+        checks
     }
 }
 

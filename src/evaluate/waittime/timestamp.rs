@@ -9,10 +9,8 @@
 //! since waits in days are counted between local dates.
 //!
 //! The hot path parses the digits by hand and looks up the zone's UTC
-//! offset per hour through a small cache ([`ZoneCache`]), instead of
+//! offset per quarter hour in a table indexed by it ([`ZoneCache`]), instead of
 //! searching the zone's transitions for every row. Pure: no clock, no IO.
-
-use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime, Offset as _, TimeZone as _};
 use chrono_tz::Tz;
@@ -49,21 +47,31 @@ impl Stamp {
 
 const UNIX_EPOCH_DAY_FROM_CE: i32 = 719_163;
 
-/// UTC offsets of one zone, cached per UTC hour (zone transitions happen
-/// on whole hours or half hours in every zone in use; the cache key is the
-/// quarter hour to be safe). Bounded: cleared when it grows past 200,000
-/// entries (about 5 years of quarter hours).
+/// UTC offsets of one zone, cached per quarter hour of UTC (zone
+/// transitions happen on whole hours or half hours in every zone in use;
+/// the quarter hour is to be safe) in a table indexed by the quarter hour,
+/// about 3.7 years around the first instant asked for: a lookup is an
+/// index, not a hash. Instants outside the table are computed each time.
 #[derive(Debug, Clone)]
 pub struct ZoneCache {
     zone: Tz,
-    offsets: HashMap<i64, i32>,
+    /// The quarter hour of `offsets[0]`.
+    base: i64,
+    /// Seconds east of UTC, or `UNKNOWN` where not computed yet; empty
+    /// until the first lookup.
+    offsets: Vec<i32>,
 }
+
+/// Quarter hours in the table (2^17: 3.7 years, 512 KiB).
+const TABLE: i64 = 1 << 17;
+const UNKNOWN: i32 = i32::MIN;
 
 impl ZoneCache {
     pub fn new(zone: Tz) -> ZoneCache {
         ZoneCache {
             zone,
-            offsets: HashMap::new(),
+            base: 0,
+            offsets: Vec::new(),
         }
     }
 
@@ -74,8 +82,17 @@ impl ZoneCache {
     /// Seconds east of UTC in the zone at the instant `utc`.
     fn offset_at(&mut self, utc: i64) -> i32 {
         let key = utc.div_euclid(900);
-        if let Some(offset) = self.offsets.get(&key) {
-            return *offset;
+        if self.offsets.is_empty() {
+            self.base = key - TABLE / 2;
+            self.offsets = vec![UNKNOWN; TABLE as usize];
+        }
+        let index = usize::try_from(key - self.base)
+            .ok()
+            .filter(|i| *i < self.offsets.len());
+        if let Some(index) = index
+            && self.offsets[index] != UNKNOWN
+        {
+            return self.offsets[index];
         }
         let offset = chrono::DateTime::from_timestamp(utc, 0)
             .map(|t| {
@@ -85,10 +102,9 @@ impl ZoneCache {
                     .local_minus_utc()
             })
             .unwrap_or(0);
-        if self.offsets.len() > 200_000 {
-            self.offsets.clear();
+        if let Some(index) = index {
+            self.offsets[index] = offset;
         }
-        self.offsets.insert(key, offset);
         offset
     }
 

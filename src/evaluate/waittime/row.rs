@@ -1,0 +1,356 @@
+//! Reading a row once for every wait-time check of its source.
+//!
+//! Eighty checks on one source must not read a row eighty times. The
+//! [`Reader`] holds what the checks share: where each canonical field is
+//! (one mapping per source), one [`ZoneCache`] per time zone in use, the
+//! source's value maps, and one interner of group keys per distinct
+//! `group_by`. A [`View`] of one row then reads each field at most once:
+//! its text (trimmed, checked for UTF-8 once), each timestamp once per
+//! zone, each coded value (urgency, visit type, ...) once per value map,
+//! and its group key once per `group_by`, each only when a check first
+//! asks for it. Checks see the same values they would have read on their
+//! own, so one pass gives the results of one pass per check. Pure.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+
+use super::columns::{Cells, Columns};
+use super::timestamp::{self, Stamp, ZoneCache};
+use crate::check::fields::{Field, ValueMaps, parse_bool};
+use crate::check::result::NO_LABEL;
+use crate::check::standards::{Modality, ProviderType, Urgency, VisitType};
+use crate::table::KeyHasher;
+
+/// One field of one row, read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read<T> {
+    /// No such column, or an empty cell.
+    Empty,
+    /// A value that is not of the field's kind (a timestamp that does not
+    /// parse, an urgency that is not one).
+    Invalid,
+    Value(T),
+}
+
+impl<T> Read<T> {
+    fn from_text(text: Option<&str>, parse: impl FnOnce(&str) -> Option<T>) -> Read<T> {
+        match text {
+            None => Read::Empty,
+            Some(text) => parse(text).map_or(Read::Invalid, Read::Value),
+        }
+    }
+}
+
+/// A value cached for the row numbered `row` (a per-row generation, so that
+/// nothing needs clearing between rows).
+#[derive(Debug, Clone, Copy)]
+struct Slot<T> {
+    row: u64,
+    value: T,
+}
+
+impl<T: Copy> Slot<T> {
+    fn empty(value: T) -> Slot<T> {
+        Slot { row: 0, value }
+    }
+}
+
+/// A row's coded values under one value map.
+#[derive(Debug, Clone, Copy)]
+struct Coded {
+    urgency: Slot<Read<Urgency>>,
+    visit_type: Slot<Read<VisitType>>,
+    prior_auth: Slot<Read<bool>>,
+    provider_type: Slot<Read<ProviderType>>,
+    extended: Slot<Read<bool>>,
+    modality: Slot<Read<Modality>>,
+    requested_modality: Slot<Read<Modality>>,
+}
+
+impl Default for Coded {
+    fn default() -> Coded {
+        Coded {
+            urgency: Slot::empty(Read::Empty),
+            visit_type: Slot::empty(Read::Empty),
+            prior_auth: Slot::empty(Read::Empty),
+            provider_type: Slot::empty(Read::Empty),
+            extended: Slot::empty(Read::Empty),
+            modality: Slot::empty(Read::Empty),
+            requested_modality: Slot::empty(Read::Empty),
+        }
+    }
+}
+
+/// Group keys are a source's labels, read once per row and `group_by`:
+/// hashed with [`KeyHasher`], not SipHash (a tenth of a pass).
+type KeyMap = HashMap<String, usize, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// The groups of one `group_by`: each distinct key gets a number, which
+/// indexes the per-check group counts.
+#[derive(Debug, Clone)]
+pub struct LabelSet {
+    names: Vec<String>,
+    columns: Columns,
+    ids: KeyMap,
+    keys: Vec<String>,
+    /// This row's group and its first empty label, if any.
+    current: Slot<(usize, Option<usize>)>,
+}
+
+impl LabelSet {
+    fn new(header: &[String], names: &[String]) -> LabelSet {
+        LabelSet {
+            names: names.to_vec(),
+            columns: Columns::resolve(header, &Default::default(), names),
+            ids: KeyMap::default(),
+            keys: Vec::new(),
+            current: Slot::empty((0, None)),
+        }
+    }
+
+    /// The number of `key`, given one if new.
+    fn intern(&mut self, key: &str) -> usize {
+        if let Some(id) = self.ids.get(key) {
+            return *id;
+        }
+        let id = self.keys.len();
+        self.keys.push(key.to_owned());
+        self.ids.insert(key.to_owned(), id);
+        id
+    }
+
+    /// The key of group number `id`: its labels joined by U+001F.
+    pub fn key(&self, id: usize) -> &str {
+        &self.keys[id]
+    }
+}
+
+/// What the wait-time checks of one source share while reading its rows.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    /// Where each canonical field is (the labels are in `label_sets`).
+    columns: Columns,
+    zones: Vec<ZoneCache>,
+    stamps: Vec<[Slot<Read<Stamp>>; Field::ALL.len()]>,
+    values: Vec<Arc<ValueMaps>>,
+    coded: Vec<Coded>,
+    label_sets: Vec<LabelSet>,
+    key: String,
+    row: u64,
+}
+
+impl Reader {
+    /// A reader of rows with `header`, through the source's field
+    /// `mapping`.
+    pub fn new(header: &[String], mapping: &std::collections::BTreeMap<String, String>) -> Reader {
+        Reader {
+            columns: Columns::resolve(header, mapping, &[]),
+            zones: Vec::new(),
+            stamps: Vec::new(),
+            values: Vec::new(),
+            coded: Vec::new(),
+            label_sets: Vec::new(),
+            key: String::new(),
+            row: 0,
+        }
+    }
+
+    /// The number of group `key` in label set `set`, given one if new (for
+    /// counts read by key, as the push-down reads them).
+    pub fn intern(&mut self, set: usize, key: &str) -> usize {
+        self.label_sets[set].intern(key)
+    }
+
+    /// The number of `zone` among the zones in use, added if new.
+    pub fn zone(&mut self, zone: Tz) -> usize {
+        if let Some(index) = self.zones.iter().position(|z| z.zone() == zone) {
+            return index;
+        }
+        self.zones.push(ZoneCache::new(zone));
+        self.stamps
+            .push([Slot::empty(Read::Empty); Field::ALL.len()]);
+        self.zones.len() - 1
+    }
+
+    /// The stamp of an instant in zone number `zone`.
+    pub fn stamp_in(&mut self, zone: usize, utc: i64) -> Stamp {
+        self.zones[zone].stamp(utc)
+    }
+
+    /// The number of the value map `values`, added if new (maps are the
+    /// same when they are the same allocation: the source's).
+    pub fn values(&mut self, values: &Arc<ValueMaps>) -> usize {
+        if let Some(index) = self.values.iter().position(|v| Arc::ptr_eq(v, values)) {
+            return index;
+        }
+        self.values.push(values.clone());
+        self.coded.push(Coded::default());
+        self.values.len() - 1
+    }
+
+    /// The number of the label set `names` (`group_by`), added if new.
+    pub fn label_set(&mut self, header: &[String], names: &[String]) -> usize {
+        if let Some(index) = self.label_sets.iter().position(|s| s.names == names) {
+            return index;
+        }
+        self.label_sets.push(LabelSet::new(header, names));
+        self.label_sets.len() - 1
+    }
+
+    pub fn labels(&self, set: usize) -> &LabelSet {
+        &self.label_sets[set]
+    }
+
+    /// A view of the next row.
+    pub fn view<'a, 'r, R: Cells>(&'a mut self, row: &'r R) -> View<'a, 'r, R> {
+        self.row += 1;
+        View {
+            reader: self,
+            row,
+            texts: [None; Field::ALL.len()],
+        }
+    }
+
+    /// The group numbers of `other`'s keys in this reader's label set
+    /// `set` (added when new): how counts of another part of the source
+    /// are merged into this one's.
+    pub fn renumber(&mut self, set: usize, other: &Reader) -> Vec<usize> {
+        let mine = &mut self.label_sets[set];
+        other.label_sets[set]
+            .keys
+            .iter()
+            .map(|key| mine.intern(key))
+            .collect()
+    }
+}
+
+/// One row, read for every check as it asks.
+pub struct View<'a, 'r, R> {
+    reader: &'a mut Reader,
+    row: &'r R,
+    /// Each field's trimmed text, once read (`Some(None)`: empty).
+    texts: [Option<Option<&'r str>>; Field::ALL.len()],
+}
+
+impl<'r, R: Cells> View<'_, 'r, R> {
+    /// The trimmed, non-empty text of `field`.
+    pub fn text(&mut self, field: Field) -> Option<&'r str> {
+        let slot = &mut self.texts[field as usize];
+        if let Some(text) = *slot {
+            return text;
+        }
+        let text = self.reader.columns.text(self.row, field);
+        *slot = Some(text);
+        text
+    }
+
+    /// `field` as a timestamp in zone number `zone`.
+    pub fn stamp(&mut self, zone: usize, field: Field) -> Read<Stamp> {
+        let row = self.reader.row;
+        let cached = self.reader.stamps[zone][field as usize];
+        if cached.row == row {
+            return cached.value;
+        }
+        let text = self.text(field);
+        let cache = &mut self.reader.zones[zone];
+        let value = Read::from_text(text, |t| timestamp::parse(t, cache));
+        self.reader.stamps[zone][field as usize] = Slot { row, value };
+        value
+    }
+
+    fn coded<T: Copy>(
+        &mut self,
+        values: usize,
+        field: Field,
+        slot: fn(&mut Coded) -> &mut Slot<Read<T>>,
+        parse: fn(&str) -> Option<T>,
+    ) -> Read<T> {
+        let row = self.reader.row;
+        let cached = *slot(&mut self.reader.coded[values]);
+        if cached.row == row {
+            return cached.value;
+        }
+        let text = self.text(field);
+        let maps = &self.reader.values[values];
+        let value = Read::from_text(text, |t| parse(maps.canonical(field, t)));
+        *slot(&mut self.reader.coded[values]) = Slot { row, value };
+        value
+    }
+
+    pub fn urgency(&mut self, values: usize) -> Read<Urgency> {
+        self.coded(values, Field::Urgency, |c| &mut c.urgency, Urgency::parse)
+    }
+
+    pub fn visit_type(&mut self, values: usize) -> Read<VisitType> {
+        self.coded(
+            values,
+            Field::VisitType,
+            |c| &mut c.visit_type,
+            VisitType::parse,
+        )
+    }
+
+    pub fn prior_auth(&mut self, values: usize) -> Read<bool> {
+        self.coded(values, Field::PriorAuth, |c| &mut c.prior_auth, parse_bool)
+    }
+
+    pub fn provider_type(&mut self, values: usize) -> Read<ProviderType> {
+        self.coded(
+            values,
+            Field::ProviderType,
+            |c| &mut c.provider_type,
+            ProviderType::parse,
+        )
+    }
+
+    pub fn extended(&mut self, values: usize) -> Read<bool> {
+        self.coded(
+            values,
+            Field::ExtendedByProvider,
+            |c| &mut c.extended,
+            parse_bool,
+        )
+    }
+
+    /// `field` (`modality` or `requested_modality`) as a modality.
+    pub fn modality(&mut self, values: usize, field: Field) -> Read<Modality> {
+        if field == Field::RequestedModality {
+            self.coded(
+                values,
+                field,
+                |c| &mut c.requested_modality,
+                Modality::parse,
+            )
+        } else {
+            self.coded(values, field, |c| &mut c.modality, Modality::parse)
+        }
+    }
+
+    /// The row's group number in label set `set`, and the index of its
+    /// first empty label, if any.
+    pub fn group(&mut self, set: usize) -> (usize, Option<usize>) {
+        let row = self.reader.row;
+        let labels = &mut self.reader.label_sets[set];
+        if labels.current.row == row {
+            return labels.current.value;
+        }
+        let key = &mut self.reader.key;
+        key.clear();
+        let mut missing = None;
+        for index in 0..labels.columns.label_count() {
+            if index > 0 {
+                key.push('\u{1f}');
+            }
+            let label = labels.columns.label(self.row, index);
+            if label.is_none() && missing.is_none() {
+                missing = Some(index);
+            }
+            key.push_str(label.unwrap_or(NO_LABEL));
+        }
+        let value = (labels.intern(key), missing);
+        labels.current = Slot { row, value };
+        value
+    }
+}

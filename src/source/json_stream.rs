@@ -1,0 +1,851 @@
+//! Streaming NDJSON and JSON records through a fold, one record at a time:
+//! the JSON counterpart of [`super::csv_stream`].
+//!
+//! NDJSON is read line by line; a JSON document is read as it comes, down
+//! the `records` pointer to its array, whose elements are folded one by one
+//! and dropped (nothing else of the document is kept). Each record becomes
+//! the cells of the names the fold asks for ([`crate::table::json_cells`],
+//! the same mapping [`crate::table::parse`] applies). Memory holds one
+//! record, whatever the size of the source. Errors are those of
+//! `table::parse`, naming the line or record, never a value.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek as _, SeekFrom};
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
+
+use super::json_record;
+use crate::table::{self, Format, Layout, TableError};
+
+/// The longest NDJSON line (one record) taken: a longer one is an error
+/// rather than a buffer that grows without bound.
+pub const MAX_LINE: u64 = 16 * 1024 * 1024;
+
+/// What a streamed source gave besides its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Streamed {
+    /// Records folded.
+    pub records: u64,
+    /// Whether some record had a value for each name (mapped names always
+    /// count as present, as in a parsed table's columns).
+    pub seen: Vec<bool>,
+}
+
+/// Folds each record of `input` (`format` JSON or NDJSON) as the cells of
+/// `names` into `add`, with its line (NDJSON) or record (JSON) number.
+pub fn fold_reader(
+    input: impl BufRead,
+    format: Format,
+    layout: &Layout,
+    names: &[String],
+    add: impl FnMut(u64, &Vec<Option<String>>),
+) -> Result<Streamed, TableError> {
+    let mut sink = Sink::new(layout, names, add);
+    match format {
+        Format::Ndjson => {
+            if !ndjson(input, &mut sink, 1)? {
+                return Err(empty(Format::Ndjson));
+            }
+        }
+        Format::Json => json(input, &mut sink)?,
+        Format::Csv => return Err(table::error("CSV is streamed by csv_stream")),
+    }
+    Ok(streamed(layout, names, sink.seen, sink.records))
+}
+
+fn streamed(layout: &Layout, names: &[String], mut seen: Vec<bool>, records: u64) -> Streamed {
+    for (name, seen) in names.iter().zip(&mut seen) {
+        *seen |= layout.fields.contains_key(name);
+    }
+    Streamed { records, seen }
+}
+
+/// NDJSON files smaller than this are read by one worker.
+const SPLIT_ABOVE: u64 = 8 * 1024 * 1024;
+
+/// Folds the NDJSON file at `path` on up to `workers` threads: the file is
+/// cut at line breaks (a line break never falls inside an NDJSON record),
+/// each part folded into its own copy of `start` with `add`, the copies
+/// merged in file order with `merge`. Also gives the file's modification
+/// time (`fallback_time` when the file system has none).
+#[allow(clippy::too_many_arguments)]
+pub fn fold_ndjson_file<T: Clone + Send>(
+    path: &Path,
+    layout: &Layout,
+    names: &[String],
+    workers: usize,
+    fallback_time: chrono::DateTime<chrono::Utc>,
+    start: T,
+    add: impl Fn(&mut T, u64, &Vec<Option<String>>) + Sync,
+    merge: impl Fn(&mut T, T),
+) -> anyhow::Result<(T, Streamed, chrono::DateTime<chrono::Utc>)> {
+    let context = || format!("reading {}", path.display());
+    let file = File::open(path).with_context(context)?;
+    let metadata = file.metadata().with_context(context)?;
+    let modified = metadata
+        .modified()
+        .map_or(fallback_time, chrono::DateTime::from);
+    let workers = if metadata.len() < SPLIT_ABOVE {
+        1
+    } else {
+        workers
+    };
+    let parts = line_parts(file, metadata.len(), workers).with_context(context)?;
+    let add = &add;
+    let folded = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|part| {
+                let mut fold = start.clone();
+                scope.spawn(move || {
+                    let mut file = File::open(path)?;
+                    file.seek(SeekFrom::Start(part.start))?;
+                    let input =
+                        BufReader::with_capacity(256 * 1024, file.take(part.end - part.start));
+                    let mut sink =
+                        Sink::new(layout, names, |number, cells: &Vec<Option<String>>| {
+                            add(&mut fold, number, cells)
+                        });
+                    let any = ndjson(input, &mut sink, part.first_line)?;
+                    let (seen, records) = (sink.seen, sink.records);
+                    Ok::<_, anyhow::Error>((fold, seen, records, any))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("an NDJSON worker panicked")))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })
+    .with_context(context)?;
+    let mut total: Option<(T, Vec<bool>, u64, bool)> = None;
+    for (fold, seen, records, any) in folded {
+        match &mut total {
+            None => total = Some((fold, seen, records, any)),
+            Some((first, all_seen, all_records, all_any)) => {
+                merge(first, fold);
+                for (a, b) in all_seen.iter_mut().zip(seen) {
+                    *a |= b;
+                }
+                *all_records += records;
+                *all_any |= any;
+            }
+        }
+    }
+    let Some((fold, seen, records, true)) = total else {
+        return Err(anyhow::Error::new(empty(Format::Ndjson))).with_context(context);
+    };
+    Ok((fold, streamed(layout, names, seen, records), modified))
+}
+
+/// A byte range of a file and the line number of its first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Part {
+    start: u64,
+    end: u64,
+    first_line: u64,
+}
+
+/// Cuts a file of `len` bytes into up to `workers` parts at line breaks,
+/// counting the lines before each cut.
+fn line_parts(mut file: File, len: u64, workers: usize) -> std::io::Result<Vec<Part>> {
+    let mut parts = Vec::new();
+    let (mut start, mut first_line) = (0, 1);
+    if workers > 1 {
+        let targets: Vec<u64> = (1..workers as u64)
+            .map(|i| len * i / workers as u64)
+            .collect();
+        let mut lines = 1u64;
+        let mut offset = 0u64;
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 || parts.len() == targets.len() {
+                break;
+            }
+            for newline in memchr::memchr_iter(b'\n', &buffer[..n]) {
+                lines += 1;
+                let after = offset + newline as u64 + 1;
+                if parts.len() < targets.len() && after >= targets[parts.len()] {
+                    parts.push(Part {
+                        start,
+                        end: after,
+                        first_line,
+                    });
+                    (start, first_line) = (after, lines);
+                }
+            }
+            offset += n as u64;
+        }
+    }
+    parts.push(Part {
+        start,
+        end: len,
+        first_line,
+    });
+    Ok(parts)
+}
+
+/// [`fold_reader`] over the file at `path`; also gives the file's
+/// modification time (`fallback_time` when the file system has none).
+pub fn fold_file(
+    path: &std::path::Path,
+    format: Format,
+    layout: &Layout,
+    names: &[String],
+    fallback_time: chrono::DateTime<chrono::Utc>,
+    add: impl FnMut(u64, &Vec<Option<String>>),
+) -> anyhow::Result<(Streamed, chrono::DateTime<chrono::Utc>)> {
+    use anyhow::Context as _;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let modified = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .map_or(fallback_time, chrono::DateTime::from);
+    let input = std::io::BufReader::with_capacity(256 * 1024, file);
+    let streamed = fold_reader(input, format, layout, names, add)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok((streamed, modified))
+}
+
+impl<'a, F> Sink<'a, F> {
+    fn new(layout: &'a Layout, names: &'a [String], add: F) -> Sink<'a, F> {
+        Sink {
+            layout,
+            names,
+            cells: Vec::with_capacity(names.len()),
+            seen: vec![false; names.len()],
+            records: 0,
+            add,
+            failure: None,
+            targets: json_record::Targets::new(layout, names),
+            record: json_record::Record::default(),
+        }
+    }
+}
+
+struct Sink<'a, F> {
+    layout: &'a Layout,
+    names: &'a [String],
+    cells: Vec<Option<String>>,
+    seen: Vec<bool>,
+    records: u64,
+    add: F,
+    /// Why the fold stopped, when a record was not an object.
+    failure: Option<TableError>,
+    /// How keys become cells, unless a mapping is a JSON pointer (then
+    /// each record is read whole into a `serde_json::Value`).
+    targets: Option<json_record::Targets>,
+    record: json_record::Record,
+}
+
+impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
+    fn record(
+        &mut self,
+        record: &serde_json::Value,
+        number: u64,
+        position: &str,
+    ) -> Result<(), TableError> {
+        table::json_cells(
+            record,
+            number,
+            position,
+            self.layout,
+            self.names,
+            &mut self.cells,
+            &mut self.seen,
+        )?;
+        self.records += 1;
+        (self.add)(number, &self.cells);
+        Ok(())
+    }
+
+    /// Reads the next record from `deserializer` and folds it: through
+    /// `targets` when there are, else as a whole `serde_json::Value`.
+    /// The inner error is a record that is not an object.
+    fn read<'de, D: de::Deserializer<'de>>(
+        &mut self,
+        deserializer: D,
+        number: u64,
+        position: &str,
+    ) -> Result<Result<(), TableError>, D::Error> {
+        let Some(targets) = &self.targets else {
+            let record = serde_json::Value::deserialize(deserializer)?;
+            return Ok(self.record(&record, number, position));
+        };
+        if let Err(kind) = json_record::read(deserializer, targets, &mut self.record)? {
+            return Ok(Err(table::error(format!(
+                "{position} {number} is {kind}, not a JSON object"
+            ))));
+        }
+        self.record.cells(&mut self.cells, &mut self.seen);
+        self.records += 1;
+        (self.add)(number, &self.cells);
+        Ok(Ok(()))
+    }
+}
+
+/// The next record of an array, folded.
+struct RecordSeed<'s, 'a, F> {
+    sink: &'s mut Sink<'a, F>,
+    number: u64,
+}
+
+impl<'de, F: FnMut(u64, &Vec<Option<String>>)> DeserializeSeed<'de> for RecordSeed<'_, '_, F> {
+    type Value = Result<(), TableError>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        self.sink.read(deserializer, self.number, "record")
+    }
+}
+
+fn empty(format: Format) -> TableError {
+    table::error(format!(
+        "the {} data is empty: expected a header row or records",
+        format.as_str()
+    ))
+}
+
+fn read_error(e: &std::io::Error) -> TableError {
+    table::error(format!("reading the data: {e}"))
+}
+
+/// Folds the NDJSON lines of `input`, the first numbered `first_line`;
+/// whether any line held a record.
+fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
+    mut input: impl BufRead,
+    sink: &mut Sink<'_, F>,
+    first_line: u64,
+) -> Result<bool, TableError> {
+    let mut line = Vec::new();
+    let mut number = first_line - 1;
+    let mut any = false;
+    loop {
+        line.clear();
+        let read = input
+            .by_ref()
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| read_error(&e))?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        if line.len() as u64 > MAX_LINE {
+            return Err(table::error(format!(
+                "line {number} is longer than {} MiB: not one record per line?",
+                MAX_LINE >> 20
+            )));
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        any = true;
+        while line.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+            line.pop();
+        }
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| table::error(format!("line {number} is not valid UTF-8")))?;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let folded = sink
+            .read(&mut deserializer, number, "line")
+            .and_then(|folded| deserializer.end().map(|()| folded))
+            .map_err(|e| {
+                table::error(format!(
+                    "malformed JSON on line {number} column {}: {}",
+                    e.column(),
+                    table::json_error_kind(&e)
+                ))
+            })?;
+        folded?;
+    }
+    Ok(any)
+}
+
+/// Skips leading white space; whether anything follows it.
+fn skip_white_space(input: &mut impl BufRead) -> std::io::Result<bool> {
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(false);
+        }
+        let white = buffer
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+        let rest = white < buffer.len();
+        input.consume(white);
+        if rest {
+            return Ok(true);
+        }
+    }
+}
+
+/// Where the `records` pointer led.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Nothing,
+    Array,
+    Not(&'static str),
+}
+
+fn json<F: FnMut(u64, &Vec<Option<String>>)>(
+    mut input: impl BufRead,
+    sink: &mut Sink<'_, F>,
+) -> Result<(), TableError> {
+    if !skip_white_space(&mut input).map_err(|e| read_error(&e))? {
+        return Err(empty(Format::Json));
+    }
+    let pointer = sink.layout.records.clone().unwrap_or_default();
+    // serde_json's `pointer`: "" is the whole document, anything else
+    // starts with '/' and its tokens unescape ~1 and ~0.
+    let tokens: Option<Vec<String>> = if pointer.is_empty() {
+        Some(Vec::new())
+    } else {
+        pointer.strip_prefix('/').map(|rest| {
+            rest.split('/')
+                .map(|t| t.replace("~1", "/").replace("~0", "~"))
+                .collect()
+        })
+    };
+    let mut found = Found::Nothing;
+    let mut deserializer = serde_json::Deserializer::from_reader(input);
+    let outcome = match &tokens {
+        Some(tokens) => At {
+            tokens,
+            sink: &mut *sink,
+            found: &mut found,
+        }
+        .deserialize(&mut deserializer),
+        None => IgnoredAny::deserialize(&mut deserializer).map(|_| ()),
+    }
+    .and_then(|()| deserializer.end());
+    if let Some(failure) = sink.failure.take() {
+        return Err(failure);
+    }
+    outcome.map_err(|e| {
+        table::error(format!(
+            "malformed JSON at line {} column {}: {}",
+            e.line(),
+            e.column(),
+            table::json_error_kind(&e)
+        ))
+    })?;
+    match found {
+        Found::Array => Ok(()),
+        Found::Nothing => Err(table::error(format!(
+            "the JSON pointer `records = {pointer:?}` finds nothing in the document; \
+             point it at the array of records"
+        ))),
+        Found::Not(kind) => Err(table::error(format!(
+            "`records = {pointer:?}` points at {kind}, not an array of records"
+        ))),
+    }
+}
+
+use serde::Deserialize as _;
+
+/// The value at `tokens` below here: the array of records at the end of
+/// the path, anything else skipped.
+struct At<'s, 'a, F> {
+    tokens: &'s [String],
+    sink: &'s mut Sink<'a, F>,
+    found: &'s mut Found,
+}
+
+impl<'de, F: FnMut(u64, &Vec<Option<String>>)> DeserializeSeed<'de> for At<'_, '_, F> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, F: FnMut(u64, &Vec<Option<String>>)> de::Visitor<'de> for At<'_, '_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON document")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Some((token, rest)) = self.tokens.split_first() else {
+            // The array of records: fold each, keep none.
+            *self.found = Found::Array;
+            let mut number = 0u64;
+            loop {
+                number += 1;
+                let seed = RecordSeed {
+                    sink: &mut *self.sink,
+                    number,
+                };
+                match seq.next_element_seed(seed)? {
+                    None => return Ok(()),
+                    Some(Ok(())) => {}
+                    Some(Err(failure)) => {
+                        self.sink.failure = Some(failure);
+                        return Err(de::Error::custom("a record is not an object"));
+                    }
+                }
+            }
+        };
+        // An index: decimal, no leading zero (as serde_json reads one).
+        let index = (token == "0" || !token.starts_with('0'))
+            .then(|| token.parse::<usize>().ok())
+            .flatten();
+        let mut position = 0usize;
+        loop {
+            if Some(position) == index {
+                let at = At {
+                    tokens: rest,
+                    sink: &mut *self.sink,
+                    found: &mut *self.found,
+                };
+                if seq.next_element_seed(at)?.is_none() {
+                    return Ok(());
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+            position += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some((token, rest)) = self.tokens.split_first() else {
+            *self.found = Found::Not("an object");
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(());
+        };
+        let mut taken = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if !taken && key == token.as_str() {
+                taken = true;
+                map.next_value_seed(At {
+                    tokens: rest,
+                    sink: &mut *self.sink,
+                    found: &mut *self.found,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.scalar("a boolean")
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.scalar("a number")
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.scalar("a number")
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.scalar("a number")
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.scalar("a string")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.scalar("null")
+    }
+}
+
+impl<F> At<'_, '_, F> {
+    /// A scalar where the path goes on finds nothing; at its end, it is
+    /// not an array.
+    fn scalar<E>(self, kind: &'static str) -> Result<(), E> {
+        if self.tokens.is_empty() {
+            *self.found = Found::Not(kind);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Streams `input` and shows each record as `number: cells`, or the
+    /// error; and the same through `table::parse`, which must agree.
+    fn check(input: &str, format: Format, records: Option<&str>, expected: &[&str]) {
+        check_mapped("/where/region", input, format, records, expected);
+    }
+
+    /// [`check`] with `region` mapped to `source` (a key reads each record
+    /// straight into cells; a JSON pointer needs it whole).
+    fn check_mapped(
+        source: &str,
+        input: &str,
+        format: Format,
+        records: Option<&str>,
+        expected: &[&str],
+    ) {
+        let layout = Layout {
+            records: records.map(str::to_owned),
+            fields: [("region".to_owned(), source.to_owned())]
+                .into_iter()
+                .collect(),
+            csv_delimiter: b',',
+        };
+        let names = vec!["id".to_owned(), "region".to_owned()];
+        let mut got = Vec::new();
+        let streamed = fold_reader(input.as_bytes(), format, &layout, &names, |n, cells| {
+            got.push(format!("{n}: {cells:?}"));
+        });
+        if let Err(e) = &streamed {
+            got = vec![format!("error: {e}")];
+        }
+        assert_eq!(got, expected, "{input:?}");
+        let parsed = table::parse(
+            input.as_bytes(),
+            format,
+            &layout,
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        match (parsed, streamed) {
+            (Err(a), Err(b)) => assert_eq!(a, b, "{input:?}"),
+            (Ok(table), Ok(streamed)) => {
+                assert_eq!(table.rows.len() as u64, streamed.records, "{input:?}");
+                for (name, seen) in names.iter().zip(&streamed.seen) {
+                    assert_eq!(table.columns.contains(name), *seen, "{name} in {input:?}");
+                }
+            }
+            (a, b) => panic!("parse {a:?} but stream {b:?} for {input:?}"),
+        }
+    }
+
+    #[test]
+    fn ndjson_line_by_line() {
+        check(
+            "{\"id\": 7, \"where\": {\"region\": \"s\"}}\n\n{\"id\": \"x\", \"region\": null}\r\n",
+            Format::Ndjson,
+            None,
+            &["1: [Some(\"7\"), Some(\"s\")]", "3: [Some(\"x\"), None]"],
+        );
+        check(
+            "{\"id\": 1}\n{\"id\": \n",
+            Format::Ndjson,
+            None,
+            &["error: malformed JSON on line 2 column 7: the data ends too early (truncated?)"],
+        );
+        check(
+            "[1]\n",
+            Format::Ndjson,
+            None,
+            &["error: line 1 is an array, not a JSON object"],
+        );
+        check(
+            " \n\n",
+            Format::Ndjson,
+            None,
+            &["error: the ndjson data is empty: expected a header row or records"],
+        );
+    }
+
+    #[test]
+    fn json_records_at_the_pointer_element_by_element() {
+        let document = r#"{"meta": {"records": [{"id": 0}]}, "data": [{"id": 1, "deep": [[{}]]}, {"id": true, "where": {"region": "n"}}], "after": 1}"#;
+        check(
+            document,
+            Format::Json,
+            Some("/data"),
+            &["1: [Some(\"1\"), None]", "2: [Some(\"true\"), Some(\"n\")]"],
+        );
+        check(
+            r#"[[{"id": 1}], [{"id": 2}]]"#,
+            Format::Json,
+            Some("/1"),
+            &["1: [Some(\"2\"), None]"],
+        );
+        check(
+            r#"[{"id": 3}]"#,
+            Format::Json,
+            None,
+            &["1: [Some(\"3\"), None]"],
+        );
+        check("[]", Format::Json, None, &[]);
+    }
+
+    #[test]
+    fn json_errors_are_those_of_a_parsed_document() {
+        for (input, records, expected) in [
+            (
+                r#"{"data": [{"id": 1}"#,
+                "/data",
+                "error: malformed JSON at line 1 column 19: the data ends too early (truncated?)",
+            ),
+            (
+                r#"{"data": [{"id": 1},]}"#,
+                "/data",
+                "error: malformed JSON at line 1 column 21: syntax error",
+            ),
+            (
+                r#"{"other": []}"#,
+                "/data",
+                "error: the JSON pointer `records = \"/data\"` finds nothing in the document; point it at the array of records",
+            ),
+            (
+                r#"{"data": {"a": 1}}"#,
+                "/data",
+                "error: `records = \"/data\"` points at an object, not an array of records",
+            ),
+            (
+                r#"{"data": "x"}"#,
+                "/data",
+                "error: `records = \"/data\"` points at a string, not an array of records",
+            ),
+            (
+                r#"{"data": [{"id": 1}, "name"]}"#,
+                "/data",
+                "error: record 2 is a string, not a JSON object",
+            ),
+            (
+                r#"{"data": []} x"#,
+                "/data",
+                "error: malformed JSON at line 1 column 14: syntax error",
+            ),
+            (
+                "data",
+                "",
+                "error: malformed JSON at line 1 column 1: syntax error",
+            ),
+            (
+                "  ",
+                "",
+                "error: the json data is empty: expected a header row or records",
+            ),
+            (
+                r#"{"data": []}"#,
+                "data",
+                "error: the JSON pointer `records = \"data\"` finds nothing in the document; point it at the array of records",
+            ),
+        ] {
+            check(input, Format::Json, Some(records), &[expected]);
+            check_mapped("place", input, Format::Json, Some(records), &[expected]);
+        }
+    }
+
+    /// A file cut at line breaks for two workers folds every record once,
+    /// with its own line number, whichever worker read it.
+    #[test]
+    fn ndjson_files_are_cut_at_line_breaks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.ndjson");
+        let mut text = String::new();
+        for i in 0..200_000 {
+            if i % 1000 == 7 {
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "{{\"id\": {i}, \"note\": \"{}\"}}\n",
+                "x".repeat(i % 50)
+            ));
+        }
+        std::fs::write(&path, &text).unwrap();
+        assert!(text.len() as u64 > SPLIT_ABOVE);
+        let parts = line_parts(File::open(&path).unwrap(), text.len() as u64, 2).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(
+            &text[parts[1].start as usize - 1..parts[1].start as usize],
+            "\n"
+        );
+        let layout = Layout::default();
+        let names = vec!["id".to_owned(), "region".to_owned()];
+        let (lines, streamed, _) = fold_ndjson_file(
+            &path,
+            &layout,
+            &names,
+            2,
+            chrono::DateTime::UNIX_EPOCH,
+            Vec::new(),
+            |lines: &mut Vec<(u64, String)>, number, cells| {
+                lines.push((number, cells[0].clone().unwrap()))
+            },
+            |lines, later| lines.extend(later),
+        )
+        .unwrap();
+        assert_eq!(streamed.records, 200_000);
+        assert_eq!(streamed.seen, [true, false]);
+        let expected: Vec<(u64, String)> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.is_empty())
+            .map(|(index, line)| {
+                let id = serde_json::from_str::<serde_json::Value>(line).unwrap()["id"].clone();
+                (index as u64 + 1, id.to_string())
+            })
+            .collect();
+        assert_eq!(lines, expected);
+        let empty = dir.path().join("empty.ndjson");
+        std::fs::write(&empty, "\n \n").unwrap();
+        let error = fold_ndjson_file(
+            &empty,
+            &layout,
+            &names,
+            2,
+            chrono::DateTime::UNIX_EPOCH,
+            (),
+            |_, _, _| {},
+            |_, _| {},
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}")
+                .ends_with("the ndjson data is empty: expected a header row or records"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn records_read_straight_into_cells_match_a_parsed_table() {
+        let lines = "{\"id\": 7, \"place\": \"s\", \"region\": \"x\"}\n\
+                     {\"id\": 1.5, \"region\": \"own\", \"skip\": {\"a\": [1, {\"b\": null}]}}\n\
+                     {\"id\": \"  \", \"place\": null, \"region\": \"y\"}\n\
+                     {\"id\": [1], \"place\": {}, \"id\": false}\n\
+                     {\"id\": \"a\\u0041\", \"pl\\u0061ce\": 18446744073709551615}\n";
+        let expected = [
+            "1: [Some(\"7\"), Some(\"s\")]",
+            "2: [Some(\"1.5\"), Some(\"own\")]",
+            "3: [None, None]",
+            "4: [Some(\"false\"), None]",
+            "5: [Some(\"aA\"), Some(\"18446744073709552000\")]",
+        ];
+        check_mapped("place", lines, Format::Ndjson, None, &expected);
+        let document = format!("{{\"r\": [{}]}}", lines.trim_end().replace('\n', ","));
+        let expected: Vec<String> = expected.iter().map(|e| e.to_string()).collect();
+        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        check_mapped("place", &document, Format::Json, Some("/r"), &expected);
+        check_mapped(
+            "place",
+            "{\"id\": 1}\n\"x\"\n",
+            Format::Ndjson,
+            None,
+            &["error: line 2 is a string, not a JSON object"],
+        );
+        check_mapped(
+            "place",
+            "{\"id\": 1} 2\n",
+            Format::Ndjson,
+            None,
+            &["error: malformed JSON on line 1 column 11: syntax error"],
+        );
+    }
+}
