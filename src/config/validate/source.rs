@@ -138,7 +138,7 @@ fn value_maps(v: &mut Validator, raw: &RawSource) -> std::sync::Arc<ValueMaps> {
             v.problem(
                 span,
                 format!(
-                    "[source.values.{name}]: values can be mapped for visit_type, urgency, prior_auth, provider_type and extended_by_provider"
+                    "[source.values.{name}]: values can be mapped for visit_type, urgency, prior_auth, provider_type, extended_by_provider, modality and requested_modality"
                 ),
             );
             continue;
@@ -159,8 +159,9 @@ fn value_maps(v: &mut Validator, raw: &RawSource) -> std::sync::Arc<ValueMaps> {
 }
 
 fn canonical_value(field: Field, text: &str) -> bool {
-    use crate::check::standards::{ProviderType, Urgency, VisitType};
+    use crate::check::standards::{Modality, ProviderType, Urgency, VisitType};
     match field {
+        Field::Modality | Field::RequestedModality => Modality::parse(text).is_some(),
         Field::Urgency => Urgency::parse(text).is_some(),
         Field::VisitType => VisitType::parse(text).is_some(),
         Field::ProviderType => ProviderType::parse(text).is_some(),
