@@ -109,7 +109,7 @@ pub fn trend_lines(
             out,
             "{key}: {} {}",
             chart::sparkline(&points),
-            trend.sentence(render::number)
+            trend.sentence(|v| render::value_text(result, v))
         );
     }
     out
@@ -251,7 +251,17 @@ pub fn status_text(
         }
         out.push('\n');
         if let Some(trend) = trend_of(view, e) {
-            let _ = writeln!(out, "           trend: {}", trend.sentence(render::number));
+            let share = check.is_some_and(
+                |c| matches!(&c.rule, Rule::TimelyAccess(w) if w.measure == Measure::ShareWithinLimit),
+            );
+            let number = |v: f64| {
+                if share {
+                    render::percent(v)
+                } else {
+                    render::number(v)
+                }
+            };
+            let _ = writeln!(out, "           trend: {}", trend.sentence(number));
         }
         for note in notes_on(&view.notes, e) {
             let _ = writeln!(

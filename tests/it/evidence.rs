@@ -831,6 +831,8 @@ fn the_demo_daemon_starts_with_twelve_weeks_of_history() {
         "status shows the trend at once:\n{}",
         status.stdout
     );
+    // Shares read as percentages in the trend too, never as fractions.
+    assert!(!status.stdout.contains("before 0."), "{}", status.stdout);
 
     let mut again = crate::common::Daemon::start(&config, &[]);
     again.wait_for("run finished", std::time::Duration::from_secs(60));
