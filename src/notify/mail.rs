@@ -218,6 +218,8 @@ fn build_message(
             |related, image| {
                 related.singlepart(Attachment::new_inline(image.content_id.clone()).body(
                     image.png.clone(),
+                    // A constant the media-type grammar accepts: no
+                    // config or data reaches this parse.
                     ContentType::parse("image/png").expect("a valid media type"),
                 ))
             },

@@ -189,6 +189,12 @@ pub struct Store {
 
 // A process has one or two stores: their size does not matter.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SqliteMode {
+    Write,
+    Read,
+}
+
 enum Db {
     Sqlite(Mutex<Connection>),
     /// The lock keeps a transaction's statements together on the one
@@ -481,22 +487,7 @@ impl Store {
         work: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         match &self.db {
-            Db::Sqlite(connection) => {
-                let mut connection = connection
-                    .lock()
-                    .map_err(|_| anyhow!("the state store's lock was poisoned"))?;
-                let transaction = connection
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .with_context(|| format!("starting a transaction on {}", self.describe()))?;
-                let tx = Tx {
-                    conn: TxConn::Sqlite(transaction),
-                };
-                let value = work(&tx)?;
-                tx.into_sqlite()?
-                    .commit()
-                    .with_context(|| format!("committing to {}", self.describe()))?;
-                Ok(value)
-            }
+            Db::Sqlite(connection) => self.in_sqlite(connection, SqliteMode::Write, work),
             Db::Postgres { client, lock, .. } => {
                 let fencing = self.fencing()?;
                 postgres::transaction(client, lock, &fencing, postgres::Mode::Write, work)
@@ -530,18 +521,7 @@ impl Store {
     /// opened read-only).
     pub fn read<T>(&self, work: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>) -> anyhow::Result<T> {
         match &self.db {
-            Db::Sqlite(connection) => {
-                let mut connection = connection
-                    .lock()
-                    .map_err(|_| anyhow!("the state store's lock was poisoned"))?;
-                let transaction = connection
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
-                    .with_context(|| format!("reading {}", self.describe()))?;
-                let tx = Tx {
-                    conn: TxConn::Sqlite(transaction),
-                };
-                work(&tx)
-            }
+            Db::Sqlite(connection) => self.in_sqlite(connection, SqliteMode::Read, work),
             Db::Postgres { client, lock, .. } => postgres::transaction(
                 client,
                 lock,
@@ -585,6 +565,40 @@ impl Store {
             )
             .with_context(|| format!("updating the leader lease on {}", self.describe())),
         }
+    }
+
+    /// One SQLite transaction: a write takes the database's write lock at
+    /// once (`IMMEDIATE`) and commits if `work` succeeds; a read is
+    /// deferred and commits nothing.
+    fn in_sqlite<T>(
+        &self,
+        connection: &Mutex<Connection>,
+        mode: SqliteMode,
+        work: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut connection = connection
+            .lock()
+            .map_err(|_| anyhow!("the state store's lock was poisoned"))?;
+        let (behavior, doing) = match mode {
+            SqliteMode::Write => (
+                rusqlite::TransactionBehavior::Immediate,
+                "starting a transaction on",
+            ),
+            SqliteMode::Read => (rusqlite::TransactionBehavior::Deferred, "reading"),
+        };
+        let transaction = connection
+            .transaction_with_behavior(behavior)
+            .with_context(|| format!("{doing} {}", self.describe()))?;
+        let tx = Tx {
+            conn: TxConn::Sqlite(transaction),
+        };
+        let value = work(&tx)?;
+        if mode == SqliteMode::Write {
+            tx.into_sqlite()?
+                .commit()
+                .with_context(|| format!("committing to {}", self.describe()))?;
+        }
+        Ok(value)
     }
 
     fn fencing(&self) -> anyhow::Result<lease::Fencing> {
