@@ -185,6 +185,18 @@ fn is_pushed(config: &Config, check: &Check) -> bool {
         .is_some_and(|spec| crate::source::pushdown::target(spec, check).is_some())
 }
 
+/// `checks` by the source they read, each source once.
+fn by_source<'a>(checks: &[&'a Check]) -> BTreeMap<&'a str, Vec<Check>> {
+    let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
+    for check in checks {
+        by_source
+            .entry(&check.source)
+            .or_default()
+            .push((*check).clone());
+    }
+    by_source
+}
+
 /// Evaluates the pushed-down `checks` in their PostgreSQL sources, one
 /// task per source; results by check id, each source's outcome and how
 /// long it took.
@@ -197,13 +209,7 @@ async fn push_all(
     crate::alerts::record::SourceOutcomes,
     BTreeMap<String, f64>,
 ) {
-    let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
-    for check in checks {
-        by_source
-            .entry(&check.source)
-            .or_default()
-            .push((*check).clone());
-    }
+    let by_source = by_source(checks);
     let zone = config.daemon.time_zone;
     let mut tasks = JoinSet::new();
     for (id, checks) in by_source {
@@ -255,13 +261,7 @@ async fn stream_all(
     crate::alerts::record::SourceOutcomes,
     BTreeMap<String, f64>,
 ) {
-    let mut by_source: BTreeMap<&str, Vec<Check>> = BTreeMap::new();
-    for check in checks {
-        by_source
-            .entry(&check.source)
-            .or_default()
-            .push((*check).clone());
-    }
+    let by_source = by_source(checks);
     let mut tasks = JoinSet::new();
     for (id, checks) in by_source {
         let Some(spec) = config.source(id).cloned() else {
