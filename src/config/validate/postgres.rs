@@ -58,21 +58,7 @@ pub(super) fn postgres(
         &pg.password_env,
         &pg.password_credential,
     );
-    let tls = pg
-        .tls
-        .as_ref()
-        .and_then(|t| {
-            v.choice(
-                t,
-                "tls",
-                &[
-                    ("disable", Tls::Disable),
-                    ("require", Tls::Require),
-                    ("verify-full", Tls::VerifyFull),
-                ],
-            )
-        })
-        .unwrap_or(Tls::VerifyFull);
+    let tls = tls_mode(v, pg.tls.as_ref());
     let ca_file = ca_file(v, pg, tls);
     let connect_timeout = v.duration(
         &pg.connect_timeout,
@@ -226,4 +212,21 @@ fn params(v: &mut Validator, pg: &RawPostgres) -> Option<Vec<Param>> {
         params.push(param);
     }
     valid.then_some(params)
+}
+
+/// `tls`: `disable`, `require` or `verify-full` (the default), for a
+/// PostgreSQL source and the PostgreSQL state alike.
+pub(super) fn tls_mode(v: &mut Validator, raw: Option<&S<String>>) -> Tls {
+    raw.and_then(|t| {
+        v.choice(
+            t,
+            "tls",
+            &[
+                ("disable", Tls::Disable),
+                ("require", Tls::Require),
+                ("verify-full", Tls::VerifyFull),
+            ],
+        )
+    })
+    .unwrap_or(Tls::VerifyFull)
 }

@@ -71,21 +71,7 @@ pub(super) fn state(v: &mut Validator, entry: &Entry<RawState>) -> Option<Locati
         &raw.password_env,
         &raw.password_credential,
     );
-    let tls = raw
-        .tls
-        .as_ref()
-        .and_then(|t| {
-            v.choice(
-                t,
-                "tls",
-                &[
-                    ("disable", Tls::Disable),
-                    ("require", Tls::Require),
-                    ("verify-full", Tls::VerifyFull),
-                ],
-            )
-        })
-        .unwrap_or(Tls::VerifyFull);
+    let tls = super::postgres::tls_mode(v, raw.tls.as_ref());
     let ca_file = raw.ca_file.as_ref().and_then(|value| {
         if tls != Tls::VerifyFull {
             v.problem(
