@@ -187,14 +187,15 @@ pub struct Store {
     fence: Mutex<lease::Fencing>,
 }
 
-// A process has one or two stores: their size does not matter.
-#[allow(clippy::large_enum_variant)]
+/// A SQLite transaction that writes (and commits) or only reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SqliteMode {
     Write,
     Read,
 }
 
+// A process has one or two stores: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Db {
     Sqlite(Mutex<Connection>),
     /// The lock keeps a transaction's statements together on the one
