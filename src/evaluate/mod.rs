@@ -8,6 +8,9 @@
 
 pub mod waittime;
 
+#[cfg(test)]
+mod golden;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
