@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::io::BufRead as _;
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
@@ -51,6 +52,14 @@ pub enum Format {
 }
 
 impl Format {
+    /// What a row number counts in this format: "line" or "record".
+    pub fn position(self) -> &'static str {
+        match self {
+            Format::Json => "record",
+            Format::Csv | Format::Ndjson => "line",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Csv => "csv",
@@ -173,31 +182,55 @@ pub fn newest_time_of<'a>(
     field: &str,
     zone: Tz,
 ) -> Result<DateTime<Utc>, TableError> {
-    let mut newest = None;
+    let mut newest = Newest::default();
     for row in rows {
-        let Some(value) = row.fields.get(field) else {
-            continue;
-        };
-        let Value::Text(text) = value else {
-            if *value == Value::Null {
-                continue;
-            }
-            return Err(error(format!(
-                "{} {}: `{field}` is {}, not a time",
-                position,
-                row.number,
-                value.kind()
-            )));
-        };
-        let time = parse_time(text.trim(), zone).ok_or_else(|| {
-            error(format!(
-                "{} {}: `{field}` is not an RFC 3339 time or a date (like 2026-11-28T17:00:00Z)",
-                position, row.number
-            ))
-        })?;
-        newest = newest.max(Some(time));
+        newest.add(row.number, row.fields.get(field), zone);
     }
-    newest.ok_or_else(|| error(format!("no row has a time in `{field}`")))
+    newest.finish(position, field)
+}
+
+/// The newest time of a field, folded one row at a time: the same value
+/// and the same error (the first bad row's) as [`newest_time_of`] over
+/// those rows, without keeping them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Newest {
+    newest: Option<DateTime<Utc>>,
+    /// The first row whose value is not a time, and its kind (`None`:
+    /// text that is not a time).
+    bad: Option<(usize, Option<&'static str>)>,
+}
+
+impl Newest {
+    /// Takes row `number`'s value of the field (`None`: the row lacks it).
+    pub fn add(&mut self, number: usize, value: Option<&Value>, zone: Tz) {
+        if self.bad.is_some() {
+            return;
+        }
+        match value {
+            None | Some(Value::Null) => {}
+            Some(Value::Text(text)) => match parse_time(text.trim(), zone) {
+                Some(time) => self.newest = self.newest.max(Some(time)),
+                None => self.bad = Some((number, None)),
+            },
+            Some(other) => self.bad = Some((number, Some(other.kind()))),
+        }
+    }
+
+    /// The newest time, or why there is none; `position` names what a row
+    /// number counts.
+    pub fn finish(&self, position: &str, field: &str) -> Result<DateTime<Utc>, TableError> {
+        match self.bad {
+            Some((number, Some(kind))) => Err(error(format!(
+                "{position} {number}: `{field}` is {kind}, not a time"
+            ))),
+            Some((number, None)) => Err(error(format!(
+                "{position} {number}: `{field}` is not an RFC 3339 time or a date (like 2026-11-28T17:00:00Z)"
+            ))),
+            None => self
+                .newest
+                .ok_or_else(|| error(format!("no row has a time in `{field}`"))),
+        }
+    }
 }
 
 fn parse_time(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
@@ -221,26 +254,112 @@ pub fn parse(
     spec: &Layout,
     data_time: DateTime<Utc>,
 ) -> Result<Table, TableError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(error(format!(
-            "the {} data is empty: expected a header row or records",
-            format.as_str()
-        )));
+    if format == Format::Json {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(empty(format));
+        }
+        let mut table = parse_json(bytes, spec)?;
+        table.data_time = data_time;
+        return Ok(table);
     }
-    let mut table = match format {
-        Format::Csv => parse_csv(bytes, spec)?,
-        Format::Json => parse_json(bytes, spec)?,
-        Format::Ndjson => parse_ndjson(bytes, spec)?,
-    };
-    table.data_time = data_time;
-    Ok(table)
+    let mut rows = Vec::new();
+    let columns = read_rows(bytes, format, spec, u64::MAX, |row| rows.push(row))?;
+    Ok(Table {
+        columns,
+        rows,
+        position: format.position(),
+        data_time,
+    })
 }
 
-fn parse_csv(bytes: &[u8], spec: &Layout) -> Result<Table, TableError> {
+fn empty(format: Format) -> TableError {
+    error(format!(
+        "the {} data is empty: expected a header row or records",
+        format.as_str()
+    ))
+}
+
+/// Reads the rows of CSV or NDJSON `input` one at a time into `each`,
+/// as [`parse`] makes them, without keeping them; the columns at the end.
+/// The errors are [`parse`]'s too, in the same order (an input of white
+/// space only is empty, whatever else is wrong with it; invalid UTF-8
+/// anywhere in NDJSON comes before any other problem). An NDJSON line
+/// longer than `max_line` bytes is an error rather than a buffer that
+/// grows without bound. JSON documents are streamed by
+/// `source::json_stream`.
+pub fn read_rows(
+    input: impl std::io::Read,
+    format: Format,
+    spec: &Layout,
+    max_line: u64,
+    each: impl FnMut(Row),
+) -> Result<BTreeSet<String>, TableError> {
+    let mut input = Blank {
+        inner: input,
+        blank: true,
+    };
+    let read = match format {
+        Format::Csv => csv_rows(&mut input, spec, each),
+        Format::Ndjson => ndjson_rows(
+            std::io::BufReader::with_capacity(256 * 1024, &mut input),
+            spec,
+            max_line,
+            each,
+        ),
+        Format::Json => return Err(error("JSON documents are streamed by json_stream")),
+    };
+    // Nothing but white space read, whether or not it made sense: empty
+    // if the rest is white space too.
+    let nothing = match &read {
+        Ok((_, rows)) => *rows == 0,
+        Err(_) => true,
+    };
+    if nothing && input.blank && input.rest_is_blank() {
+        return Err(empty(format));
+    }
+    read.map(|(columns, _)| columns)
+}
+
+/// A reader that tells whether every byte it gave was ASCII white space.
+struct Blank<R> {
+    inner: R,
+    blank: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for Blank<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.blank {
+            self.blank = buf[..n].iter().all(u8::is_ascii_whitespace);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: std::io::Read> Blank<R> {
+    /// Reads the rest: whether it is all white space (a read error is not).
+    fn rest_is_blank(&mut self) -> bool {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            match std::io::Read::read(self, &mut buffer) {
+                Ok(0) => return self.blank,
+                Ok(_) if self.blank => {}
+                Ok(_) | Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// CSV rows into `each`; the columns and the number of rows.
+fn csv_rows(
+    input: impl std::io::Read,
+    spec: &Layout,
+    mut each: impl FnMut(Row),
+) -> Result<(BTreeSet<String>, usize), TableError> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(spec.csv_delimiter)
         .trim(csv::Trim::Headers)
-        .from_reader(bytes);
+        .from_reader(input);
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| error(format!("cannot read the CSV header: {}", csv_error(&e))))?
@@ -265,9 +384,14 @@ fn parse_csv(bytes: &[u8], spec: &Layout) -> Result<Table, TableError> {
             )));
         }
     }
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| error(format!("bad CSV: {}", csv_error(&e))))?;
+    let mut count = 0;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(error(format!("bad CSV: {}", csv_error(&e)))),
+        }
         let number = record.position().map_or(0, |p| p.line() as usize);
         let raw: BTreeMap<&str, Value> = header
             .iter()
@@ -284,15 +408,11 @@ fn parse_csv(bytes: &[u8], spec: &Layout) -> Result<Table, TableError> {
         let fields = map_fields(spec, header.iter().map(String::as_str), |name| {
             raw.get(name).cloned()
         });
-        rows.push(Row { number, fields });
+        count += 1;
+        each(Row { number, fields });
     }
     let columns = mapped_columns(spec, header.iter().map(String::as_str));
-    Ok(Table {
-        columns,
-        rows,
-        position: "line",
-        data_time: DateTime::<Utc>::MIN_UTC,
-    })
+    Ok((columns, count))
 }
 
 /// A csv error without the record contents that its `Display` may quote.
@@ -350,40 +470,83 @@ fn parse_json(bytes: &[u8], spec: &Layout) -> Result<Table, TableError> {
     })
 }
 
-fn parse_ndjson(bytes: &[u8], spec: &Layout) -> Result<Table, TableError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        error(format!("line {line} is not valid UTF-8"))
-    })?;
-    let mut rows = Vec::new();
+/// NDJSON rows into `each`, line by line; the columns and the number of
+/// rows.
+fn ndjson_rows(
+    mut input: impl std::io::BufRead,
+    spec: &Layout,
+    max_line: u64,
+    mut each: impl FnMut(Row),
+) -> Result<(BTreeSet<String>, usize), TableError> {
     let mut names = BTreeSet::new();
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    let mut line = Vec::new();
+    let mut number = 0usize;
+    let mut count = 0;
+    loop {
+        line.clear();
+        let read = std::io::Read::take(&mut input, max_line.saturating_add(1))
+            .read_until(b'\n', &mut line)
+            .map_err(|e| error(format!("reading the data: {e}")))?;
+        if read == 0 {
+            break;
         }
-        let record: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-            error(format!(
-                "malformed JSON on line {} column {}: {}",
-                index + 1,
-                e.column(),
-                json_error_kind(&e)
-            ))
-        })?;
-        rows.push(json_row(&record, index + 1, "line", spec, &mut names)?);
+        number += 1;
+        let row = (|| {
+            if line.len() as u64 > max_line {
+                return Err(error(format!(
+                    "line {number} is longer than {} MiB: not one record per line?",
+                    max_line >> 20
+                )));
+            }
+            let text = std::str::from_utf8(&line)
+                .map_err(|_| error(format!("line {number} is not valid UTF-8")))?;
+            // As `str::lines` cuts them.
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            if text.trim().is_empty() {
+                return Ok(None);
+            }
+            let record: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+                error(format!(
+                    "malformed JSON on line {number} column {}: {}",
+                    e.column(),
+                    json_error_kind(&e)
+                ))
+            })?;
+            json_row(&record, number, "line", spec, &mut names).map(Some)
+        })();
+        match row {
+            Ok(Some(row)) => {
+                count += 1;
+                each(row);
+            }
+            Ok(None) => {}
+            // Invalid UTF-8 further on is the error a parsed table names.
+            Err(e) => return Err(later_invalid_utf8(input, number).unwrap_or(e)),
+        }
     }
-    Ok(Table {
-        columns: mapped_columns(spec, names.iter().map(String::as_str)),
-        rows,
-        position: "line",
-        data_time: DateTime::<Utc>::MIN_UTC,
-    })
+    Ok((mapped_columns(spec, names.iter().map(String::as_str)), count))
 }
 
-fn json_row(
+/// The first line after line `number` of `input` that is not valid UTF-8,
+/// as an error.
+fn later_invalid_utf8(mut input: impl std::io::BufRead, mut number: usize) -> Option<TableError> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => number += 1,
+        }
+        if std::str::from_utf8(&line).is_err() {
+            return Some(error(format!("line {number} is not valid UTF-8")));
+        }
+    }
+}
+
+/// One JSON record as a row, as [`parse`] makes it; its keys are added to
+/// `names`.
+pub fn json_row(
     record: &serde_json::Value,
     number: usize,
     position: &str,
@@ -396,7 +559,11 @@ fn json_row(
             json_kind(record)
         )));
     };
-    names.extend(object.keys().cloned());
+    for key in object.keys() {
+        if !names.contains(key) {
+            names.insert(key.clone());
+        }
+    }
     let fields = map_fields(spec, object.keys().map(String::as_str), |name| {
         if name.starts_with('/') {
             record.pointer(name).map(json_value)
