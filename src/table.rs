@@ -525,7 +525,10 @@ fn ndjson_rows(
             Err(e) => return Err(later_invalid_utf8(input, number).unwrap_or(e)),
         }
     }
-    Ok((mapped_columns(spec, names.iter().map(String::as_str)), count))
+    Ok((
+        mapped_columns(spec, names.iter().map(String::as_str)),
+        count,
+    ))
 }
 
 /// The first line after line `number` of `input` that is not valid UTF-8,

@@ -225,7 +225,11 @@ pub(crate) fn inputs() -> Vec<(&'static str, Format, &'static str)> {
             Format::Json,
             "{\"data\": [{\"region\": \"a\"}, 7]}",
         ),
-        ("json-syntax", Format::Json, "\n\n{\"data\": [{\"region\": \"a\"},]}"),
+        (
+            "json-syntax",
+            Format::Json,
+            "\n\n{\"data\": [{\"region\": \"a\"},]}",
+        ),
         ("json-no-records", Format::Json, "{\"rows\": []}"),
     ]
 }
@@ -327,7 +331,10 @@ fn outputs() -> String {
 
 #[test]
 fn folded_checks_give_what_tables_gave() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fold/golden.txt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/fold/golden.txt"
+    );
     let got = outputs();
     let expected = std::fs::read_to_string(path).unwrap();
     for (line, (got, expected)) in got.lines().zip(expected.lines()).enumerate() {

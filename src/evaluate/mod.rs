@@ -5,78 +5,97 @@
 //! with one [`GroupResult`] per combination of the check's label fields.
 //! A problem with the data makes a group or the whole check `unknown`, with
 //! a message that names the field and row but never quotes a cell.
+//!
+//! Every check but wait times is computed from its rows folded per group
+//! ([`fold`]): [`evaluate`] folds a table's rows, a streamed source folds
+//! its rows as they come, and [`finish`] (or [`finish_joined`]) makes the
+//! same result from either.
 
+pub mod fold;
 pub mod waittime;
 
 #[cfg(test)]
 mod golden;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
 use crate::check::result::{empty_result, worst};
 use crate::check::{Aggregate, Check, CheckResult, Comparison, GroupResult, Op, Rule, Status};
-use crate::table::{Row, Table};
+use crate::table::Table;
+use fold::{Group, Groups, Numbers, Part, Summary};
 
 /// Evaluates `check` on `table` (or reports the source's error) as of `now`.
 pub fn evaluate(check: &Check, table: Result<&Table, &str>, now: DateTime<Utc>) -> CheckResult {
-    let mut result = empty_result(check, now);
     if let Rule::TimelyAccess(_) = &check.rule {
         return match table {
             Ok(table) => crate::evaluate::waittime::evaluate_table(check, table, now),
             Err(error) => {
+                let mut result = empty_result(check, now);
                 result.error = Some(format!("source {:?} failed: {error}", check.source));
                 result
             }
         };
     }
-    let table = match table {
-        Ok(table) => table,
+    let folded = table.map(|table| fold_table(check, Part::Check, table));
+    finish(check, folded, now)
+}
+
+/// A table's summary and its rows folded for `part` of `check`.
+fn fold_table(check: &Check, part: Part, table: &Table) -> (Summary, Groups) {
+    let mut groups = Groups::new(check, part);
+    for row in &table.rows {
+        groups.add(row);
+    }
+    let summary = Summary {
+        columns: table.columns.clone(),
+        rows: table.rows.len(),
+        position: table.position,
+        data_time: table.data_time,
+    };
+    (summary, groups)
+}
+
+/// The result of `check` (not a wait-time check) from its source's folded
+/// rows (or the source's error).
+pub fn finish(
+    check: &Check,
+    folded: Result<(Summary, Groups), &str>,
+    now: DateTime<Utc>,
+) -> CheckResult {
+    let mut result = empty_result(check, now);
+    let (summary, groups) = match folded {
+        Ok(folded) => folded,
         Err(error) => {
             result.error = Some(format!("source {:?} failed: {error}", check.source));
             return result;
         }
     };
-    result.data_time = Some(table.data_time);
+    result.data_time = Some(summary.data_time);
     if let Rule::Freshness { field: None } = &check.rule {
-        return source_freshness(check, table, now, result);
+        return source_freshness(check, &summary, now, result);
     }
-    if let Err(error) = required_columns(check, table) {
+    if let Err(error) = required_columns(check, &summary.columns) {
         result.error = Some(error);
         return result;
     }
-    if table.rows.is_empty() {
+    if summary.rows == 0 {
         result.error = Some(format!("source {:?} returned no records", check.source));
         return result;
     }
-    let mut groups: BTreeMap<BTreeMap<String, String>, Vec<&Row>> = BTreeMap::new();
-    let mut unlabelled: u64 = 0;
-    for row in &table.rows {
-        let key = group_key(check, row);
-        // With require_labels, a row without a group is rejected: left out
-        // of every group, counted and shown with its reason.
-        let missing = key
-            .iter()
-            .find(|(_, v)| v.as_str() == crate::check::result::NO_LABEL)
-            .map(|(k, _)| k.clone());
-        match missing {
-            Some(field) if check.require_labels => {
-                unlabelled += 1;
-                if result.rejected_rows.len() < 5 {
-                    result.rejected_rows.push(format!(
-                        "row {}: `{field}` is empty (require_labels = true)",
-                        row.number
-                    ));
-                }
-            }
-            _ => groups.entry(key).or_default().push(row),
-        }
-    }
-    result.rejected_without_group = unlabelled;
+    // With require_labels, a row without a group is rejected: left out
+    // of every group, counted and shown with its reason.
+    result.rejected_without_group = groups.unlabelled;
+    result.rejected_rows = groups
+        .rejected
+        .iter()
+        .map(|(number, field)| format!("row {number}: `{field}` is empty (require_labels = true)"))
+        .collect();
     result.groups = groups
+        .groups
         .into_iter()
-        .map(|(labels, rows)| evaluate_group(check, labels, &rows, table.position, now))
+        .map(|(labels, group)| evaluate_group(check, labels, &group, summary.position, now))
         .collect();
     result.status = worst(&result.groups);
     result
@@ -87,49 +106,31 @@ fn hours_since(time: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
     ((now - time).num_seconds() as f64 / 360.0).round() / 10.0
 }
 
-/// The age of the newest time in `field` among `rows`.
-fn newest_age(
-    rows: &[&Row],
-    field: &str,
-    position: &str,
-    check: &Check,
-    now: DateTime<Utc>,
-) -> Result<f64, String> {
-    let newest = crate::table::newest_time_of(
-        rows.iter().copied(),
-        position,
-        field,
-        check.schedule.time_zone(),
-    )
-    .map_err(|e| e.0)?;
-    Ok(hours_since(newest, now))
-}
-
 /// Freshness from the source's own data time (file modification time,
 /// HTTP Last-Modified): one group.
 fn source_freshness(
     check: &Check,
-    table: &Table,
+    summary: &Summary,
     now: DateTime<Utc>,
     mut result: CheckResult,
 ) -> CheckResult {
     // The fetch time stands in when a source tells nothing; it would make
     // any source look fresh.
-    if table.data_time == now {
+    if summary.data_time == now {
         result.error = Some(format!(
             "source {:?} tells no data time (no Last-Modified, no time_field): set `field` to a time column",
             check.source
         ));
         return result;
     }
-    let value = hours_since(table.data_time, now);
+    let value = hours_since(summary.data_time, now);
     let (status, value, error) = judge(Ok(value), check.comparison);
     result.groups = vec![GroupResult {
         labels: BTreeMap::new(),
         status,
         value,
         limit: check.comparison.limit,
-        rows: table.rows.len(),
+        rows: summary.rows,
         error,
         wait: None,
         detail: None,
@@ -150,6 +151,22 @@ pub fn evaluate_joined(
     denominators: Result<&Table, &str>,
     now: DateTime<Utc>,
 ) -> CheckResult {
+    if fold::parts(check).len() != 2 {
+        return evaluate(check, denominators, now);
+    }
+    let tops = numerators.map(|table| fold_table(check, Part::Numerator, table));
+    let bottoms = denominators.map(|table| fold_table(check, Part::Denominator, table));
+    finish_joined(check, tops, bottoms, now)
+}
+
+/// [`evaluate_joined`] from each side's folded rows ([`Part::Numerator`]
+/// and [`Part::Denominator`]), or each source's error.
+pub fn finish_joined(
+    check: &Check,
+    numerators: Result<(Summary, Groups), &str>,
+    denominators: Result<(Summary, Groups), &str>,
+    now: DateTime<Utc>,
+) -> CheckResult {
     let mut result = empty_result(check, now);
     let Rule::Ratio {
         numerator,
@@ -157,7 +174,7 @@ pub fn evaluate_joined(
         numerator_source: Some(other),
     } = &check.rule
     else {
-        return evaluate(check, denominators, now);
+        return finish(check, denominators, now);
     };
     let (tops, bottoms) = match (numerators, denominators) {
         (Ok(a), Ok(b)) => (a, b),
@@ -170,30 +187,28 @@ pub fn evaluate_joined(
             return result;
         }
     };
-    result.data_time = Some(tops.data_time.min(bottoms.data_time));
-    let sums = |table: &Table, field: &str, source: &str| -> Result<GroupSums, String> {
+    result.data_time = Some(tops.0.data_time.min(bottoms.0.data_time));
+    let sums = |(summary, groups): (Summary, Groups),
+                field: &str,
+                source: &str|
+     -> Result<GroupSums, String> {
         for needed in check
             .group_by
             .iter()
             .chain(std::iter::once(&field.to_owned()))
         {
-            if !table.columns.contains(needed) {
+            if !summary.columns.contains(needed) {
                 return Err(format!(
                     "source {source:?} has no field `{needed}`; map it with [source.fields]"
                 ));
             }
         }
-        let mut groups: BTreeMap<BTreeMap<String, String>, Vec<&Row>> = BTreeMap::new();
-        for row in &table.rows {
-            groups.entry(group_key(check, row)).or_default().push(row);
-        }
         Ok(groups
+            .groups
             .into_iter()
-            .map(|(k, rows)| {
-                (
-                    k,
-                    numbers(&rows, field, table.position).map(|v| (v.iter().sum(), rows.len())),
-                )
+            .map(|(k, group)| {
+                let sum = group.numbers[0].sum(summary.position, field);
+                (k, sum.map(|sum| (sum, group.rows)))
             })
             .collect())
     };
@@ -207,7 +222,7 @@ pub fn evaluate_joined(
             return result;
         }
     };
-    let keys: std::collections::BTreeSet<_> = tops.keys().chain(bottoms.keys()).cloned().collect();
+    let keys: BTreeSet<_> = tops.keys().chain(bottoms.keys()).cloned().collect();
     result.groups = keys
         .into_iter()
         .map(|labels| {
@@ -245,7 +260,7 @@ pub fn evaluate_joined(
     result
 }
 
-fn required_columns(check: &Check, table: &Table) -> Result<(), String> {
+fn required_columns(check: &Check, columns: &BTreeSet<String>) -> Result<(), String> {
     let value_fields: Vec<&String> = match &check.rule {
         Rule::Threshold { field, .. } => vec![field],
         Rule::Ratio {
@@ -263,8 +278,8 @@ fn required_columns(check: &Check, table: &Table) -> Result<(), String> {
         Rule::TimelyAccess(_) => vec![],
     };
     for field in check.group_by.iter().chain(value_fields) {
-        if !table.columns.contains(field) {
-            let known: Vec<&str> = table.columns.iter().map(String::as_str).collect();
+        if !columns.contains(field) {
+            let known: Vec<&str> = columns.iter().map(String::as_str).collect();
             return Err(format!(
                 "source {:?} has no field `{field}` (it has: {}); map it with \
                  [source.fields] {field} = \"name in the source\"",
@@ -276,55 +291,51 @@ fn required_columns(check: &Check, table: &Table) -> Result<(), String> {
     Ok(())
 }
 
-fn group_key(check: &Check, row: &Row) -> BTreeMap<String, String> {
-    check
-        .group_by
-        .iter()
-        .map(|field| {
-            let label = row
-                .fields
-                .get(field)
-                .and_then(|v| v.as_label())
-                .unwrap_or_else(|| crate::check::result::NO_LABEL.to_owned());
-            (field.clone(), label)
-        })
-        .collect()
-}
-
 fn evaluate_group(
     check: &Check,
     labels: BTreeMap<String, String>,
-    rows: &[&Row],
+    group: &Group,
     position: &str,
     now: DateTime<Utc>,
 ) -> GroupResult {
     let limit = check.comparison.limit;
+    // The sum of the rule's `index`th field, or its first bad row.
+    let sum = |index: usize, field: &str| group.numbers[index].sum(position, field);
     if let Rule::Shortage {
         population,
         core,
         psychiatrists,
     } = &check.rule
     {
-        return shortage_group(
-            labels,
-            rows,
-            position,
-            limit,
-            [population, core, psychiatrists],
-        );
+        let ratios = sum(0, population).and_then(|people| {
+            let per_core = ratio(people, sum(1, core)?, core)?;
+            let per_psychiatrist = ratio(people, sum(2, psychiatrists)?, psychiatrists)?;
+            Ok((per_core, per_psychiatrist))
+        });
+        return shortage_group(labels, ratios, group.rows, limit);
     }
     let value = match &check.rule {
-        Rule::Threshold { field, aggregate } => numbers(rows, field, position)
-            .map(|values| aggregate_values(&values, *aggregate, check.comparison.op)),
+        Rule::Threshold { field, aggregate } => sum(0, field).map(|_| {
+            aggregate_value(
+                &group.numbers[0],
+                group.rows,
+                *aggregate,
+                check.comparison.op,
+            )
+        }),
         Rule::Ratio {
             numerator,
             denominator,
             ..
-        } => numbers(rows, numerator, position).and_then(|top| {
-            let bottom = numbers(rows, denominator, position)?;
-            ratio(top.iter().sum(), bottom.iter().sum(), denominator)
+        } => sum(0, numerator).and_then(|top| {
+            let bottom = sum(1, denominator)?;
+            ratio(top, bottom, denominator)
         }),
-        Rule::Freshness { field: Some(field) } => newest_age(rows, field, position, check, now),
+        Rule::Freshness { field: Some(field) } => group
+            .newest
+            .finish(position, field)
+            .map(|newest| hours_since(newest, now))
+            .map_err(|e| e.0),
         Rule::Freshness { field: None } | Rule::TimelyAccess(_) | Rule::Shortage { .. } => {
             Err("this check is not evaluated per row".to_owned())
         }
@@ -335,7 +346,7 @@ fn evaluate_group(
         status,
         value,
         limit,
-        rows: rows.len(),
+        rows: group.rows,
         error,
         wait: None,
         detail: None,
@@ -346,21 +357,10 @@ fn evaluate_group(
 /// core professional; the status follows the rule over both ratios.
 fn shortage_group(
     labels: BTreeMap<String, String>,
-    rows: &[&Row],
-    position: &str,
+    ratios: Result<(f64, f64), String>,
+    rows: usize,
     limit: f64,
-    [population, core, psychiatrists]: [&String; 3],
 ) -> GroupResult {
-    let ratios = numbers(rows, population, position).and_then(|people| {
-        let people: f64 = people.iter().sum();
-        let per_core = ratio(people, numbers(rows, core, position)?.iter().sum(), core)?;
-        let per_psychiatrist = ratio(
-            people,
-            numbers(rows, psychiatrists, position)?.iter().sum(),
-            psychiatrists,
-        )?;
-        Ok((per_core, per_psychiatrist))
-    });
     let (status, value, error, detail) = match ratios {
         Ok((per_core, per_psychiatrist)) => {
             let short = crate::check::standards::hpsa_shortage(per_core, per_psychiatrist);
@@ -383,26 +383,11 @@ fn shortage_group(
         status,
         value,
         limit,
-        rows: rows.len(),
+        rows,
         error,
         wait: None,
         detail,
     }
-}
-
-fn numbers(rows: &[&Row], field: &str, position: &str) -> Result<Vec<f64>, String> {
-    rows.iter()
-        .map(|row| {
-            let value = row.fields.get(field);
-            value.and_then(|v| v.as_number()).ok_or_else(|| {
-                let kind = value.map_or("missing", |v| v.kind());
-                format!(
-                    "{position} {}: `{field}` is {kind}, not a number",
-                    row.number
-                )
-            })
-        })
-        .collect()
 }
 
 fn ratio(numerator: f64, denominator: f64, denominator_name: &str) -> Result<f64, String> {
@@ -418,18 +403,17 @@ fn ratio(numerator: f64, denominator: f64, denominator_name: &str) -> Result<f64
     Ok(numerator / denominator)
 }
 
-fn aggregate_values(values: &[f64], aggregate: Aggregate, op: Op) -> f64 {
-    let max = || values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let min = || values.iter().copied().fold(f64::INFINITY, f64::min);
+/// A group's value under `aggregate` from its `rows` numbers folded.
+fn aggregate_value(numbers: &Numbers, rows: usize, aggregate: Aggregate, op: Op) -> f64 {
     match aggregate {
-        Aggregate::Sum => values.iter().sum(),
-        Aggregate::Count => values.len() as f64,
-        Aggregate::Mean => values.iter().sum::<f64>() / values.len() as f64,
-        Aggregate::Max => max(),
-        Aggregate::Min => min(),
+        Aggregate::Sum => numbers.sum,
+        Aggregate::Count => rows as f64,
+        Aggregate::Mean => numbers.sum / rows as f64,
+        Aggregate::Max => numbers.max,
+        Aggregate::Min => numbers.min,
         Aggregate::Worst => match op {
-            Op::Lt | Op::Le => max(),
-            Op::Gt | Op::Ge => min(),
+            Op::Lt | Op::Le => numbers.max,
+            Op::Gt | Op::Ge => numbers.min,
         },
     }
 }
