@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
 
 use super::json_record;
-use crate::table::{self, Format, Layout, TableError};
+use crate::table::{self, Format, Layout, Row, TableError};
 
 /// The longest NDJSON line (one record) taken: a longer one is an error
 /// rather than a buffer that grows without bound.
@@ -51,7 +51,7 @@ pub fn fold_reader(
                 return Err(empty(Format::Ndjson));
             }
         }
-        Format::Json => json(input, &mut sink)?,
+        Format::Json => json(input, layout, &mut sink)?,
         Format::Csv => return Err(table::error("CSV is streamed by csv_stream")),
     }
     Ok(streamed(layout, names, sink.seen, sink.records))
@@ -215,6 +215,63 @@ pub fn fold_file(
     Ok((streamed, modified))
 }
 
+/// What the records of a JSON document are read into: the cells of a
+/// fold's names ([`Sink`]) or whole rows ([`RowSink`]).
+trait Records {
+    /// Reads the next record from `deserializer` and folds it; the inner
+    /// error is a record that is not an object.
+    fn read<'de, D: de::Deserializer<'de>>(
+        &mut self,
+        deserializer: D,
+        number: u64,
+        position: &str,
+    ) -> Result<Result<(), TableError>, D::Error>;
+}
+
+/// Records read whole into rows, as [`table::parse`] makes them, for
+/// checks folded per group.
+struct RowSink<'a, F> {
+    layout: &'a Layout,
+    names: std::collections::BTreeSet<String>,
+    each: F,
+}
+
+impl<F: FnMut(Row)> Records for RowSink<'_, F> {
+    fn read<'de, D: de::Deserializer<'de>>(
+        &mut self,
+        deserializer: D,
+        number: u64,
+        position: &str,
+    ) -> Result<Result<(), TableError>, D::Error> {
+        let record = serde_json::Value::deserialize(deserializer)?;
+        Ok(
+            table::json_row(&record, number as usize, position, self.layout, &mut self.names)
+                .map(&mut self.each),
+        )
+    }
+}
+
+/// Reads each record of the JSON document `input` (at the layout's
+/// `records` pointer) into a row, as [`table::parse`] makes it, without
+/// keeping the document or the rows; the columns at the end. The errors
+/// are [`table::parse`]'s.
+pub fn fold_rows(
+    input: impl BufRead,
+    layout: &Layout,
+    each: impl FnMut(Row),
+) -> Result<std::collections::BTreeSet<String>, TableError> {
+    let mut sink = RowSink {
+        layout,
+        names: std::collections::BTreeSet::new(),
+        each,
+    };
+    json(input, layout, &mut sink)?;
+    Ok(table::mapped_columns(
+        layout,
+        sink.names.iter().map(String::as_str),
+    ))
+}
+
 impl<'a, F> Sink<'a, F> {
     fn new(layout: &'a Layout, names: &'a [String], add: F) -> Sink<'a, F> {
         Sink {
@@ -224,7 +281,6 @@ impl<'a, F> Sink<'a, F> {
             seen: vec![false; names.len()],
             records: 0,
             add,
-            failure: None,
             targets: json_record::Targets::new(layout, names),
             record: json_record::Record::default(),
         }
@@ -238,8 +294,6 @@ struct Sink<'a, F> {
     seen: Vec<bool>,
     records: u64,
     add: F,
-    /// Why the fold stopped, when a record was not an object.
-    failure: Option<TableError>,
     /// How keys become cells, unless a mapping is a JSON pointer (then
     /// each record is read whole into a `serde_json::Value`).
     targets: Option<json_record::Targets>,
@@ -267,9 +321,10 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
         Ok(())
     }
 
-    /// Reads the next record from `deserializer` and folds it: through
-    /// `targets` when there are, else as a whole `serde_json::Value`.
-    /// The inner error is a record that is not an object.
+}
+
+/// Through `targets` when there are, else as a whole `serde_json::Value`.
+impl<F: FnMut(u64, &Vec<Option<String>>)> Records for Sink<'_, F> {
     fn read<'de, D: de::Deserializer<'de>>(
         &mut self,
         deserializer: D,
@@ -293,12 +348,12 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
 }
 
 /// The next record of an array, folded.
-struct RecordSeed<'s, 'a, F> {
-    sink: &'s mut Sink<'a, F>,
+struct RecordSeed<'s, S> {
+    sink: &'s mut S,
     number: u64,
 }
 
-impl<'de, F: FnMut(u64, &Vec<Option<String>>)> DeserializeSeed<'de> for RecordSeed<'_, '_, F> {
+impl<'de, S: Records> DeserializeSeed<'de> for RecordSeed<'_, S> {
     type Value = Result<(), TableError>;
 
     fn deserialize<D: de::Deserializer<'de>>(
@@ -372,21 +427,30 @@ fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
     Ok(any)
 }
 
-/// Skips leading white space; whether anything follows it.
-fn skip_white_space(input: &mut impl BufRead) -> std::io::Result<bool> {
+/// Skips leading white space; when anything follows it, the line breaks
+/// skipped and the bytes skipped after the last one.
+fn skip_white_space(input: &mut impl BufRead) -> std::io::Result<Option<(usize, usize)>> {
+    let (mut lines, mut column) = (0, 0);
     loop {
         let buffer = input.fill_buf()?;
         if buffer.is_empty() {
-            return Ok(false);
+            return Ok(None);
         }
         let white = buffer
             .iter()
             .take_while(|b| b.is_ascii_whitespace())
             .count();
+        for byte in &buffer[..white] {
+            if *byte == b'\n' {
+                (lines, column) = (lines + 1, 0);
+            } else {
+                column += 1;
+            }
+        }
         let rest = white < buffer.len();
         input.consume(white);
         if rest {
-            return Ok(true);
+            return Ok(Some((lines, column)));
         }
     }
 }
@@ -399,14 +463,11 @@ enum Found {
     Not(&'static str),
 }
 
-fn json<F: FnMut(u64, &Vec<Option<String>>)>(
-    mut input: impl BufRead,
-    sink: &mut Sink<'_, F>,
-) -> Result<(), TableError> {
-    if !skip_white_space(&mut input).map_err(|e| read_error(&e))? {
+fn json(mut input: impl BufRead, layout: &Layout, sink: &mut impl Records) -> Result<(), TableError> {
+    let Some((lines, column)) = skip_white_space(&mut input).map_err(|e| read_error(&e))? else {
         return Err(empty(Format::Json));
-    }
-    let pointer = sink.layout.records.clone().unwrap_or_default();
+    };
+    let pointer = layout.records.clone().unwrap_or_default();
     // serde_json's `pointer`: "" is the whole document, anything else
     // starts with '/' and its tokens unescape ~1 and ~0.
     let tokens: Option<Vec<String>> = if pointer.is_empty() {
@@ -419,28 +480,34 @@ fn json<F: FnMut(u64, &Vec<Option<String>>)>(
         })
     };
     let mut found = Found::Nothing;
+    let mut failure = None;
     let mut deserializer = serde_json::Deserializer::from_reader(input);
     let outcome = match &tokens {
         Some(tokens) => At {
             tokens,
             sink: &mut *sink,
             found: &mut found,
+            failure: &mut failure,
         }
         .deserialize(&mut deserializer),
         None => IgnoredAny::deserialize(&mut deserializer).map(|_| ()),
     }
     .and_then(|()| deserializer.end());
-    if let Some(failure) = sink.failure.take() {
-        return Err(failure);
-    }
+    // A syntax error anywhere comes first, as when the document is parsed
+    // whole; positions count the white space skipped.
     outcome.map_err(|e| {
+        let (line, column) = match e.line() {
+            1 => (1 + lines, e.column() + column),
+            line => (line + lines, e.column()),
+        };
         table::error(format!(
-            "malformed JSON at line {} column {}: {}",
-            e.line(),
-            e.column(),
+            "malformed JSON at line {line} column {column}: {}",
             table::json_error_kind(&e)
         ))
     })?;
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
     match found {
         Found::Array => Ok(()),
         Found::Nothing => Err(table::error(format!(
@@ -457,13 +524,16 @@ use serde::Deserialize as _;
 
 /// The value at `tokens` below here: the array of records at the end of
 /// the path, anything else skipped.
-struct At<'s, 'a, F> {
+struct At<'s, S> {
     tokens: &'s [String],
-    sink: &'s mut Sink<'a, F>,
+    sink: &'s mut S,
     found: &'s mut Found,
+    /// The first record that is not an object: the rest of the document
+    /// is still read, for a syntax error that would come first.
+    failure: &'s mut Option<TableError>,
 }
 
-impl<'de, F: FnMut(u64, &Vec<Option<String>>)> DeserializeSeed<'de> for At<'_, '_, F> {
+impl<'de, S: Records> DeserializeSeed<'de> for At<'_, S> {
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -471,7 +541,7 @@ impl<'de, F: FnMut(u64, &Vec<Option<String>>)> DeserializeSeed<'de> for At<'_, '
     }
 }
 
-impl<'de, F: FnMut(u64, &Vec<Option<String>>)> de::Visitor<'de> for At<'_, '_, F> {
+impl<'de, S: Records> de::Visitor<'de> for At<'_, S> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -493,8 +563,9 @@ impl<'de, F: FnMut(u64, &Vec<Option<String>>)> de::Visitor<'de> for At<'_, '_, F
                     None => return Ok(()),
                     Some(Ok(())) => {}
                     Some(Err(failure)) => {
-                        self.sink.failure = Some(failure);
-                        return Err(de::Error::custom("a record is not an object"));
+                        *self.failure = Some(failure);
+                        while seq.next_element::<IgnoredAny>()?.is_some() {}
+                        return Ok(());
                     }
                 }
             }
@@ -510,6 +581,7 @@ impl<'de, F: FnMut(u64, &Vec<Option<String>>)> de::Visitor<'de> for At<'_, '_, F
                     tokens: rest,
                     sink: &mut *self.sink,
                     found: &mut *self.found,
+                    failure: &mut *self.failure,
                 };
                 if seq.next_element_seed(at)?.is_none() {
                     return Ok(());
@@ -535,6 +607,7 @@ impl<'de, F: FnMut(u64, &Vec<Option<String>>)> de::Visitor<'de> for At<'_, '_, F
                     tokens: rest,
                     sink: &mut *self.sink,
                     found: &mut *self.found,
+                    failure: &mut *self.failure,
                 })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -568,7 +641,7 @@ impl<'de, F: FnMut(u64, &Vec<Option<String>>)> de::Visitor<'de> for At<'_, '_, F
     }
 }
 
-impl<F> At<'_, '_, F> {
+impl<S> At<'_, S> {
     /// A scalar where the path goes on finds nothing; at its end, it is
     /// not an array.
     fn scalar<E>(self, kind: &'static str) -> Result<(), E> {

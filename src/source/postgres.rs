@@ -91,19 +91,7 @@ impl PostgresSpec {
 }
 
 pub async fn fetch(spec: &PostgresSpec, context: &FetchContext<'_>) -> anyhow::Result<Table> {
-    // The server enforces statement_timeout; this bound is for a server or
-    // network that stops answering altogether.
-    let bound = spec.connect_timeout + spec.statement_timeout + Duration::from_secs(10);
-    let (columns, rows) = tokio::time::timeout(bound, run_query(spec, context))
-        .await
-        .map_err(|_| {
-            anyhow!(
-                "postgres {}: no answer within {} (connect_timeout + statement_timeout + 10s): \
-                 the server or the network is stalled",
-                spec.describe(),
-                humantime::format_duration(bound)
-            )
-        })??;
+    let (columns, rows) = bounded(spec, run_query(spec, context)).await?;
     let mut table = build_table(context.source, &columns, rows, context.now)
         .with_context(|| format!("reading the rows of postgres {}", spec.describe()))?;
     if let Some(field) = &context.source.time_field {
@@ -126,37 +114,108 @@ pub async fn fold<F>(
     spec: &PostgresSpec,
     context: &FetchContext<'_>,
     start: impl FnOnce(&[String]) -> F,
-    add: impl FnMut(&mut F, u64, &Vec<Option<String>>),
-) -> anyhow::Result<F> {
-    let bound = spec.connect_timeout + spec.statement_timeout + Duration::from_secs(10);
-    tokio::time::timeout(bound, fold_query(spec, context, start, add))
-        .await
-        .map_err(|_| {
-            anyhow!(
-                "postgres {}: no answer within {} (connect_timeout + statement_timeout + 10s): \
-                 the server or the network is stalled",
-                spec.describe(),
-                humantime::format_duration(bound)
-            )
-        })?
-}
-
-async fn fold_query<F>(
-    spec: &PostgresSpec,
-    context: &FetchContext<'_>,
-    start: impl FnOnce(&[String]) -> F,
     mut add: impl FnMut(&mut F, u64, &Vec<Option<String>>),
 ) -> anyhow::Result<F> {
+    let prefix = format!("reading the rows of postgres {}: ", spec.describe());
+    let (fold, _) = bounded(
+        spec,
+        portal_rows(
+            spec,
+            context,
+            &prefix,
+            |columns| (start(columns), Vec::with_capacity(columns.len())),
+            |(fold, cells), number, values| {
+                cells.clear();
+                cells.extend(values.iter().map(|value| match value {
+                    Value::Text(text) => Some(text.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    Value::Bool(b) => Some(b.to_string()),
+                    Value::Null | Value::Nested(_) => None,
+                }));
+                add(fold, number, cells);
+            },
+        ),
+    )
+    .await?;
+    Ok(fold)
+}
+
+/// Runs the query and hands each row to `each` as [`fetch`]'s table holds
+/// it (named and mapped by `[source.fields]`, numbered from one), fetched
+/// [`FETCH_ROWS`] at a time through a portal, without keeping them; the
+/// columns at the end. Errors are [`fetch`]'s.
+pub async fn fold_rows(
+    spec: &PostgresSpec,
+    context: &FetchContext<'_>,
+    each: impl FnMut(Row),
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let layout = &context.source.layout;
+    let (names, _) = bounded(
+        spec,
+        portal_rows(
+            spec,
+            context,
+            "",
+            |columns| (columns.to_vec(), each),
+            |(names, each), number, values| {
+                let fields = table::map_fields(layout, names.iter().map(String::as_str), |name| {
+                    let position = names.iter().position(|c| c == name)?;
+                    values.get(position).cloned()
+                });
+                each(Row {
+                    number: number as usize,
+                    fields,
+                });
+            },
+        ),
+    )
+    .await?;
+    Ok(table::mapped_columns(
+        layout,
+        names.iter().map(String::as_str),
+    ))
+}
+
+/// `work` under the bound of a query: the server enforces
+/// statement_timeout; this is for a server or network that stops
+/// answering altogether.
+async fn bounded<T>(
+    spec: &PostgresSpec,
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let bound = spec.connect_timeout + spec.statement_timeout + Duration::from_secs(10);
+    tokio::time::timeout(bound, work).await.map_err(|_| {
+        anyhow!(
+            "postgres {}: no answer within {} (connect_timeout + statement_timeout + 10s): \
+             the server or the network is stalled",
+            spec.describe(),
+            humantime::format_duration(bound)
+        )
+    })?
+}
+
+/// Runs the query in a read-only transaction and reads its rows through
+/// a portal, [`FETCH_ROWS`] at a time: `start` makes a state from the
+/// column names (once they are checked), `row` takes each row's values
+/// into it, numbered from one. A
+/// cell that cannot be read is an error starting with `prefix`.
+async fn portal_rows<S>(
+    spec: &PostgresSpec,
+    context: &FetchContext<'_>,
+    prefix: &str,
+    start: impl FnOnce(&[String]) -> S,
+    mut row: impl FnMut(&mut S, u64, &[Value]),
+) -> anyhow::Result<S> {
     let mut client = session(spec, context.zone).await?;
     let (statement, values) = prepare(&client, spec, context).await?;
-    let columns: Vec<String> = statement
+    let names: Vec<String> = statement
         .columns()
         .iter()
         .map(|c| c.name().to_owned())
         .collect();
-    check_columns(context.source, &columns)
+    check_columns(context.source, &names)
         .with_context(|| format!("reading the rows of postgres {}", spec.describe()))?;
-    let mut fold = start(&columns);
+    let mut state = start(&names);
     let params: Vec<&(dyn ToSql + Sync)> = values
         .iter()
         .map(|(v, _)| v.as_ref() as &(dyn ToSql + Sync))
@@ -170,7 +229,7 @@ async fn fold_query<F>(
         .await
         .map_err(|e| query_error(spec, &e))?;
     let mut number = 0u64;
-    let mut cells: Vec<Option<String>> = Vec::with_capacity(columns.len());
+    let mut cells: Vec<Value> = Vec::with_capacity(names.len());
     loop {
         let rows = transaction
             .query_portal(&portal, FETCH_ROWS)
@@ -179,30 +238,23 @@ async fn fold_query<F>(
         if rows.is_empty() {
             break;
         }
-        for row in &rows {
+        for fetched in &rows {
             number += 1;
             cells.clear();
             for (i, column) in statement.columns().iter().enumerate() {
-                let Cell(value) = row.try_get(i).map_err(|_| {
+                let Cell(value) = fetched.try_get(i).map_err(|_| {
                     anyhow!(
-                        "reading the rows of postgres {}: row {number}: column `{}` (type {}) \
-                         could not be read",
-                        spec.describe(),
+                        "{prefix}row {number}: column `{}` (type {}) could not be read",
                         column.name(),
                         column.type_().name()
                     )
                 })?;
-                cells.push(match value {
-                    Value::Text(text) => Some(text),
-                    Value::Number(n) => Some(n.to_string()),
-                    Value::Bool(b) => Some(b.to_string()),
-                    Value::Null | Value::Nested(_) => None,
-                });
+                cells.push(value);
             }
-            add(&mut fold, number, &cells);
+            row(&mut state, number, &cells);
         }
     }
-    Ok(fold)
+    Ok(state)
 }
 
 /// Connects and sets the session up: statement timeout, read-only, the
