@@ -21,7 +21,9 @@ use std::path::Path;
 
 use crate::check::{Check, CheckResult, Rule, Status};
 use crate::config::Config;
+use crate::evaluate::fold::{self, Folded, Groups, Part, Summary, Tally};
 use crate::evaluate::{self, waittime::Evaluator};
+use crate::source::spec::Location;
 use crate::source::spec::SourceSpec;
 use crate::source::{csv_stream, json_stream};
 use crate::table::Format;
@@ -57,19 +59,32 @@ pub async fn run(
         .iter()
         .flat_map(|c| std::iter::once(c.source.as_str()).chain(numerator_source(c)))
         .collect();
-    let specs: Vec<SourceSpec> = needed
+    // A source whose rows can be read one at a time is folded for its
+    // threshold, ratio and freshness checks, unless a wait-time check
+    // needs its table anyway.
+    let as_tables: BTreeSet<&str> = tabled
+        .iter()
+        .filter(|c| matches!(c.rule, Rule::TimelyAccess(_)))
+        .map(|c| c.source.as_str())
+        .collect();
+    let (folded_ids, fetched_ids): (Vec<&str>, Vec<&str>) = needed.into_iter().partition(|id| {
+        !as_tables.contains(id) && config.source(id).is_some_and(crate::source::foldable)
+    });
+    let specs: Vec<SourceSpec> = fetched_ids
         .iter()
         .filter_map(|id| config.source(id).cloned())
         .collect();
     let work = async {
         tokio::join!(
             fetch_all(specs, as_of, config.daemon.time_zone, store),
+            fold_all(config, &folded_ids, &tabled, as_of),
             stream_all(config, &streamed, as_of),
             push_all(config, &pushed, as_of)
         )
     };
     let (
         (tables, mut durations),
+        (mut folds, folded_durations),
         (mut streamed_results, streamed_sources, streamed_durations),
         (pushed_results, pushed_sources, pushed_durations),
     ) = tokio::select! {
@@ -83,21 +98,16 @@ pub async fn run(
         .map(|check| {
             let result = match streamed_results.remove(&check.id) {
                 Some(result) => result,
+                None if !matches!(check.rule, Rule::TimelyAccess(_)) => {
+                    folded_result(check, &mut folds, &tables, as_of)
+                }
                 None => {
-                    let table = |id: &str| match tables.get(id) {
+                    let table = match tables.get(&check.source) {
                         Some(Ok(table)) => Ok(table.as_ref()),
                         Some(Err(error)) => Err(error.as_str()),
                         None => Err("the source is not configured"),
                     };
-                    match numerator_source(check) {
-                        Some(other) => evaluate::evaluate_joined(
-                            check,
-                            table(other),
-                            table(&check.source),
-                            as_of,
-                        ),
-                        None => evaluate::evaluate(check, table(&check.source), as_of),
-                    }
+                    evaluate::evaluate(check, table, as_of)
                 }
             };
             let mut result = result;
@@ -112,8 +122,15 @@ pub async fn run(
         .iter()
         .map(|(id, table)| (id.clone(), table.as_ref().map(|_| ()).map_err(Clone::clone)))
         .collect();
+    sources.extend(folds.iter().map(|(id, folded)| {
+        (
+            id.clone(),
+            folded.as_ref().map(|_| ()).map_err(Clone::clone),
+        )
+    }));
     sources.extend(streamed_sources);
     sources.extend(pushed_sources);
+    durations.extend(folded_durations);
     durations.extend(streamed_durations);
     durations.extend(pushed_durations);
     Some(RunOutcome {
@@ -125,6 +142,162 @@ pub async fn run(
 }
 
 type Fetched = BTreeMap<String, Result<Arc<Table>, String>>;
+
+/// Each folded source: its summary and the groups of each (check, part)
+/// that reads it, or its error.
+type Folds = BTreeMap<String, Result<SourceFold, String>>;
+
+#[derive(Debug)]
+struct SourceFold {
+    summary: Summary,
+    parts: BTreeMap<(String, Part), Groups>,
+}
+
+/// The result of a threshold, ratio, shortage or freshness `check` from
+/// the folds of its sources (each part taken out: it serves one check),
+/// or from their tables when they were fetched.
+fn folded_result(
+    check: &Check,
+    folds: &mut Folds,
+    tables: &Fetched,
+    as_of: DateTime<Utc>,
+) -> CheckResult {
+    let mut sides: Vec<Result<(Summary, Groups), String>> = fold::parts(check)
+        .into_iter()
+        .map(
+            |(source, part)| match (folds.get_mut(source), tables.get(source)) {
+                (Some(Ok(folded)), _) => folded
+                    .parts
+                    .remove(&(check.id.clone(), part))
+                    .map(|groups| (folded.summary.clone(), groups))
+                    .ok_or_else(|| "the source was not read for this check".to_owned()),
+                (Some(Err(error)), _) => Err(error.clone()),
+                (None, Some(Ok(table))) => Ok(fold::fold_table(check, part, table)),
+                (None, Some(Err(error))) => Err(error.clone()),
+                (None, None) => Err("the source is not configured".to_owned()),
+            },
+        )
+        .collect();
+    // The errors outlive the match that lends them.
+    let (top_error, bottom_error);
+    let bottoms = match sides.pop() {
+        Some(Ok(side)) => Ok(side),
+        Some(Err(error)) => {
+            bottom_error = error;
+            Err(bottom_error.as_str())
+        }
+        None => Err("not evaluated"),
+    };
+    match sides.pop() {
+        Some(Ok(side)) => evaluate::finish_joined(check, Ok(side), bottoms, as_of),
+        Some(Err(error)) => {
+            top_error = error;
+            evaluate::finish_joined(check, Err(top_error.as_str()), bottoms, as_of)
+        }
+        None => evaluate::finish(check, bottoms, as_of),
+    }
+}
+
+/// Reads each of `sources` once, folding its rows for every threshold,
+/// ratio, shortage and freshness check among `checks` that reads it (a
+/// file on a blocking thread, a PostgreSQL query through its portal);
+/// each source's fold or error and how long it took.
+async fn fold_all(
+    config: &Config,
+    sources: &[&str],
+    checks: &[&Check],
+    as_of: DateTime<Utc>,
+) -> (Folds, BTreeMap<String, f64>) {
+    let zone = config.daemon.time_zone;
+    let mut tasks = JoinSet::new();
+    for id in sources {
+        let Some(spec) = config.source(id).cloned() else {
+            continue;
+        };
+        let parts: Vec<(Check, Part)> = checks
+            .iter()
+            .flat_map(|check| {
+                fold::parts(check)
+                    .into_iter()
+                    .filter(|(source, _)| source == id)
+                    .map(|(_, part)| ((*check).clone(), part))
+            })
+            .collect();
+        tasks.spawn(async move {
+            let started = Instant::now();
+            let result = fold_source(&spec, &parts, as_of, zone).await;
+            let duration_ms = started.elapsed().as_millis() as u64;
+            let result = match result {
+                Ok(folded) => {
+                    info!(source = %spec.id, duration_ms, rows = folded.summary.rows, status = "ok", "source fetched");
+                    let keys = parts.iter().map(|(check, part)| (check.id.clone(), *part));
+                    Ok(SourceFold {
+                        summary: folded.summary,
+                        parts: keys.zip(folded.parts).collect(),
+                    })
+                }
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
+                    Err(error)
+                }
+            };
+            (spec.id, result, started.elapsed().as_secs_f64())
+        });
+    }
+    let mut folds = Folds::new();
+    let mut durations = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((id, result, seconds)) => {
+                durations.insert(id.clone(), seconds);
+                folds.insert(id, result);
+            }
+            Err(e) => error!(error = %e, "source task failed"),
+        }
+    }
+    (folds, durations)
+}
+
+/// Folds the rows of the file or PostgreSQL source `spec` for `parts`.
+async fn fold_source(
+    spec: &SourceSpec,
+    parts: &[(Check, Part)],
+    as_of: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> anyhow::Result<Folded> {
+    let tally = || {
+        let parts: Vec<(&Check, Part)> = parts.iter().map(|(check, part)| (check, *part)).collect();
+        Tally::new(
+            &parts,
+            spec.time_field.as_deref().map(|field| (field, zone)),
+        )
+    };
+    match &spec.location {
+        Location::File(path) => {
+            let (spec, path, mut tally) = (spec.clone(), path.clone(), tally());
+            tokio::task::spawn_blocking(move || {
+                let shape = crate::source::read_file_rows(&spec, &path, |row| tally.add(&row))?;
+                tally.finish(shape.columns, shape.position, shape.data_time)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the rows failed: {e}"))?
+        }
+        Location::Postgres(query) => {
+            let context = crate::source::FetchContext {
+                source: spec,
+                now: as_of,
+                zone,
+                store: None,
+            };
+            let mut tally = tally();
+            let columns =
+                crate::source::postgres::fold_rows(query, &context, |row| tally.add(&row)).await?;
+            tally.finish(columns, "row", as_of)
+        }
+        _ => anyhow::bail!("source {:?} is not read row by row", spec.id),
+    }
+}
 
 /// Evaluates the wait-time checks among `checks` on the tables they read,
 /// all checks of a source in one pass over its rows; results by check id.

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::check::{Check, Rule};
-use crate::table::{Newest, Row, Value};
+use crate::table::{Newest, Row, Table, Value};
 
 /// A group's labels: `group_by` field → label.
 pub type Labels = BTreeMap<String, String>;
@@ -295,4 +295,19 @@ impl Tally {
 pub struct Folded {
     pub summary: Summary,
     pub parts: Vec<Groups>,
+}
+
+/// A table's summary and its rows folded for `part` of `check`.
+pub fn fold_table(check: &Check, part: Part, table: &Table) -> (Summary, Groups) {
+    let mut groups = Groups::new(check, part);
+    for row in &table.rows {
+        groups.add(row);
+    }
+    let summary = Summary {
+        columns: table.columns.clone(),
+        rows: table.rows.len(),
+        position: table.position,
+        data_time: table.data_time,
+    };
+    (summary, groups)
 }

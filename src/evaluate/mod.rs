@@ -38,23 +38,8 @@ pub fn evaluate(check: &Check, table: Result<&Table, &str>, now: DateTime<Utc>) 
             }
         };
     }
-    let folded = table.map(|table| fold_table(check, Part::Check, table));
+    let folded = table.map(|table| fold::fold_table(check, Part::Check, table));
     finish(check, folded, now)
-}
-
-/// A table's summary and its rows folded for `part` of `check`.
-fn fold_table(check: &Check, part: Part, table: &Table) -> (Summary, Groups) {
-    let mut groups = Groups::new(check, part);
-    for row in &table.rows {
-        groups.add(row);
-    }
-    let summary = Summary {
-        columns: table.columns.clone(),
-        rows: table.rows.len(),
-        position: table.position,
-        data_time: table.data_time,
-    };
-    (summary, groups)
 }
 
 /// The result of `check` (not a wait-time check) from its source's folded
@@ -154,8 +139,8 @@ pub fn evaluate_joined(
     if fold::parts(check).len() != 2 {
         return evaluate(check, denominators, now);
     }
-    let tops = numerators.map(|table| fold_table(check, Part::Numerator, table));
-    let bottoms = denominators.map(|table| fold_table(check, Part::Denominator, table));
+    let tops = numerators.map(|table| fold::fold_table(check, Part::Numerator, table));
+    let bottoms = denominators.map(|table| fold::fold_table(check, Part::Denominator, table));
     finish_joined(check, tops, bottoms, now)
 }
 

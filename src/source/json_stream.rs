@@ -244,10 +244,14 @@ impl<F: FnMut(Row)> Records for RowSink<'_, F> {
         position: &str,
     ) -> Result<Result<(), TableError>, D::Error> {
         let record = serde_json::Value::deserialize(deserializer)?;
-        Ok(
-            table::json_row(&record, number as usize, position, self.layout, &mut self.names)
-                .map(&mut self.each),
+        Ok(table::json_row(
+            &record,
+            number as usize,
+            position,
+            self.layout,
+            &mut self.names,
         )
+        .map(&mut self.each))
     }
 }
 
@@ -320,7 +324,6 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
         (self.add)(number, &self.cells);
         Ok(())
     }
-
 }
 
 /// Through `targets` when there are, else as a whole `serde_json::Value`.
@@ -463,7 +466,11 @@ enum Found {
     Not(&'static str),
 }
 
-fn json(mut input: impl BufRead, layout: &Layout, sink: &mut impl Records) -> Result<(), TableError> {
+fn json(
+    mut input: impl BufRead,
+    layout: &Layout,
+    sink: &mut impl Records,
+) -> Result<(), TableError> {
     let Some((lines, column)) = skip_white_space(&mut input).map_err(|e| read_error(&e))? else {
         return Err(empty(Format::Json));
     };

@@ -22,6 +22,7 @@ pub mod postgres;
 pub mod pushdown;
 pub mod spec;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -30,7 +31,7 @@ use chrono_tz::Tz;
 
 use crate::source::spec::{Location, SourceSpec};
 use crate::table::Format;
-use crate::table::{self, Table};
+use crate::table::{self, Row, Table};
 
 /// What a fetch may need besides its source's settings.
 pub struct FetchContext<'a> {
@@ -97,15 +98,7 @@ async fn read_file(
     spec: &SourceSpec,
     path: &Path,
 ) -> anyhow::Result<(Vec<u8>, Format, DateTime<Utc>)> {
-    let format = spec
-        .format
-        .or_else(|| format_from_extension(&path.to_string_lossy()))
-        .with_context(|| {
-            format!(
-                "cannot tell the format of {} from its extension: set format = \"csv\", \"json\" or \"ndjson\"",
-                path.display()
-            )
-        })?;
+    let format = file_format(spec, path)?;
     let bytes = tokio::fs::read(path)
         .await
         .with_context(|| format!("reading {}", path.display()))?;
@@ -114,6 +107,97 @@ async fn read_file(
         .and_then(|m| m.modified())
         .with_context(|| format!("reading the modification time of {}", path.display()))?;
     Ok((bytes, format, DateTime::<Utc>::from(modified)))
+}
+
+/// The format of a file source: given, or by its extension.
+fn file_format(spec: &SourceSpec, path: &Path) -> anyhow::Result<Format> {
+    spec.format
+        .or_else(|| format_from_extension(&path.to_string_lossy()))
+        .with_context(|| {
+            format!(
+                "cannot tell the format of {} from its extension: set format = \"csv\", \"json\" or \"ndjson\"",
+                path.display()
+            )
+        })
+}
+
+/// What a source's rows told besides their values, once all were read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    /// Every field name the rows may carry, after mapping.
+    pub columns: BTreeSet<String>,
+    /// What a row number counts: "line", "record" or "row".
+    pub position: &'static str,
+    /// The data time a fetched table has before its `time_field` is read:
+    /// the file's modification time, or the evaluation time.
+    pub data_time: DateTime<Utc>,
+}
+
+/// Whether the rows of `spec` can be read one at a time, without a
+/// table: files ([`read_file_rows`]) and PostgreSQL queries
+/// ([`postgres::fold_rows`]).
+pub fn foldable(spec: &SourceSpec) -> bool {
+    matches!(spec.location, Location::File(_) | Location::Postgres(_))
+}
+
+/// Reads the rows of the file source `spec` at `path` one at a time into
+/// `each`, as [`fetch`] puts them in its table, holding one row (and for
+/// JSON one record) at a time; blocking. The errors are [`fetch`]'s.
+pub fn read_file_rows(
+    spec: &SourceSpec,
+    path: &Path,
+    each: impl FnMut(Row),
+) -> anyhow::Result<Shape> {
+    let format = file_format(spec, path)?;
+    let reading = || format!("reading {}", path.display());
+    let file = std::fs::File::open(path).with_context(reading)?;
+    let modified = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .with_context(|| format!("reading the modification time of {}", path.display()))?;
+    let mut input = Failing {
+        inner: file,
+        error: None,
+    };
+    let columns = match format {
+        Format::Json => json_stream::fold_rows(
+            std::io::BufReader::with_capacity(256 * 1024, &mut input),
+            &spec.layout,
+            each,
+        ),
+        Format::Csv | Format::Ndjson => table::read_rows(
+            &mut input,
+            format,
+            &spec.layout,
+            json_stream::MAX_LINE,
+            each,
+        ),
+    };
+    // A file that cannot be read is that, not malformed data.
+    if let Some(error) = input.error {
+        return Err(error).with_context(reading);
+    }
+    Ok(Shape {
+        columns: columns?,
+        position: format.position(),
+        data_time: DateTime::<Utc>::from(modified),
+    })
+}
+
+/// A reader that keeps the first error it met.
+struct Failing<R> {
+    inner: R,
+    error: Option<std::io::Error>,
+}
+
+impl<R: std::io::Read> std::io::Read for Failing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if self.error.is_none() && e.kind() != std::io::ErrorKind::Interrupted {
+                self.error = Some(std::io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
 }
 
 /// The path of a file source in CSV format (given or by extension), which
