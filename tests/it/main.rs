@@ -23,6 +23,7 @@ mod evidence;
 mod faults;
 mod fhir;
 mod first_hour;
+mod fold;
 mod ha;
 mod http_hardening;
 mod http_sources;

@@ -1,0 +1,259 @@
+//! Threshold, ratio and freshness checks on file and PostgreSQL sources
+//! fold their rows per group instead of reading a table. Both ways on the
+//! same data: `daemon::run::run` (folded) must give exactly what
+//! `source::fetch` and `evaluate` over the table give, for hostile values,
+//! missing fields, empty and unreadable sources, a ratio across two
+//! sources and a `time_field`.
+
+use std::path::Path;
+
+use accesswatch::check::{CheckResult, Rule, Status};
+use accesswatch::config::Config;
+
+use crate::common::{ConfigText, write};
+
+const AS_OF: &str = "2026-12-01T12:00:00Z";
+
+/// The checks run on each source: every aggregate, a ratio, freshness of
+/// a field and of the source, labels required, a field the source lacks.
+fn checks_on(source: &str) -> String {
+    let mut text = String::new();
+    let mut add = |id: &str, keys: &str| {
+        text += &format!(
+            "\n[[check]]\nid = \"{source}-{id}\"\ntitle = \"{id}\"\nsource = \"{source}\"\n\
+             severity = \"warning\"\n{keys}\n"
+        );
+    };
+    for aggregate in ["worst", "sum", "mean", "min", "max", "count"] {
+        add(
+            &format!("{aggregate}-le"),
+            &format!(
+                "kind = \"threshold\"\nfield = \"wait\"\naggregate = \"{aggregate}\"\n\
+                 op = \"<=\"\nlimit = 10\ngroup_by = [\"region\"]"
+            ),
+        );
+        add(
+            &format!("{aggregate}-gt"),
+            &format!(
+                "kind = \"threshold\"\nfield = \"wait\"\naggregate = \"{aggregate}\"\n\
+                 op = \">\"\nlimit = 5"
+            ),
+        );
+    }
+    add(
+        "labelled",
+        "kind = \"threshold\"\nfield = \"wait\"\nop = \"<=\"\nlimit = 10\n\
+         group_by = [\"region\", \"fte\"]\nrequire_labels = true",
+    );
+    add(
+        "ratio",
+        "kind = \"ratio\"\nnumerator = \"members\"\ndenominator = \"fte\"\nop = \"<=\"\n\
+         limit = 3000\ngroup_by = [\"region\"]",
+    );
+    add(
+        "fresh",
+        "kind = \"freshness\"\nfield = \"seen\"\nmax_age = \"2d\"\ngroup_by = [\"region\"]",
+    );
+    add("fresh-source", "kind = \"freshness\"\nmax_age = \"2d\"");
+    add(
+        "absent",
+        "kind = \"threshold\"\nfield = \"absent\"\naggregate = \"sum\"\nop = \"<=\"\nlimit = 1",
+    );
+    text
+}
+
+/// A ratio of `numerators`' members over `denominators`' FTE, by region.
+fn joined(numerators: &str, denominators: &str) -> String {
+    format!(
+        "\n[[check]]\nid = \"joined-{numerators}-{denominators}\"\ntitle = \"joined\"\nkind = \"ratio\"\n\
+         source = \"{denominators}\"\nnumerator_source = \"{numerators}\"\nnumerator = \"members\"\n\
+         denominator = \"fte\"\ngroup_by = [\"region\"]\nop = \"<=\"\nlimit = 3000\nseverity = \"warning\"\n"
+    )
+}
+
+/// Runs every check of the configuration at `path` folded (the daemon's
+/// run) and on fetched tables, and asserts the results are the same; the
+/// folded results.
+pub(crate) fn both_ways(path: &Path) -> Vec<CheckResult> {
+    let config = Config::load(path).unwrap();
+    let as_of = AS_OF.parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let folded = runtime
+        .block_on(accesswatch::daemon::run::run(
+            &config,
+            &config.checks,
+            as_of,
+            None,
+            &cancel,
+        ))
+        .unwrap();
+    let zone = config.daemon.time_zone;
+    let table = |id: &str| {
+        let spec = config.source(id).unwrap();
+        runtime
+            .block_on(accesswatch::source::fetch(spec, as_of, zone, None))
+            .map_err(|e| format!("{e:#}"))
+    };
+    for (check, got) in config.checks.iter().zip(&folded.results) {
+        let denominators = table(&check.source);
+        let denominators = denominators.as_ref().map_err(String::as_str);
+        let mut expected = match &check.rule {
+            Rule::Ratio {
+                numerator_source: Some(other),
+                ..
+            } => {
+                let numerators = table(other);
+                accesswatch::evaluate::evaluate_joined(
+                    check,
+                    numerators.as_ref().map_err(String::as_str),
+                    denominators,
+                    as_of,
+                )
+            }
+            _ => accesswatch::evaluate::evaluate(check, denominators, as_of),
+        };
+        expected.data_time_origin = got.data_time_origin;
+        assert_eq!(
+            format!("{got:#?}"),
+            format!("{expected:#?}"),
+            "check {}",
+            check.id
+        );
+    }
+    folded.results
+}
+
+const CSV: &str = "region,wait,members,fte,seen\n\
+                   a,5,3000,1,2026-11-30T12:00:00Z\n\
+                   a,15,3100,1,2026-11-29\n\
+                   b,NaN,1,1,x\n\
+                   c,inf,0,0,\n\
+                   d,-inf,1e400,1, \n\
+                   e, 7 ,+5,0x10,2026-11-30T25:00:00Z\n\
+                   f,1e308,1e308,1e-320,2026-11-30\n\
+                   f,1e308,1e308,1,2026-11-31\n\
+                   g,,1,1,2026-11-30\n\
+                   g,3,1,1,2026-11-30\n\
+                   ,4,1,,2026-11-30\n\
+                   i,Jane Doe,1,1,2026-11-30\n\
+                   \"j\nk\",\" 3\",\"4\",1,2026-11-30T00:00:00+14:00\n";
+
+const NDJSON: &str = "{\"region\": \"a\", \"wait\": 5, \"members\": 1e300, \"fte\": 1, \"seen\": \"2026-11-30\"}\n\
+                      \n\
+                      {\"region\": \"a\", \"wait\": \"12\", \"members\": 1e300, \"fte\": 0.5, \"seen\": 5}\n\
+                      {\"region\": \"b\", \"wait\": null, \"members\": true, \"fte\": [1]}\n\
+                      {\"region\": \"c\", \"wait\": {\"v\": 1}, \"members\": \"7\", \"fte\": \"\"}\n\
+                      {\"region\": 5, \"wait\": 18446744073709551615, \"members\": -1, \"fte\": 1}\n\
+                      {\"region\": true, \"members\": 1, \"fte\": 1, \"seen\": null}\n\
+                      {\"region\": \"d\", \"wait\": \"NaN\", \"members\": \"inf\", \"fte\": \"1e999\"}\n\
+                      {\"region\": \"e\", \"wait\": 1.5, \"wait\": 99, \"members\": 1, \"fte\": 1}\r\n";
+
+#[test]
+fn file_sources_fold_to_the_results_of_their_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "hostile.csv", CSV);
+    write(dir.path(), "hostile.ndjson", NDJSON);
+    let records: Vec<&str> = NDJSON.lines().filter(|l| !l.trim().is_empty()).collect();
+    write(
+        dir.path(),
+        "hostile.json",
+        &format!(
+            "\n {{\"meta\": [1], \"data\": [{}], \"after\": {{}}}}",
+            records.join(",\n")
+        ),
+    );
+    write(
+        dir.path(),
+        "dated.csv",
+        "region,wait,seen\na,1,2026-11-30\nb,2,2026-11-29T10:00:00Z\n",
+    );
+    write(dir.path(), "header.csv", "region,wait,members,fte,seen\n");
+    write(dir.path(), "blank.ndjson", " \n\r\n\n");
+    write(
+        dir.path(),
+        "ragged.csv",
+        "region,wait,members,fte\na,1,1,1\nb,2,2\n",
+    );
+    write(
+        dir.path(),
+        "late-error.json",
+        "{\"data\": [{\"region\": \"a\", \"wait\": 1}, 7, {\"region\": \"b\"}] x",
+    );
+    write(
+        dir.path(),
+        "not-object.json",
+        "{\"data\": [{\"region\": \"a\", \"wait\": 1}, 7, {\"region\": \"b\"}]}",
+    );
+    write(
+        dir.path(),
+        "not-utf8.ndjson",
+        "{\"region\": \"a\"}\n{\"region\": \n{\"region\": \"\u{1}\"}\n",
+    );
+    let mut bad = std::fs::read(dir.path().join("not-utf8.ndjson")).unwrap();
+    bad.extend_from_slice(b"{\"region\": \"\xff\"}\n");
+    std::fs::write(dir.path().join("not-utf8.ndjson"), bad).unwrap();
+    let mut config = ConfigText::new()
+        .los_angeles()
+        .route("compliance", &["compliance@plan.example"]);
+    for (id, file, extra) in [
+        ("csv", "hostile.csv", ""),
+        ("ndjson", "hostile.ndjson", ""),
+        ("json", "hostile.json", "records = \"/data\"\n"),
+        ("csv-timed", "hostile.csv", "time_field = \"seen\"\n"),
+        ("dated", "dated.csv", "time_field = \"seen\"\n"),
+        ("ndjson-timed", "hostile.ndjson", "time_field = \"seen\"\n"),
+        ("header", "header.csv", ""),
+        ("blank", "blank.ndjson", ""),
+        ("ragged", "ragged.csv", ""),
+        ("late-error", "late-error.json", "records = \"/data\"\n"),
+        ("not-object", "not-object.json", "records = \"/data\"\n"),
+        ("not-utf8", "not-utf8.ndjson", ""),
+        ("missing", "missing.csv", ""),
+    ] {
+        config = config.section(&format!(
+            "[[source]]\nid = \"{id}\"\nkind = \"file\"\npath = \"{file}\"\n{extra}"
+        ));
+        config = config.section(&checks_on(id));
+    }
+    for (top, bottom) in [
+        ("csv", "ndjson"),
+        ("ndjson", "json"),
+        ("json", "csv"),
+        ("header", "csv"),
+        ("csv", "missing"),
+        ("ragged", "dated"),
+    ] {
+        config = config.section(&joined(top, bottom));
+    }
+    let path = config.write(dir.path());
+    let results = both_ways(&path);
+    // The comparison covered results of every kind.
+    let statuses: Vec<Status> = results
+        .iter()
+        .flat_map(|r| r.groups.iter().map(|g| g.status))
+        .collect();
+    for status in [Status::Ok, Status::Breach, Status::Unknown] {
+        assert!(statuses.contains(&status), "no {status:?} group");
+    }
+    let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
+    for expected in [
+        "the ndjson data is empty",
+        "line 3 has 3 fields but the header has 4",
+        "record 2 is a number, not a JSON object",
+        // A syntax error after the records comes first, as in a table.
+        "malformed JSON at line 1 column 59: syntax error",
+        "line 4 is not valid UTF-8",
+        "reading the time_field `seen`: line 4: `seen` is not an RFC 3339 time",
+        "returned no records",
+        "missing.csv",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "no error {expected:?} in {errors:#?}"
+        );
+    }
+}
