@@ -257,3 +257,87 @@ fn file_sources_fold_to_the_results_of_their_tables() {
         );
     }
 }
+
+/// A PostgreSQL source on the test server, its password read from a file.
+fn pg_source(id: &str, database: &str, query: &str, extra: &str, password: &Path) -> String {
+    crate::postgres::source(id, database, query, &format!("tls = \"disable\"\n{extra}")).replace(
+        "password_env = \"PG_TEST_PASSWORD\"",
+        &format!("password_file = \"{}\"", password.display()),
+    )
+}
+
+#[test]
+fn postgres_sources_fold_to_the_results_of_their_tables() {
+    // More rows than one fetch of the portal, and every kind of value.
+    let db = crate::postgres::server().database(
+        "fold_both_ways",
+        "CREATE TABLE staffing (region text, wait text, wait_f float8, members numeric, \
+         fte int4, active bool, seen timestamptz, seen_text text); \
+         INSERT INTO staffing SELECT 'r' || (i % 7), (i % 13)::text, (i % 11) * 1.5, \
+         i * 100, 1 + i % 3, i % 2 = 0, TIMESTAMPTZ '2026-11-30 00:00+00' - i * INTERVAL '1 minute', \
+         '2026-11-29' FROM generate_series(1, 25000) AS i; \
+         INSERT INTO staffing VALUES \
+         ('bad', 'NaN', 'NaN', 'NaN', 0, NULL, NULL, 'x'), \
+         ('bad', ' 7 ', 'Infinity', 1e300, 0, true, NULL, ''), \
+         ('inf', 'inf', '-Infinity', 0, 0, false, NULL, NULL), \
+         ('', 'Jane Doe', NULL, NULL, NULL, NULL, NULL, '2026-11-31'), \
+         (NULL, '', 1e308, 1e308, 1, NULL, NULL, NULL), \
+         ('huge', '1e400', 1e308, 1e308, 1, NULL, NULL, NULL)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let password = write(dir.path(), "pg-password", crate::postgres::PASSWORD);
+    write(
+        dir.path(),
+        "members.csv",
+        "region,members\nr1,100000\nr2,5\nbad,1\nnone,3\n",
+    );
+    let text = "SELECT region, wait, members, fte, seen_text AS seen FROM staffing ORDER BY wait_f, region, members";
+    let typed = "SELECT region, wait_f AS wait, members, fte, active, seen FROM staffing ORDER BY wait_f, region, members";
+    let mut config = ConfigText::new()
+        .los_angeles()
+        .route("compliance", &["compliance@plan.example"])
+        .section("[[source]]\nid = \"members\"\nkind = \"file\"\npath = \"members.csv\"\n");
+    for (id, query, extra) in [
+        ("pg-text", text, ""),
+        ("pg-typed", typed, ""),
+        ("pg-timed", typed, "time_field = \"seen\"\n"),
+        ("pg-text-timed", text, "time_field = \"seen\"\n"),
+        (
+            "pg-empty",
+            "SELECT region, wait, members, fte, seen FROM staffing WHERE false",
+            "",
+        ),
+        ("pg-error", "SELECT region, nope FROM staffing", ""),
+    ] {
+        let source = pg_source(id, &db, query, "", &password).replace(
+            "kind = \"postgres\"\n",
+            &format!("kind = \"postgres\"\n{extra}"),
+        );
+        config = config.section(&source).section(&checks_on(id));
+    }
+    config = config
+        .section(&joined("members", "pg-typed"))
+        .section(&joined("pg-text", "members"))
+        .section(&joined("pg-empty", "pg-typed"));
+    let path = config.write(dir.path());
+    let results = both_ways(&path);
+    let typed = results.iter().find(|r| r.id == "pg-typed-sum-le").unwrap();
+    assert_eq!(typed.status, Status::Breach, "{typed:#?}");
+    let r1 = typed
+        .groups
+        .iter()
+        .find(|g| g.labels["region"] == "r1")
+        .unwrap();
+    assert_eq!(r1.rows, 3572);
+    let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
+    for expected in [
+        "returned no records",
+        "SQLSTATE 42703",
+        "reading the time_field `seen`: row",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "no error {expected:?} in {errors:#?}"
+        );
+    }
+}
