@@ -49,24 +49,57 @@ impl Targets {
     }
 }
 
-/// One record's values by name: `Some(cell)` when the record had the key.
+/// One value of a record, read into a buffer that the next record reuses.
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    state: State,
+    text: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum State {
+    /// The record has no such key.
+    #[default]
+    Absent,
+    /// Null, blank, an object or an array: no cell.
+    Empty,
+    /// The cell is `text`.
+    Text,
+}
+
+/// One record's values by name. Their text buffers are kept from record
+/// to record (and traded with the caller's cells), so a record allocates
+/// nothing once the buffers have grown to its values.
 #[derive(Debug, Clone, Default)]
 pub struct Record {
-    mapped: Vec<Option<Option<String>>>,
-    own: Vec<Option<Option<String>>>,
+    mapped: Vec<Slot>,
+    own: Vec<Slot>,
+    /// Where a value is read before it goes to its names.
+    scratch: Slot,
 }
 
 impl Record {
-    /// The record's cells, and which names it had.
+    /// The record's cells (`cells[i]` for `names[i]`, its buffer traded
+    /// with the record's), and which names it had.
     pub fn cells(&mut self, cells: &mut Vec<Option<String>>, seen: &mut [bool]) {
-        cells.clear();
+        cells.resize(self.mapped.len(), None);
         for (index, (mapped, own)) in self.mapped.iter_mut().zip(&mut self.own).enumerate() {
-            let value = mapped.take().or_else(|| own.take());
-            if value.is_some() {
+            let slot = if mapped.state == State::Absent {
+                &mut *own
+            } else {
+                &mut *mapped
+            };
+            if slot.state != State::Absent {
                 seen[index] = true;
             }
-            cells.push(value.flatten());
-            *own = None;
+            let cell = &mut cells[index];
+            match (slot.state, cell.as_mut()) {
+                (State::Text, Some(text)) => std::mem::swap(text, &mut slot.text),
+                (State::Text, None) => *cell = Some(std::mem::take(&mut slot.text)),
+                (State::Absent | State::Empty, _) => *cell = None,
+            }
+            mapped.state = State::Absent;
+            own.state = State::Absent;
         }
     }
 }
@@ -79,8 +112,8 @@ pub fn read<'de, D: de::Deserializer<'de>>(
     record: &mut Record,
 ) -> Result<Result<(), &'static str>, D::Error> {
     if record.mapped.len() != targets.names {
-        record.mapped = vec![None; targets.names];
-        record.own = vec![None; targets.names];
+        record.mapped = vec![Slot::default(); targets.names];
+        record.own = vec![Slot::default(); targets.names];
     }
     deserializer.deserialize_any(RecordVisitor { targets, record })
 }
@@ -103,19 +136,24 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
-            let mut cell = Some(map.next_value_seed(CellSeed)?);
+            let record = &mut *self.record;
+            let scratch = &mut record.scratch;
+            scratch.text.clear();
+            scratch.state = map.next_value_seed(CellSeed(&mut scratch.text))?;
             for (number, (index, mapped)) in targets.iter().enumerate() {
                 let slot = if *mapped {
-                    &mut self.record.mapped[*index]
+                    &mut record.mapped[*index]
                 } else {
-                    &mut self.record.own[*index]
+                    &mut record.own[*index]
                 };
-                // The last target takes the cell, the others a copy.
-                *slot = if number + 1 == targets.len() {
-                    cell.take()
+                slot.state = record.scratch.state;
+                // The last target trades buffers with the scratch, the
+                // others copy it.
+                if number + 1 == targets.len() {
+                    std::mem::swap(&mut slot.text, &mut record.scratch.text);
                 } else {
-                    cell.clone()
-                };
+                    slot.text.clone_from(&record.scratch.text);
+                }
             }
         }
         Ok(Ok(()))
@@ -177,13 +215,13 @@ impl<'de, 's> Visitor<'de> for KeySeed<'s> {
     }
 }
 
-/// A value as a cell's text: strings as they are (blank ones empty),
-/// numbers as `f64` prints them, booleans as `true`/`false`; null, objects
-/// and arrays empty.
-struct CellSeed;
+/// A value as a cell's text, written into the buffer: strings as they
+/// are (blank ones empty), numbers as `f64` prints them, booleans as
+/// `true`/`false`; null, objects and arrays empty.
+struct CellSeed<'s>(&'s mut String);
 
-impl<'de> DeserializeSeed<'de> for CellSeed {
-    type Value = Option<String>;
+impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
+    type Value = State;
 
     fn deserialize<D: de::Deserializer<'de>>(
         self,
@@ -193,48 +231,57 @@ impl<'de> DeserializeSeed<'de> for CellSeed {
     }
 }
 
-impl<'de> Visitor<'de> for CellSeed {
-    type Value = Option<String>;
+impl CellSeed<'_> {
+    fn number(self, value: f64) -> State {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, "{value}");
+        State::Text
+    }
+}
+
+impl<'de> Visitor<'de> for CellSeed<'_> {
+    type Value = State;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a value")
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok((!text.trim().is_empty()).then(|| text.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
-        Ok((!text.trim().is_empty()).then_some(text))
+        if text.trim().is_empty() {
+            return Ok(State::Empty);
+        }
+        self.0.push_str(text);
+        Ok(State::Text)
     }
 
     fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
-        Ok(Some(value.to_string()))
+        self.0.push_str(if value { "true" } else { "false" });
+        Ok(State::Text)
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
-        Ok(Some((value as f64).to_string()))
+        Ok(self.number(value as f64))
     }
 
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
-        Ok(Some((value as f64).to_string()))
+        Ok(self.number(value as f64))
     }
 
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
-        Ok(Some(value.to_string()))
+        Ok(self.number(value))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(State::Empty)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
+        Ok(State::Empty)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
+        Ok(State::Empty)
     }
 }
