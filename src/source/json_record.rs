@@ -79,6 +79,32 @@ pub struct Record {
 }
 
 impl Record {
+    /// Gives the value read into `scratch` to its `targets`.
+    fn put(&mut self, targets: &[(usize, bool)]) {
+        for (number, (index, mapped)) in targets.iter().enumerate() {
+            let slot = if *mapped {
+                &mut self.mapped[*index]
+            } else {
+                &mut self.own[*index]
+            };
+            slot.state = self.scratch.state;
+            // The last target trades buffers with the scratch, the others
+            // copy it.
+            if number + 1 == targets.len() {
+                std::mem::swap(&mut slot.text, &mut self.scratch.text);
+            } else {
+                slot.text.clone_from(&self.scratch.text);
+            }
+        }
+    }
+
+    /// Forgets what a record read so far.
+    fn clear(&mut self) {
+        for slot in self.mapped.iter_mut().chain(&mut self.own) {
+            slot.state = State::Absent;
+        }
+    }
+
     /// The record's cells (`cells[i]` for `names[i]`, its buffer traded
     /// with the record's), and which names it had.
     pub fn cells(&mut self, cells: &mut Vec<Option<String>>, seen: &mut [bool]) {
@@ -111,11 +137,154 @@ pub fn read<'de, D: de::Deserializer<'de>>(
     targets: &Targets,
     record: &mut Record,
 ) -> Result<Result<(), &'static str>, D::Error> {
-    if record.mapped.len() != targets.names {
-        record.mapped = vec![Slot::default(); targets.names];
-        record.own = vec![Slot::default(); targets.names];
-    }
+    record.fit(targets);
     deserializer.deserialize_any(RecordVisitor { targets, record })
+}
+
+impl Record {
+    fn fit(&mut self, targets: &Targets) {
+        if self.mapped.len() != targets.names {
+            self.mapped = vec![Slot::default(); targets.names];
+            self.own = vec![Slot::default(); targets.names];
+        }
+    }
+}
+
+/// Reads one flat record (an object of strings without escapes, numbers,
+/// booleans and nulls, as an export writes them) from `line` into
+/// `record`, scanning its bytes directly; `false`, with nothing read, for
+/// anything else (escapes, nested values, white space other than JSON's,
+/// malformed JSON), which [`read`] then reads through serde_json with its
+/// exact errors. The cells are those [`read`] gives.
+pub fn read_flat(line: &str, targets: &Targets, record: &mut Record) -> bool {
+    record.fit(targets);
+    let read = Flat {
+        bytes: line.as_bytes(),
+        at: 0,
+    }
+    .record(targets, record)
+    .is_some();
+    if !read {
+        record.clear();
+    }
+    read
+}
+
+/// A cursor over one line for [`read_flat`]; `None` gives up.
+struct Flat<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Flat<'a> {
+    fn white(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    fn byte(&mut self, expected: u8) -> Option<()> {
+        (self.bytes.get(self.at) == Some(&expected)).then(|| self.at += 1)
+    }
+
+    /// A string without escapes or control characters, after its quote.
+    fn string(&mut self) -> Option<&'a str> {
+        let rest = self.bytes.get(self.at..)?;
+        let end = memchr::memchr(b'"', rest)?;
+        let text = &rest[..end];
+        // Branch-free, so that the compiler vectorises it.
+        let bad = text
+            .iter()
+            .fold(false, |bad, b| bad | (*b < 0x20) | (*b == b'\\'));
+        if bad {
+            return None;
+        }
+        self.at += end + 1;
+        std::str::from_utf8(text).ok()
+    }
+
+    fn record(&mut self, targets: &Targets, record: &mut Record) -> Option<()> {
+        self.white();
+        self.byte(b'{')?;
+        self.white();
+        if self.byte(b'}').is_some() {
+            return self.end();
+        }
+        loop {
+            self.byte(b'"')?;
+            let key = self.string()?;
+            self.white();
+            self.byte(b':')?;
+            self.white();
+            let targets = targets.by_key.get(key);
+            let scratch = &mut record.scratch;
+            scratch.text.clear();
+            scratch.state = self.value(&mut scratch.text)?;
+            if let Some(targets) = targets {
+                record.put(targets);
+            }
+            self.white();
+            match self.bytes.get(self.at)? {
+                b',' => {
+                    self.at += 1;
+                    self.white();
+                }
+                b'}' => {
+                    self.at += 1;
+                    return self.end();
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Only white space after the record.
+    fn end(&mut self) -> Option<()> {
+        self.white();
+        (self.at == self.bytes.len()).then_some(())
+    }
+
+    /// A scalar value as [`CellSeed`] writes it into `text`.
+    fn value(&mut self, text: &mut String) -> Option<State> {
+        let rest = self.bytes.get(self.at..)?;
+        let literal = |word: &[u8]| rest.starts_with(word).then_some(word.len());
+        let state = match rest.first()? {
+            b'"' => {
+                self.at += 1;
+                let value = self.string()?;
+                return Some(CellSeed(text).text(value));
+            }
+            b't' => {
+                self.at += literal(b"true")?;
+                text.push_str("true");
+                State::Text
+            }
+            b'f' => {
+                self.at += literal(b"false")?;
+                text.push_str("false");
+                State::Text
+            }
+            b'n' => {
+                self.at += literal(b"null")?;
+                State::Empty
+            }
+            b'-' | b'0'..=b'9' => {
+                let length = rest
+                    .iter()
+                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .unwrap_or(rest.len());
+                // serde_json reads the number, as the slow path would.
+                let number = std::str::from_utf8(&rest[..length]).ok()?;
+                let mut deserializer = serde_json::Deserializer::from_str(number);
+                let state = CellSeed(text).deserialize(&mut deserializer).ok()?;
+                deserializer.end().ok()?;
+                self.at += length;
+                state
+            }
+            _ => return None,
+        };
+        Some(state)
+    }
 }
 
 struct RecordVisitor<'s> {
@@ -136,25 +305,10 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
-            let record = &mut *self.record;
-            let scratch = &mut record.scratch;
+            let scratch = &mut self.record.scratch;
             scratch.text.clear();
             scratch.state = map.next_value_seed(CellSeed(&mut scratch.text))?;
-            for (number, (index, mapped)) in targets.iter().enumerate() {
-                let slot = if *mapped {
-                    &mut record.mapped[*index]
-                } else {
-                    &mut record.own[*index]
-                };
-                slot.state = record.scratch.state;
-                // The last target trades buffers with the scratch, the
-                // others copy it.
-                if number + 1 == targets.len() {
-                    std::mem::swap(&mut slot.text, &mut record.scratch.text);
-                } else {
-                    slot.text.clone_from(&record.scratch.text);
-                }
-            }
+            self.record.put(targets);
         }
         Ok(Ok(()))
     }
@@ -232,6 +386,21 @@ impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
 }
 
 impl CellSeed<'_> {
+    /// A string's cell: none when it is blank.
+    fn text(self, text: &str) -> State {
+        // Most cells start with a character that is not white space (ASCII
+        // white space is 9 to 13 and 32); only the others need a trim.
+        let plain = text
+            .as_bytes()
+            .first()
+            .is_some_and(|b| b.is_ascii() && !matches!(b, 9..=13 | b' '));
+        if !plain && text.trim().is_empty() {
+            return State::Empty;
+        }
+        self.0.push_str(text);
+        State::Text
+    }
+
     fn number(self, value: f64) -> State {
         use std::fmt::Write as _;
         let _ = write!(self.0, "{value}");
@@ -247,11 +416,7 @@ impl<'de> Visitor<'de> for CellSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        if text.trim().is_empty() {
-            return Ok(State::Empty);
-        }
-        self.0.push_str(text);
-        Ok(State::Text)
+        Ok(self.text(text))
     }
 
     fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
