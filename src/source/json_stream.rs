@@ -1083,4 +1083,58 @@ mod tests {
             assert_eq!(error.0, "line 2 is not valid UTF-8");
         }
     }
+
+    /// Strings whose escape, control character or end falls on every byte
+    /// of the eight-byte words the flat reader scans read as serde_json
+    /// reads them.
+    #[test]
+    fn flat_records_match_serde_json_at_every_offset() {
+        let layout = Layout::default();
+        let names = vec!["id".to_owned(), "wait".to_owned()];
+        for length in 0..20 {
+            let x = "x".repeat(length);
+            for input in [
+                format!("{{\"id\": \"{x}\", \"wait\": \"{x}\\n{x}\"}}\n"),
+                format!("{{\"id\": \"{x}\u{7f}é{x}\", \"wait\":\"{x}\\\"\"}}\n"),
+                format!("{{\"id\": \"{x}\u{1}\"}}\n"),
+                format!("{{\"{x}\": 1, \"id\": \"{x}\"}}\n"),
+            ] {
+                let parsed = table::parse(
+                    input.as_bytes(),
+                    Format::Ndjson,
+                    &layout,
+                    chrono::DateTime::UNIX_EPOCH,
+                );
+                let mut got = Vec::new();
+                let streamed = fold_reader(
+                    input.as_bytes(),
+                    Format::Ndjson,
+                    &layout,
+                    &names,
+                    |_, cells| got.push(cells.clone()),
+                );
+                match (parsed, streamed) {
+                    (Ok(table), Ok(_)) => {
+                        let expected: Vec<Vec<Option<String>>> = table
+                            .rows
+                            .iter()
+                            .map(|row| {
+                                names
+                                    .iter()
+                                    .map(|n| match row.fields.get(n) {
+                                        Some(table::Value::Text(t)) => Some(t.clone()),
+                                        Some(table::Value::Number(v)) => Some(v.to_string()),
+                                        _ => None,
+                                    })
+                                    .collect()
+                            })
+                            .collect();
+                        assert_eq!(got, expected, "{input:?}");
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a, b, "{input:?}"),
+                    (a, b) => panic!("parse {a:?} but stream {b:?} for {input:?}"),
+                }
+            }
+        }
+    }
 }
