@@ -11,22 +11,32 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 
 use crate::table::{KeyHasher, Layout};
 
-type KeyMap = HashMap<String, Vec<(usize, bool)>, std::hash::BuildHasherDefault<KeyHasher>>;
+type KeyMap = HashMap<String, usize, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// Where each key of a record goes: the names it is the mapped source of
 /// (`true`), and the names it is itself while mapped to another key
 /// (`false`, used only when the record lacks that other key).
 #[derive(Debug, Clone)]
 pub struct Targets {
+    /// Each key's place in `feeds`.
     by_key: KeyMap,
+    /// The names each key feeds: (index, mapped).
+    feeds: Vec<Box<[(usize, bool)]>>,
     names: usize,
+}
+
+impl Targets {
+    /// What `key` feeds: its place in `feeds`.
+    fn find(&self, key: &str) -> Option<usize> {
+        self.by_key.get(key).copied()
+    }
 }
 
 impl Targets {
     /// `None` when a name is mapped to a JSON pointer, which needs the
     /// whole record.
     pub fn new(layout: &Layout, names: &[String]) -> Option<Targets> {
-        let mut by_key = KeyMap::default();
+        let mut by_key: HashMap<String, Vec<(usize, bool)>> = HashMap::new();
         for (index, name) in names.iter().enumerate() {
             match layout.fields.get(name) {
                 Some(source) if source.starts_with('/') => return None,
@@ -42,8 +52,17 @@ impl Targets {
                 None => by_key.entry(name.clone()).or_default().push((index, true)),
             }
         }
+        let mut feeds = Vec::new();
+        let by_key = by_key
+            .into_iter()
+            .map(|(key, targets)| {
+                feeds.push(targets.into_boxed_slice());
+                (key, feeds.len() - 1)
+            })
+            .collect();
         Some(Targets {
             by_key,
+            feeds,
             names: names.len(),
         })
     }
@@ -76,6 +95,11 @@ pub struct Record {
     own: Vec<Slot>,
     /// Where a value is read before it goes to its names.
     scratch: Slot,
+    /// The keys of the last flat record in their order, each with what it
+    /// feeds: records of one export repeat their keys in one order, so a
+    /// key is compared with the one at its place last time before it is
+    /// looked up.
+    order: Vec<(String, Option<usize>)>,
 }
 
 impl Record {
@@ -239,18 +263,42 @@ impl<'a> Flat<'a> {
         if self.byte(b'}').is_some() {
             return self.end();
         }
+        let mut place = 0;
         loop {
             self.byte(b'"')?;
             let key = self.string()?;
             self.white();
             self.byte(b':')?;
             self.white();
-            let targets = targets.by_key.get(key);
-            let scratch = &mut record.scratch;
-            scratch.text.clear();
-            scratch.state = self.value(&mut scratch.text)?;
-            if let Some(targets) = targets {
-                record.put(targets);
+            let feeds = match record.order.get(place) {
+                Some((last, feeds)) if last == key => *feeds,
+                _ => {
+                    let feeds = targets.find(key);
+                    record.order.truncate(place);
+                    record.order.push((key.to_owned(), feeds));
+                    feeds
+                }
+            };
+            place += 1;
+            match feeds.map(|place| &targets.feeds[place][..]) {
+                // One name, its own slot: the value is read straight in.
+                Some([(index, mapped)]) => {
+                    let slot = if *mapped {
+                        &mut record.mapped[*index]
+                    } else {
+                        &mut record.own[*index]
+                    };
+                    slot.text.clear();
+                    slot.state = self.value(&mut slot.text)?;
+                }
+                feeds => {
+                    let scratch = &mut record.scratch;
+                    scratch.text.clear();
+                    scratch.state = self.value(&mut scratch.text)?;
+                    if let Some(feeds) = feeds {
+                        record.put(feeds);
+                    }
+                }
             }
             self.white();
             match self.bytes.get(self.at)? {
@@ -394,7 +442,7 @@ impl<'de, 's> Visitor<'de> for KeySeed<'s> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.by_key.get(key).map(Vec::as_slice))
+        Ok(self.0.find(key).map(|place| &self.0.feeds[place][..]))
     }
 }
 
