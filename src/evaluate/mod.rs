@@ -418,25 +418,9 @@ fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Severity;
-    use crate::check::schedule::Schedule;
 
     fn check_with(rule: Rule, op: Op, limit: f64, group_by: &[&str]) -> Check {
-        Check {
-            id: "c".to_owned(),
-            title: "C".to_owned(),
-            severity: Severity::Critical,
-            citation: None,
-            source: "s".to_owned(),
-            group_by: group_by.iter().map(|g| (*g).to_owned()).collect(),
-            require_labels: false,
-            metric: "m".to_owned(),
-            rule,
-            comparison: Comparison { op, limit },
-            schedule: Schedule::parse("@daily", chrono_tz::UTC).unwrap(),
-            policy: Default::default(),
-            clear_at: None,
-        }
+        super::golden::check("c", rule, op, limit, group_by)
     }
 
     fn ratio() -> Rule {

@@ -336,10 +336,15 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
         if !json_record::read_flat(text, targets, &mut self.record) {
             return false;
         }
+        self.fold_record(number);
+        true
+    }
+
+    /// Folds the record read into `record`.
+    fn fold_record(&mut self, number: u64) {
         self.record.cells(&mut self.cells, &mut self.seen);
         self.records += 1;
         (self.add)(number, &self.cells);
-        true
     }
 }
 
@@ -360,9 +365,7 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Records for Sink<'_, F> {
                 "{position} {number} is {kind}, not a JSON object"
             ))));
         }
-        self.record.cells(&mut self.cells, &mut self.seen);
-        self.records += 1;
-        (self.add)(number, &self.cells);
+        self.fold_record(number);
         Ok(Ok(()))
     }
 }
