@@ -142,15 +142,17 @@ const CSV: &str = "region,wait,members,fte,seen\n\
                    i,Jane Doe,1,1,2026-11-30\n\
                    \"j\nk\",\" 3\",\"4\",1,2026-11-30T00:00:00+14:00\n";
 
-const NDJSON: &str = "{\"region\": \"a\", \"wait\": 5, \"members\": 1e300, \"fte\": 1, \"seen\": \"2026-11-30\"}\n\
+/// Keys in changing orders (the NDJSON reader remembers the last order).
+const NDJSON: &str = "{\"seen\": \"2026-11-30\", \"fte\": 1, \"region\": \"a\", \"wait\": 5, \"members\": 1e300}\n\
                       \n\
-                      {\"region\": \"a\", \"wait\": \"12\", \"members\": 1e300, \"fte\": 0.5, \"seen\": 5}\n\
-                      {\"region\": \"b\", \"wait\": null, \"members\": true, \"fte\": [1]}\n\
-                      {\"region\": \"c\", \"wait\": {\"v\": 1}, \"members\": \"7\", \"fte\": \"\"}\n\
-                      {\"region\": 5, \"wait\": 18446744073709551615, \"members\": -1, \"fte\": 1}\n\
-                      {\"region\": true, \"members\": 1, \"fte\": 1, \"seen\": null}\n\
-                      {\"region\": \"d\", \"wait\": \"NaN\", \"members\": \"inf\", \"fte\": \"1e999\"}\n\
-                      {\"region\": \"e\", \"wait\": 1.5, \"wait\": 99, \"members\": 1, \"fte\": 1}\r\n";
+                      {\"region\": \"a\", \"fte\": 0.5, \"wait\": \"12\", \"members\": 1e300, \"seen\": 5}\n\
+                      {\"members\": true, \"region\": \"b\", \"fte\": [1], \"wait\": null}\n\
+                      {\"wait\": {\"v\": 1}, \"fte\": \"\", \"region\": \"c\", \"members\": \"7\"}\n\
+                      {\"region\": 5, \"members\": -1, \"wait\": 18446744073709551615, \"fte\": 1}\n\
+                      {\"seen\": null, \"region\": true, \"members\": 1, \"fte\": 1}\n\
+                      {\"fte\": \"1e999\", \"members\": \"inf\", \"wait\": \"NaN\", \"region\": \"d\"}\n\
+                      {\"region\": \"e\", \"wait\": 1.5, \"members\": 1, \"wait\": 99, \"fte\": 1}\r\n\
+                      {\"region\": \"e\", \"wait\": \"caf\\u00e9\", \"members\": 2, \"fte\": 1}\n";
 
 #[test]
 fn file_sources_fold_to_the_results_of_their_tables() {
