@@ -359,6 +359,7 @@ fn csv_rows(
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(spec.csv_delimiter)
         .trim(csv::Trim::Headers)
+        .buffer_capacity(256 * 1024)
         .from_reader(input);
     let header: Vec<String> = reader
         .headers()
