@@ -174,6 +174,7 @@ fn is_streamed(config: &Config, check: &Check) -> bool {
         && config.source(&check.source).is_some_and(|spec| {
             crate::source::streamable(spec).is_some()
                 || crate::source::streamable_query(spec).is_some()
+                || crate::source::streamable_http(spec).is_some()
         })
 }
 
@@ -272,6 +273,14 @@ async fn stream_all(
             tasks.spawn(async move {
                 let started = Instant::now();
                 let result = stream_query(&spec, &checks, as_of, zone).await;
+                streamed(spec, &checks, as_of, started, result)
+            });
+            continue;
+        }
+        if crate::source::streamable_http(&spec).is_some() {
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let result = stream_http(&spec, &checks, as_of).await;
                 streamed(spec, &checks, as_of, started, result)
             });
             continue;
@@ -412,13 +421,49 @@ pub fn stream_records(
             |number, cells| evaluator.add(number, cells),
         )?
     };
+    columns_found(&mut evaluator, names, streamed);
+    Ok(evaluator.finish(modified))
+}
+
+/// Tells `evaluator` which of `names` some streamed record had.
+fn columns_found(evaluator: &mut Evaluator, names: Vec<String>, streamed: json_stream::Streamed) {
     let present: Vec<String> = names
         .into_iter()
         .zip(streamed.seen)
         .filter_map(|(name, seen)| seen.then_some(name))
         .collect();
     evaluator.columns_found(&present);
-    Ok(evaluator.finish(modified))
+}
+
+/// Evaluates the wait-time `checks` on the body of an HTTP source in one
+/// pass as it arrives (`source::fold_http`): CSV through `csv_stream`,
+/// JSON and NDJSON through `json_stream`, one record at a time.
+pub async fn stream_http(
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let (layout, checks) = (spec.layout.clone(), checks.to_vec());
+    let (evaluator, data_time) =
+        crate::source::fold_http(spec, as_of, move |format, body| match format {
+            Format::Csv => Ok(csv_stream::fold_reader(body, &layout, |header| {
+                WaitFold(Evaluator::new(&checks, header, &layout.fields, as_of))
+            })?
+            .0),
+            Format::Json | Format::Ndjson => {
+                let names = Evaluator::record_names(&checks);
+                let mut evaluator = Evaluator::new(&checks, &names, &BTreeMap::new(), as_of);
+                let body = std::io::BufReader::with_capacity(256 * 1024, body);
+                let streamed =
+                    json_stream::fold_reader(body, format, &layout, &names, |number, cells| {
+                        evaluator.add(number, cells)
+                    })?;
+                columns_found(&mut evaluator, names, streamed);
+                Ok(evaluator)
+            }
+        })
+        .await?;
+    Ok(evaluator.finish(data_time))
 }
 
 /// The wait-time evaluator as a fold of a streamed CSV file.

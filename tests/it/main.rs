@@ -26,6 +26,7 @@ mod first_hour;
 mod ha;
 mod http_hardening;
 mod http_sources;
+mod http_stream;
 mod nppes;
 mod postgres;
 mod pushdown;
