@@ -63,8 +63,8 @@ pub async fn run(
         .collect();
     let work = async {
         tokio::join!(
-            fetch_all(specs, as_of, config.daemon.time_zone, store),
-            stream_all(config, &streamed, as_of),
+            fetch_all(specs, as_of, config.daemon.time_zone, store.clone()),
+            stream_all(config, &streamed, as_of, store.clone()),
             push_all(config, &pushed, as_of)
         )
     };
@@ -175,6 +175,7 @@ fn is_streamed(config: &Config, check: &Check) -> bool {
             crate::source::streamable(spec).is_some()
                 || crate::source::streamable_query(spec).is_some()
                 || crate::source::streamable_http(spec).is_some()
+                || crate::source::streamable_fhir(spec).is_some()
         })
 }
 
@@ -257,6 +258,7 @@ async fn stream_all(
     config: &Config,
     checks: &[&Check],
     as_of: DateTime<Utc>,
+    store: Option<Arc<crate::state::Store>>,
 ) -> (
     BTreeMap<String, CheckResult>,
     crate::alerts::record::SourceOutcomes,
@@ -273,6 +275,15 @@ async fn stream_all(
             tasks.spawn(async move {
                 let started = Instant::now();
                 let result = stream_query(&spec, &checks, as_of, zone).await;
+                streamed(spec, &checks, as_of, started, result)
+            });
+            continue;
+        }
+        if crate::source::streamable_fhir(&spec).is_some() {
+            let (zone, store) = (config.daemon.time_zone, store.clone());
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let result = stream_fhir(&spec, &checks, as_of, zone, store.as_deref()).await;
                 streamed(spec, &checks, as_of, started, result)
             });
             continue;
@@ -433,6 +444,35 @@ fn columns_found(evaluator: &mut Evaluator, names: Vec<String>, streamed: json_s
         .filter_map(|(name, seen)| seen.then_some(name))
         .collect();
     evaluator.columns_found(&present);
+}
+
+/// Evaluates the wait-time `checks` on the Appointments of a FHIR source
+/// page by page, each page mapped, folded and dropped (`source::fhir::fold`;
+/// with a store and `incremental = true`, the mirror's rows after a sync).
+pub async fn stream_fhir(
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+    store: Option<&crate::state::Store>,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let Some(fhir) = crate::source::streamable_fhir(spec) else {
+        anyhow::bail!("source {:?} is not a FHIR search", spec.id);
+    };
+    let context = crate::source::FetchContext {
+        source: spec,
+        now: as_of,
+        zone,
+        store,
+    };
+    let (evaluator, data_time) = crate::source::fhir::fold(
+        fhir,
+        &context,
+        |header| Evaluator::new(checks, header, &BTreeMap::new(), as_of),
+        |evaluator, number, cells| evaluator.add(number, cells),
+    )
+    .await?;
+    Ok(evaluator.finish(data_time))
 }
 
 /// Evaluates the wait-time `checks` on the body of an HTTP source in one

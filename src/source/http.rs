@@ -226,15 +226,20 @@ impl Client {
         })
     }
 
-    /// A GET of `url` with `accept`, and the body kept for its ETag.
+    /// A GET of `url` with `accept`, and the body kept for its ETag
+    /// (when `cached`).
     fn get_request(
         &self,
         url: &url::Url,
         accept: Option<&str>,
+        cached: bool,
     ) -> (reqwest::RequestBuilder, Option<Response>) {
         let mut request = self.inner.get(url.clone());
         if let Some(accept) = accept {
             request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        if !cached {
+            return (request, None);
         }
         let cached = etag_cache()
             .lock()
@@ -252,7 +257,7 @@ impl Client {
     pub async fn get(&self, url: &url::Url, accept: Option<&str>) -> anyhow::Result<Response> {
         let response = self
             .retrying("GET", url, || {
-                let (request, cached) = self.get_request(url, accept);
+                let (request, cached) = self.get_request(url, accept, true);
                 self.once(request, cached)
             })
             .await?;
@@ -262,6 +267,21 @@ impl Client {
             cache.insert(url.to_string(), response.clone());
         }
         Ok(response)
+    }
+
+    /// [`Client::get`] without the ETag cache: for the pages of a search,
+    /// which are many, seldom fetched twice unchanged, and would all be
+    /// kept in memory.
+    pub async fn get_uncached(
+        &self,
+        url: &url::Url,
+        accept: Option<&str>,
+    ) -> anyhow::Result<Response> {
+        self.retrying("GET", url, || {
+            let (request, _) = self.get_request(url, accept, false);
+            self.once(request, None)
+        })
+        .await
     }
 
     /// GET `url` and fold its body as it arrives: `fold` reads it on a
@@ -284,7 +304,7 @@ impl Client {
     {
         let fold = Arc::new(fold);
         self.retrying("GET", url, || {
-            let (request, cached) = self.get_request(url, None);
+            let (request, cached) = self.get_request(url, None, true);
             self.fold_once(request.timeout(NO_TOTAL_TIMEOUT), cached, url, fold.clone())
         })
         .await

@@ -127,6 +127,19 @@ pub async fn fold_http<T: Send + 'static>(
     Ok(folded)
 }
 
+/// A FHIR source that wait-time checks fold page by page instead of
+/// reading into a table: an Appointment search without a `time_field`.
+pub fn streamable_fhir(spec: &SourceSpec) -> Option<&fhir::FhirSpec> {
+    match &spec.location {
+        Location::Fhir(fhir)
+            if spec.time_field.is_none() && fhir.resource == fhir::ResourceKind::Appointment =>
+        {
+            Some(fhir)
+        }
+        _ => None,
+    }
+}
+
 /// An HTTP source that wait-time checks fold as its body arrives instead
 /// of reading it into a table: any without a `time_field`.
 pub fn streamable_http(spec: &SourceSpec) -> Option<&spec::HttpSpec> {
