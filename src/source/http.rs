@@ -481,12 +481,14 @@ impl Client {
 
     /// Follows a redirect that `inner` stopped at because it leaves the
     /// origin: with the bare client (no configured header), and for a GET
-    /// only, since a POST carries a form with secrets of its own.
+    /// only, since a POST carries a form with secrets of its own; with the
+    /// request's own total `timeout` (a streamed GET's), if it has one.
     async fn leave_origin(
         &self,
         response: reqwest::Response,
         method: &reqwest::Method,
         accept: Option<HeaderValue>,
+        timeout: Option<Duration>,
     ) -> Result<reqwest::Response, Attempt> {
         let Some(bare) = &self.bare else {
             return Ok(response);
@@ -518,6 +520,9 @@ impl Client {
         if let Some(accept) = accept {
             request = request.header(reqwest::header::ACCEPT, accept);
         }
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
         request.send().await.map_err(|e| self.transport(e))
     }
 
@@ -537,8 +542,11 @@ impl Client {
         let request = request.build().map_err(transport)?;
         let method = request.method().clone();
         let accept = request.headers().get(reqwest::header::ACCEPT).cloned();
+        let timeout = request.timeout().copied();
         let response = self.inner.execute(request).await.map_err(transport)?;
-        let mut response = self.leave_origin(response, &method, accept).await?;
+        let mut response = self
+            .leave_origin(response, &method, accept, timeout)
+            .await?;
         let status = response.status();
         let headers = response.headers().clone();
         let header = |name| {

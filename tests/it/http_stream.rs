@@ -447,17 +447,60 @@ fn wait_time_checks_stream_http_sources_in_every_format() {
 }
 
 /// A malformed record mid-body: the checks are unknown, nothing partial
-/// is counted, and the error names the URL and the line.
+/// is counted, and the error names the URL and the line. An HTML page is
+/// refused before any of it is read as data.
 #[test]
 fn a_malformed_record_in_a_streamed_body_makes_the_checks_unknown() {
-    let server = HttpServer::start(Router::new().route(
-        "/a.ndjson",
-        get(|| async {
-            "{\"region\": \"north\", \"requested_at\": \"2026-11-02\"}\n\
-             {\"region\": \"north\", \"requested_at\": \"2026-11-02\"}\n\
-             {\"region\": \"north\", \"requested_at\": \n"
-        }),
-    ));
+    let server = HttpServer::start(
+        Router::new()
+            .route(
+                "/a.ndjson",
+                get(|| async {
+                    "{\"region\": \"north\", \"requested_at\": \"2026-11-02\"}\n\
+                     {\"region\": \"north\", \"requested_at\": \"2026-11-02\"}\n\
+                     {\"region\": \"north\", \"requested_at\": \n"
+                }),
+            )
+            .route(
+                "/login.csv",
+                get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "text/html")],
+                        "<html>sign in</html>",
+                    )
+                }),
+            ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = config(
+        dir.path(),
+        &format!(
+            "[[source]]\nid = \"appointments\"\nkind = \"http\"\nurl = \"{}\"\n",
+            server.url("/login.csv")
+        ),
+    );
+    let out = accesswatch(
+        &[
+            "--config",
+            &config_path,
+            "run",
+            "--once",
+            "--report",
+            "json",
+            "--as-of",
+            AS_OF,
+        ],
+        &[],
+    );
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let error = report["checks"][0]["error"].as_str().unwrap();
+    assert!(
+        error.ends_with(
+            "answered with text/html, not csv data: check `url` and the credentials (a login page?)"
+        ),
+        "{error}"
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let config = config(
         dir.path(),
