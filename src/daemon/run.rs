@@ -50,9 +50,22 @@ pub async fn run(
 ) -> Option<RunOutcome> {
     let (pushed, checks_left): (Vec<&Check>, Vec<&Check>) =
         checks.iter().partition(|c| is_pushed(config, c));
-    let (streamed, tabled): (Vec<&Check>, Vec<&Check>) = checks_left
+    let (streamed, mut tabled): (Vec<&Check>, Vec<&Check>) = checks_left
         .into_iter()
         .partition(|c| is_streamed(config, c));
+    // A FHIR search that other checks read as a table is fetched once, as
+    // a table: an incremental one must not be synced twice at once.
+    let tabled_sources: BTreeSet<&str> = tabled
+        .iter()
+        .flat_map(|c| std::iter::once(c.source.as_str()).chain(numerator_source(c)))
+        .collect();
+    let (shared, streamed): (Vec<&Check>, Vec<&Check>) = streamed.into_iter().partition(|c| {
+        tabled_sources.contains(c.source.as_str())
+            && config
+                .source(&c.source)
+                .is_some_and(|spec| crate::source::streamable_fhir(spec).is_some())
+    });
+    tabled.extend(shared);
     let needed: BTreeSet<&str> = tabled
         .iter()
         .flat_map(|c| std::iter::once(c.source.as_str()).chain(numerator_source(c)))

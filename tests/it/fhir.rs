@@ -1087,3 +1087,37 @@ fn a_mirror_sync_cut_short_keeps_its_old_cursor() {
         "both syncs full: {queries:?}"
     );
 }
+
+/// An incremental source that a wait-time check and another check both
+/// read is synced once per run (as a table), never twice at once.
+#[test]
+fn a_mirror_read_by_other_checks_too_is_synced_once() {
+    let (http, log) = server(move |seen| {
+        let base = format!(
+            "http://{}{}",
+            seen.headers[header::HOST].to_str().unwrap(),
+            seen.path
+        );
+        fhir(generated_page(&base, page_asked(seen), 3, 20, false))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = header();
+    config += &source(
+        "mirror",
+        &http.url("/mirror"),
+        "",
+        &format!("resource = \"Appointment\"\nincremental = true\n{REGION_LABEL}"),
+    );
+    config += &timely("mirror", "mirror", "region");
+    config += "[[check]]\nid = \"fresh\"\ntitle = \"Mirror fresh\"\nkind = \"freshness\"\nsource = \"mirror\"\nmax_age = \"3650d\"\n\n";
+    let (_, report) = run_once(dir.path(), &config, &["--notify"]);
+    let north = group(check(&report, "mirror"), "region", "north");
+    assert_eq!(north["counts"], counts(24, 6, 0), "{report}");
+    let first_pages = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| page_asked(s) == 1)
+        .count();
+    assert_eq!(first_pages, 1, "one sync");
+}
