@@ -415,9 +415,9 @@ impl Client {
         }
         drop(sender);
         let folded = task.await;
-        pumped?;
+        let whole = pumped?;
         let folded = settle(folded)?;
-        if let (Some(etag), Some(body)) = (head.etag, kept)
+        if let (true, Some(etag), Some(body)) = (whole, head.etag, kept)
             && let Ok(mut cache) = etag_cache().lock()
         {
             cache.insert(
@@ -435,13 +435,14 @@ impl Client {
     }
 
     /// Reads the body chunk by chunk into `sender` (until the fold stops
-    /// taking it), keeping a copy in `kept` while it is small enough.
+    /// taking it), keeping a copy in `kept` while it is small enough;
+    /// whether it was read to its end.
     async fn pump(
         &self,
         response: &mut reqwest::Response,
         sender: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
         kept: &mut Option<Vec<u8>>,
-    ) -> Result<(), Attempt> {
+    ) -> Result<bool, Attempt> {
         let (mut bytes, mut lines) = (0u64, 1u64);
         let at = |bytes: u64, lines: u64| format!("after {bytes} bytes, in line {lines}");
         loop {
@@ -450,7 +451,7 @@ impl Client {
                 .map_err(|_| self.timed_out().at(&at(bytes, lines)))?
                 .map_err(|e| self.transport(e).at(&at(bytes, lines)))?;
             let Some(chunk) = chunk else {
-                return Ok(());
+                return Ok(true);
             };
             if bytes + chunk.len() as u64 > self.options.max_body_size {
                 return Err(self.too_big().at(&at(bytes, lines)));
@@ -466,7 +467,7 @@ impl Client {
             }
             if sender.send(Ok(chunk)).await.is_err() {
                 // The fold stopped (a malformed record): its error says why.
-                return Ok(());
+                return Ok(false);
             }
         }
     }
