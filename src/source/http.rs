@@ -11,7 +11,10 @@
 //! waiting what `Retry-After` asks on 429 and 503 (up to five minutes). A
 //! body is never read past `max_body_size`. GETs remember the `ETag` of
 //! each URL and send `If-None-Match`; a 304 reuses the body kept from
-//! before. Error messages name the URL without its query string (which
+//! before. [`Client::get_folded`] hands a body to a fold as it arrives
+//! instead of reading it whole (wait-time checks on `http` sources), and
+//! FHIR search pages skip the ETag cache ([`Client::get_uncached`]).
+//! Error messages name the URL without its query string (which
 //! may carry an API key) and never include a header value.
 
 use std::collections::HashMap;

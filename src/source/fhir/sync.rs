@@ -1,5 +1,7 @@
-//! Reading a whole search into mapped records, and the incremental mirror
-//! on `_lastUpdated` kept in the state store.
+//! A search mapped page by page ([`pages`]): read whole into mapped
+//! records ([`collect`]), or folded page by page ([`fold`]); and the
+//! incremental mirror on `_lastUpdated` kept in the state store, written
+//! and read back in batches ([`fetch`], [`fold_mirror`]).
 //!
 //! With a store and `incremental = true`, the first sync fetches
 //! everything and keeps each mapped row under its resource id; later
@@ -52,7 +54,7 @@ impl Newest {
 }
 
 /// Resources mapped before the mirror or a fold takes them: a batch.
-const BATCH: usize = 5_000;
+pub const BATCH: usize = 5_000;
 
 /// `_include`s a mapping needs: the ServiceRequests of `basedOn`, and the
 /// resources labels are read from (through standard R4 search
@@ -200,7 +202,7 @@ pub async fn collect(
 }
 
 /// How often a search is started again when a resource comes twice.
-const SEARCH_TRIES: u32 = 3;
+pub const SEARCH_TRIES: u32 = 3;
 
 /// Folds the rows of the whole search of `spec` page by page, each page
 /// mapped, folded and dropped ([`mapped::Rows`]); `start` makes the fold
