@@ -52,9 +52,22 @@ pub async fn run(
 ) -> Option<RunOutcome> {
     let (pushed, checks_left): (Vec<&Check>, Vec<&Check>) =
         checks.iter().partition(|c| is_pushed(config, c));
-    let (streamed, tabled): (Vec<&Check>, Vec<&Check>) = checks_left
+    let (streamed, mut tabled): (Vec<&Check>, Vec<&Check>) = checks_left
         .into_iter()
         .partition(|c| is_streamed(config, c));
+    // A FHIR search that other checks read as a table is fetched once, as
+    // a table: an incremental one must not be synced twice at once.
+    let tabled_sources: BTreeSet<&str> = tabled
+        .iter()
+        .flat_map(|c| std::iter::once(c.source.as_str()).chain(numerator_source(c)))
+        .collect();
+    let (shared, streamed): (Vec<&Check>, Vec<&Check>) = streamed.into_iter().partition(|c| {
+        tabled_sources.contains(c.source.as_str())
+            && config
+                .source(&c.source)
+                .is_some_and(|spec| crate::source::streamable_fhir(spec).is_some())
+    });
+    tabled.extend(shared);
     let needed: BTreeSet<&str> = tabled
         .iter()
         .flat_map(|c| std::iter::once(c.source.as_str()).chain(numerator_source(c)))
@@ -76,9 +89,9 @@ pub async fn run(
         .collect();
     let work = async {
         tokio::join!(
-            fetch_all(specs, as_of, config.daemon.time_zone, store),
+            fetch_all(specs, as_of, config.daemon.time_zone, store.clone()),
             fold_all(config, &folded_ids, &tabled, as_of),
-            stream_all(config, &streamed, as_of),
+            stream_all(config, &streamed, as_of, store.clone()),
             push_all(config, &pushed, as_of)
         )
     };
@@ -347,6 +360,8 @@ fn is_streamed(config: &Config, check: &Check) -> bool {
         && config.source(&check.source).is_some_and(|spec| {
             crate::source::streamable(spec).is_some()
                 || crate::source::streamable_query(spec).is_some()
+                || crate::source::streamable_http(spec).is_some()
+                || crate::source::streamable_fhir(spec).is_some()
         })
 }
 
@@ -429,6 +444,7 @@ async fn stream_all(
     config: &Config,
     checks: &[&Check],
     as_of: DateTime<Utc>,
+    store: Option<Arc<crate::state::Store>>,
 ) -> (
     BTreeMap<String, CheckResult>,
     crate::alerts::record::SourceOutcomes,
@@ -445,6 +461,23 @@ async fn stream_all(
             tasks.spawn(async move {
                 let started = Instant::now();
                 let result = stream_query(&spec, &checks, as_of, zone).await;
+                streamed(spec, &checks, as_of, started, result)
+            });
+            continue;
+        }
+        if crate::source::streamable_fhir(&spec).is_some() {
+            let (zone, store) = (config.daemon.time_zone, store.clone());
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let result = stream_fhir(&spec, &checks, as_of, zone, store.as_deref()).await;
+                streamed(spec, &checks, as_of, started, result)
+            });
+            continue;
+        }
+        if crate::source::streamable_http(&spec).is_some() {
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let result = stream_http(&spec, &checks, as_of).await;
                 streamed(spec, &checks, as_of, started, result)
             });
             continue;
@@ -585,13 +618,78 @@ pub fn stream_records(
             |number, cells| evaluator.add(number, cells),
         )?
     };
+    columns_found(&mut evaluator, names, streamed);
+    Ok(evaluator.finish(modified))
+}
+
+/// Tells `evaluator` which of `names` some streamed record had.
+fn columns_found(evaluator: &mut Evaluator, names: Vec<String>, streamed: json_stream::Streamed) {
     let present: Vec<String> = names
         .into_iter()
         .zip(streamed.seen)
         .filter_map(|(name, seen)| seen.then_some(name))
         .collect();
     evaluator.columns_found(&present);
-    Ok(evaluator.finish(modified))
+}
+
+/// Evaluates the wait-time `checks` on the Appointments of a FHIR source
+/// page by page, each page mapped, folded and dropped (`source::fhir::fold`;
+/// with a store and `incremental = true`, the mirror's rows after a sync).
+pub async fn stream_fhir(
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+    store: Option<&crate::state::Store>,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let Some(fhir) = crate::source::streamable_fhir(spec) else {
+        anyhow::bail!("source {:?} is not a FHIR search", spec.id);
+    };
+    let context = crate::source::FetchContext {
+        source: spec,
+        now: as_of,
+        zone,
+        store,
+    };
+    let (evaluator, data_time) = crate::source::fhir::fold(
+        fhir,
+        &context,
+        |header| Evaluator::new(checks, header, &BTreeMap::new(), as_of),
+        |evaluator, number, cells| evaluator.add(number, cells),
+    )
+    .await?;
+    Ok(evaluator.finish(data_time))
+}
+
+/// Evaluates the wait-time `checks` on the body of an HTTP source in one
+/// pass as it arrives (`source::fold_http`): CSV through `csv_stream`,
+/// JSON and NDJSON through `json_stream`, one record at a time.
+pub async fn stream_http(
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let (layout, checks) = (spec.layout.clone(), checks.to_vec());
+    let (evaluator, data_time) =
+        crate::source::fold_http(spec, as_of, move |format, body| match format {
+            Format::Csv => Ok(csv_stream::fold_reader(body, &layout, |header| {
+                WaitFold(Evaluator::new(&checks, header, &layout.fields, as_of))
+            })?
+            .0),
+            Format::Json | Format::Ndjson => {
+                let names = Evaluator::record_names(&checks);
+                let mut evaluator = Evaluator::new(&checks, &names, &BTreeMap::new(), as_of);
+                let body = std::io::BufReader::with_capacity(256 * 1024, body);
+                let streamed =
+                    json_stream::fold_reader(body, format, &layout, &names, |number, cells| {
+                        evaluator.add(number, cells)
+                    })?;
+                columns_found(&mut evaluator, names, streamed);
+                Ok(evaluator)
+            }
+        })
+        .await?;
+    Ok(evaluator.finish(data_time))
 }
 
 /// The wait-time evaluator as a fold of a streamed CSV file.

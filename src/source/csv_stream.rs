@@ -216,6 +216,34 @@ fn read_chunk(
     }
 }
 
+/// Folds every row of the CSV read from `input` (an HTTP body as it
+/// arrives) on this thread, into the fold `start` makes from the header.
+pub fn fold_reader<F: Fold>(
+    input: impl Read,
+    layout: &Layout,
+    start: impl FnOnce(&[String]) -> F,
+) -> anyhow::Result<F> {
+    let mut reader = reader_builder(layout).has_headers(false).from_reader(input);
+    let mut header = csv::StringRecord::new();
+    let found = reader
+        .read_record(&mut header)
+        .context("reading the CSV header")?;
+    anyhow::ensure!(found, "the CSV data is empty: expected a header row");
+    let header: Vec<String> = header
+        .iter()
+        .map(|name| name.trim().trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    let mut fold = start(&header);
+    let mut record = csv::ByteRecord::new();
+    while reader
+        .read_byte_record(&mut record)
+        .context("reading the CSV data")?
+    {
+        fold.add(record.position().map_or(0, |p| p.line()), &record);
+    }
+    Ok(fold)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,10 @@
 //! waiting what `Retry-After` asks on 429 and 503 (up to five minutes). A
 //! body is never read past `max_body_size`. GETs remember the `ETag` of
 //! each URL and send `If-None-Match`; a 304 reuses the body kept from
-//! before. Error messages name the URL without its query string (which
+//! before. [`Client::get_folded`] hands a body to a fold as it arrives
+//! instead of reading it whole (wait-time checks on `http` sources), and
+//! FHIR search pages skip the ETag cache ([`Client::get_uncached`]).
+//! Error messages name the URL without its query string (which
 //! may carry an API key) and never include a header value.
 
 use std::collections::HashMap;
@@ -64,6 +67,81 @@ struct Attempt {
     retryable: bool,
     /// What the server asked for in `Retry-After`.
     retry_after: Option<Duration>,
+}
+
+impl Attempt {
+    /// The same failure, saying where in the body it came.
+    fn at(self, place: &str) -> Attempt {
+        Attempt {
+            error: self.error.context(format!("reading the body {place}")),
+            ..self
+        }
+    }
+}
+
+/// The outcome of a fold task: its own error, or a panic, ends the fetch
+/// (a retry would read the same bytes).
+fn settle<T>(folded: Result<anyhow::Result<T>, tokio::task::JoinError>) -> Result<T, Attempt> {
+    let error = match folded {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(error)) => error,
+        Err(panic) => anyhow!("reading the body failed: {panic}"),
+    };
+    Err(Attempt {
+        error,
+        retryable: false,
+        retry_after: None,
+    })
+}
+
+/// Chunks of a streamed body fetched ahead of the fold reading them.
+pub const CHUNKS_AHEAD: usize = 16;
+
+/// The largest streamed body kept in memory for a 304 (see
+/// [`Client::get_folded`]).
+pub const KEEP_FOR_ETAG: usize = 16 << 20;
+
+/// A streamed request's total timeout, which reqwest would otherwise
+/// take from `timeout`: its waits are bounded one by one instead.
+const NO_TOTAL_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// What a folded body's answer said about it.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    pub content_type: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// A body arriving in chunks, read as `std::io::Read` on a blocking
+/// thread. A failure of the transfer is an I/O error here; the fetch
+/// reports the transfer's own error rather than the fold's.
+pub struct BodyReader {
+    chunks: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    current: bytes::Bytes,
+}
+
+impl BodyReader {
+    fn new(chunks: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>) -> BodyReader {
+        BodyReader {
+            chunks,
+            current: bytes::Bytes::new(),
+        }
+    }
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                None => return Ok(0),
+                Some(chunk) => self.current = chunk?,
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current[..n]);
+        bytes::Buf::advance(&mut self.current, n);
+        Ok(n)
+    }
 }
 
 /// The longest `Retry-After` honoured; longer requests fail the fetch.
@@ -151,23 +229,86 @@ impl Client {
         })
     }
 
+    /// A GET of `url` with `accept`, and the body kept for its ETag
+    /// (when `cached`).
+    fn get_request(
+        &self,
+        url: &url::Url,
+        accept: Option<&str>,
+        cached: bool,
+    ) -> (reqwest::RequestBuilder, Option<Response>) {
+        let mut request = self.inner.get(url.clone());
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        if !cached {
+            return (request, None);
+        }
+        let cached = etag_cache()
+            .lock()
+            .ok()
+            .and_then(|c| c.get(url.as_str()).cloned());
+        if let Some(etag) = cached.as_ref().and_then(|c| c.etag.clone()) {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        (request, cached)
+    }
+
     /// GET `url` with `accept` as the Accept header, retried as the options
     /// say. A non-2xx answer is an error; a FHIR OperationOutcome in it is
     /// summarised by its issues' severities and codes, never its text.
     pub async fn get(&self, url: &url::Url, accept: Option<&str>) -> anyhow::Result<Response> {
+        let response = self
+            .retrying("GET", url, || {
+                let (request, cached) = self.get_request(url, accept, true);
+                self.once(request, cached)
+            })
+            .await?;
+        if response.etag.is_some()
+            && let Ok(mut cache) = etag_cache().lock()
+        {
+            cache.insert(url.to_string(), response.clone());
+        }
+        Ok(response)
+    }
+
+    /// [`Client::get`] without the ETag cache: for the pages of a search,
+    /// which are many, seldom fetched twice unchanged, and would all be
+    /// kept in memory.
+    pub async fn get_uncached(
+        &self,
+        url: &url::Url,
+        accept: Option<&str>,
+    ) -> anyhow::Result<Response> {
         self.retrying("GET", url, || {
-            let mut request = self.inner.get(url.clone());
-            if let Some(accept) = accept {
-                request = request.header(reqwest::header::ACCEPT, accept);
-            }
-            let cached = etag_cache()
-                .lock()
-                .ok()
-                .and_then(|c| c.get(url.as_str()).cloned());
-            if let Some(etag) = cached.as_ref().and_then(|c| c.etag.clone()) {
-                request = request.header(IF_NONE_MATCH, etag);
-            }
-            (request, cached)
+            let (request, _) = self.get_request(url, accept, false);
+            self.once(request, None)
+        })
+        .await
+    }
+
+    /// GET `url` and fold its body as it arrives: `fold` reads it on a
+    /// blocking thread (a [`BodyReader`]) while chunks are fetched, at
+    /// most [`CHUNKS_AHEAD`] ahead of it, so the body is never held
+    /// whole. The cap, gzip, retries and `Retry-After` apply as for
+    /// [`Client::get`]; a failure after the body started (the connection
+    /// cut, the cap exceeded, a malformed gzip stream) throws that fold
+    /// away, and a retry folds from the start into a new one, so no row
+    /// is ever counted twice. `timeout` bounds the wait for the answer and
+    /// each wait for more of the body, not the whole transfer, which the
+    /// cap bounds. A body of at most [`KEEP_FOR_ETAG`] bytes with an ETag
+    /// is kept for a 304 as [`Client::get`] keeps it; a larger one is not
+    /// kept (and its ETag not sent back), so a large source is fetched
+    /// whole each time rather than held in memory between runs.
+    pub async fn get_folded<T, F>(&self, url: &url::Url, fold: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Streamed, BodyReader) -> anyhow::Result<T> + Send + Sync + 'static,
+    {
+        let fold = Arc::new(fold);
+        self.retrying("GET", url, || {
+            let (request, cached) = self.get_request(url, None, true);
+            self.fold_once(request.timeout(NO_TOTAL_TIMEOUT), cached, url, fold.clone())
         })
         .await
     }
@@ -192,30 +333,25 @@ impl Client {
             if let Some((user, password)) = basic {
                 request = request.basic_auth(user, Some(password));
             }
-            (request, None)
+            self.once(request, None)
         })
         .await
     }
 
-    async fn retrying(
+    async fn retrying<T, Fut>(
         &self,
         method: &str,
         url: &url::Url,
-        make: impl Fn() -> (reqwest::RequestBuilder, Option<Response>),
-    ) -> anyhow::Result<Response> {
+        mut once: impl FnMut() -> Fut,
+    ) -> anyhow::Result<T>
+    where
+        Fut: Future<Output = Result<T, Attempt>>,
+    {
         let shown = display_url(url);
         let mut attempt = 0;
         loop {
-            let (request, cached) = make();
-            match self.once(request, cached).await {
-                Ok(response) => {
-                    if response.etag.is_some()
-                        && let Ok(mut cache) = etag_cache().lock()
-                    {
-                        cache.insert(url.to_string(), response.clone());
-                    }
-                    return Ok(response);
-                }
+            match once().await {
+                Ok(response) => return Ok(response),
                 Err(failure) if failure.retryable && attempt < self.options.retries => {
                     let delay = failure
                         .retry_after
@@ -236,14 +372,127 @@ impl Client {
         }
     }
 
+    /// One attempt of [`Client::get_folded`].
+    async fn fold_once<T, F>(
+        &self,
+        request: reqwest::RequestBuilder,
+        cached: Option<Response>,
+        url: &url::Url,
+        fold: Arc<F>,
+    ) -> Result<T, Attempt>
+    where
+        T: Send + 'static,
+        F: Fn(&Streamed, BodyReader) -> anyhow::Result<T> + Send + Sync + 'static,
+    {
+        let head = tokio::time::timeout(self.options.timeout, self.head(request))
+            .await
+            .map_err(|_| self.timed_out())??;
+        let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
+        if head.not_modified
+            && let Some(cached) = cached
+        {
+            let streamed = Streamed {
+                content_type: cached.content_type.clone(),
+                last_modified: cached.last_modified,
+            };
+            // The channel holds the one chunk; the fold reads it alone.
+            let _ = sender.try_send(Ok(bytes::Bytes::copy_from_slice(&cached.body)));
+            drop(sender);
+            let folded =
+                tokio::task::spawn_blocking(move || fold(&streamed, BodyReader::new(receiver)))
+                    .await;
+            return settle(folded);
+        }
+        let streamed = Streamed {
+            content_type: head.content_type.clone(),
+            last_modified: head.last_modified,
+        };
+        let task = tokio::task::spawn_blocking(move || fold(&streamed, BodyReader::new(receiver)));
+        let mut response = head.response;
+        let mut kept = head.etag.is_some().then(Vec::new);
+        let pumped = self.pump(&mut response, &sender, &mut kept).await;
+        if let Err(failure) = &pumped {
+            let _ = sender
+                .send(Err(std::io::Error::other(format!("{:#}", failure.error))))
+                .await;
+        }
+        drop(sender);
+        let folded = task.await;
+        let whole = pumped?;
+        let folded = settle(folded)?;
+        if let (true, Some(etag), Some(body)) = (whole, head.etag, kept)
+            && let Ok(mut cache) = etag_cache().lock()
+        {
+            cache.insert(
+                url.to_string(),
+                Response {
+                    status: response.status().as_u16(),
+                    body: Arc::new(body),
+                    content_type: head.content_type,
+                    last_modified: head.last_modified,
+                    etag: Some(etag),
+                },
+            );
+        }
+        Ok(folded)
+    }
+
+    /// Reads the body chunk by chunk into `sender` (until the fold stops
+    /// taking it), keeping a copy in `kept` while it is small enough;
+    /// whether it was read to its end.
+    async fn pump(
+        &self,
+        response: &mut reqwest::Response,
+        sender: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+        kept: &mut Option<Vec<u8>>,
+    ) -> Result<bool, Attempt> {
+        let (mut bytes, mut lines) = (0u64, 1u64);
+        let at = |bytes: u64, lines: u64| format!("after {bytes} bytes, in line {lines}");
+        loop {
+            let chunk = tokio::time::timeout(self.options.timeout, response.chunk())
+                .await
+                .map_err(|_| self.timed_out().at(&at(bytes, lines)))?
+                .map_err(|e| self.transport(e).at(&at(bytes, lines)))?;
+            let Some(chunk) = chunk else {
+                return Ok(true);
+            };
+            if bytes + chunk.len() as u64 > self.options.max_body_size {
+                return Err(self.too_big().at(&at(bytes, lines)));
+            }
+            bytes += chunk.len() as u64;
+            lines += memchr::memchr_iter(b'\n', &chunk).count() as u64;
+            if let Some(body) = kept {
+                if body.len() + chunk.len() <= KEEP_FOR_ETAG {
+                    body.extend_from_slice(&chunk);
+                } else {
+                    *kept = None;
+                }
+            }
+            if sender.send(Ok(chunk)).await.is_err() {
+                // The fold stopped (a malformed record): its error says why.
+                return Ok(false);
+            }
+        }
+    }
+
+    fn timed_out(&self) -> Attempt {
+        Attempt {
+            retryable: true,
+            error: anyhow!(timeout_text(&self.options)),
+            retry_after: None,
+        }
+    }
+
     /// Follows a redirect that `inner` stopped at because it leaves the
     /// origin: with the bare client (no configured header), and for a GET
-    /// only, since a POST carries a form with secrets of its own.
+    /// only, since a POST carries a form with secrets of its own; with the
+    /// request's own total `timeout` (a streamed GET's), if it has one.
     async fn leave_origin(
         &self,
         response: reqwest::Response,
         method: &reqwest::Method,
         accept: Option<HeaderValue>,
+        timeout: Option<Duration>,
     ) -> Result<reqwest::Response, Attempt> {
         let Some(bare) = &self.bare else {
             return Ok(response);
@@ -275,34 +524,34 @@ impl Client {
         if let Some(accept) = accept {
             request = request.header(reqwest::header::ACCEPT, accept);
         }
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
         request.send().await.map_err(|e| self.transport(e))
     }
 
     fn transport(&self, e: reqwest::Error) -> Attempt {
         Attempt {
-            retryable: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
+            retryable: e.is_timeout() || e.is_connect() || e.is_request() || cut_off(&e),
             error: anyhow!(describe(&e, &self.options)),
             retry_after: None,
         }
     }
 
-    async fn once(
-        &self,
-        request: reqwest::RequestBuilder,
-        cached: Option<Response>,
-    ) -> Result<Response, Attempt> {
+    /// Sends `request` and reads the answer's status and headers: a
+    /// failed status is an `Attempt` error (with the start of its body for
+    /// an OperationOutcome), a body announced larger than the cap too.
+    async fn head(&self, request: reqwest::RequestBuilder) -> Result<Head, Attempt> {
         let transport = |e: reqwest::Error| self.transport(e);
         let request = request.build().map_err(transport)?;
         let method = request.method().clone();
         let accept = request.headers().get(reqwest::header::ACCEPT).cloned();
+        let timeout = request.timeout().copied();
         let response = self.inner.execute(request).await.map_err(transport)?;
-        let mut response = self.leave_origin(response, &method, accept).await?;
+        let mut response = self
+            .leave_origin(response, &method, accept, timeout)
+            .await?;
         let status = response.status();
-        if status == StatusCode::NOT_MODIFIED
-            && let Some(cached) = cached
-        {
-            return Ok(cached);
-        }
         let headers = response.headers().clone();
         let header = |name| {
             headers
@@ -310,7 +559,8 @@ impl Client {
                 .and_then(|v: &HeaderValue| v.to_str().ok())
                 .map(str::to_owned)
         };
-        if !status.is_success() {
+        let not_modified = status == StatusCode::NOT_MODIFIED;
+        if !status.is_success() && !not_modified {
             let retry_after = retry_after(
                 header(RETRY_AFTER).as_deref(),
                 header(reqwest::header::DATE).as_deref(),
@@ -322,29 +572,15 @@ impl Client {
                 retry_after: retry_after.filter(|_| matches!(status.as_u16(), 429 | 503)),
             });
         }
-        let too_big = || Attempt {
-            retryable: false,
-            error: anyhow!(
-                "the response body is larger than max_body_size ({} bytes): raise max_body_size or ask the server for less",
-                self.options.max_body_size
-            ),
-            retry_after: None,
-        };
         if response
             .content_length()
             .is_some_and(|n| n > self.options.max_body_size)
         {
-            return Err(too_big());
+            return Err(self.too_big());
         }
-        let body = read_body(&mut response, self.options.max_body_size)
-            .await
-            .map_err(|e| match e {
-                BodyError::TooBig => too_big(),
-                BodyError::Transport(e) => transport(e),
-            })?;
-        Ok(Response {
-            status: status.as_u16(),
-            body: Arc::new(body),
+        Ok(Head {
+            response,
+            not_modified,
             content_type: header(CONTENT_TYPE),
             last_modified: header(LAST_MODIFIED)
                 .and_then(|v| DateTime::parse_from_rfc2822(&v).ok())
@@ -352,6 +588,53 @@ impl Client {
             etag: header(ETAG),
         })
     }
+
+    fn too_big(&self) -> Attempt {
+        Attempt {
+            retryable: false,
+            error: anyhow!(
+                "the response body is larger than max_body_size ({} bytes): raise max_body_size or ask the server for less",
+                self.options.max_body_size
+            ),
+            retry_after: None,
+        }
+    }
+
+    async fn once(
+        &self,
+        request: reqwest::RequestBuilder,
+        cached: Option<Response>,
+    ) -> Result<Response, Attempt> {
+        let mut head = self.head(request).await?;
+        if head.not_modified
+            && let Some(cached) = cached
+        {
+            return Ok(cached);
+        }
+        let body = read_body(&mut head.response, self.options.max_body_size)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooBig => self.too_big(),
+                BodyError::Transport(e) => self.transport(e),
+            })?;
+        Ok(Response {
+            status: head.response.status().as_u16(),
+            body: Arc::new(body),
+            content_type: head.content_type,
+            last_modified: head.last_modified,
+            etag: head.etag,
+        })
+    }
+}
+
+/// A successful answer's head, its body not read yet.
+struct Head {
+    response: reqwest::Response,
+    /// 304: the kept body stands.
+    not_modified: bool,
+    content_type: Option<String>,
+    last_modified: Option<DateTime<Utc>>,
+    etag: Option<String>,
 }
 
 /// A client builder with `options`' timeouts, user agent and CA bundle.
@@ -515,14 +798,44 @@ pub async fn get(spec: &HttpSpec) -> anyhow::Result<Response> {
     Client::new(&spec.options)?.get(&spec.url, None).await
 }
 
+/// Whether the body stopped coming (the connection closed or broke),
+/// which reqwest reports as a body error (inside a decoding error when it
+/// decompresses); a body error from the decompressor itself (an I/O
+/// error in it) is a malformed stream instead, which a retry would only
+/// read again.
+fn cut_off(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(inner) = source {
+        if inner
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_body)
+        {
+            return !inner
+                .source()
+                .is_some_and(|cause| cause.is::<std::io::Error>());
+        }
+        source = inner.source();
+    }
+    false
+}
+
+/// A body that decompression refused (see [`cut_off`]).
+fn malformed(error: &reqwest::Error) -> bool {
+    (error.is_decode() || error.is_body()) && !cut_off(error)
+}
+
+fn timeout_text(options: &HttpOptions) -> String {
+    format!(
+        "timed out (connect_timeout {}, timeout {}): the server is slow or unreachable; raise `timeout` if it is only slow",
+        humantime::format_duration(options.connect_timeout),
+        humantime::format_duration(options.timeout)
+    )
+}
+
 /// reqwest's error without the URL it embeds (we name it ourselves).
 fn describe(error: &reqwest::Error, options: &HttpOptions) -> String {
     if error.is_timeout() {
-        return format!(
-            "timed out (connect_timeout {}, timeout {}): the server is slow or unreachable; raise `timeout` if it is only slow",
-            humantime::format_duration(options.connect_timeout),
-            humantime::format_duration(options.timeout)
-        );
+        return timeout_text(options);
     }
     let mut parts = Vec::new();
     let mut source = std::error::Error::source(error);
@@ -543,7 +856,11 @@ fn describe(error: &reqwest::Error, options: &HttpOptions) -> String {
         format!("cannot connect: {detail}")
     } else if error.is_redirect() {
         format!("too many redirects: {detail}")
-    } else if error.is_body() || error.is_decode() {
+    } else if malformed(error) {
+        format!(
+            "the response body could not be decoded (a malformed or cut-off gzip stream?): {detail}"
+        )
+    } else if cut_off(error) {
         format!("the response body was cut off: {detail}")
     } else {
         detail

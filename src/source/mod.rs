@@ -67,18 +67,7 @@ pub async fn fetch(
         Location::Postgres(postgres) => return postgres::fetch(postgres, &context).await,
         Location::Http(http) => {
             let response = http::get(http).await?;
-            let format = spec
-                .format
-                .or_else(|| response.content_type.as_deref().and_then(format_from_content_type))
-                .or_else(|| format_from_extension(http.url.path()))
-                .with_context(|| {
-                    format!(
-                        "cannot tell the format of {} (content type {:?}): set format = \"csv\", \"json\" or \"ndjson\"",
-                        http::display_url(&http.url),
-                        response.content_type.as_deref().unwrap_or("none")
-                    )
-                })?;
-            check_content_type(response.content_type.as_deref(), format, &http.url)?;
+            let format = http_format(spec, http, response.content_type.as_deref())?;
             (
                 response.body.to_vec(),
                 format,
@@ -92,6 +81,73 @@ pub async fn fetch(
             .with_context(|| format!("reading the time_field `{field}`"))?;
     }
     Ok(table)
+}
+
+/// The format of an HTTP source's answer: the configured one, else its
+/// content type's, else its URL's extension's; and never an HTML page.
+fn http_format(
+    spec: &SourceSpec,
+    http: &spec::HttpSpec,
+    content_type: Option<&str>,
+) -> anyhow::Result<Format> {
+    let format = spec
+        .format
+        .or_else(|| content_type.and_then(format_from_content_type))
+        .or_else(|| format_from_extension(http.url.path()))
+        .with_context(|| {
+            format!(
+                "cannot tell the format of {} (content type {:?}): set format = \"csv\", \"json\" or \"ndjson\"",
+                http::display_url(&http.url),
+                content_type.unwrap_or("none")
+            )
+        })?;
+    check_content_type(content_type, format, &http.url)?;
+    Ok(format)
+}
+
+/// Folds the body of the HTTP source `spec` as it arrives
+/// ([`http::Client::get_folded`]): `fold` gets the body's format and the
+/// body on a blocking thread. Also gives the data time: the answer's
+/// `Last-Modified`, else `now`.
+pub async fn fold_http<T: Send + 'static>(
+    spec: &SourceSpec,
+    now: DateTime<Utc>,
+    fold: impl Fn(Format, http::BodyReader) -> anyhow::Result<T> + Send + Sync + 'static,
+) -> anyhow::Result<(T, DateTime<Utc>)> {
+    let Some(http) = streamable_http(spec) else {
+        anyhow::bail!("source {:?} is not an HTTP source", spec.id);
+    };
+    let owned = (spec.clone(), http.clone());
+    let folded = http::Client::new(&http.options)?
+        .get_folded(&http.url, move |answer, body| {
+            let (spec, http) = &owned;
+            let format = http_format(spec, http, answer.content_type.as_deref())?;
+            Ok((fold(format, body)?, answer.last_modified.unwrap_or(now)))
+        })
+        .await?;
+    Ok(folded)
+}
+
+/// A FHIR source that wait-time checks fold page by page instead of
+/// reading into a table: an Appointment search without a `time_field`.
+pub fn streamable_fhir(spec: &SourceSpec) -> Option<&fhir::FhirSpec> {
+    match &spec.location {
+        Location::Fhir(fhir)
+            if spec.time_field.is_none() && fhir.resource == fhir::ResourceKind::Appointment =>
+        {
+            Some(fhir)
+        }
+        _ => None,
+    }
+}
+
+/// An HTTP source that wait-time checks fold as its body arrives instead
+/// of reading it into a table: any without a `time_field`.
+pub fn streamable_http(spec: &SourceSpec) -> Option<&spec::HttpSpec> {
+    match &spec.location {
+        Location::Http(http) if spec.time_field.is_none() => Some(http),
+        _ => None,
+    }
 }
 
 async fn read_file(

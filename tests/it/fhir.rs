@@ -412,7 +412,9 @@ fn searches_page_by_next_links_and_every_failure_is_named() {
         2,
         "429, then the retry"
     );
-    assert_eq!(out.log("source fetched", "source", "empty")["rows"], 0);
+    // Streamed page by page: the log has no row count, the check no group.
+    assert_eq!(out.log("source fetched", "source", "empty")["status"], "ok");
+    assert_eq!(check(&report, "empty")["groups"], serde_json::json!([]));
     let cut = check(&report, "cut")["error"].as_str().unwrap().to_owned();
     assert!(cut.contains("the response body was cut off"), "{cut}");
     assert!(
@@ -852,4 +854,270 @@ fn a_redirect_to_another_origin_drops_the_configured_headers() {
     for seen in &followed {
         assert_eq!(key(seen), None, "the key went to {}", seen.target());
     }
+}
+
+/// Appointment `i` of a generated search: requested Monday 2026-11-02,
+/// offered `i % 20` days later, in region north (even `i`) or
+/// socal-south (odd). With the us-federal calendar, offers up to 11-17
+/// (offsets 0 to 15) are within 10 business days: per 20 appointments,
+/// 8 of each region compliant and 2 not.
+fn generated_appointment(id: &str, i: usize) -> serde_json::Value {
+    let region = if i.is_multiple_of(2) {
+        "north"
+    } else {
+        "socal-south"
+    };
+    serde_json::json!({"fullUrl": format!("http://x/fhir/Appointment/{id}"), "resource": {
+        "resourceType": "Appointment",
+        "id": id,
+        "meta": {"lastUpdated": format!("2026-11-{:02}T10:00:00Z", 3 + i % 20)},
+        "status": "booked",
+        "created": "2026-11-02T09:00:00-08:00",
+        "start": format!("2026-11-{:02}T10:00:00-08:00", 2 + i % 20),
+        "appointmentType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0276", "code": "ROUTINE"}]},
+        "specialty": [{"coding": [{"system": "http://nucc.org/provider-taxonomy", "code": "1041C0700X"}]}],
+        "extension": [{"url": "http://plan.example/fhir/StructureDefinition/region", "valueString": region}],
+        "participant": [{"actor": {"reference": "Patient/example-member"}, "status": "accepted"}]
+    }})
+}
+
+/// Page `page` (from 1) of `pages` of a generated search of `per_page`
+/// appointments; `repeat_first` puts appointment 0 again on page 3.
+fn generated_page(
+    base: &str,
+    page: usize,
+    pages: usize,
+    per_page: usize,
+    repeat_first: bool,
+) -> String {
+    let mut entries: Vec<serde_json::Value> = (0..per_page)
+        .map(|k| {
+            let i = (page - 1) * per_page + k;
+            generated_appointment(&format!("a-{i}"), i)
+        })
+        .collect();
+    if repeat_first && page == 3 {
+        entries[0] = generated_appointment("a-0", 0);
+    }
+    let mut bundle =
+        serde_json::json!({"resourceType": "Bundle", "type": "searchset", "entry": entries});
+    if page < pages {
+        bundle["link"] =
+            serde_json::json!([{"relation": "next", "url": format!("{base}?page={}", page + 1)}]);
+    }
+    bundle.to_string()
+}
+
+/// The page a generated search's request asks for.
+fn page_asked(seen: &Seen) -> usize {
+    seen.query
+        .split('&')
+        .find_map(|p| p.strip_prefix("page="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// A search of 60 pages folded page by page gives the counts of every
+/// appointment once; a failure on page 7 leaves nothing partial; a
+/// resource repeated on a later page starts the search again (once here),
+/// and one repeated on every try is an error; an incremental source
+/// writes its mirror in batches and folds it back the same.
+#[test]
+fn many_pages_are_folded_page_by_page() {
+    let searches_of_dup = Arc::new(AtomicUsize::new(0));
+    let dup_searches = searches_of_dup.clone();
+    let (http, log) = server(move |seen| {
+        let page = page_asked(seen);
+        let base = format!("http://127.0.0.1{}", seen.path);
+        let base = seen
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map_or(base, |host| format!("http://{host}{}", seen.path));
+        match seen.case() {
+            "broken" if page == 7 => status(500, "text/plain", "down".to_owned()),
+            "dup" => {
+                if page == 1 {
+                    dup_searches.fetch_add(1, Ordering::SeqCst);
+                }
+                let first_try = dup_searches.load(Ordering::SeqCst) == 1;
+                fhir(generated_page(&base, page, 10, 40, first_try))
+            }
+            "dupalways" => fhir(generated_page(&base, page, 10, 40, true)),
+            "mirror" => fhir(generated_page(&base, page, 30, 400, false)),
+            _ => fhir(generated_page(&base, page, 60, 40, false)),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = header();
+    for case in ["many", "broken", "dup", "dupalways"] {
+        config += &source(
+            case,
+            &http.url(&format!("/{case}")),
+            "",
+            &format!("resource = \"Appointment\"\nmax_pages = 100\n{REGION_LABEL}"),
+        );
+        config += &timely(case, case, "region");
+    }
+    config += &source(
+        "mirror",
+        &http.url("/mirror"),
+        "",
+        &format!("resource = \"Appointment\"\nincremental = true\n{REGION_LABEL}"),
+    );
+    config += &timely("mirror", "mirror", "region");
+    let (out, report) = run_once(dir.path(), &config, &["--notify"]);
+
+    let many = check(&report, "many");
+    for region in ["north", "socal-south"] {
+        assert_eq!(
+            group(many, "region", region)["counts"],
+            counts(960, 240, 0),
+            "{many}"
+        );
+    }
+    assert_eq!(many["data_time"], "2026-11-22T10:00:00Z", "{many}");
+    let pages: Vec<usize> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.case() == "many")
+        .map(page_asked)
+        .collect();
+    assert_eq!(pages, (1..=60).collect::<Vec<_>>());
+
+    let broken = check(&report, "broken");
+    assert_eq!(broken["status"], "unknown", "{broken}");
+    assert_eq!(broken["groups"], serde_json::json!([]), "nothing partial");
+    let error = broken["error"].as_str().unwrap();
+    assert!(
+        error.contains("fetching page 7 of the Appointment search") && error.contains("HTTP 500"),
+        "{error}"
+    );
+
+    let dup = check(&report, "dup");
+    for region in ["north", "socal-south"] {
+        assert_eq!(
+            group(dup, "region", region)["counts"],
+            counts(160, 40, 0),
+            "each appointment once: {dup}"
+        );
+    }
+    assert_eq!(
+        searches_of_dup.load(Ordering::SeqCst),
+        2,
+        "searched again once"
+    );
+    let always = check(&report, "dupalways");
+    assert_eq!(always["status"], "unknown");
+    assert_eq!(always["groups"], serde_json::json!([]));
+    assert!(
+        always["error"]
+            .as_str()
+            .unwrap()
+            .contains("the Appointment search returned a resource twice on each of 3 tries"),
+        "{always}"
+    );
+
+    // 12,000 appointments: the mirror written and read in batches.
+    let mirror = check(&report, "mirror");
+    for region in ["north", "socal-south"] {
+        assert_eq!(
+            group(mirror, "region", region)["counts"],
+            counts(4800, 1200, 0),
+            "{mirror}"
+        );
+    }
+    let db = rusqlite::Connection::open(dir.path().join("state/accesswatch.db")).unwrap();
+    let kept: i64 = db
+        .query_row(
+            "SELECT count(*) FROM source_rows WHERE source_id = 'mirror'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 12_000);
+    assert!(!out.stderr.contains("example-member"));
+}
+
+/// A sync that fails on a later page leaves the cursor where it was, so
+/// the next sync fetches everything again, and the checks are unknown.
+#[test]
+fn a_mirror_sync_cut_short_keeps_its_old_cursor() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failing = fail.clone();
+    let (http, log) = server(move |seen| {
+        let page = page_asked(seen);
+        let base = format!(
+            "http://{}{}",
+            seen.headers[header::HOST].to_str().unwrap(),
+            seen.path
+        );
+        if failing.load(Ordering::SeqCst) && page == 20 {
+            return status(500, "text/plain", "down".to_owned());
+        }
+        fhir(generated_page(&base, page, 25, 400, false))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = header();
+    config += &source(
+        "mirror",
+        &http.url("/mirror"),
+        "",
+        &format!("resource = \"Appointment\"\nincremental = true\n{REGION_LABEL}"),
+    );
+    config += &timely("mirror", "mirror", "region");
+    fail.store(true, Ordering::SeqCst);
+    let (_, first) = run_once(dir.path(), &config, &["--notify"]);
+    assert_eq!(check(&first, "mirror")["status"], "unknown", "{first}");
+    fail.store(false, Ordering::SeqCst);
+    let (_, second) = run_once(dir.path(), &config, &["--notify"]);
+    let north = group(check(&second, "mirror"), "region", "north");
+    assert_eq!(north["counts"], counts(4000, 1000, 0), "{second}");
+    let queries: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| page_asked(s) == 1)
+        .map(|s| s.query.clone())
+        .collect();
+    assert_eq!(queries.len(), 2);
+    assert!(
+        queries.iter().all(|q| !q.contains("_lastUpdated")),
+        "both syncs full: {queries:?}"
+    );
+}
+
+/// An incremental source that a wait-time check and another check both
+/// read is synced once per run (as a table), never twice at once.
+#[test]
+fn a_mirror_read_by_other_checks_too_is_synced_once() {
+    let (http, log) = server(move |seen| {
+        let base = format!(
+            "http://{}{}",
+            seen.headers[header::HOST].to_str().unwrap(),
+            seen.path
+        );
+        fhir(generated_page(&base, page_asked(seen), 3, 20, false))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = header();
+    config += &source(
+        "mirror",
+        &http.url("/mirror"),
+        "",
+        &format!("resource = \"Appointment\"\nincremental = true\n{REGION_LABEL}"),
+    );
+    config += &timely("mirror", "mirror", "region");
+    config += "[[check]]\nid = \"fresh\"\ntitle = \"Mirror fresh\"\nkind = \"freshness\"\nsource = \"mirror\"\nmax_age = \"3650d\"\n\n";
+    let (_, report) = run_once(dir.path(), &config, &["--notify"]);
+    let north = group(check(&report, "mirror"), "region", "north");
+    assert_eq!(north["counts"], counts(24, 6, 0), "{report}");
+    let first_pages = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| page_asked(s) == 1)
+        .count();
+    assert_eq!(first_pages, 1, "one sync");
 }

@@ -27,6 +27,7 @@ mod fold;
 mod ha;
 mod http_hardening;
 mod http_sources;
+mod http_stream;
 mod nppes;
 mod postgres;
 mod pushdown;

@@ -8,7 +8,7 @@ use crate::common::{ConfigText, accesswatch, write};
 /// Requests of Monday 2026-11-02 (Los Angeles): socal-south has 3 of 5
 /// offered within 10 business days (the 10th is Tuesday 11-17, after
 /// Veterans Day), one offered late, one still waiting; north has 2 of 2.
-const CSV: &str = "\
+pub(crate) const CSV: &str = "\
 id,requested_at,prior_appointment_at,first_offered_at,visit_type,urgency,prior_auth,provider_type,extended_by_provider,region
 R1,2026-11-02T09:00:00-08:00,,2026-11-03T09:00:00-08:00,initial,non_urgent,false,non_physician_mh,false,socal-south
 R2,2026-11-02T09:00:00-08:00,,2026-11-17T09:00:00-08:00,initial,non_urgent,false,non_physician_mh,false,socal-south
@@ -20,7 +20,7 @@ R7,2026-11-20,,2026-11-20,initial,non_urgent,false,LCSW,false,north
 R8,2026-11-02T09:00:00-08:00,,2026-11-04T09:00:00-08:00,follow_up,non_urgent,false,non_physician_mh,false,north
 ";
 
-fn config(dir: &std::path::Path, source: &str) -> String {
+pub(crate) fn config(dir: &std::path::Path, source: &str) -> String {
     ConfigText::new()
         .los_angeles()
         .section(source)
@@ -44,7 +44,7 @@ severity = "critical""#,
         .to_owned()
 }
 
-const AS_OF: &str = "2026-11-30T17:00:00-08:00";
+pub(crate) const AS_OF: &str = "2026-11-30T17:00:00-08:00";
 
 fn group<'a>(report: &'a serde_json::Value, region: &str) -> &'a serde_json::Value {
     report["checks"][0]["groups"]
@@ -55,7 +55,7 @@ fn group<'a>(report: &'a serde_json::Value, region: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no group {region} in {report}"))
 }
 
-fn assert_report(report: &serde_json::Value) {
+pub(crate) fn assert_report(report: &serde_json::Value) {
     let check = &report["checks"][0];
     assert_eq!(check["status"], "breach");
     assert_eq!(check["standard"], "ca-dmhc/non-urgent-mh-initial");

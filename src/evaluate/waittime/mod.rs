@@ -573,7 +573,8 @@ pub fn evaluate_table_all(
     evaluator.finish(table.data_time)
 }
 
-fn cell_text(value: &Value) -> Option<String> {
+/// A table cell as the text the evaluator reads.
+pub fn cell_text(value: &Value) -> Option<String> {
     match value {
         Value::Text(text) => Some(text.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -29,7 +29,7 @@ pub struct Page {
 
 /// Reads page `number` of a search for `resource_type`.
 pub fn parse(body: &[u8], number: u32, resource_type: &str) -> anyhow::Result<Page> {
-    let document: Value = serde_json::from_slice(body).map_err(|e| {
+    let mut document: Value = serde_json::from_slice(body).map_err(|e| {
         let what = if e.is_eof() {
             "the body ends early (cut off in transit, or by a proxy)".to_owned()
         } else {
@@ -58,34 +58,38 @@ pub fn parse(body: &[u8], number: u32, resource_type: &str) -> anyhow::Result<Pa
         next: next_link(&document, number)?,
         ..Page::default()
     };
-    let entries = match document.get("entry") {
+    // The entries are moved out of the document, never copied.
+    let entries = match document.get_mut("entry").map(Value::take) {
         None | Some(Value::Null) => return Ok(page),
         Some(Value::Array(entries)) => entries,
         Some(_) => bail!("page {number}: `Bundle.entry` is not a list"),
     };
-    for (index, entry) in entries.iter().enumerate() {
+    drop(document);
+    page.matches.reserve(entries.len());
+    for (index, mut entry) in entries.into_iter().enumerate() {
         let position = index + 1;
-        let Some(resource) = entry.get("resource").filter(|r| r.is_object()) else {
-            bail!(
+        let resource = match entry.get_mut("resource").map(Value::take) {
+            Some(resource @ Value::Object(_)) => resource,
+            _ => bail!(
                 "page {number}, entry {position} of the {resource_type} search has no resource (a malformed Bundle)"
-            );
+            ),
         };
         let Some(entry_type) = resource.get("resourceType").and_then(Value::as_str) else {
             bail!("page {number}, entry {position}: the resource has no resourceType");
         };
         let mode = entry.pointer("/search/mode").and_then(Value::as_str);
         if mode == Some("outcome") || (entry_type == "OperationOutcome" && mode != Some("match")) {
-            outcome_entry(resource, number, &mut page)?;
+            outcome_entry(&resource, number, &mut page)?;
             continue;
         }
         if entry_type == resource_type && mode != Some("include") {
-            page.matches.push(resource.clone());
+            page.matches.push(resource);
         } else {
-            let full_url = entry
-                .get("fullUrl")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            page.included.push((full_url, resource.clone()));
+            let full_url = match entry.get_mut("fullUrl").map(Value::take) {
+                Some(Value::String(url)) => Some(url),
+                _ => None,
+            };
+            page.included.push((full_url, resource));
         }
     }
     Ok(page)

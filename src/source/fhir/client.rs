@@ -2,7 +2,8 @@
 //!
 //! Requests go through [`crate::source::http::Client`] (retries,
 //! `Retry-After`, body cap, OperationOutcome in errors) with `Accept:
-//! application/fhir+json`. A search is paged by following each Bundle's
+//! application/fhir+json`; search pages bypass its ETag cache, which would
+//! keep every page of a large search in memory. A search is paged by following each Bundle's
 //! `next` link exactly as the server wrote it (resolved against the page's
 //! URL when relative, never built by us), until a page has none. A search
 //! stops with an error after `max_pages` pages, when a `next` link repeats
@@ -159,7 +160,7 @@ impl Pager<'_> {
         let response = self
             .client
             .http
-            .get(&url, Some(FHIR_JSON))
+            .get_uncached(&url, Some(FHIR_JSON))
             .await
             .with_context(|| {
                 format!(

@@ -92,6 +92,88 @@ pub fn table(
     }
 }
 
+/// The rows of [`table`] made one record at a time, for a fold: the same
+/// filter, grouping, columns and numbering, without holding the records.
+/// A record of a ServiceRequest (`_request`) is held back, one per
+/// request (the one whose offer stands so far), until [`Rows::finish`],
+/// since a later page may hold an earlier offer.
+pub struct Rows {
+    header: Vec<String>,
+    now: DateTime<Utc>,
+    requests: BTreeMap<String, Record>,
+    number: u64,
+    cells: Vec<Option<String>>,
+}
+
+impl Rows {
+    pub fn new(spec: &FhirSpec, now: DateTime<Utc>) -> Rows {
+        let header: Vec<String> = columns(spec).into_iter().collect();
+        Rows {
+            cells: Vec::with_capacity(header.len()),
+            header,
+            now,
+            requests: BTreeMap::new(),
+            number: 0,
+        }
+    }
+
+    /// The columns of every row's cells.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Takes one mapped record; `add` gets the row it makes, if any now.
+    pub fn push(&mut self, record: Record, add: &mut impl FnMut(u64, &Vec<Option<String>>)) {
+        if !in_force(&record, self.now) {
+            return;
+        }
+        let Some(Value::Text(key)) = record.get("_request") else {
+            return self.emit(&record, add);
+        };
+        match self.requests.get_mut(key) {
+            Some(kept) => {
+                if offer_rank(&record) < offer_rank(kept) {
+                    *kept = record;
+                }
+            }
+            None => {
+                self.requests.insert(key.clone(), record);
+            }
+        }
+    }
+
+    /// Hands over the rows held back: one per ServiceRequest.
+    pub fn finish(mut self, add: &mut impl FnMut(u64, &Vec<Option<String>>)) {
+        for record in std::mem::take(&mut self.requests).into_values() {
+            self.emit(&record, add);
+        }
+    }
+
+    fn emit(&mut self, record: &Record, add: &mut impl FnMut(u64, &Vec<Option<String>>)) {
+        self.number += 1;
+        self.cells.clear();
+        self.cells.extend(self.header.iter().map(|name| {
+            record
+                .get(name)
+                .and_then(crate::evaluate::waittime::cell_text)
+        }));
+        add(self.number, &self.cells);
+    }
+}
+
+/// Which record of a request stands, lowest first, as in
+/// [`group_requests`]: the earliest parsable offer, then an unparsable
+/// one, then none; the first seen among equals.
+fn offer_rank(record: &Record) -> (u8, Option<DateTime<Utc>>) {
+    match record.get("first_offered_at") {
+        Some(Value::Text(text)) => match parse_instant(text) {
+            Some(time) => (0, Some(time)),
+            None => (1, None),
+        },
+        _ => (2, None),
+    }
+}
+
 /// Whether a record's `_period_start`/`_period_end` (if any) cover `now`.
 fn in_force(record: &Record, now: DateTime<Utc>) -> bool {
     let time = |name: &str| match record.get(name) {

@@ -170,7 +170,7 @@ pub async fn fetch(spec: &FhirSpec, context: &FetchContext<'_>) -> anyhow::Resul
             None => {
                 let collected =
                     sync::collect(spec, &client, &spec.search, &context.source.id).await?;
-                let data_time = collected.newest.unwrap_or(context.now);
+                let data_time = collected.newest.time.unwrap_or(context.now);
                 let rows = collected
                     .records
                     .into_iter()
@@ -183,6 +183,36 @@ pub async fn fetch(spec: &FhirSpec, context: &FetchContext<'_>) -> anyhow::Resul
     if result.is_err() {
         // A rejected token is the likeliest cause of a failed search; the
         // next fetch asks for a fresh one.
+        client.forget_token(spec);
+    }
+    result
+}
+
+/// Folds the rows of an Appointment or PractitionerRole source page by
+/// page instead of making a table: the search's ([`sync::fold`]), or with
+/// a state store and `incremental = true` the mirror's after a sync
+/// ([`sync::fold_mirror`]). `start` makes the fold from the rows'
+/// columns (and again if the search must start over); `add` takes each
+/// row with its number. Also gives the data time.
+pub async fn fold<T>(
+    spec: &FhirSpec,
+    context: &FetchContext<'_>,
+    start: impl Fn(&[String]) -> T,
+    mut add: impl FnMut(&mut T, u64, &Vec<Option<String>>),
+) -> anyhow::Result<(T, chrono::DateTime<chrono::Utc>)> {
+    anyhow::ensure!(
+        spec.resource != ResourceKind::Slot,
+        "a Slot source is read whole (one row per schedule)"
+    );
+    let client = client::FhirClient::connect(spec).await?;
+    let result = match context
+        .store
+        .filter(|store| spec.incremental && store.writable())
+    {
+        Some(store) => sync::fold_mirror(spec, &client, context, store, start, &mut add).await,
+        None => sync::fold(spec, &client, context, start, &mut add).await,
+    };
+    if result.is_err() {
         client.forget_token(spec);
     }
     result

@@ -411,12 +411,12 @@ fn service_request_clock_and_grouping() {
     let now: DateTime<Utc> = "2026-11-30T00:00:00Z".parse().unwrap();
     let table = mapped::table(
         vec![
-            later,
-            cancelled_by_provider,
-            rebooked,
-            other,
-            unknown,
-            plain,
+            later.clone(),
+            cancelled_by_provider.clone(),
+            rebooked.clone(),
+            other.clone(),
+            unknown.clone(),
+            plain.clone(),
         ],
         &spec,
         now,
@@ -442,6 +442,47 @@ fn service_request_clock_and_grouping() {
             .iter()
             .all(|r| !r.fields.contains_key("_request"))
     );
+    // Folded one record at a time, in either order: the same rows, cell
+    // for cell, under the same numbers.
+    for reversed in [false, true] {
+        let mut records = vec![
+            later.clone(),
+            cancelled_by_provider.clone(),
+            rebooked.clone(),
+            other.clone(),
+            unknown.clone(),
+            plain.clone(),
+        ];
+        if reversed {
+            records.reverse();
+        }
+        let table = mapped::table(records.clone(), &spec, now, now);
+        let mut rows = mapped::Rows::new(&spec, now);
+        let header = rows.header().to_vec();
+        let mut folded = Vec::new();
+        let mut add =
+            |number: u64, cells: &Vec<Option<String>>| folded.push((number, cells.clone()));
+        for record in records {
+            rows.push(record, &mut add);
+        }
+        rows.finish(&mut add);
+        let expected: Vec<(u64, Vec<Option<String>>)> = table
+            .rows
+            .iter()
+            .map(|row| {
+                let cells = header
+                    .iter()
+                    .map(|name| {
+                        row.fields
+                            .get(name)
+                            .and_then(crate::evaluate::waittime::cell_text)
+                    })
+                    .collect();
+                (row.number as u64, cells)
+            })
+            .collect();
+        assert_eq!(folded, expected, "reversed: {reversed}");
+    }
 }
 
 fn spec(resource: ResourceKind, mapping: Mapping) -> FhirSpec {
