@@ -73,6 +73,16 @@ impl Columns {
         (!text.is_empty()).then_some(text)
     }
 
+    /// The columns these fields and labels are in.
+    pub fn used(&self) -> impl Iterator<Item = usize> + '_ {
+        self.fields.iter().chain(&self.labels).filter_map(|c| *c)
+    }
+
+    /// The columns the labels are in.
+    pub fn label_columns(&self) -> impl Iterator<Item = usize> + '_ {
+        self.labels.iter().filter_map(|c| *c)
+    }
+
     pub fn label_count(&self) -> usize {
         self.labels.len()
     }

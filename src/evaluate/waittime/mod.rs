@@ -234,6 +234,21 @@ impl Evaluator {
         }
     }
 
+    /// The columns of the rows the checks read (others need not be read).
+    pub fn used_columns(&self) -> Vec<usize> {
+        self.reader.used_columns()
+    }
+
+    /// Adds `lines_before` to the line numbers of the rejected rows kept:
+    /// for rows numbered from the start of a part of the source.
+    pub fn renumber(&mut self, lines_before: u64) {
+        for state in &mut self.checks {
+            for (line, _) in &mut state.rejected_samples {
+                *line += lines_before;
+            }
+        }
+    }
+
     /// Adds the counts of `other`, an evaluator of another part of the same
     /// source built with the same arguments.
     pub fn merge(&mut self, other: Evaluator) {
