@@ -438,6 +438,7 @@ impl Plan<'_> {
 
     /// Folds the whole lines of `block` (quote-free), the first being
     /// line `lines + 1` of the range; the line breaks counted after them.
+    /// One pass finds both the delimiters and the line breaks.
     fn fold_block<F: Fold>(
         &self,
         block: &[u8],
@@ -446,70 +447,64 @@ impl Plan<'_> {
         scratch: &mut Scratch,
     ) -> Result<u64, Failure> {
         let text = std::str::from_utf8(block).ok();
-        let mut begin = 0;
-        while begin < block.len() {
-            let (end, next) = match memchr::memchr(b'\n', &block[begin..]) {
-                Some(at) => (begin + at, begin + at + 1),
-                None => (block.len(), block.len()),
-            };
-            let mut stop = end;
-            if stop > begin && block[stop - 1] == b'\r' {
-                stop -= 1;
+        let wanted = &self.used.wanted[..];
+        scratch.spans.clear();
+        scratch.spans.resize(wanted.len(), ABSENT);
+        let (mut line_start, mut field, mut column) = (0usize, 0usize, 0usize);
+        let mut hits = Hits::new(block, self.delimiter);
+        loop {
+            let hit = hits.next();
+            let at = hit.unwrap_or(block.len());
+            if hit.is_some() && block[at] == self.delimiter {
+                if wanted.get(column) == Some(&true) {
+                    scratch.spans[column] = (field as u32, at as u32);
+                }
+                column += 1;
+                field = at + 1;
+                continue;
+            }
+            // The end of a line: a line feed, or the end of the block.
+            if hit.is_none() && line_start == block.len() {
+                break;
+            }
+            let mut end = at;
+            if end > line_start && block[end - 1] == b'\r' {
+                end -= 1;
             }
             let line = lines + 1;
-            if stop > begin {
-                if stop - begin > MAX_LINE {
+            if end > line_start {
+                if end - line_start > MAX_LINE {
                     return Err(Failure::Row {
                         line,
                         message: format!("the row is longer than {} MiB", MAX_LINE >> 20),
                     });
                 }
-                self.split(&block[begin..stop], &mut scratch.spans);
+                if wanted.get(column) == Some(&true) {
+                    scratch.spans[column] = (field.min(end) as u32, end as u32);
+                }
                 let record = match text {
-                    Some(text) => {
-                        shift(&mut scratch.spans, begin);
-                        Record {
-                            text,
-                            spans: &scratch.spans,
-                        }
-                    }
+                    Some(text) => Record {
+                        text,
+                        spans: &scratch.spans,
+                    },
                     None => self
-                        .owned(&block[begin..stop], scratch)
+                        .owned(block, scratch)
                         .map_err(|message| Failure::Row { line, message })?,
                 };
                 fold.add(line, &record);
+                scratch.spans.fill(ABSENT);
             }
-            lines += u64::from(next > end);
-            begin = next;
+            if hit.is_none() {
+                break;
+            }
+            lines += 1;
+            (line_start, field, column) = (at + 1, at + 1, 0);
         }
         Ok(lines)
     }
 
-    /// Cuts the read columns out of `line` into `spans` (offsets in
-    /// `line`).
-    fn split(&self, line: &[u8], spans: &mut Vec<(u32, u32)>) {
-        let width = self.used.width();
-        spans.clear();
-        spans.resize(width, ABSENT);
-        let mut column = 0;
-        let mut field = 0;
-        for at in memchr::memchr_iter(self.delimiter, line) {
-            if column == width {
-                return;
-            }
-            if self.used.wanted[column] {
-                spans[column] = (field as u32, at as u32);
-            }
-            column += 1;
-            field = at + 1;
-        }
-        if column < width && self.used.wanted[column] {
-            spans[column] = (field as u32, line.len() as u32);
-        }
-    }
-
-    /// A record of the read columns of `line` (spans in `line`), copied
-    /// into `scratch` after checking each for UTF-8.
+    /// A record of the read columns of `line` (`scratch`'s spans are in
+    /// `line`), copied into `scratch` after checking each for UTF-8.
     fn owned<'s>(&self, line: &[u8], scratch: &'s mut Scratch) -> Result<Record<'s>, String> {
         let field = |span: (u32, u32)| &line[span.0 as usize..span.1 as usize];
         self.used.check_utf8(
@@ -647,6 +642,78 @@ impl<R> Tap<R> {
     }
 }
 
+/// The offsets of the delimiters and line feeds in a block, in order.
+///
+/// Eight bytes at a time in a `u64` (SIMD within a register): the gaps
+/// between hits are short (a field is ten or twenty bytes), and
+/// `memchr::memchr2_iter`, built for long gaps, spent more on starting
+/// each search than on searching: 155 ms against 98 ms for this loop over
+/// 200 MB of the benchmark's CSV file, one core. `memchr` still finds the
+/// line feeds and quotes of whole blocks, where the gaps are long.
+struct Hits<'a> {
+    bytes: &'a [u8],
+    /// The offset of the word `mask` is of, and the next word's.
+    word: usize,
+    next: usize,
+    /// One high bit per byte of the word that is a hit, not yet given.
+    mask: u64,
+    delimiter: u64,
+}
+
+const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const LINE_FEEDS: u64 = u64::from_ne_bytes([b'\n'; 8]);
+
+/// The high bit of each byte of `x` that is zero, exactly (no carry
+/// crosses a byte: `(b & 0x7f) + 0x7f` is at most 0xfe).
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | x | LOW_SEVEN)
+}
+
+impl<'a> Hits<'a> {
+    fn new(bytes: &'a [u8], delimiter: u8) -> Hits<'a> {
+        Hits {
+            bytes,
+            word: 0,
+            next: 0,
+            mask: 0,
+            delimiter: u64::from_ne_bytes([delimiter; 8]),
+        }
+    }
+}
+
+impl Iterator for Hits<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            let rest = self.bytes.get(self.next..)?;
+            if rest.is_empty() {
+                return None;
+            }
+            let (x, n) = match rest.first_chunk::<8>() {
+                Some(word) => (u64::from_le_bytes(*word), 8),
+                None => {
+                    let mut word = [0u8; 8];
+                    word[..rest.len()].copy_from_slice(rest);
+                    (u64::from_le_bytes(word), rest.len())
+                }
+            };
+            let mut mask = zero_bytes(x ^ self.delimiter) | zero_bytes(x ^ LINE_FEEDS);
+            if n < 8 {
+                // Only the bytes that are there (the padding is zero,
+                // which a delimiter may be).
+                mask &= (1u64 << (8 * n)) - 1;
+            }
+            self.mask = mask;
+            self.word = self.next;
+            self.next += 8;
+        }
+        let at = self.word + (self.mask.trailing_zeros() / 8) as usize;
+        self.mask &= self.mask - 1;
+        Some(at)
+    }
+}
+
 /// Whether a block of whole lines must be read by the quote-aware reader:
 /// it holds a double quote, or a carriage return that is not part of a
 /// CR LF line break (the CSV reader takes a lone one as a line break).
@@ -655,13 +722,6 @@ fn needs_quote_reader(block: &[u8]) -> bool {
         return true;
     }
     memchr::memchr_iter(b'\r', block).any(|at| at + 1 < block.len() && block[at + 1] != b'\n')
-}
-
-fn shift(spans: &mut [(u32, u32)], by: usize) {
-    for span in spans.iter_mut().filter(|s| **s != ABSENT) {
-        span.0 += by as u32;
-        span.1 += by as u32;
-    }
 }
 
 #[cfg(test)]

@@ -253,3 +253,24 @@ fn only_the_read_columns_are_cut_out() {
     let got = fold(b"a\n1\n2\n", &[], 2).unwrap();
     assert_eq!(got.rows.len(), 2);
 }
+
+#[test]
+fn hits_are_the_delimiters_and_line_feeds() {
+    let mut rng = Lcg(3);
+    for len in 0..80 {
+        for delimiter in [b',', b';', b'\t', b'|'] {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    [b'a', b',', b';', b'\n', b'\t', b'|', 0, 0xff, 0x80, 0x0b]
+                        [rng.next(10) as usize]
+                })
+                .collect();
+            let want: Vec<usize> = memchr::memchr2_iter(delimiter, b'\n', &bytes).collect();
+            assert_eq!(
+                Hits::new(&bytes, delimiter).collect::<Vec<_>>(),
+                want,
+                "{bytes:?}"
+            );
+        }
+    }
+}
