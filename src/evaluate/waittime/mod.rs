@@ -61,6 +61,22 @@ pub struct Evaluator {
     /// limit, clock, window, zone, calendar and value map; `group_by` and
     /// targets may differ) share one classification per row.
     classes: Vec<Class>,
+    /// The classes grouped by the window they read (zone, clock field,
+    /// window start and end): a row whose clock is outside a window is
+    /// skipped by all its classes after one test.
+    windows: Vec<Window>,
+}
+
+#[derive(Debug, Clone)]
+struct Window {
+    zone: usize,
+    clock: Field,
+    start: Stamp,
+    end: Stamp,
+    classes: Vec<usize>,
+    /// Whether a class must see every row (`require_labels`): then no
+    /// row is skipped for the window as a whole.
+    see_all: bool,
 }
 
 /// One classification shared by checks: the check whose rules it uses,
@@ -163,11 +179,37 @@ impl Evaluator {
             classes[class].members.push(index);
             classes[class].require_labels |= checks[index].check.require_labels;
         }
+        let mut windows: Vec<Window> = Vec::new();
+        for (index, class) in classes.iter().enumerate() {
+            let state = &checks[class.check];
+            let (zone, clock) = (state.zone, state.rule.clock_field());
+            let (start, end) = (state.window_start, state.as_of);
+            let window = match windows
+                .iter_mut()
+                .find(|w| (w.zone, w.clock, w.start, w.end) == (zone, clock, start, end))
+            {
+                Some(window) => window,
+                None => {
+                    windows.push(Window {
+                        zone,
+                        clock,
+                        start,
+                        end,
+                        classes: Vec::new(),
+                        see_all: false,
+                    });
+                    windows.last_mut().expect("just pushed")
+                }
+            };
+            window.classes.push(index);
+            window.see_all |= class.require_labels;
+        }
         Evaluator {
             as_of,
             reader,
             checks,
             classes,
+            windows,
         }
     }
 
@@ -210,27 +252,46 @@ impl Evaluator {
             reader,
             checks,
             classes,
+            windows,
             ..
         } = self;
         let mut view = reader.view(row);
-        for class in classes.iter() {
-            let outcome = checks[class.check].classify(&mut view);
-            // Most rows are outside most checks' window or selection: one
-            // test skips them for the whole class.
-            if matches!(outcome, Outcome::Skipped) && !class.require_labels {
+        for window in windows.iter() {
+            if !window.see_all
+                && let Read::Value(start) = view.stamp(window.zone, window.clock)
+                && outside(start, window.start, window.end)
+            {
                 continue;
             }
-            for &member in &class.members {
-                let state = &mut checks[member];
-                if state.error.is_some() {
-                    continue;
-                }
-                let outcome = match state.missing_required_label(&mut view) {
-                    Some(reason) => Outcome::rejected(reason),
-                    None => outcome.clone(),
-                };
-                state.count(line, &mut view, outcome);
+            for class in window.classes.iter().map(|c| &classes[*c]) {
+                Self::add_class(checks, class, line, &mut view);
             }
+        }
+    }
+
+    /// Counts one row for the checks of `class`.
+    fn add_class<R: Cells>(
+        checks: &mut [CheckState],
+        class: &Class,
+        line: u64,
+        view: &mut View<'_, '_, R>,
+    ) {
+        let outcome = checks[class.check].classify(view);
+        // Most rows are outside most checks' window or selection: one
+        // test skips them for the whole class.
+        if matches!(outcome, Outcome::Skipped) && !class.require_labels {
+            return;
+        }
+        for &member in &class.members {
+            let state = &mut checks[member];
+            if state.error.is_some() {
+                continue;
+            }
+            let outcome = match state.missing_required_label(view) {
+                Some(reason) => Outcome::rejected(reason),
+                None => outcome.clone(),
+            };
+            state.count(line, view, outcome);
         }
     }
 
@@ -283,6 +344,13 @@ impl Evaluator {
             .map(|state| state.finish(&reader, as_of, data_time))
             .collect()
     }
+}
+
+/// Whether `start` is outside the window `[from, to]` (a request exactly
+/// at its start is inside).
+fn outside(start: Stamp, from: Stamp, to: Stamp) -> bool {
+    (start.utc, start.nanos) < (from.utc, from.nanos)
+        || (start.utc, start.nanos) > (to.utc, to.nanos)
 }
 
 fn missing_columns(
@@ -394,11 +462,7 @@ impl CheckState {
                 return Outcome::rejected(format!("`{}` is empty", clock.name()));
             }
         };
-        // The window is [as_of − window, as_of]: a request exactly at its
-        // start is inside.
-        if (start.utc, start.nanos) < (self.window_start.utc, self.window_start.nanos)
-            || (start.utc, start.nanos) > (self.as_of.utc, self.as_of.nanos)
-        {
+        if outside(start, self.window_start, self.as_of) {
             return Outcome::Skipped;
         }
         let provider = match self.selects(row) {
