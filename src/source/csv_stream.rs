@@ -553,7 +553,7 @@ impl Plan<'_> {
         let mut count = 0u32;
         loop {
             count = count.wrapping_add(1);
-            if count % 4096 == 0 && self.stopped(index) {
+            if count.is_multiple_of(4096) && self.stopped(index) {
                 break;
             }
             match reader.read_byte_record(&mut record) {
