@@ -58,12 +58,13 @@ pub struct Evaluator {
     reader: Reader,
     checks: Vec<CheckState>,
     /// Checks that classify a row alike (the same standard, selection,
-    /// limit, clock, window, zone, calendar and value map; `group_by` and
-    /// targets may differ) share one classification per row.
+    /// limit, clock, zone, calendar and value map; `group_by`, window and
+    /// targets may differ) share one classification per row; each check
+    /// then tests its own window.
     classes: Vec<Class>,
-    /// The classes grouped by the window they read (zone, clock field,
-    /// window start and end): a row whose clock is outside a window is
-    /// skipped by all its classes after one test.
+    /// The classes grouped by the clock they read (zone and clock field),
+    /// with the widest window of their checks: a row whose clock is
+    /// outside it is skipped by all of them after one test.
     windows: Vec<Window>,
 }
 
@@ -182,11 +183,18 @@ impl Evaluator {
         let mut windows: Vec<Window> = Vec::new();
         for (index, class) in classes.iter().enumerate() {
             let state = &checks[class.check];
-            let (zone, clock) = (state.zone, state.rule.clock_field());
-            let (start, end) = (state.window_start, state.as_of);
+            let (zone, clock, end) = (state.zone, state.rule.clock_field(), state.as_of);
+            // The members' windows end alike (at `as_of`): the window of
+            // the class is from the earliest start.
+            let start = class
+                .members
+                .iter()
+                .map(|m| checks[*m].window_start)
+                .min_by_key(|s| (s.utc, s.nanos))
+                .unwrap_or(state.window_start);
             let window = match windows
                 .iter_mut()
-                .find(|w| (w.zone, w.clock, w.start, w.end) == (zone, clock, start, end))
+                .find(|w| (w.zone, w.clock, w.end) == (zone, clock, end))
             {
                 Some(window) => window,
                 None => {
@@ -203,6 +211,9 @@ impl Evaluator {
             };
             window.classes.push(index);
             window.see_all |= class.require_labels;
+            if (start.utc, start.nanos) < (window.start.utc, window.start.nanos) {
+                window.start = start;
+            }
         }
         Evaluator {
             as_of,
@@ -287,8 +298,13 @@ impl Evaluator {
             if state.error.is_some() {
                 continue;
             }
+            let outside = state.outside(view);
+            if outside && !state.check.require_labels {
+                continue;
+            }
             let outcome = match state.missing_required_label(view) {
                 Some(reason) => Outcome::rejected(reason),
+                None if outside => Outcome::Skipped,
                 None => outcome.clone(),
             };
             state.count(line, view, outcome);
@@ -386,13 +402,13 @@ fn missing_columns(
 }
 
 impl CheckState {
-    /// What decides how a row is classified, as text, but the calendar:
-    /// checks with the same signature and calendar classify every row
-    /// alike.
+    /// What decides how a row is classified, as text, but the calendar
+    /// and the window: checks with the same signature and calendar
+    /// classify every row inside their windows alike.
     fn signature(&self) -> String {
         let r = &*self.rule;
         format!(
-            "{}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{:?}",
+            "{}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}",
             r.standard.id,
             r.standard.provider_from,
             r.selection,
@@ -403,8 +419,7 @@ impl CheckState {
             r.telehealth,
             self.zone,
             self.values,
-            r.window.num_seconds(),
-            (self.as_of, self.window_start),
+            self.as_of,
         )
     }
 
@@ -444,6 +459,17 @@ impl CheckState {
         Some(format!("`{field}` is empty (require_labels = true)"))
     }
 
+    /// Whether `row` is outside this check's window: its clock start
+    /// read, and before the window's start or after its end.
+    fn outside<R: Cells>(&self, row: &mut View<'_, '_, R>) -> bool {
+        match row.stamp(self.zone, self.rule.clock_field()) {
+            Read::Value(start) => outside(start, self.window_start, self.as_of),
+            Read::Empty | Read::Invalid => false,
+        }
+    }
+
+    /// The outcome of `row` if it is inside the check's window (the
+    /// window is tested apart, per check: [`CheckState::outside`]).
     fn classify<R: Cells>(&self, row: &mut View<'_, '_, R>) -> Outcome {
         let rule = &*self.rule;
         let clock = rule.clock_field();
@@ -462,9 +488,7 @@ impl CheckState {
                 return Outcome::rejected(format!("`{}` is empty", clock.name()));
             }
         };
-        if outside(start, self.window_start, self.as_of) {
-            return Outcome::Skipped;
-        }
+        // The window is each check's own (`CheckState::outside`).
         let provider = match self.selects(row) {
             Ok(Some(provider)) => provider,
             Ok(None) => return Outcome::Skipped,
