@@ -88,6 +88,13 @@ fn evaluate(check: &Check, rows: &[&str], as_of: &str) -> CheckResult {
 /// Evaluates `rows` (CSV lines after `header`) as of `as_of`.
 fn evaluate_with(check: &Check, header: &str, rows: &[&str], as_of: &str) -> CheckResult {
     let text = format!("{header}\n{}\n", rows.join("\n"));
+    evaluate_text(std::slice::from_ref(check), &text, as_of)
+        .pop()
+        .unwrap()
+}
+
+/// Evaluates `checks` in one pass over the CSV `text` (a header first).
+fn evaluate_text(checks: &[Check], text: &str, as_of: &str) -> Vec<CheckResult> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -97,17 +104,12 @@ fn evaluate_with(check: &Check, header: &str, rows: &[&str], as_of: &str) -> Che
         .iter()
         .map(str::to_owned)
         .collect();
-    let mut evaluator = Evaluator::new(
-        std::slice::from_ref(check),
-        &header,
-        &BTreeMap::new(),
-        utc(as_of),
-    );
+    let mut evaluator = Evaluator::new(checks, &header, &BTreeMap::new(), utc(as_of));
     let mut record = csv::ByteRecord::new();
     while reader.read_byte_record(&mut record).unwrap() {
         evaluator.add(record.position().unwrap().line(), &record);
     }
-    evaluator.finish(utc(as_of)).pop().unwrap()
+    evaluator.finish(utc(as_of))
 }
 
 /// Counts of the one group as `c/n/p/e/r overdue`.
@@ -1337,21 +1339,7 @@ fn checks_of_different_windows_count_as_each_alone() {
         }
         checks.push(check);
     }
-    let run = |checks: &[Check]| {
-        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-        let header: Vec<String> = reader
-            .headers()
-            .unwrap()
-            .iter()
-            .map(str::to_owned)
-            .collect();
-        let mut evaluator = Evaluator::new(checks, &header, &BTreeMap::new(), utc(as_of));
-        let mut record = csv::ByteRecord::new();
-        while reader.read_byte_record(&mut record).unwrap() {
-            evaluator.add(record.position().unwrap().line(), &record);
-        }
-        evaluator.finish(utc(as_of))
-    };
+    let run = |checks: &[Check]| evaluate_text(checks, &text, as_of);
     let together = run(&checks);
     for (check, result) in checks.iter().zip(&together) {
         let alone = run(std::slice::from_ref(check)).pop().unwrap();
