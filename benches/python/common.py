@@ -21,7 +21,7 @@ import sys
 
 AS_OF = "2026-11-30T17:00:00-08:00"
 TIME_ZONE = "America/Los_Angeles"
-WINDOW_HOURS = 30 * 24  # as_of - 30 days < t <= as_of, as instants
+WINDOW_HOURS = 30 * 24  # as_of - 30 days <= t <= as_of, as instants (the start is inside)
 LIMIT_BD = 10  # ca-dmhc/non-urgent-mh-initial: 10 business days
 Q_MEDIAN = 0.5
 Q_P90 = 0.9

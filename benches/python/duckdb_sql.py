@@ -57,7 +57,7 @@ classified AS (
         p.*,
         CASE
             WHEN requested IS NULL THEN 'rejected'
-            WHEN NOT (requested > params.window_start AND requested <= params.as_of) THEN 'skipped'
+            WHEN NOT (requested >= params.window_start AND requested <= params.as_of) THEN 'skipped'
             WHEN NOT coalesce(
                     list_contains($visit_types, visit_type)
                     AND list_contains($urgencies, urgency)

@@ -33,7 +33,7 @@ def main(path: str) -> None:
 
     # 1. Unparsable or missing request time: rejected. Outside the window: skipped.
     bad_request = requested.isna()
-    in_window = (requested > as_of - pd.Timedelta(hours=c.WINDOW_HOURS)) & (requested <= as_of)
+    in_window = (requested >= as_of - pd.Timedelta(hours=c.WINDOW_HOURS)) & (requested <= as_of)
 
     # 2. Unknown values: rejected.
     valid = (

@@ -68,7 +68,7 @@ def main(path: str) -> None:
             if requested is None:
                 counts["rejected"] += 1
                 continue
-            if not (window_start < requested <= as_of):
+            if not (window_start <= requested <= as_of):
                 continue
 
             # 2. Known values only.

@@ -232,6 +232,10 @@ impl HolidayRule {
 const TABLE_FIRST: NaiveDate = constant_date(1900, 1, 1);
 const TABLE_LAST: NaiveDate = constant_date(2199, 12, 31);
 
+/// `TABLE_FIRST` as days since 1970-01-01.
+const TABLE_FIRST_UNIX_DAY: i64 = -25_567;
+const UNIX_EPOCH_DAY_FROM_CE: i32 = 719_163;
+
 /// Builds a date from constants; an invalid one fails the build, never a running daemon.
 const fn constant_date(year: i32, month: u32, day: u32) -> NaiveDate {
     match NaiveDate::from_ymd_opt(year, month, day) {
@@ -274,7 +278,11 @@ impl Calendar {
         let mut extra = extra.to_vec();
         extra.sort_unstable();
         extra.dedup();
-        let counts = build_counts(preset, &extra);
+        let counts = if extra.is_empty() {
+            preset_counts(preset)
+        } else {
+            build_counts(preset, &extra)
+        };
         Calendar {
             preset,
             extra,
@@ -310,6 +318,26 @@ impl Calendar {
         match (self.count_through(from), self.count_through(to)) {
             (Some(through_from), Some(through_to)) => through_to - through_from,
             _ => self.business_days_untabled(from, to),
+        }
+    }
+
+    /// [`Calendar::business_days`] between two dates given as days since
+    /// 1970-01-01: the table's answer without making dates, for the
+    /// million-row path.
+    pub fn business_days_between(&self, from: i32, to: i32) -> i64 {
+        let through = |day: i32| {
+            let index = usize::try_from(i64::from(day) - TABLE_FIRST_UNIX_DAY).ok()?;
+            self.counts.0.get(index + 1).map(|&count| i64::from(count))
+        };
+        match (through(from), through(to)) {
+            (Some(through_from), Some(through_to)) => through_to - through_from,
+            _ => {
+                let date = |day: i32| {
+                    NaiveDate::from_num_days_from_ce_opt(day + UNIX_EPOCH_DAY_FROM_CE)
+                        .unwrap_or(NaiveDate::MIN)
+                };
+                self.business_days(date(from), date(to))
+            }
         }
     }
 
@@ -381,6 +409,18 @@ fn table_index(date: NaiveDate) -> Option<usize> {
         return None;
     }
     usize::try_from((date - TABLE_FIRST).num_days()).ok()
+}
+
+/// The table of a preset with no extra dates, built once per process:
+/// eighty checks on the same calendar share one (building one is a few
+/// milliseconds; a configuration can have hundreds of checks).
+fn preset_counts(preset: Preset) -> CumulativeCounts {
+    static TABLES: [std::sync::OnceLock<CumulativeCounts>; Preset::ALL.len()] =
+        [const { std::sync::OnceLock::new() }; Preset::ALL.len()];
+    let index = Preset::ALL.iter().position(|p| *p == preset).unwrap_or(0);
+    TABLES[index]
+        .get_or_init(|| build_counts(Preset::ALL[index], &[]))
+        .clone()
 }
 
 fn build_counts(preset: Preset, extra: &[NaiveDate]) -> CumulativeCounts {
@@ -482,6 +522,34 @@ fn quoted(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn business_days_between_day_numbers_is_business_days() {
+        use super::*;
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        assert_eq!((TABLE_FIRST - epoch).num_days(), TABLE_FIRST_UNIX_DAY);
+        let calendar = Calendar::new(Preset::UsFederal, &[constant_date(2026, 12, 24)]);
+        let day = |d: NaiveDate| (d - epoch).num_days() as i32;
+        let dates = [
+            constant_date(1899, 12, 30),
+            constant_date(1900, 1, 1),
+            constant_date(1970, 1, 1),
+            constant_date(2026, 11, 25),
+            constant_date(2026, 12, 24),
+            constant_date(2027, 1, 4),
+            constant_date(2199, 12, 31),
+            constant_date(2200, 1, 3),
+        ];
+        for from in dates {
+            for to in dates {
+                assert_eq!(
+                    calendar.business_days_between(day(from), day(to)),
+                    calendar.business_days(from, to),
+                    "{from} {to}"
+                );
+            }
+        }
+    }
+
     use super::*;
     use std::collections::HashSet;
 

@@ -697,8 +697,16 @@ pub async fn stream_http(
 struct WaitFold(Evaluator);
 
 impl csv_stream::Fold for WaitFold {
-    fn add(&mut self, line: u64, record: &csv_stream::Record) {
+    fn columns(&self) -> Vec<usize> {
+        self.0.used_columns()
+    }
+
+    fn add(&mut self, line: u64, record: &csv_stream::Record<'_>) {
         self.0.add(line, record);
+    }
+
+    fn renumber(&mut self, lines_before: u64) {
+        self.0.renumber(lines_before);
     }
 
     fn merge(&mut self, later: WaitFold) {

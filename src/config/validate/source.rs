@@ -65,11 +65,14 @@ pub(super) fn source(v: &mut Validator, entry: &Entry<RawSource>) -> Option<Sour
     let csv_delimiter = match &raw.csv_delimiter {
         None => b',',
         Some(d) => match d.get_ref().as_bytes() {
-            [byte] if byte.is_ascii() => *byte,
+            // A line break or a quote cannot separate fields: the
+            // reader splits rows at line breaks and quotes fields.
+            [byte] if byte.is_ascii() && !matches!(byte, b'\n' | b'\r' | b'"') => *byte,
             _ => {
                 v.problem(
                     d.span(),
-                    "`csv_delimiter` must be one ASCII character, like \",\" or \";\"",
+                    "`csv_delimiter` must be one ASCII character other than a line break or a \
+                     double quote, like \",\" or \";\"",
                 );
                 b','
             }

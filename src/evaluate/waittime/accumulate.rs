@@ -60,7 +60,7 @@ fn wait_ticks(rule: &WaitRule, start: Stamp, end: Stamp) -> i64 {
         Unit::CalendarDays => i64::from(end.local_day - start.local_day),
         Unit::BusinessDays => rule
             .calendar
-            .business_days(start.local_date(), end.local_date()),
+            .business_days_between(start.local_day, end.local_day),
     }
 }
 

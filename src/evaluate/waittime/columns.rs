@@ -64,13 +64,23 @@ impl Columns {
 
     /// The trimmed, non-empty text of `field` in `row`.
     pub fn text<'r>(&self, row: &'r impl Cells, field: Field) -> Option<&'r str> {
-        let text = row.get(self.fields[field as usize]?)?.trim();
+        let text = trim(row.get(self.fields[field as usize]?)?);
         (!text.is_empty()).then_some(text)
     }
 
     pub fn label<'r>(&self, row: &'r impl Cells, index: usize) -> Option<&'r str> {
-        let text = row.get(self.labels.get(index).copied().flatten()?)?.trim();
+        let text = trim(row.get(self.labels.get(index).copied().flatten()?)?);
         (!text.is_empty()).then_some(text)
+    }
+
+    /// The columns these fields and labels are in.
+    pub fn used(&self) -> impl Iterator<Item = usize> + '_ {
+        self.fields.iter().chain(&self.labels).filter_map(|c| *c)
+    }
+
+    /// The columns the labels are in.
+    pub fn label_columns(&self) -> impl Iterator<Item = usize> + '_ {
+        self.labels.iter().filter_map(|c| *c)
     }
 
     pub fn label_count(&self) -> usize {
@@ -83,5 +93,44 @@ impl Columns {
             .enumerate()
             .filter(|(_, c)| c.is_none())
             .map(|(i, _)| i)
+    }
+}
+
+/// `text.trim()`, with a fast answer for the usual cell that starts and
+/// ends with a visible ASCII character (`str::trim` decodes characters
+/// from both ends to test them for Unicode white space).
+pub fn trim(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] | [first @ last]
+            if first.is_ascii_graphic() && last.is_ascii_graphic() =>
+        {
+            text
+        }
+        _ => text.trim(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trim_is_str_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}a",
+            "a\u{3000}",
+            "\ta\n",
+            "é",
+            " é ",
+            "ab",
+            "a b",
+            "\u{85}x\u{85}",
+            "x\u{2028}",
+        ] {
+            assert_eq!(super::trim(text), text.trim(), "{text:?}");
+        }
     }
 }

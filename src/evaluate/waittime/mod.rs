@@ -58,9 +58,26 @@ pub struct Evaluator {
     reader: Reader,
     checks: Vec<CheckState>,
     /// Checks that classify a row alike (the same standard, selection,
-    /// limit, clock, window, zone, calendar and value map; `group_by` and
-    /// targets may differ) share one classification per row.
+    /// limit, clock, zone, calendar and value map; `group_by`, window and
+    /// targets may differ) share one classification per row; each check
+    /// then tests its own window.
     classes: Vec<Class>,
+    /// The classes grouped by the clock they read (zone and clock field),
+    /// with the widest window of their checks: a row whose clock is
+    /// outside it is skipped by all of them after one test.
+    windows: Vec<Window>,
+}
+
+#[derive(Debug, Clone)]
+struct Window {
+    zone: usize,
+    clock: Field,
+    start: Stamp,
+    end: Stamp,
+    classes: Vec<usize>,
+    /// Whether a class must see every row (`require_labels`): then no
+    /// row is skipped for the window as a whole.
+    see_all: bool,
 }
 
 /// One classification shared by checks: the check whose rules it uses,
@@ -163,11 +180,47 @@ impl Evaluator {
             classes[class].members.push(index);
             classes[class].require_labels |= checks[index].check.require_labels;
         }
+        let mut windows: Vec<Window> = Vec::new();
+        for (index, class) in classes.iter().enumerate() {
+            let state = &checks[class.check];
+            let (zone, clock, end) = (state.zone, state.rule.clock_field(), state.as_of);
+            // The members' windows end alike (at `as_of`): the window of
+            // the class is from the earliest start.
+            let start = class
+                .members
+                .iter()
+                .map(|m| checks[*m].window_start)
+                .min_by_key(|s| (s.utc, s.nanos))
+                .unwrap_or(state.window_start);
+            let window = match windows
+                .iter_mut()
+                .find(|w| (w.zone, w.clock, w.end) == (zone, clock, end))
+            {
+                Some(window) => window,
+                None => {
+                    windows.push(Window {
+                        zone,
+                        clock,
+                        start,
+                        end,
+                        classes: Vec::new(),
+                        see_all: false,
+                    });
+                    windows.last_mut().expect("just pushed")
+                }
+            };
+            window.classes.push(index);
+            window.see_all |= class.require_labels;
+            if (start.utc, start.nanos) < (window.start.utc, window.start.nanos) {
+                window.start = start;
+            }
+        }
         Evaluator {
             as_of,
             reader,
             checks,
             classes,
+            windows,
         }
     }
 
@@ -210,26 +263,65 @@ impl Evaluator {
             reader,
             checks,
             classes,
+            windows,
             ..
         } = self;
         let mut view = reader.view(row);
-        for class in classes.iter() {
-            let outcome = checks[class.check].classify(&mut view);
-            // Most rows are outside most checks' window or selection: one
-            // test skips them for the whole class.
-            if matches!(outcome, Outcome::Skipped) && !class.require_labels {
+        for window in windows.iter() {
+            if !window.see_all
+                && let Read::Value(start) = view.stamp(window.zone, window.clock)
+                && outside(start, window.start, window.end)
+            {
                 continue;
             }
-            for &member in &class.members {
-                let state = &mut checks[member];
-                if state.error.is_some() {
-                    continue;
-                }
-                let outcome = match state.missing_required_label(&mut view) {
-                    Some(reason) => Outcome::rejected(reason),
-                    None => outcome.clone(),
-                };
-                state.count(line, &mut view, outcome);
+            for class in window.classes.iter().map(|c| &classes[*c]) {
+                Self::add_class(checks, class, line, &mut view);
+            }
+        }
+    }
+
+    /// Counts one row for the checks of `class`.
+    fn add_class<R: Cells>(
+        checks: &mut [CheckState],
+        class: &Class,
+        line: u64,
+        view: &mut View<'_, '_, R>,
+    ) {
+        let outcome = checks[class.check].classify(view);
+        // Most rows are outside most checks' window or selection: one
+        // test skips them for the whole class.
+        if matches!(outcome, Outcome::Skipped) && !class.require_labels {
+            return;
+        }
+        for &member in &class.members {
+            let state = &mut checks[member];
+            if state.error.is_some() {
+                continue;
+            }
+            let outside = state.outside(view);
+            if outside && !state.check.require_labels {
+                continue;
+            }
+            let outcome = match state.missing_required_label(view) {
+                Some(reason) => Outcome::rejected(reason),
+                None if outside => Outcome::Skipped,
+                None => outcome.clone(),
+            };
+            state.count(line, view, outcome);
+        }
+    }
+
+    /// The columns of the rows the checks read (others need not be read).
+    pub fn used_columns(&self) -> Vec<usize> {
+        self.reader.used_columns()
+    }
+
+    /// Adds `lines_before` to the line numbers of the rejected rows kept:
+    /// for rows numbered from the start of a part of the source.
+    pub fn renumber(&mut self, lines_before: u64) {
+        for state in &mut self.checks {
+            for (line, _) in &mut state.rejected_samples {
+                *line += lines_before;
             }
         }
     }
@@ -270,6 +362,13 @@ impl Evaluator {
     }
 }
 
+/// Whether `start` is outside the window `[from, to]` (a request exactly
+/// at its start is inside).
+fn outside(start: Stamp, from: Stamp, to: Stamp) -> bool {
+    (start.utc, start.nanos) < (from.utc, from.nanos)
+        || (start.utc, start.nanos) > (to.utc, to.nanos)
+}
+
 fn missing_columns(
     check: &Check,
     rule: &WaitRule,
@@ -303,13 +402,13 @@ fn missing_columns(
 }
 
 impl CheckState {
-    /// What decides how a row is classified, as text, but the calendar:
-    /// checks with the same signature and calendar classify every row
-    /// alike.
+    /// What decides how a row is classified, as text, but the calendar
+    /// and the window: checks with the same signature and calendar
+    /// classify every row inside their windows alike.
     fn signature(&self) -> String {
         let r = &*self.rule;
         format!(
-            "{}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{:?}",
+            "{}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}",
             r.standard.id,
             r.standard.provider_from,
             r.selection,
@@ -320,8 +419,7 @@ impl CheckState {
             r.telehealth,
             self.zone,
             self.values,
-            r.window.num_seconds(),
-            (self.as_of, self.window_start),
+            self.as_of,
         )
     }
 
@@ -361,6 +459,17 @@ impl CheckState {
         Some(format!("`{field}` is empty (require_labels = true)"))
     }
 
+    /// Whether `row` is outside this check's window: its clock start
+    /// read, and before the window's start or after its end.
+    fn outside<R: Cells>(&self, row: &mut View<'_, '_, R>) -> bool {
+        match row.stamp(self.zone, self.rule.clock_field()) {
+            Read::Value(start) => outside(start, self.window_start, self.as_of),
+            Read::Empty | Read::Invalid => false,
+        }
+    }
+
+    /// The outcome of `row` if it is inside the check's window (the
+    /// window is tested apart, per check: [`CheckState::outside`]).
     fn classify<R: Cells>(&self, row: &mut View<'_, '_, R>) -> Outcome {
         let rule = &*self.rule;
         let clock = rule.clock_field();
@@ -379,13 +488,7 @@ impl CheckState {
                 return Outcome::rejected(format!("`{}` is empty", clock.name()));
             }
         };
-        // The window is [as_of − window, as_of]: a request exactly at its
-        // start is inside.
-        if (start.utc, start.nanos) < (self.window_start.utc, self.window_start.nanos)
-            || (start.utc, start.nanos) > (self.as_of.utc, self.as_of.nanos)
-        {
-            return Outcome::Skipped;
-        }
+        // The window is each check's own (`CheckState::outside`).
         let provider = match self.selects(row) {
             Ok(Some(provider)) => provider,
             Ok(None) => return Outcome::Skipped,

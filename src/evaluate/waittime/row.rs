@@ -203,6 +203,23 @@ impl Reader {
         &self.label_sets[set]
     }
 
+    /// The columns any check may read: the canonical fields and every
+    /// label set's labels, in increasing order.
+    pub fn used_columns(&self) -> Vec<usize> {
+        let mut used: Vec<usize> = self
+            .columns
+            .used()
+            .chain(
+                self.label_sets
+                    .iter()
+                    .flat_map(|s| s.columns.label_columns()),
+            )
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        used
+    }
+
     /// A view of the next row.
     pub fn view<'a, 'r, R: Cells>(&'a mut self, row: &'r R) -> View<'a, 'r, R> {
         self.row += 1;

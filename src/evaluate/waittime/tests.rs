@@ -88,6 +88,13 @@ fn evaluate(check: &Check, rows: &[&str], as_of: &str) -> CheckResult {
 /// Evaluates `rows` (CSV lines after `header`) as of `as_of`.
 fn evaluate_with(check: &Check, header: &str, rows: &[&str], as_of: &str) -> CheckResult {
     let text = format!("{header}\n{}\n", rows.join("\n"));
+    evaluate_text(std::slice::from_ref(check), &text, as_of)
+        .pop()
+        .unwrap()
+}
+
+/// Evaluates `checks` in one pass over the CSV `text` (a header first).
+fn evaluate_text(checks: &[Check], text: &str, as_of: &str) -> Vec<CheckResult> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -97,17 +104,12 @@ fn evaluate_with(check: &Check, header: &str, rows: &[&str], as_of: &str) -> Che
         .iter()
         .map(str::to_owned)
         .collect();
-    let mut evaluator = Evaluator::new(
-        std::slice::from_ref(check),
-        &header,
-        &BTreeMap::new(),
-        utc(as_of),
-    );
+    let mut evaluator = Evaluator::new(checks, &header, &BTreeMap::new(), utc(as_of));
     let mut record = csv::ByteRecord::new();
     while reader.read_byte_record(&mut record).unwrap() {
         evaluator.add(record.position().unwrap().line(), &record);
     }
-    evaluator.finish(utc(as_of)).pop().unwrap()
+    evaluator.finish(utc(as_of))
 }
 
 /// Counts of the one group as `c/n/p/e/r overdue`.
@@ -1281,4 +1283,71 @@ fn telehealth_offers_follow_the_standards_rule() {
             "{telehealth:?} {modality} {requested}"
         );
     }
+}
+
+/// Checks that differ only in their window (and `group_by` and
+/// `require_labels`) share a classification; each must still count
+/// exactly what it counts alone, rows at its window's edges included.
+#[test]
+fn checks_of_different_windows_count_as_each_alone() {
+    let as_of = "2026-11-30T17:00:00-08:00";
+    let end = utc(as_of).timestamp();
+    let mut rows = Vec::new();
+    let mut seed = 7u64;
+    let mut next = |below: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % below
+    };
+    for i in 0..3000 {
+        let back = match i % 10 {
+            // Exactly at a window's start, and a second either side.
+            0 => [7, 30, 90][next(3) as usize] * 86_400 + next(3) as i64 - 1,
+            _ => next(100 * 86_400) as i64,
+        };
+        let requested = DateTime::from_timestamp(end - back, 0)
+            .unwrap()
+            .to_rfc3339();
+        let requested = if next(50) == 0 {
+            "soon".to_owned()
+        } else {
+            requested
+        };
+        let offered = match next(3) {
+            0 => String::new(),
+            _ => DateTime::from_timestamp(end - back + next(20 * 86_400) as i64, 0)
+                .unwrap()
+                .to_rfc3339(),
+        };
+        let urgency = ["non_urgent", "urgent", "", "bogus"][next(4) as usize];
+        let region = ["north", "south", ""][next(3) as usize];
+        rows.push(format!(
+            "r{i},{requested},,,{offered},initial,{urgency},false,non_physician_mh,false,{region}"
+        ));
+    }
+    let text = format!("{HEADER}\n{}\n", rows.join("\n"));
+    let mut checks = Vec::new();
+    for (i, days) in [30, 7, 90, 30].into_iter().enumerate() {
+        let mut check = check_of("ca-dmhc/non-urgent-mh-initial", |r| {
+            r.window = chrono::Duration::days(days);
+        });
+        check.id = format!("c{i}");
+        check.require_labels = i == 3;
+        if i == 1 {
+            check.group_by = vec![];
+        }
+        checks.push(check);
+    }
+    let run = |checks: &[Check]| evaluate_text(checks, &text, as_of);
+    let together = run(&checks);
+    for (check, result) in checks.iter().zip(&together) {
+        let alone = run(std::slice::from_ref(check)).pop().unwrap();
+        assert_eq!(format!("{alone:?}"), format!("{result:?}"), "{}", check.id);
+        assert!(!result.groups.is_empty(), "{}", check.id);
+    }
+    // The windows made a difference.
+    let rows_of = |r: &CheckResult| r.groups.iter().map(|g| g.rows).sum::<usize>();
+    assert!(rows_of(&together[1]) < rows_of(&together[0]));
+    assert!(rows_of(&together[0]) < rows_of(&together[2]));
 }

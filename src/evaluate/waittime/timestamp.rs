@@ -133,24 +133,34 @@ impl ZoneCache {
         Some(Stamp {
             utc,
             nanos: 0,
-            local_day: days_from_civil(local.date()),
+            local_day: days_from_civil(local.year(), local.month(), local.day()),
         })
     }
 }
 
-fn days_from_civil(date: NaiveDate) -> i32 {
-    date.num_days_from_ce() - UNIX_EPOCH_DAY_FROM_CE
+/// Days from 1970-01-01 to a valid date (H. Hinnant's `days_from_civil`:
+/// integer arithmetic only; chrono's own conversions were a tenth of
+/// reading a timestamp).
+fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
+    let (month, day) = (month as i32, day as i32);
+    let year = year - i32::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 use chrono::Datelike as _;
 
 /// Parses `text` in one of the accepted forms; `None` if it is none of them.
 pub fn parse(text: &str, cache: &mut ZoneCache) -> Option<Stamp> {
-    let text = text.trim();
+    let text = super::columns::trim(text);
     let bytes = text.as_bytes();
-    let date = parse_date(bytes.get(..10)?)?;
+    let (year, month, day) = parse_date(bytes.get(..10)?)?;
+    let date = || NaiveDate::from_ymd_opt(year, month, day);
     if bytes.len() == 10 {
-        return cache.stamp_local(date.and_hms_opt(0, 0, 0)?);
+        return cache.stamp_local(date()?.and_hms_opt(0, 0, 0)?);
     }
     if !matches!(bytes[10], b'T' | b't' | b' ') {
         return None;
@@ -181,11 +191,17 @@ pub fn parse(text: &str, cache: &mut ZoneCache) -> Option<Stamp> {
         rest += digits;
     }
     // A leap second is read as the last second of its minute.
-    let time = chrono::NaiveTime::from_hms_opt(hour, minute, second.min(59))?;
-    let local = date.and_time(time);
+    let second = second.min(59);
+    if hour > 23 || minute > 59 {
+        return None;
+    }
+    // The wall-clock time as if it were UTC, without chrono's checks
+    // (done above and in `parse_date`): the hot path.
+    let wall = i64::from(days_from_civil(year, month, day)) * 86_400
+        + i64::from(hour * 3600 + minute * 60 + second);
     let stamp = match &bytes[rest..] {
-        [] => cache.stamp_local(local),
-        [b'Z' | b'z'] => Some(cache.stamp(local.and_utc().timestamp())),
+        [] => cache.stamp_local(date()?.and_hms_opt(hour, minute, second)?),
+        [b'Z' | b'z'] => Some(cache.stamp(wall)),
         [sign @ (b'+' | b'-'), offset @ ..] => {
             let (hours, minutes) = match offset {
                 [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (digit2(*h1, *h2)?, digit2(*m1, *m2)?),
@@ -197,21 +213,29 @@ pub fn parse(text: &str, cache: &mut ZoneCache) -> Option<Stamp> {
             }
             let east = i64::from(hours * 3600 + minutes * 60);
             let east = if *sign == b'-' { -east } else { east };
-            Some(cache.stamp(local.and_utc().timestamp() - east))
+            Some(cache.stamp(wall - east))
         }
         _ => None,
     };
     stamp.map(|s| s.with_nanos(nanos))
 }
 
-fn parse_date(bytes: &[u8]) -> Option<NaiveDate> {
-    match bytes {
-        [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] => {
-            let year = digit2(*y1, *y2)? * 100 + digit2(*y3, *y4)?;
-            NaiveDate::from_ymd_opt(year as i32, digit2(*m1, *m2)?, digit2(*d1, *d2)?)
-        }
-        _ => None,
-    }
+/// A valid `YYYY-MM-DD` date as (year, month, day).
+fn parse_date(bytes: &[u8]) -> Option<(i32, u32, u32)> {
+    let [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = bytes else {
+        return None;
+    };
+    let year = (digit2(*y1, *y2)? * 100 + digit2(*y3, *y4)?) as i32;
+    let (month, day) = (digit2(*m1, *m2)?, digit2(*d1, *d2)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let last = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (1..=last).contains(&day).then_some((year, month, day))
 }
 
 fn digit2(a: u8, b: u8) -> Option<u32> {
@@ -332,6 +356,41 @@ mod tests {
             "2026-11-02T10:00:00+1",
         ] {
             check(text, "none");
+        }
+    }
+
+    #[test]
+    fn parse_date_refuses_what_chrono_refuses() {
+        for year in [1900, 2000, 2023, 2024, 2100] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let text = format!("{year:04}-{month:02}-{day:02}");
+                    let chrono = NaiveDate::from_ymd_opt(year, month, day)
+                        .map(|d| (d.year(), d.month(), d.day()));
+                    assert_eq!(parse_date(text.as_bytes()), chrono, "{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn days_from_civil_is_chronos() {
+        let mut date = NaiveDate::from_ymd_opt(-1000, 1, 1).unwrap();
+        let end = NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap();
+        while date < end {
+            assert_eq!(
+                days_from_civil(date.year(), date.month(), date.day()),
+                date.num_days_from_ce() - UNIX_EPOCH_DAY_FROM_CE,
+                "{date}"
+            );
+            if (0..10_000).contains(&date.year()) {
+                let text = date.format("%Y-%m-%d").to_string();
+                assert_eq!(
+                    parse_date(text.as_bytes()),
+                    Some((date.year(), date.month(), date.day()))
+                );
+            }
+            date = date.succ_opt().unwrap();
         }
     }
 
