@@ -522,9 +522,11 @@ fn quoted(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
     #[test]
     fn business_days_between_day_numbers_is_business_days() {
-        use super::*;
         let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
         assert_eq!((TABLE_FIRST - epoch).num_days(), TABLE_FIRST_UNIX_DAY);
         let calendar = Calendar::new(Preset::UsFederal, &[constant_date(2026, 12, 24)]);
@@ -549,9 +551,6 @@ mod tests {
             }
         }
     }
-
-    use super::*;
-    use std::collections::HashSet;
 
     fn date(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("test dates are valid")
