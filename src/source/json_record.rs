@@ -218,6 +218,18 @@ impl<'a> Flat<'a> {
         (self.bytes.get(self.at) == Some(&expected)).then(|| self.at += 1)
     }
 
+    /// Whether the string after the opening quote here is `key` (a key
+    /// [`Flat::string`] read before), and if so, moves past its closing quote.
+    fn same_key(&mut self, key: &str) -> bool {
+        let end = self.at + key.len();
+        let same = self.bytes.get(self.at..end) == Some(key.as_bytes())
+            && self.bytes.get(end) == Some(&b'"');
+        if same {
+            self.at = end + 1;
+        }
+        same
+    }
+
     /// A string without escapes or control characters, after its quote:
     /// eight bytes at a time, each word checked at once for a quote, a
     /// backslash or a control character.
@@ -266,19 +278,22 @@ impl<'a> Flat<'a> {
         let mut place = 0;
         loop {
             self.byte(b'"')?;
-            let key = self.string()?;
-            self.white();
-            self.byte(b':')?;
-            self.white();
             let feeds = match record.order.get(place) {
-                Some((last, feeds)) if last == key => *feeds,
+                // The last record's key at this place, byte for byte, and
+                // its closing quote: the same key, without scanning it (it
+                // was scanned once: no quote, backslash or control byte).
+                Some((last, feeds)) if self.same_key(last) => *feeds,
                 _ => {
+                    let key = self.string()?;
                     let feeds = targets.find(key);
                     record.order.truncate(place);
                     record.order.push((key.to_owned(), feeds));
                     feeds
                 }
             };
+            self.white();
+            self.byte(b':')?;
+            self.white();
             place += 1;
             match feeds.map(|place| &targets.feeds[place][..]) {
                 // One name, its own slot: the value is read straight in.

@@ -987,6 +987,12 @@ mod tests {
              {{\"id\": true, \"id\": false, \"wait\": 1e300, \"place\": -0.0}}\n\
              {{\"id\": \"{long}\", \"place\": \"x\"}}\n\
              {{\"wait\": 18446744073709551615}}\n\
+             {{\"wai\": 1, \"place\": \"p\"}}\n\
+             {{\"waits\": 2, \"place\": \"q\"}}\n\
+             {{\"wait\": 3, \"plac\": \"r\"}}\n\
+             {{\"wait\": 4, \"place\\u0022\": \"t\", \"place\": \"u\"}}\n\
+             {{\"place\": 5, \"wait\": 6}}\n\
+             {{\"wait\": 7, \"place\": \"v\"}}\n\
              {{}}"
         );
         let layout = Layout {
@@ -1025,7 +1031,7 @@ mod tests {
                 (row.number as u64, cells)
             })
             .collect();
-        assert_eq!(expected.len(), 8);
+        assert_eq!(expected.len(), 14);
         for capacity in (1..=24).chain([4096, 256 * 1024]) {
             let mut got = Vec::new();
             let reader = std::io::BufReader::with_capacity(capacity, input.as_bytes());
@@ -1034,7 +1040,7 @@ mod tests {
             })
             .unwrap();
             assert_eq!(got, expected, "buffer of {capacity} bytes");
-            assert_eq!(streamed.records, 8);
+            assert_eq!(streamed.records, 14);
         }
         // Errors name the line whichever way it was read.
         for (input, expected) in [
