@@ -213,7 +213,8 @@ fn folded_result(
 
 /// Reads each of `sources` once, folding its rows for every threshold,
 /// ratio, shortage and freshness check among `checks` that reads it (a
-/// file on a blocking thread, a PostgreSQL query through its portal);
+/// file on a blocking thread, a PostgreSQL query through its portal, an
+/// HTTP body as it arrives);
 /// each source's fold or error and how long it took.
 async fn fold_all(
     config: &Config,
@@ -272,7 +273,8 @@ async fn fold_all(
     (folds, durations)
 }
 
-/// Folds the rows of the file or PostgreSQL source `spec` for `parts`.
+/// Folds the rows of the file, PostgreSQL or HTTP source `spec` for
+/// `parts`.
 async fn fold_source(
     spec: &SourceSpec,
     parts: &[(Check, Part)],
@@ -307,6 +309,23 @@ async fn fold_source(
             let columns =
                 crate::source::postgres::fold_rows(query, &context, |row| tally.add(&row)).await?;
             tally.finish(columns, "row", as_of)
+        }
+        Location::Http(_) => {
+            // Each try of the GET folds its body from the start into a
+            // new tally: a retry never counts a row twice.
+            let (layout, parts) = (spec.layout.clone(), parts.to_vec());
+            let time_field = spec.time_field.clone();
+            let ((tally, columns, position), data_time) =
+                crate::source::fold_http(spec, as_of, move |format, body| {
+                    let parts: Vec<(&Check, Part)> =
+                        parts.iter().map(|(check, part)| (check, *part)).collect();
+                    let mut tally = Tally::new(&parts, time_field.as_deref().map(|f| (f, zone)));
+                    let columns =
+                        crate::source::read_rows(body, format, &layout, |row| tally.add(&row))?;
+                    Ok((tally, columns, format.position()))
+                })
+                .await?;
+            tally.finish(columns, position, data_time)
         }
         _ => anyhow::bail!("source {:?} is not read row by row", spec.id),
     }

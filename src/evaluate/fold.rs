@@ -13,7 +13,7 @@
 //! table's to the bit: sums are added in row order (so a source is folded
 //! by one thread), and a group's error is its first bad row's.
 //!
-//! To fold another kind of source (an HTTP body, FHIR pages), make
+//! To fold another kind of source (FHIR pages), make
 //! `source::foldable` accept it and give `daemon::run::fold_source` an arm
 //! that feeds the `Tally` its rows: `table::read_rows` for CSV and NDJSON
 //! from any reader, `source::json_stream::fold_rows` for a JSON document,

@@ -12,7 +12,8 @@
 //! body is never read past `max_body_size`. GETs remember the `ETag` of
 //! each URL and send `If-None-Match`; a 304 reuses the body kept from
 //! before. [`Client::get_folded`] hands a body to a fold as it arrives
-//! instead of reading it whole (wait-time checks on `http` sources), and
+//! instead of reading it whole (`http` sources, but for wait-time checks
+//! with a `time_field`), and
 //! FHIR search pages skip the ETag cache ([`Client::get_uncached`]).
 //! Error messages name the URL without its query string (which
 //! may carry an API key) and never include a header value.

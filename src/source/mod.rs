@@ -114,7 +114,7 @@ pub async fn fold_http<T: Send + 'static>(
     now: DateTime<Utc>,
     fold: impl Fn(Format, http::BodyReader) -> anyhow::Result<T> + Send + Sync + 'static,
 ) -> anyhow::Result<(T, DateTime<Utc>)> {
-    let Some(http) = streamable_http(spec) else {
+    let Location::Http(http) = &spec.location else {
         anyhow::bail!("source {:?} is not an HTTP source", spec.id);
     };
     let owned = (spec.clone(), http.clone());
@@ -190,10 +190,14 @@ pub struct Shape {
 }
 
 /// Whether the rows of `spec` can be read one at a time, without a
-/// table: files ([`read_file_rows`]) and PostgreSQL queries
-/// ([`postgres::fold_rows`]).
+/// table: files ([`read_file_rows`]), PostgreSQL queries
+/// ([`postgres::fold_rows`]) and HTTP bodies as they arrive
+/// ([`fold_http`] with [`read_rows`]), with or without a `time_field`.
 pub fn foldable(spec: &SourceSpec) -> bool {
-    matches!(spec.location, Location::File(_) | Location::Postgres(_))
+    matches!(
+        spec.location,
+        Location::File(_) | Location::Postgres(_) | Location::Http(_)
+    )
 }
 
 /// Reads the rows of the file source `spec` at `path` one at a time into
@@ -215,20 +219,7 @@ pub fn read_file_rows(
         inner: file,
         error: None,
     };
-    let columns = match format {
-        Format::Json => json_stream::fold_rows(
-            std::io::BufReader::with_capacity(256 * 1024, &mut input),
-            &spec.layout,
-            each,
-        ),
-        Format::Csv | Format::Ndjson => table::read_rows(
-            &mut input,
-            format,
-            &spec.layout,
-            json_stream::MAX_LINE,
-            each,
-        ),
-    };
+    let columns = read_rows(&mut input, format, &spec.layout, each);
     // A file that cannot be read is that, not malformed data.
     if let Some(error) = input.error {
         return Err(error).with_context(reading);
@@ -238,6 +229,29 @@ pub fn read_file_rows(
         position: format.position(),
         data_time: DateTime::<Utc>::from(modified),
     })
+}
+
+/// Reads the rows of `input` in `format` one at a time into `each`, as
+/// [`table::parse`] puts them in its table (CSV and NDJSON through
+/// [`table::read_rows`], a JSON document through
+/// [`json_stream::fold_rows`]); the columns. The errors are
+/// [`table::parse`]'s.
+pub fn read_rows(
+    input: impl std::io::Read,
+    format: Format,
+    layout: &crate::table::Layout,
+    each: impl FnMut(Row),
+) -> Result<BTreeSet<String>, table::TableError> {
+    match format {
+        Format::Json => json_stream::fold_rows(
+            std::io::BufReader::with_capacity(256 * 1024, input),
+            layout,
+            each,
+        ),
+        Format::Csv | Format::Ndjson => {
+            table::read_rows(input, format, layout, json_stream::MAX_LINE, each)
+        }
+    }
 }
 
 /// A reader that keeps the first error it met.

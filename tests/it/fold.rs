@@ -1,6 +1,6 @@
-//! Threshold, ratio and freshness checks on file and PostgreSQL sources
-//! fold their rows per group instead of reading a table. Both ways on the
-//! same data: `daemon::run::run` (folded) must give exactly what
+//! Threshold, ratio and freshness checks on file, PostgreSQL and HTTP
+//! sources fold their rows per group instead of reading a table. Both
+//! ways on the same data: `daemon::run::run` (folded) must give exactly what
 //! `source::fetch` and `evaluate` over the table give, for hostile values,
 //! missing fields, empty and unreadable sources, a ratio across two
 //! sources and a `time_field`.
@@ -117,6 +117,12 @@ pub(crate) fn both_ways(path: &Path) -> Vec<CheckResult> {
             _ => accesswatch::evaluate::evaluate(check, denominators, as_of),
         };
         expected.data_time_origin = got.data_time_origin;
+        // A fetched body's malformed data does not name the URL, nor a
+        // cut body's error the line; a folded body's does.
+        let mut got = got.clone();
+        if let (Some(folded), Some(_)) = (&got.error, &expected.error) {
+            got.error = Some(without_get(folded));
+        }
         assert_eq!(
             format!("{got:#?}"),
             format!("{expected:#?}"),
@@ -125,6 +131,58 @@ pub(crate) fn both_ways(path: &Path) -> Vec<CheckResult> {
         );
     }
     folded.results
+}
+
+/// Adds a joined ratio for each of `pairs` (numerators, denominators) to
+/// `config`, writes it in `dir` and runs it [`both_ways`]; asserts the
+/// comparison covered groups of every status.
+fn joined_both_ways(
+    mut config: ConfigText,
+    pairs: &[(&str, &str)],
+    dir: &Path,
+) -> Vec<CheckResult> {
+    for (top, bottom) in pairs {
+        config = config.section(&joined(top, bottom));
+    }
+    let results = both_ways(&config.write(dir));
+    let statuses: Vec<Status> = results
+        .iter()
+        .flat_map(|r| r.groups.iter().map(|g| g.status))
+        .collect();
+    for status in [Status::Ok, Status::Breach, Status::Unknown] {
+        assert!(statuses.contains(&status), "no {status:?} group");
+    }
+    results
+}
+
+/// Asserts that some result's error contains each of `expected`.
+fn assert_errors(results: &[CheckResult], expected: &[&str]) {
+    let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
+    for expected in expected {
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "no error {expected:?} in {errors:#?}"
+        );
+    }
+}
+
+/// `error` without what only a folded body's error tells: the "GET <url>
+/// failed after 1 try: " of malformed data, and where a cut body broke.
+fn without_get(error: &str) -> String {
+    let error = match error.split_once("GET ") {
+        Some((before, get)) => match get.split_once(" failed after 1 try: ") {
+            Some((_, after)) => format!("{before}{after}"),
+            None => error.to_owned(),
+        },
+        None => error.to_owned(),
+    };
+    match error.split_once("reading the body after ") {
+        Some((before, at)) => match at.split_once(": ") {
+            Some((_, after)) => format!("{before}{after}"),
+            None => error,
+        },
+        None => error,
+    }
 }
 
 const CSV: &str = "region,wait,members,fte,seen\n\
@@ -221,43 +279,29 @@ fn file_sources_fold_to_the_results_of_their_tables() {
         ));
         config = config.section(&checks_on(id));
     }
-    for (top, bottom) in [
+    let pairs = [
         ("csv", "ndjson"),
         ("ndjson", "json"),
         ("json", "csv"),
         ("header", "csv"),
         ("csv", "missing"),
         ("ragged", "dated"),
-    ] {
-        config = config.section(&joined(top, bottom));
-    }
-    let path = config.write(dir.path());
-    let results = both_ways(&path);
-    // The comparison covered results of every kind.
-    let statuses: Vec<Status> = results
-        .iter()
-        .flat_map(|r| r.groups.iter().map(|g| g.status))
-        .collect();
-    for status in [Status::Ok, Status::Breach, Status::Unknown] {
-        assert!(statuses.contains(&status), "no {status:?} group");
-    }
-    let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
-    for expected in [
-        "the ndjson data is empty",
-        "line 3 has 3 fields but the header has 4",
-        "record 2 is a number, not a JSON object",
-        // A syntax error after the records comes first, as in a table.
-        "malformed JSON at line 1 column 59: syntax error",
-        "line 4 is not valid UTF-8",
-        "reading the time_field `seen`: line 4: `seen` is not an RFC 3339 time",
-        "returned no records",
-        "missing.csv",
-    ] {
-        assert!(
-            errors.iter().any(|e| e.contains(expected)),
-            "no error {expected:?} in {errors:#?}"
-        );
-    }
+    ];
+    let results = joined_both_ways(config, &pairs, dir.path());
+    assert_errors(
+        &results,
+        &[
+            "the ndjson data is empty",
+            "line 3 has 3 fields but the header has 4",
+            "record 2 is a number, not a JSON object",
+            // A syntax error after the records comes first, as in a table.
+            "malformed JSON at line 1 column 59: syntax error",
+            "line 4 is not valid UTF-8",
+            "reading the time_field `seen`: line 4: `seen` is not an RFC 3339 time",
+            "returned no records",
+            "missing.csv",
+        ],
+    );
 }
 
 /// A PostgreSQL source on the test server, its password read from a file.
@@ -331,15 +375,208 @@ fn postgres_sources_fold_to_the_results_of_their_tables() {
         .find(|g| g.labels["region"] == "r1")
         .unwrap();
     assert_eq!(r1.rows, 3572);
-    let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
-    for expected in [
-        "returned no records",
-        "SQLSTATE 42703",
-        "reading the time_field `seen`: row",
+    assert_errors(
+        &results,
+        &[
+            "returned no records",
+            "SQLSTATE 42703",
+            "reading the time_field `seen`: row",
+        ],
+    );
+}
+
+/// The hostile rows above from a real HTTP server, as CSV, NDJSON and
+/// gzipped JSON: the daemon folds each body as it arrives and must give
+/// what the fetched table gives, a `time_field` included; a ratio joins
+/// an HTTP side with a file side. A body cut mid-way and a malformed
+/// record mid-body make the checks unknown with nothing partial, and the
+/// error names the URL and the line.
+#[test]
+fn http_sources_fold_to_the_results_of_their_tables() {
+    use std::io::Write as _;
+
+    use axum::Router;
+    use axum::http::header;
+    use axum::routing::get;
+
+    accesswatch::source::http::install_crypto_provider();
+    let records: Vec<&str> = NDJSON.lines().filter(|l| !l.trim().is_empty()).collect();
+    let json = format!(
+        "\n {{\"meta\": [1], \"data\": [{}], \"after\": {{}}}}",
+        records.join(",\n")
+    );
+    let typed = |content_type: &'static str, body: &'static str| {
+        get(move || async move { ([(header::CONTENT_TYPE, content_type)], body) })
+    };
+    let server = crate::common::HttpServer::start(
+        Router::new()
+            .route("/hostile.csv", typed("text/csv", CSV))
+            .route("/hostile", typed("application/x-ndjson", NDJSON))
+            .route(
+                "/dated.csv",
+                typed(
+                    "text/csv",
+                    "region,wait,seen\na,1,2026-11-30\nb,2,2026-11-29T10:00:00Z\n",
+                ),
+            )
+            .route(
+                "/members.csv",
+                typed(
+                    "text/csv",
+                    "region,members\na,100000\nb,5\nc,1\nnone,3\n",
+                ),
+            )
+            .route(
+                "/broken.ndjson",
+                typed(
+                    "application/x-ndjson",
+                    "{\"region\": \"a\", \"wait\": 1}\n{\"region\": \"a\", \"wait\": 2}\n{\"region\": \"b\", \"wait\": \n",
+                ),
+            )
+            .route("/empty.csv", typed("text/csv", ""))
+            .route("/login.csv", typed("text/html", "<html>sign in</html>"))
+            .route("/hostile.json", crate::http_stream::gzipped_json(&json)),
+    );
+    // Every try is cut after the first rows.
+    let (cut, _) = crate::http_stream::raw_server(|_, _, stream| {
+        let _ = write!(stream, "{}\r\n", crate::http_stream::CHUNKED);
+        crate::http_stream::chunk(stream, CSV.as_bytes());
+    });
+    // Every other try is cut: a retry folds from the start, and no row of
+    // the cut try is counted.
+    let (flaky, tries) = crate::http_stream::raw_server(|_, connection, stream| {
+        let _ = write!(stream, "{}\r\n", crate::http_stream::CHUNKED);
+        crate::http_stream::chunk(stream, CSV.as_bytes());
+        if connection % 2 == 0 {
+            crate::http_stream::chunk(stream, b"");
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "fte.csv", "region,fte\na,10\nb,0\nc,1\nd,2\n");
+    let mut config = ConfigText::new()
+        .los_angeles()
+        .route("compliance", &["compliance@plan.example"])
+        .section("[[source]]\nid = \"fte\"\nkind = \"file\"\npath = \"fte.csv\"\n");
+    let cut_url = cut.join("cut.csv?key=secret").unwrap().to_string();
+    for (id, url, extra) in [
+        ("http-csv", server.url("/hostile.csv"), ""),
+        ("http-ndjson", server.url("/hostile"), ""),
+        (
+            "http-json",
+            server.url("/hostile.json"),
+            "records = \"/data\"\n",
+        ),
+        (
+            "http-csv-timed",
+            server.url("/hostile.csv"),
+            "time_field = \"seen\"\n",
+        ),
+        (
+            "http-ndjson-timed",
+            server.url("/hostile"),
+            "time_field = \"seen\"\n",
+        ),
+        (
+            "http-dated",
+            server.url("/dated.csv"),
+            "time_field = \"seen\"\n",
+        ),
+        ("http-members", server.url("/members.csv"), ""),
+        (
+            "http-broken",
+            format!("{}?token=abc", server.url("/broken.ndjson")),
+            "",
+        ),
+        ("http-empty", server.url("/empty.csv"), ""),
+        ("http-login", server.url("/login.csv"), ""),
+        (
+            "http-cut",
+            cut_url.clone(),
+            "retries = 1\nretry_backoff = \"10ms\"\n",
+        ),
+        (
+            "http-flaky",
+            flaky.join("flaky.csv").unwrap().to_string(),
+            "retries = 1\nretry_backoff = \"10ms\"\n",
+        ),
     ] {
-        assert!(
-            errors.iter().any(|e| e.contains(expected)),
-            "no error {expected:?} in {errors:#?}"
-        );
+        config = config
+            .section(&format!(
+                "[[source]]\nid = \"{id}\"\nkind = \"http\"\nurl = \"{url}\"\n{extra}"
+            ))
+            .section(&checks_on(id));
+    }
+    let pairs = [
+        ("http-members", "fte"),
+        ("fte", "http-csv"),
+        ("http-ndjson", "http-json"),
+        ("http-cut", "fte"),
+    ];
+    let results = joined_both_ways(config, &pairs, dir.path());
+    let joined = results
+        .iter()
+        .find(|r| r.id == "joined-http-members-fte")
+        .unwrap();
+    assert_eq!(joined.status, Status::Breach, "{joined:#?}");
+    let flaky = results
+        .iter()
+        .find(|r| r.id == "http-flaky-count-gt")
+        .unwrap();
+    assert_eq!(flaky.groups[0].rows, 13, "{flaky:#?}");
+    // Two tries for the daemon's one fold, two for each of the 17 tables.
+    assert_eq!(tries.lock().unwrap().len(), 2 + 17 * 2);
+    assert_errors(
+        &results,
+        &[
+            "the csv data is empty",
+            "reading the time_field `seen`: line 4: `seen` is not an RFC 3339 time",
+            "answered with text/html, not csv data",
+        ],
+    );
+    // A malformed value makes its group unknown, naming the line.
+    let worst = results
+        .iter()
+        .find(|r| r.id == "http-csv-worst-le")
+        .unwrap();
+    let group_errors: Vec<&str> = worst
+        .groups
+        .iter()
+        .filter_map(|g| g.error.as_deref())
+        .collect();
+    assert!(
+        group_errors.contains(&"line 13: `wait` is text, not a number"),
+        "{group_errors:#?}"
+    );
+    // A broken body: every check of the source unknown, no group counted,
+    // and the error names the URL (without its query) and the line.
+    let broken_url = server.url("/broken.ndjson");
+    let cut_shown = cut_url.replace("?key=secret", "?…");
+    for (source, error) in [
+        (
+            "http-broken",
+            format!(
+                "GET {broken_url}?… failed after 1 try: malformed JSON on line 3 column 24: the data ends too early (truncated?)"
+            ),
+        ),
+        (
+            "http-cut",
+            format!(
+                "GET {cut_shown} failed after 2 tries: reading the body after 341 bytes, in line 16: the response body was cut off"
+            ),
+        ),
+    ] {
+        let prefix = format!("{source}-");
+        let broken: Vec<&CheckResult> = results
+            .iter()
+            .filter(|r| r.id.starts_with(&prefix))
+            .collect();
+        assert_eq!(broken.len(), 17, "{source}");
+        for result in broken {
+            assert_eq!(result.status, Status::Unknown, "{result:#?}");
+            assert!(result.groups.is_empty(), "nothing partial: {result:#?}");
+            let text = result.error.as_deref().unwrap();
+            assert!(text.contains(&error), "{text}");
+            assert!(!text.contains("secret") && !text.contains("abc"), "{text}");
+        }
     }
 }

@@ -43,7 +43,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// A raw HTTP/1.1 server: `respond` gets the request head and the
 /// connection's number (from 1) and writes the answer itself; the
 /// connection is closed after it. Runs until the test ends.
-fn raw_server(
+pub(crate) fn raw_server(
     respond: impl Fn(&str, usize, &mut TcpStream) + Send + Sync + 'static,
 ) -> (url::Url, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -70,14 +70,14 @@ fn raw_server(
     (base, heads)
 }
 
-fn chunk(stream: &mut TcpStream, bytes: &[u8]) {
+pub(crate) fn chunk(stream: &mut TcpStream, bytes: &[u8]) {
     let _ = write!(stream, "{:x}\r\n", bytes.len());
     let _ = stream.write_all(bytes);
     let _ = stream.write_all(b"\r\n");
     let _ = stream.flush();
 }
 
-const CHUNKED: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n";
+pub(crate) const CHUNKED: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n";
 
 fn rows(n: usize) -> String {
     let mut text = String::from("id,region\n");
@@ -364,6 +364,25 @@ fn a_304_folds_the_kept_body_and_large_bodies_are_not_kept() {
     );
 }
 
+/// A GET route answering `json` gzipped, with `Content-Encoding: gzip`.
+pub(crate) fn gzipped_json(json: &str) -> axum::routing::MethodRouter {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(json.as_bytes()).unwrap();
+    let gzipped = encoder.finish().unwrap();
+    get(move || {
+        let gzipped = gzipped.clone();
+        async move {
+            (
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CONTENT_ENCODING, "gzip"),
+                ],
+                gzipped,
+            )
+        }
+    })
+}
+
 /// The same requests as `wait_times` from an HTTP server, as CSV, NDJSON
 /// and gzipped JSON, give the same report as the file.
 #[test]
@@ -390,9 +409,6 @@ fn wait_time_checks_stream_http_sources_in_every_format() {
         .collect();
     let ndjson: String = records.iter().map(|r| format!("{r}\n")).collect();
     let json = serde_json::json!({"data": records}).to_string();
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(json.as_bytes()).unwrap();
-    let gzipped = encoder.finish().unwrap();
     let server = HttpServer::start(
         Router::new()
             .route(
@@ -406,21 +422,7 @@ fn wait_time_checks_stream_http_sources_in_every_format() {
                     async move { ([(header::CONTENT_TYPE, "application/x-ndjson")], ndjson) }
                 }),
             )
-            .route(
-                "/a.json",
-                get(move || {
-                    let gzipped = gzipped.clone();
-                    async move {
-                        (
-                            [
-                                (header::CONTENT_TYPE, "application/json"),
-                                (header::CONTENT_ENCODING, "gzip"),
-                            ],
-                            gzipped,
-                        )
-                    }
-                }),
-            ),
+            .route("/a.json", gzipped_json(&json)),
     );
     for (path, extra) in [
         ("/a.csv", ""),
