@@ -192,11 +192,11 @@ impl Evaluator {
                 .map(|m| checks[*m].window_start)
                 .min_by_key(|s| (s.utc, s.nanos))
                 .unwrap_or(state.window_start);
-            let window = match windows
-                .iter_mut()
-                .find(|w| (w.zone, w.clock, w.end) == (zone, clock, end))
+            let at = match windows
+                .iter()
+                .position(|w| (w.zone, w.clock, w.end) == (zone, clock, end))
             {
-                Some(window) => window,
+                Some(at) => at,
                 None => {
                     windows.push(Window {
                         zone,
@@ -206,9 +206,10 @@ impl Evaluator {
                         classes: Vec::new(),
                         see_all: false,
                     });
-                    windows.last_mut().expect("just pushed")
+                    windows.len() - 1
                 }
             };
+            let window = &mut windows[at];
             window.classes.push(index);
             window.see_all |= class.require_labels;
             if (start.utc, start.nanos) < (window.start.utc, window.start.nanos) {
