@@ -281,16 +281,14 @@ async fn fold_source(
     as_of: DateTime<Utc>,
     zone: chrono_tz::Tz,
 ) -> anyhow::Result<Folded> {
-    let tally = || {
+    let time_field = spec.time_field.clone();
+    let tally = move |parts: &[(Check, Part)]| {
         let parts: Vec<(&Check, Part)> = parts.iter().map(|(check, part)| (check, *part)).collect();
-        Tally::new(
-            &parts,
-            spec.time_field.as_deref().map(|field| (field, zone)),
-        )
+        Tally::new(&parts, time_field.as_deref().map(|field| (field, zone)))
     };
     match &spec.location {
         Location::File(path) => {
-            let (spec, path, mut tally) = (spec.clone(), path.clone(), tally());
+            let (spec, path, mut tally) = (spec.clone(), path.clone(), tally(parts));
             tokio::task::spawn_blocking(move || {
                 let shape = crate::source::read_file_rows(&spec, &path, |row| tally.add(&row))?;
                 tally.finish(shape.columns, shape.position, shape.data_time)
@@ -305,7 +303,7 @@ async fn fold_source(
                 zone,
                 store: None,
             };
-            let mut tally = tally();
+            let mut tally = tally(parts);
             let columns =
                 crate::source::postgres::fold_rows(query, &context, |row| tally.add(&row)).await?;
             tally.finish(columns, "row", as_of)
@@ -314,12 +312,9 @@ async fn fold_source(
             // Each try of the GET folds its body from the start into a
             // new tally: a retry never counts a row twice.
             let (layout, parts) = (spec.layout.clone(), parts.to_vec());
-            let time_field = spec.time_field.clone();
             let ((tally, columns, position), data_time) =
                 crate::source::fold_http(spec, as_of, move |format, body| {
-                    let parts: Vec<(&Check, Part)> =
-                        parts.iter().map(|(check, part)| (check, *part)).collect();
-                    let mut tally = Tally::new(&parts, time_field.as_deref().map(|f| (f, zone)));
+                    let mut tally = tally(&parts);
                     let columns =
                         crate::source::read_rows(body, format, &layout, |row| tally.add(&row))?;
                     Ok((tally, columns, format.position()))
@@ -475,41 +470,10 @@ async fn stream_all(
         let Some(spec) = config.source(id).cloned() else {
             continue;
         };
-        if crate::source::streamable_query(&spec).is_some() {
-            let zone = config.daemon.time_zone;
-            tasks.spawn(async move {
-                let started = Instant::now();
-                let result = stream_query(&spec, &checks, as_of, zone).await;
-                streamed(spec, &checks, as_of, started, result)
-            });
-            continue;
-        }
-        if crate::source::streamable_fhir(&spec).is_some() {
-            let (zone, store) = (config.daemon.time_zone, store.clone());
-            tasks.spawn(async move {
-                let started = Instant::now();
-                let result = stream_fhir(&spec, &checks, as_of, zone, store.as_deref()).await;
-                streamed(spec, &checks, as_of, started, result)
-            });
-            continue;
-        }
-        if crate::source::streamable_http(&spec).is_some() {
-            tasks.spawn(async move {
-                let started = Instant::now();
-                let result = stream_http(&spec, &checks, as_of).await;
-                streamed(spec, &checks, as_of, started, result)
-            });
-            continue;
-        }
-        tasks.spawn_blocking(move || {
+        let (zone, store) = (config.daemon.time_zone, store.clone());
+        tasks.spawn(async move {
             let started = Instant::now();
-            let file =
-                crate::source::streamable(&spec).map(|(path, format)| (path.to_path_buf(), format));
-            let result = match &file {
-                Some((path, Format::Csv)) => stream_csv(path, &spec, &checks, as_of, workers()),
-                Some((path, format)) => stream_records(path, *format, &spec, &checks, as_of),
-                None => Err(anyhow::anyhow!("source {:?} is not a file", spec.id)),
-            };
+            let result = stream_source(&spec, &checks, as_of, zone, store).await;
             streamed(spec, &checks, as_of, started, result)
         });
     }
@@ -527,6 +491,35 @@ async fn stream_all(
         }
     }
     (results, outcomes, durations)
+}
+
+/// Streams the rows of `spec` into its wait-time `checks`: a PostgreSQL
+/// query through its portal, a FHIR search page by page, an HTTP body as
+/// it arrives, a file on a blocking thread (a CSV file on every core).
+async fn stream_source(
+    spec: &SourceSpec,
+    checks: &[Check],
+    as_of: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+    store: Option<Arc<crate::state::Store>>,
+) -> anyhow::Result<Vec<CheckResult>> {
+    if crate::source::streamable_query(spec).is_some() {
+        return stream_query(spec, checks, as_of, zone).await;
+    }
+    if crate::source::streamable_fhir(spec).is_some() {
+        return stream_fhir(spec, checks, as_of, zone, store.as_deref()).await;
+    }
+    if crate::source::streamable_http(spec).is_some() {
+        return stream_http(spec, checks, as_of).await;
+    }
+    let (spec, checks) = (spec.clone(), checks.to_vec());
+    tokio::task::spawn_blocking(move || match crate::source::streamable(&spec) {
+        Some((path, Format::Csv)) => stream_csv(path, &spec, &checks, as_of, workers()),
+        Some((path, format)) => stream_records(path, format, &spec, &checks, as_of),
+        None => Err(anyhow::anyhow!("source {:?} is not a file", spec.id)),
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("reading the rows failed: {e}"))?
 }
 
 /// What a streamed source gave: its id, whether it could be read, the
