@@ -89,6 +89,53 @@ struct Class {
     /// Whether a member rejects rows without labels, which it must see
     /// even when the class skips them.
     require_labels: bool,
+    /// The members counted together, when two or more can be.
+    shared: Option<Shared>,
+    /// The members that count each row themselves: those not in `shared`
+    /// (all of them, once it is given up).
+    direct: Vec<usize>,
+}
+
+/// The most groups of the labels a class's members share before the
+/// class gives sharing up: counting per check is then bounded by each
+/// check's own groups, not by their product.
+const SHARED_GROUPS: usize = 4096;
+
+/// Counts shared by the members of a class that differ only in their
+/// `group_by` and window: each row is counted once, in the group of all
+/// their labels together and the band of windows it falls in, and each
+/// member's counts are summed from these when the evaluation ends
+/// ([`Shared::roll_up`]). Eighty checks over eight standards then count a
+/// row about as often as eight would.
+#[derive(Debug, Clone)]
+struct Shared {
+    /// The label set of every member's labels.
+    set: usize,
+    /// The members' distinct window starts, latest first. A row is in
+    /// band `b` when it is before `b` of them; a member whose start is
+    /// `starts[j]` counts the rows of bands `0..=j`. A row whose clock
+    /// start is empty or not a timestamp is in band 0, as every member
+    /// counts it.
+    starts: Vec<Stamp>,
+    end: Stamp,
+    zone: usize,
+    clock: Field,
+    members: Vec<SharedMember>,
+    /// Counts by band, then by group of `set`.
+    bands: Vec<Vec<Option<GroupAcc>>>,
+    /// [`SHARED_GROUPS`] (fewer in tests).
+    limit: usize,
+    /// The first rejected rows of each band.
+    rejected: Vec<Vec<(u64, String)>>,
+}
+
+#[derive(Debug, Clone)]
+struct SharedMember {
+    check: usize,
+    /// The member's window start: its index in `Shared::starts`.
+    band: usize,
+    /// Where each of its `group_by` labels is in `Shared::set`.
+    positions: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -173,12 +220,23 @@ impl Evaluator {
                         check: index,
                         members: Vec::new(),
                         require_labels: false,
+                        shared: None,
+                        direct: Vec::new(),
                     });
                     classes.len() - 1
                 }
             };
             classes[class].members.push(index);
             classes[class].require_labels |= checks[index].check.require_labels;
+        }
+        for class in &mut classes {
+            class.shared = Shared::new(&checks, &class.members, &mut reader, header);
+            class.direct = class
+                .members
+                .iter()
+                .copied()
+                .filter(|m| !class.shared.as_ref().is_some_and(|s| s.has(*m)))
+                .collect();
         }
         let mut windows: Vec<Window> = Vec::new();
         for (index, class) in classes.iter().enumerate() {
@@ -275,8 +333,8 @@ impl Evaluator {
             {
                 continue;
             }
-            for class in window.classes.iter().map(|c| &classes[*c]) {
-                Self::add_class(checks, class, line, &mut view);
+            for class in window.classes.iter() {
+                Self::add_class(checks, &mut classes[*class], line, &mut view);
             }
         }
     }
@@ -284,7 +342,7 @@ impl Evaluator {
     /// Counts one row for the checks of `class`.
     fn add_class<R: Cells>(
         checks: &mut [CheckState],
-        class: &Class,
+        class: &mut Class,
         line: u64,
         view: &mut View<'_, '_, R>,
     ) {
@@ -294,7 +352,13 @@ impl Evaluator {
         if matches!(outcome, Outcome::Skipped) && !class.require_labels {
             return;
         }
-        for &member in &class.members {
+        if let Some(shared) = &mut class.shared
+            && !shared.count(line, view, &outcome)
+        {
+            // Too many groups: the members count on their own from now.
+            class.unshare(checks, view.reader());
+        }
+        for &member in &class.direct {
             let state = &mut checks[member];
             if state.error.is_some() {
                 continue;
@@ -312,6 +376,20 @@ impl Evaluator {
         }
     }
 
+    /// Gives sharing up past `limit` groups instead of [`SHARED_GROUPS`].
+    #[cfg(test)]
+    fn share_at_most(&mut self, limit: usize) {
+        for shared in self.classes.iter_mut().filter_map(|c| c.shared.as_mut()) {
+            shared.limit = limit;
+        }
+    }
+
+    /// Whether any checks share their counts.
+    #[cfg(test)]
+    fn shares(&self) -> bool {
+        self.classes.iter().any(|c| c.shared.is_some())
+    }
+
     /// The columns of the rows the checks read (others need not be read).
     pub fn used_columns(&self) -> Vec<usize> {
         self.reader.used_columns()
@@ -320,8 +398,11 @@ impl Evaluator {
     /// Adds `lines_before` to the line numbers of the rejected rows kept:
     /// for rows numbered from the start of a part of the source.
     pub fn renumber(&mut self, lines_before: u64) {
-        for state in &mut self.checks {
-            for (line, _) in &mut state.rejected_samples {
+        let shared = self.classes.iter_mut().filter_map(|c| c.shared.as_mut());
+        let samples = (self.checks.iter_mut().map(|s| &mut s.rejected_samples))
+            .chain(shared.flat_map(|s| s.rejected.iter_mut()));
+        for samples in samples {
+            for (line, _) in samples {
                 *line += lines_before;
             }
         }
@@ -329,7 +410,20 @@ impl Evaluator {
 
     /// Adds the counts of `other`, an evaluator of another part of the same
     /// source built with the same arguments.
-    pub fn merge(&mut self, other: Evaluator) {
+    pub fn merge(&mut self, mut other: Evaluator) {
+        for (mine, theirs) in self.classes.iter_mut().zip(&mut other.classes) {
+            match (&mut mine.shared, theirs.shared.take()) {
+                (Some(shared), Some(their_shared)) => {
+                    shared.merge(their_shared, &mut self.reader, &other.reader);
+                }
+                // Their members count on their own (`unshare`): so do
+                // the counts shared until then, merged below.
+                (None, Some(their_shared)) => {
+                    their_shared.roll_up(&mut other.checks, &mut other.reader)
+                }
+                (_, None) => {}
+            }
+        }
         let mut renumbered: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (mine, theirs) in self.checks.iter_mut().zip(other.checks) {
             let numbers = renumbered
@@ -337,14 +431,7 @@ impl Evaluator {
                 .or_insert_with(|| self.reader.renumber(mine.labels, &other.reader));
             for (theirs_number, acc) in theirs.groups.into_iter().enumerate() {
                 let Some(acc) = acc else { continue };
-                let number = numbers[theirs_number];
-                if mine.groups.len() <= number {
-                    mine.groups.resize_with(number + 1, || None);
-                }
-                match &mut mine.groups[number] {
-                    Some(existing) => existing.merge(acc),
-                    empty @ None => *empty = Some(acc),
-                }
+                add_group(&mut mine.groups, numbers[theirs_number], acc);
             }
             mine.rejected_samples.extend(theirs.rejected_samples);
             mine.rejected_samples.sort_unstable();
@@ -354,12 +441,206 @@ impl Evaluator {
 
     /// The results, one per check. `data_time` is when the data was made.
     pub fn finish(self, data_time: DateTime<Utc>) -> Vec<CheckResult> {
-        let as_of = self.as_of;
-        let reader = self.reader;
-        self.checks
+        let Evaluator {
+            as_of,
+            mut reader,
+            mut checks,
+            classes,
+            ..
+        } = self;
+        for shared in classes.into_iter().filter_map(|c| c.shared) {
+            shared.roll_up(&mut checks, &mut reader);
+        }
+        checks
             .into_iter()
             .map(|state| state.finish(&reader, as_of, data_time))
             .collect()
+    }
+}
+
+impl Class {
+    /// Gives sharing up: the shared counts go to the members, which count
+    /// each row themselves from now.
+    fn unshare(&mut self, checks: &mut [CheckState], reader: &mut Reader) {
+        if let Some(shared) = self.shared.take() {
+            shared.roll_up(checks, reader);
+        }
+        self.direct.clone_from(&self.members);
+    }
+}
+
+impl Shared {
+    /// Shared counts for the `members` of a class that can share them
+    /// (those that read every column they need and do not reject rows
+    /// without labels), if there are two or more.
+    fn new(
+        checks: &[CheckState],
+        members: &[usize],
+        reader: &mut Reader,
+        header: &[String],
+    ) -> Option<Shared> {
+        let sharing: Vec<&CheckState> = members
+            .iter()
+            .map(|m| &checks[*m])
+            .filter(|state| state.error.is_none() && !state.check.require_labels)
+            .collect();
+        let first = sharing.first()?;
+        if sharing.len() < 2 {
+            return None;
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut starts: Vec<Stamp> = sharing.iter().map(|s| s.window_start).collect();
+        starts.sort_unstable_by_key(|s| std::cmp::Reverse((s.utc, s.nanos)));
+        starts.dedup_by_key(|s| (s.utc, s.nanos));
+        let members = members
+            .iter()
+            .zip(members.iter().map(|m| &checks[*m]))
+            .filter(|(_, state)| state.error.is_none() && !state.check.require_labels)
+            .map(|(check, state)| {
+                let positions = state
+                    .check
+                    .group_by
+                    .iter()
+                    .map(|label| match names.iter().position(|n| n == label) {
+                        Some(at) => at,
+                        None => {
+                            names.push(label.clone());
+                            names.len() - 1
+                        }
+                    })
+                    .collect();
+                let start = (state.window_start.utc, state.window_start.nanos);
+                SharedMember {
+                    check: *check,
+                    band: starts.iter().filter(|s| (s.utc, s.nanos) > start).count(),
+                    positions,
+                }
+            })
+            .collect();
+        Some(Shared {
+            set: reader.label_set(header, &names),
+            bands: vec![Vec::new(); starts.len()],
+            limit: SHARED_GROUPS,
+            rejected: vec![Vec::new(); starts.len()],
+            starts,
+            end: first.as_of,
+            zone: first.zone,
+            clock: first.rule.clock_field(),
+            members,
+        })
+    }
+
+    fn has(&self, check: usize) -> bool {
+        self.members.iter().any(|m| m.check == check)
+    }
+
+    /// Counts `outcome`, the classification of the row of `view`, in its
+    /// band and group; false (nothing counted) when the row would make
+    /// more than [`SHARED_GROUPS`] groups.
+    fn count<R: Cells>(
+        &mut self,
+        line: u64,
+        view: &mut View<'_, '_, R>,
+        outcome: &Outcome,
+    ) -> bool {
+        if matches!(outcome, Outcome::Skipped) {
+            return true;
+        }
+        let band = match view.stamp(self.zone, self.clock) {
+            Read::Value(start) => {
+                let start = (start.utc, start.nanos);
+                if start > (self.end.utc, self.end.nanos) {
+                    return true;
+                }
+                let band = self
+                    .starts
+                    .iter()
+                    .take_while(|s| start < (s.utc, s.nanos))
+                    .count();
+                if band == self.starts.len() {
+                    // Before every member's window.
+                    return true;
+                }
+                band
+            }
+            Read::Empty | Read::Invalid => 0,
+        };
+        let (group, _) = view.group(self.set);
+        if group >= self.limit {
+            return false;
+        }
+        if let Outcome::Rejected(reason) = outcome
+            && self.rejected[band].len() < REJECTED_SAMPLES
+        {
+            self.rejected[band].push((line, reason.clone()));
+        }
+        let groups = &mut self.bands[band];
+        if groups.len() <= group {
+            groups.resize_with(group + 1, || None);
+        }
+        groups[group]
+            .get_or_insert_with(GroupAcc::default)
+            .count(outcome.clone());
+        true
+    }
+
+    /// Adds the counts of `other`, the same class's in an evaluator of
+    /// another part of the source, whose reader is `theirs`.
+    fn merge(&mut self, other: Shared, reader: &mut Reader, theirs: &Reader) {
+        let numbers = reader.renumber(self.set, theirs);
+        for (mine, groups) in self.bands.iter_mut().zip(other.bands) {
+            for (number, acc) in groups.into_iter().enumerate() {
+                let Some(acc) = acc else { continue };
+                add_group(mine, numbers[number], acc);
+            }
+        }
+        for (mine, rejected) in self.rejected.iter_mut().zip(other.rejected) {
+            mine.extend(rejected);
+            mine.sort_unstable();
+            mine.truncate(REJECTED_SAMPLES);
+        }
+    }
+
+    /// Gives each member the counts of the bands in its window, in its
+    /// own groups.
+    fn roll_up(self, checks: &mut [CheckState], reader: &mut Reader) {
+        for member in &self.members {
+            let state = &mut checks[member.check];
+            if state.error.is_some() {
+                // What a check that reads nothing counts (its error came
+                // after the rows: `Evaluator::columns_found`).
+                continue;
+            }
+            let mut projected: Vec<Option<usize>> = Vec::new();
+            for band in 0..=member.band {
+                for (group, acc) in self.bands[band].iter().enumerate() {
+                    let Some(acc) = acc else { continue };
+                    if projected.len() <= group {
+                        projected.resize(group + 1, None);
+                    }
+                    let number = *projected[group].get_or_insert_with(|| {
+                        reader.project(self.set, group, state.labels, &member.positions)
+                    });
+                    add_group(&mut state.groups, number, acc.clone());
+                }
+                state
+                    .rejected_samples
+                    .extend(self.rejected[band].iter().cloned());
+            }
+            state.rejected_samples.sort_unstable();
+            state.rejected_samples.truncate(REJECTED_SAMPLES);
+        }
+    }
+}
+
+/// Adds `acc` to group `number` of `groups`.
+fn add_group(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: GroupAcc) {
+    if groups.len() <= number {
+        groups.resize_with(number + 1, || None);
+    }
+    match &mut groups[number] {
+        Some(existing) => existing.merge(acc),
+        empty @ None => *empty = Some(acc),
     }
 }
 
@@ -691,11 +972,7 @@ fn labels(names: &[String], key: &str) -> BTreeMap<String, String> {
     if names.is_empty() {
         return BTreeMap::new();
     }
-    names
-        .iter()
-        .cloned()
-        .zip(key.split('\u{1f}').map(str::to_owned))
-        .collect()
+    names.iter().cloned().zip(row::split_key(key)).collect()
 }
 
 #[cfg(test)]

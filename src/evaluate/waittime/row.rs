@@ -199,6 +199,19 @@ impl Reader {
         self.label_sets.len() - 1
     }
 
+    /// The number, in label set `to`, of group `id` of label set `from`,
+    /// whose labels are those at `positions` of `from`'s (added to `to` if
+    /// new): the group `to` would have given the same row.
+    pub fn project(&mut self, from: usize, id: usize, to: usize, positions: &[usize]) -> usize {
+        let labels = split_key(&self.label_sets[from].keys[id]);
+        let key = join_key(
+            positions
+                .iter()
+                .map(|p| labels.get(*p).map_or(NO_LABEL, String::as_str)),
+        );
+        self.label_sets[to].intern(&key)
+    }
+
     pub fn labels(&self, set: usize) -> &LabelSet {
         &self.label_sets[set]
     }
@@ -252,6 +265,11 @@ pub struct View<'a, 'r, R> {
 }
 
 impl<'r, R: Cells> View<'_, 'r, R> {
+    /// The reader this row is read by.
+    pub fn reader(&mut self) -> &mut Reader {
+        self.reader
+    }
+
     /// The trimmed, non-empty text of `field`.
     pub fn text(&mut self, field: Field) -> Option<&'r str> {
         let slot = &mut self.texts[field as usize];
@@ -277,12 +295,16 @@ impl<'r, R: Cells> View<'_, 'r, R> {
         value
     }
 
+    /// `field` as a coded value under value map `values`. Generic over
+    /// `slot` and `parse` (not function pointers) so that each field's
+    /// reading is compiled in place: checks ask for these on every row.
+    #[inline]
     fn coded<T: Copy>(
         &mut self,
         values: usize,
         field: Field,
-        slot: fn(&mut Coded) -> &mut Slot<Read<T>>,
-        parse: fn(&str) -> Option<T>,
+        slot: impl Fn(&mut Coded) -> &mut Slot<Read<T>>,
+        parse: impl FnOnce(&str) -> Option<T>,
     ) -> Read<T> {
         let row = self.reader.row;
         let cached = *slot(&mut self.reader.coded[values]);
@@ -364,10 +386,59 @@ impl<'r, R: Cells> View<'_, 'r, R> {
             if label.is_none() && missing.is_none() {
                 missing = Some(index);
             }
-            key.push_str(label.unwrap_or(NO_LABEL));
+            push_escaped(key, label.unwrap_or(NO_LABEL));
         }
         let value = (labels.intern(key), missing);
         labels.current = Slot { row, value };
         value
     }
+}
+
+/// The key of a group: its labels joined by U+001F, with U+001E and
+/// U+001F in a label each after a U+001E, so that a key can be split back
+/// into the labels it was made of ([`split_key`]), whatever they hold.
+pub fn join_key<'a>(labels: impl Iterator<Item = &'a str>) -> String {
+    let mut key = String::new();
+    for (n, label) in labels.enumerate() {
+        if n > 0 {
+            key.push('\u{1f}');
+        }
+        push_escaped(&mut key, label);
+    }
+    key
+}
+
+/// Pushes `label` onto a key ([`join_key`]).
+fn push_escaped(key: &mut String, label: &str) {
+    // No early exit: the test of a short label compiles to a few vector
+    // instructions.
+    if !label
+        .bytes()
+        .fold(false, |found, b| found | (b == 0x1e) | (b == 0x1f))
+    {
+        key.push_str(label);
+        return;
+    }
+    for c in label.chars() {
+        if c == '\u{1e}' || c == '\u{1f}' {
+            key.push('\u{1e}');
+        }
+        key.push(c);
+    }
+}
+
+/// The labels of a key ([`join_key`]).
+pub fn split_key(key: &str) -> Vec<String> {
+    let mut labels = Vec::new();
+    let mut label = String::new();
+    let mut chars = key.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1e}' => label.extend(chars.next()),
+            '\u{1f}' => labels.push(std::mem::take(&mut label)),
+            c => label.push(c),
+        }
+    }
+    labels.push(label);
+    labels
 }

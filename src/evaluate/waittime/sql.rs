@@ -440,13 +440,10 @@ impl Plan {
                      ({CALENDAR_YEARS_AHEAD} years after the evaluation date)"
                 ));
             }
-            let key = (0..n)
-                .map(|i| match row.get(i) {
-                    Some(Value::Text(text)) => text.as_str(),
-                    _ => crate::check::result::NO_LABEL,
-                })
-                .collect::<Vec<_>>()
-                .join("\u{1f}");
+            let key = super::row::join_key((0..n).map(|i| match row.get(i) {
+                Some(Value::Text(text)) => text.as_str(),
+                _ => crate::check::result::NO_LABEL,
+            }));
             let wait = get(n + 2);
             let count = u64::try_from(get(n + 5).unwrap_or(0)).unwrap_or(0);
             let open_sum = get(n + 6).unwrap_or(0);

@@ -784,6 +784,7 @@ mod property {
         fn many_checks_in_one_pass_equal_each_alone(
             rows in proptest::collection::vec(varied_row(), 0..150),
             split in 0usize..150,
+            limit in proptest::option::of(0usize..4),
         ) {
             let checks = varied_checks();
             let as_of = utc("2025-12-10T17:00:00-08:00");
@@ -793,8 +794,17 @@ mod property {
                 .map(|r| r.split(',').map(|s| Some(s.to_owned())).collect())
                 .collect();
             let run = |checks: &[Check], split: usize| {
-                let new = || Evaluator::new(checks, &header, &BTreeMap::new(), as_of);
-                let (mut first, mut second) = (new(), new());
+                // Checks that share counts, sharing up to `limit` groups
+                // (then each counts on its own): in either part, both or
+                // neither.
+                let new = |part: usize| {
+                    let mut evaluator = Evaluator::new(checks, &header, &BTreeMap::new(), as_of);
+                    if let Some(limit) = limit {
+                        evaluator.share_at_most(limit + part);
+                    }
+                    evaluator
+                };
+                let (mut first, mut second) = (new(0), new(split % 2));
                 for (i, row) in rows.iter().enumerate() {
                     let part = if i < split { &mut first } else { &mut second };
                     part.add(i as u64 + 2, row);
@@ -802,6 +812,7 @@ mod property {
                 first.merge(second);
                 first.finish(as_of)
             };
+            prop_assert!(Evaluator::new(&checks, &header, &BTreeMap::new(), as_of).shares());
             let together = run(&checks, split.min(rows.len()));
             prop_assert_eq!(together.len(), checks.len());
             for (check, got) in checks.iter().zip(&together) {
@@ -873,7 +884,33 @@ mod property {
                     r.window = chrono::Duration::days(10);
                 },
             ),
+            // Checks of one standard with other labels and windows: they
+            // count together (`Shared`).
+            with(
+                "initial-by-line-region",
+                "ca-dmhc/non-urgent-mh-initial",
+                &["line", "region"],
+                |r| {
+                    r.window = chrono::Duration::days(20);
+                },
+            ),
+            with(
+                "initial-by-region-recent",
+                "ca-dmhc/non-urgent-mh-initial",
+                &["region"],
+                |r| {
+                    r.window = chrono::Duration::days(5);
+                },
+            ),
             with("follow-up", "ca-sb221/mh-follow-up", &["region"], |_| {}),
+            with(
+                "follow-up-by-line-recent",
+                "ca-sb221/mh-follow-up",
+                &["line"],
+                |r| {
+                    r.window = chrono::Duration::days(3);
+                },
+            ),
             with(
                 "urgent-new-york",
                 "ca-dmhc/urgent-no-prior-auth",
@@ -916,6 +953,14 @@ mod property {
         );
         strict.require_labels = true;
         checks.push(strict);
+        // One source's value map, as validation gives its checks: checks
+        // of one standard then classify alike.
+        let values = std::sync::Arc::new(crate::check::fields::ValueMaps::default());
+        for check in &mut checks {
+            if let Rule::TimelyAccess(rule) = &mut check.rule {
+                rule.values = values.clone();
+            }
+        }
         checks
     }
 }
@@ -1350,4 +1395,68 @@ fn checks_of_different_windows_count_as_each_alone() {
     let rows_of = |r: &CheckResult| r.groups.iter().map(|g| g.rows).sum::<usize>();
     assert!(rows_of(&together[1]) < rows_of(&together[0]));
     assert!(rows_of(&together[0]) < rows_of(&together[2]));
+}
+
+/// Checks that count together (one standard, other windows and labels)
+/// give what each gives alone at the edges of their windows: a request at
+/// each window's first instant and a microsecond before it, at the
+/// evaluation time and after it, and with an empty or unreadable request
+/// time, in groups whose labels hold the key separators.
+#[test]
+fn checks_counting_together_keep_their_own_window_edges_and_labels() {
+    let as_of = "2025-12-10T17:00:00-08:00";
+    let values = std::sync::Arc::new(crate::check::fields::ValueMaps::default());
+    let check = |id: &str, days: i64, group_by: &[&str]| {
+        let mut check = check_of("ca-dmhc/non-urgent-mh-initial", |r| {
+            r.window = chrono::Duration::days(days);
+            r.values = values.clone();
+        });
+        check.id = id.to_owned();
+        check.group_by = group_by.iter().map(|s| (*s).to_owned()).collect();
+        check
+    };
+    let checks = [
+        check("by-region-30", 30, &["region"]),
+        check("overall-10", 10, &[]),
+        check("by-id-region-10", 10, &["id", "region"]),
+        check("by-region-id-5", 5, &["region", "id"]),
+    ];
+    let header: Vec<String> = HEADER.split(',').map(str::to_owned).collect();
+    assert!(Evaluator::new(&checks, &header, &BTreeMap::new(), utc(as_of)).shares());
+    let line = |id: &str, requested: &str, region: &str| {
+        format!(
+            "{id},{requested},,,2025-12-12T09:00:00-08:00,initial,non_urgent,false,\
+             non_physician_mh,false,{region}"
+        )
+    };
+    let mut rows = Vec::new();
+    for (n, days) in [30, 10, 5].into_iter().enumerate() {
+        let start = utc(as_of) - chrono::Duration::days(days);
+        let before = start - chrono::Duration::microseconds(1);
+        for (at, region) in [(start, "north"), (before, "south\u{1f}x")] {
+            let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            rows.push(line(&format!("a{n}\u{1e}"), &at, region));
+            rows.push(line(&format!("\u{1f}b{n}"), &at, "north\u{1e}\u{1f}"));
+        }
+    }
+    rows.push(line("now", "2025-12-10T17:00:00-08:00", "north"));
+    rows.push(line("later", "2025-12-10T17:00:00.000001-08:00", "north"));
+    rows.push(line("empty", "", ""));
+    rows.push(line("bad", "yesterday", "south"));
+    let text = format!("{HEADER}\n{}\n", rows.join("\n"));
+    let together = evaluate_text(&checks, &text, as_of);
+    for (check, got) in checks.iter().zip(&together) {
+        let alone = evaluate_text(std::slice::from_ref(check), &text, as_of);
+        assert_eq!(
+            format!("{:?}", alone[0]),
+            format!("{got:?}"),
+            "{}",
+            check.id
+        );
+        assert!(!got.groups.is_empty(), "{}", check.id);
+    }
+    // The 5-day check counts only the rows from its own window's start.
+    let last = &together[3];
+    let rows: usize = last.groups.iter().map(|g| g.rows).sum();
+    assert_eq!(rows, 2 + 1 + 2, "{last:#?}");
 }
