@@ -410,12 +410,7 @@ pub fn join_key<'a>(labels: impl Iterator<Item = &'a str>) -> String {
 
 /// Pushes `label` onto a key ([`join_key`]).
 fn push_escaped(key: &mut String, label: &str) {
-    // No early exit: the test of a short label compiles to a few vector
-    // instructions.
-    if !label
-        .bytes()
-        .fold(false, |found, b| found | (b == 0x1e) | (b == 0x1f))
-    {
+    if !has_control(label.as_bytes()) {
         key.push_str(label);
         return;
     }
@@ -425,6 +420,19 @@ fn push_escaped(key: &mut String, label: &str) {
         }
         key.push(c);
     }
+}
+
+/// Whether `bytes` has a byte below U+0020 (which U+001E and U+001F
+/// are): eight bytes at a time, as a label is read on every row.
+fn has_control(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = bytes.chunks_exact(8);
+    let below = |word: u64| word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
+    let found = words
+        .by_ref()
+        .any(|w| below(u64::from_ne_bytes(w.try_into().unwrap_or([0x20; 8]))));
+    found || words.remainder().iter().any(|b| *b < 0x20)
 }
 
 /// The labels of a key ([`join_key`]).
@@ -441,4 +449,37 @@ pub fn split_key(key: &str) -> Vec<String> {
     }
     labels.push(label);
     labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_back_into_their_labels_whatever_they_hold() {
+        let labels = [
+            "",
+            "north",
+            "a\u{1f}b",
+            "\u{1e}",
+            "\u{1e}\u{1f}\u{1f}",
+            "long label over eight bytes \u{1f} with a separator",
+            "ünïcödé \u{1e}",
+            "\t\n",
+        ];
+        for a in labels {
+            for b in labels {
+                let key = join_key([a, b].into_iter());
+                assert_eq!(split_key(&key), [a, b], "{key:?}");
+            }
+            assert_eq!(split_key(&join_key([a].into_iter())), [a]);
+        }
+        for (n, byte) in (0u8..=0x7f).enumerate() {
+            let mut text = vec![b'x'; n % 19];
+            text.push(byte);
+            text.extend(std::iter::repeat_n(b'y', n % 7));
+            assert_eq!(has_control(&text), byte < 0x20, "{text:?}");
+        }
+        assert!(!has_control("ünïcödé labels over eight".as_bytes()));
+    }
 }
