@@ -8,7 +8,7 @@
 //! of every statement run in such a database (`auto_explain`), which
 //! [`plans`] reads back.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use crate::postgres::{PgServer, server};
 
@@ -33,6 +33,13 @@ fn socket(server: &PgServer) -> String {
 /// of the column (32 shards, spread over both workers). Checks that every
 /// table has shards on both workers and none on the coordinator.
 pub(crate) fn distribute(database: &str, tables: &[(&str, &str)]) {
+    // One at a time: two databases set up at once (tests on threads of one
+    // process) can update the same row of a worker's shared catalogs, and
+    // one fails ("tuple concurrently updated", seen in
+    // create_distributed_table, which also creates the tables' owner and
+    // schema on the workers).
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let coordinator = server();
     for worker in workers() {
         worker.database(database, "");
