@@ -15,6 +15,7 @@ mod common;
 mod alerting;
 mod architecture;
 mod checks;
+mod citus;
 mod cli;
 mod config;
 mod daemon;

@@ -8,7 +8,8 @@
 //! private CA for 127.0.0.1, password (SCRAM) authentication over TCP and
 //! trust over its Unix socket for setting up. Each test uses a database of
 //! its own. scripts/test installs PostgreSQL and exports
-//! `ACCESSWATCH_PG_BIN`.
+//! `ACCESSWATCH_PG_BIN`. With `ACCESSWATCH_PG_CITUS=1` (scripts/test-citus)
+//! every server preloads Citus, for tests/it/citus.rs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,10 +27,10 @@ pub(crate) const PASSWORD: &str = "pg-test-S3cret";
 pub(crate) struct PgServer {
     bin: PathBuf,
     pub(crate) port: u16,
-    socket_dir: PathBuf,
+    pub(crate) socket_dir: PathBuf,
     data: PathBuf,
     options: String,
-    log: PathBuf,
+    pub(crate) log: PathBuf,
     /// The CA that signed the server's certificate.
     ca: PathBuf,
     /// Outlives this process on purpose: it stops the server after us.
@@ -143,13 +144,16 @@ impl PgServer {
             "initdb",
         );
         let port = common::free_port();
-        let options = format!(
+        let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={} \
              -c ssl_key_file={} -c fsync=off -c full_page_writes=off",
             socket_dir.display(),
             root.join("server.crt").display(),
             root.join("server.key").display()
         );
+        if crate::citus::enabled() {
+            options += " -c shared_preload_libraries=citus";
+        }
         // Null stdio: the server must not hold the test's output pipes.
         let status = as_server_user(&bin.join("pg_ctl"))
             .arg("-D")
@@ -210,7 +214,7 @@ impl PgServer {
     }
 
     /// Runs `sql` through psql over the Unix socket (trust).
-    fn sql(&self, database: &str, user: &str, sql: &str) {
+    pub(crate) fn sql(&self, database: &str, user: &str, sql: &str) {
         run(
             Command::new(self.bin.join("psql"))
                 .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])

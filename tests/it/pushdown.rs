@@ -6,7 +6,12 @@
 //! overdue, extensions, every unit, effective dates, value maps,
 //! telehealth rules, rejected rows of every kind, `timestamptz`,
 //! `timestamp` and `date` columns, a check zone other than the session's.
+//! By hand on Citus (scripts/test-citus, tests/it/citus.rs) the tables are
+//! distributed over two worker nodes, and the same comparison holds; the
+//! coordinator's logged plans then show that each statement ran across the
+//! shards, each worker counting its own rows.
 
+use crate::citus;
 use crate::common::{ConfigText, accesswatch};
 use crate::postgres::{PASSWORD, check, run_once, server, source};
 
@@ -185,6 +190,16 @@ const CHECKS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// A database `name` with [`TABLES`]; on Citus (tests/it/citus.rs) both
+/// tables are distributed by `id` over the workers.
+fn database(name: &str) -> String {
+    let db = server().database(name, TABLES);
+    if citus::enabled() {
+        citus::distribute(&db, &[("access.requests", "id"), ("access.calls", "id")]);
+    }
+    db
+}
+
 fn config(db: &str) -> String {
     let order = "ORDER BY id";
     let mut config = source(
@@ -242,7 +257,7 @@ fn config(db: &str) -> String {
 
 #[test]
 fn pushed_down_checks_give_the_same_results_as_pulling_the_rows() {
-    let db = server().database("pushdown_equivalence", TABLES);
+    let db = database("pushdown_equivalence");
     let (out, report) = run_once(&config(&db), &[]);
     // Some groups are unknown on purpose (rejected rows): exit 3.
     assert_eq!(out.code, 3, "{}", out.stderr);
@@ -321,11 +336,30 @@ fn pushed_down_checks_give_the_same_results_as_pulling_the_rows() {
         .unwrap()
         .clone();
     assert_eq!(samples.len(), 5, "{samples:?}");
+    if citus::enabled() {
+        // Each check's statement and each data-time statement ran as one
+        // distributed query: every worker counted the rows of its shards,
+        // and only the counts came to the coordinator.
+        let counts = citus::plans(&db, "count(*)::int8 AS n");
+        assert_eq!(counts.len(), CHECKS.len() - 1, "{counts:#?}");
+        let data_times = citus::plans(&db, "count(*) FILTER (WHERE NOT");
+        assert_eq!(data_times.len(), 2, "{data_times:#?}");
+        for plan in counts.iter().chain(&data_times) {
+            citus::assert_counted_on_the_workers(plan);
+        }
+        // The samples read the query's rows over the shards too (into the
+        // coordinator, to number them in the query's order).
+        let samples = citus::plans(&db, "WITH src AS MATERIALIZED");
+        assert!(!samples.is_empty());
+        for plan in &samples {
+            assert!(plan.contains("Task Count: 32"), "{plan}");
+        }
+    }
 }
 
 #[test]
 fn queries_that_cannot_be_wrapped_are_pulled_and_check_config_says_so() {
-    let db = server().database("pushdown_fallback", TABLES);
+    let db = database("pushdown_fallback");
     let mut config = source(
         "requests",
         &db,

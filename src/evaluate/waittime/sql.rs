@@ -39,7 +39,7 @@ use crate::check::standards::{Modality, ProviderType, Telehealth, Unit, Urgency,
 use crate::check::{Check, CheckResult, Rule, WaitRule};
 use crate::table::Value;
 
-use statement::{LINE_PLACEHOLDER, QUERY_PLACEHOLDER, Writer};
+use statement::{LINE_PLACEHOLDER, QUERY_PLACEHOLDER, SOURCE_PLACEHOLDER, Writer};
 
 /// How far after the evaluation date the bound business-day calendar
 /// reaches: an offer later than this makes the check pull its rows.
@@ -238,13 +238,23 @@ pub fn compile(
     let statement = format!(
         "SELECT {group_columns}k, r, w, xt, beyond, count(*)::int8 AS n, sum(o)::int8 AS open_sum, \
          max(o) AS open_max\nFROM ({}) AS d\nGROUP BY {}",
-        rows.replace(LINE_PLACEHOLDER, "0"),
+        rows.replace(LINE_PLACEHOLDER, "0").replace(
+            SOURCE_PLACEHOLDER,
+            &format!("(\n{QUERY_PLACEHOLDER}\n) AS src")
+        ),
         positions.join(", ")
     )
     .replace(QUERY_PLACEHOLDER, query);
+    // Rows are numbered in the order the query returns them. The query is a
+    // materialized `WITH`, not a subquery: a server that runs the query in
+    // pieces and numbers the rows as they come back (Citus, over its
+    // shards) keeps the order of a statement's ORDER BY but not of a
+    // subquery's.
     let samples = format!(
-        "SELECT line, r FROM ({}) AS d\nWHERE CASE WHEN fence_d = 1 THEN k = {REJECTED} END\nORDER BY line\nLIMIT {SAMPLES}",
+        "WITH src AS MATERIALIZED (\n{QUERY_PLACEHOLDER}\n)\nSELECT line, r FROM ({}) AS d\n\
+         WHERE CASE WHEN fence_d = 1 THEN k = {REJECTED} END\nORDER BY line\nLIMIT {SAMPLES}",
         rows.replace(LINE_PLACEHOLDER, "row_number() OVER ()")
+            .replace(SOURCE_PLACEHOLDER, "src")
     )
     .replace(QUERY_PLACEHOLDER, query);
     Ok(Compiled::Statement(Box::new(Plan {

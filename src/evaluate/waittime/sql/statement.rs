@@ -1,7 +1,8 @@
 //! The text of a push-down statement: [`Writer`] writes the layers of
-//! `SELECT … FROM (<query>) AS src` that read each row's columns, code its
-//! values through the bound spellings, classify it as the pull engine
-//! does and measure its wait, binding every value as a parameter.
+//! `SELECT … FROM (<query>) AS src` (or `FROM src`, a `WITH`) that read
+//! each row's columns, code its values through the bound spellings,
+//! classify it as the pull engine does and measure its wait, binding every
+//! value as a parameter.
 
 use super::*;
 
@@ -284,10 +285,9 @@ impl Writer<'_> {
         base.push(fence("a0"));
         select.push(fence("a"));
         let per_row = format!(
-            "SELECT {}\nFROM (SELECT {}\nFROM (\n{}\n) AS src) AS a0",
+            "SELECT {}\nFROM (SELECT {}\nFROM {SOURCE_PLACEHOLDER}) AS a0",
             select.join(",\n  "),
             base.join(",\n  "),
-            QUERY_PLACEHOLDER
         );
 
         // Selection: >0 applies, 0 does not, <0 rejected with reason −sel.
@@ -476,6 +476,11 @@ impl Writer<'_> {
 /// Where the source's query goes in the statement text; replaced last,
 /// once every other part is written.
 pub(super) const QUERY_PLACEHOLDER: &str = "{query}";
+
+/// Where the rows are read from, as `src`: the query as a subquery,
+/// `(<query>) AS src`, in the main statement, and in the sampling
+/// statement a materialized `WITH src` holding the query.
+pub(super) const SOURCE_PLACEHOLDER: &str = "{source}";
 
 /// Where each row's number goes: `row_number() OVER ()` in the sampling
 /// statement, 0 in the main one (where numbering would serialize the scan).
