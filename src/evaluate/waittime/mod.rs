@@ -644,6 +644,18 @@ fn add_group(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: GroupAcc) {
     }
 }
 
+/// Whether a standard applies to a row ([`CheckState::selects`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Selected {
+    /// It does, with the row's provider type if the standard selects on it.
+    Yes(Option<ProviderType>),
+    No,
+    /// A field the standard selects on is empty.
+    Empty(Field),
+    /// A field the standard selects on holds an unknown value.
+    Unknown(Field),
+}
+
 /// Whether `start` is outside the window `[from, to]` (a request exactly
 /// at its start is inside).
 fn outside(start: Stamp, from: Stamp, to: Stamp) -> bool {
@@ -764,7 +776,7 @@ impl CheckState {
                 // Every row is a request and needs its request time; a
                 // prior visit or a discharge is needed only by the rows the
                 // standard applies to (follow-ups, post-discharge visits).
-                if clock != Field::RequestedAt && !matches!(self.selects(row), Ok(Some(_))) {
+                if clock != Field::RequestedAt && !matches!(self.selects(row), Selected::Yes(_)) {
                     return Outcome::Skipped;
                 }
                 return Outcome::rejected(format!("`{}` is empty", clock.name()));
@@ -772,9 +784,14 @@ impl CheckState {
         };
         // The window is each check's own (`CheckState::outside`).
         let provider = match self.selects(row) {
-            Ok(Some(provider)) => provider,
-            Ok(None) => return Outcome::Skipped,
-            Err(reason) => return Outcome::Rejected(reason),
+            Selected::Yes(provider) => provider,
+            Selected::No => return Outcome::Skipped,
+            Selected::Empty(field) => {
+                return Outcome::rejected(format!("`{}` is empty", field.name()));
+            }
+            Selected::Unknown(field) => {
+                return Outcome::rejected(format!("`{}` has an unknown value", field.name()));
+            }
         };
         if rule
             .effective_for(provider)
@@ -835,44 +852,45 @@ impl CheckState {
         })
     }
 
-    /// Whether the standard applies to `row` (`Some`, with the row's
-    /// provider type when it has one); an error when a field it selects on
-    /// is empty or holds an unknown value.
-    fn selects<R: Cells>(
-        &self,
-        row: &mut View<'_, '_, R>,
-    ) -> Result<Option<Option<ProviderType>>, String> {
-        fn known<T>(read: Read<T>, field: Field) -> Result<T, String> {
+    /// Whether the standard applies to `row` (with the row's provider
+    /// type when it has one), or which field it selects on is empty or
+    /// holds an unknown value. Asked by every class on every row in its
+    /// window: the answer is a small value, the reason is written only
+    /// for a rejected row.
+    fn selects<R: Cells>(&self, row: &mut View<'_, '_, R>) -> Selected {
+        fn test<T: PartialEq>(read: Read<T>, field: Field, wanted: T) -> Option<Selected> {
             match read {
-                Read::Value(value) => Ok(value),
-                Read::Empty => Err(format!("`{}` is empty", field.name())),
-                Read::Invalid => Err(format!("`{}` has an unknown value", field.name())),
+                Read::Value(value) if value == wanted => None,
+                Read::Value(_) => Some(Selected::No),
+                Read::Empty => Some(Selected::Empty(field)),
+                Read::Invalid => Some(Selected::Unknown(field)),
             }
         }
         let s = &self.rule.selection;
         if let Some(wanted) = s.urgency
-            && known(row.urgency(self.values), Field::Urgency)? != wanted
+            && let Some(answer) = test(row.urgency(self.values), Field::Urgency, wanted)
         {
-            return Ok(None);
+            return answer;
         }
         if let Some(wanted) = s.visit_type
-            && known(row.visit_type(self.values), Field::VisitType)? != wanted
+            && let Some(answer) = test(row.visit_type(self.values), Field::VisitType, wanted)
         {
-            return Ok(None);
+            return answer;
         }
         if let Some(wanted) = s.prior_auth
-            && known(row.prior_auth(self.values), Field::PriorAuth)? != wanted
+            && let Some(answer) = test(row.prior_auth(self.values), Field::PriorAuth, wanted)
         {
-            return Ok(None);
+            return answer;
         }
         if s.provider_types.is_empty() {
-            return Ok(Some(None));
+            return Selected::Yes(None);
         }
-        let value = known(row.provider_type(self.values), Field::ProviderType)?;
-        if !s.provider_types.contains(&value) {
-            return Ok(None);
+        match row.provider_type(self.values) {
+            Read::Value(value) if s.provider_types.contains(&value) => Selected::Yes(Some(value)),
+            Read::Value(_) => Selected::No,
+            Read::Empty => Selected::Empty(Field::ProviderType),
+            Read::Invalid => Selected::Unknown(Field::ProviderType),
         }
-        Ok(Some(Some(value)))
     }
 
     fn finish(
