@@ -47,31 +47,35 @@ impl Stamp {
 
 const UNIX_EPOCH_DAY_FROM_CE: i32 = 719_163;
 
-/// UTC offsets of one zone, cached per quarter hour of UTC (zone
-/// transitions happen on whole hours or half hours in every zone in use;
-/// the quarter hour is to be safe) in a table indexed by the quarter hour,
-/// about 3.7 years around the first instant asked for: a lookup is an
-/// index, not a hash. Instants outside the table are computed each time.
+/// UTC offsets of one zone, cached per UTC day in a table indexed by the
+/// day, about eleven years around the first instant asked for: a lookup
+/// is an index into 16 KiB, not a hash (nor a search of the zone's
+/// transitions). A day is cached when the zone keeps one offset all day
+/// (read at five instants of it, six hours apart and its last second:
+/// no zone changes its offset twice in a day); on the days of a change,
+/// and outside the table, the offset is computed each time.
 #[derive(Debug, Clone)]
 pub struct ZoneCache {
     zone: Tz,
-    /// The quarter hour of `offsets[0]`.
+    /// The day of `days[0]`.
     base: i64,
-    /// Seconds east of UTC, or `UNKNOWN` where not computed yet; empty
-    /// until the first lookup.
-    offsets: Vec<i32>,
+    /// Seconds east of UTC all day, `UNKNOWN` where not read yet, or
+    /// `CHANGES` on a day the offset changes; empty until the first
+    /// lookup.
+    days: Vec<i32>,
 }
 
-/// Quarter hours in the table (2^17: 3.7 years, 512 KiB).
-const TABLE: i64 = 1 << 17;
+/// Days in the table (2^12: 11.2 years, 16 KiB).
+const TABLE: i64 = 1 << 12;
 const UNKNOWN: i32 = i32::MIN;
+const CHANGES: i32 = i32::MIN + 1;
 
 impl ZoneCache {
     pub fn new(zone: Tz) -> ZoneCache {
         ZoneCache {
             zone,
             base: 0,
-            offsets: Vec::new(),
+            days: Vec::new(),
         }
     }
 
@@ -81,31 +85,44 @@ impl ZoneCache {
 
     /// Seconds east of UTC in the zone at the instant `utc`.
     fn offset_at(&mut self, utc: i64) -> i32 {
-        let key = utc.div_euclid(900);
-        if self.offsets.is_empty() {
-            self.base = key - TABLE / 2;
-            self.offsets = vec![UNKNOWN; TABLE as usize];
+        let day = utc.div_euclid(86_400);
+        if self.days.is_empty() {
+            self.base = day - TABLE / 2;
+            self.days = vec![UNKNOWN; TABLE as usize];
         }
-        let index = usize::try_from(key - self.base)
+        let Some(index) = usize::try_from(day - self.base)
             .ok()
-            .filter(|i| *i < self.offsets.len());
-        if let Some(index) = index
-            && self.offsets[index] != UNKNOWN
-        {
-            return self.offsets[index];
+            .filter(|i| *i < self.days.len())
+        else {
+            return self.computed(utc);
+        };
+        match self.days[index] {
+            UNKNOWN => {
+                let start = day * 86_400;
+                let offset = self.computed(start);
+                let same = [6, 12, 18]
+                    .map(|hours| start + hours * 3600)
+                    .into_iter()
+                    .chain([start + 86_399])
+                    .all(|at| self.computed(at) == offset);
+                self.days[index] = if same { offset } else { CHANGES };
+                if same { offset } else { self.computed(utc) }
+            }
+            CHANGES => self.computed(utc),
+            offset => offset,
         }
-        let offset = chrono::DateTime::from_timestamp(utc, 0)
+    }
+
+    /// The offset at `utc`, from the zone's rules.
+    fn computed(&self, utc: i64) -> i32 {
+        chrono::DateTime::from_timestamp(utc, 0)
             .map(|t| {
                 self.zone
                     .offset_from_utc_datetime(&t.naive_utc())
                     .fix()
                     .local_minus_utc()
             })
-            .unwrap_or(0);
-        if let Some(index) = index {
-            self.offsets[index] = offset;
-        }
-        offset
+            .unwrap_or(0)
     }
 
     /// The stamp of an instant.
@@ -391,6 +408,54 @@ mod tests {
                 );
             }
             date = date.succ_opt().unwrap();
+        }
+    }
+
+    /// The cached offset against the zone's rules at every quarter hour
+    /// (and a second either side of it) over three years, in zones that
+    /// change on the hour, on the half hour, at a quarter to, not at all,
+    /// and one that changed its base offset.
+    #[test]
+    fn cache_gives_the_zones_offsets_at_every_quarter_hour() {
+        let zones = [
+            chrono_tz::America::Los_Angeles,
+            chrono_tz::Europe::Berlin,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::Pacific::Chatham,
+            chrono_tz::Asia::Kathmandu,
+            chrono_tz::America::Sao_Paulo,
+            chrono_tz::UTC,
+        ];
+        let start = 1_704_067_200; // 2024-01-01T00:00:00Z
+        for zone in zones {
+            let mut cache = ZoneCache::new(zone);
+            for step in 0..(3 * 366 * 24 * 4) {
+                for utc in [
+                    start + step * 900 - 1,
+                    start + step * 900,
+                    start + step * 900 + 1,
+                ] {
+                    let expected = chrono::DateTime::from_timestamp(utc, 0)
+                        .unwrap()
+                        .with_timezone(&zone)
+                        .offset()
+                        .fix()
+                        .local_minus_utc();
+                    assert_eq!(cache.offset_at(utc), expected, "{zone} {utc}");
+                }
+            }
+            // Outside the table: computed.
+            for utc in [-5_000_000_000, 0, 9_000_000_000] {
+                let expected = zone
+                    .offset_from_utc_datetime(
+                        &chrono::DateTime::from_timestamp(utc, 0)
+                            .unwrap()
+                            .naive_utc(),
+                    )
+                    .fix()
+                    .local_minus_utc();
+                assert_eq!(cache.offset_at(utc), expected, "{zone} {utc}");
+            }
         }
     }
 
