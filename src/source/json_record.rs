@@ -68,11 +68,15 @@ impl Targets {
     }
 }
 
-/// One value of a record, read into a buffer that the next record reuses.
-#[derive(Debug, Clone, Default)]
-struct Slot {
+/// Where one name's cell is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Cell {
     state: State,
-    text: String,
+    /// Whether the value came from the name's mapped source key (which
+    /// wins over a key of the name's own).
+    mapped: bool,
+    start: usize,
+    end: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,19 +86,25 @@ enum State {
     Absent,
     /// Null, blank, an object or an array: no cell.
     Empty,
-    /// The cell is `text`.
-    Text,
+    /// The cell is `start..end` of the record's line (a string read in
+    /// place).
+    Line,
+    /// The cell is `start..end` of the text written for the record
+    /// (numbers, booleans, strings with escapes).
+    Written,
 }
 
-/// One record's values by name. Their text buffers are kept from record
-/// to record (and traded with the caller's cells), so a record allocates
-/// nothing once the buffers have grown to its values.
+/// One record's cells by name, each a slice of the line it was read
+/// from or of the text written for it: no cell is copied into a buffer
+/// of its own, and the buffers are kept from record to record (a record
+/// allocates nothing once they have grown to its values).
 #[derive(Debug, Clone, Default)]
 pub struct Record {
-    mapped: Vec<Slot>,
-    own: Vec<Slot>,
-    /// Where a value is read before it goes to its names.
-    scratch: Slot,
+    cells: Vec<Cell>,
+    /// The text of the cells that are not slices of the line.
+    written: String,
+    /// Whether some record had a value for each name.
+    seen: Vec<bool>,
     /// The keys of the last flat record in their order, each with what it
     /// feeds: records of one export repeat their keys in one order, so a
     /// key is compared with the one at its place last time before it is
@@ -103,54 +113,107 @@ pub struct Record {
 }
 
 impl Record {
-    /// Gives the value read into `scratch` to its `targets`.
-    fn put(&mut self, targets: &[(usize, bool)]) {
-        for (number, (index, mapped)) in targets.iter().enumerate() {
-            let slot = if *mapped {
-                &mut self.mapped[*index]
-            } else {
-                &mut self.own[*index]
-            };
-            slot.state = self.scratch.state;
-            // The last target trades buffers with the scratch, the others
-            // copy it.
-            if number + 1 == targets.len() {
-                std::mem::swap(&mut slot.text, &mut self.scratch.text);
-            } else {
-                slot.text.clone_from(&self.scratch.text);
+    /// Gives a value (`state` and `start..end` in the line or the written
+    /// text) to its `targets`.
+    fn put(&mut self, targets: &[(usize, bool)], state: State, start: usize, end: usize) {
+        for &(index, mapped) in targets {
+            let cell = &mut self.cells[index];
+            // A name's mapped source wins over its own key.
+            if mapped || !cell.mapped || cell.state == State::Absent {
+                *cell = Cell {
+                    state,
+                    mapped,
+                    start,
+                    end,
+                };
             }
+            self.seen[index] = true;
         }
     }
 
     /// Forgets what a record read so far.
     fn clear(&mut self) {
-        for slot in self.mapped.iter_mut().chain(&mut self.own) {
-            slot.state = State::Absent;
+        for cell in &mut self.cells {
+            cell.state = State::Absent;
+        }
+        self.written.clear();
+    }
+
+    /// The cells of the record just read from `line`.
+    pub fn cells<'a>(&'a self, line: &'a str) -> Cells<'a> {
+        Cells {
+            line,
+            written: &self.written,
+            cells: &self.cells,
         }
     }
 
-    /// The record's cells (`cells[i]` for `names[i]`, its buffer traded
-    /// with the record's), and which names it had.
-    pub fn cells(&mut self, cells: &mut Vec<Option<String>>, seen: &mut [bool]) {
-        cells.resize(self.mapped.len(), None);
-        for (index, (mapped, own)) in self.mapped.iter_mut().zip(&mut self.own).enumerate() {
-            let slot = if mapped.state == State::Absent {
-                &mut *own
-            } else {
-                &mut *mapped
-            };
-            if slot.state != State::Absent {
-                seen[index] = true;
-            }
-            let cell = &mut cells[index];
-            match (slot.state, cell.as_mut()) {
-                (State::Text, Some(text)) => std::mem::swap(text, &mut slot.text),
-                (State::Text, None) => *cell = Some(std::mem::take(&mut slot.text)),
-                (State::Absent | State::Empty, _) => *cell = None,
-            }
-            mapped.state = State::Absent;
-            own.state = State::Absent;
+    /// Makes `texts` (one for each name) the record's cells.
+    pub fn put_texts(&mut self, texts: &[Option<String>]) {
+        if self.cells.len() != texts.len() {
+            self.cells = vec![Cell::default(); texts.len()];
+            self.seen = vec![false; texts.len()];
         }
+        self.clear();
+        for (cell, text) in self.cells.iter_mut().zip(texts) {
+            if let Some(text) = text {
+                let start = self.written.len();
+                self.written.push_str(text);
+                *cell = Cell {
+                    state: State::Written,
+                    mapped: false,
+                    start,
+                    end: self.written.len(),
+                };
+            }
+        }
+    }
+
+    /// Which names some record read so far had.
+    pub fn seen(&self) -> &[bool] {
+        &self.seen
+    }
+}
+
+/// One record's cells: `get(i)` for `names[i]`.
+#[derive(Clone, Copy)]
+pub struct Cells<'a> {
+    line: &'a str,
+    written: &'a str,
+    cells: &'a [Cell],
+}
+
+impl<'a> Cells<'a> {
+    /// The text of the cell of name `index`; `None` when the record has
+    /// none (no such key, null, blank, an object or an array).
+    pub fn get(&self, index: usize) -> Option<&'a str> {
+        let cell = self.cells.get(index)?;
+        match cell.state {
+            State::Line => self.line.get(cell.start..cell.end),
+            State::Written => self.written.get(cell.start..cell.end),
+            State::Absent | State::Empty => None,
+        }
+    }
+
+    /// Every cell, in the order of the names.
+    pub fn to_vec(&self) -> Vec<Option<String>> {
+        (0..self.cells.len())
+            .map(|index| self.get(index).map(str::to_owned))
+            .collect()
+    }
+}
+
+impl fmt::Debug for Cells<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries((0..self.cells.len()).map(|index| self.get(index)))
+            .finish()
+    }
+}
+
+impl crate::evaluate::waittime::columns::Cells for Cells<'_> {
+    fn get(&self, column: usize) -> Option<&str> {
+        Cells::get(self, column)
     }
 }
 
@@ -161,16 +224,18 @@ pub fn read<'de, D: de::Deserializer<'de>>(
     targets: &Targets,
     record: &mut Record,
 ) -> Result<Result<(), &'static str>, D::Error> {
-    record.fit(targets);
+    record.start(targets);
     deserializer.deserialize_any(RecordVisitor { targets, record })
 }
 
 impl Record {
-    fn fit(&mut self, targets: &Targets) {
-        if self.mapped.len() != targets.names {
-            self.mapped = vec![Slot::default(); targets.names];
-            self.own = vec![Slot::default(); targets.names];
+    /// Readies the record for the next one, with a cell for each name.
+    fn start(&mut self, targets: &Targets) {
+        if self.cells.len() != targets.names {
+            self.cells = vec![Cell::default(); targets.names];
+            self.seen = vec![false; targets.names];
         }
+        self.clear();
     }
 }
 
@@ -181,7 +246,7 @@ impl Record {
 /// malformed JSON), which [`read`] then reads through serde_json with its
 /// exact errors. The cells are those [`read`] gives.
 pub fn read_flat(line: &str, targets: &Targets, record: &mut Record) -> bool {
-    record.fit(targets);
+    record.start(targets);
     let read = Flat {
         text: line,
         bytes: line.as_bytes(),
@@ -295,25 +360,9 @@ impl<'a> Flat<'a> {
             self.byte(b':')?;
             self.white();
             place += 1;
-            match feeds.map(|place| &targets.feeds[place][..]) {
-                // One name, its own slot: the value is read straight in.
-                Some([(index, mapped)]) => {
-                    let slot = if *mapped {
-                        &mut record.mapped[*index]
-                    } else {
-                        &mut record.own[*index]
-                    };
-                    slot.text.clear();
-                    slot.state = self.value(&mut slot.text)?;
-                }
-                feeds => {
-                    let scratch = &mut record.scratch;
-                    scratch.text.clear();
-                    scratch.state = self.value(&mut scratch.text)?;
-                    if let Some(feeds) = feeds {
-                        record.put(feeds);
-                    }
-                }
+            let (state, start, end) = self.value(&mut record.written)?;
+            if let Some(feeds) = feeds {
+                record.put(&targets.feeds[feeds], state, start, end);
             }
             self.white();
             match self.bytes.get(self.at)? {
@@ -336,25 +385,34 @@ impl<'a> Flat<'a> {
         (self.at == self.bytes.len()).then_some(())
     }
 
-    /// A scalar value as [`CellSeed`] writes it into `text`.
-    fn value(&mut self, text: &mut String) -> Option<State> {
+    /// A scalar value's cell as [`CellSeed`] makes it: a string is a
+    /// slice of the line, anything else is written at the end of
+    /// `written`. Its state and where its text is.
+    fn value(&mut self, written: &mut String) -> Option<(State, usize, usize)> {
         let rest = self.bytes.get(self.at..)?;
         let literal = |word: &[u8]| rest.starts_with(word).then_some(word.len());
+        let start = written.len();
+        let text = &mut *written;
         let state = match rest.first()? {
             b'"' => {
                 self.at += 1;
+                let start = self.at;
                 let value = self.string()?;
-                return Some(CellSeed(text).text(value));
+                return Some(if blank(value) {
+                    (State::Empty, 0, 0)
+                } else {
+                    (State::Line, start, start + value.len())
+                });
             }
             b't' => {
                 self.at += literal(b"true")?;
                 text.push_str("true");
-                State::Text
+                State::Written
             }
             b'f' => {
                 self.at += literal(b"false")?;
                 text.push_str("false");
-                State::Text
+                State::Written
             }
             b'n' => {
                 self.at += literal(b"null")?;
@@ -375,7 +433,7 @@ impl<'a> Flat<'a> {
             }
             _ => return None,
         };
-        Some(state)
+        Some((state, start, written.len()))
     }
 }
 
@@ -397,10 +455,10 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
-            let scratch = &mut self.record.scratch;
-            scratch.text.clear();
-            scratch.state = map.next_value_seed(CellSeed(&mut scratch.text))?;
-            self.record.put(targets);
+            let start = self.record.written.len();
+            let state = map.next_value_seed(CellSeed(&mut self.record.written))?;
+            let end = self.record.written.len();
+            self.record.put(targets, state, start, end);
         }
         Ok(Ok(()))
     }
@@ -477,26 +535,31 @@ impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
     }
 }
 
+/// Whether a string is blank (no cell): empty or only white space.
+fn blank(text: &str) -> bool {
+    // Most cells start with a character that is not white space (ASCII
+    // white space is 9 to 13 and 32); only the others need a trim.
+    let plain = text
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii() && !matches!(b, 9..=13 | b' '));
+    !plain && text.trim().is_empty()
+}
+
 impl CellSeed<'_> {
     /// A string's cell: none when it is blank.
     fn text(self, text: &str) -> State {
-        // Most cells start with a character that is not white space (ASCII
-        // white space is 9 to 13 and 32); only the others need a trim.
-        let plain = text
-            .as_bytes()
-            .first()
-            .is_some_and(|b| b.is_ascii() && !matches!(b, 9..=13 | b' '));
-        if !plain && text.trim().is_empty() {
+        if blank(text) {
             return State::Empty;
         }
         self.0.push_str(text);
-        State::Text
+        State::Written
     }
 
     fn number(self, value: f64) -> State {
         use std::fmt::Write as _;
         let _ = write!(self.0, "{value}");
-        State::Text
+        State::Written
     }
 }
 
@@ -513,7 +576,7 @@ impl<'de> Visitor<'de> for CellSeed<'_> {
 
     fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
         self.0.push_str(if value { "true" } else { "false" });
-        Ok(State::Text)
+        Ok(State::Written)
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {

@@ -18,7 +18,7 @@ use anyhow::Context as _;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
 
-use super::json_record;
+use super::json_record::{self, Cells};
 use crate::table::{self, Format, Layout, Row, TableError};
 
 /// The longest NDJSON line (one record) taken: a longer one is an error
@@ -42,7 +42,7 @@ pub fn fold_reader(
     format: Format,
     layout: &Layout,
     names: &[String],
-    add: impl FnMut(u64, &Vec<Option<String>>),
+    add: impl FnMut(u64, &Cells<'_>),
 ) -> Result<Streamed, TableError> {
     let mut sink = Sink::new(layout, names, add);
     match format {
@@ -54,7 +54,7 @@ pub fn fold_reader(
         Format::Json => json(input, layout, &mut sink)?,
         Format::Csv => return Err(table::error("CSV is streamed by csv_stream")),
     }
-    Ok(streamed(layout, names, sink.seen, sink.records))
+    Ok(streamed(layout, names, sink.seen(), sink.records))
 }
 
 fn streamed(layout: &Layout, names: &[String], mut seen: Vec<bool>, records: u64) -> Streamed {
@@ -80,7 +80,7 @@ pub fn fold_ndjson_file<T: Clone + Send>(
     workers: usize,
     fallback_time: chrono::DateTime<chrono::Utc>,
     start: T,
-    add: impl Fn(&mut T, u64, &Vec<Option<String>>) + Sync,
+    add: impl Fn(&mut T, u64, &Cells<'_>) + Sync,
     merge: impl Fn(&mut T, T),
 ) -> anyhow::Result<(T, Streamed, chrono::DateTime<chrono::Utc>)> {
     let context = || format!("reading {}", path.display());
@@ -106,12 +106,11 @@ pub fn fold_ndjson_file<T: Clone + Send>(
                     file.seek(SeekFrom::Start(part.start))?;
                     let input =
                         BufReader::with_capacity(256 * 1024, file.take(part.end - part.start));
-                    let mut sink =
-                        Sink::new(layout, names, |number, cells: &Vec<Option<String>>| {
-                            add(&mut fold, number, cells)
-                        });
+                    let mut sink = Sink::new(layout, names, |number, cells: &Cells<'_>| {
+                        add(&mut fold, number, cells)
+                    });
                     let any = ndjson(input, &mut sink, part.first_line)?;
-                    let (seen, records) = (sink.seen, sink.records);
+                    let (seen, records) = (sink.seen(), sink.records);
                     Ok::<_, anyhow::Error>((fold, seen, records, any))
                 })
             })
@@ -201,7 +200,7 @@ pub fn fold_file(
     layout: &Layout,
     names: &[String],
     fallback_time: chrono::DateTime<chrono::Utc>,
-    add: impl FnMut(u64, &Vec<Option<String>>),
+    add: impl FnMut(u64, &Cells<'_>),
 ) -> anyhow::Result<(Streamed, chrono::DateTime<chrono::Utc>)> {
     use anyhow::Context as _;
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
@@ -304,7 +303,7 @@ struct Sink<'a, F> {
     record: json_record::Record,
 }
 
-impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
+impl<F: FnMut(u64, &Cells<'_>)> Sink<'_, F> {
     fn record(
         &mut self,
         record: &serde_json::Value,
@@ -320,13 +319,22 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
             &mut self.cells,
             &mut self.seen,
         )?;
-        self.records += 1;
-        (self.add)(number, &self.cells);
+        self.record.put_texts(&self.cells);
+        self.fold_record("", number);
         Ok(())
+    }
+
+    /// Which names some record had.
+    fn seen(&self) -> Vec<bool> {
+        let mut seen = self.seen.clone();
+        for (seen, also) in seen.iter_mut().zip(self.record.seen()) {
+            *seen |= also;
+        }
+        seen
     }
 }
 
-impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
+impl<F: FnMut(u64, &Cells<'_>)> Sink<'_, F> {
     /// Folds a flat record read by scanning its bytes
     /// ([`json_record::read_flat`]); `false` when it is not one.
     fn read_flat(&mut self, text: &str, number: u64) -> bool {
@@ -336,20 +344,20 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
         if !json_record::read_flat(text, targets, &mut self.record) {
             return false;
         }
-        self.fold_record(number);
+        self.fold_record(text, number);
         true
     }
 
-    /// Folds the record read into `record`.
-    fn fold_record(&mut self, number: u64) {
-        self.record.cells(&mut self.cells, &mut self.seen);
+    /// Folds the record read into `record` (from `line` when it was read
+    /// in place).
+    fn fold_record(&mut self, line: &str, number: u64) {
         self.records += 1;
-        (self.add)(number, &self.cells);
+        (self.add)(number, &self.record.cells(line));
     }
 }
 
 /// Through `targets` when there are, else as a whole `serde_json::Value`.
-impl<F: FnMut(u64, &Vec<Option<String>>)> Records for Sink<'_, F> {
+impl<F: FnMut(u64, &Cells<'_>)> Records for Sink<'_, F> {
     fn read<'de, D: de::Deserializer<'de>>(
         &mut self,
         deserializer: D,
@@ -365,7 +373,7 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Records for Sink<'_, F> {
                 "{position} {number} is {kind}, not a JSON object"
             ))));
         }
-        self.fold_record(number);
+        self.fold_record("", number);
         Ok(Ok(()))
     }
 }
@@ -400,7 +408,7 @@ fn read_error(e: &std::io::Error) -> TableError {
 
 /// Folds the NDJSON lines of `input`, the first numbered `first_line`;
 /// whether any line held a record.
-fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
+fn ndjson<F: FnMut(u64, &Cells<'_>)>(
     mut input: impl BufRead,
     sink: &mut Sink<'_, F>,
     first_line: u64,
@@ -441,7 +449,7 @@ fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
 
 /// Folds NDJSON line `number` (its line break or not), unless it is
 /// blank; `any` is set when it is not.
-fn ndjson_line<F: FnMut(u64, &Vec<Option<String>>)>(
+fn ndjson_line<F: FnMut(u64, &Cells<'_>)>(
     mut line: &[u8],
     number: u64,
     sink: &mut Sink<'_, F>,
@@ -898,7 +906,7 @@ mod tests {
             chrono::DateTime::UNIX_EPOCH,
             Vec::new(),
             |lines: &mut Vec<(u64, String)>, number, cells| {
-                lines.push((number, cells[0].clone().unwrap()))
+                lines.push((number, cells.get(0).unwrap().to_owned()))
             },
             |lines, later| lines.extend(later),
         )
@@ -1036,7 +1044,7 @@ mod tests {
             let mut got = Vec::new();
             let reader = std::io::BufReader::with_capacity(capacity, input.as_bytes());
             let streamed = fold_reader(reader, Format::Ndjson, &layout, &names, |n, cells| {
-                got.push((n, cells.clone()))
+                got.push((n, cells.to_vec()))
             })
             .unwrap();
             assert_eq!(got, expected, "buffer of {capacity} bytes");
@@ -1120,7 +1128,7 @@ mod tests {
                     Format::Ndjson,
                     &layout,
                     &names,
-                    |_, cells| got.push(cells.clone()),
+                    |_, cells| got.push(cells.to_vec()),
                 );
                 match (parsed, streamed) {
                     (Ok(table), Ok(_)) => {
