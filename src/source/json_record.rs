@@ -105,11 +105,68 @@ pub struct Record {
     written: String,
     /// Whether some record had a value for each name.
     seen: Vec<bool>,
-    /// The keys of the last flat record in their order, each with what it
-    /// feeds: records of one export repeat their keys in one order, so a
-    /// key is compared with the one at its place last time before it is
-    /// looked up.
-    order: Vec<(String, Option<usize>)>,
+    /// What came before each value of the last flat record.
+    template: Template,
+}
+
+/// The bytes before each value of the last flat record read (the
+/// separator, the key, the colon and the white space around them), with
+/// what each key feeds. Records of one export repeat their keys in one
+/// order with the same spacing: when the bytes after a value are those
+/// the last record had after its value at the same place, they are the
+/// same key, read and looked up before, and need not be read again.
+#[derive(Debug, Clone, Default)]
+struct Template {
+    /// Each place's bytes, one after the other.
+    glue: Vec<u8>,
+    /// Where each place's bytes are in `glue`, and what its key feeds.
+    places: Vec<(usize, usize, Option<usize>)>,
+}
+
+impl Template {
+    /// When `bytes` at `at` start with the bytes of `place`: their length
+    /// and what the place's key feeds.
+    fn matches(&self, place: usize, bytes: &[u8], at: usize) -> Option<(usize, Option<usize>)> {
+        let &(start, end, feeds) = self.places.get(place)?;
+        let glue = self.glue.get(start..end)?;
+        starts_with(bytes.get(at..)?, glue).then_some((glue.len(), feeds))
+    }
+
+    /// Makes `glue` the bytes of `place` and forgets the places after it.
+    fn set(&mut self, place: usize, glue: &[u8], feeds: Option<usize>) {
+        self.places.truncate(place);
+        let start = self.places.last().map_or(0, |last| last.1);
+        self.glue.truncate(start);
+        self.glue.extend_from_slice(glue);
+        self.places.push((start, self.glue.len(), feeds));
+    }
+}
+
+/// Whether `bytes` starts with `prefix`, compared eight bytes at a time:
+/// the prefixes here (a key and its separators) are shorter than what a
+/// call to `memcmp` costs.
+fn starts_with(bytes: &[u8], prefix: &[u8]) -> bool {
+    let Some(bytes) = bytes.get(..prefix.len()) else {
+        return false;
+    };
+    let word = |bytes: &[u8], at: usize| {
+        bytes
+            .get(at..at + 8)
+            .map(|word| u64::from_ne_bytes(word.try_into().unwrap_or_default()))
+    };
+    let length = prefix.len();
+    if length < 8 {
+        return bytes == prefix;
+    }
+    let mut at = 0;
+    while at + 8 < length {
+        if word(bytes, at) != word(prefix, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last eight bytes, which may overlap the word before.
+    word(bytes, length - 8) == word(prefix, length - 8)
 }
 
 impl Record {
@@ -283,18 +340,6 @@ impl<'a> Flat<'a> {
         (self.bytes.get(self.at) == Some(&expected)).then(|| self.at += 1)
     }
 
-    /// Whether the string after the opening quote here is `key` (a key
-    /// [`Flat::string`] read before), and if so, moves past its closing quote.
-    fn same_key(&mut self, key: &str) -> bool {
-        let end = self.at + key.len();
-        let same = self.bytes.get(self.at..end) == Some(key.as_bytes())
-            && self.bytes.get(end) == Some(&b'"');
-        if same {
-            self.at = end + 1;
-        }
-        same
-    }
-
     /// A string without escapes or control characters, after its quote:
     /// eight bytes at a time, each word checked at once for a quote, a
     /// backslash or a control character.
@@ -334,49 +379,58 @@ impl<'a> Flat<'a> {
     }
 
     fn record(&mut self, targets: &Targets, record: &mut Record) -> Option<()> {
-        self.white();
-        self.byte(b'{')?;
-        self.white();
-        if self.byte(b'}').is_some() {
-            return self.end();
-        }
         let mut place = 0;
         loop {
-            self.byte(b'"')?;
-            let feeds = match record.order.get(place) {
-                // The last record's key at this place, byte for byte, and
-                // its closing quote: the same key, without scanning it (it
-                // was scanned once: no quote, backslash or control byte).
-                Some((last, feeds)) if self.same_key(last) => *feeds,
-                _ => {
+            let feeds = match record.template.matches(place, self.bytes, self.at) {
+                // The bytes up to the value are those the last record had
+                // at this place: the same separator and key, read before.
+                Some((length, feeds)) => {
+                    self.at += length;
+                    feeds
+                }
+                None => {
+                    let start = self.at;
+                    if !self.to_key(place == 0)? {
+                        return self.end();
+                    }
                     let key = self.string()?;
                     let feeds = targets.find(key);
-                    record.order.truncate(place);
-                    record.order.push((key.to_owned(), feeds));
+                    self.white();
+                    self.byte(b':')?;
+                    self.white();
+                    record
+                        .template
+                        .set(place, self.bytes.get(start..self.at)?, feeds);
                     feeds
                 }
             };
-            self.white();
-            self.byte(b':')?;
-            self.white();
             place += 1;
             let (state, start, end) = self.value(&mut record.written)?;
             if let Some(feeds) = feeds {
                 record.put(&targets.feeds[feeds], state, start, end);
             }
-            self.white();
-            match self.bytes.get(self.at)? {
-                b',' => {
-                    self.at += 1;
-                    self.white();
-                }
-                b'}' => {
-                    self.at += 1;
-                    return self.end();
-                }
-                _ => return None,
-            }
         }
+    }
+
+    /// Moves past what comes before a key (the record's opening brace for
+    /// the first, else a comma, with white space) and the key's opening
+    /// quote; `false` at the record's closing brace instead.
+    fn to_key(&mut self, first: bool) -> Option<bool> {
+        self.white();
+        match (first, *self.bytes.get(self.at)?) {
+            (true, b'{') | (false, b',') => self.at += 1,
+            (false, b'}') => {
+                self.at += 1;
+                return Some(false);
+            }
+            _ => return None,
+        }
+        self.white();
+        if first && self.byte(b'}').is_some() {
+            return Some(false);
+        }
+        self.byte(b'"')?;
+        Some(true)
     }
 
     /// Only white space after the record.
