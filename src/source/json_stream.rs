@@ -458,12 +458,16 @@ fn ndjson_line<F: FnMut(u64, &Cells<'_>)>(
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    *any = true;
-    while let [rest @ .., b'\n' | b'\r'] = line {
-        line = rest;
-    }
+    // As `table::parse` cuts a line (and `str::lines`): one line break.
+    line = line.strip_suffix(b"\n").unwrap_or(line);
+    line = line.strip_suffix(b"\r").unwrap_or(line);
     let text = std::str::from_utf8(line)
         .map_err(|_| table::error(format!("line {number} is not valid UTF-8")))?;
+    // White space beyond ASCII's makes a blank line too, as in a table.
+    if !text.starts_with('{') && text.trim().is_empty() {
+        return Ok(());
+    }
+    *any = true;
     if sink.read_flat(text, number) {
         return Ok(());
     }
@@ -471,6 +475,13 @@ fn ndjson_line<F: FnMut(u64, &Cells<'_>)>(
     sink.read(&mut deserializer, number, "line")
         .and_then(|folded| deserializer.end().map(|()| folded))
         .map_err(|e| {
+            // serde_json skips a value nobody reads (`IgnoredAny`) with
+            // other code than it reads one with, which names a control
+            // character in a string one column earlier: the error is that
+            // of the line read whole, as `table::parse` reads it.
+            let e = serde_json::from_str::<serde_json::Value>(text)
+                .err()
+                .unwrap_or(e);
             table::error(format!(
                 "malformed JSON on line {number} column {}: {}",
                 e.column(),
