@@ -120,25 +120,47 @@ struct Template {
     /// Each place's bytes, one after the other.
     glue: Vec<u8>,
     /// Where each place's bytes are in `glue`, and what its key feeds.
-    places: Vec<(usize, usize, Option<usize>)>,
+    places: Vec<Place>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    /// Where the place's bytes are in `glue`.
+    start: usize,
+    end: usize,
+    /// What its key feeds.
+    feeds: Option<usize>,
+    /// Whether its bytes end with the opening quote of a string value.
+    string: bool,
 }
 
 impl Template {
-    /// When `bytes` at `at` start with the bytes of `place`: their length
-    /// and what the place's key feeds.
-    fn matches(&self, place: usize, bytes: &[u8], at: usize) -> Option<(usize, Option<usize>)> {
-        let &(start, end, feeds) = self.places.get(place)?;
-        let glue = self.glue.get(start..end)?;
-        starts_with(bytes.get(at..)?, glue).then_some((glue.len(), feeds))
+    /// When `bytes` at `at` start with the bytes of `place`: their
+    /// length, what the place's key feeds and whether a string follows.
+    #[inline]
+    fn matches(
+        &self,
+        place: usize,
+        bytes: &[u8],
+        at: usize,
+    ) -> Option<(usize, Option<usize>, bool)> {
+        let place = self.places.get(place)?;
+        let glue = self.glue.get(place.start..place.end)?;
+        starts_with(bytes.get(at..)?, glue).then_some((glue.len(), place.feeds, place.string))
     }
 
     /// Makes `glue` the bytes of `place` and forgets the places after it.
-    fn set(&mut self, place: usize, glue: &[u8], feeds: Option<usize>) {
+    fn set(&mut self, place: usize, glue: &[u8], feeds: Option<usize>, string: bool) {
         self.places.truncate(place);
-        let start = self.places.last().map_or(0, |last| last.1);
+        let start = self.places.last().map_or(0, |last| last.end);
         self.glue.truncate(start);
         self.glue.extend_from_slice(glue);
-        self.places.push((start, self.glue.len(), feeds));
+        self.places.push(Place {
+            start,
+            end: self.glue.len(),
+            feeds,
+            string,
+        });
     }
 }
 
@@ -340,29 +362,41 @@ impl<'a> Flat<'a> {
         (self.bytes.get(self.at) == Some(&expected)).then(|| self.at += 1)
     }
 
-    /// A string without escapes or control characters, after its quote:
-    /// eight bytes at a time, each word checked at once for a quote, a
-    /// backslash or a control character.
+    /// A string without escapes or control characters, after its quote;
+    /// moves past its closing quote.
     fn string(&mut self) -> Option<&'a str> {
-        const HIGH: u64 = lanes(0x80);
         let start = self.at;
-        let mut at = start;
-        let special = |word: u64| {
-            let zero = |v: u64| v.wrapping_sub(lanes(1)) & !v & HIGH;
-            zero(word ^ lanes(b'"'))
-                | zero(word ^ lanes(b'\\'))
-                | (word.wrapping_sub(lanes(0x20)) & !word & HIGH)
-        };
+        let end = self.string_end()?;
+        // Both ends are ASCII quotes: character boundaries.
+        self.text.get(start..end)
+    }
+
+    /// Where the string after the quote here ends (its closing quote),
+    /// moving past that quote; `None` for an escape or a control
+    /// character. Eight bytes at a time, each word checked at once for
+    /// all three.
+    #[inline(always)]
+    fn string_end(&mut self) -> Option<usize> {
+        const HIGH: u64 = lanes(0x80);
+        // A flag in the high bit of each byte below `n`, exact up to the
+        // first (lowest) flagged byte (the borrow of a flagged byte can
+        // flag the next): which is all that is used.
+        let below = |word: u64, n: u8| word.wrapping_sub(lanes(n)) & !word & HIGH;
+        // With bit 1 flipped, a quote (0x22) becomes 0x20 and the control
+        // characters stay below 0x20, while nothing else falls below 0x21:
+        // one test for both.
+        let special = |word: u64| below(word ^ lanes(0x02), 0x21) | below(word ^ lanes(b'\\'), 1);
+        let mut at = self.at;
         while let Some(chunk) = self.bytes.get(at..at + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().ok()?);
-            let found = special(word);
+            let found = special(u64::from_le_bytes(chunk.try_into().ok()?));
             if found != 0 {
                 // The lowest flag is the first special byte.
                 at += (found.trailing_zeros() / 8) as usize;
-                break;
+                return self.closing_quote(at);
             }
             at += 8;
         }
+        // Fewer than eight bytes are left.
         while self
             .bytes
             .get(at)
@@ -370,23 +404,26 @@ impl<'a> Flat<'a> {
         {
             at += 1;
         }
-        if self.bytes.get(at) != Some(&b'"') {
-            return None;
-        }
-        self.at = at + 1;
-        // Both ends are ASCII quotes: character boundaries.
-        self.text.get(start..at)
+        self.closing_quote(at)
+    }
+
+    /// `at` if it is a quote, moving past it.
+    fn closing_quote(&mut self, at: usize) -> Option<usize> {
+        (self.bytes.get(at) == Some(&b'"')).then(|| {
+            self.at = at + 1;
+            at
+        })
     }
 
     fn record(&mut self, targets: &Targets, record: &mut Record) -> Option<()> {
         let mut place = 0;
         loop {
-            let feeds = match record.template.matches(place, self.bytes, self.at) {
+            let (feeds, string) = match record.template.matches(place, self.bytes, self.at) {
                 // The bytes up to the value are those the last record had
                 // at this place: the same separator and key, read before.
-                Some((length, feeds)) => {
+                Some((length, feeds, string)) => {
                     self.at += length;
-                    feeds
+                    (feeds, string)
                 }
                 None => {
                     let start = self.at;
@@ -398,14 +435,19 @@ impl<'a> Flat<'a> {
                     self.white();
                     self.byte(b':')?;
                     self.white();
-                    record
-                        .template
-                        .set(place, self.bytes.get(start..self.at)?, feeds);
-                    feeds
+                    // A string's opening quote is taken with the key.
+                    let string = self.byte(b'"').is_some();
+                    let glue = self.bytes.get(start..self.at)?;
+                    record.template.set(place, glue, feeds, string);
+                    (feeds, string)
                 }
             };
             place += 1;
-            let (state, start, end) = self.value(&mut record.written)?;
+            let (state, start, end) = if string {
+                self.string_value()?
+            } else {
+                self.value(&mut record.written)?
+            };
             if let Some(feeds) = feeds {
                 record.put(&targets.feeds[feeds], state, start, end);
             }
@@ -439,6 +481,26 @@ impl<'a> Flat<'a> {
         (self.at == self.bytes.len()).then_some(())
     }
 
+    /// The cell of the string after the quote here: its place in the
+    /// line, or empty when it is blank.
+    #[inline(always)]
+    fn string_value(&mut self) -> Option<(State, usize, usize)> {
+        let start = self.at;
+        let end = self.string_end()?;
+        // Most cells start with a character that is neither white space
+        // nor beyond ASCII: only the others need a trim.
+        let plain = start < end
+            && self
+                .bytes
+                .get(start)
+                .is_some_and(|b| (0x21..0x80).contains(b));
+        Some(if !plain && blank(self.text.get(start..end)?) {
+            (State::Empty, 0, 0)
+        } else {
+            (State::Line, start, end)
+        })
+    }
+
     /// A scalar value's cell as [`CellSeed`] makes it: a string is a
     /// slice of the line, anything else is written at the end of
     /// `written`. Its state and where its text is.
@@ -450,13 +512,7 @@ impl<'a> Flat<'a> {
         let state = match rest.first()? {
             b'"' => {
                 self.at += 1;
-                let start = self.at;
-                let value = self.string()?;
-                return Some(if blank(value) {
-                    (State::Empty, 0, 0)
-                } else {
-                    (State::Line, start, start + value.len())
-                });
+                return self.string_value();
             }
             b't' => {
                 self.at += literal(b"true")?;
@@ -657,5 +713,274 @@ impl<'de> Visitor<'de> for CellSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(State::Empty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::source::json_stream::fold_reader;
+    use crate::table::{self, Format, Layout};
+
+    /// `region` and `zone` both read `place` (one key feeding two names,
+    /// each also a key of its own).
+    fn layout() -> Layout {
+        Layout {
+            fields: [
+                ("region".to_owned(), "place".to_owned()),
+                ("zone".to_owned(), "place".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+            ..Layout::default()
+        }
+    }
+
+    const NAMES: [&str; 4] = ["id", "region", "zone", "wait"];
+
+    /// Streams the NDJSON `input` through buffers of each of `capacities`
+    /// bytes and checks that it gives the cells of a parsed table's rows,
+    /// or the parsed table's error, word for word.
+    fn check(input: &[u8], capacities: &[usize]) {
+        let layout = layout();
+        let names: Vec<String> = NAMES.iter().map(|n| (*n).to_owned()).collect();
+        let expected = table::parse(input, Format::Ndjson, &layout, chrono::DateTime::UNIX_EPOCH)
+            .map(|table| {
+                table
+                    .rows
+                    .iter()
+                    .map(|row| {
+                        let cells = names
+                            .iter()
+                            .map(|name| match row.fields.get(name) {
+                                Some(table::Value::Text(text)) => Some(text.clone()),
+                                Some(table::Value::Number(n)) => Some(n.to_string()),
+                                Some(table::Value::Bool(b)) => Some(b.to_string()),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>();
+                        (row.number as u64, cells)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|e| e.0);
+        for &capacity in capacities {
+            let mut got = Vec::new();
+            let reader = std::io::BufReader::with_capacity(capacity, input);
+            let streamed = fold_reader(reader, Format::Ndjson, &layout, &names, |n, cells| {
+                got.push((n, cells.to_vec()))
+            })
+            .map(|_| got)
+            .map_err(|e| e.0);
+            if streamed != expected {
+                let input = String::from_utf8_lossy(input);
+                let input: String = input.chars().take(2000).collect();
+                panic!(
+                    "{streamed:?}\nbut a table gives\n{expected:?}\nfor {input:?} in buffers of {capacity}"
+                );
+            }
+        }
+    }
+
+    /// Every ASCII byte, and a few beyond, at every place of the words the
+    /// string scan reads, in a value and in a key: quotes end the string,
+    /// backslashes and control characters (but not DEL or space) send the
+    /// record to serde_json, whose cells and errors are the same.
+    #[test]
+    fn every_byte_at_every_offset_of_a_string_reads_as_serde_json_reads_it() {
+        let mut specials: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        specials.extend(["é", "\u{2028}", "漢", "😀", "\\\"", "\\u0000", "\\n"].map(str::to_owned));
+        let mut inputs = 0;
+        for special in &specials {
+            for before in 0..18 {
+                let x = "x".repeat(before);
+                let input = format!(
+                    "{{\"id\": \"{x}{special}{x}\", \"wait\": \"{x}{special}\"}}\n\
+                     {{\"id\": \"{x}{special}{x}\", \"wait\": \"{x}{special}\"}}\n\
+                     {{\"{x}{special}\": 1, \"id\": \"{x}\"}}\n"
+                );
+                check(input.as_bytes(), &[256 * 1024]);
+                inputs += 1;
+            }
+        }
+        assert_eq!(inputs, specials.len() * 18);
+    }
+
+    /// Records that repeat the last one's keys and spacing (read by
+    /// comparing the bytes between values) and records that differ from
+    /// it anywhere: a key, its spacing, a value's kind, one key more or
+    /// fewer, a byte changed or the line cut short.
+    #[test]
+    fn records_like_and_unlike_the_last_read_as_serde_json_reads_them() {
+        let long = format!("\"{}\"", "y".repeat(70_000));
+        let lines = [
+            "{\"id\": \"a\", \"place\": \"north\", \"wait\": \"1\"}".to_owned(),
+            // The same keys and spacing, other values and kinds.
+            "{\"id\": \"bb\", \"place\": 7, \"wait\": null}".to_owned(),
+            "{\"id\": \"\", \"place\": \"  \", \"wait\": true}".to_owned(),
+            "{\"id\": \"c\\nd\", \"place\": [\"x\"], \"wait\": {\"a\": \"}\"}}".to_owned(),
+            format!("{{\"id\": {long}, \"place\": \"é\", \"wait\": -0.5e3}}"),
+            // A key one letter longer, shorter or other, and spacing.
+            "{\"id\": \"e\", \"placed\": \"f\", \"wait\": \"2\"}".to_owned(),
+            "{\"id\": \"e\", \"plac\": \"f\", \"wait\": \"2\"}".to_owned(),
+            "{\"id\": \"e\", \"place\":\"g\", \"wait\": \"2\"}".to_owned(),
+            "{\"id\": \"e\",\t\"place\" : \"h\" ,\"wait\": \"2\" }".to_owned(),
+            "{\"id\": \"e\", \"pl\\u0061ce\": \"i\", \"wait\": \"2\"}".to_owned(),
+            // A key fewer, a key more, duplicates, another order.
+            "{\"id\": \"j\", \"place\": \"k\"}".to_owned(),
+            "{\"id\": \"j\", \"place\": \"k\", \"wait\": \"3\", \"region\": \"own\"}".to_owned(),
+            "{\"id\": \"l\", \"place\": \"m\", \"wait\": \"4\", \"wait\": null}".to_owned(),
+            "{\"place\": \"n\", \"id\": \"o\", \"zone\": \"z\"}".to_owned(),
+            "{}".to_owned(),
+            "  {\"id\": \"p\"}  ".to_owned(),
+            // Blank lines, white space beyond JSON's included.
+            " \t\u{b}\u{c}\u{a0}\u{2028}\u{3000}".to_owned(),
+            String::new(),
+            "\r".to_owned(),
+        ];
+        let mut input = String::new();
+        for line in &lines {
+            input.push_str(line);
+            input.push('\n');
+            // Then the first record again, its keys read anew.
+            input.push_str(&lines[0]);
+            input.push_str("\r\n");
+        }
+        check(input.as_bytes(), &[1, 7, 64, 4096, 256 * 1024]);
+        // Each line after a record like the first, cut short at every
+        // byte and with each byte replaced by a hostile one.
+        let first = lines[0].as_bytes();
+        let mut inputs = 0;
+        for line in lines
+            .iter()
+            .map(String::as_bytes)
+            .filter(|l| l.len() < 1000)
+        {
+            for at in 0..=line.len() {
+                let mut input = [first, b"\n", &line[..at], b"\n"].concat();
+                check(&input, &[256 * 1024]);
+                for hostile in [
+                    b'"', b'\\', b'{', b'}', b',', b':', b' ', 0x01, 0x7f, 0xff, b'\r',
+                ] {
+                    if at < line.len() {
+                        input.truncate(first.len() + 1);
+                        input.extend_from_slice(line);
+                        input[first.len() + 1 + at] = hostile;
+                        input.push(b'\n');
+                        check(&input, &[256 * 1024]);
+                        inputs += 1;
+                    }
+                }
+            }
+        }
+        assert!(inputs > 3000, "{inputs}");
+    }
+
+    /// One piece of a generated record.
+    const KEYS: [&str; 8] = [
+        "\"id\"",
+        "\"place\"",
+        "\"wait\"",
+        "\"region\"",
+        "\"zone\"",
+        "\"wai\"",
+        "\"pl\\u0061ce\"",
+        "\"é\"",
+    ];
+    const VALUES: [&str; 16] = [
+        "\"a\"",
+        "\"2026-11-05T09:05:00-08:00\"",
+        "\"\"",
+        "\" \\t\"",
+        "\"s\\u00e9\\n\"",
+        "\"漢 é\"",
+        "1",
+        "-0.0",
+        "1e300",
+        "18446744073709551615",
+        "true",
+        "false",
+        "null",
+        "[1, {\"x\": \"}\"}]",
+        "{}",
+        "\"a\tb\"",
+    ];
+    const SPACES: [&str; 4] = ["", " ", "  ", "\t"];
+
+    /// A record's keys and the spacing around each.
+    fn shape() -> impl Strategy<Value = Vec<(usize, usize)>> {
+        proptest::collection::vec((0..KEYS.len(), 0..SPACES.len()), 0..6)
+    }
+
+    /// A line: values for the shape's keys, maybe one key or spacing
+    /// changed, maybe a byte replaced or the line cut short.
+    type Line = (
+        Vec<usize>,
+        Option<(usize, usize, usize)>,
+        Option<(usize, u8)>,
+        Option<usize>,
+    );
+
+    fn line() -> impl Strategy<Value = Line> {
+        (
+            proptest::collection::vec(0..VALUES.len(), 6),
+            proptest::option::weighted(0.2, (0..6usize, 0..KEYS.len(), 0..SPACES.len())),
+            proptest::option::weighted(0.1, (0..200usize, any::<u8>())),
+            proptest::option::weighted(0.05, 0..200usize),
+        )
+    }
+
+    fn render(shape: &[(usize, usize)], line: &Line) -> Vec<u8> {
+        let (values, change, replace, cut) = line;
+        let mut shape = shape.to_vec();
+        if let Some((place, key, space)) = *change
+            && let Some(entry) = shape.get_mut(place)
+        {
+            *entry = (key, space);
+        }
+        let mut text = String::from("{");
+        for (place, (key, space)) in shape.iter().enumerate() {
+            let space = SPACES[*space];
+            if place > 0 {
+                text.push(',');
+                text.push_str(space);
+            }
+            text.push_str(KEYS[*key]);
+            text.push_str(space);
+            text.push(':');
+            text.push_str(space);
+            text.push_str(VALUES[values[place]]);
+        }
+        text.push('}');
+        let mut bytes = text.into_bytes();
+        if let Some((at, byte)) = *replace
+            && let Some(target) = bytes.get_mut(at)
+        {
+            *target = byte;
+        }
+        if let Some(at) = *cut {
+            bytes.truncate(at);
+        }
+        bytes.push(b'\n');
+        bytes
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Lines of one shape with a few that differ, read in place or
+        /// across buffer boundaries, give a parsed table's cells or error.
+        #[test]
+        fn generated_records_read_as_serde_json_reads_them(
+            shape in shape(),
+            lines in proptest::collection::vec(line(), 1..12),
+        ) {
+            let input: Vec<u8> = lines.iter().flat_map(|line| render(&shape, line)).collect();
+            // A parsed table names the first line that is not UTF-8 even
+            // after another error (as when the file was read whole); a
+            // stream names the first error (tested on its own).
+            prop_assume!(std::str::from_utf8(&input).is_ok());
+            check(&input, &[3, 17, 256 * 1024]);
+        }
     }
 }
