@@ -71,6 +71,9 @@ impl Targets {
 /// Where one name's cell is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Cell {
+    /// The number of the record the cell belongs to: a cell of another
+    /// record is absent (so that a record need not clear every cell).
+    record: u64,
     state: State,
     /// Whether the value came from the name's mapped source key (which
     /// wins over a key of the name's own).
@@ -100,6 +103,8 @@ enum State {
 /// allocates nothing once they have grown to its values).
 #[derive(Debug, Clone, Default)]
 pub struct Record {
+    /// Counts the records read: the current one's cells have its number.
+    number: u64,
     cells: Vec<Cell>,
     /// The text of the cells that are not slices of the line.
     written: String,
@@ -198,8 +203,9 @@ impl Record {
         for &(index, mapped) in targets {
             let cell = &mut self.cells[index];
             // A name's mapped source wins over its own key.
-            if mapped || !cell.mapped || cell.state == State::Absent {
+            if mapped || !cell.mapped || cell.record != self.number {
                 *cell = Cell {
+                    record: self.number,
                     state,
                     mapped,
                     start,
@@ -212,9 +218,7 @@ impl Record {
 
     /// Forgets what a record read so far.
     fn clear(&mut self) {
-        for cell in &mut self.cells {
-            cell.state = State::Absent;
-        }
+        self.number += 1;
         self.written.clear();
     }
 
@@ -224,6 +228,7 @@ impl Record {
             line,
             written: &self.written,
             cells: &self.cells,
+            number: self.number,
         }
     }
 
@@ -239,6 +244,7 @@ impl Record {
                 let start = self.written.len();
                 self.written.push_str(text);
                 *cell = Cell {
+                    record: self.number,
                     state: State::Written,
                     mapped: false,
                     start,
@@ -260,13 +266,15 @@ pub struct Cells<'a> {
     line: &'a str,
     written: &'a str,
     cells: &'a [Cell],
+    /// The record's number: other cells are absent.
+    number: u64,
 }
 
 impl<'a> Cells<'a> {
     /// The text of the cell of name `index`; `None` when the record has
     /// none (no such key, null, blank, an object or an array).
     pub fn get(&self, index: usize) -> Option<&'a str> {
-        let cell = self.cells.get(index)?;
+        let cell = self.cells.get(index).filter(|c| c.record == self.number)?;
         match cell.state {
             State::Line => self.line.get(cell.start..cell.end),
             State::Written => self.written.get(cell.start..cell.end),
