@@ -282,6 +282,16 @@ impl<'a> Cells<'a> {
         }
     }
 
+    /// How many names there are.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether there are no names.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
     /// Every cell, in the order of the names.
     pub fn to_vec(&self) -> Vec<Option<String>> {
         (0..self.cells.len())

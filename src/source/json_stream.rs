@@ -483,7 +483,7 @@ fn ndjson_line<F: FnMut(u64, &Cells<'_>)>(
     // As `table::parse` cuts a line (and `str::lines`): one line break.
     line = line.strip_suffix(b"\n").unwrap_or(line);
     line = line.strip_suffix(b"\r").unwrap_or(line);
-    let text = std::str::from_utf8(line)
+    let text = simdutf8::basic::from_utf8(line)
         .map_err(|_| table::error(format!("line {number} is not valid UTF-8")))?;
     // White space beyond ASCII's makes a blank line too, as in a table.
     if !text.starts_with('{') && text.trim().is_empty() {
