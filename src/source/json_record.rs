@@ -151,7 +151,15 @@ impl Template {
     ) -> Option<(usize, Option<usize>, bool)> {
         let place = self.places.get(place)?;
         let glue = self.glue.get(place.start..place.end)?;
-        starts_with(bytes.get(at..)?, glue).then_some((glue.len(), place.feeds, place.string))
+        if !starts_with(bytes.get(at..)?, glue) {
+            return None;
+        }
+        // Bytes that end in white space match only where the line's white
+        // space ends too (a string's end with its quote).
+        if !place.string && matches!(bytes.get(at + glue.len()), Some(b' ' | b'\t' | b'\r')) {
+            return None;
+        }
+        Some((glue.len(), place.feeds, place.string))
     }
 
     /// Makes `glue` the bytes of `place` and forgets the places after it.
@@ -337,21 +345,29 @@ impl Record {
 }
 
 /// Reads one flat record (an object of strings without escapes, numbers,
-/// booleans and nulls, as an export writes them) from `line` into
-/// `record`, scanning its bytes directly; `false`, with nothing read, for
-/// anything else (escapes, nested values, white space other than JSON's,
-/// malformed JSON), which [`read`] then reads through serde_json with its
-/// exact errors. The cells are those [`read`] gives.
-pub fn read_flat(line: &str, targets: &Targets, record: &mut Record) -> bool {
+/// booleans and nulls, as an export writes them) at the start of `bytes`
+/// into `record`, scanning its bytes directly, up to the line break after
+/// it, or up to the end of `bytes` when they are `complete` (a whole
+/// line); the length of its line, without the line break. `None`, with
+/// nothing read, for anything else (escapes, nested values, malformed
+/// JSON, a line that goes on after `bytes`), which [`read`] then reads
+/// through serde_json with its exact errors. The cells are those [`read`]
+/// gives, slices of the line once it is found to be UTF-8
+/// ([`Record::cells`]).
+pub fn read_flat(
+    bytes: &[u8],
+    complete: bool,
+    targets: &Targets,
+    record: &mut Record,
+) -> Option<usize> {
     record.start(targets);
     let read = Flat {
-        text: line,
-        bytes: line.as_bytes(),
+        bytes,
+        complete,
         at: 0,
     }
-    .record(targets, record)
-    .is_some();
-    if !read {
+    .record(targets, record);
+    if read.is_none() {
         record.clear();
     }
     read
@@ -359,8 +375,9 @@ pub fn read_flat(line: &str, targets: &Targets, record: &mut Record) -> bool {
 
 /// A cursor over one line for [`read_flat`]; `None` gives up.
 struct Flat<'a> {
-    text: &'a str,
     bytes: &'a [u8],
+    /// Whether `bytes` end where the line does.
+    complete: bool,
     at: usize,
 }
 
@@ -370,8 +387,9 @@ const fn lanes(byte: u8) -> u64 {
 }
 
 impl<'a> Flat<'a> {
+    /// JSON's white space but the line break, which ends the line.
     fn white(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+        while let Some(b' ' | b'\t' | b'\r') = self.bytes.get(self.at) {
             self.at += 1;
         }
     }
@@ -385,8 +403,7 @@ impl<'a> Flat<'a> {
     fn string(&mut self) -> Option<&'a str> {
         let start = self.at;
         let end = self.string_end()?;
-        // Both ends are ASCII quotes: character boundaries.
-        self.text.get(start..end)
+        std::str::from_utf8(self.bytes.get(start..end)?).ok()
     }
 
     /// Where the string after the quote here ends (its closing quote),
@@ -433,7 +450,7 @@ impl<'a> Flat<'a> {
         })
     }
 
-    fn record(&mut self, targets: &Targets, record: &mut Record) -> Option<()> {
+    fn record(&mut self, targets: &Targets, record: &mut Record) -> Option<usize> {
         let mut place = 0;
         loop {
             let (feeds, string) = match record.template.matches(place, self.bytes, self.at) {
@@ -453,8 +470,11 @@ impl<'a> Flat<'a> {
                     self.white();
                     self.byte(b':')?;
                     self.white();
-                    // A string's opening quote is taken with the key.
-                    let string = self.byte(b'"').is_some();
+                    // A string's opening quote is taken with the key. The
+                    // value must have begun: bytes cut short inside the
+                    // white space before it would make a place too short.
+                    let string = *self.bytes.get(self.at)? == b'"';
+                    self.at += usize::from(string);
                     let glue = self.bytes.get(start..self.at)?;
                     record.template.set(place, glue, feeds, string);
                     (feeds, string)
@@ -493,10 +513,16 @@ impl<'a> Flat<'a> {
         Some(true)
     }
 
-    /// Only white space after the record.
-    fn end(&mut self) -> Option<()> {
+    /// Only white space after the record, up to the line break or the
+    /// end of a complete line: where the line ends.
+    fn end(&mut self) -> Option<usize> {
         self.white();
-        (self.at == self.bytes.len()).then_some(())
+        let end = match self.bytes.get(self.at) {
+            Some(b'\n') => true,
+            None => self.complete,
+            Some(_) => false,
+        };
+        end.then_some(self.at)
     }
 
     /// The cell of the string after the quote here: its place in the
@@ -512,11 +538,13 @@ impl<'a> Flat<'a> {
                 .bytes
                 .get(start)
                 .is_some_and(|b| (0x21..0x80).contains(b));
-        Some(if !plain && blank(self.text.get(start..end)?) {
-            (State::Empty, 0, 0)
-        } else {
-            (State::Line, start, end)
-        })
+        Some(
+            if !plain && blank(std::str::from_utf8(self.bytes.get(start..end)?).ok()?) {
+                (State::Empty, 0, 0)
+            } else {
+                (State::Line, start, end)
+            },
+        )
     }
 
     /// A scalar value's cell as [`CellSeed`] makes it: a string is a
@@ -879,7 +907,8 @@ mod tests {
                 let mut input = [first, b"\n", &line[..at], b"\n"].concat();
                 check(&input, &[256 * 1024]);
                 for hostile in [
-                    b'"', b'\\', b'{', b'}', b',', b':', b' ', 0x01, 0x7f, 0xff, b'\r',
+                    b'"', b'\\', b'{', b'}', b',', b':', b' ', b'\t', b'\r', b'\n', 0x01, 0x7f,
+                    0xff,
                 ] {
                     if at < line.len() {
                         input.truncate(first.len() + 1);
@@ -893,6 +922,46 @@ mod tests {
             }
         }
         assert!(inputs > 3000, "{inputs}");
+    }
+
+    /// A flat record is read by the flat reader (not left to serde_json)
+    /// whatever record came before it, whole or cut short as at the end of
+    /// a buffer: what the reader keeps of the last record never sticks.
+    #[test]
+    fn a_flat_record_reads_flat_whatever_came_before() {
+        let layout = layout();
+        let names: Vec<String> = NAMES.iter().map(|n| (*n).to_owned()).collect();
+        let targets = super::Targets::new(&layout, &names).unwrap();
+        let lines = [
+            "{\"id\": \"a\", \"place\": \"north\", \"wait\": 1}",
+            "{\"id\": \"a\", \"place\": \"north\", \"wait\":  1}",
+            "{\"id\":  \"a\", \"place\":\"north\",\"wait\" :  1 }",
+            "{\"id\":\t\"a\", \"place\": null, \"wait\": \"1\"}",
+            " {\"wait\": true, \"id\": \"a\", \"zone\": -2.5e1}\r",
+            "{}",
+        ];
+        let mut pairs = 0;
+        for before in lines {
+            for after in lines {
+                for cut in 0..=before.len() {
+                    let mut record = super::Record::default();
+                    let before = &before.as_bytes()[..cut];
+                    super::read_flat(before, false, &targets, &mut record);
+                    super::read_flat(before, true, &targets, &mut record);
+                    let line = format!("{after}\n");
+                    for (bytes, complete) in [(line.as_bytes(), false), (after.as_bytes(), true)] {
+                        assert_eq!(
+                            super::read_flat(bytes, complete, &targets, &mut record),
+                            Some(after.len()),
+                            "{after:?} after {:?}",
+                            String::from_utf8_lossy(before)
+                        );
+                    }
+                    pairs += 1;
+                }
+            }
+        }
+        assert!(pairs > 1200, "{pairs}");
     }
 
     /// One piece of a generated record.

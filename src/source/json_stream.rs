@@ -356,17 +356,16 @@ impl<F: FnMut(u64, &Cells<'_>)> Sink<'_, F> {
 }
 
 impl<F: FnMut(u64, &Cells<'_>)> Sink<'_, F> {
-    /// Folds a flat record read by scanning its bytes
-    /// ([`json_record::read_flat`]); `false` when it is not one.
-    fn read_flat(&mut self, text: &str, number: u64) -> bool {
-        let Some(targets) = &self.targets else {
-            return false;
-        };
-        if !json_record::read_flat(text, targets, &mut self.record) {
-            return false;
-        }
-        self.fold_record(text, number);
-        true
+    /// Folds the flat record at the start of `bytes`, read by scanning
+    /// them up to its line break, or to their end when they are
+    /// `complete` ([`json_record::read_flat`]); the length of its line,
+    /// or `None` (nothing folded) when it is not one or not UTF-8.
+    fn read_flat(&mut self, bytes: &[u8], complete: bool, number: u64) -> Option<usize> {
+        let targets = self.targets.as_ref()?;
+        let end = json_record::read_flat(bytes, complete, targets, &mut self.record)?;
+        let line = simdutf8::basic::from_utf8(bytes.get(..end)?).ok()?;
+        self.fold_record(line, number);
+        Some(end)
     }
 
     /// Folds the record read into `record` (from `line` when it was read
@@ -444,10 +443,17 @@ fn ndjson<F: FnMut(u64, &Cells<'_>)>(
             break;
         }
         number += 1;
-        // A line within the buffer is read where it is; one across its end
-        // is copied out first.
+        // A flat record is read where it is in the buffer, its line break
+        // found as it is read.
+        if let Some(end) = sink.read_flat(buffer, false, number) {
+            any = true;
+            input.consume(end + 1);
+            continue;
+        }
+        // Any other line within the buffer is read where it is (it is not
+        // a flat record); one across its end is copied out first.
         if let Some(end) = memchr::memchr(b'\n', buffer) {
-            let folded = ndjson_line(&buffer[..end], number, sink, &mut any);
+            let folded = ndjson_line(&buffer[..end], number, sink, &mut any, false);
             input.consume(end + 1);
             folded?;
             continue;
@@ -464,18 +470,20 @@ fn ndjson<F: FnMut(u64, &Cells<'_>)>(
                 MAX_LINE >> 20
             )));
         }
-        ndjson_line(&line, number, sink, &mut any)?;
+        ndjson_line(&line, number, sink, &mut any, true)?;
     }
     Ok((any, number))
 }
 
 /// Folds NDJSON line `number` (its line break or not), unless it is
-/// blank; `any` is set when it is not.
+/// blank; `any` is set when it is not. `flat`: whether it may be a flat
+/// record ([`json_record::read_flat`]), else it is read by serde_json.
 fn ndjson_line<F: FnMut(u64, &Cells<'_>)>(
     mut line: &[u8],
     number: u64,
     sink: &mut Sink<'_, F>,
     any: &mut bool,
+    flat: bool,
 ) -> Result<(), TableError> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
@@ -490,7 +498,7 @@ fn ndjson_line<F: FnMut(u64, &Cells<'_>)>(
         return Ok(());
     }
     *any = true;
-    if sink.read_flat(text, number) {
+    if flat && sink.read_flat(text.as_bytes(), true, number).is_some() {
         return Ok(());
     }
     let mut deserializer = serde_json::Deserializer::from_str(text);
