@@ -462,7 +462,7 @@ impl<'a> Flat<'a> {
                 }
                 None => {
                     let start = self.at;
-                    if !self.to_key(place == 0)? {
+                    if !self.before_key(place == 0)? {
                         return self.end();
                     }
                     let key = self.string()?;
@@ -495,7 +495,7 @@ impl<'a> Flat<'a> {
     /// Moves past what comes before a key (the record's opening brace for
     /// the first, else a comma, with white space) and the key's opening
     /// quote; `false` at the record's closing brace instead.
-    fn to_key(&mut self, first: bool) -> Option<bool> {
+    fn before_key(&mut self, first: bool) -> Option<bool> {
         self.white();
         match (first, *self.bytes.get(self.at)?) {
             (true, b'{') | (false, b',') => self.at += 1,
