@@ -522,7 +522,10 @@ fn ndjson_rows(
                 each(row);
             }
             Ok(None) => {}
-            // Invalid UTF-8 further on is the error a parsed table names.
+            // The first line that is not UTF-8 is the error a parsed table
+            // names (as when the file was read whole): this one, or one
+            // further on.
+            Err(e) if std::str::from_utf8(&line).is_err() => return Err(e),
             Err(e) => return Err(later_invalid_utf8(input, number).unwrap_or(e)),
         }
     }
@@ -849,6 +852,20 @@ mod tests {
             &plain,
             &["error: line 1 is an array, not a JSON object"],
         );
+    }
+
+    /// The first NDJSON line that is not UTF-8 is named, even after a
+    /// malformed line and before another that is not UTF-8.
+    #[test]
+    fn ndjson_names_the_first_line_that_is_not_utf8() {
+        let plain = spec(&[], None);
+        for input in [
+            &b"{\"a\": 1}\n{\"a\": \"\xff\"}\n\xff\n"[..],
+            &b"{\"a\": \n{\"a\": \"\xff\"}\n{\"a\": 2}\n\xff\n"[..],
+        ] {
+            let error = parse(input, Format::Ndjson, &plain, DateTime::UNIX_EPOCH).unwrap_err();
+            assert_eq!(error.0, "line 2 is not valid UTF-8");
+        }
     }
 
     #[test]

@@ -616,6 +616,7 @@ pub fn stream_records(
             as_of,
             evaluator,
             |evaluator, number, cells| evaluator.add(number, cells),
+            Evaluator::renumber,
             Evaluator::merge,
         )?;
         evaluator = folded;

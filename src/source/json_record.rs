@@ -68,11 +68,18 @@ impl Targets {
     }
 }
 
-/// One value of a record, read into a buffer that the next record reuses.
-#[derive(Debug, Clone, Default)]
-struct Slot {
+/// Where one name's cell is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Cell {
+    /// The number of the record the cell belongs to: a cell of another
+    /// record is absent (so that a record need not clear every cell).
+    record: u64,
     state: State,
-    text: String,
+    /// Whether the value came from the name's mapped source key (which
+    /// wins over a key of the name's own).
+    mapped: bool,
+    start: usize,
+    end: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,75 +89,236 @@ enum State {
     Absent,
     /// Null, blank, an object or an array: no cell.
     Empty,
-    /// The cell is `text`.
-    Text,
+    /// The cell is `start..end` of the record's line (a string read in
+    /// place).
+    Line,
+    /// The cell is `start..end` of the text written for the record
+    /// (numbers, booleans, strings with escapes).
+    Written,
 }
 
-/// One record's values by name. Their text buffers are kept from record
-/// to record (and traded with the caller's cells), so a record allocates
-/// nothing once the buffers have grown to its values.
+/// One record's cells by name, each a slice of the line it was read
+/// from or of the text written for it: no cell is copied into a buffer
+/// of its own, and the buffers are kept from record to record (a record
+/// allocates nothing once they have grown to its values).
 #[derive(Debug, Clone, Default)]
 pub struct Record {
-    mapped: Vec<Slot>,
-    own: Vec<Slot>,
-    /// Where a value is read before it goes to its names.
-    scratch: Slot,
-    /// The keys of the last flat record in their order, each with what it
-    /// feeds: records of one export repeat their keys in one order, so a
-    /// key is compared with the one at its place last time before it is
-    /// looked up.
-    order: Vec<(String, Option<usize>)>,
+    /// Counts the records read: the current one's cells have its number.
+    number: u64,
+    cells: Vec<Cell>,
+    /// The text of the cells that are not slices of the line.
+    written: String,
+    /// Whether some record had a value for each name.
+    seen: Vec<bool>,
+    /// What came before each value of the last flat record.
+    template: Template,
+}
+
+/// The bytes before each value of the last flat record read (the
+/// separator, the key, the colon and the white space around them), with
+/// what each key feeds. Records of one export repeat their keys in one
+/// order with the same spacing: when the bytes after a value are those
+/// the last record had after its value at the same place, they are the
+/// same key, read and looked up before, and need not be read again.
+#[derive(Debug, Clone, Default)]
+struct Template {
+    /// Each place's bytes, one after the other.
+    glue: Vec<u8>,
+    /// Where each place's bytes are in `glue`, and what its key feeds.
+    places: Vec<Place>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    /// Where the place's bytes are in `glue`.
+    start: usize,
+    end: usize,
+    /// What its key feeds.
+    feeds: Option<usize>,
+    /// Whether its bytes end with the opening quote of a string value.
+    string: bool,
+}
+
+impl Template {
+    /// When `bytes` at `at` start with the bytes of `place`: their
+    /// length, what the place's key feeds and whether a string follows.
+    #[inline]
+    fn matches(
+        &self,
+        place: usize,
+        bytes: &[u8],
+        at: usize,
+    ) -> Option<(usize, Option<usize>, bool)> {
+        let place = self.places.get(place)?;
+        let glue = self.glue.get(place.start..place.end)?;
+        if !starts_with(bytes.get(at..)?, glue) {
+            return None;
+        }
+        // Bytes that end in white space match only where the line's white
+        // space ends too (a string's end with its quote).
+        if !place.string && matches!(bytes.get(at + glue.len()), Some(b' ' | b'\t' | b'\r')) {
+            return None;
+        }
+        Some((glue.len(), place.feeds, place.string))
+    }
+
+    /// Makes `glue` the bytes of `place` and forgets the places after it.
+    fn set(&mut self, place: usize, glue: &[u8], feeds: Option<usize>, string: bool) {
+        self.places.truncate(place);
+        let start = self.places.last().map_or(0, |last| last.end);
+        self.glue.truncate(start);
+        self.glue.extend_from_slice(glue);
+        self.places.push(Place {
+            start,
+            end: self.glue.len(),
+            feeds,
+            string,
+        });
+    }
+}
+
+/// Whether `bytes` starts with `prefix`, compared eight bytes at a time:
+/// the prefixes here (a key and its separators) are shorter than what a
+/// call to `memcmp` costs.
+fn starts_with(bytes: &[u8], prefix: &[u8]) -> bool {
+    let Some(bytes) = bytes.get(..prefix.len()) else {
+        return false;
+    };
+    let word = |bytes: &[u8], at: usize| {
+        bytes
+            .get(at..at + 8)
+            .map(|word| u64::from_ne_bytes(word.try_into().unwrap_or_default()))
+    };
+    let length = prefix.len();
+    if length < 8 {
+        return bytes == prefix;
+    }
+    let mut at = 0;
+    while at + 8 < length {
+        if word(bytes, at) != word(prefix, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last eight bytes, which may overlap the word before.
+    word(bytes, length - 8) == word(prefix, length - 8)
 }
 
 impl Record {
-    /// Gives the value read into `scratch` to its `targets`.
-    fn put(&mut self, targets: &[(usize, bool)]) {
-        for (number, (index, mapped)) in targets.iter().enumerate() {
-            let slot = if *mapped {
-                &mut self.mapped[*index]
-            } else {
-                &mut self.own[*index]
-            };
-            slot.state = self.scratch.state;
-            // The last target trades buffers with the scratch, the others
-            // copy it.
-            if number + 1 == targets.len() {
-                std::mem::swap(&mut slot.text, &mut self.scratch.text);
-            } else {
-                slot.text.clone_from(&self.scratch.text);
+    /// Gives a value (`state` and `start..end` in the line or the written
+    /// text) to its `targets`.
+    fn put(&mut self, targets: &[(usize, bool)], state: State, start: usize, end: usize) {
+        for &(index, mapped) in targets {
+            let cell = &mut self.cells[index];
+            // A name's mapped source wins over its own key.
+            if mapped || !cell.mapped || cell.record != self.number {
+                *cell = Cell {
+                    record: self.number,
+                    state,
+                    mapped,
+                    start,
+                    end,
+                };
             }
+            self.seen[index] = true;
         }
     }
 
     /// Forgets what a record read so far.
     fn clear(&mut self) {
-        for slot in self.mapped.iter_mut().chain(&mut self.own) {
-            slot.state = State::Absent;
+        self.number += 1;
+        self.written.clear();
+    }
+
+    /// The cells of the record just read from `line`.
+    pub fn cells<'a>(&'a self, line: &'a str) -> Cells<'a> {
+        Cells {
+            line,
+            written: &self.written,
+            cells: &self.cells,
+            number: self.number,
         }
     }
 
-    /// The record's cells (`cells[i]` for `names[i]`, its buffer traded
-    /// with the record's), and which names it had.
-    pub fn cells(&mut self, cells: &mut Vec<Option<String>>, seen: &mut [bool]) {
-        cells.resize(self.mapped.len(), None);
-        for (index, (mapped, own)) in self.mapped.iter_mut().zip(&mut self.own).enumerate() {
-            let slot = if mapped.state == State::Absent {
-                &mut *own
-            } else {
-                &mut *mapped
-            };
-            if slot.state != State::Absent {
-                seen[index] = true;
-            }
-            let cell = &mut cells[index];
-            match (slot.state, cell.as_mut()) {
-                (State::Text, Some(text)) => std::mem::swap(text, &mut slot.text),
-                (State::Text, None) => *cell = Some(std::mem::take(&mut slot.text)),
-                (State::Absent | State::Empty, _) => *cell = None,
-            }
-            mapped.state = State::Absent;
-            own.state = State::Absent;
+    /// Makes `texts` (one for each name) the record's cells.
+    pub fn put_texts(&mut self, texts: &[Option<String>]) {
+        if self.cells.len() != texts.len() {
+            self.cells = vec![Cell::default(); texts.len()];
+            self.seen = vec![false; texts.len()];
         }
+        self.clear();
+        for (cell, text) in self.cells.iter_mut().zip(texts) {
+            if let Some(text) = text {
+                let start = self.written.len();
+                self.written.push_str(text);
+                *cell = Cell {
+                    record: self.number,
+                    state: State::Written,
+                    mapped: false,
+                    start,
+                    end: self.written.len(),
+                };
+            }
+        }
+    }
+
+    /// Which names some record read so far had.
+    pub fn seen(&self) -> &[bool] {
+        &self.seen
+    }
+}
+
+/// One record's cells: `get(i)` for `names[i]`.
+#[derive(Clone, Copy)]
+pub struct Cells<'a> {
+    line: &'a str,
+    written: &'a str,
+    cells: &'a [Cell],
+    /// The record's number: other cells are absent.
+    number: u64,
+}
+
+impl<'a> Cells<'a> {
+    /// The text of the cell of name `index`; `None` when the record has
+    /// none (no such key, null, blank, an object or an array).
+    pub fn get(&self, index: usize) -> Option<&'a str> {
+        let cell = self.cells.get(index).filter(|c| c.record == self.number)?;
+        match cell.state {
+            State::Line => self.line.get(cell.start..cell.end),
+            State::Written => self.written.get(cell.start..cell.end),
+            State::Absent | State::Empty => None,
+        }
+    }
+
+    /// How many names there are.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether there are no names.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Every cell, in the order of the names.
+    pub fn to_vec(&self) -> Vec<Option<String>> {
+        (0..self.cells.len())
+            .map(|index| self.get(index).map(str::to_owned))
+            .collect()
+    }
+}
+
+impl fmt::Debug for Cells<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries((0..self.cells.len()).map(|index| self.get(index)))
+            .finish()
+    }
+}
+
+impl crate::evaluate::waittime::columns::Cells for Cells<'_> {
+    fn get(&self, column: usize) -> Option<&str> {
+        Cells::get(self, column)
     }
 }
 
@@ -161,35 +329,45 @@ pub fn read<'de, D: de::Deserializer<'de>>(
     targets: &Targets,
     record: &mut Record,
 ) -> Result<Result<(), &'static str>, D::Error> {
-    record.fit(targets);
+    record.start(targets);
     deserializer.deserialize_any(RecordVisitor { targets, record })
 }
 
 impl Record {
-    fn fit(&mut self, targets: &Targets) {
-        if self.mapped.len() != targets.names {
-            self.mapped = vec![Slot::default(); targets.names];
-            self.own = vec![Slot::default(); targets.names];
+    /// Readies the record for the next one, with a cell for each name.
+    fn start(&mut self, targets: &Targets) {
+        if self.cells.len() != targets.names {
+            self.cells = vec![Cell::default(); targets.names];
+            self.seen = vec![false; targets.names];
         }
+        self.clear();
     }
 }
 
 /// Reads one flat record (an object of strings without escapes, numbers,
-/// booleans and nulls, as an export writes them) from `line` into
-/// `record`, scanning its bytes directly; `false`, with nothing read, for
-/// anything else (escapes, nested values, white space other than JSON's,
-/// malformed JSON), which [`read`] then reads through serde_json with its
-/// exact errors. The cells are those [`read`] gives.
-pub fn read_flat(line: &str, targets: &Targets, record: &mut Record) -> bool {
-    record.fit(targets);
+/// booleans and nulls, as an export writes them) at the start of `bytes`
+/// into `record`, scanning its bytes directly, up to the line break after
+/// it, or up to the end of `bytes` when they are `complete` (a whole
+/// line); the length of its line, without the line break. `None`, with
+/// nothing read, for anything else (escapes, nested values, malformed
+/// JSON, a line that goes on after `bytes`), which [`read`] then reads
+/// through serde_json with its exact errors. The cells are those [`read`]
+/// gives, slices of the line once it is found to be UTF-8
+/// ([`Record::cells`]).
+pub fn read_flat(
+    bytes: &[u8],
+    complete: bool,
+    targets: &Targets,
+    record: &mut Record,
+) -> Option<usize> {
+    record.start(targets);
     let read = Flat {
-        text: line,
-        bytes: line.as_bytes(),
+        bytes,
+        complete,
         at: 0,
     }
-    .record(targets, record)
-    .is_some();
-    if !read {
+    .record(targets, record);
+    if read.is_none() {
         record.clear();
     }
     read
@@ -197,8 +375,9 @@ pub fn read_flat(line: &str, targets: &Targets, record: &mut Record) -> bool {
 
 /// A cursor over one line for [`read_flat`]; `None` gives up.
 struct Flat<'a> {
-    text: &'a str,
     bytes: &'a [u8],
+    /// Whether `bytes` end where the line does.
+    complete: bool,
     at: usize,
 }
 
@@ -208,8 +387,9 @@ const fn lanes(byte: u8) -> u64 {
 }
 
 impl<'a> Flat<'a> {
+    /// JSON's white space but the line break, which ends the line.
     fn white(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+        while let Some(b' ' | b'\t' | b'\r') = self.bytes.get(self.at) {
             self.at += 1;
         }
     }
@@ -218,41 +398,40 @@ impl<'a> Flat<'a> {
         (self.bytes.get(self.at) == Some(&expected)).then(|| self.at += 1)
     }
 
-    /// Whether the string after the opening quote here is `key` (a key
-    /// [`Flat::string`] read before), and if so, moves past its closing quote.
-    fn same_key(&mut self, key: &str) -> bool {
-        let end = self.at + key.len();
-        let same = self.bytes.get(self.at..end) == Some(key.as_bytes())
-            && self.bytes.get(end) == Some(&b'"');
-        if same {
-            self.at = end + 1;
-        }
-        same
+    /// A string without escapes or control characters, after its quote;
+    /// moves past its closing quote.
+    fn string(&mut self) -> Option<&'a str> {
+        let start = self.at;
+        let end = self.string_end()?;
+        std::str::from_utf8(self.bytes.get(start..end)?).ok()
     }
 
-    /// A string without escapes or control characters, after its quote:
-    /// eight bytes at a time, each word checked at once for a quote, a
-    /// backslash or a control character.
-    fn string(&mut self) -> Option<&'a str> {
+    /// Where the string after the quote here ends (its closing quote),
+    /// moving past that quote; `None` for an escape or a control
+    /// character. Eight bytes at a time, each word checked at once for
+    /// all three.
+    #[inline(always)]
+    fn string_end(&mut self) -> Option<usize> {
         const HIGH: u64 = lanes(0x80);
-        let start = self.at;
-        let mut at = start;
-        let special = |word: u64| {
-            let zero = |v: u64| v.wrapping_sub(lanes(1)) & !v & HIGH;
-            zero(word ^ lanes(b'"'))
-                | zero(word ^ lanes(b'\\'))
-                | (word.wrapping_sub(lanes(0x20)) & !word & HIGH)
-        };
+        // A flag in the high bit of each byte below `n`, exact up to the
+        // first (lowest) flagged byte (the borrow of a flagged byte can
+        // flag the next): which is all that is used.
+        let below = |word: u64, n: u8| word.wrapping_sub(lanes(n)) & !word & HIGH;
+        // With bit 1 flipped, a quote (0x22) becomes 0x20 and the control
+        // characters stay below 0x20, while nothing else falls below 0x21:
+        // one test for both.
+        let special = |word: u64| below(word ^ lanes(0x02), 0x21) | below(word ^ lanes(b'\\'), 1);
+        let mut at = self.at;
         while let Some(chunk) = self.bytes.get(at..at + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().ok()?);
-            let found = special(word);
+            let found = special(u64::from_le_bytes(chunk.try_into().ok()?));
             if found != 0 {
                 // The lowest flag is the first special byte.
                 at += (found.trailing_zeros() / 8) as usize;
-                break;
+                return self.closing_quote(at);
             }
             at += 8;
         }
+        // Fewer than eight bytes are left.
         while self
             .bytes
             .get(at)
@@ -260,101 +439,136 @@ impl<'a> Flat<'a> {
         {
             at += 1;
         }
-        if self.bytes.get(at) != Some(&b'"') {
-            return None;
-        }
-        self.at = at + 1;
-        // Both ends are ASCII quotes: character boundaries.
-        self.text.get(start..at)
+        self.closing_quote(at)
     }
 
-    fn record(&mut self, targets: &Targets, record: &mut Record) -> Option<()> {
-        self.white();
-        self.byte(b'{')?;
-        self.white();
-        if self.byte(b'}').is_some() {
-            return self.end();
-        }
+    /// `at` if it is a quote, moving past it.
+    fn closing_quote(&mut self, at: usize) -> Option<usize> {
+        (self.bytes.get(at) == Some(&b'"')).then(|| {
+            self.at = at + 1;
+            at
+        })
+    }
+
+    fn record(&mut self, targets: &Targets, record: &mut Record) -> Option<usize> {
         let mut place = 0;
         loop {
-            self.byte(b'"')?;
-            let feeds = match record.order.get(place) {
-                // The last record's key at this place, byte for byte, and
-                // its closing quote: the same key, without scanning it (it
-                // was scanned once: no quote, backslash or control byte).
-                Some((last, feeds)) if self.same_key(last) => *feeds,
-                _ => {
+            let (feeds, string) = match record.template.matches(place, self.bytes, self.at) {
+                // The bytes up to the value are those the last record had
+                // at this place: the same separator and key, read before.
+                Some((length, feeds, string)) => {
+                    self.at += length;
+                    (feeds, string)
+                }
+                None => {
+                    let start = self.at;
+                    if !self.before_key(place == 0)? {
+                        return self.end();
+                    }
                     let key = self.string()?;
                     let feeds = targets.find(key);
-                    record.order.truncate(place);
-                    record.order.push((key.to_owned(), feeds));
-                    feeds
+                    self.white();
+                    self.byte(b':')?;
+                    self.white();
+                    // A string's opening quote is taken with the key. The
+                    // value must have begun: bytes cut short inside the
+                    // white space before it would make a place too short.
+                    let string = *self.bytes.get(self.at)? == b'"';
+                    self.at += usize::from(string);
+                    let glue = self.bytes.get(start..self.at)?;
+                    record.template.set(place, glue, feeds, string);
+                    (feeds, string)
                 }
             };
-            self.white();
-            self.byte(b':')?;
-            self.white();
             place += 1;
-            match feeds.map(|place| &targets.feeds[place][..]) {
-                // One name, its own slot: the value is read straight in.
-                Some([(index, mapped)]) => {
-                    let slot = if *mapped {
-                        &mut record.mapped[*index]
-                    } else {
-                        &mut record.own[*index]
-                    };
-                    slot.text.clear();
-                    slot.state = self.value(&mut slot.text)?;
-                }
-                feeds => {
-                    let scratch = &mut record.scratch;
-                    scratch.text.clear();
-                    scratch.state = self.value(&mut scratch.text)?;
-                    if let Some(feeds) = feeds {
-                        record.put(feeds);
-                    }
-                }
-            }
-            self.white();
-            match self.bytes.get(self.at)? {
-                b',' => {
-                    self.at += 1;
-                    self.white();
-                }
-                b'}' => {
-                    self.at += 1;
-                    return self.end();
-                }
-                _ => return None,
+            let (state, start, end) = if string {
+                self.string_value()?
+            } else {
+                self.value(&mut record.written)?
+            };
+            if let Some(feeds) = feeds {
+                record.put(&targets.feeds[feeds], state, start, end);
             }
         }
     }
 
-    /// Only white space after the record.
-    fn end(&mut self) -> Option<()> {
+    /// Moves past what comes before a key (the record's opening brace for
+    /// the first, else a comma, with white space) and the key's opening
+    /// quote; `false` at the record's closing brace instead.
+    fn before_key(&mut self, first: bool) -> Option<bool> {
         self.white();
-        (self.at == self.bytes.len()).then_some(())
+        match (first, *self.bytes.get(self.at)?) {
+            (true, b'{') | (false, b',') => self.at += 1,
+            (false, b'}') => {
+                self.at += 1;
+                return Some(false);
+            }
+            _ => return None,
+        }
+        self.white();
+        if first && self.byte(b'}').is_some() {
+            return Some(false);
+        }
+        self.byte(b'"')?;
+        Some(true)
     }
 
-    /// A scalar value as [`CellSeed`] writes it into `text`.
-    fn value(&mut self, text: &mut String) -> Option<State> {
+    /// Only white space after the record, up to the line break or the
+    /// end of a complete line: where the line ends.
+    fn end(&mut self) -> Option<usize> {
+        self.white();
+        let end = match self.bytes.get(self.at) {
+            Some(b'\n') => true,
+            None => self.complete,
+            Some(_) => false,
+        };
+        end.then_some(self.at)
+    }
+
+    /// The cell of the string after the quote here: its place in the
+    /// line, or empty when it is blank.
+    #[inline(always)]
+    fn string_value(&mut self) -> Option<(State, usize, usize)> {
+        let start = self.at;
+        let end = self.string_end()?;
+        // Most cells start with a character that is neither white space
+        // nor beyond ASCII: only the others need a trim.
+        let plain = start < end
+            && self
+                .bytes
+                .get(start)
+                .is_some_and(|b| (0x21..0x80).contains(b));
+        Some(
+            if !plain && blank(std::str::from_utf8(self.bytes.get(start..end)?).ok()?) {
+                (State::Empty, 0, 0)
+            } else {
+                (State::Line, start, end)
+            },
+        )
+    }
+
+    /// A scalar value's cell as [`CellSeed`] makes it: a string is a
+    /// slice of the line, anything else is written at the end of
+    /// `written`. Its state and where its text is.
+    fn value(&mut self, written: &mut String) -> Option<(State, usize, usize)> {
         let rest = self.bytes.get(self.at..)?;
         let literal = |word: &[u8]| rest.starts_with(word).then_some(word.len());
+        let start = written.len();
+        let text = &mut *written;
         let state = match rest.first()? {
             b'"' => {
                 self.at += 1;
-                let value = self.string()?;
-                return Some(CellSeed(text).text(value));
+                return self.string_value();
             }
             b't' => {
                 self.at += literal(b"true")?;
                 text.push_str("true");
-                State::Text
+                State::Written
             }
             b'f' => {
                 self.at += literal(b"false")?;
                 text.push_str("false");
-                State::Text
+                State::Written
             }
             b'n' => {
                 self.at += literal(b"null")?;
@@ -375,7 +589,7 @@ impl<'a> Flat<'a> {
             }
             _ => return None,
         };
-        Some(state)
+        Some((state, start, written.len()))
     }
 }
 
@@ -397,10 +611,10 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
-            let scratch = &mut self.record.scratch;
-            scratch.text.clear();
-            scratch.state = map.next_value_seed(CellSeed(&mut scratch.text))?;
-            self.record.put(targets);
+            let start = self.record.written.len();
+            let state = map.next_value_seed(CellSeed(&mut self.record.written))?;
+            let end = self.record.written.len();
+            self.record.put(targets, state, start, end);
         }
         Ok(Ok(()))
     }
@@ -477,26 +691,31 @@ impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
     }
 }
 
+/// Whether a string is blank (no cell): empty or only white space.
+fn blank(text: &str) -> bool {
+    // Most cells start with a character that is not white space (ASCII
+    // white space is 9 to 13 and 32); only the others need a trim.
+    let plain = text
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii() && !matches!(b, 9..=13 | b' '));
+    !plain && text.trim().is_empty()
+}
+
 impl CellSeed<'_> {
     /// A string's cell: none when it is blank.
     fn text(self, text: &str) -> State {
-        // Most cells start with a character that is not white space (ASCII
-        // white space is 9 to 13 and 32); only the others need a trim.
-        let plain = text
-            .as_bytes()
-            .first()
-            .is_some_and(|b| b.is_ascii() && !matches!(b, 9..=13 | b' '));
-        if !plain && text.trim().is_empty() {
+        if blank(text) {
             return State::Empty;
         }
         self.0.push_str(text);
-        State::Text
+        State::Written
     }
 
     fn number(self, value: f64) -> State {
         use std::fmt::Write as _;
         let _ = write!(self.0, "{value}");
-        State::Text
+        State::Written
     }
 }
 
@@ -513,7 +732,7 @@ impl<'de> Visitor<'de> for CellSeed<'_> {
 
     fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
         self.0.push_str(if value { "true" } else { "false" });
-        Ok(State::Text)
+        Ok(State::Written)
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
@@ -540,5 +759,315 @@ impl<'de> Visitor<'de> for CellSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(State::Empty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::source::json_stream::fold_reader;
+    use crate::table::{self, Format, Layout};
+
+    /// `region` and `zone` both read `place` (one key feeding two names,
+    /// each also a key of its own).
+    fn layout() -> Layout {
+        Layout {
+            fields: [
+                ("region".to_owned(), "place".to_owned()),
+                ("zone".to_owned(), "place".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+            ..Layout::default()
+        }
+    }
+
+    const NAMES: [&str; 4] = ["id", "region", "zone", "wait"];
+
+    /// Streams the NDJSON `input` through buffers of each of `capacities`
+    /// bytes and checks that it gives the cells of a parsed table's rows,
+    /// or the parsed table's error, word for word.
+    fn check(input: &[u8], capacities: &[usize]) {
+        let layout = layout();
+        let names: Vec<String> = NAMES.iter().map(|n| (*n).to_owned()).collect();
+        let expected = table::parse(input, Format::Ndjson, &layout, chrono::DateTime::UNIX_EPOCH)
+            .map(|table| {
+                table
+                    .rows
+                    .iter()
+                    .map(|row| {
+                        let cells = names
+                            .iter()
+                            .map(|name| match row.fields.get(name) {
+                                Some(table::Value::Text(text)) => Some(text.clone()),
+                                Some(table::Value::Number(n)) => Some(n.to_string()),
+                                Some(table::Value::Bool(b)) => Some(b.to_string()),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>();
+                        (row.number as u64, cells)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|e| e.0);
+        for &capacity in capacities {
+            let mut got = Vec::new();
+            let reader = std::io::BufReader::with_capacity(capacity, input);
+            let streamed = fold_reader(reader, Format::Ndjson, &layout, &names, |n, cells| {
+                got.push((n, cells.to_vec()))
+            })
+            .map(|_| got)
+            .map_err(|e| e.0);
+            if streamed != expected {
+                let input = String::from_utf8_lossy(input);
+                let input: String = input.chars().take(2000).collect();
+                panic!(
+                    "{streamed:?}\nbut a table gives\n{expected:?}\nfor {input:?} in buffers of {capacity}"
+                );
+            }
+        }
+    }
+
+    /// Every ASCII byte, and a few beyond, at every place of the words the
+    /// string scan reads, in a value and in a key: quotes end the string,
+    /// backslashes and control characters (but not DEL or space) send the
+    /// record to serde_json, whose cells and errors are the same.
+    #[test]
+    fn every_byte_at_every_offset_of_a_string_reads_as_serde_json_reads_it() {
+        let mut specials: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        specials.extend(["é", "\u{2028}", "漢", "😀", "\\\"", "\\u0000", "\\n"].map(str::to_owned));
+        let mut inputs = 0;
+        for special in &specials {
+            for before in 0..18 {
+                let x = "x".repeat(before);
+                let input = format!(
+                    "{{\"id\": \"{x}{special}{x}\", \"wait\": \"{x}{special}\"}}\n\
+                     {{\"id\": \"{x}{special}{x}\", \"wait\": \"{x}{special}\"}}\n\
+                     {{\"{x}{special}\": 1, \"id\": \"{x}\"}}\n"
+                );
+                check(input.as_bytes(), &[256 * 1024]);
+                inputs += 1;
+            }
+        }
+        assert_eq!(inputs, specials.len() * 18);
+    }
+
+    /// Records that repeat the last one's keys and spacing (read by
+    /// comparing the bytes between values) and records that differ from
+    /// it anywhere: a key, its spacing, a value's kind, one key more or
+    /// fewer, a byte changed or the line cut short.
+    #[test]
+    fn records_like_and_unlike_the_last_read_as_serde_json_reads_them() {
+        let long = format!("\"{}\"", "y".repeat(70_000));
+        let lines = [
+            "{\"id\": \"a\", \"place\": \"north\", \"wait\": \"1\"}".to_owned(),
+            // The same keys and spacing, other values and kinds.
+            "{\"id\": \"bb\", \"place\": 7, \"wait\": null}".to_owned(),
+            "{\"id\": \"\", \"place\": \"  \", \"wait\": true}".to_owned(),
+            "{\"id\": \"c\\nd\", \"place\": [\"x\"], \"wait\": {\"a\": \"}\"}}".to_owned(),
+            format!("{{\"id\": {long}, \"place\": \"é\", \"wait\": -0.5e3}}"),
+            // A key one letter longer, shorter or other, and spacing.
+            "{\"id\": \"e\", \"placed\": \"f\", \"wait\": \"2\"}".to_owned(),
+            "{\"id\": \"e\", \"plac\": \"f\", \"wait\": \"2\"}".to_owned(),
+            "{\"id\": \"e\", \"place\":\"g\", \"wait\": \"2\"}".to_owned(),
+            "{\"id\": \"e\",\t\"place\" : \"h\" ,\"wait\": \"2\" }".to_owned(),
+            "{\"id\": \"e\", \"pl\\u0061ce\": \"i\", \"wait\": \"2\"}".to_owned(),
+            // A key fewer, a key more, duplicates, another order.
+            "{\"id\": \"j\", \"place\": \"k\"}".to_owned(),
+            "{\"id\": \"j\", \"place\": \"k\", \"wait\": \"3\", \"region\": \"own\"}".to_owned(),
+            "{\"id\": \"l\", \"place\": \"m\", \"wait\": \"4\", \"wait\": null}".to_owned(),
+            "{\"place\": \"n\", \"id\": \"o\", \"zone\": \"z\"}".to_owned(),
+            "{}".to_owned(),
+            "  {\"id\": \"p\"}  ".to_owned(),
+            // Blank lines, white space beyond JSON's included.
+            " \t\u{b}\u{c}\u{a0}\u{2028}\u{3000}".to_owned(),
+            String::new(),
+            "\r".to_owned(),
+        ];
+        let mut input = String::new();
+        for line in &lines {
+            input.push_str(line);
+            input.push('\n');
+            // Then the first record again, its keys read anew.
+            input.push_str(&lines[0]);
+            input.push_str("\r\n");
+        }
+        check(input.as_bytes(), &[1, 7, 64, 4096, 256 * 1024]);
+        // Each line after a record like the first, cut short at every
+        // byte and with each byte replaced by a hostile one.
+        let first = lines[0].as_bytes();
+        let mut inputs = 0;
+        for line in lines
+            .iter()
+            .map(String::as_bytes)
+            .filter(|l| l.len() < 1000)
+        {
+            for at in 0..=line.len() {
+                let mut input = [first, b"\n", &line[..at], b"\n"].concat();
+                check(&input, &[256 * 1024]);
+                for hostile in [
+                    b'"', b'\\', b'{', b'}', b',', b':', b' ', b'\t', b'\r', b'\n', 0x01, 0x7f,
+                    0xff,
+                ] {
+                    if at < line.len() {
+                        input.truncate(first.len() + 1);
+                        input.extend_from_slice(line);
+                        input[first.len() + 1 + at] = hostile;
+                        input.push(b'\n');
+                        check(&input, &[256 * 1024]);
+                        inputs += 1;
+                    }
+                }
+            }
+        }
+        assert!(inputs > 3000, "{inputs}");
+    }
+
+    /// A flat record is read by the flat reader (not left to serde_json)
+    /// whatever record came before it, whole or cut short as at the end of
+    /// a buffer: what the reader keeps of the last record never sticks.
+    #[test]
+    fn a_flat_record_reads_flat_whatever_came_before() {
+        let layout = layout();
+        let names: Vec<String> = NAMES.iter().map(|n| (*n).to_owned()).collect();
+        let targets = super::Targets::new(&layout, &names).unwrap();
+        let lines = [
+            "{\"id\": \"a\", \"place\": \"north\", \"wait\": 1}",
+            "{\"id\": \"a\", \"place\": \"north\", \"wait\":  1}",
+            "{\"id\":  \"a\", \"place\":\"north\",\"wait\" :  1 }",
+            "{\"id\":\t\"a\", \"place\": null, \"wait\": \"1\"}",
+            " {\"wait\": true, \"id\": \"a\", \"zone\": -2.5e1}\r",
+            "{}",
+        ];
+        let mut pairs = 0;
+        for before in lines {
+            for after in lines {
+                for cut in 0..=before.len() {
+                    let mut record = super::Record::default();
+                    let before = &before.as_bytes()[..cut];
+                    super::read_flat(before, false, &targets, &mut record);
+                    super::read_flat(before, true, &targets, &mut record);
+                    let line = format!("{after}\n");
+                    for (bytes, complete) in [(line.as_bytes(), false), (after.as_bytes(), true)] {
+                        assert_eq!(
+                            super::read_flat(bytes, complete, &targets, &mut record),
+                            Some(after.len()),
+                            "{after:?} after {:?}",
+                            String::from_utf8_lossy(before)
+                        );
+                    }
+                    pairs += 1;
+                }
+            }
+        }
+        assert!(pairs > 1200, "{pairs}");
+    }
+
+    /// One piece of a generated record.
+    const KEYS: [&str; 8] = [
+        "\"id\"",
+        "\"place\"",
+        "\"wait\"",
+        "\"region\"",
+        "\"zone\"",
+        "\"wai\"",
+        "\"pl\\u0061ce\"",
+        "\"é\"",
+    ];
+    const VALUES: [&str; 16] = [
+        "\"a\"",
+        "\"2026-11-05T09:05:00-08:00\"",
+        "\"\"",
+        "\" \\t\"",
+        "\"s\\u00e9\\n\"",
+        "\"漢 é\"",
+        "1",
+        "-0.0",
+        "1e300",
+        "18446744073709551615",
+        "true",
+        "false",
+        "null",
+        "[1, {\"x\": \"}\"}]",
+        "{}",
+        "\"a\tb\"",
+    ];
+    const SPACES: [&str; 4] = ["", " ", "  ", "\t"];
+
+    /// A record's keys and the spacing around each.
+    fn shape() -> impl Strategy<Value = Vec<(usize, usize)>> {
+        proptest::collection::vec((0..KEYS.len(), 0..SPACES.len()), 0..6)
+    }
+
+    /// A line: values for the shape's keys, maybe one key or spacing
+    /// changed, maybe a byte replaced or the line cut short.
+    type Line = (
+        Vec<usize>,
+        Option<(usize, usize, usize)>,
+        Option<(usize, u8)>,
+        Option<usize>,
+    );
+
+    fn line() -> impl Strategy<Value = Line> {
+        (
+            proptest::collection::vec(0..VALUES.len(), 6),
+            proptest::option::weighted(0.2, (0..6usize, 0..KEYS.len(), 0..SPACES.len())),
+            proptest::option::weighted(0.1, (0..200usize, any::<u8>())),
+            proptest::option::weighted(0.05, 0..200usize),
+        )
+    }
+
+    fn render(shape: &[(usize, usize)], line: &Line) -> Vec<u8> {
+        let (values, change, replace, cut) = line;
+        let mut shape = shape.to_vec();
+        if let Some((place, key, space)) = *change
+            && let Some(entry) = shape.get_mut(place)
+        {
+            *entry = (key, space);
+        }
+        let mut text = String::from("{");
+        for (place, (key, space)) in shape.iter().enumerate() {
+            let space = SPACES[*space];
+            if place > 0 {
+                text.push(',');
+                text.push_str(space);
+            }
+            text.push_str(KEYS[*key]);
+            text.push_str(space);
+            text.push(':');
+            text.push_str(space);
+            text.push_str(VALUES[values[place]]);
+        }
+        text.push('}');
+        let mut bytes = text.into_bytes();
+        if let Some((at, byte)) = *replace
+            && let Some(target) = bytes.get_mut(at)
+        {
+            *target = byte;
+        }
+        if let Some(at) = *cut {
+            bytes.truncate(at);
+        }
+        bytes.push(b'\n');
+        bytes
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Lines of one shape with a few that differ, read in place or
+        /// across buffer boundaries, give a parsed table's cells or error.
+        #[test]
+        fn generated_records_read_as_serde_json_reads_them(
+            shape in shape(),
+            lines in proptest::collection::vec(line(), 1..12),
+        ) {
+            let input: Vec<u8> = lines.iter().flat_map(|line| render(&shape, line)).collect();
+            // A parsed table names the first line that is not UTF-8 even
+            // after another error (as when the file was read whole); a
+            // stream names the first error (tested on its own).
+            prop_assume!(std::str::from_utf8(&input).is_ok());
+            check(&input, &[3, 17, 256 * 1024]);
+        }
     }
 }

@@ -18,7 +18,7 @@ use anyhow::Context as _;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
 
-use super::json_record;
+use super::json_record::{self, Cells};
 use crate::table::{self, Format, Layout, Row, TableError};
 
 /// The longest NDJSON line (one record) taken: a longer one is an error
@@ -42,19 +42,19 @@ pub fn fold_reader(
     format: Format,
     layout: &Layout,
     names: &[String],
-    add: impl FnMut(u64, &Vec<Option<String>>),
+    add: impl FnMut(u64, &Cells<'_>),
 ) -> Result<Streamed, TableError> {
     let mut sink = Sink::new(layout, names, add);
     match format {
         Format::Ndjson => {
-            if !ndjson(input, &mut sink, 1)? {
+            if !ndjson(input, &mut sink, 1)?.0 {
                 return Err(empty(Format::Ndjson));
             }
         }
         Format::Json => json(input, layout, &mut sink)?,
         Format::Csv => return Err(table::error("CSV is streamed by csv_stream")),
     }
-    Ok(streamed(layout, names, sink.seen, sink.records))
+    Ok(streamed(layout, names, sink.seen(), sink.records))
 }
 
 fn streamed(layout: &Layout, names: &[String], mut seen: Vec<bool>, records: u64) -> Streamed {
@@ -69,9 +69,11 @@ const SPLIT_ABOVE: u64 = 8 * 1024 * 1024;
 
 /// Folds the NDJSON file at `path` on up to `workers` threads: the file is
 /// cut at line breaks (a line break never falls inside an NDJSON record),
-/// each part folded into its own copy of `start` with `add`, the copies
-/// merged in file order with `merge`. Also gives the file's modification
-/// time (`fallback_time` when the file system has none).
+/// each part folded into its own copy of `start` with `add`, its lines
+/// numbered from 1; then each copy's line numbers are moved past the
+/// lines before its part (`renumber`) and the copies merged in file order
+/// with `merge`. Also gives the file's modification time (`fallback_time`
+/// when the file system has none).
 #[allow(clippy::too_many_arguments)]
 pub fn fold_ndjson_file<T: Clone + Send>(
     path: &Path,
@@ -80,7 +82,8 @@ pub fn fold_ndjson_file<T: Clone + Send>(
     workers: usize,
     fallback_time: chrono::DateTime<chrono::Utc>,
     start: T,
-    add: impl Fn(&mut T, u64, &Vec<Option<String>>) + Sync,
+    add: impl Fn(&mut T, u64, &Cells<'_>) + Sync,
+    renumber: impl Fn(&mut T, u64),
     merge: impl Fn(&mut T, T),
 ) -> anyhow::Result<(T, Streamed, chrono::DateTime<chrono::Utc>)> {
     let context = || format!("reading {}", path.display());
@@ -96,23 +99,18 @@ pub fn fold_ndjson_file<T: Clone + Send>(
     };
     let parts = line_parts(file, metadata.len(), workers).with_context(context)?;
     let add = &add;
-    let folded = std::thread::scope(|scope| {
+    let folded: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .iter()
             .map(|part| {
                 let mut fold = start.clone();
                 scope.spawn(move || {
-                    let mut file = File::open(path)?;
-                    file.seek(SeekFrom::Start(part.start))?;
-                    let input =
-                        BufReader::with_capacity(256 * 1024, file.take(part.end - part.start));
-                    let mut sink =
-                        Sink::new(layout, names, |number, cells: &Vec<Option<String>>| {
-                            add(&mut fold, number, cells)
-                        });
-                    let any = ndjson(input, &mut sink, part.first_line)?;
-                    let (seen, records) = (sink.seen, sink.records);
-                    Ok::<_, anyhow::Error>((fold, seen, records, any))
+                    let mut sink = Sink::new(layout, names, |number, cells: &Cells<'_>| {
+                        add(&mut fold, number, cells)
+                    });
+                    let (any, lines) = fold_part(path, part, 1, &mut sink)?;
+                    let (seen, records) = (sink.seen(), sink.records);
+                    Ok::<_, anyhow::Error>((fold, seen, records, any, lines))
                 })
             })
             .collect();
@@ -122,11 +120,26 @@ pub fn fold_ndjson_file<T: Clone + Send>(
                 h.join()
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("an NDJSON worker panicked")))
             })
-            .collect::<anyhow::Result<Vec<_>>>()
-    })
-    .with_context(context)?;
+            .collect()
+    });
     let mut total: Option<(T, Vec<bool>, u64, bool)> = None;
-    for (fold, seen, records, any) in folded {
+    let mut lines_before = 0;
+    for (part, folded) in parts.iter().zip(folded) {
+        let (mut fold, seen, records, any, lines) = match folded {
+            Ok(folded) => folded,
+            // The part's lines were numbered from 1: read it again for the
+            // error with the line's number in the file.
+            Err(error) if lines_before > 0 => {
+                let mut sink = Sink::new(layout, names, |_, _: &Cells<'_>| {});
+                let error = fold_part(path, part, lines_before + 1, &mut sink)
+                    .err()
+                    .unwrap_or(error);
+                return Err(error).with_context(context);
+            }
+            Err(error) => return Err(error).with_context(context),
+        };
+        renumber(&mut fold, lines_before);
+        lines_before += lines;
         match &mut total {
             None => total = Some((fold, seen, records, any)),
             Some((first, all_seen, all_records, all_any)) => {
@@ -145,51 +158,58 @@ pub fn fold_ndjson_file<T: Clone + Send>(
     Ok((fold, streamed(layout, names, seen, records), modified))
 }
 
-/// A byte range of a file and the line number of its first line.
+/// Folds the lines of `part` of the file at `path` into `sink`, the first
+/// numbered `first_line`: whether any line held a record, and how many
+/// lines there were.
+fn fold_part<F: FnMut(u64, &Cells<'_>)>(
+    path: &Path,
+    part: &Part,
+    first_line: u64,
+    sink: &mut Sink<'_, F>,
+) -> anyhow::Result<(bool, u64)> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(part.start))?;
+    let input = BufReader::with_capacity(256 * 1024, file.take(part.end - part.start));
+    let (any, last) = ndjson(input, sink, first_line)?;
+    Ok((any, last + 1 - first_line))
+}
+
+/// A byte range of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Part {
     start: u64,
     end: u64,
-    first_line: u64,
 }
 
-/// Cuts a file of `len` bytes into up to `workers` parts at line breaks,
-/// counting the lines before each cut.
+/// Cuts a file of `len` bytes into up to `workers` parts of about the same
+/// size, each cut just after the first line break at or past its share.
 fn line_parts(mut file: File, len: u64, workers: usize) -> std::io::Result<Vec<Part>> {
     let mut parts = Vec::new();
-    let (mut start, mut first_line) = (0, 1);
-    if workers > 1 {
-        let targets: Vec<u64> = (1..workers as u64)
-            .map(|i| len * i / workers as u64)
-            .collect();
-        let mut lines = 1u64;
-        let mut offset = 0u64;
-        let mut buffer = vec![0u8; 1 << 20];
-        loop {
+    let mut start = 0;
+    let mut buffer = vec![0u8; 64 * 1024];
+    for worker in 1..workers as u64 {
+        // A line break at `target - 1` or after ends the part.
+        let mut offset = (len * worker / workers as u64).max(start + 1) - 1;
+        file.seek(SeekFrom::Start(offset))?;
+        let cut = loop {
             let n = file.read(&mut buffer)?;
-            if n == 0 || parts.len() == targets.len() {
-                break;
+            if n == 0 {
+                break None;
             }
-            for newline in memchr::memchr_iter(b'\n', &buffer[..n]) {
-                lines += 1;
-                let after = offset + newline as u64 + 1;
-                if parts.len() < targets.len() && after >= targets[parts.len()] {
-                    parts.push(Part {
-                        start,
-                        end: after,
-                        first_line,
-                    });
-                    (start, first_line) = (after, lines);
-                }
+            if let Some(newline) = memchr::memchr(b'\n', &buffer[..n]) {
+                break Some(offset + newline as u64 + 1);
             }
             offset += n as u64;
+        };
+        match cut {
+            Some(cut) if cut < len => {
+                parts.push(Part { start, end: cut });
+                start = cut;
+            }
+            _ => break,
         }
     }
-    parts.push(Part {
-        start,
-        end: len,
-        first_line,
-    });
+    parts.push(Part { start, end: len });
     Ok(parts)
 }
 
@@ -201,7 +221,7 @@ pub fn fold_file(
     layout: &Layout,
     names: &[String],
     fallback_time: chrono::DateTime<chrono::Utc>,
-    add: impl FnMut(u64, &Vec<Option<String>>),
+    add: impl FnMut(u64, &Cells<'_>),
 ) -> anyhow::Result<(Streamed, chrono::DateTime<chrono::Utc>)> {
     use anyhow::Context as _;
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
@@ -304,7 +324,7 @@ struct Sink<'a, F> {
     record: json_record::Record,
 }
 
-impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
+impl<F: FnMut(u64, &Cells<'_>)> Sink<'_, F> {
     fn record(
         &mut self,
         record: &serde_json::Value,
@@ -320,36 +340,44 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
             &mut self.cells,
             &mut self.seen,
         )?;
-        self.records += 1;
-        (self.add)(number, &self.cells);
+        self.record.put_texts(&self.cells);
+        self.fold_record("", number);
         Ok(())
+    }
+
+    /// Which names some record had.
+    fn seen(&self) -> Vec<bool> {
+        let mut seen = self.seen.clone();
+        for (seen, also) in seen.iter_mut().zip(self.record.seen()) {
+            *seen |= also;
+        }
+        seen
     }
 }
 
-impl<F: FnMut(u64, &Vec<Option<String>>)> Sink<'_, F> {
-    /// Folds a flat record read by scanning its bytes
-    /// ([`json_record::read_flat`]); `false` when it is not one.
-    fn read_flat(&mut self, text: &str, number: u64) -> bool {
-        let Some(targets) = &self.targets else {
-            return false;
-        };
-        if !json_record::read_flat(text, targets, &mut self.record) {
-            return false;
-        }
-        self.fold_record(number);
-        true
+impl<F: FnMut(u64, &Cells<'_>)> Sink<'_, F> {
+    /// Folds the flat record at the start of `bytes`, read by scanning
+    /// them up to its line break, or to their end when they are
+    /// `complete` ([`json_record::read_flat`]); the length of its line,
+    /// or `None` (nothing folded) when it is not one or not UTF-8.
+    fn read_flat(&mut self, bytes: &[u8], complete: bool, number: u64) -> Option<usize> {
+        let targets = self.targets.as_ref()?;
+        let end = json_record::read_flat(bytes, complete, targets, &mut self.record)?;
+        let line = simdutf8::basic::from_utf8(bytes.get(..end)?).ok()?;
+        self.fold_record(line, number);
+        Some(end)
     }
 
-    /// Folds the record read into `record`.
-    fn fold_record(&mut self, number: u64) {
-        self.record.cells(&mut self.cells, &mut self.seen);
+    /// Folds the record read into `record` (from `line` when it was read
+    /// in place).
+    fn fold_record(&mut self, line: &str, number: u64) {
         self.records += 1;
-        (self.add)(number, &self.cells);
+        (self.add)(number, &self.record.cells(line));
     }
 }
 
 /// Through `targets` when there are, else as a whole `serde_json::Value`.
-impl<F: FnMut(u64, &Vec<Option<String>>)> Records for Sink<'_, F> {
+impl<F: FnMut(u64, &Cells<'_>)> Records for Sink<'_, F> {
     fn read<'de, D: de::Deserializer<'de>>(
         &mut self,
         deserializer: D,
@@ -365,7 +393,7 @@ impl<F: FnMut(u64, &Vec<Option<String>>)> Records for Sink<'_, F> {
                 "{position} {number} is {kind}, not a JSON object"
             ))));
         }
-        self.fold_record(number);
+        self.fold_record("", number);
         Ok(Ok(()))
     }
 }
@@ -399,12 +427,13 @@ fn read_error(e: &std::io::Error) -> TableError {
 }
 
 /// Folds the NDJSON lines of `input`, the first numbered `first_line`;
-/// whether any line held a record.
-fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
+/// whether any line held a record, and the number of the last line
+/// (`first_line - 1` when there was none).
+fn ndjson<F: FnMut(u64, &Cells<'_>)>(
     mut input: impl BufRead,
     sink: &mut Sink<'_, F>,
     first_line: u64,
-) -> Result<bool, TableError> {
+) -> Result<(bool, u64), TableError> {
     let mut line = Vec::new();
     let mut number = first_line - 1;
     let mut any = false;
@@ -414,10 +443,17 @@ fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
             break;
         }
         number += 1;
-        // A line within the buffer is read where it is; one across its end
-        // is copied out first.
+        // A flat record is read where it is in the buffer, its line break
+        // found as it is read.
+        if let Some(end) = sink.read_flat(buffer, false, number) {
+            any = true;
+            input.consume(end + 1);
+            continue;
+        }
+        // Any other line within the buffer is read where it is (it is not
+        // a flat record); one across its end is copied out first.
         if let Some(end) = memchr::memchr(b'\n', buffer) {
-            let folded = ndjson_line(&buffer[..end], number, sink, &mut any);
+            let folded = ndjson_line(&buffer[..end], number, sink, &mut any, false);
             input.consume(end + 1);
             folded?;
             continue;
@@ -434,35 +470,48 @@ fn ndjson<F: FnMut(u64, &Vec<Option<String>>)>(
                 MAX_LINE >> 20
             )));
         }
-        ndjson_line(&line, number, sink, &mut any)?;
+        ndjson_line(&line, number, sink, &mut any, true)?;
     }
-    Ok(any)
+    Ok((any, number))
 }
 
 /// Folds NDJSON line `number` (its line break or not), unless it is
-/// blank; `any` is set when it is not.
-fn ndjson_line<F: FnMut(u64, &Vec<Option<String>>)>(
+/// blank; `any` is set when it is not. `flat`: whether it may be a flat
+/// record ([`json_record::read_flat`]), else it is read by serde_json.
+fn ndjson_line<F: FnMut(u64, &Cells<'_>)>(
     mut line: &[u8],
     number: u64,
     sink: &mut Sink<'_, F>,
     any: &mut bool,
+    flat: bool,
 ) -> Result<(), TableError> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    *any = true;
-    while let [rest @ .., b'\n' | b'\r'] = line {
-        line = rest;
-    }
-    let text = std::str::from_utf8(line)
+    // As `table::parse` cuts a line (and `str::lines`): one line break.
+    line = line.strip_suffix(b"\n").unwrap_or(line);
+    line = line.strip_suffix(b"\r").unwrap_or(line);
+    let text = simdutf8::basic::from_utf8(line)
         .map_err(|_| table::error(format!("line {number} is not valid UTF-8")))?;
-    if sink.read_flat(text, number) {
+    // White space beyond ASCII's makes a blank line too, as in a table.
+    if !text.starts_with('{') && text.trim().is_empty() {
+        return Ok(());
+    }
+    *any = true;
+    if flat && sink.read_flat(text.as_bytes(), true, number).is_some() {
         return Ok(());
     }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     sink.read(&mut deserializer, number, "line")
         .and_then(|folded| deserializer.end().map(|()| folded))
         .map_err(|e| {
+            // serde_json skips a value nobody reads (`IgnoredAny`) with
+            // other code than it reads one with, which names a control
+            // character in a string one column earlier: the error is that
+            // of the line read whole, as `table::parse` reads it.
+            let e = serde_json::from_str::<serde_json::Value>(text)
+                .err()
+                .unwrap_or(e);
             table::error(format!(
                 "malformed JSON on line {number} column {}: {}",
                 e.column(),
@@ -864,8 +913,10 @@ mod tests {
         }
     }
 
-    /// A file cut at line breaks for two workers folds every record once,
-    /// with its own line number, whichever worker read it.
+    /// A file cut at line breaks for two or three workers folds every
+    /// record once, with its own line number, whichever worker read it;
+    /// an error names its line in the file, the first one when there are
+    /// several, whichever worker met it.
     #[test]
     fn ndjson_files_are_cut_at_line_breaks() {
         let dir = tempfile::tempdir().unwrap();
@@ -882,29 +933,36 @@ mod tests {
         }
         std::fs::write(&path, &text).unwrap();
         assert!(text.len() as u64 > SPLIT_ABOVE);
-        let parts = line_parts(File::open(&path).unwrap(), text.len() as u64, 2).unwrap();
-        assert_eq!(parts.len(), 2);
-        assert_eq!(
-            &text[parts[1].start as usize - 1..parts[1].start as usize],
-            "\n"
-        );
+        for workers in [2, 3] {
+            let parts = line_parts(File::open(&path).unwrap(), text.len() as u64, workers).unwrap();
+            assert_eq!(parts.len(), workers);
+            for (part, next) in parts.iter().zip(&parts[1..]) {
+                assert_eq!(part.end, next.start);
+                assert_eq!(&text[part.end as usize - 1..part.end as usize], "\n");
+            }
+            assert_eq!(
+                (parts[0].start, parts[workers - 1].end),
+                (0, text.len() as u64)
+            );
+        }
         let layout = Layout::default();
         let names = vec!["id".to_owned(), "region".to_owned()];
-        let (lines, streamed, _) = fold_ndjson_file(
-            &path,
-            &layout,
-            &names,
-            2,
-            chrono::DateTime::UNIX_EPOCH,
-            Vec::new(),
-            |lines: &mut Vec<(u64, String)>, number, cells| {
-                lines.push((number, cells[0].clone().unwrap()))
-            },
-            |lines, later| lines.extend(later),
-        )
-        .unwrap();
-        assert_eq!(streamed.records, 200_000);
-        assert_eq!(streamed.seen, [true, false]);
+        let fold = |path: &Path, workers| {
+            fold_ndjson_file(
+                path,
+                &layout,
+                &names,
+                workers,
+                chrono::DateTime::UNIX_EPOCH,
+                Vec::new(),
+                |lines: &mut Vec<(u64, String)>, number, cells| {
+                    lines.push((number, cells.get(0).unwrap().to_owned()))
+                },
+                |lines, before| lines.iter_mut().for_each(|(number, _)| *number += before),
+                |lines, later| lines.extend(later),
+            )
+            .map_err(|e| format!("{e:#}"))
+        };
         let expected: Vec<(u64, String)> = text
             .lines()
             .enumerate()
@@ -914,7 +972,45 @@ mod tests {
                 (index as u64 + 1, id.to_string())
             })
             .collect();
-        assert_eq!(lines, expected);
+        for workers in [1, 2, 3] {
+            let (lines, streamed, _) = fold(&path, workers).unwrap();
+            assert_eq!(streamed.records, 200_000);
+            assert_eq!(streamed.seen, [true, false]);
+            assert_eq!(lines, expected, "{workers} workers");
+        }
+        // A malformed line near the end, then one near the start as well.
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let broken = |numbers: &[usize]| {
+            let mut lines = lines.clone();
+            for number in numbers {
+                lines[number - 1] = "{\"id\": \n";
+            }
+            let path = dir.path().join("broken.ndjson");
+            std::fs::write(&path, lines.concat()).unwrap();
+            path
+        };
+        for (numbers, line) in [(&[190_001][..], 190_001), (&[190_001, 12][..], 12)] {
+            let path = broken(numbers);
+            let table = table::parse(
+                std::fs::read(&path).unwrap().as_slice(),
+                Format::Ndjson,
+                &layout,
+                chrono::DateTime::UNIX_EPOCH,
+            )
+            .unwrap_err();
+            let expected = format!(
+                "reading {}: malformed JSON on line {line} column 7: the data ends too early (truncated?)",
+                path.display()
+            );
+            assert_eq!(format!("reading {}: {table}", path.display()), expected);
+            for workers in [1, 2, 3] {
+                assert_eq!(
+                    fold(&path, workers).unwrap_err(),
+                    expected,
+                    "{workers} workers"
+                );
+            }
+        }
         let empty = dir.path().join("empty.ndjson");
         std::fs::write(&empty, "\n \n").unwrap();
         let error = fold_ndjson_file(
@@ -925,6 +1021,7 @@ mod tests {
             chrono::DateTime::UNIX_EPOCH,
             (),
             |_, _, _| {},
+            |_, _| {},
             |_, _| {},
         )
         .unwrap_err();
@@ -1036,7 +1133,7 @@ mod tests {
             let mut got = Vec::new();
             let reader = std::io::BufReader::with_capacity(capacity, input.as_bytes());
             let streamed = fold_reader(reader, Format::Ndjson, &layout, &names, |n, cells| {
-                got.push((n, cells.clone()))
+                got.push((n, cells.to_vec()))
             })
             .unwrap();
             assert_eq!(got, expected, "buffer of {capacity} bytes");
@@ -1120,7 +1217,7 @@ mod tests {
                     Format::Ndjson,
                     &layout,
                     &names,
-                    |_, cells| got.push(cells.clone()),
+                    |_, cells| got.push(cells.to_vec()),
                 );
                 match (parsed, streamed) {
                     (Ok(table), Ok(_)) => {
