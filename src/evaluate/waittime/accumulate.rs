@@ -8,7 +8,8 @@
 //! seconds for minutes), so memory depends on the spread of waits, not
 //! on the number of rows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 
 use chrono::NaiveDate;
 
@@ -16,6 +17,7 @@ use super::timestamp::Stamp;
 use crate::check::standards::{Measure, Unit};
 use crate::check::{Counts, TargetSource, WaitRule, WaitStats};
 use crate::check::{GroupResult, Status};
+use crate::table::KeyHasher;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -113,12 +115,15 @@ pub fn outcome(
 
 /// How many waits of each length, in ticks. Short waits (most of them:
 /// days, or minutes up to eight and a half hours) are counted in a vector
-/// indexed by the wait, the rest in a map: a count is then an index, not
-/// a tree search, on the hot path.
+/// indexed by the wait, the rest in a hash map: a count is then an index
+/// or a hash probe, not a tree search, on the hot path, and the counts of
+/// checks that share them are merged (`Shared::roll_up`) without walking
+/// a tree. The waits are put in order once, when the group's result is
+/// made ([`Histogram::sorted`]).
 #[derive(Debug, Clone, Default)]
 struct Histogram {
     dense: Vec<u64>,
-    sparse: BTreeMap<i64, u64>,
+    sparse: HashMap<i64, u64, BuildHasherDefault<KeyHasher>>,
 }
 
 /// Waits below this many ticks are counted in `Histogram::dense`.
@@ -137,27 +142,59 @@ impl Histogram {
         }
     }
 
-    /// (wait, how many) in increasing order of wait.
-    fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
-        let dense = self
-            .dense
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(wait, n)| (wait as i64, *n));
-        let below = self.sparse.range(..0).map(|(w, n)| (*w, *n));
-        let above = self.sparse.range(0..).map(|(w, n)| (*w, *n));
-        below.chain(dense).chain(above)
+    /// (wait, how many) in increasing order of wait, each wait once.
+    fn sorted(&self) -> Vec<(i64, u64)> {
+        let mut waits: Vec<(i64, u64)> = self.sparse.iter().map(|(w, n)| (*w, *n)).collect();
+        waits.extend(
+            self.dense
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(wait, n)| (wait as i64, *n)),
+        );
+        waits.sort_unstable();
+        waits
     }
 
-    fn total(&self) -> u64 {
-        self.iter().map(|(_, n)| n).sum()
-    }
-
-    fn merge(&mut self, other: Histogram) {
-        for (wait, n) in other.iter() {
-            self.add(wait, n);
+    fn merge(&mut self, other: &Histogram) {
+        if self.dense.len() < other.dense.len() {
+            self.dense.resize(other.dense.len(), 0);
         }
+        for (mine, theirs) in self.dense.iter_mut().zip(&other.dense) {
+            *mine += theirs;
+        }
+        for (wait, n) in &other.sparse {
+            *self.sparse.entry(*wait).or_default() += n;
+        }
+    }
+}
+
+/// The waits of a group, in order ([`Histogram::sorted`]), and the
+/// measures read from them.
+struct Waits(Vec<(i64, u64)>);
+
+impl Waits {
+    fn total(&self) -> u64 {
+        self.0.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The value at 1-based rank ⌈q·n⌉ of the sorted waits (nearest rank).
+    fn quantile(&self, q: f64) -> Option<i64> {
+        let n = self.total();
+        if n == 0 {
+            return None;
+        }
+        let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
+        let mut seen = 0;
+        self.0.iter().find_map(|(wait, count)| {
+            seen += count;
+            (seen >= rank).then_some(*wait)
+        })
+    }
+
+    /// The waits summed, in ticks, shortest first.
+    fn sum(&self) -> f64 {
+        self.0.iter().map(|(w, c)| *w as f64 * *c as f64).sum()
     }
 }
 
@@ -215,7 +252,7 @@ impl GroupAcc {
         }
     }
 
-    pub fn merge(&mut self, other: GroupAcc) {
+    pub fn merge(&mut self, other: &GroupAcc) {
         let (a, b) = (&mut self.counts, other.counts);
         a.compliant += b.compliant;
         a.noncompliant += b.noncompliant;
@@ -223,44 +260,10 @@ impl GroupAcc {
         a.extended += b.extended;
         a.rejected += b.rejected;
         a.before_effective += b.before_effective;
-        self.waits.merge(other.waits);
+        self.waits.merge(&other.waits);
         self.overdue_open += other.overdue_open;
         self.overdue_ticks = self.overdue_ticks.saturating_add(other.overdue_ticks);
         self.longest_open = self.longest_open.max(other.longest_open);
-    }
-
-    /// The value at 1-based rank ⌈q·n⌉ of the sorted waits (nearest rank).
-    fn quantile(&self, q: f64) -> Option<i64> {
-        let n = self.waits.total();
-        if n == 0 {
-            return None;
-        }
-        let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
-        let mut seen = 0;
-        self.waits.iter().find_map(|(wait, count)| {
-            seen += count;
-            (seen >= rank).then_some(wait)
-        })
-    }
-
-    /// The mean of the offered waits, in ticks.
-    fn mean(&self) -> Option<f64> {
-        let n = self.waits.total();
-        let total: f64 = self.waits.iter().map(|(w, c)| w as f64 * c as f64).sum();
-        (n > 0).then(|| total / n as f64)
-    }
-
-    /// The mean wait counting every open request past the limit as
-    /// waiting until the evaluation time (a lower bound of its wait).
-    fn mean_with_overdue(&self) -> Option<f64> {
-        let n = self.waits.total() + self.overdue_open;
-        let total: f64 = self
-            .waits
-            .iter()
-            .map(|(w, c)| w as f64 * c as f64)
-            .sum::<f64>()
-            + self.overdue_ticks as f64;
-        (n > 0).then(|| total / n as f64)
     }
 
     /// The group's result as of the local day `today`.
@@ -275,7 +278,9 @@ impl GroupAcc {
         let in_units = |ticks: i64| ticks as f64 / per;
         let measured = c.compliant + c.noncompliant;
         let rate = (measured > 0).then(|| c.compliant as f64 / measured as f64);
-        let mean = self.mean().map(|m| m / per);
+        let waits = Waits(self.waits.sorted());
+        let offered = waits.total();
+        let mean = (offered > 0).then(|| waits.sum() / offered as f64 / per);
         let rows = measured + c.pending + c.rejected;
         let rejected_share = if rows == 0 {
             0.0
@@ -285,7 +290,13 @@ impl GroupAcc {
         let target = rule.target_on(today);
         let (value, limit) = match rule.measure {
             Measure::ShareWithinLimit => (rate, rule.target),
-            Measure::MeanWait => (self.mean_with_overdue().map(|m| m / per), rule.limit),
+            // An open request past the limit counts as waiting until the
+            // evaluation time (a lower bound of its wait).
+            Measure::MeanWait => {
+                let n = offered + self.overdue_open;
+                let total = waits.sum() + self.overdue_ticks as f64;
+                ((n > 0).then(|| total / n as f64 / per), rule.limit)
+            }
         };
         let (status, error) = if rejected_share > rule.max_rejected {
             let error = format!(
@@ -312,8 +323,8 @@ impl GroupAcc {
                     .then_some(target)
                     .flatten(),
                 target_by_plan: rule.target_source == TargetSource::Plan,
-                median_wait: self.quantile(0.5).map(in_units),
-                p90_wait: self.quantile(0.9).map(in_units),
+                median_wait: waits.quantile(0.5).map(in_units),
+                p90_wait: waits.quantile(0.9).map(in_units),
                 mean_wait: mean,
                 overdue_open: self.overdue_open,
                 longest_open_wait: self.longest_open.map(in_units),

@@ -621,7 +621,7 @@ impl Shared {
                     let number = *projected[group].get_or_insert_with(|| {
                         reader.project(self.set, group, state.labels, &member.positions)
                     });
-                    add_group(&mut state.groups, number, acc.clone());
+                    add_group_copy(&mut state.groups, number, acc);
                 }
                 state
                     .rejected_samples
@@ -639,8 +639,20 @@ fn add_group(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: GroupAcc) {
         groups.resize_with(number + 1, || None);
     }
     match &mut groups[number] {
-        Some(existing) => existing.merge(acc),
+        Some(existing) => existing.merge(&acc),
         empty @ None => *empty = Some(acc),
+    }
+}
+
+/// Adds a copy of `acc` to group `number` of `groups`: copied only into a
+/// group that had nothing yet.
+fn add_group_copy(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: &GroupAcc) {
+    if groups.len() <= number {
+        groups.resize_with(number + 1, || None);
+    }
+    match &mut groups[number] {
+        Some(existing) => existing.merge(acc),
+        empty @ None => *empty = Some(acc.clone()),
     }
 }
 
