@@ -128,7 +128,7 @@ pub fn json(as_of: DateTime<Utc>, results: &[CheckResult], recent: &[Series]) ->
                     group
                 })
                 .collect();
-            json!({
+            let mut check = json!({
                 "id": r.id,
                 "title": r.title,
                 "status": r.status.as_str(),
@@ -139,18 +139,26 @@ pub fn json(as_of: DateTime<Utc>, results: &[CheckResult], recent: &[Series]) ->
                 "citation": r.citation,
                 "data_time": r.data_time.map(time),
                 "data_time_origin": r.data_time_origin,
-                "groups": groups,
                 "error": r.error,
                 "rejected_rows": r.rejected_rows,
                 "standard": r.standard.as_ref().map(|s| s.id),
-            })
+            });
+            // Moved in, not copied: `json!` serializes what it is given
+            // into a new `Value`, a deep copy of every group.
+            if let Value::Object(map) = &mut check {
+                map.insert("groups".to_owned(), Value::Array(groups));
+            }
+            check
         })
         .collect();
-    json!({
+    let mut report = json!({
         "as_of": time(as_of),
         "exit_code": exit_code(results).code(),
-        "checks": checks,
-    })
+    });
+    if let Value::Object(map) = &mut report {
+        map.insert("checks".to_owned(), Value::Array(checks));
+    }
+    report
 }
 
 fn group_json(r: &CheckResult, g: &GroupResult) -> Value {
