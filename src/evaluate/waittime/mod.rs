@@ -805,9 +805,10 @@ impl CheckState {
                 return Outcome::rejected(format!("`{}` has an unknown value", field.name()));
             }
         };
+        // Compared as day numbers: this is asked of every row selected.
         if rule
             .effective_for(provider)
-            .is_some_and(|effective| start.local_date() < effective)
+            .is_some_and(|effective| start.local_day < timestamp::day_number(effective))
         {
             return Outcome::BeforeEffective;
         }

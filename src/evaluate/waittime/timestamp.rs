@@ -47,6 +47,12 @@ impl Stamp {
 
 const UNIX_EPOCH_DAY_FROM_CE: i32 = 719_163;
 
+/// The day number of `date` (days since 1970-01-01), as in
+/// [`Stamp::local_day`].
+pub fn day_number(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - UNIX_EPOCH_DAY_FROM_CE
+}
+
 /// UTC offsets of one zone, cached per UTC day in a table indexed by the
 /// day, about eleven years around the first instant asked for: a lookup
 /// is an index into 16 KiB, not a hash (nor a search of the zone's
@@ -395,11 +401,20 @@ mod tests {
         let mut date = NaiveDate::from_ymd_opt(-1000, 1, 1).unwrap();
         let end = NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap();
         while date < end {
+            let day = days_from_civil(date.year(), date.month(), date.day());
             assert_eq!(
-                days_from_civil(date.year(), date.month(), date.day()),
+                day,
                 date.num_days_from_ce() - UNIX_EPOCH_DAY_FROM_CE,
                 "{date}"
             );
+            // A stamp's day number and its date order alike.
+            assert_eq!(day, day_number(date), "{date}");
+            let stamp = Stamp {
+                utc: 0,
+                nanos: 0,
+                local_day: day,
+            };
+            assert_eq!(stamp.local_date(), date);
             if (0..10_000).contains(&date.year()) {
                 let text = date.format("%Y-%m-%d").to_string();
                 assert_eq!(
