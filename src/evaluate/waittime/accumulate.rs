@@ -385,3 +385,45 @@ fn judge(
         Measure::MeanWait => (Status::Breach, None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Waits merged from parts, by reference and in any split, are
+        /// the waits counted in one: in order, each once, whether short
+        /// (`dense`) or long (`sparse`).
+        #[test]
+        fn merged_waits_are_the_waits_counted_in_one(
+            waits in proptest::collection::vec((0i64..2_000, 1u64..4), 0..300),
+            split in 0usize..300,
+        ) {
+            let mut whole = Histogram::default();
+            let (mut first, mut second) = (Histogram::default(), Histogram::default());
+            for (i, (wait, n)) in waits.iter().enumerate() {
+                whole.add(*wait, *n);
+                if i < split { first.add(*wait, *n) } else { second.add(*wait, *n) }
+            }
+            let mut merged = Histogram::default();
+            merged.merge(&second);
+            merged.merge(&first);
+            let sorted = whole.sorted();
+            prop_assert_eq!(&merged.sorted(), &sorted);
+            prop_assert!(sorted.windows(2).all(|w| w[0].0 < w[1].0));
+            let mut expected: Vec<i64> = waits
+                .iter()
+                .flat_map(|(wait, n)| std::iter::repeat_n(*wait, *n as usize))
+                .collect();
+            expected.sort_unstable();
+            let ranked = Waits(sorted);
+            prop_assert_eq!(ranked.total(), expected.len() as u64);
+            if !expected.is_empty() {
+                let rank = |q: f64| ((q * expected.len() as f64).ceil() as usize).clamp(1, expected.len());
+                prop_assert_eq!(ranked.quantile(0.5), Some(expected[rank(0.5) - 1]));
+                prop_assert_eq!(ranked.quantile(0.9), Some(expected[rank(0.9) - 1]));
+            }
+        }
+    }
+}
