@@ -473,7 +473,7 @@ impl Plan<'_> {
         fold: &mut F,
         scratch: &mut Scratch,
     ) -> Result<u64, Failure> {
-        let text = std::str::from_utf8(block).ok();
+        let text = super::utf8::text(block);
         let wanted = &self.used.wanted[..];
         scratch.spans.clear();
         scratch.spans.resize(wanted.len(), ABSENT);

@@ -363,7 +363,7 @@ impl<F: FnMut(u64, &Cells<'_>)> Sink<'_, F> {
     fn read_flat(&mut self, bytes: &[u8], complete: bool, number: u64) -> Option<usize> {
         let targets = self.targets.as_ref()?;
         let end = json_record::read_flat(bytes, complete, targets, &mut self.record)?;
-        let line = simdutf8::basic::from_utf8(bytes.get(..end)?).ok()?;
+        let line = super::utf8::text(bytes.get(..end)?)?;
         self.fold_record(line, number);
         Some(end)
     }
@@ -491,8 +491,8 @@ fn ndjson_line<F: FnMut(u64, &Cells<'_>)>(
     // As `table::parse` cuts a line (and `str::lines`): one line break.
     line = line.strip_suffix(b"\n").unwrap_or(line);
     line = line.strip_suffix(b"\r").unwrap_or(line);
-    let text = simdutf8::basic::from_utf8(line)
-        .map_err(|_| table::error(format!("line {number} is not valid UTF-8")))?;
+    let text = super::utf8::text(line)
+        .ok_or_else(|| table::error(format!("line {number} is not valid UTF-8")))?;
     // White space beyond ASCII's makes a blank line too, as in a table.
     if !text.starts_with('{') && text.trim().is_empty() {
         return Ok(());

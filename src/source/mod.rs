@@ -21,6 +21,7 @@ pub mod nppes;
 pub mod postgres;
 pub mod pushdown;
 pub mod spec;
+pub mod utf8;
 
 use std::collections::BTreeSet;
 use std::path::Path;
