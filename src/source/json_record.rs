@@ -766,6 +766,7 @@ impl<'de> Visitor<'de> for CellSeed<'_> {
 mod tests {
     use proptest::prelude::*;
 
+    use crate::evaluate::waittime::cell_text;
     use crate::source::json_stream::fold_reader;
     use crate::table::{self, Format, Layout};
 
@@ -799,12 +800,7 @@ mod tests {
                     .map(|row| {
                         let cells = names
                             .iter()
-                            .map(|name| match row.fields.get(name) {
-                                Some(table::Value::Text(text)) => Some(text.clone()),
-                                Some(table::Value::Number(n)) => Some(n.to_string()),
-                                Some(table::Value::Bool(b)) => Some(b.to_string()),
-                                _ => None,
-                            })
+                            .map(|name| row.fields.get(name).and_then(cell_text))
                             .collect::<Vec<_>>();
                         (row.number as u64, cells)
                     })

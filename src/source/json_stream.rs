@@ -752,6 +752,7 @@ impl<S> At<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evaluate::waittime::cell_text;
 
     /// Streams `input` and shows each record as `number: cells`, or the
     /// error; and the same through `table::parse`, which must agree.
@@ -1118,12 +1119,7 @@ mod tests {
             .map(|row| {
                 let cells = names
                     .iter()
-                    .map(|name| match row.fields.get(name) {
-                        Some(table::Value::Text(text)) => Some(text.clone()),
-                        Some(table::Value::Number(n)) => Some(n.to_string()),
-                        Some(table::Value::Bool(b)) => Some(b.to_string()),
-                        _ => None,
-                    })
+                    .map(|name| row.fields.get(name).and_then(cell_text))
                     .collect();
                 (row.number as u64, cells)
             })
@@ -1227,11 +1223,7 @@ mod tests {
                             .map(|row| {
                                 names
                                     .iter()
-                                    .map(|n| match row.fields.get(n) {
-                                        Some(table::Value::Text(t)) => Some(t.clone()),
-                                        Some(table::Value::Number(v)) => Some(v.to_string()),
-                                        _ => None,
-                                    })
+                                    .map(|n| row.fields.get(n).and_then(cell_text))
                                     .collect()
                             })
                             .collect();
