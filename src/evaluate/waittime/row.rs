@@ -378,16 +378,18 @@ impl<'r, R: Cells> View<'_, 'r, R> {
         let key = &mut self.reader.key;
         key.clear();
         let mut missing = None;
-        for index in 0..labels.columns.label_count() {
-            if index > 0 {
-                key.push('\u{1f}');
-            }
-            let label = labels.columns.label(self.row, index);
-            if label.is_none() && missing.is_none() {
-                missing = Some(index);
-            }
-            push_escaped(key, label.unwrap_or(NO_LABEL));
-        }
+        let cells = self.row;
+        let columns = &labels.columns;
+        push_key(
+            key,
+            (0..columns.label_count()).map(|index| {
+                let label = columns.label(cells, index);
+                if label.is_none() && missing.is_none() {
+                    missing = Some(index);
+                }
+                label.unwrap_or(NO_LABEL)
+            }),
+        );
         let value = (labels.intern(key), missing);
         labels.current = Slot { row, value };
         value
@@ -399,13 +401,19 @@ impl<'r, R: Cells> View<'_, 'r, R> {
 /// into the labels it was made of ([`split_key`]), whatever they hold.
 pub fn join_key<'a>(labels: impl Iterator<Item = &'a str>) -> String {
     let mut key = String::new();
+    push_key(&mut key, labels);
+    key
+}
+
+/// Pushes the key of `labels` ([`join_key`]) onto `key`: into a buffer
+/// kept from row to row, as each row's group is read.
+fn push_key<'a>(key: &mut String, labels: impl Iterator<Item = &'a str>) {
     for (n, label) in labels.enumerate() {
         if n > 0 {
             key.push('\u{1f}');
         }
-        push_escaped(&mut key, label);
+        push_escaped(key, label);
     }
-    key
 }
 
 /// Pushes `label` onto a key ([`join_key`]).
