@@ -248,7 +248,7 @@ impl Evaluator {
                 .members
                 .iter()
                 .map(|m| checks[*m].window_start)
-                .min_by_key(|s| (s.utc, s.nanos))
+                .min_by_key(|s| s.instant())
                 .unwrap_or(state.window_start);
             let at = match windows
                 .iter()
@@ -270,7 +270,7 @@ impl Evaluator {
             let window = &mut windows[at];
             window.classes.push(index);
             window.see_all |= class.require_labels;
-            if (start.utc, start.nanos) < (window.start.utc, window.start.nanos) {
+            if start.instant() < window.start.instant() {
                 window.start = start;
             }
         }
@@ -433,9 +433,7 @@ impl Evaluator {
                 let Some(acc) = acc else { continue };
                 add_group(&mut mine.groups, numbers[theirs_number], acc);
             }
-            mine.rejected_samples.extend(theirs.rejected_samples);
-            mine.rejected_samples.sort_unstable();
-            mine.rejected_samples.truncate(REJECTED_SAMPLES);
+            keep_first_samples(&mut mine.rejected_samples, theirs.rejected_samples);
         }
     }
 
@@ -479,23 +477,21 @@ impl Shared {
         reader: &mut Reader,
         header: &[String],
     ) -> Option<Shared> {
-        let sharing: Vec<&CheckState> = members
+        let sharing: Vec<(usize, &CheckState)> = members
             .iter()
-            .map(|m| &checks[*m])
-            .filter(|state| state.error.is_none() && !state.check.require_labels)
+            .map(|m| (*m, &checks[*m]))
+            .filter(|(_, state)| state.error.is_none() && !state.check.require_labels)
             .collect();
-        let first = sharing.first()?;
+        let (_, first) = *sharing.first()?;
         if sharing.len() < 2 {
             return None;
         }
         let mut names: Vec<String> = Vec::new();
-        let mut starts: Vec<Stamp> = sharing.iter().map(|s| s.window_start).collect();
-        starts.sort_unstable_by_key(|s| std::cmp::Reverse((s.utc, s.nanos)));
-        starts.dedup_by_key(|s| (s.utc, s.nanos));
-        let members = members
+        let mut starts: Vec<Stamp> = sharing.iter().map(|(_, s)| s.window_start).collect();
+        starts.sort_unstable_by_key(|s| std::cmp::Reverse(s.instant()));
+        starts.dedup_by_key(|s| s.instant());
+        let members = sharing
             .iter()
-            .zip(members.iter().map(|m| &checks[*m]))
-            .filter(|(_, state)| state.error.is_none() && !state.check.require_labels)
             .map(|(check, state)| {
                 let positions = state
                     .check
@@ -509,10 +505,10 @@ impl Shared {
                         }
                     })
                     .collect();
-                let start = (state.window_start.utc, state.window_start.nanos);
+                let start = state.window_start.instant();
                 SharedMember {
                     check: *check,
-                    band: starts.iter().filter(|s| (s.utc, s.nanos) > start).count(),
+                    band: starts.iter().filter(|s| s.instant() > start).count(),
                     positions,
                 }
             })
@@ -548,14 +544,14 @@ impl Shared {
         }
         let band = match view.stamp(self.zone, self.clock) {
             Read::Value(start) => {
-                let start = (start.utc, start.nanos);
-                if start > (self.end.utc, self.end.nanos) {
+                let start = start.instant();
+                if start > self.end.instant() {
                     return true;
                 }
                 let band = self
                     .starts
                     .iter()
-                    .take_while(|s| start < (s.utc, s.nanos))
+                    .take_while(|s| start < s.instant())
                     .count();
                 if band == self.starts.len() {
                     // Before every member's window.
@@ -574,11 +570,7 @@ impl Shared {
         {
             self.rejected[band].push((line, reason.clone()));
         }
-        let groups = &mut self.bands[band];
-        if groups.len() <= group {
-            groups.resize_with(group + 1, || None);
-        }
-        groups[group]
+        group_slot(&mut self.bands[band], group)
             .get_or_insert_with(GroupAcc::default)
             .count(outcome.clone());
         true
@@ -595,9 +587,7 @@ impl Shared {
             }
         }
         for (mine, rejected) in self.rejected.iter_mut().zip(other.rejected) {
-            mine.extend(rejected);
-            mine.sort_unstable();
-            mine.truncate(REJECTED_SAMPLES);
+            keep_first_samples(mine, rejected);
         }
     }
 
@@ -623,22 +613,35 @@ impl Shared {
                     });
                     add_group_copy(&mut state.groups, number, acc);
                 }
-                state
-                    .rejected_samples
-                    .extend(self.rejected[band].iter().cloned());
+                let rejected = self.rejected[band].iter().cloned();
+                keep_first_samples(&mut state.rejected_samples, rejected);
             }
-            state.rejected_samples.sort_unstable();
-            state.rejected_samples.truncate(REJECTED_SAMPLES);
         }
     }
 }
 
-/// Adds `acc` to group `number` of `groups`.
-fn add_group(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: GroupAcc) {
+/// Group `number` of `groups`, which grow to hold it.
+fn group_slot(groups: &mut Vec<Option<GroupAcc>>, number: usize) -> &mut Option<GroupAcc> {
     if groups.len() <= number {
         groups.resize_with(number + 1, || None);
     }
-    match &mut groups[number] {
+    &mut groups[number]
+}
+
+/// Adds `more` rejected rows to `samples`, keeping the first
+/// [`REJECTED_SAMPLES`] by line.
+fn keep_first_samples(
+    samples: &mut Vec<(u64, String)>,
+    more: impl IntoIterator<Item = (u64, String)>,
+) {
+    samples.extend(more);
+    samples.sort_unstable();
+    samples.truncate(REJECTED_SAMPLES);
+}
+
+/// Adds `acc` to group `number` of `groups`.
+fn add_group(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: GroupAcc) {
+    match group_slot(groups, number) {
         Some(existing) => existing.merge(&acc),
         empty @ None => *empty = Some(acc),
     }
@@ -647,10 +650,7 @@ fn add_group(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: GroupAcc) {
 /// Adds a copy of `acc` to group `number` of `groups`: copied only into a
 /// group that had nothing yet.
 fn add_group_copy(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: &GroupAcc) {
-    if groups.len() <= number {
-        groups.resize_with(number + 1, || None);
-    }
-    match &mut groups[number] {
+    match group_slot(groups, number) {
         Some(existing) => existing.merge(acc),
         empty @ None => *empty = Some(acc.clone()),
     }
@@ -671,8 +671,7 @@ enum Selected {
 /// Whether `start` is outside the window `[from, to]` (a request exactly
 /// at its start is inside).
 fn outside(start: Stamp, from: Stamp, to: Stamp) -> bool {
-    (start.utc, start.nanos) < (from.utc, from.nanos)
-        || (start.utc, start.nanos) > (to.utc, to.nanos)
+    start.instant() < from.instant() || start.instant() > to.instant()
 }
 
 fn missing_columns(
@@ -741,10 +740,7 @@ impl CheckState {
             self.rejected_samples.push((line, reason.clone()));
         }
         let (number, _) = row.group(self.labels);
-        if self.groups.len() <= number {
-            self.groups.resize_with(number + 1, || None);
-        }
-        self.groups[number]
+        group_slot(&mut self.groups, number)
             .get_or_insert_with(GroupAcc::default)
             .count(outcome);
     }

@@ -495,10 +495,7 @@ impl Plan {
         };
         for (key, acc) in groups {
             let number = reader.intern(state.labels, &key);
-            if state.groups.len() <= number {
-                state.groups.resize_with(number + 1, || None);
-            }
-            state.groups[number] = Some(acc);
+            *super::group_slot(&mut state.groups, number) = Some(acc);
         }
         state.rejected_samples = samples
             .iter()

@@ -34,6 +34,11 @@ impl Stamp {
             + (i128::from(later.nanos) - i128::from(self.nanos))
     }
 
+    /// The instant alone (seconds, nanoseconds), to order stamps by.
+    pub fn instant(self) -> (i64, u32) {
+        (self.utc, self.nanos)
+    }
+
     /// The same stamp with the fraction of its second.
     pub fn with_nanos(self, nanos: u32) -> Stamp {
         Stamp { nanos, ..self }
