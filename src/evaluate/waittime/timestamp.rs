@@ -9,8 +9,9 @@
 //! since waits in days are counted between local dates.
 //!
 //! The hot path parses the digits by hand and looks up the zone's UTC
-//! offset per quarter hour in a table indexed by it ([`ZoneCache`]), instead of
-//! searching the zone's transitions for every row. Pure: no clock, no IO.
+//! offset per UTC day in a table indexed by the day ([`ZoneCache`]),
+//! instead of searching the zone's transitions for every row. Pure: no
+//! clock, no IO.
 
 use chrono::{NaiveDate, NaiveDateTime, Offset as _, TimeZone as _};
 use chrono_tz::Tz;
@@ -111,11 +112,9 @@ impl ZoneCache {
             UNKNOWN => {
                 let start = day * 86_400;
                 let offset = self.computed(start);
-                let same = [6, 12, 18]
-                    .map(|hours| start + hours * 3600)
+                let same = [6 * 3600, 12 * 3600, 18 * 3600, 86_399]
                     .into_iter()
-                    .chain([start + 86_399])
-                    .all(|at| self.computed(at) == offset);
+                    .all(|second| self.computed(start + second) == offset);
                 self.days[index] = if same { offset } else { CHANGES };
                 if same { offset } else { self.computed(utc) }
             }
