@@ -741,10 +741,8 @@ fn hit_mask(chunk: &[u8; CHUNK], delimiter: u8) -> u64 {
     let delimiters = safe_arch::set_splat_i8_m128i(delimiter as i8);
     let line_feeds = safe_arch::set_splat_i8_m128i(b'\n' as i8);
     let mut mask = 0u64;
-    for (n, part) in chunk.chunks_exact(16).enumerate() {
-        let Ok(part) = <&[u8; 16]>::try_from(part) else {
-            continue;
-        };
+    let (parts, _) = chunk.as_chunks::<16>();
+    for (n, part) in parts.iter().enumerate() {
         let bytes = load_unaligned_m128i(part);
         let hits =
             cmp_eq_mask_i8_m128i(bytes, delimiters) | cmp_eq_mask_i8_m128i(bytes, line_feeds);
