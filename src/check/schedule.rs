@@ -162,6 +162,15 @@ impl Schedule {
         &self.expression
     }
 
+    /// The same schedule in another zone (the expression is not read
+    /// again).
+    pub fn in_zone(&self, time_zone: Tz) -> Schedule {
+        Schedule {
+            time_zone,
+            ..self.clone()
+        }
+    }
+
     pub fn time_zone(&self) -> Tz {
         self.time_zone
     }

@@ -129,14 +129,7 @@ pub(super) fn check(
     };
     let schedule = match (&raw.schedule, tz) {
         (Some(expr), Some(tz)) => v.schedule(expr, "schedule", tz),
-        // The daemon's schedule, read again only in another zone.
-        (None, Some(tz)) => default_schedule.and_then(|d| {
-            if d.time_zone() == tz {
-                Some(d.clone())
-            } else {
-                Schedule::parse(d.expression(), tz).ok()
-            }
-        }),
+        (None, Some(tz)) => default_schedule.map(|d| d.in_zone(tz)),
         (_, None) => None,
     };
     let group_by: Vec<String> = raw
