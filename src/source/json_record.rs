@@ -30,9 +30,7 @@ impl Targets {
     fn find(&self, key: &str) -> Option<usize> {
         self.by_key.get(key).copied()
     }
-}
 
-impl Targets {
     /// `None` when a name is mapped to a JSON pointer, which needs the
     /// whole record.
     pub fn new(layout: &Layout, names: &[String]) -> Option<Targets> {
