@@ -509,6 +509,11 @@ impl Plan<'_> {
                 if wanted.get(column) == Some(&true) {
                     scratch.spans[column] = (field.min(end) as u32, end as u32);
                 }
+                // The columns this row does not reach keep no span of an
+                // earlier row's (those it reaches were all just set).
+                if let Some(rest) = scratch.spans.get_mut(column + 1..) {
+                    rest.fill(ABSENT);
+                }
                 let record = match text {
                     Some(text) => Record {
                         text,
@@ -520,7 +525,6 @@ impl Plan<'_> {
                         .map_err(|message| Failure::Row { line, message })?,
                 };
                 fold.add(line, &record);
-                scratch.spans.fill(ABSENT);
             }
             if hit.is_none() {
                 break;

@@ -167,18 +167,20 @@ impl ZoneCache {
     }
 }
 
-/// Days from 1970-01-01 to a valid date (H. Hinnant's `days_from_civil`:
-/// integer arithmetic only; chrono's own conversions were a tenth of
-/// reading a timestamp).
+/// Days from 1970-01-01 to a valid date from year -2000 on (H. Hinnant's
+/// `days_from_civil` on years moved 2,000 later, five whole 400-year
+/// eras, so that the arithmetic is unsigned: integer arithmetic only;
+/// chrono's own conversions were a tenth of reading a timestamp).
 #[inline]
 fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
-    let (month, day) = (month as i32, day as i32);
-    let year = year - i32::from(month <= 2);
-    let era = year.div_euclid(400);
+    const SHIFT_YEARS: i32 = 2000;
+    const SHIFT_DAYS: i32 = 5 * 146_097;
+    let year = (year + SHIFT_YEARS) as u32 - u32::from(month <= 2);
+    let era = year / 400;
     let year_of_era = year - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    (era * 146_097 + day_of_era) as i32 - 719_468 - SHIFT_DAYS
 }
 
 use chrono::Datelike as _;
