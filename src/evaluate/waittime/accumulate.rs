@@ -116,14 +116,21 @@ pub fn outcome(
 /// How many waits of each length, in ticks. Short waits (most of them:
 /// days, or minutes up to eight and a half hours) are counted in a vector
 /// indexed by the wait, the rest in a hash map: a count is then an index
-/// or a hash probe, not a tree search, on the hot path, and the counts of
-/// checks that share them are merged (`Shared::roll_up`) without walking
-/// a tree. The waits are put in order once, when the group's result is
-/// made ([`Histogram::sorted`]).
+/// or a hash probe, not a tree search, on the hot path. The waits are put
+/// in order once: when the group's result is made
+/// ([`Histogram::sorted`]), or, for the counts that checks share, before
+/// they are summed into each check's groups ([`Histogram::seal`]), which
+/// then merge lists in order instead of hashing every wait again and
+/// sorting each check's groups (`Shared::roll_up`).
 #[derive(Debug, Clone, Default)]
 struct Histogram {
     dense: Vec<u64>,
     sparse: HashMap<i64, u64, BuildHasherDefault<KeyHasher>>,
+    /// Waits not in `dense`, in increasing order, each once: those of
+    /// `sparse` when sealed, and those merged from sealed histograms. A
+    /// wait may be in both `sparse` and `long`; [`Histogram::sorted`]
+    /// adds them up.
+    long: Vec<(i64, u64)>,
 }
 
 /// Waits below this many ticks are counted in `Histogram::dense`.
@@ -142,9 +149,31 @@ impl Histogram {
         }
     }
 
+    /// The waits of `sparse` and `long` together, in order, each once.
+    fn long_sorted(&self) -> Vec<(i64, u64)> {
+        if self.sparse.is_empty() {
+            return self.long.clone();
+        }
+        let mut sparse: Vec<(i64, u64)> = self.sparse.iter().map(|(w, n)| (*w, *n)).collect();
+        sparse.sort_unstable();
+        merge_sorted(&sparse, &self.long)
+    }
+
+    /// Moves the waits of `sparse` into `long`, in order.
+    fn seal(&mut self) {
+        if !self.sparse.is_empty() {
+            self.long = self.long_sorted();
+            self.sparse.clear();
+        }
+    }
+
     /// (wait, how many) in increasing order of wait, each wait once.
     fn sorted(&self) -> Vec<(i64, u64)> {
-        let mut waits: Vec<(i64, u64)> = self.sparse.iter().map(|(w, n)| (*w, *n)).collect();
+        let long = self.long_sorted();
+        // Waits below zero (none, in practice) come before the dense ones.
+        let below = long.partition_point(|(wait, _)| *wait < 0);
+        let mut waits = Vec::with_capacity(long.len() + self.dense.len());
+        waits.extend_from_slice(&long[..below]);
         waits.extend(
             self.dense
                 .iter()
@@ -152,11 +181,19 @@ impl Histogram {
                 .filter(|(_, n)| **n > 0)
                 .map(|(wait, n)| (wait as i64, *n)),
         );
-        waits.sort_unstable();
+        waits.extend_from_slice(&long[below..]);
         waits
     }
 
     fn merge(&mut self, other: &Histogram) {
+        self.merge_short(other);
+        if !other.long.is_empty() {
+            self.long = merge_sorted(&self.long, &other.long);
+        }
+    }
+
+    /// Adds `other`'s `dense` and `sparse` waits (not its `long`).
+    fn merge_short(&mut self, other: &Histogram) {
         if self.dense.len() < other.dense.len() {
             self.dense.resize(other.dense.len(), 0);
         }
@@ -167,6 +204,30 @@ impl Histogram {
             *self.sparse.entry(*wait).or_default() += n;
         }
     }
+}
+
+/// Two lists of (wait, how many) in increasing order of wait, each wait
+/// once, as one such list: the counts of a wait in both are added.
+fn merge_sorted(a: &[(i64, u64)], b: &[(i64, u64)]) -> Vec<(i64, u64)> {
+    let mut merged = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let ((wa, na), (wb, nb)) = (a[i], b[j]);
+        if wa < wb {
+            merged.push((wa, na));
+            i += 1;
+        } else if wb < wa {
+            merged.push((wb, nb));
+            j += 1;
+        } else {
+            merged.push((wa, na + nb));
+            i += 1;
+            j += 1;
+        }
+    }
+    merged.extend_from_slice(&a[i..]);
+    merged.extend_from_slice(&b[j..]);
+    merged
 }
 
 /// The waits of a group, in order ([`Histogram::sorted`]), and the
@@ -252,7 +313,58 @@ impl GroupAcc {
         }
     }
 
+    /// Puts the group's long waits in order ([`Histogram::seal`]): for
+    /// counts about to be summed into many groups.
+    pub fn seal(&mut self) {
+        self.waits.seal();
+    }
+
+    /// The sum of `parts`, sealed ([`GroupAcc::seal`]): their long waits
+    /// merged in pairs, then pairs of those, and so on, so that each wait
+    /// is copied about log₂(parts) times, not once per part.
+    pub fn sum(parts: &[&GroupAcc]) -> GroupAcc {
+        let mut sum = GroupAcc::default();
+        for part in parts {
+            sum.merge_with(part, |mine, theirs| mine.merge_short(theirs));
+        }
+        // The parts' unsealed long waits, now in `sum.waits.sparse`.
+        sum.waits.seal();
+        let mut lists: Vec<Vec<(i64, u64)>> = vec![std::mem::take(&mut sum.waits.long)];
+        let mut slices = parts
+            .iter()
+            .map(|p| &p.waits.long[..])
+            .filter(|l| !l.is_empty());
+        while let Some(a) = slices.next() {
+            lists.push(match slices.next() {
+                Some(b) => merge_sorted(a, b),
+                None => a.to_vec(),
+            });
+        }
+        while lists.len() > 1 {
+            let mut next = Vec::with_capacity(lists.len().div_ceil(2));
+            let mut lists_left = lists.into_iter();
+            while let Some(a) = lists_left.next() {
+                next.push(match lists_left.next() {
+                    Some(b) => merge_sorted(&a, &b),
+                    None => a,
+                });
+            }
+            lists = next;
+        }
+        sum.waits.long = lists.pop().unwrap_or_default();
+        sum
+    }
+
     pub fn merge(&mut self, other: &GroupAcc) {
+        self.merge_with(other, Histogram::merge);
+    }
+
+    /// Adds `other`'s counts, and its waits with `merge_waits`.
+    fn merge_with(
+        &mut self,
+        other: &GroupAcc,
+        merge_waits: impl FnOnce(&mut Histogram, &Histogram),
+    ) {
         let (a, b) = (&mut self.counts, other.counts);
         a.compliant += b.compliant;
         a.noncompliant += b.noncompliant;
@@ -260,7 +372,7 @@ impl GroupAcc {
         a.extended += b.extended;
         a.rejected += b.rejected;
         a.before_effective += b.before_effective;
-        self.waits.merge(&other.waits);
+        merge_waits(&mut self.waits, &other.waits);
         self.overdue_open += other.overdue_open;
         self.overdue_ticks = self.overdue_ticks.saturating_add(other.overdue_ticks);
         self.longest_open = self.longest_open.max(other.longest_open);
@@ -392,13 +504,15 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Waits merged from parts, by reference and in any split, are
-        /// the waits counted in one: in order, each once, whether short
-        /// (`dense`) or long (`sparse`).
+        /// Waits merged from parts, by reference and in any split, sealed
+        /// or not, are the waits counted in one: in order, each once,
+        /// whether short (`dense`) or long (`sparse`, `long`).
         #[test]
         fn merged_waits_are_the_waits_counted_in_one(
-            waits in proptest::collection::vec((0i64..2_000, 1u64..4), 0..300),
+            waits in proptest::collection::vec((-20i64..2_000, 1u64..4), 0..300),
             split in 0usize..300,
+            more in 0usize..300,
+            seals in proptest::collection::vec(any::<bool>(), 4),
         ) {
             let mut whole = Histogram::default();
             let (mut first, mut second) = (Histogram::default(), Histogram::default());
@@ -406,14 +520,33 @@ mod tests {
                 whole.add(*wait, *n);
                 if i < split { first.add(*wait, *n) } else { second.add(*wait, *n) }
             }
+            if seals[0] { first.seal() }
+            if seals[1] { second.seal() }
             let mut merged = Histogram::default();
+            // Waits counted into a group that also receives sealed ones.
+            for (wait, n) in waits.iter().take(more) {
+                merged.add(*wait, *n);
+                whole.add(*wait, *n);
+            }
+            if seals[2] { merged.seal() }
+            // The same parts summed at once, as `Shared::roll_up` does.
+            let group = |waits: &Histogram| GroupAcc { waits: waits.clone(), ..GroupAcc::default() };
+            let parts = [group(&second), group(&merged), group(&first)];
+            let summed = GroupAcc::sum(&parts.iter().collect::<Vec<_>>());
+            prop_assert!(summed.waits.sparse.is_empty());
             merged.merge(&second);
+            if seals[3] { merged.seal() }
             merged.merge(&first);
+            if seals[2] {
+                prop_assert!(merged.long.windows(2).all(|w| w[0].0 < w[1].0));
+            }
             let sorted = whole.sorted();
             prop_assert_eq!(&merged.sorted(), &sorted);
+            prop_assert_eq!(&summed.waits.sorted(), &sorted);
             prop_assert!(sorted.windows(2).all(|w| w[0].0 < w[1].0));
             let mut expected: Vec<i64> = waits
                 .iter()
+                .chain(waits.iter().take(more))
                 .flat_map(|(wait, n)| std::iter::repeat_n(*wait, *n as usize))
                 .collect();
             expected.sort_unstable();

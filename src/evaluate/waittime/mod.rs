@@ -593,7 +593,10 @@ impl Shared {
 
     /// Gives each member the counts of the bands in its window, in its
     /// own groups.
-    fn roll_up(self, checks: &mut [CheckState], reader: &mut Reader) {
+    fn roll_up(mut self, checks: &mut [CheckState], reader: &mut Reader) {
+        for acc in self.bands.iter_mut().flatten().flatten() {
+            acc.seal();
+        }
         for member in &self.members {
             let state = &mut checks[member.check];
             if state.error.is_some() {
@@ -602,6 +605,8 @@ impl Shared {
                 continue;
             }
             let mut projected: Vec<Option<usize>> = Vec::new();
+            // The shared groups each of the member's groups is the sum of.
+            let mut parts: Vec<Vec<&GroupAcc>> = Vec::new();
             for band in 0..=member.band {
                 for (group, acc) in self.bands[band].iter().enumerate() {
                     let Some(acc) = acc else { continue };
@@ -611,10 +616,25 @@ impl Shared {
                     let number = *projected[group].get_or_insert_with(|| {
                         reader.project(self.set, group, state.labels, &member.positions)
                     });
-                    add_group_copy(&mut state.groups, number, acc);
+                    if parts.len() <= number {
+                        parts.resize_with(number + 1, Vec::new);
+                    }
+                    parts[number].push(acc);
                 }
                 let rejected = self.rejected[band].iter().cloned();
                 keep_first_samples(&mut state.rejected_samples, rejected);
+            }
+            for (number, mut parts) in parts.into_iter().enumerate() {
+                if parts.is_empty() {
+                    continue;
+                }
+                // What the member counted itself, after giving sharing up.
+                let own = group_slot(&mut state.groups, number).take().map(|mut own| {
+                    own.seal();
+                    own
+                });
+                parts.extend(own.as_ref());
+                state.groups[number] = Some(GroupAcc::sum(&parts));
             }
         }
     }
@@ -644,15 +664,6 @@ fn add_group(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: GroupAcc) {
     match group_slot(groups, number) {
         Some(existing) => existing.merge(&acc),
         empty @ None => *empty = Some(acc),
-    }
-}
-
-/// Adds a copy of `acc` to group `number` of `groups`: copied only into a
-/// group that had nothing yet.
-fn add_group_copy(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: &GroupAcc) {
-    match group_slot(groups, number) {
-        Some(existing) => existing.merge(acc),
-        empty @ None => *empty = Some(acc.clone()),
     }
 }
 
