@@ -325,7 +325,7 @@ impl GroupAcc {
     pub fn sum(parts: &[&GroupAcc]) -> GroupAcc {
         let mut sum = GroupAcc::default();
         for part in parts {
-            sum.merge_with(part, |mine, theirs| mine.merge_short(theirs));
+            sum.merge_with(part, Histogram::merge_short);
         }
         // The parts' unsealed long waits, now in `sum.waits.sparse`.
         sum.waits.seal();
