@@ -628,11 +628,9 @@ impl Shared {
                 if parts.is_empty() {
                     continue;
                 }
-                // What the member counted itself, after giving sharing up.
-                let own = group_slot(&mut state.groups, number).take().map(|mut own| {
-                    own.seal();
-                    own
-                });
+                // What the member counted itself, after giving sharing up
+                // (`GroupAcc::sum` takes sealed and unsealed parts alike).
+                let own = group_slot(&mut state.groups, number).take();
                 parts.extend(own.as_ref());
                 state.groups[number] = Some(GroupAcc::sum(&parts));
             }
