@@ -7,10 +7,12 @@
 //! wins in the order Icinga ranks states: critical (2), then unknown (3),
 //! then warning (1), so that a blind spot outranks a warning.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::check::Severity;
@@ -112,96 +114,190 @@ pub fn trend_json(trend: &Trend) -> Value {
     })
 }
 
-/// `recent`: the recorded history (empty without a state file).
-pub fn json(as_of: DateTime<Utc>, results: &[CheckResult], recent: &[Series]) -> Value {
-    let checks: Vec<Value> = results
-        .iter()
-        .map(|r| {
-            let groups: Vec<Value> = r
-                .groups
-                .iter()
-                .map(|g| {
-                    let mut group = group_json(r, g);
-                    if let Value::Object(map) = &mut group {
-                        map.insert("trend".to_owned(), trend_json(&group_trend(recent, r, g)));
-                    }
-                    group
-                })
-                .collect();
-            let mut check = json!({
-                "id": r.id,
-                "title": r.title,
-                "status": r.status.as_str(),
-                "severity": r.severity.as_str(),
-                "source": r.source,
-                "op": r.comparison.op.as_str(),
-                "limit": r.comparison.limit,
-                "citation": r.citation,
-                "data_time": r.data_time.map(time),
-                "data_time_origin": r.data_time_origin,
-                "error": r.error,
-                "rejected_rows": r.rejected_rows,
-                "standard": r.standard.as_ref().map(|s| s.id),
-            });
-            // Moved in, not copied: `json!` serializes what it is given
-            // into a new `Value`, a deep copy of every group.
-            if let Value::Object(map) = &mut check {
-                map.insert("groups".to_owned(), Value::Array(groups));
-            }
-            check
-        })
-        .collect();
-    let mut report = json!({
-        "as_of": time(as_of),
-        "exit_code": exit_code(results).code(),
-    });
-    if let Value::Object(map) = &mut report {
-        map.insert("checks".to_owned(), Value::Array(checks));
+/// The JSON report of `run --once`: `recent` is the recorded history
+/// (empty without a state file). Serialized straight from the results,
+/// not through a `serde_json::Value` (a tree of maps built, written and
+/// freed: most of the time after the checks, for the hundreds of groups
+/// of a large configuration). Keys are in alphabetical order, as a
+/// `Value`'s map gives them.
+pub fn json<'a>(
+    as_of: DateTime<Utc>,
+    results: &'a [CheckResult],
+    recent: &'a [Series],
+) -> impl Serialize + 'a {
+    ReportJson {
+        as_of: time(as_of),
+        checks: results
+            .iter()
+            .map(|r| CheckJson {
+                citation: r.citation.as_deref(),
+                data_time: r.data_time.map(time),
+                data_time_origin: r.data_time_origin,
+                error: r.error.as_deref(),
+                groups: r.groups.iter().map(|g| group_json(r, g, recent)).collect(),
+                id: &r.id,
+                limit: r.comparison.limit,
+                op: r.comparison.op.as_str(),
+                rejected_rows: &r.rejected_rows,
+                severity: r.severity.as_str(),
+                source: &r.source,
+                standard: r.standard.as_ref().map(|s| s.id),
+                status: r.status.as_str(),
+                title: &r.title,
+            })
+            .collect(),
+        exit_code: exit_code(results).code(),
     }
-    report
 }
 
-fn group_json(r: &CheckResult, g: &GroupResult) -> Value {
-    let mut group = json!({
-        "labels": g.labels,
-        "status": g.status.as_str(),
-        "value": json_number(g.value),
-        "infinite": g.value.is_some_and(f64::is_infinite),
-        "limit": g.limit,
-        "rows": g.rows,
-        "error": g.error,
-        "detail": g.detail,
-    });
-    if let (Some(w), Some(standard), Value::Object(map)) = (&g.wait, &r.standard, &mut group) {
-        let extra = json!({
-            "counts": {
-                "compliant": w.counts.compliant,
-                "noncompliant": w.counts.noncompliant,
-                "pending": w.counts.pending,
-                "extended": w.counts.extended,
-                "rejected": w.counts.rejected,
-                "before_effective": w.counts.before_effective,
-            },
-            "target_by_plan": w.target_by_plan,
-            "rate": w.rate,
-            "target": w.target,
-            "median_wait": w.median_wait,
-            "p90_wait": w.p90_wait,
-            "mean_wait": w.mean_wait,
-            "overdue_open": w.overdue_open,
-            "longest_open_wait": w.longest_open_wait,
-            "unit": w.unit.as_str(),
-            "wait_limit": w.limit,
-            "standard": standard.id,
-            "citation": standard.citation,
-            "confidence": standard.confidence.letter(),
-            "basis": standard.basis.as_str(),
-        });
-        if let Value::Object(extra) = extra {
-            map.extend(extra);
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    as_of: String,
+    checks: Vec<CheckJson<'a>>,
+    exit_code: u8,
+}
+
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    citation: Option<&'a str>,
+    data_time: Option<String>,
+    data_time_origin: Option<&'static str>,
+    error: Option<&'a str>,
+    groups: Vec<GroupJson<'a>>,
+    id: &'a str,
+    limit: f64,
+    op: &'static str,
+    rejected_rows: &'a [String],
+    severity: &'static str,
+    source: &'a str,
+    standard: Option<&'static str>,
+    status: &'static str,
+    title: &'a str,
+}
+
+/// A group; the fields in `Option`s skipped when absent are those of a
+/// wait-time group only.
+#[derive(Serialize)]
+struct GroupJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basis: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    citation: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counts: Option<CountsJson>,
+    detail: Option<&'a str>,
+    error: Option<&'a str>,
+    infinite: bool,
+    labels: &'a BTreeMap<String, String>,
+    limit: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    longest_open_wait: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mean_wait: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    median_wait: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overdue_open: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p90_wait: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate: Option<Option<f64>>,
+    rows: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    standard: Option<&'static str>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_by_plan: Option<bool>,
+    trend: TrendJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'static str>,
+    #[serde(serialize_with = "finite_or_null")]
+    value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wait_limit: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct CountsJson {
+    before_effective: u64,
+    compliant: u64,
+    extended: u64,
+    noncompliant: u64,
+    pending: u64,
+    rejected: u64,
+}
+
+/// A trend as JSON ([`trend_json`]).
+#[derive(Serialize)]
+struct TrendJson {
+    breached_runs: usize,
+    direction: Option<&'static str>,
+    #[serde(serialize_with = "finite_or_null")]
+    four_weeks_ago: Option<f64>,
+    runs: usize,
+    #[serde(serialize_with = "finite_or_null")]
+    week_ago: Option<f64>,
+}
+
+impl TrendJson {
+    fn of(trend: &Trend) -> TrendJson {
+        TrendJson {
+            breached_runs: trend.breached_runs,
+            direction: trend.direction.map(|d| d.as_str()),
+            four_weeks_ago: trend.four_weeks_ago,
+            runs: trend.runs,
+            week_ago: trend.week_ago,
         }
     }
-    group
+}
+
+/// A number as [`json_number`] writes it: `null` unless finite.
+fn finite_or_null<S: serde::Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match value.filter(|v| v.is_finite()) {
+        Some(v) => s.serialize_f64(v),
+        None => s.serialize_none(),
+    }
+}
+
+fn group_json<'a>(r: &'a CheckResult, g: &'a GroupResult, recent: &[Series]) -> GroupJson<'a> {
+    let wait = g.wait.as_ref().zip(r.standard.as_ref());
+    GroupJson {
+        basis: wait.map(|(_, s)| s.basis.as_str()),
+        citation: wait.map(|(_, s)| s.citation),
+        confidence: wait.map(|(_, s)| s.confidence.letter()),
+        counts: wait.map(|(w, _)| CountsJson {
+            before_effective: w.counts.before_effective,
+            compliant: w.counts.compliant,
+            extended: w.counts.extended,
+            noncompliant: w.counts.noncompliant,
+            pending: w.counts.pending,
+            rejected: w.counts.rejected,
+        }),
+        detail: g.detail.as_deref(),
+        error: g.error.as_deref(),
+        infinite: g.value.is_some_and(f64::is_infinite),
+        labels: &g.labels,
+        limit: g.limit,
+        longest_open_wait: wait.map(|(w, _)| w.longest_open_wait),
+        mean_wait: wait.map(|(w, _)| w.mean_wait),
+        median_wait: wait.map(|(w, _)| w.median_wait),
+        overdue_open: wait.map(|(w, _)| w.overdue_open),
+        p90_wait: wait.map(|(w, _)| w.p90_wait),
+        rate: wait.map(|(w, _)| w.rate),
+        rows: g.rows,
+        standard: wait.map(|(_, s)| s.id),
+        status: g.status.as_str(),
+        target: wait.map(|(w, _)| w.target),
+        target_by_plan: wait.map(|(w, _)| w.target_by_plan),
+        trend: TrendJson::of(&group_trend(recent, r, g)),
+        unit: wait.map(|(w, _)| w.unit.as_str()),
+        value: g.value,
+        wait_limit: wait.map(|(w, _)| w.limit),
+    }
 }
 
 pub fn text(as_of: DateTime<Utc>, results: &[CheckResult], zone: Tz) -> String {
