@@ -576,7 +576,7 @@ pub async fn stream_query(
         |evaluator, number, cells| evaluator.add(number, cells),
     )
     .await?;
-    Ok(evaluator.finish(as_of))
+    Ok(evaluator.finish_on(as_of, workers()))
 }
 
 /// Evaluates the wait-time `checks` on the CSV file at `path` in one pass
@@ -592,7 +592,7 @@ pub fn stream_csv(
     let folded = csv_stream::fold_file(path, &spec.layout, workers, as_of, |header| {
         WaitFold(Evaluator::new(checks, header, &spec.layout.fields, as_of))
     })?;
-    Ok(folded.fold.0.finish(folded.modified))
+    Ok(folded.fold.0.finish_on(folded.modified, workers))
 }
 
 /// Evaluates the wait-time `checks` on the JSON or NDJSON file at `path`
@@ -632,7 +632,7 @@ pub fn stream_records(
         )?
     };
     columns_found(&mut evaluator, names, streamed);
-    Ok(evaluator.finish(modified))
+    Ok(evaluator.finish_on(modified, workers()))
 }
 
 /// Tells `evaluator` which of `names` some streamed record had.
@@ -671,7 +671,7 @@ pub async fn stream_fhir(
         |evaluator, number, cells| evaluator.add(number, cells),
     )
     .await?;
-    Ok(evaluator.finish(data_time))
+    Ok(evaluator.finish_on(data_time, workers()))
 }
 
 /// Evaluates the wait-time `checks` on the body of an HTTP source in one
@@ -702,7 +702,7 @@ pub async fn stream_http(
             }
         })
         .await?;
-    Ok(evaluator.finish(data_time))
+    Ok(evaluator.finish_on(data_time, workers()))
 }
 
 /// The wait-time evaluator as a fold of a streamed CSV file.

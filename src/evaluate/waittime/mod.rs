@@ -439,6 +439,13 @@ impl Evaluator {
 
     /// The results, one per check. `data_time` is when the data was made.
     pub fn finish(self, data_time: DateTime<Utc>) -> Vec<CheckResult> {
+        self.finish_on(data_time, 1)
+    }
+
+    /// [`Evaluator::finish`] on up to `threads` threads: the shared counts
+    /// summed into each check's groups, and each check's result made, on
+    /// every core, as the rows were read (the same results).
+    pub fn finish_on(self, data_time: DateTime<Utc>, threads: usize) -> Vec<CheckResult> {
         let Evaluator {
             as_of,
             mut reader,
@@ -446,13 +453,88 @@ impl Evaluator {
             classes,
             ..
         } = self;
-        for shared in classes.into_iter().filter_map(|c| c.shared) {
-            shared.roll_up(&mut checks, &mut reader);
+        let shared: Vec<Shared> = classes.into_iter().filter_map(|c| c.shared).collect();
+        let shared = map_on(shared, threads, |mut shared| {
+            shared.seal();
+            shared
+        });
+        let sums: Vec<RollUp<'_>> = shared
+            .iter()
+            .flat_map(|shared| shared.plan(&mut checks, &mut reader))
+            .collect();
+        for (check, groups) in map_on(sums, threads, RollUp::sum) {
+            checks[check].groups = groups;
         }
-        checks
+        let reader = &reader;
+        map_on(checks, threads, |state| {
+            state.finish(reader, as_of, data_time)
+        })
+    }
+}
+
+/// `f` of each of `items`, in order, on up to `threads` scoped threads
+/// (the items dealt out in turn, so that neighbours of like cost are
+/// spread). A panic in `f` is resumed on the caller's thread.
+fn map_on<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = threads.min(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let count = items.len();
+    let mut hands: Vec<Vec<(usize, T)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (index, item) in items.into_iter().enumerate() {
+        hands[index % threads].push((index, item));
+    }
+    let f = &f;
+    let done: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
+        let running: Vec<_> = hands
             .into_iter()
-            .map(|state| state.finish(&reader, as_of, data_time))
+            .map(|hand| scope.spawn(move || hand.into_iter().map(|(i, t)| (i, f(t))).collect()))
+            .collect();
+        running
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
+    });
+    let mut results: Vec<Option<R>> = (0..count).map(|_| None).collect();
+    for (index, result) in done.into_iter().flatten() {
+        results[index] = Some(result);
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// One check's groups as sums of shared groups ([`Shared::plan`]).
+struct RollUp<'a> {
+    check: usize,
+    /// The check's groups so far (counted after sharing was given up).
+    own: Vec<Option<GroupAcc>>,
+    /// The shared groups each of its groups is the sum of, by number.
+    parts: Vec<Vec<&'a GroupAcc>>,
+}
+
+impl RollUp<'_> {
+    /// The check and its groups.
+    fn sum(self) -> (usize, Vec<Option<GroupAcc>>) {
+        let RollUp {
+            check,
+            mut own,
+            parts,
+        } = self;
+        for (number, mut parts) in parts.into_iter().enumerate() {
+            if parts.is_empty() {
+                continue;
+            }
+            // What the member counted itself, after giving sharing up
+            // (`GroupAcc::sum` takes sealed and unsealed parts alike).
+            let slot = group_slot(&mut own, number);
+            let mine = slot.take();
+            parts.extend(mine.as_ref());
+            *slot = Some(GroupAcc::sum(&parts));
+        }
+        (check, own)
     }
 }
 
@@ -594,9 +676,30 @@ impl Shared {
     /// Gives each member the counts of the bands in its window, in its
     /// own groups.
     fn roll_up(mut self, checks: &mut [CheckState], reader: &mut Reader) {
+        self.seal();
+        for (check, groups) in self
+            .plan(checks, reader)
+            .into_iter()
+            .map(RollUp::sum)
+            .collect::<Vec<_>>()
+        {
+            checks[check].groups = groups;
+        }
+    }
+
+    /// Puts the long waits of every shared group in order, as the sums
+    /// read them ([`GroupAcc::seal`]).
+    fn seal(&mut self) {
         for acc in self.bands.iter_mut().flatten().flatten() {
             acc.seal();
         }
+    }
+
+    /// What each member's groups are the sums of ([`RollUp`]): its groups
+    /// taken out of `checks`, to be put back summed. The members' rejected
+    /// rows are given to them here.
+    fn plan(&self, checks: &mut [CheckState], reader: &mut Reader) -> Vec<RollUp<'_>> {
+        let mut sums = Vec::new();
         for member in &self.members {
             let state = &mut checks[member.check];
             if state.error.is_some() {
@@ -624,17 +727,13 @@ impl Shared {
                 let rejected = self.rejected[band].iter().cloned();
                 keep_first_samples(&mut state.rejected_samples, rejected);
             }
-            for (number, mut parts) in parts.into_iter().enumerate() {
-                if parts.is_empty() {
-                    continue;
-                }
-                // What the member counted itself, after giving sharing up
-                // (`GroupAcc::sum` takes sealed and unsealed parts alike).
-                let own = group_slot(&mut state.groups, number).take();
-                parts.extend(own.as_ref());
-                state.groups[number] = Some(GroupAcc::sum(&parts));
-            }
+            sums.push(RollUp {
+                check: member.check,
+                own: std::mem::take(&mut state.groups),
+                parts,
+            });
         }
+        sums
     }
 }
 

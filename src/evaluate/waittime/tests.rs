@@ -779,12 +779,14 @@ mod property {
 
         /// One pass for many checks gives what each check gives alone:
         /// different standards, clocks, zones, windows, `group_by` and
-        /// `require_labels` over rows with every kind of bad value.
+        /// `require_labels` over rows with every kind of bad value, the
+        /// results made on one thread or several.
         #[test]
         fn many_checks_in_one_pass_equal_each_alone(
             rows in proptest::collection::vec(varied_row(), 0..150),
             split in 0usize..150,
             limit in proptest::option::of(0usize..4),
+            threads in 1usize..4,
         ) {
             let checks = varied_checks();
             let as_of = utc("2025-12-10T17:00:00-08:00");
@@ -793,7 +795,7 @@ mod property {
                 .iter()
                 .map(|r| r.split(',').map(|s| Some(s.to_owned())).collect())
                 .collect();
-            let run = |checks: &[Check], split: usize| {
+            let run = |checks: &[Check], split: usize, threads: usize| {
                 // Checks that share counts, sharing up to `limit` groups
                 // (then each counts on its own): in either part, both or
                 // neither.
@@ -810,13 +812,13 @@ mod property {
                     part.add(i as u64 + 2, row);
                 }
                 first.merge(second);
-                first.finish(as_of)
+                first.finish_on(as_of, threads)
             };
             prop_assert!(Evaluator::new(&checks, &header, &BTreeMap::new(), as_of).shares());
-            let together = run(&checks, split.min(rows.len()));
+            let together = run(&checks, split.min(rows.len()), threads);
             prop_assert_eq!(together.len(), checks.len());
             for (check, got) in checks.iter().zip(&together) {
-                let alone = run(std::slice::from_ref(check), rows.len());
+                let alone = run(std::slice::from_ref(check), rows.len(), 1);
                 prop_assert_eq!(format!("{:?}", alone[0]), format!("{got:?}"), "check {}", check.id);
             }
         }
