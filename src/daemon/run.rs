@@ -718,12 +718,12 @@ impl csv_stream::Fold for WaitFold {
         self.0.add(line, record);
     }
 
-    fn renumber(&mut self, lines_before: u64) {
-        self.0.renumber(lines_before);
+    fn renumber(&mut self, line: &dyn Fn(u64) -> u64) {
+        self.0.renumber_with(line);
     }
 
-    fn merge(&mut self, later: WaitFold) {
-        self.0.merge(later.0);
+    fn merge(&mut self, other: WaitFold) {
+        self.0.merge(other.0);
     }
 }
 

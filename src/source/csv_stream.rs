@@ -3,13 +3,17 @@
 //! caller, not this module, decides which).
 //!
 //! The file is never held in memory. Its rows are cut at byte offsets
-//! into one range per worker, each range starting at the first line break
-//! after its offset; each worker reads its range in blocks, and each
-//! block of whole lines is checked once for a double quote and for a
-//! carriage return that does not end a line, and once for UTF-8. Lines
-//! are then split at the delimiter with `memchr`, and only the columns
-//! the fold reads ([`Fold::columns`]) are cut out. Each worker folds its
-//! own copy of the fold; the copies are merged in file order.
+//! into ranges (up to sixteen per worker, of 2 MiB at least), each range
+//! starting at the first line break after its offset; each worker takes
+//! the next range not yet taken, reads it in blocks, and each block of
+//! whole lines is checked once for a double quote and for a carriage
+//! return that does not end a line, and once for UTF-8. Lines are then
+//! split at the delimiter with `memchr`, and only the columns the fold
+//! reads ([`Fold::columns`]) are cut out. Each worker folds its own copy
+//! of the fold over all the ranges it takes; the copies are merged at the
+//! end. A worker on a slower core, or on the rows of a file sorted by
+//! date that fall in a check's window, takes fewer ranges instead of
+//! holding the others up.
 //!
 //! A quoted field can hold a line break, so a line break is a row break
 //! only as long as no quote came before it. A worker that meets a quote
@@ -17,9 +21,12 @@
 //! break) reads the rest of the file, from the start of that block, with
 //! the `csv` crate's quote-aware reader, and the workers after it stop:
 //! everything before the first quote was split correctly, everything
-//! after it is read by the reader that understands quotes. Workers count
-//! their line breaks, so rows are numbered by their line in the file
-//! once the ranges are put back in order ([`Fold::renumber`]).
+//! after it is read by the reader that understands quotes (a worker that
+//! had already read a range after it reads its earlier ranges again
+//! into a new copy). Workers number rows by their range and their line
+//! in it ([`line_key`]) and count each range's line breaks, so rows are
+//! numbered by their line in the file once every range is read
+//! ([`Fold::renumber`]).
 
 use std::fs::File;
 use std::io::{Read as _, Seek, SeekFrom};
@@ -38,14 +45,24 @@ pub trait Fold: Clone + Send {
     /// The columns (0-based) this fold reads; no other column of a row is
     /// cut out or checked for UTF-8.
     fn columns(&self) -> Vec<usize>;
-    /// Takes one record; `line` is its line number counted from the
-    /// start of the worker's range (see [`Fold::renumber`]).
+    /// Takes one record; `line` is a key of its line ([`line_key`]): its
+    /// range and its line counted from the range's start. Keys are in
+    /// file order, so the first rows by key are the file's first.
     fn add(&mut self, line: u64, record: &Record<'_>);
-    /// Adds `lines_before` to every line number this fold kept: the
-    /// lines of the file before the worker's range.
-    fn renumber(&mut self, lines_before: u64);
-    /// Takes in what another copy folded (the rows after this copy's).
-    fn merge(&mut self, later: Self);
+    /// Replaces every line key this fold kept by what `line` gives for
+    /// it: the line in the file, known once every range before has been
+    /// read.
+    fn renumber(&mut self, line: &dyn Fn(u64) -> u64);
+    /// Takes in what another copy folded (other ranges of the file).
+    fn merge(&mut self, other: Self);
+}
+
+/// Bits of a line key ([`Fold::add`]) below its range's number.
+const RANGE_SHIFT: u32 = 40;
+
+/// The key of line `line` (counted from 1) of range number `range`.
+pub fn line_key(range: usize, line: u64) -> u64 {
+    ((range as u64) << RANGE_SHIFT) | line
 }
 
 /// One row of a streamed file: the text of the columns the fold reads.
@@ -87,6 +104,13 @@ pub struct Folded<F> {
 
 /// Files smaller than this are read by one worker.
 const SPLIT_ABOVE: u64 = 8 * 1024 * 1024;
+/// A file is cut into up to this many ranges per worker, each worker
+/// taking the next range not yet taken as it finishes one: a worker on a
+/// slower core, or on the part of a file sorted by date where a check's
+/// window is, does not hold the others up.
+const RANGES_PER_WORKER: u64 = 16;
+/// No range is smaller than this (except in a file smaller than it).
+const MIN_RANGE: u64 = 2 * 1024 * 1024;
 const BUFFER: usize = 256 * 1024;
 /// A row longer than this is an error (an appointment row is a few
 /// hundred bytes; this keeps a file without line breaks from taking the
@@ -114,18 +138,30 @@ pub fn fold_file<F: Fold>(
     let workers = if metadata.len() < SPLIT_ABOVE {
         1
     } else {
-        workers
+        workers.max(1)
     };
-    let fold = fold_ranges(file, path, layout, workers, start)?;
+    let ranges = (metadata.len() / MIN_RANGE).clamp(1, workers as u64 * RANGES_PER_WORKER);
+    let fold = fold_ranges(
+        file,
+        path,
+        layout,
+        (workers, ranges as usize),
+        |n, _| n,
+        start,
+    )?;
     Ok(Folded { fold, modified })
 }
 
-/// Folds the rows of `file` (at `path`) in `workers` byte ranges.
+/// Folds the rows of `file` (at `path`) with `workers` threads, cut into
+/// `ranges` byte ranges that the workers take in turn as they finish one:
+/// the `n`-th taken is range `order(n, ranges)` (in file order but in
+/// tests, which take them in other orders too).
 fn fold_ranges<F: Fold>(
     file: File,
     path: &Path,
     layout: &Layout,
-    workers: usize,
+    (workers, ranges): (usize, usize),
+    order: impl Fn(usize, usize) -> usize + Sync,
     start: impl FnOnce(&[String]) -> F,
 ) -> anyhow::Result<F> {
     let len = file
@@ -140,22 +176,41 @@ fn fold_ranges<F: Fold>(
         used: Used::new(&first.columns(), &header.names),
         stop: AtomicUsize::new(usize::MAX),
     };
-    let workers = workers.max(1);
+    let ranges = ranges.max(1);
+    let workers = workers.clamp(1, ranges);
     let body = len.saturating_sub(header.body_start);
-    let bounds: Vec<u64> = (0..=workers as u64)
-        .map(|i| header.body_start + body * i / workers as u64)
+    let bounds: Vec<u64> = (0..=ranges as u64)
+        .map(|i| header.body_start + body * i / ranges as u64)
         .collect();
-    let parts = std::thread::scope(|scope| {
-        let handles: Vec<_> = bounds
-            .windows(2)
-            .enumerate()
-            .map(|(index, range)| {
+    let next = AtomicUsize::new(0);
+    let read = |fold: &mut F, index: usize| plan.read_range(index, &bounds, fold);
+    let done = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
                 let mut fold = first.clone();
-                let plan = &plan;
-                let (lo, hi) = (range[0], range[1]);
+                let (plan, next, read, order) = (&plan, &next, &read, &order);
                 scope.spawn(move || {
-                    let part = plan.read_range(index, lo, hi, &mut fold);
-                    (fold, part)
+                    let mut parts = Vec::new();
+                    loop {
+                        let ticket = next.fetch_add(1, Ordering::Relaxed);
+                        if ticket >= ranges {
+                            break;
+                        }
+                        let index = order(ticket, ranges);
+                        if plan.stopped(index) {
+                            continue;
+                        }
+                        let part = read(&mut fold, index);
+                        if !matches!(part, Ok(Part { to_end: false, .. })) {
+                            // The ranges after this one are read by this
+                            // worker (a quote) or not at all (an error);
+                            // those before it are still taken (in the
+                            // orders of the tests, some are left).
+                            plan.stop.fetch_min(index, Ordering::Relaxed);
+                        }
+                        parts.push((index, part));
+                    }
+                    (fold, parts)
                 })
             })
             .collect();
@@ -165,33 +220,74 @@ fn fold_ranges<F: Fold>(
                 h.join()
                     .map_err(|_| anyhow::anyhow!("a CSV worker panicked"))
             })
-            .collect::<Vec<_>>()
-    });
-    // Put the ranges back in order: up to the first that read to the end
-    // of the file (the ones after it stopped, or read rows it has read).
-    let mut total: Option<F> = None;
-    let mut lines_before = header.lines;
-    for part in parts {
-        let (mut fold, part) = part?;
-        let part = match part {
-            Ok(part) => part,
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    // The ranges in file order, up to the first that read to the end of
+    // the file (a quote) or could not be read; the lines before each.
+    let mut owner: Vec<Option<usize>> = vec![None; ranges];
+    let mut outcome: Vec<Option<Result<Part, Failure>>> = (0..ranges).map(|_| None).collect();
+    let mut folds = Vec::with_capacity(done.len());
+    for (worker, (fold, parts)) in done.into_iter().enumerate() {
+        folds.push(fold);
+        for (index, part) in parts {
+            owner[index] = Some(worker);
+            outcome[index] = Some(part);
+        }
+    }
+    let mut lines_before = vec![header.lines; ranges];
+    let mut last = ranges - 1;
+    let mut lines = header.lines;
+    for (index, part) in outcome.into_iter().enumerate() {
+        // A range not taken is after the one that stopped the others.
+        let Some(part) = part else { break };
+        lines_before[index] = lines;
+        match part {
+            Ok(part) => {
+                lines += part.lines;
+                if part.to_end {
+                    last = index;
+                    break;
+                }
+            }
             Err(Failure::Io(e)) => return Err(e),
             Err(Failure::Row { line, message }) => {
-                anyhow::bail!(
+                anyhow::bail!("{}: line {}: {message}", path.display(), lines + line)
+            }
+        }
+    }
+    // A worker that read a range after `last` (before it knew to stop)
+    // counted rows that range `last` read to the end already: its ranges
+    // up to `last` are read again, without them.
+    for (worker, fold) in folds.iter_mut().enumerate() {
+        let taken: Vec<usize> = (0..ranges).filter(|i| owner[*i] == Some(worker)).collect();
+        if taken.iter().all(|index| *index <= last) {
+            continue;
+        }
+        let mut again = first.clone();
+        for index in taken.into_iter().filter(|index| *index <= last) {
+            match read(&mut again, index) {
+                Ok(part) if part.to_end == (index == last) => {}
+                Ok(_) => anyhow::bail!("{} changed while it was read", path.display()),
+                Err(Failure::Io(e)) => return Err(e),
+                Err(Failure::Row { line, message }) => anyhow::bail!(
                     "{}: line {}: {message}",
                     path.display(),
-                    lines_before + line
-                )
+                    lines_before[index] + line
+                ),
             }
-        };
-        fold.renumber(lines_before);
-        lines_before += part.lines;
+        }
+        *fold = again;
+    }
+    let line = |key: u64| {
+        let range = (key >> RANGE_SHIFT) as usize;
+        lines_before.get(range).copied().unwrap_or(0) + (key & ((1 << RANGE_SHIFT) - 1))
+    };
+    let mut total: Option<F> = None;
+    for mut fold in folds {
+        fold.renumber(&line);
         match &mut total {
             None => total = Some(fold),
             Some(total) => total.merge(fold),
-        }
-        if part.to_end {
-            break;
         }
     }
     Ok(total.unwrap_or(first))
@@ -362,15 +458,16 @@ impl Plan<'_> {
         self.stop.load(Ordering::Relaxed) < index
     }
 
-    /// Reads the rows that start in `lo..hi` (the first range starts at a
-    /// row; the others at the first line break at or after `lo - 1`).
+    /// Reads the rows of range `index`, those that start in `lo..hi`
+    /// between its `bounds` (the first range starts at a row; the others
+    /// at the first line break at or after `lo - 1`).
     fn read_range<F: Fold>(
         &self,
         index: usize,
-        lo: u64,
-        hi: u64,
+        bounds: &[u64],
         fold: &mut F,
     ) -> Result<Part, Failure> {
+        let (lo, hi) = (bounds[index], bounds[index + 1]);
         let mut file = File::open(self.path).map_err(|e| self.io(e))?;
         let mut offset = if index == 0 { lo } else { lo - 1 };
         file.seek(SeekFrom::Start(offset)).map_err(|e| self.io(e))?;
@@ -451,7 +548,7 @@ impl Plan<'_> {
                     to_end: true,
                 });
             }
-            lines = self.fold_block(block, lines, fold, &mut scratch)?;
+            lines = self.fold_block(block, index, lines, fold, &mut scratch)?;
             start = end;
             if last {
                 break;
@@ -469,6 +566,7 @@ impl Plan<'_> {
     fn fold_block<F: Fold>(
         &self,
         block: &[u8],
+        range: usize,
         mut lines: u64,
         fold: &mut F,
         scratch: &mut Scratch,
@@ -524,7 +622,7 @@ impl Plan<'_> {
                         .owned(block, scratch)
                         .map_err(|message| Failure::Row { line, message })?,
                 };
-                fold.add(line, &record);
+                fold.add(line_key(range, line), &record);
             }
             if hit.is_none() {
                 break;
@@ -552,7 +650,7 @@ impl Plan<'_> {
         fold_quoted(
             &mut reader,
             &self.used,
-            lines,
+            (index, lines),
             fold,
             scratch,
             || self.stopped(index),
@@ -564,13 +662,13 @@ impl Plan<'_> {
 }
 
 /// Folds the rows `reader` reads, on to its end or until `stopped`, with
-/// the quote-aware reader; `lines` line breaks came before its first row.
-/// The line breaks it read.
+/// the quote-aware reader; `lines` line breaks of range number `range`
+/// came before its first row. The line breaks it read.
 #[allow(clippy::too_many_arguments)]
 fn fold_quoted<R: std::io::Read, F: Fold>(
     reader: &mut csv::Reader<Tap<R>>,
     used: &Used,
-    lines: u64,
+    (range, lines): (usize, u64),
     fold: &mut F,
     scratch: &mut Scratch,
     stopped: impl Fn() -> bool,
@@ -619,7 +717,7 @@ fn fold_quoted<R: std::io::Read, F: Fold>(
                 .owned(record.as_slice(), scratch)
                 .map_err(|message| Failure::Row { line, message })?,
         };
-        fold.add(line, &row);
+        fold.add(line_key(range, line), &row);
     }
     // The reader's line count is one past the line breaks it read.
     Ok(reader.position().line().saturating_sub(1))
@@ -655,7 +753,7 @@ pub fn fold_reader<F: Fold>(
     match fold_quoted(
         &mut reader,
         &used,
-        0,
+        (0, 0),
         &mut fold,
         &mut scratch,
         || false,

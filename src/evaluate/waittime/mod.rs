@@ -398,12 +398,18 @@ impl Evaluator {
     /// Adds `lines_before` to the line numbers of the rejected rows kept:
     /// for rows numbered from the start of a part of the source.
     pub fn renumber(&mut self, lines_before: u64) {
+        self.renumber_with(&|line| line + lines_before);
+    }
+
+    /// Replaces the line number of every rejected row kept by what `line`
+    /// gives for it (`source::csv_stream` numbers rows by range first).
+    pub fn renumber_with(&mut self, line: &dyn Fn(u64) -> u64) {
         let shared = self.classes.iter_mut().filter_map(|c| c.shared.as_mut());
         let samples = (self.checks.iter_mut().map(|s| &mut s.rejected_samples))
             .chain(shared.flat_map(|s| s.rejected.iter_mut()));
         for samples in samples {
-            for (line, _) in samples {
-                *line += lines_before;
+            for (number, _) in samples {
+                *number = line(*number);
             }
         }
     }

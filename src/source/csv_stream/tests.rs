@@ -24,14 +24,20 @@ impl Fold for Collect {
         self.rows.push((line, cells));
     }
 
-    fn renumber(&mut self, lines_before: u64) {
-        for (line, _) in &mut self.rows {
-            *line += lines_before;
+    /// Renumbers, and puts the rows in file order (a worker's copy has
+    /// the rows of the ranges it took, in the order it took them).
+    fn renumber(&mut self, line: &dyn Fn(u64) -> u64) {
+        for (number, _) in &mut self.rows {
+            *number = line(*number);
         }
+        self.rows.sort_by_key(|(line, _)| *line);
     }
 
-    fn merge(&mut self, later: Collect) {
-        self.rows.extend(later.rows);
+    /// The rows of both, in file order (a worker's copy has the rows of
+    /// the ranges it took).
+    fn merge(&mut self, other: Collect) {
+        self.rows.extend(other.rows);
+        self.rows.sort_by_key(|(line, _)| *line);
     }
 }
 
@@ -66,28 +72,62 @@ fn expected(bytes: &[u8], columns: &[usize]) -> Vec<(u64, Vec<Option<String>>)> 
     rows
 }
 
+/// `bytes` read by `workers`, each taking three ranges on average.
 fn fold(bytes: &[u8], columns: &[usize], workers: usize) -> anyhow::Result<Collect> {
+    fold_in(bytes, columns, workers, 3 * workers, ORDERS[0])
+}
+
+/// Orders in which ranges are taken: the file's (as `fold_file` takes
+/// them), backwards (every range after a quote is read before it, and
+/// read again without the rows it counted), and from both ends in turn.
+const ORDERS: [fn(usize, usize) -> usize; 3] = [
+    |n, _| n,
+    |n, ranges| ranges - 1 - n,
+    |n, ranges| {
+        if n % 2 == 0 {
+            n / 2
+        } else {
+            ranges - 1 - n / 2
+        }
+    },
+];
+
+fn fold_in(
+    bytes: &[u8],
+    columns: &[usize],
+    workers: usize,
+    ranges: usize,
+    order: fn(usize, usize) -> usize,
+) -> anyhow::Result<Collect> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rows.csv");
     std::fs::write(&path, bytes).unwrap();
     let file = File::open(&path).unwrap();
-    fold_ranges(file, &path, &Layout::default(), workers, |_| Collect {
-        columns: columns.to_vec(),
-        rows: Vec::new(),
+    let layout = Layout::default();
+    fold_ranges(file, &path, &layout, (workers, ranges), order, |_| {
+        Collect {
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        }
     })
 }
 
-/// The rows of `bytes` read by 1 to 7 workers are the `csv` crate's.
+/// The rows of `bytes` read by 1 to 7 workers, in as many ranges as
+/// workers or more, taken in any order, are the `csv` crate's.
 fn same_as_csv(bytes: &[u8], columns: &[usize]) {
     let want = expected(bytes, columns);
     for workers in 1..=7 {
-        let got = fold(bytes, columns, workers).unwrap();
-        assert_eq!(
-            got.rows,
-            want,
-            "{workers} workers, input {:?}",
-            String::from_utf8_lossy(bytes)
-        );
+        for ranges in [workers, 2 * workers + 1, 5 * workers] {
+            for (o, order) in ORDERS.into_iter().enumerate() {
+                let got = fold_in(bytes, columns, workers, ranges, order).unwrap();
+                assert_eq!(
+                    got.rows,
+                    want,
+                    "{workers} workers, {ranges} ranges, order {o}, input {:?}",
+                    String::from_utf8_lossy(bytes)
+                );
+            }
+        }
     }
 }
 
