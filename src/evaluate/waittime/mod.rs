@@ -574,7 +574,14 @@ impl Shared {
         if sharing.len() < 2 {
             return None;
         }
-        let mut names: Vec<String> = Vec::new();
+        // In one order whatever the members' (alphabetical): classes whose
+        // members have the same labels then read each row's group once.
+        let mut names: Vec<String> = sharing
+            .iter()
+            .flat_map(|(_, state)| state.check.group_by.iter().cloned())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
         let mut starts: Vec<Stamp> = sharing.iter().map(|(_, s)| s.window_start).collect();
         starts.sort_unstable_by_key(|s| std::cmp::Reverse(s.instant()));
         starts.dedup_by_key(|s| s.instant());
@@ -585,13 +592,7 @@ impl Shared {
                     .check
                     .group_by
                     .iter()
-                    .map(|label| match names.iter().position(|n| n == label) {
-                        Some(at) => at,
-                        None => {
-                            names.push(label.clone());
-                            names.len() - 1
-                        }
-                    })
+                    .filter_map(|label| names.iter().position(|n| n == label))
                     .collect();
                 let start = state.window_start.instant();
                 SharedMember {
