@@ -145,6 +145,10 @@ struct CheckState {
     /// Set when the source lacks a column the check needs: nothing is
     /// counted and the check is `unknown`.
     error: Option<String>,
+    /// The fields that start and end a wait (`rule.clock_field()` and
+    /// `rule.end_field()`), read from here on every row.
+    clock: Field,
+    end: Field,
     /// The check's time zone, value map and `group_by` in the reader.
     zone: usize,
     values: usize,
@@ -190,6 +194,8 @@ impl Evaluator {
                     values: reader.values(&rule.values),
                     labels: reader.label_set(header, &check.group_by),
                     zone,
+                    clock: rule.clock_field(),
+                    end: rule.end_field(),
                     rule,
                     as_of: as_of_stamp,
                     window_start,
@@ -879,7 +885,7 @@ impl CheckState {
     /// Whether `row` is outside this check's window: its clock start
     /// read, and before the window's start or after its end.
     fn outside<R: Cells>(&self, row: &mut View<'_, '_, R>) -> bool {
-        match row.stamp(self.zone, self.rule.clock_field()) {
+        match row.stamp(self.zone, self.clock) {
             Read::Value(start) => outside(start, self.window_start, self.as_of),
             Read::Empty | Read::Invalid => false,
         }
@@ -889,7 +895,7 @@ impl CheckState {
     /// window is tested apart, per check: [`CheckState::outside`]).
     fn classify<R: Cells>(&self, row: &mut View<'_, '_, R>) -> Outcome {
         let rule = &*self.rule;
-        let clock = rule.clock_field();
+        let clock = self.clock;
         let start = match row.stamp(self.zone, clock) {
             Read::Value(start) => start,
             Read::Invalid => {
@@ -930,7 +936,7 @@ impl CheckState {
                 return Outcome::rejected("`extended_by_provider` is not true or false");
             }
         };
-        let end = rule.end_field();
+        let end = self.end;
         let offer = match row.stamp(self.zone, end) {
             Read::Empty => None,
             Read::Invalid => {
