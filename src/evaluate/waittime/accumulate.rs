@@ -8,8 +8,7 @@
 //! seconds for minutes), so memory depends on the spread of waits, not
 //! on the number of rows.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasherDefault;
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
@@ -17,7 +16,6 @@ use super::timestamp::Stamp;
 use crate::check::standards::{Measure, Unit};
 use crate::check::{Counts, TargetSource, WaitRule, WaitStats};
 use crate::check::{GroupResult, Status};
-use crate::table::KeyHasher;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -115,26 +113,36 @@ pub fn outcome(
 
 /// How many waits of each length, in ticks. Short waits (most of them:
 /// days, or minutes up to eight and a half hours) are counted in a vector
-/// indexed by the wait, the rest in a hash map: a count is then an index
-/// or a hash probe, not a tree search, on the hot path. The waits are put
-/// in order once: when the group's result is made
-/// ([`Histogram::sorted`]), or, for the counts that checks share, before
-/// they are summed into each check's groups ([`Histogram::seal`]), which
-/// then merge lists in order instead of hashing every wait again and
-/// sorting each check's groups (`Shared::roll_up`).
+/// indexed by the wait. Long ones are appended to `pending` as they come
+/// and merged, sorted, into `long` when `pending` has grown to a quarter
+/// of it ([`Histogram::seal`]): writes that go one after another, not a
+/// hash probe into a table that no cache holds once eighty checks count
+/// a row in hundreds of groups (the probes were a sixteenth of such a
+/// pass), and a merge that reads each list in order, a few times per
+/// wait at most. The waits are in order when the group's result is made
+/// ([`Histogram::sorted`]), and the counts that checks share are summed
+/// into each check's groups by merging lists in order
+/// (`Shared::roll_up`).
 #[derive(Debug, Clone, Default)]
 struct Histogram {
     dense: Vec<u64>,
-    sparse: HashMap<i64, u64, BuildHasherDefault<KeyHasher>>,
-    /// Waits not in `dense`, in increasing order, each once: those of
-    /// `sparse` when sealed, and those merged from sealed histograms. A
-    /// wait may be in both `sparse` and `long`; [`Histogram::sorted`]
+    /// Long waits not yet in `long`, in the order they came.
+    pending: Vec<(i64, u64)>,
+    /// Long waits (not in `dense`), in increasing order, each once. A
+    /// wait may be in both `pending` and `long`; [`Histogram::sorted`]
     /// adds them up.
     long: Vec<(i64, u64)>,
 }
 
 /// Waits below this many ticks are counted in `Histogram::dense`.
 const DENSE_TICKS: i64 = 512;
+
+/// `Histogram::pending` is merged into `long` at this many waits, or a
+/// quarter of `long`'s if more (fewer in tests, to merge often).
+#[cfg(not(test))]
+const PENDING_MIN: usize = 256;
+#[cfg(test)]
+const PENDING_MIN: usize = 4;
 
 impl Histogram {
     fn add(&mut self, wait: i64, n: u64) {
@@ -145,25 +153,34 @@ impl Histogram {
                 }
                 self.dense[index] += n;
             }
-            _ => *self.sparse.entry(wait).or_default() += n,
+            _ => {
+                self.pending.push((wait, n));
+                if self.pending.len() >= PENDING_MIN.max(self.long.len() / 4) {
+                    self.seal();
+                }
+            }
         }
     }
 
-    /// The waits of `sparse` and `long` together, in order, each once.
+    /// The waits of `pending` and `long` together, in order, each once.
     fn long_sorted(&self) -> Vec<(i64, u64)> {
-        if self.sparse.is_empty() {
+        if self.pending.is_empty() {
             return self.long.clone();
         }
-        let mut sparse: Vec<(i64, u64)> = self.sparse.iter().map(|(w, n)| (*w, *n)).collect();
-        sparse.sort_unstable();
-        merge_sorted(&sparse, &self.long)
+        let mut pending = self.pending.clone();
+        in_order(&mut pending);
+        merge_sorted(&pending, &self.long)
     }
 
-    /// Moves the waits of `sparse` into `long`, in order.
+    /// Moves the waits of `pending` into `long`, in order.
     fn seal(&mut self) {
-        if !self.sparse.is_empty() {
-            self.long = self.long_sorted();
-            self.sparse.clear();
+        if !self.pending.is_empty() {
+            let mut pending = std::mem::take(&mut self.pending);
+            in_order(&mut pending);
+            self.long = merge_sorted(&pending, &self.long);
+            pending.clear();
+            // Its room is kept for the waits to come.
+            self.pending = pending;
         }
     }
 
@@ -192,7 +209,7 @@ impl Histogram {
         }
     }
 
-    /// Adds `other`'s `dense` and `sparse` waits (not its `long`).
+    /// Adds `other`'s `dense` and `pending` waits (not its `long`).
     fn merge_short(&mut self, other: &Histogram) {
         if self.dense.len() < other.dense.len() {
             self.dense.resize(other.dense.len(), 0);
@@ -200,10 +217,20 @@ impl Histogram {
         for (mine, theirs) in self.dense.iter_mut().zip(&other.dense) {
             *mine += theirs;
         }
-        for (wait, n) in &other.sparse {
-            *self.sparse.entry(*wait).or_default() += n;
-        }
+        self.pending.extend_from_slice(&other.pending);
     }
+}
+
+/// Sorts (wait, how many) by wait, adding up the counts of each wait.
+fn in_order(waits: &mut Vec<(i64, u64)>) {
+    waits.sort_unstable_by_key(|(wait, _)| *wait);
+    waits.dedup_by(|(wait, n), (kept, count)| {
+        let same = wait == kept;
+        if same {
+            *count += *n;
+        }
+        same
+    });
 }
 
 /// Two lists of (wait, how many) in increasing order of wait, each wait
@@ -327,7 +354,7 @@ impl GroupAcc {
         for part in parts {
             sum.merge_with(part, Histogram::merge_short);
         }
-        // The parts' unsealed long waits, now in `sum.waits.sparse`.
+        // The parts' unsealed long waits, now in `sum.waits.pending`.
         sum.waits.seal();
         let mut lists: Vec<Vec<(i64, u64)>> = vec![std::mem::take(&mut sum.waits.long)];
         let mut slices = parts
@@ -506,7 +533,7 @@ mod tests {
     proptest! {
         /// Waits merged from parts, by reference and in any split, sealed
         /// or not, are the waits counted in one: in order, each once,
-        /// whether short (`dense`) or long (`sparse`, `long`).
+        /// whether short (`dense`) or long (`pending`, `long`).
         #[test]
         fn merged_waits_are_the_waits_counted_in_one(
             waits in proptest::collection::vec((-20i64..2_000, 1u64..4), 0..300),
@@ -533,7 +560,7 @@ mod tests {
             let group = |waits: &Histogram| GroupAcc { waits: waits.clone(), ..GroupAcc::default() };
             let parts = [group(&second), group(&merged), group(&first)];
             let summed = GroupAcc::sum(&parts.iter().collect::<Vec<_>>());
-            prop_assert!(summed.waits.sparse.is_empty());
+            prop_assert!(summed.waits.pending.is_empty());
             merged.merge(&second);
             if seals[3] { merged.seal() }
             merged.merge(&first);
