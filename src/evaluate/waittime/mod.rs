@@ -43,7 +43,7 @@ use row::{Read, Reader, View};
 use timestamp::Stamp;
 
 use crate::check::fields::Field;
-use crate::check::standards::{Modality, ProviderType, Telehealth};
+use crate::check::standards::{Modality, ProviderType, Telehealth, Urgency};
 use crate::check::{Check, CheckResult, Rule, Status, WaitRule};
 use crate::table::{Table, Value};
 
@@ -78,6 +78,24 @@ struct Window {
     /// Whether a class must see every row (`require_labels`): then no
     /// row is skipped for the window as a whole.
     see_all: bool,
+    /// When the classes read one value map: that map, and by the code of
+    /// a row's urgency ([`urgency_code`]) the classes that may count a
+    /// row whose clock start is a timestamp. A class whose standard wants
+    /// another urgency would skip the row after reading the fields it
+    /// selects on, and most rows are for a few of eight standards. (The
+    /// visit type and prior authorization as well cost more to read for
+    /// every row than the classes they leave out.)
+    by_urgency: Option<(usize, Vec<Vec<usize>>)>,
+}
+
+/// A row's urgency as an index: 0 empty, 1 not an urgency, then each of
+/// `Urgency::ALL`.
+fn urgency_code(read: Read<Urgency>) -> usize {
+    match read {
+        Read::Empty => 0,
+        Read::Invalid => 1,
+        Read::Value(urgency) => 2 + urgency as usize,
+    }
 }
 
 /// One classification shared by checks: the check whose rules it uses,
@@ -269,6 +287,7 @@ impl Evaluator {
                         end,
                         classes: Vec::new(),
                         see_all: false,
+                        by_urgency: None,
                     });
                     windows.len() - 1
                 }
@@ -279,6 +298,9 @@ impl Evaluator {
             if start.instant() < window.start.instant() {
                 window.start = start;
             }
+        }
+        for window in &mut windows {
+            window.by_urgency = by_urgency(&checks, &classes, &window.classes);
         }
         Evaluator {
             as_of,
@@ -333,13 +355,22 @@ impl Evaluator {
         } = self;
         let mut view = reader.view(row);
         for window in windows.iter() {
+            let start = view.stamp(window.zone, window.clock);
             if !window.see_all
-                && let Read::Value(start) = view.stamp(window.zone, window.clock)
+                && let Read::Value(start) = start
                 && outside(start, window.start, window.end)
             {
                 continue;
             }
-            for class in window.classes.iter() {
+            // A class that would reject the row for its clock start sees
+            // it whatever its urgency.
+            let those = match (&window.by_urgency, start) {
+                (Some((values, lists)), Read::Value(_)) => {
+                    &lists[urgency_code(view.urgency(*values))]
+                }
+                _ => &window.classes,
+            };
+            for class in those {
                 Self::add_class(checks, &mut classes[*class], line, &mut view);
             }
         }
@@ -787,6 +818,41 @@ enum Selected {
     Empty(Field),
     /// A field the standard selects on holds an unknown value.
     Unknown(Field),
+}
+
+/// [`Window::by_urgency`] for the classes `window` of `classes`: for each
+/// urgency code, the classes that do not select on urgency, select that
+/// one, must see every row (`require_labels`), or, for an empty or
+/// unknown urgency, reject the row. `None` when the classes read more
+/// than one value map.
+fn by_urgency(
+    checks: &[CheckState],
+    classes: &[Class],
+    window: &[usize],
+) -> Option<(usize, Vec<Vec<usize>>)> {
+    let values = checks[classes[*window.first()?].check].values;
+    if window
+        .iter()
+        .any(|c| checks[classes[*c].check].values != values)
+    {
+        return None;
+    }
+    let lists = (0..2 + Urgency::ALL.len())
+        .map(|code| {
+            window
+                .iter()
+                .copied()
+                .filter(|c| {
+                    let class = &classes[*c];
+                    let wanted = checks[class.check].rule.selection.urgency;
+                    class.require_labels
+                        || code < 2
+                        || wanted.is_none_or(|w| w == Urgency::ALL[code - 2])
+                })
+                .collect()
+        })
+        .collect();
+    Some((values, lists))
 }
 
 /// Whether `start` is outside the window `[from, to]` (a request exactly
