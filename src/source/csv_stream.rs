@@ -183,7 +183,9 @@ fn fold_ranges<F: Fold>(
         .map(|i| header.body_start + body * i / ranges as u64)
         .collect();
     let next = AtomicUsize::new(0);
-    let read = |fold: &mut F, index: usize| plan.read_range(index, &bounds, fold);
+    let read = |fold: &mut F, buffer: &mut Vec<u8>, index: usize| {
+        plan.read_range(index, &bounds, fold, buffer)
+    };
     let done = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -191,6 +193,7 @@ fn fold_ranges<F: Fold>(
                 let (plan, next, read, order) = (&plan, &next, &read, &order);
                 scope.spawn(move || {
                     let mut parts = Vec::new();
+                    let mut buffer = Vec::new();
                     loop {
                         let ticket = next.fetch_add(1, Ordering::Relaxed);
                         if ticket >= ranges {
@@ -200,7 +203,7 @@ fn fold_ranges<F: Fold>(
                         if plan.stopped(index) {
                             continue;
                         }
-                        let part = read(&mut fold, index);
+                        let part = read(&mut fold, &mut buffer, index);
                         if !matches!(part, Ok(Part { to_end: false, .. })) {
                             // The ranges after this one are read by this
                             // worker (a quote) or not at all (an error);
@@ -264,8 +267,9 @@ fn fold_ranges<F: Fold>(
             continue;
         }
         let mut again = first.clone();
+        let mut buffer = Vec::new();
         for index in taken.into_iter().filter(|index| *index <= last) {
-            match read(&mut again, index) {
+            match read(&mut again, &mut buffer, index) {
                 Ok(part) if part.to_end == (index == last) => {}
                 Ok(_) => anyhow::bail!("{} changed while it was read", path.display()),
                 Err(Failure::Io(e)) => return Err(e),
@@ -460,19 +464,23 @@ impl Plan<'_> {
 
     /// Reads the rows of range `index`, those that start in `lo..hi`
     /// between its `bounds` (the first range starts at a row; the others
-    /// at the first line break at or after `lo - 1`).
+    /// at the first line break at or after `lo - 1`), through `buffer`
+    /// (a worker's, kept from range to range).
     fn read_range<F: Fold>(
         &self,
         index: usize,
         bounds: &[u64],
         fold: &mut F,
+        buffer: &mut Vec<u8>,
     ) -> Result<Part, Failure> {
         let (lo, hi) = (bounds[index], bounds[index + 1]);
         let mut file = File::open(self.path).map_err(|e| self.io(e))?;
         let mut offset = if index == 0 { lo } else { lo - 1 };
         file.seek(SeekFrom::Start(offset)).map_err(|e| self.io(e))?;
         let mut skip = index > 0;
-        let mut buffer = vec![0u8; BUFFER];
+        // Back to its first size if a long row made it grow.
+        buffer.resize(BUFFER, 0);
+        buffer.shrink_to(BUFFER);
         let (mut start, mut filled) = (0usize, 0usize);
         let mut lines = 0u64;
         let mut eof = false;
