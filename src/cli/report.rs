@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::check::Severity;
 use crate::check::history::{Point, Series, Trend, trend_with};
@@ -41,14 +41,6 @@ pub fn exit_code(results: &[CheckResult]) -> Exit {
 
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// Finite numbers as JSON numbers; infinity (members per zero staff) and
-/// unknown values as `null`.
-fn json_number(value: Option<f64>) -> Value {
-    value
-        .filter(|v| v.is_finite())
-        .map_or(Value::Null, |v| json!(v))
 }
 
 /// One warning per source whose data time is after `as_of`: the run is
@@ -105,13 +97,7 @@ pub fn group_trend(recent: &[Series], r: &CheckResult, g: &GroupResult) -> Trend
 /// then), `direction` (`up`, `down`, `flat`, or null), `breached_runs` of
 /// the last `runs`.
 pub fn trend_json(trend: &Trend) -> Value {
-    json!({
-        "week_ago": json_number(trend.week_ago),
-        "four_weeks_ago": json_number(trend.four_weeks_ago),
-        "direction": trend.direction.map(|d| d.as_str()),
-        "breached_runs": trend.breached_runs,
-        "runs": trend.runs,
-    })
+    serde_json::to_value(TrendJson::of(trend)).unwrap_or(Value::Null)
 }
 
 /// The JSON report of `run --once`: `recent` is the recorded history
@@ -255,7 +241,8 @@ impl TrendJson {
     }
 }
 
-/// A number as [`json_number`] writes it: `null` unless finite.
+/// Finite numbers as JSON numbers; infinity (members per zero staff) and
+/// unknown values as `null`.
 fn finite_or_null<S: serde::Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match value.filter(|v| v.is_finite()) {
         Some(v) => s.serialize_f64(v),
