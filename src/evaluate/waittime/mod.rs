@@ -43,7 +43,7 @@ use row::{Read, Reader, View};
 use timestamp::Stamp;
 
 use crate::check::fields::Field;
-use crate::check::standards::{Modality, ProviderType, Telehealth, Urgency};
+use crate::check::standards::{Modality, ProviderType, Selection, Telehealth, Urgency};
 use crate::check::{Check, CheckResult, Rule, Status, WaitRule};
 use crate::table::{Table, Value};
 
@@ -78,28 +78,103 @@ struct Window {
     /// Whether a class must see every row (`require_labels`): then no
     /// row is skipped for the window as a whole.
     see_all: bool,
-    /// When the classes read one value map: that map, and by the code of
-    /// a row's urgency ([`urgency_code`]) the classes that may count a
-    /// row whose clock start is a timestamp. A class whose standard wants
-    /// another urgency would skip the row after reading the fields it
-    /// selects on, and most rows are for a few of eight standards. (The
-    /// visit type and prior authorization as well cost more to read for
-    /// every row than the classes they leave out.)
-    by_urgency: Option<(usize, Vec<Vec<usize>>)>,
+    /// Which of the window's classes may count a row whose clock start is
+    /// a timestamp (a class that would reject the row for its clock start
+    /// sees it whatever else it holds).
+    choice: Option<Choice>,
 }
 
-/// A row's urgency as an index: 0 empty, 1 not an urgency, then each of
-/// `Urgency::ALL`.
-fn urgency_code(read: Read<Urgency>) -> usize {
+/// The classes of a window that may count a row, by the row's urgency
+/// and provider type: a class whose standard wants another urgency, or
+/// another provider type, would skip the row after reading the fields it
+/// selects on, and most rows are for a few of eight standards. A class is
+/// left out by provider type only if its standard does not select on the
+/// visit type or prior authorization (an empty one of those rejects a row
+/// before its provider type is read). Reading the visit type and prior
+/// authorization for every row as well cost more than the classes they
+/// left out.
+#[derive(Debug, Clone)]
+struct Choice {
+    /// The value map the classes read (one for all of them).
+    values: usize,
+    /// 1 when no class is left out by provider type (which is then not
+    /// read), else the provider type codes ([`code`]).
+    providers: usize,
+    /// The classes by `urgency code * providers + provider code`.
+    lists: Vec<Vec<usize>>,
+}
+
+/// A coded field as an index: 0 empty, 1 not a value, then each value by
+/// its place in its type's `ALL`.
+fn code<T>(read: Read<T>, place: impl Fn(T) -> usize) -> usize {
     match read {
         Read::Empty => 0,
         Read::Invalid => 1,
-        Read::Value(urgency) => 2 + urgency as usize,
+        Read::Value(value) => 2 + place(value),
     }
 }
 
-/// One classification shared by checks: the check whose rules it uses,
-/// and the checks that share it.
+impl Choice {
+    /// For the classes `window` of `classes`; `None` when they read more
+    /// than one value map.
+    fn new(checks: &[CheckState], classes: &[Class], window: &[usize]) -> Option<Choice> {
+        let values = checks[classes[*window.first()?].check].values;
+        if window
+            .iter()
+            .any(|c| checks[classes[*c].check].values != values)
+        {
+            return None;
+        }
+        let selection = |c: usize| &checks[classes[c].check].rule.selection;
+        let by_provider = |s: &Selection| {
+            s.visit_type.is_none() && s.prior_auth.is_none() && !s.provider_types.is_empty()
+        };
+        let providers = if window.iter().any(|c| by_provider(selection(*c))) {
+            2 + ProviderType::ALL.len()
+        } else {
+            1
+        };
+        let mut lists = Vec::with_capacity((2 + Urgency::ALL.len()) * providers);
+        for urgency in 0..2 + Urgency::ALL.len() {
+            for provider in 0..providers {
+                let may = |c: &usize| {
+                    let s = selection(*c);
+                    if classes[*c].require_labels {
+                        return true;
+                    }
+                    match s.urgency {
+                        // An empty or unknown urgency: rejected.
+                        Some(_) if urgency < 2 => return true,
+                        Some(wanted) if wanted != Urgency::ALL[urgency - 2] => return false,
+                        _ => {}
+                    }
+                    !by_provider(s)
+                        || providers == 1
+                        || provider < 2
+                        || s.provider_types.contains(&ProviderType::ALL[provider - 2])
+                };
+                lists.push(window.iter().copied().filter(may).collect());
+            }
+        }
+        Some(Choice {
+            values,
+            providers,
+            lists,
+        })
+    }
+
+    /// The classes that may count the row of `view`.
+    fn classes<R: Cells>(&self, view: &mut View<'_, '_, R>) -> &[usize] {
+        let urgency = code(view.urgency(self.values), |u| u as usize);
+        let provider = if self.providers == 1 {
+            0
+        } else {
+            code(view.provider_type(self.values), |p| p as usize)
+        };
+        &self.lists[urgency * self.providers + provider]
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Class {
     check: usize,
@@ -287,7 +362,7 @@ impl Evaluator {
                         end,
                         classes: Vec::new(),
                         see_all: false,
-                        by_urgency: None,
+                        choice: None,
                     });
                     windows.len() - 1
                 }
@@ -300,7 +375,7 @@ impl Evaluator {
             }
         }
         for window in &mut windows {
-            window.by_urgency = by_urgency(&checks, &classes, &window.classes);
+            window.choice = Choice::new(&checks, &classes, &window.classes);
         }
         Evaluator {
             as_of,
@@ -362,12 +437,8 @@ impl Evaluator {
             {
                 continue;
             }
-            // A class that would reject the row for its clock start sees
-            // it whatever its urgency.
-            let those = match (&window.by_urgency, start) {
-                (Some((values, lists)), Read::Value(_)) => {
-                    &lists[urgency_code(view.urgency(*values))]
-                }
+            let those = match (&window.choice, start) {
+                (Some(choice), Read::Value(_)) => choice.classes(&mut view),
                 _ => &window.classes,
             };
             for class in those {
@@ -818,41 +889,6 @@ enum Selected {
     Empty(Field),
     /// A field the standard selects on holds an unknown value.
     Unknown(Field),
-}
-
-/// [`Window::by_urgency`] for the classes `window` of `classes`: for each
-/// urgency code, the classes that do not select on urgency, select that
-/// one, must see every row (`require_labels`), or, for an empty or
-/// unknown urgency, reject the row. `None` when the classes read more
-/// than one value map.
-fn by_urgency(
-    checks: &[CheckState],
-    classes: &[Class],
-    window: &[usize],
-) -> Option<(usize, Vec<Vec<usize>>)> {
-    let values = checks[classes[*window.first()?].check].values;
-    if window
-        .iter()
-        .any(|c| checks[classes[*c].check].values != values)
-    {
-        return None;
-    }
-    let lists = (0..2 + Urgency::ALL.len())
-        .map(|code| {
-            window
-                .iter()
-                .copied()
-                .filter(|c| {
-                    let class = &classes[*c];
-                    let wanted = checks[class.check].rule.selection.urgency;
-                    class.require_labels
-                        || code < 2
-                        || wanted.is_none_or(|w| w == Urgency::ALL[code - 2])
-                })
-                .collect()
-        })
-        .collect();
-    Some((values, lists))
 }
 
 /// Whether `start` is outside the window `[from, to]` (a request exactly
