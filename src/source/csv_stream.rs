@@ -252,10 +252,7 @@ fn fold_ranges<F: Fold>(
                     break;
                 }
             }
-            Err(Failure::Io(e)) => return Err(e),
-            Err(Failure::Row { line, message }) => {
-                anyhow::bail!("{}: line {}: {message}", path.display(), lines + line)
-            }
+            Err(failure) => return Err(failure.error(path, lines)),
         }
     }
     // A worker that read a range after `last` (before it knew to stop)
@@ -272,12 +269,7 @@ fn fold_ranges<F: Fold>(
             match read(&mut again, &mut buffer, index) {
                 Ok(part) if part.to_end == (index == last) => {}
                 Ok(_) => anyhow::bail!("{} changed while it was read", path.display()),
-                Err(Failure::Io(e)) => return Err(e),
-                Err(Failure::Row { line, message }) => anyhow::bail!(
-                    "{}: line {}: {message}",
-                    path.display(),
-                    lines_before[index] + line
-                ),
+                Err(failure) => return Err(failure.error(path, lines_before[index])),
             }
         }
         *fold = again;
@@ -435,6 +427,23 @@ enum Failure {
         line: u64,
         message: String,
     },
+}
+
+impl Failure {
+    /// The error to report for a range of the file at `path` with
+    /// `lines_before` line breaks before it.
+    fn error(self, path: &Path, lines_before: u64) -> anyhow::Error {
+        match self {
+            Failure::Io(e) => e,
+            Failure::Row { line, message } => {
+                anyhow::anyhow!(
+                    "{}: line {}: {message}",
+                    path.display(),
+                    lines_before + line
+                )
+            }
+        }
+    }
 }
 
 struct Plan<'p> {

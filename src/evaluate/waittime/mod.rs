@@ -148,8 +148,8 @@ impl Choice {
                         Some(wanted) if wanted != Urgency::ALL[urgency - 2] => return false,
                         _ => {}
                     }
+                    // (With one provider code no class is `by_provider`.)
                     !by_provider(s)
-                        || providers == 1
                         || provider < 2
                         || s.provider_types.contains(&ProviderType::ALL[provider - 2])
                 };
