@@ -438,6 +438,12 @@ fn csv_error(e: &csv::Error) -> String {
 
 fn parse_json(bytes: &[u8], spec: &Layout) -> Result<Table, TableError> {
     let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        // The error as a reader meets it, as `json_stream` streams the
+        // document: serde_json puts a number beyond `f64` one column
+        // later there than in a slice.
+        let e = serde_json::from_reader::<_, serde_json::Value>(bytes)
+            .err()
+            .unwrap_or(e);
         error(format!(
             "malformed JSON at line {} column {}: {}",
             e.line(),
@@ -685,6 +691,11 @@ pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
 pub(crate) fn json_error_kind(e: &serde_json::Error) -> &'static str {
     match e.classify() {
         serde_json::error::Category::Eof => "the data ends too early (truncated?)",
+        // serde_json has no other sign of this one than its message.
+        serde_json::error::Category::Syntax if e.to_string().starts_with("number out of range") => {
+            "a number beyond what a 64-bit float holds (such as 1e999); \
+             write it within ±1.7e308, or as a string"
+        }
         serde_json::error::Category::Syntax => "syntax error",
         serde_json::error::Category::Data => "unexpected value",
         serde_json::error::Category::Io => "read error",

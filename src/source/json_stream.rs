@@ -16,9 +16,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess};
 
-use super::json_record::{self, Cells};
+use super::json_record::{self, Cells, Skip};
 use crate::table::{self, Format, Layout, Row, TableError};
 
 /// The longest NDJSON line (one record) taken: a longer one is an error
@@ -505,10 +505,10 @@ fn ndjson_line<F: FnMut(u64, &Cells<'_>)>(
     sink.read(&mut deserializer, number, "line")
         .and_then(|folded| deserializer.end().map(|()| folded))
         .map_err(|e| {
-            // serde_json skips a value nobody reads (`IgnoredAny`) with
-            // other code than it reads one with, which names a control
-            // character in a string one column earlier: the error is that
-            // of the line read whole, as `table::parse` reads it.
+            // The error is that of the line read whole, as
+            // `table::parse` reads it, whatever this reader read or
+            // skipped before it gave up (serde's `IgnoredAny` named a
+            // control character in a string one column earlier).
             let e = serde_json::from_str::<serde_json::Value>(text)
                 .err()
                 .unwrap_or(e);
@@ -587,7 +587,7 @@ fn json(
             failure: &mut failure,
         }
         .deserialize(&mut deserializer),
-        None => IgnoredAny::deserialize(&mut deserializer).map(|_| ()),
+        None => Skip::deserialize(&mut deserializer).map(|_| ()),
     }
     .and_then(|()| deserializer.end());
     // A syntax error anywhere comes first, as when the document is parsed
@@ -661,7 +661,7 @@ impl<'de, S: Records> de::Visitor<'de> for At<'_, S> {
                     Some(Ok(())) => {}
                     Some(Err(failure)) => {
                         *self.failure = Some(failure);
-                        while seq.next_element::<IgnoredAny>()?.is_some() {}
+                        while seq.next_element::<Skip>()?.is_some() {}
                         return Ok(());
                     }
                 }
@@ -683,7 +683,7 @@ impl<'de, S: Records> de::Visitor<'de> for At<'_, S> {
                 if seq.next_element_seed(at)?.is_none() {
                     return Ok(());
                 }
-            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+            } else if seq.next_element::<Skip>()?.is_none() {
                 return Ok(());
             }
             position += 1;
@@ -693,7 +693,7 @@ impl<'de, S: Records> de::Visitor<'de> for At<'_, S> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let Some((token, rest)) = self.tokens.split_first() else {
             *self.found = Found::Not("an object");
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            while map.next_entry::<Skip, Skip>()?.is_some() {}
             return Ok(());
         };
         let mut taken = false;
@@ -707,7 +707,7 @@ impl<'de, S: Records> de::Visitor<'de> for At<'_, S> {
                     failure: &mut *self.failure,
                 })?;
             } else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
         Ok(())
@@ -907,6 +907,28 @@ mod tests {
                 r#"{"data": []}"#,
                 "data",
                 "error: the JSON pointer `records = \"data\"` finds nothing in the document; point it at the array of records",
+            ),
+            // A number beyond `f64` anywhere, read or skipped, as a
+            // parsed document rejects it.
+            (
+                r#"{"meta": [1e999], "data": [{"id": 1}]}"#,
+                "/data",
+                "error: malformed JSON at line 1 column 16: a number beyond what a 64-bit float holds (such as 1e999); write it within ±1.7e308, or as a string",
+            ),
+            (
+                r#"{"data": [{"id": 1, "x": {"y": -2e400}}]}"#,
+                "/data",
+                "error: malformed JSON at line 1 column 38: a number beyond what a 64-bit float holds (such as 1e999); write it within ±1.7e308, or as a string",
+            ),
+            (
+                r#"{"data": [{"id": 1}, 2, {"x": 1e446744073709551615}]}"#,
+                "/data",
+                "error: malformed JSON at line 1 column 42: a number beyond what a 64-bit float holds (such as 1e999); write it within ±1.7e308, or as a string",
+            ),
+            (
+                r#"{"data": [], "after": {"z": 1e999}}"#,
+                "/data",
+                "error: malformed JSON at line 1 column 34: a number beyond what a 64-bit float holds (such as 1e999); write it within ±1.7e308, or as a string",
             ),
         ] {
             check(input, Format::Json, Some(records), &[expected]);
@@ -1153,6 +1175,11 @@ mod tests {
             ("{\"id\": 01}", ""),
             ("{\"id\": +1}", ""),
             ("{\"id\": 1e999}", ""),
+            // Out of `f64`'s range in a value nobody reads, and in an
+            // exponent beyond `i32` (found by the proptest).
+            ("{\"other\": 1e999}", ""),
+            ("{\"id\": 1, \"other\": [2, {\"x\": -1e999}]}", ""),
+            ("{\"wai\":1e446744073709551615}\n", ""),
             ("{\"id\": 1,}", ""),
             ("{\"id\": tru}", ""),
             ("{\"id\": 1} x", ""),
