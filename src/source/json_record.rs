@@ -841,9 +841,13 @@ mod tests {
     /// bytes and checks that it gives the cells of a parsed table's rows,
     /// or the parsed table's error, word for word.
     fn check(input: &[u8], capacities: &[usize]) {
-        let layout = layout();
+        check_as(input, Format::Ndjson, layout(), capacities);
+    }
+
+    /// [`check`] for `input` in `format`, read through `layout`.
+    fn check_as(input: &[u8], format: Format, layout: Layout, capacities: &[usize]) {
         let names: Vec<String> = NAMES.iter().map(|n| (*n).to_owned()).collect();
-        let expected = table::parse(input, Format::Ndjson, &layout, chrono::DateTime::UNIX_EPOCH)
+        let expected = table::parse(input, format, &layout, chrono::DateTime::UNIX_EPOCH)
             .map(|table| {
                 table
                     .rows
@@ -861,7 +865,7 @@ mod tests {
         for &capacity in capacities {
             let mut got = Vec::new();
             let reader = std::io::BufReader::with_capacity(capacity, input);
-            let streamed = fold_reader(reader, Format::Ndjson, &layout, &names, |n, cells| {
+            let streamed = fold_reader(reader, format, &layout, &names, |n, cells| {
                 got.push((n, cells.to_vec()))
             })
             .map(|_| got)
@@ -1040,6 +1044,10 @@ mod tests {
         "{}",
         "\"a\tb\"",
     ];
+    /// Values around a document's records as well as [`VALUES`]: out of
+    /// `f64`'s range, or malformed.
+    const AROUND: [&str; 4] = ["1e999", "[0, -2e400]", "01", "{\"x\": tru}"];
+
     const SPACES: [&str; 4] = ["", " ", "  ", "\t"];
 
     /// A record's keys and the spacing around each.
@@ -1115,6 +1123,35 @@ mod tests {
             // stream names the first error (tested on its own).
             prop_assume!(std::str::from_utf8(&input).is_ok());
             check(&input, &[3, 17, 256 * 1024]);
+        }
+
+        /// The same records in a JSON document's records array, with
+        /// values around it that nobody reads: the document's records, or
+        /// its parse error, at the same line and column.
+        #[test]
+        fn generated_records_in_a_document_read_as_serde_json_reads_them(
+            shape in shape(),
+            lines in proptest::collection::vec(line(), 0..8),
+            around in proptest::collection::vec(0..VALUES.len() + AROUND.len(), 2),
+        ) {
+            let value = |i: usize| VALUES.get(i).copied().unwrap_or_else(|| AROUND[i - VALUES.len()]);
+            let mut input = format!("{{\"before\": [{}],\n \"data\": [", value(around[0])).into_bytes();
+            for (place, line) in lines.iter().enumerate() {
+                if place > 0 {
+                    input.extend_from_slice(b",\n");
+                }
+                let mut record = render(&shape, line);
+                record.pop();
+                input.extend_from_slice(&record);
+            }
+            input.extend_from_slice(format!("], \"after\": {{\"x\": {}}}}}", value(around[1])).as_bytes());
+            // A parsed document names the first error, a UTF-8 one too.
+            prop_assume!(std::str::from_utf8(&input).is_ok());
+            let layout = Layout {
+                records: Some("/data".to_owned()),
+                ..layout()
+            };
+            check_as(&input, Format::Json, layout, &[3, 17, 256 * 1024]);
         }
     }
 }
