@@ -8,7 +8,8 @@
 //! What is told to whom is decided afterwards from the alert state
 //! (`crate::alerts::record`) and sent by `crate::notify::delivery`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -223,7 +224,7 @@ async fn fold_all(
     as_of: DateTime<Utc>,
 ) -> (Folds, BTreeMap<String, f64>) {
     let zone = config.daemon.time_zone;
-    let mut tasks = JoinSet::new();
+    let mut tasks = SourceTasks::new();
     for id in sources {
         let Some(spec) = config.source(id).cloned() else {
             continue;
@@ -237,7 +238,7 @@ async fn fold_all(
                     .map(|(_, part)| ((*check).clone(), part))
             })
             .collect();
-        tasks.spawn(async move {
+        tasks.spawn(id, async move {
             let started = Instant::now();
             let result = fold_source(&spec, &parts, as_of, zone).await;
             let duration_ms = started.elapsed().as_millis() as u64;
@@ -261,13 +262,15 @@ async fn fold_all(
     }
     let mut folds = Folds::new();
     let mut durations = BTreeMap::new();
-    while let Some(joined) = tasks.join_next().await {
+    while let Some((source, joined)) = tasks.next().await {
         match joined {
             Ok((id, result, seconds)) => {
                 durations.insert(id.clone(), seconds);
                 folds.insert(id, result);
             }
-            Err(e) => error!(error = %e, "source task failed"),
+            Err(error) => {
+                folds.insert(source, Err(error));
+            }
         }
     }
     (folds, durations)
@@ -399,6 +402,67 @@ fn by_source<'a>(checks: &[&'a Check]) -> BTreeMap<&'a str, Vec<Check>> {
     by_source
 }
 
+/// The results of the checks of `source` (among `by_source`) when its
+/// task failed with `error`: `unknown`, naming it.
+fn failed(
+    by_source: &BTreeMap<&str, Vec<Check>>,
+    source: &str,
+    error: &str,
+    as_of: DateTime<Utc>,
+) -> Vec<(String, CheckResult)> {
+    by_source
+        .get(source)
+        .into_iter()
+        .flatten()
+        .map(|check| {
+            (
+                check.id.clone(),
+                evaluate::evaluate(check, Err(error), as_of),
+            )
+        })
+        .collect()
+}
+
+/// One task per source. A task that panics (a bug) gives its source an
+/// error that says so, and its checks are `unknown` for that reason, not
+/// for a source that seems not to be configured.
+struct SourceTasks<T> {
+    set: JoinSet<T>,
+    sources: HashMap<tokio::task::Id, String>,
+}
+
+impl<T: Send + 'static> SourceTasks<T> {
+    fn new() -> Self {
+        SourceTasks {
+            set: JoinSet::new(),
+            sources: HashMap::new(),
+        }
+    }
+
+    fn spawn(&mut self, source: &str, task: impl Future<Output = T> + Send + 'static) {
+        let id = self.set.spawn(task).id();
+        self.sources.insert(id, source.to_owned());
+    }
+
+    /// The next task to end: its source, and what it gave or, when it
+    /// panicked, the error its source's checks report (logged here).
+    async fn next(&mut self) -> Option<(String, Result<T, String>)> {
+        Some(match self.set.join_next_with_id().await? {
+            Ok((id, output)) => (self.sources.remove(&id).unwrap_or_default(), Ok(output)),
+            Err(e) => {
+                let source = self.sources.remove(&e.id()).unwrap_or_default();
+                error!(source = %source, error = %e, "source task failed");
+                let error = format!(
+                    "reading the source failed on an internal error ({}): this is a bug, \
+                     and the log has its message",
+                    if e.is_panic() { "a panic" } else { "cancelled" }
+                );
+                (source, Err(error))
+            }
+        })
+    }
+}
+
 /// Evaluates the pushed-down `checks` in their PostgreSQL sources, one
 /// task per source; results by check id, each source's outcome and how
 /// long it took.
@@ -413,12 +477,12 @@ async fn push_all(
 ) {
     let by_source = by_source(checks);
     let zone = config.daemon.time_zone;
-    let mut tasks = JoinSet::new();
-    for (id, checks) in by_source {
+    let mut tasks = SourceTasks::new();
+    for (id, checks) in by_source.clone() {
         let Some(spec) = config.source(id).cloned() else {
             continue;
         };
-        tasks.spawn(async move {
+        tasks.spawn(id, async move {
             let started = Instant::now();
             let pg = checks
                 .first()
@@ -437,7 +501,7 @@ async fn push_all(
     let mut results = BTreeMap::new();
     let mut outcomes = crate::alerts::record::SourceOutcomes::new();
     let mut durations = BTreeMap::new();
-    while let Some(joined) = tasks.join_next().await {
+    while let Some((source, joined)) = tasks.next().await {
         match joined {
             Ok(Some((source, outcome, seconds))) => {
                 durations.insert(source.clone(), seconds);
@@ -445,7 +509,10 @@ async fn push_all(
                 results.extend(outcome.results.into_iter().map(|r| (r.id.clone(), r)));
             }
             Ok(None) => {}
-            Err(e) => error!(error = %e, "push-down task failed"),
+            Err(error) => {
+                results.extend(failed(&by_source, &source, &error, as_of));
+                outcomes.insert(source, Err(error));
+            }
         }
     }
     (results, outcomes, durations)
@@ -465,13 +532,13 @@ async fn stream_all(
     BTreeMap<String, f64>,
 ) {
     let by_source = by_source(checks);
-    let mut tasks = JoinSet::new();
-    for (id, checks) in by_source {
+    let mut tasks = SourceTasks::new();
+    for (id, checks) in by_source.clone() {
         let Some(spec) = config.source(id).cloned() else {
             continue;
         };
         let (zone, store) = (config.daemon.time_zone, store.clone());
-        tasks.spawn(async move {
+        tasks.spawn(id, async move {
             let started = Instant::now();
             let result = stream_source(&spec, &checks, as_of, zone, store).await;
             streamed(spec, &checks, as_of, started, result)
@@ -480,14 +547,17 @@ async fn stream_all(
     let mut results = BTreeMap::new();
     let mut outcomes = crate::alerts::record::SourceOutcomes::new();
     let mut durations = BTreeMap::new();
-    while let Some(joined) = tasks.join_next().await {
+    while let Some((source, joined)) = tasks.next().await {
         match joined {
             Ok((source, outcome, list, seconds)) => {
                 durations.insert(source.clone(), seconds);
                 outcomes.insert(source, outcome);
                 results.extend(list.into_iter().map(|r: CheckResult| (r.id.clone(), r)));
             }
-            Err(e) => error!(error = %e, "wait-time task failed"),
+            Err(error) => {
+                results.extend(failed(&by_source, &source, &error, as_of));
+                outcomes.insert(source, Err(error));
+            }
         }
     }
     (results, outcomes, durations)
@@ -738,10 +808,10 @@ async fn fetch_all(
     zone: chrono_tz::Tz,
     store: Option<Arc<crate::state::Store>>,
 ) -> (Fetched, BTreeMap<String, f64>) {
-    let mut tasks = JoinSet::new();
+    let mut tasks = SourceTasks::new();
     for spec in specs {
         let store = store.clone();
-        tasks.spawn(async move {
+        tasks.spawn(&spec.id.clone(), async move {
             let started = Instant::now();
             let result = crate::source::fetch(&spec, now, zone, store.as_deref()).await;
             let duration_ms = started.elapsed().as_millis() as u64;
@@ -771,15 +841,15 @@ async fn fetch_all(
     }
     let mut fetched = Fetched::new();
     let mut durations = BTreeMap::new();
-    while let Some(joined) = tasks.join_next().await {
+    while let Some((source, joined)) = tasks.next().await {
         match joined {
             Ok((id, result, seconds)) => {
                 durations.insert(id.clone(), seconds);
                 fetched.insert(id, result);
             }
-            // A panic in a fetch is a bug; the checks of that source then
-            // report "the source is not configured"-style unknowns.
-            Err(e) => error!(error = %e, "source task failed"),
+            Err(error) => {
+                fetched.insert(source, Err(error));
+            }
         }
     }
     (fetched, durations)
@@ -819,6 +889,42 @@ fn log_result(result: &CheckResult) {
             limit = group.limit,
             error = group.error.as_deref(),
             "group not ok"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SourceTasks;
+
+    /// A task that panics is its source's error, which says it is a bug;
+    /// the other sources' tasks still give what they gave.
+    #[tokio::test]
+    async fn a_panicking_source_task_is_that_sources_error() {
+        let mut tasks = SourceTasks::new();
+        tasks.spawn("good", async { 7 });
+        tasks.spawn("broken", async {
+            if std::hint::black_box(true) {
+                panic!("a bug");
+            }
+            0
+        });
+        let mut ended = Vec::new();
+        while let Some(next) = tasks.next().await {
+            ended.push(next);
+        }
+        ended.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            ended,
+            vec![
+                (
+                    "broken".to_owned(),
+                    Err("reading the source failed on an internal error (a panic): \
+                         this is a bug, and the log has its message"
+                        .to_owned())
+                ),
+                ("good".to_owned(), Ok(7)),
+            ]
         );
     }
 }
