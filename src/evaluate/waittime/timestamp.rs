@@ -251,18 +251,20 @@ fn exact(bytes: &[u8]) -> Exact {
     let year = (d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3)) as i32;
     let (month, day) = (d(5) * 10 + d(6), d(8) * 10 + d(9));
     let (hour, minute) = (d(11) * 10 + d(12), d(14) * 10 + d(15));
-    // A leap second is read as the last second of its minute.
-    let second = (d(17) * 10 + d(18)).min(59);
+    // A leap second (60, and no more, as RFC 3339 has it) is read as the
+    // last second of its minute.
+    let second = d(17) * 10 + d(18);
     if !(1..=12).contains(&month)
         || day == 0
         || day > days_in_month(year, month)
         || hour > 23
         || minute > 59
+        || second > 60
     {
         return Exact::Invalid;
     }
     let wall = i64::from(days_from_civil(year, month, day)) * 86_400
-        + i64::from(hour * 3600 + minute * 60 + second);
+        + i64::from(hour * 3600 + minute * 60 + second.min(59));
     Exact::Utc(wall - east)
 }
 
@@ -312,11 +314,12 @@ fn parse_any(text: &str, cache: &mut ZoneCache) -> Option<Stamp> {
         }
         rest += digits;
     }
-    // A leap second is read as the last second of its minute.
-    let second = second.min(59);
-    if hour > 23 || minute > 59 {
+    // A leap second (60, and no more) is read as the last second of its
+    // minute.
+    if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
+    let second = second.min(59);
     // The wall-clock time as if it were UTC, without chrono's checks
     // (done above and in `parse_date`): the hot path.
     let wall = i64::from(days_from_civil(year, month, day)) * 86_400
@@ -466,6 +469,10 @@ mod tests {
             "26-11-02",
             "2026/11/02",
             "2026-11-02T25:00:00Z",
+            "2026-11-02T10:00:61Z",
+            "2026-11-02T10:00:99",
+            "2026-11-02 10:00:75+01:00",
+            "2026-11-02T10:00:61.5-08:00",
             "2026-11-02T10:00:00+24:00",
             "2026-11-02T10:00:00 PST",
             "2026-11-02T10",
