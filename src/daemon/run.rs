@@ -257,16 +257,16 @@ async fn fold_all(
                     Err(error)
                 }
             };
-            (spec.id, result, started.elapsed().as_secs_f64())
+            (result, started.elapsed().as_secs_f64())
         });
     }
     let mut folds = Folds::new();
     let mut durations = BTreeMap::new();
     while let Some((source, joined)) = tasks.next().await {
         match joined {
-            Ok((id, result, seconds)) => {
-                durations.insert(id.clone(), seconds);
-                folds.insert(id, result);
+            Ok((result, seconds)) => {
+                durations.insert(source.clone(), seconds);
+                folds.insert(source, result);
             }
             Err(error) => {
                 folds.insert(source, Err(error));
@@ -402,25 +402,56 @@ fn by_source<'a>(checks: &[&'a Check]) -> BTreeMap<&'a str, Vec<Check>> {
     by_source
 }
 
-/// The results of the checks of `source` (among `by_source`) when its
-/// task failed with `error`: `unknown`, naming it.
-fn failed(
-    by_source: &BTreeMap<&str, Vec<Check>>,
-    source: &str,
-    error: &str,
-    as_of: DateTime<Utc>,
-) -> Vec<(String, CheckResult)> {
-    by_source
-        .get(source)
-        .into_iter()
-        .flatten()
-        .map(|check| {
-            (
-                check.id.clone(),
-                evaluate::evaluate(check, Err(error), as_of),
-            )
-        })
+/// The results of `checks` when their source could not be read for
+/// `error`: `unknown`, naming it.
+fn unknown(checks: &[Check], error: &str, as_of: DateTime<Utc>) -> Vec<CheckResult> {
+    checks
+        .iter()
+        .map(|check| evaluate::evaluate(check, Err(error), as_of))
         .collect()
+}
+
+/// What the task of a source of wait-time checks gave: whether the
+/// source could be read, the results of its checks and the seconds it
+/// took.
+type SourceRun = (Result<(), String>, Vec<CheckResult>, f64);
+
+/// Results by check id, each source's outcome and the seconds it took.
+type Joined = (
+    BTreeMap<String, CheckResult>,
+    crate::alerts::record::SourceOutcomes,
+    BTreeMap<String, f64>,
+);
+
+/// Joins the tasks of the sources of wait-time checks (`None`: nothing
+/// to report). The checks of a source whose task failed (`by_source`
+/// has them) are `unknown` with its error.
+async fn join_runs(
+    mut tasks: SourceTasks<Option<SourceRun>>,
+    by_source: &BTreeMap<&str, Vec<Check>>,
+    as_of: DateTime<Utc>,
+) -> Joined {
+    let mut joined = Joined::default();
+    let (results, outcomes, durations) = &mut joined;
+    while let Some((source, run)) = tasks.next().await {
+        let (outcome, list) = match run {
+            Ok(Some((outcome, list, seconds))) => {
+                durations.insert(source.clone(), seconds);
+                (outcome, list)
+            }
+            Ok(None) => continue,
+            Err(error) => {
+                let checks = by_source
+                    .get(source.as_str())
+                    .map_or(&[][..], Vec::as_slice);
+                let list = unknown(checks, &error, as_of);
+                (Err(error), list)
+            }
+        };
+        outcomes.insert(source, outcome);
+        results.extend(list.into_iter().map(|r| (r.id.clone(), r)));
+    }
+    joined
 }
 
 /// One task per source. A task that panics (a bug) gives its source an
@@ -466,15 +497,7 @@ impl<T: Send + 'static> SourceTasks<T> {
 /// Evaluates the pushed-down `checks` in their PostgreSQL sources, one
 /// task per source; results by check id, each source's outcome and how
 /// long it took.
-async fn push_all(
-    config: &Config,
-    checks: &[&Check],
-    as_of: DateTime<Utc>,
-) -> (
-    BTreeMap<String, CheckResult>,
-    crate::alerts::record::SourceOutcomes,
-    BTreeMap<String, f64>,
-) {
+async fn push_all(config: &Config, checks: &[&Check], as_of: DateTime<Utc>) -> Joined {
     let by_source = by_source(checks);
     let zone = config.daemon.time_zone;
     let mut tasks = SourceTasks::new();
@@ -495,27 +518,10 @@ async fn push_all(
                     warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
                 }
             }
-            Some((spec.id.clone(), outcome, started.elapsed().as_secs_f64()))
+            Some((outcome.source, outcome.results, started.elapsed().as_secs_f64()))
         });
     }
-    let mut results = BTreeMap::new();
-    let mut outcomes = crate::alerts::record::SourceOutcomes::new();
-    let mut durations = BTreeMap::new();
-    while let Some((source, joined)) = tasks.next().await {
-        match joined {
-            Ok(Some((source, outcome, seconds))) => {
-                durations.insert(source.clone(), seconds);
-                outcomes.insert(source, outcome.source);
-                results.extend(outcome.results.into_iter().map(|r| (r.id.clone(), r)));
-            }
-            Ok(None) => {}
-            Err(error) => {
-                results.extend(failed(&by_source, &source, &error, as_of));
-                outcomes.insert(source, Err(error));
-            }
-        }
-    }
-    (results, outcomes, durations)
+    join_runs(tasks, &by_source, as_of).await
 }
 
 /// Streams each file that wait-time checks read, once for all of its
@@ -526,11 +532,7 @@ async fn stream_all(
     checks: &[&Check],
     as_of: DateTime<Utc>,
     store: Option<Arc<crate::state::Store>>,
-) -> (
-    BTreeMap<String, CheckResult>,
-    crate::alerts::record::SourceOutcomes,
-    BTreeMap<String, f64>,
-) {
+) -> Joined {
     let by_source = by_source(checks);
     let mut tasks = SourceTasks::new();
     for (id, checks) in by_source.clone() {
@@ -541,26 +543,10 @@ async fn stream_all(
         tasks.spawn(id, async move {
             let started = Instant::now();
             let result = stream_source(&spec, &checks, as_of, zone, store).await;
-            streamed(spec, &checks, as_of, started, result)
+            Some(streamed(&spec, &checks, as_of, started, result))
         });
     }
-    let mut results = BTreeMap::new();
-    let mut outcomes = crate::alerts::record::SourceOutcomes::new();
-    let mut durations = BTreeMap::new();
-    while let Some((source, joined)) = tasks.next().await {
-        match joined {
-            Ok((source, outcome, list, seconds)) => {
-                durations.insert(source.clone(), seconds);
-                outcomes.insert(source, outcome);
-                results.extend(list.into_iter().map(|r: CheckResult| (r.id.clone(), r)));
-            }
-            Err(error) => {
-                results.extend(failed(&by_source, &source, &error, as_of));
-                outcomes.insert(source, Err(error));
-            }
-        }
-    }
-    (results, outcomes, durations)
+    join_runs(tasks, &by_source, as_of).await
 }
 
 /// Streams the rows of `spec` into its wait-time `checks`: a PostgreSQL
@@ -592,30 +578,27 @@ async fn stream_source(
     .map_err(|e| anyhow::anyhow!("reading the rows failed: {e}"))?
 }
 
-/// What a streamed source gave: its id, whether it could be read, the
-/// results of its checks and the seconds it took; logged.
+/// What a streamed source gave: whether it could be read, the results of
+/// its checks and the seconds it took; logged.
 fn streamed(
-    spec: SourceSpec,
+    spec: &SourceSpec,
     checks: &[Check],
     as_of: DateTime<Utc>,
     started: Instant,
     result: anyhow::Result<Vec<CheckResult>>,
-) -> (String, Result<(), String>, Vec<CheckResult>, f64) {
+) -> SourceRun {
     let duration_ms = started.elapsed().as_millis() as u64;
     let seconds = started.elapsed().as_secs_f64();
     match result {
         Ok(results) => {
             info!(source = %spec.id, duration_ms, status = "ok", "source fetched");
-            (spec.id, Ok(()), results, seconds)
+            (Ok(()), results, seconds)
         }
         Err(e) => {
             let error = format!("{e:#}");
             warn!(source = %spec.id, duration_ms, status = "error", error = %error, "source fetch failed");
-            let results = checks
-                .iter()
-                .map(|check| evaluate::evaluate(check, Err(error.as_str()), as_of))
-                .collect();
-            (spec.id, Err(error), results, seconds)
+            let results = unknown(checks, &error, as_of);
+            (Err(error), results, seconds)
         }
     }
 }
@@ -811,9 +794,13 @@ async fn fetch_all(
     let mut tasks = SourceTasks::new();
     for spec in specs {
         let store = store.clone();
-        tasks.spawn(&spec.id.clone(), async move {
+        let id = spec.id.clone();
+        tasks.spawn(&id, async move {
             let started = Instant::now();
-            let result = crate::source::fetch(&spec, now, zone, store.as_deref()).await;
+            let result = crate::source::fetch(&spec, now, zone, store.as_deref())
+                .await
+                .map(Arc::new)
+                .map_err(|e| format!("{e:#}"));
             let duration_ms = started.elapsed().as_millis() as u64;
             match &result {
                 Ok(table) => info!(
@@ -823,29 +810,24 @@ async fn fetch_all(
                     status = "ok",
                     "source fetched"
                 ),
-                Err(e) => warn!(
+                Err(error) => warn!(
                     source = %spec.id,
                     duration_ms,
                     status = "error",
-                    error = %format!("{e:#}"),
+                    error = %error,
                     "source fetch failed"
                 ),
             }
-            let seconds = started.elapsed().as_secs_f64();
-            (
-                spec.id,
-                result.map(Arc::new).map_err(|e| format!("{e:#}")),
-                seconds,
-            )
+            (result, started.elapsed().as_secs_f64())
         });
     }
     let mut fetched = Fetched::new();
     let mut durations = BTreeMap::new();
     while let Some((source, joined)) = tasks.next().await {
         match joined {
-            Ok((id, result, seconds)) => {
-                durations.insert(id.clone(), seconds);
-                fetched.insert(id, result);
+            Ok((result, seconds)) => {
+                durations.insert(source.clone(), seconds);
+                fetched.insert(source, result);
             }
             Err(error) => {
                 fetched.insert(source, Err(error));

@@ -162,16 +162,6 @@ impl Histogram {
         }
     }
 
-    /// The waits of `pending` and `long` together, in order, each once.
-    fn long_sorted(&self) -> Vec<(i64, u64)> {
-        if self.pending.is_empty() {
-            return self.long.clone();
-        }
-        let mut pending = self.pending.clone();
-        in_order(&mut pending);
-        merge_sorted(&pending, &self.long)
-    }
-
     /// Moves the waits of `pending` into `long`, in order.
     fn seal(&mut self) {
         if !self.pending.is_empty() {
@@ -185,8 +175,9 @@ impl Histogram {
     }
 
     /// (wait, how many) in increasing order of wait, each wait once.
-    fn sorted(&self) -> Vec<(i64, u64)> {
-        let long = self.long_sorted();
+    fn sorted(mut self) -> Vec<(i64, u64)> {
+        self.seal();
+        let long = self.long;
         // Waits below zero (none, in practice) come before the dense ones.
         let below = long.partition_point(|(wait, _)| *wait < 0);
         let mut waits = Vec::with_capacity(long.len() + self.dense.len());

@@ -568,17 +568,7 @@ impl Evaluator {
             ..
         } = self;
         let shared: Vec<Shared> = classes.into_iter().filter_map(|c| c.shared).collect();
-        let shared = map_on(shared, threads, |mut shared| {
-            shared.seal();
-            shared
-        });
-        let sums: Vec<RollUp<'_>> = shared
-            .iter()
-            .flat_map(|shared| shared.plan(&mut checks, &mut reader))
-            .collect();
-        for (check, groups) in map_on(sums, threads, RollUp::sum) {
-            checks[check].groups = groups;
-        }
+        Shared::roll_up_on(shared, &mut checks, &mut reader, threads);
         let reader = &reader;
         map_on(checks, threads, |state| {
             state.finish(reader, as_of, data_time)
@@ -790,14 +780,27 @@ impl Shared {
 
     /// Gives each member the counts of the bands in its window, in its
     /// own groups.
-    fn roll_up(mut self, checks: &mut [CheckState], reader: &mut Reader) {
-        self.seal();
-        for (check, groups) in self
-            .plan(checks, reader)
-            .into_iter()
-            .map(RollUp::sum)
-            .collect::<Vec<_>>()
-        {
+    fn roll_up(self, checks: &mut [CheckState], reader: &mut Reader) {
+        Shared::roll_up_on(vec![self], checks, reader, 1);
+    }
+
+    /// [`Shared::roll_up`] of each of `shared` on up to `threads` threads
+    /// (the sealing of each, then the sums of each member's groups).
+    fn roll_up_on(
+        shared: Vec<Shared>,
+        checks: &mut [CheckState],
+        reader: &mut Reader,
+        threads: usize,
+    ) {
+        let shared = map_on(shared, threads, |mut shared| {
+            shared.seal();
+            shared
+        });
+        let sums: Vec<RollUp<'_>> = shared
+            .iter()
+            .flat_map(|shared| shared.plan(checks, reader))
+            .collect();
+        for (check, groups) in map_on(sums, threads, RollUp::sum) {
             checks[check].groups = groups;
         }
     }
