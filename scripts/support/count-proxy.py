@@ -6,9 +6,12 @@ Usage: count-proxy.py LISTEN_PORT SERVER_PORT OUT_FILE
 Listens on 127.0.0.1:LISTEN_PORT, forwards every connection to
 127.0.0.1:SERVER_PORT, and keeps OUT_FILE holding the total number of
 bytes sent from the server to the clients so far (rewritten as each
-connection closes). Used by scripts/bench-pushdown.
+connection closes). The file is replaced whole (written beside it, then
+renamed), so that it always holds a number, even when the proxy is
+killed as it writes. Used by scripts/bench-pushdown.
 """
 
+import os
 import socket
 import sys
 import threading
@@ -16,6 +19,13 @@ import threading
 listen_port, server_port, out_file = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 total = 0
 lock = threading.Lock()
+
+
+def record():
+    """Writes the total to OUT_FILE (call with the lock held)."""
+    with open(out_file + ".tmp", "w") as f:
+        f.write(f"{total}\n")
+    os.replace(out_file + ".tmp", out_file)
 
 
 def pump(source, sink, count):
@@ -27,9 +37,9 @@ def pump(source, sink, count):
                 break
             sink.sendall(data)
             if count:
-                with lock, open(out_file, "w") as f:
+                with lock:
                     total += len(data)
-                    f.write(f"{total}\n")
+                    record()
     except OSError:
         pass
     finally:
@@ -39,8 +49,8 @@ def pump(source, sink, count):
             except OSError:
                 pass
         if count:
-            with lock, open(out_file, "w") as f:
-                f.write(f"{total}\n")
+            with lock:
+                record()
 
 
 def serve(client):
@@ -49,8 +59,7 @@ def serve(client):
     threading.Thread(target=pump, args=(server, client, True), daemon=True).start()
 
 
-with open(out_file, "w") as f:
-    f.write("0\n")
+record()
 listener = socket.socket()
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 listener.bind(("127.0.0.1", listen_port))
