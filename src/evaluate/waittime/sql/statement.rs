@@ -24,6 +24,29 @@ struct TimeExprs {
     instant: String,
     valid: String,
     date: String,
+    /// The local time read, for a `timestamp` or `date` column (whose
+    /// `instant` is [`local_instant`] of it); `None` for `timestamptz`.
+    local: Option<String>,
+}
+
+/// The instant of the local time `naive` in `zone`, read as the pull path
+/// reads it (`timestamp::ZoneCache`). PostgreSQL takes the later of the
+/// two instants of a repeated hour; the pull path the earlier one. A time
+/// the clocks skip the pull path reads with the offset in force at the
+/// instant whose UTC reading is the local time (the offset before the
+/// change in zones west of UTC, after it in zones east).
+fn local_instant(naive: &str, zone: &str) -> String {
+    let p = format!("({naive} AT TIME ZONE {zone})");
+    let as_utc = format!("({naive} AT TIME ZONE 'UTC')");
+    format!(
+        "(CASE WHEN (({p} - interval '1 hour') AT TIME ZONE {zone}) = {naive} \
+         THEN {p} - interval '1 hour' \
+         WHEN (({p} - interval '30 minutes') AT TIME ZONE {zone}) = {naive} \
+         THEN {p} - interval '30 minutes' \
+         WHEN ({p} AT TIME ZONE {zone}) <> {naive} \
+         THEN {as_utc} - (({as_utc} AT TIME ZONE {zone}) - {naive}) \
+         ELSE {p} END)"
+    )
 }
 
 impl Writer<'_> {
@@ -88,6 +111,7 @@ impl Writer<'_> {
                     instant: c.clone(),
                     valid: format!("({c} BETWEEN {low}::timestamptz AND {high}::timestamptz)"),
                     date: format!("({c} AT TIME ZONE {zone})::date"),
+                    local: None,
                 });
             }
             ColumnKind::Timestamp => c,
@@ -104,27 +128,11 @@ impl Writer<'_> {
         };
         let low = self.bind(SqlValue::Timestamp(first));
         let high = self.bind(SqlValue::Timestamp(last));
-        // A local time read in the zone as the pull path reads it
-        // (`timestamp::ZoneCache`). PostgreSQL takes the later of the two
-        // instants of a repeated hour; the pull path the earlier one. A
-        // time the clocks skip the pull path reads with the offset in force
-        // at the instant whose UTC reading is the local time (the offset
-        // before the change in zones west of UTC, after it in zones east).
-        let p = format!("({naive} AT TIME ZONE {zone})");
-        let as_utc = format!("({naive} AT TIME ZONE 'UTC')");
-        let instant = format!(
-            "(CASE WHEN (({p} - interval '1 hour') AT TIME ZONE {zone}) = {naive} \
-             THEN {p} - interval '1 hour' \
-             WHEN (({p} - interval '30 minutes') AT TIME ZONE {zone}) = {naive} \
-             THEN {p} - interval '30 minutes' \
-             WHEN ({p} AT TIME ZONE {zone}) <> {naive} \
-             THEN {as_utc} - (({as_utc} AT TIME ZONE {zone}) - {naive}) \
-             ELSE {p} END)"
-        );
         Ok(TimeExprs {
-            instant,
+            instant: local_instant(&naive, zone),
             valid: format!("({naive} BETWEEN {low}::timestamp AND {high}::timestamp)"),
             date: format!("{naive}::date"),
+            local: Some(naive),
         })
     }
 
@@ -176,13 +184,27 @@ impl Writer<'_> {
         ));
         select.push("CASE WHEN cv THEN cdate - DATE '1970-01-01' END AS cd".to_owned());
         let end_field = rule.end_field();
+        // The instant of a local end time (a `timestamp` or `date` column)
+        // takes several zone conversions: it is read only for the rows the
+        // standard selects (`judged`, below), the only rows whose
+        // classification reads it.
+        let mut selected_end = None;
         match column.get(end_field.name()) {
             Some(col) => {
                 let end = self.time(col, end_field, &zone)?;
-                base.push(format!(
-                    "{} AS es, {} AS ev, {} AS edate",
-                    end.instant, end.valid, end.date
-                ));
+                match end.local {
+                    Some(local) => {
+                        base.push(format!(
+                            "{local} AS elocal, {} AS ev, {} AS edate",
+                            end.valid, end.date
+                        ));
+                        selected_end = Some(local_instant("elocal", &zone));
+                    }
+                    None => base.push(format!(
+                        "{} AS es, {} AS ev, {} AS edate",
+                        end.instant, end.valid, end.date
+                    )),
+                }
                 select.push("CASE WHEN ev THEN edate - DATE '1970-01-01' END AS ed".to_owned());
             }
             None => {
@@ -328,8 +350,19 @@ impl Writer<'_> {
             "CASE WHEN m = -9 OR m = 0 THEN 1 WHEN m = -1 THEN -{MODALITY_UNKNOWN} \
              WHEN rm = -1 THEN -{REQUESTED_MODALITY_UNKNOWN} ELSE {counts} END"
         );
+        // The end's instant, for a local end time: for a row the standard
+        // does not select (`sel` 0 or below) the classification stops
+        // before it reads `es`, and `ofr` is read only when it did not.
+        let end_instant = match selected_end {
+            Some(instant) if selected.is_empty() => format!("{instant} AS es, "),
+            Some(instant) => {
+                let all: Vec<String> = selected.iter().map(|(i, _)| format!("s{i} > 0")).collect();
+                format!("CASE WHEN {} THEN {instant} END AS es, ", all.join(" AND "))
+            }
+            None => String::new(),
+        };
         let judged = format!(
-            "SELECT a.*, {sel} AS sel, {label_missing} AS lab, {effective} AS eff, {telehealth} AS tel, {}\nFROM ({per_row}) AS a",
+            "SELECT a.*, {end_instant}{sel} AS sel, {label_missing} AS lab, {effective} AS eff, {telehealth} AS tel, {}\nFROM ({per_row}) AS a",
             fence("b")
         );
 
