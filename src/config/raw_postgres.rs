@@ -24,4 +24,7 @@ pub struct RawPostgres {
     pub statement_timeout: Option<S<String>>,
     pub query: Option<S<String>>,
     pub params: Option<S<Vec<S<String>>>>,
+    /// Whether the source's wait-time checks are pushed down, unless a
+    /// check says otherwise.
+    pub pushdown: Option<S<bool>>,
 }

@@ -54,6 +54,9 @@ pub struct PostgresSpec {
     pub query: String,
     /// Bound in order as `$1`, `$2`, …
     pub params: Vec<Param>,
+    /// Whether its wait-time checks are pushed down when they do not say
+    /// (`[source.postgres] pushdown`, default true).
+    pub pushdown: bool,
 }
 
 pub use crate::pg::Tls;

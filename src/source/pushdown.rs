@@ -53,7 +53,8 @@ pub fn configured_fallback(spec: &SourceSpec, check: &Check) -> Option<String> {
         return None;
     };
     if !rule.pushdown {
-        return Some("pushdown = false".to_owned());
+        let whose = if pg.pushdown { "" } else { " (the source's)" };
+        return Some(format!("pushdown = false{whose}"));
     }
     sql::unwrappable(&pg.query)
 }

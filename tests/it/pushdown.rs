@@ -422,6 +422,15 @@ fn check_config_tells_which_checks_are_pushed_down_and_refuses_pushdown_elsewher
     config += &timely("pushed", "warehouse", "");
     config += &timely("pulled", "warehouse", "pushdown = false");
     config += &timely("from-file", "export", "");
+    // A source whose checks are pulled unless they say otherwise.
+    config += &source(
+        "near",
+        "analytics",
+        query,
+        "params = [\"window_start\"]\npushdown = false",
+    );
+    config += &timely("near-pulled", "near", "");
+    config += &timely("near-pushed", "near", "pushdown = true");
     let text = ConfigText::new()
         .los_angeles()
         .route("compliance", &["compliance@plan.example"])
@@ -448,6 +457,39 @@ fn check_config_tells_which_checks_are_pushed_down_and_refuses_pushdown_elsewher
         out.stdout
     );
     assert!(!line("from-file").contains("pushed"), "{}", out.stdout);
+    assert!(
+        line("near-pulled")
+            .contains("; rows pulled, not pushed down: pushdown = false (the source's)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line("near-pushed").contains("; pushed down to the database"),
+        "{}",
+        out.stdout
+    );
+
+    // Not a boolean: the error names the key.
+    let wrong = ConfigText::new()
+        .los_angeles()
+        .route("compliance", &["compliance@plan.example"])
+        .section(&source("odd", "analytics", query, "pushdown = \"no\""));
+    let out = accesswatch(
+        &[
+            "--config",
+            wrong.write(dir.path()).to_str().unwrap(),
+            "check-config",
+        ],
+        &env,
+    );
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains(
+            "`postgres.pushdown` in [[source]]: invalid type: string \"no\", expected a boolean"
+        ),
+        "{}",
+        out.stderr
+    );
 
     let path = text
         .section(&timely("file-pushdown", "export", "pushdown = true"))

@@ -80,6 +80,7 @@ pub(super) fn postgres(
         statement_timeout,
         query: query?,
         params: params?,
+        pushdown: pg.pushdown.as_ref().is_none_or(|p| *p.get_ref()),
     })
 }
 
