@@ -49,9 +49,11 @@ pub struct WaitRule {
     /// The source's `[source.values]`, copied here when the configuration
     /// is validated.
     pub values: Arc<ValueMaps>,
-    /// Whether a PostgreSQL source may evaluate the check itself
-    /// (`pushdown`, on by default); otherwise its rows are pulled.
-    pub pushdown: bool,
+    /// The check's own `pushdown`: whether a PostgreSQL source may
+    /// evaluate the check itself (otherwise its rows are pulled); `None`
+    /// leaves it to the source (`[source.postgres] pushdown`, on by
+    /// default).
+    pub pushdown: Option<bool>,
 }
 
 impl WaitRule {

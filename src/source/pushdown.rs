@@ -36,7 +36,7 @@ pub fn target<'a>(spec: &'a SourceSpec, check: &Check) -> Option<&'a PostgresSpe
         return None;
     };
     match &spec.location {
-        Location::Postgres(pg) if rule.pushdown => Some(pg),
+        Location::Postgres(pg) if rule.pushdown.unwrap_or(pg.pushdown) => Some(pg),
         _ => None,
     }
 }
@@ -52,9 +52,10 @@ pub fn configured_fallback(spec: &SourceSpec, check: &Check) -> Option<String> {
     let Location::Postgres(pg) = &spec.location else {
         return None;
     };
-    if !rule.pushdown {
-        let whose = if pg.pushdown { "" } else { " (the source's)" };
-        return Some(format!("pushdown = false{whose}"));
+    match rule.pushdown {
+        Some(false) => return Some("pushdown = false".to_owned()),
+        None if !pg.pushdown => return Some("pushdown = false (the source's)".to_owned()),
+        _ => {}
     }
     sql::unwrappable(&pg.query)
 }

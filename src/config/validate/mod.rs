@@ -336,8 +336,7 @@ pub fn validate(
             },
             default_schedule.as_ref(),
         );
-        if let Some(mut check) = check {
-            source_pushdown(&mut check, entry.value.pushdown.is_some(), &sources);
+        if let Some(check) = check {
             if !check_ids.insert(check.id.clone()) {
                 let span = entry.value.id.as_ref().map_or(entry.span.clone(), S::span);
                 v.problem(
@@ -470,20 +469,6 @@ pub fn validate(
         routes,
         probes: Vec::new(),
     })
-}
-
-/// A wait-time check without `pushdown` of its own takes its PostgreSQL
-/// source's (`[source.postgres] pushdown`).
-fn source_pushdown(check: &mut Check, own: bool, sources: &[SourceSpec]) {
-    if let Rule::TimelyAccess(rule) = &mut check.rule
-        && !own
-        && let Some(Location::Postgres(pg)) = sources
-            .iter()
-            .find(|s| s.id == check.source)
-            .map(|s| &s.location)
-    {
-        rule.pushdown = pg.pushdown;
-    }
 }
 
 /// Gives each wait-time check its source's `[source.values]`.

@@ -325,7 +325,7 @@ pub(super) fn timely_access(
         window,
         max_rejected,
         values: Default::default(),
-        pushdown: raw.pushdown.as_ref().is_none_or(|p| *p.get_ref()),
+        pushdown: raw.pushdown.as_ref().map(|p| *p.get_ref()),
     };
     Some(KindParts {
         rule: Rule::TimelyAccess(Box::new(rule)),

@@ -51,7 +51,7 @@ pub(super) fn check_of(standard: &str, tweak: impl FnOnce(&mut WaitRule)) -> Che
         window: chrono::Duration::days(30),
         max_rejected: 0.5,
         values: Arc::default(),
-        pushdown: true,
+        pushdown: None,
     };
     tweak(&mut rule);
     Check {
