@@ -199,11 +199,16 @@ impl Reader {
         self.label_sets.len() - 1
     }
 
-    /// The number, in label set `to`, of group `id` of label set `from`,
-    /// whose labels are those at `positions` of `from`'s (added to `to` if
-    /// new): the group `to` would have given the same row.
-    pub fn project(&mut self, from: usize, id: usize, to: usize, positions: &[usize]) -> usize {
-        let labels = split_key(&self.label_sets[from].keys[id]);
+    /// The labels of group `id` of label set `set`.
+    pub fn group_labels(&self, set: usize, id: usize) -> Vec<String> {
+        split_key(&self.label_sets[set].keys[id])
+    }
+
+    /// The number, in label set `to`, of the group whose labels are those
+    /// at `positions` of `labels` (a group's [`Reader::group_labels`] in
+    /// another set), added to `to` if new: the group `to` would have
+    /// given the same row.
+    pub fn project(&mut self, labels: &[String], to: usize, positions: &[usize]) -> usize {
         let key = join_key(
             positions
                 .iter()
