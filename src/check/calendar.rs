@@ -427,8 +427,8 @@ fn build_counts(preset: Preset, extra: &[NaiveDate]) -> CumulativeCounts {
     let days = table_index(TABLE_LAST).map_or(0, |last| last + 1);
     // Monday to Friday by each day's place in the week, not a date per
     // day (300 years of `NaiveDate`s were most of the table's cost).
-    let monday = TABLE_FIRST.weekday().num_days_from_monday() as usize;
-    let mut open: Vec<bool> = (0..days).map(|day| (monday + day) % 7 < 5).collect();
+    let first = TABLE_FIRST.weekday().num_days_from_monday() as usize;
+    let mut open: Vec<bool> = (0..days).map(|day| (first + day) % 7 < 5).collect();
     let holidays = (TABLE_FIRST.year()..=TABLE_LAST.year() + 1)
         .flat_map(|year| Calendar::holidays(year, preset))
         .map(|(date, _)| date);

@@ -827,9 +827,11 @@ impl Shared {
     fn plan(&self, checks: &mut [CheckState], reader: &mut Reader) -> Vec<RollUp<'_>> {
         let mut sums = Vec::new();
         // Each shared group's labels, split from its key once for all the
-        // members (not once per member: a tenth of the work after the
-        // pass).
-        let mut labels: Vec<Option<Vec<String>>> = Vec::new();
+        // members rather than once per member.
+        let groups = self.bands.iter().map(Vec::len).max().unwrap_or(0);
+        let labels: Vec<Vec<String>> = (0..groups)
+            .map(|group| reader.group_labels(self.set, group))
+            .collect();
         for member in &self.members {
             let state = &mut checks[member.check];
             if state.error.is_some() {
@@ -847,12 +849,7 @@ impl Shared {
                         projected.resize(group + 1, None);
                     }
                     let number = *projected[group].get_or_insert_with(|| {
-                        if labels.len() <= group {
-                            labels.resize(group + 1, None);
-                        }
-                        let split = labels[group]
-                            .get_or_insert_with(|| reader.group_labels(self.set, group));
-                        reader.project(split, state.labels, &member.positions)
+                        reader.project(&labels[group], state.labels, &member.positions)
                     });
                     if parts.len() <= number {
                         parts.resize_with(number + 1, Vec::new);
