@@ -91,6 +91,11 @@ impl Cells for Record<'_> {
     fn get(&self, column: usize) -> Option<&str> {
         Record::get(self, column)
     }
+
+    fn bytes(&self, column: usize) -> Option<&[u8]> {
+        let (start, end) = *self.spans.get(column)?;
+        self.text.as_bytes().get(start as usize..end as usize)
+    }
 }
 
 /// What a folded file gave.

@@ -15,6 +15,13 @@ use crate::check::fields::Field;
 /// a cell that is not text.
 pub trait Cells {
     fn get(&self, column: usize) -> Option<&str>;
+
+    /// The bytes of [`Cells::get`] (a source may skip its checks that
+    /// the text is cut at character boundaries: the bytes are compared,
+    /// not read as text).
+    fn bytes(&self, column: usize) -> Option<&[u8]> {
+        self.get(column).map(str::as_bytes)
+    }
 }
 
 impl Cells for csv::ByteRecord {
@@ -71,6 +78,11 @@ impl Columns {
     pub fn label<'r>(&self, row: &'r impl Cells, index: usize) -> Option<&'r str> {
         let text = trim(row.get(self.labels.get(index).copied().flatten()?)?);
         (!text.is_empty()).then_some(text)
+    }
+
+    /// The cell of label `index` in `row` as it is (not trimmed).
+    pub fn raw_label<'r>(&self, row: &'r impl Cells, index: usize) -> Option<&'r [u8]> {
+        row.bytes(self.labels.get(index).copied().flatten()?)
     }
 
     /// The columns these fields and labels are in.

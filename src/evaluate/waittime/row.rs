@@ -97,6 +97,140 @@ pub struct LabelSet {
     keys: Vec<String>,
     /// This row's group and its first empty label, if any.
     current: Slot<(usize, Option<usize>)>,
+    /// The rows' label cells as they are, before trimming and joining.
+    raw: RawGroups,
+}
+
+/// Label sets of up to this many labels are found by their cells as they
+/// are ([`RawGroups`]).
+const RAW_LABELS: usize = 4;
+
+/// The most cell tuples [`RawGroups`] keeps: past it, new ones are read
+/// the long way (trimmed, joined and interned) every time.
+const RAW_ENTRIES: usize = 1 << 16;
+
+/// The group of each tuple of label cells seen, as the cells are: a row's
+/// group is found by a hash of its cells and a comparison with the
+/// tuple's, without trimming, checking, joining or copying them (which,
+/// for eighty checks grouped by three labels, was an eighth of the pass).
+/// A tuple seen for the first time is read the long way ([`join_key`],
+/// [`LabelSet::intern`]), so group numbers are given in the same order,
+/// and cells that differ only in white space are two tuples of one group.
+#[derive(Debug, Clone, Default)]
+struct RawGroups {
+    table: hashbrown::HashTable<RawEntry>,
+    /// The cells of every tuple, one after another.
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+struct RawEntry {
+    hash: u64,
+    /// What [`Word::of`] made of each cell.
+    words: [Word; RAW_LABELS],
+    /// Where each cell of the tuple ends in `RawGroups::bytes`; the first
+    /// starts at `start`. Read only for a tuple with a cell over 16 bytes
+    /// (the words of shorter cells hold every byte).
+    start: usize,
+    ends: [usize; RAW_LABELS],
+    value: (usize, Option<usize>),
+}
+
+/// A cell's first and last eight bytes (four, for a cell of four to
+/// seven; the first, middle and last for a shorter one) and its length:
+/// for a cell of up to 16 bytes, every byte of it, so that two such cells
+/// are the same when their words are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Word {
+    first: u64,
+    last: u64,
+    len: usize,
+}
+
+impl Word {
+    fn of(cell: &[u8]) -> Word {
+        let n = cell.len();
+        let eight = |at: usize| u64::from_le_bytes(cell[at..at + 8].try_into().unwrap_or([0; 8]));
+        let four = |at: usize| {
+            u64::from(u32::from_le_bytes(
+                cell[at..at + 4].try_into().unwrap_or([0; 4]),
+            ))
+        };
+        let (first, last) = match n {
+            8.. => (eight(0), eight(n - 8)),
+            4..8 => (four(0), four(n - 4)),
+            1..4 => (
+                u64::from(cell[0]) | u64::from(cell[n / 2]) << 8 | u64::from(cell[n - 1]) << 16,
+                0,
+            ),
+            0 => (0, 0),
+        };
+        Word {
+            first,
+            last,
+            len: n,
+        }
+    }
+}
+
+impl RawGroups {
+    /// The hash of a tuple of cells, from their [`Word`]s.
+    fn hash(words: &[Word]) -> u64 {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut hash: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        for word in words {
+            hash = (hash ^ word.first).wrapping_mul(K).rotate_left(29)
+                ^ word.last
+                ^ ((word.len as u64) << 48);
+            hash = hash.wrapping_mul(K);
+        }
+        hash ^ (hash >> 32)
+    }
+
+    fn find(&self, hash: u64, words: &[Word], cells: &[&[u8]]) -> Option<(usize, Option<usize>)> {
+        let bytes = &self.bytes;
+        let same = |entry: &RawEntry| {
+            entry.hash == hash
+                && entry.words[..words.len()] == *words
+                && (words.iter().all(|w| w.len <= 16) || {
+                    let mut start = entry.start;
+                    cells.iter().zip(entry.ends).all(|(cell, end)| {
+                        let same = bytes.get(start..end) == Some(*cell);
+                        start = end;
+                        same
+                    })
+                })
+        };
+        self.table.find(hash, same).map(|entry| entry.value)
+    }
+
+    fn insert(
+        &mut self,
+        hash: u64,
+        words: &[Word],
+        cells: &[&[u8]],
+        value: (usize, Option<usize>),
+    ) {
+        if self.table.len() >= RAW_ENTRIES {
+            return;
+        }
+        let mut kept = [Word::default(); RAW_LABELS];
+        kept[..words.len()].copy_from_slice(words);
+        let start = self.bytes.len();
+        let mut ends = [start; RAW_LABELS];
+        for (cell, end) in cells.iter().zip(&mut ends) {
+            self.bytes.extend_from_slice(cell);
+            *end = self.bytes.len();
+        }
+        let entry = RawEntry {
+            hash,
+            words: kept,
+            start,
+            ends,
+            value,
+        };
+        self.table.insert_unique(hash, entry, |e| e.hash);
+    }
 }
 
 impl LabelSet {
@@ -107,6 +241,7 @@ impl LabelSet {
             ids: KeyMap::default(),
             keys: Vec::new(),
             current: Slot::empty((0, None)),
+            raw: RawGroups::default(),
         }
     }
 
@@ -380,11 +515,42 @@ impl<'r, R: Cells> View<'_, 'r, R> {
         if labels.current.row == row {
             return labels.current.value;
         }
-        let key = &mut self.reader.key;
+        let cells = self.row;
+        let count = labels.columns.label_count();
+        if count > RAW_LABELS {
+            let value = labels.read(cells, &mut self.reader.key);
+            labels.current = Slot { row, value };
+            return value;
+        }
+        let mut raw: [&[u8]; RAW_LABELS] = [&[]; RAW_LABELS];
+        let mut words = [Word::default(); RAW_LABELS];
+        for index in 0..count {
+            let cell = labels.columns.raw_label(cells, index).unwrap_or_default();
+            raw[index] = cell;
+            words[index] = Word::of(cell);
+        }
+        let (raw, words) = (&raw[..count], &words[..count]);
+        let hash = RawGroups::hash(words);
+        let value = match labels.raw.find(hash, words, raw) {
+            Some(value) => value,
+            None => {
+                let value = labels.read(cells, &mut self.reader.key);
+                labels.raw.insert(hash, words, raw, value);
+                value
+            }
+        };
+        labels.current = Slot { row, value };
+        value
+    }
+}
+
+impl LabelSet {
+    /// The group of the row `cells` and its first empty label, read the
+    /// long way: each label trimmed, the key joined in `key` and interned.
+    fn read(&mut self, cells: &impl Cells, key: &mut String) -> (usize, Option<usize>) {
         key.clear();
         let mut missing = None;
-        let cells = self.row;
-        let columns = &labels.columns;
+        let columns = &self.columns;
         push_key(
             key,
             (0..columns.label_count()).map(|index| {
@@ -395,9 +561,7 @@ impl<'r, R: Cells> View<'_, 'r, R> {
                 label.unwrap_or(NO_LABEL)
             }),
         );
-        let value = (labels.intern(key), missing);
-        labels.current = Slot { row, value };
-        value
+        (self.intern(key), missing)
     }
 }
 
@@ -494,5 +658,80 @@ mod tests {
             assert_eq!(has_control(&text), byte < 0x20, "{text:?}");
         }
         assert!(!has_control("ünïcödé labels over eight".as_bytes()));
+    }
+
+    /// Groups read by their cells as they are (`RawGroups`) are the
+    /// groups read the long way, numbered in the same order: cells that
+    /// differ in white space only, empty and missing cells, long cells
+    /// that differ only in their middle bytes, and control characters.
+    #[test]
+    fn groups_found_by_their_cells_are_the_groups_of_their_labels() {
+        let header: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let names = header.clone();
+        let long = |middle: char| format!("a label of over sixteen bytes {middle} ending alike");
+        let texts = [
+            "north".to_owned(),
+            " north".to_owned(),
+            "north ".to_owned(),
+            String::new(),
+            "  ".to_owned(),
+            long('x'),
+            long('y'),
+            "a\u{1f}b".to_owned(),
+            "a\u{1e}b".to_owned(),
+            "n".to_owned(),
+            "no".to_owned(),
+            "nor".to_owned(),
+            "nort".to_owned(),
+            "sixteen bytes ok".to_owned(),
+            "sixteen bytes oK".to_owned(),
+            "ünïcödé".to_owned(),
+        ];
+        let mut reader = Reader::new(&header, &Default::default());
+        let set = reader.label_set(&header, &names);
+        let mut keys: Vec<String> = Vec::new();
+        let mut n = 0usize;
+        for round in 0..3 {
+            for (i, a) in texts.iter().enumerate() {
+                for b in [&texts[(i * 7 + round) % texts.len()], &texts[0]] {
+                    let c = &texts[(i + n) % texts.len()];
+                    n += 1;
+                    let cells: Vec<Option<String>> = vec![
+                        Some(a.clone()),
+                        (!n.is_multiple_of(5)).then(|| b.clone()),
+                        Some(c.clone()),
+                    ];
+                    let labels: Vec<&str> = cells
+                        .iter()
+                        .map(|cell| match cell.as_deref().map(str::trim) {
+                            None | Some("") => NO_LABEL,
+                            Some(label) => label,
+                        })
+                        .collect();
+                    let key = join_key(labels.iter().copied());
+                    let number = keys.iter().position(|k| *k == key).unwrap_or_else(|| {
+                        keys.push(key.clone());
+                        keys.len() - 1
+                    });
+                    let missing = labels.iter().position(|l| *l == NO_LABEL);
+                    let mut view = reader.view(&cells);
+                    assert_eq!(view.group(set), (number, missing), "{cells:?}");
+                    // Read again for the same row: the row's slot.
+                    assert_eq!(view.group(set), (number, missing), "{cells:?}");
+                }
+            }
+        }
+        assert_eq!(reader.labels(set).keys, keys);
+        // Short cells are the same exactly when their words are.
+        let short: Vec<&[u8]> = texts
+            .iter()
+            .map(|t| t.as_bytes())
+            .filter(|t| t.len() <= 16)
+            .collect();
+        for a in &short {
+            for b in &short {
+                assert_eq!(Word::of(a) == Word::of(b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 }
