@@ -187,12 +187,21 @@ impl RawGroups {
         hash ^ (hash >> 32)
     }
 
-    fn find(&self, hash: u64, words: &[Word], cells: &[&[u8]]) -> Option<(usize, Option<usize>)> {
+    /// The group of the tuple `cells`, whose words are `words` (the
+    /// same number of them, then [`Word::default`]) and hash `hash`;
+    /// `short` when every cell is of 16 bytes or fewer.
+    fn find(
+        &self,
+        hash: u64,
+        words: &[Word; RAW_LABELS],
+        short: bool,
+        cells: &[&[u8]],
+    ) -> Option<(usize, Option<usize>)> {
         let bytes = &self.bytes;
         let same = |entry: &RawEntry| {
             entry.hash == hash
-                && entry.words[..words.len()] == *words
-                && (words.iter().all(|w| w.len <= 16) || {
+                && entry.words == *words
+                && (short || {
                     let mut start = entry.start;
                     cells.iter().zip(entry.ends).all(|(cell, end)| {
                         let same = bytes.get(start..end) == Some(*cell);
@@ -207,15 +216,13 @@ impl RawGroups {
     fn insert(
         &mut self,
         hash: u64,
-        words: &[Word],
+        words: &[Word; RAW_LABELS],
         cells: &[&[u8]],
         value: (usize, Option<usize>),
     ) {
         if self.table.len() >= RAW_ENTRIES {
             return;
         }
-        let mut kept = [Word::default(); RAW_LABELS];
-        kept[..words.len()].copy_from_slice(words);
         let start = self.bytes.len();
         let mut ends = [start; RAW_LABELS];
         for (cell, end) in cells.iter().zip(&mut ends) {
@@ -224,7 +231,7 @@ impl RawGroups {
         }
         let entry = RawEntry {
             hash,
-            words: kept,
+            words: *words,
             start,
             ends,
             value,
@@ -524,18 +531,20 @@ impl<'r, R: Cells> View<'_, 'r, R> {
         }
         let mut raw: [&[u8]; RAW_LABELS] = [&[]; RAW_LABELS];
         let mut words = [Word::default(); RAW_LABELS];
+        let mut short = true;
         for index in 0..count {
             let cell = labels.columns.raw_label(cells, index).unwrap_or_default();
             raw[index] = cell;
             words[index] = Word::of(cell);
+            short &= cell.len() <= 16;
         }
-        let (raw, words) = (&raw[..count], &words[..count]);
-        let hash = RawGroups::hash(words);
-        let value = match labels.raw.find(hash, words, raw) {
+        let raw = &raw[..count];
+        let hash = RawGroups::hash(&words[..count]);
+        let value = match labels.raw.find(hash, &words, short, raw) {
             Some(value) => value,
             None => {
                 let value = labels.read(cells, &mut self.reader.key);
-                labels.raw.insert(hash, words, raw, value);
+                labels.raw.insert(hash, &words, raw, value);
                 value
             }
         };
