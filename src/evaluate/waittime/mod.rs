@@ -43,7 +43,7 @@ use row::{Read, Reader, View};
 use timestamp::Stamp;
 
 use crate::check::fields::Field;
-use crate::check::standards::{Modality, ProviderType, Selection, Telehealth, Urgency};
+use crate::check::standards::{Modality, ProviderType, Selection, Telehealth, Urgency, VisitType};
 use crate::check::{Check, CheckResult, Rule, Status, WaitRule};
 use crate::table::{Table, Value};
 
@@ -84,24 +84,90 @@ struct Window {
     choice: Option<Choice>,
 }
 
-/// The classes of a window that may count a row, by the row's urgency
-/// and provider type: a class whose standard wants another urgency, or
-/// another provider type, would skip the row after reading the fields it
-/// selects on, and most rows are for a few of eight standards. A class is
-/// left out by provider type only if its standard does not select on the
-/// visit type or prior authorization (an empty one of those rejects a row
-/// before its provider type is read). Reading the visit type and prior
-/// authorization for every row as well cost more than the classes they
-/// left out.
+/// The classes of a window that may count a row whose clock start is a
+/// timestamp: a class whose standard wants another urgency, visit type,
+/// prior authorization or provider type would skip the row after reading
+/// the fields it selects on, and most rows are for a few of eight
+/// standards. The fields are read in the order a class reads them
+/// ([`CheckState::selects`]), each only while a class that is still in
+/// could be left out by it, so that no field is read that the classes
+/// themselves would not have read. A class is left out only when it
+/// would skip the row: for a field that is empty or not a value the
+/// class rejects the row, so it is kept, whatever the later fields hold.
 #[derive(Debug, Clone)]
 struct Choice {
     /// The value map the classes read (one for all of them).
     values: usize,
-    /// 1 when no class is left out by provider type (which is then not
-    /// read), else the provider type codes ([`code`]).
-    providers: usize,
-    /// The classes by `urgency code * providers + provider code`.
-    lists: Vec<Vec<usize>>,
+    root: Node,
+}
+
+/// A step of [`Choice`]: the classes still in, or a field to read next
+/// and the step for each of its codes ([`code`]).
+#[derive(Debug, Clone)]
+enum Node {
+    Classes(Vec<usize>),
+    Read(Selected4, Vec<Node>),
+}
+
+/// The four fields a standard selects on, in the order it reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Selected4 {
+    Urgency,
+    VisitType,
+    PriorAuth,
+    ProviderType,
+}
+
+impl Selected4 {
+    const ALL: [Selected4; 4] = [
+        Selected4::Urgency,
+        Selected4::VisitType,
+        Selected4::PriorAuth,
+        Selected4::ProviderType,
+    ];
+
+    /// How many codes the field has: empty, not a value, then its values.
+    fn codes(self) -> usize {
+        2 + match self {
+            Selected4::Urgency => Urgency::ALL.len(),
+            Selected4::VisitType => VisitType::ALL.len(),
+            Selected4::PriorAuth => 2,
+            Selected4::ProviderType => ProviderType::ALL.len(),
+        }
+    }
+
+    /// Whether `selection` selects on the field.
+    fn selects(self, selection: &Selection) -> bool {
+        match self {
+            Selected4::Urgency => selection.urgency.is_some(),
+            Selected4::VisitType => selection.visit_type.is_some(),
+            Selected4::PriorAuth => selection.prior_auth.is_some(),
+            Selected4::ProviderType => !selection.provider_types.is_empty(),
+        }
+    }
+
+    /// Whether `selection` wants the value of code `code` (2 or more).
+    fn wants(self, selection: &Selection, code: usize) -> bool {
+        let place = code - 2;
+        match self {
+            Selected4::Urgency => selection.urgency == Urgency::ALL.get(place).copied(),
+            Selected4::VisitType => selection.visit_type == VisitType::ALL.get(place).copied(),
+            Selected4::PriorAuth => selection.prior_auth == Some(place == 1),
+            Selected4::ProviderType => ProviderType::ALL
+                .get(place)
+                .is_some_and(|p| selection.provider_types.contains(p)),
+        }
+    }
+
+    /// The field's code in the row of `view`.
+    fn read<R: Cells>(self, view: &mut View<'_, '_, R>, values: usize) -> usize {
+        match self {
+            Selected4::Urgency => code(view.urgency(values), |u| u as usize),
+            Selected4::VisitType => code(view.visit_type(values), |v| v as usize),
+            Selected4::PriorAuth => code(view.prior_auth(values), usize::from),
+            Selected4::ProviderType => code(view.provider_type(values), |p| p as usize),
+        }
+    }
 }
 
 /// A coded field as an index: 0 empty, 1 not a value, then each value by
@@ -126,52 +192,71 @@ impl Choice {
             return None;
         }
         let selection = |c: usize| &checks[classes[c].check].rule.selection;
-        let by_provider = |s: &Selection| {
-            s.visit_type.is_none() && s.prior_auth.is_none() && !s.provider_types.is_empty()
-        };
-        let providers = if window.iter().any(|c| by_provider(selection(*c))) {
-            2 + ProviderType::ALL.len()
-        } else {
-            1
-        };
-        let mut lists = Vec::with_capacity((2 + Urgency::ALL.len()) * providers);
-        for urgency in 0..2 + Urgency::ALL.len() {
-            for provider in 0..providers {
-                let may = |c: &usize| {
-                    let s = selection(*c);
-                    if classes[*c].require_labels {
-                        return true;
-                    }
-                    match s.urgency {
-                        // An empty or unknown urgency: rejected.
-                        Some(_) if urgency < 2 => return true,
-                        Some(wanted) if wanted != Urgency::ALL[urgency - 2] => return false,
-                        _ => {}
-                    }
-                    // (With one provider code no class is `by_provider`.)
-                    !by_provider(s)
-                        || provider < 2
-                        || s.provider_types.contains(&ProviderType::ALL[provider - 2])
-                };
-                lists.push(window.iter().copied().filter(may).collect());
-            }
-        }
+        // Each class, and whether it is kept whatever the fields still to
+        // read hold (it must see every row, or rejects this one).
+        let start: Vec<(usize, bool)> = window
+            .iter()
+            .map(|c| (*c, classes[*c].require_labels))
+            .collect();
         Some(Choice {
             values,
-            providers,
-            lists,
+            root: Self::node(&start, 0, &selection),
         })
+    }
+
+    fn node<'s>(
+        classes: &[(usize, bool)],
+        field: usize,
+        selection: &impl Fn(usize) -> &'s Selection,
+    ) -> Node {
+        let Some(&next) = Selected4::ALL.get(field) else {
+            return Node::Classes(classes.iter().map(|(c, _)| *c).collect());
+        };
+        if !classes
+            .iter()
+            .any(|(c, kept)| !kept && next.selects(selection(*c)))
+        {
+            // No class still in could be left out by this field: it is
+            // not read.
+            return Self::node(classes, field + 1, selection);
+        }
+        let children = (0..next.codes())
+            .map(|code| {
+                let still: Vec<(usize, bool)> = classes
+                    .iter()
+                    .filter_map(|&(c, kept)| {
+                        let s = selection(c);
+                        if kept || !next.selects(s) {
+                            Some((c, kept))
+                        } else if code < 2 {
+                            // Empty, or not a value: rejected.
+                            Some((c, true))
+                        } else {
+                            next.wants(s, code).then_some((c, false))
+                        }
+                    })
+                    .collect();
+                if still.is_empty() {
+                    Node::Classes(Vec::new())
+                } else {
+                    Self::node(&still, field + 1, selection)
+                }
+            })
+            .collect();
+        Node::Read(next, children)
     }
 
     /// The classes that may count the row of `view`.
     fn classes<R: Cells>(&self, view: &mut View<'_, '_, R>) -> &[usize] {
-        let urgency = code(view.urgency(self.values), |u| u as usize);
-        let provider = if self.providers == 1 {
-            0
-        } else {
-            code(view.provider_type(self.values), |p| p as usize)
-        };
-        &self.lists[urgency * self.providers + provider]
+        let mut node = &self.root;
+        loop {
+            match node {
+                Node::Classes(classes) => return classes,
+                Node::Read(field, children) => {
+                    node = &children[field.read(view, self.values)];
+                }
+            }
+        }
     }
 }
 

@@ -1462,3 +1462,99 @@ fn checks_counting_together_keep_their_own_window_edges_and_labels() {
     let rows: usize = last.groups.iter().map(|g| g.rows).sum();
     assert_eq!(rows, 2 + 1 + 2, "{last:#?}");
 }
+
+/// The classes a window's [`Choice`] gives for a row are the classes
+/// that would not skip it: those whose selection the row passes or
+/// rejects (an empty or unknown field they select on), and those that
+/// must see every row. Every wait-time standard of the catalog, over
+/// every mix of urgency, visit type, prior authorization and provider
+/// type, good, empty and unknown.
+#[test]
+fn a_windows_choice_is_the_classes_that_would_not_skip_the_row() {
+    let mut checks: Vec<Check> = standards::catalog()
+        .iter()
+        .filter(|s| matches!(s.rule, standards::Requirement::WaitTime { .. }))
+        .map(|s| {
+            let mut check = check_of(s.id, |_| {});
+            check.id = s.id.to_owned();
+            check
+        })
+        .collect();
+    assert!(checks.len() > 10, "{} wait-time standards", checks.len());
+    let mut strict = check_of("ca-dmhc/non-urgent-primary-care", |_| {});
+    strict.id = "strict".to_owned();
+    strict.require_labels = true;
+    checks.push(strict);
+    // One source's value map, as validation gives its checks.
+    let values = Arc::new(crate::check::fields::ValueMaps::default());
+    for check in &mut checks {
+        if let Rule::TimelyAccess(rule) = &mut check.rule {
+            rule.values = values.clone();
+        }
+    }
+    let as_of = utc("2025-12-10T17:00:00-08:00");
+    let header: Vec<String> = "id,requested_at,prior_appointment_at,first_offered_at,visit_type,urgency,prior_auth,provider_type,extended_by_provider,modality,requested_modality,region,line"
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let mut evaluator = Evaluator::new(&checks, &header, &BTreeMap::new(), as_of);
+    let Evaluator {
+        reader,
+        checks: states,
+        classes,
+        windows,
+        ..
+    } = &mut evaluator;
+    assert!(
+        windows
+            .iter()
+            .any(|w| w.choice.is_some() && w.classes.len() > 10),
+        "a window of many classes chooses among them"
+    );
+    let mut seen = 0;
+    for visit in ["initial", "follow_up", "", "again"] {
+        for urgency in ["non_urgent", "urgent", "needs_attention", "", "soon"] {
+            for auth in ["true", "false", "", "maybe"] {
+                for provider in [
+                    "non_physician_mh",
+                    "non_physician_sud",
+                    "psychiatrist",
+                    "primary_care",
+                    "specialist",
+                    "ancillary",
+                    "",
+                    "healer",
+                ] {
+                    let row: Vec<Option<String>> = format!(
+                        "r,2025-12-01T10:00:00-08:00,2025-11-20T10:00:00-08:00,,{visit},{urgency},{auth},{provider},false,in_person,,north,commercial"
+                    )
+                    .split(',')
+                    .map(|s| Some(s.to_owned()))
+                    .collect();
+                    let mut view = reader.view(&row);
+                    for window in windows.iter() {
+                        let Some(choice) = &window.choice else {
+                            continue;
+                        };
+                        let mut chosen = choice.classes(&mut view).to_vec();
+                        chosen.sort_unstable();
+                        let mut expected: Vec<usize> = window
+                            .classes
+                            .iter()
+                            .copied()
+                            .filter(|c| {
+                                let class = &classes[*c];
+                                class.require_labels
+                                    || states[class.check].selects(&mut view) != Selected::No
+                            })
+                            .collect();
+                        expected.sort_unstable();
+                        assert_eq!(chosen, expected, "{visit} {urgency} {auth} {provider}");
+                        seen += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen >= 640, "{seen}");
+}
