@@ -79,13 +79,21 @@ struct Window {
     /// row is skipped for the window as a whole.
     see_all: bool,
     /// Which of the window's classes may count a row whose clock start is
-    /// a timestamp (a class that would reject the row for its clock start
-    /// sees it whatever else it holds).
+    /// a timestamp, or empty if `empty_chosen` (a class that would reject
+    /// the row for its clock start sees it whatever else it holds).
     choice: Option<Choice>,
+    /// Whether a row with an empty clock start is chosen for too: for a
+    /// clock other than the request time, which only a class whose
+    /// standard applies to the row rejects the row for
+    /// (`CheckState::classify`); the others skip it as they would a row
+    /// with one.
+    empty_chosen: bool,
 }
 
 /// The classes of a window that may count a row whose clock start is a
-/// timestamp: a class whose standard wants another urgency, visit type,
+/// timestamp (or is empty, for a clock other than the request time, which
+/// only a class whose standard applies to the row rejects the row for):
+/// a class whose standard wants another urgency, visit type,
 /// prior authorization or provider type would skip the row after reading
 /// the fields it selects on, and most rows are for a few of eight
 /// standards. The fields are read in the order a class reads them
@@ -446,6 +454,7 @@ impl Evaluator {
                         classes: Vec::new(),
                         see_all: false,
                         choice: None,
+                        empty_chosen: clock != Field::RequestedAt,
                     });
                     windows.len() - 1
                 }
@@ -520,8 +529,13 @@ impl Evaluator {
             {
                 continue;
             }
-            let those = match (&window.choice, start) {
-                (Some(choice), Read::Value(_)) => choice.classes(&mut view),
+            let chosen = match start {
+                Read::Value(_) => true,
+                Read::Empty => window.empty_chosen,
+                Read::Invalid => false,
+            };
+            let those = match &window.choice {
+                Some(choice) if chosen => choice.classes(&mut view),
                 _ => &window.classes,
             };
             for class in those {
