@@ -113,8 +113,20 @@ struct Choice {
 /// and the step for each of its codes ([`code`]).
 #[derive(Debug, Clone)]
 enum Node {
-    Classes(Vec<usize>),
+    Classes(Vec<Chosen>),
     Read(Selected4, Vec<Node>),
+}
+
+/// A class [`Choice`] keeps for a row, and what its selection says of the
+/// row when the fields read on the way decide it: `Some` when every
+/// field the class selects on was read and holds a value it wants (then
+/// with the row's provider type if it selects on that), `None` when the
+/// class reads its selection itself (it rejects the row, or must see
+/// every row).
+#[derive(Debug, Clone, Copy)]
+struct Chosen {
+    class: usize,
+    selected: Option<Option<ProviderType>>,
 }
 
 /// The four fields a standard selects on, in the order it reads them.
@@ -208,17 +220,34 @@ impl Choice {
             .collect();
         Some(Choice {
             values,
-            root: Self::node(&start, 0, &selection),
+            root: Self::node(&start, 0, None, &selection),
         })
     }
 
+    /// The step for `classes` (each with whether it is kept whatever the
+    /// fields still to read hold) from field number `field` on, the row's
+    /// provider type being `provider` if it was read.
     fn node<'s>(
         classes: &[(usize, bool)],
         field: usize,
+        provider: Option<ProviderType>,
         selection: &impl Fn(usize) -> &'s Selection,
     ) -> Node {
         let Some(&next) = Selected4::ALL.get(field) else {
-            return Node::Classes(classes.iter().map(|(c, _)| *c).collect());
+            let chosen = classes.iter().map(|&(class, kept)| {
+                // Not kept: every field it selects on was read (a field
+                // is read while such a class selects on it) and wanted.
+                let selected = (!kept).then(|| {
+                    let s = selection(class);
+                    if s.provider_types.is_empty() {
+                        None
+                    } else {
+                        provider
+                    }
+                });
+                Chosen { class, selected }
+            });
+            return Node::Classes(chosen.collect());
         };
         if !classes
             .iter()
@@ -226,7 +255,7 @@ impl Choice {
         {
             // No class still in could be left out by this field: it is
             // not read.
-            return Self::node(classes, field + 1, selection);
+            return Self::node(classes, field + 1, provider, selection);
         }
         let children = (0..next.codes())
             .map(|code| {
@@ -244,10 +273,14 @@ impl Choice {
                         }
                     })
                     .collect();
+                let provider = match next {
+                    Selected4::ProviderType => ProviderType::ALL.get(code.wrapping_sub(2)).copied(),
+                    _ => provider,
+                };
                 if still.is_empty() {
                     Node::Classes(Vec::new())
                 } else {
-                    Self::node(&still, field + 1, selection)
+                    Self::node(&still, field + 1, provider, selection)
                 }
             })
             .collect();
@@ -255,7 +288,7 @@ impl Choice {
     }
 
     /// The classes that may count the row of `view`.
-    fn classes<R: Cells>(&self, view: &mut View<'_, '_, R>) -> &[usize] {
+    fn classes<R: Cells>(&self, view: &mut View<'_, '_, R>) -> &[Chosen] {
         let mut node = &self.root;
         loop {
             match node {
@@ -534,19 +567,25 @@ impl Evaluator {
                 Read::Empty => window.empty_chosen,
                 Read::Invalid => false,
             };
-            let those = match &window.choice {
-                Some(choice) if chosen => choice.classes(&mut view),
-                _ => &window.classes,
-            };
-            for class in those {
-                debug_assert_eq!(
-                    {
-                        let c = &checks[classes[*class].check];
-                        (c.zone, c.clock)
-                    },
-                    (window.zone, window.clock)
-                );
-                Self::add_class(checks, &mut classes[*class], line, &mut view, start);
+            match &window.choice {
+                Some(choice) if chosen => {
+                    for c in choice.classes(&mut view) {
+                        let class = &mut classes[c.class];
+                        Self::add_class(checks, class, line, &mut view, start, c.selected);
+                    }
+                }
+                _ => {
+                    for class in &window.classes {
+                        debug_assert_eq!(
+                            {
+                                let c = &checks[classes[*class].check];
+                                (c.zone, c.clock)
+                            },
+                            (window.zone, window.clock)
+                        );
+                        Self::add_class(checks, &mut classes[*class], line, &mut view, start, None);
+                    }
+                }
             }
         }
     }
@@ -561,8 +600,9 @@ impl Evaluator {
         line: u64,
         view: &mut View<'_, '_, R>,
         start: Read<Stamp>,
+        selected: Option<Option<ProviderType>>,
     ) {
-        let outcome = checks[class.check].classify(view, start);
+        let outcome = checks[class.check].classify(view, start, selected);
         // Most rows are outside most checks' window or selection: one
         // test skips them for the whole class.
         if matches!(outcome, Outcome::Skipped) && !class.require_labels {
@@ -1112,7 +1152,12 @@ impl CheckState {
     /// The outcome of `row`, whose clock start is `start`, if it is inside
     /// the check's window (the window is tested apart, per check:
     /// [`CheckState::outside`]).
-    fn classify<R: Cells>(&self, row: &mut View<'_, '_, R>, start: Read<Stamp>) -> Outcome {
+    fn classify<R: Cells>(
+        &self,
+        row: &mut View<'_, '_, R>,
+        start: Read<Stamp>,
+        selected: Option<Option<ProviderType>>,
+    ) -> Outcome {
         let rule = &*self.rule;
         let clock = self.clock;
         let start = match start {
@@ -1130,8 +1175,13 @@ impl CheckState {
                 return Outcome::rejected(format!("`{}` is empty", clock.name()));
             }
         };
-        // The window is each check's own (`CheckState::outside`).
-        let provider = match self.selects(row) {
+        // The window is each check's own (`CheckState::outside`). What
+        // the selection says of the row, unless a window's choice read it.
+        let selected = match selected {
+            Some(provider) => Selected::Yes(provider),
+            None => self.selects(row),
+        };
+        let provider = match selected {
             Selected::Yes(provider) => provider,
             Selected::No => return Outcome::Skipped,
             Selected::Empty(field) => {

@@ -1511,7 +1511,7 @@ fn a_windows_choice_is_the_classes_that_would_not_skip_the_row() {
             .any(|w| w.choice.is_some() && w.classes.len() > 10),
         "a window of many classes chooses among them"
     );
-    let mut seen = 0;
+    let (mut seen, mut decided) = (0, 0);
     for visit in ["initial", "follow_up", "", "again"] {
         for urgency in ["non_urgent", "urgent", "needs_attention", "", "soon"] {
             for auth in ["true", "false", "", "maybe"] {
@@ -1536,7 +1536,22 @@ fn a_windows_choice_is_the_classes_that_would_not_skip_the_row() {
                         let Some(choice) = &window.choice else {
                             continue;
                         };
-                        let mut chosen = choice.classes(&mut view).to_vec();
+                        let picked = choice.classes(&mut view).to_vec();
+                        // What the choice says of a class's selection is
+                        // what the class's own selection says.
+                        for c in &picked {
+                            if let Some(provider) = c.selected {
+                                let state = &states[classes[c.class].check];
+                                assert_eq!(
+                                    state.selects(&mut view),
+                                    Selected::Yes(provider),
+                                    "{visit} {urgency} {auth} {provider:?}"
+                                );
+                                assert!(!classes[c.class].require_labels);
+                                decided += 1;
+                            }
+                        }
+                        let mut chosen: Vec<usize> = picked.iter().map(|c| c.class).collect();
                         chosen.sort_unstable();
                         let mut expected: Vec<usize> = window
                             .classes
@@ -1557,4 +1572,5 @@ fn a_windows_choice_is_the_classes_that_would_not_skip_the_row() {
         }
     }
     assert!(seen >= 640, "{seen}");
+    assert!(decided >= 640, "{decided}");
 }
