@@ -105,9 +105,11 @@ pub struct LabelSet {
 /// are ([`RawGroups`]).
 const RAW_LABELS: usize = 4;
 
-/// The most cell tuples [`RawGroups`] keeps: past it, new ones are read
-/// the long way (trimmed, joined and interned) every time.
-const RAW_ENTRIES: usize = 1 << 16;
+/// The most cell tuples [`RawGroups`] keeps (about 170 bytes each, and
+/// their cells): past it, new ones are read the long way (trimmed, joined
+/// and interned) every time, so that labels of many values (a provider's
+/// number) cost no more memory than their keys already do.
+const RAW_ENTRIES: usize = 1 << 14;
 
 /// The group of each tuple of label cells seen, as the cells are: a row's
 /// group is found by a hash of its cells and a comparison with the
@@ -742,5 +744,23 @@ mod tests {
                 assert_eq!(Word::of(a) == Word::of(b), a == b, "{a:?} {b:?}");
             }
         }
+    }
+
+    /// Past the most tuples it keeps, groups are still found, the long
+    /// way: every row's group is its label's, numbered in order.
+    #[test]
+    fn groups_past_the_tuples_kept_are_read_the_long_way() {
+        let header = vec!["provider".to_owned()];
+        let mut reader = Reader::new(&header, &Default::default());
+        let set = reader.label_set(&header, &header);
+        let count = RAW_ENTRIES + 1000;
+        for round in 0..2 {
+            for n in 0..count {
+                let row = vec![Some(format!("provider {n}"))];
+                let mut view = reader.view(&row);
+                assert_eq!(view.group(set), (n, None), "round {round}");
+            }
+        }
+        assert_eq!(reader.labels(set).raw.table.len(), RAW_ENTRIES);
     }
 }
