@@ -64,15 +64,15 @@ fn wait_ticks(rule: &WaitRule, start: Stamp, end: Stamp) -> i64 {
     }
 }
 
-/// Whether the wait from `start` to `end` is past the limit: exactly, to
-/// the nanosecond, for minutes and hours (48 h and 1 s is past 48 h).
-fn past_limit(rule: &WaitRule, start: Stamp, end: Stamp) -> bool {
+/// Whether the wait from `start` to `end`, `ticks` long ([`wait_ticks`]),
+/// is past the limit: by whole days for day units (`ticks`, counted
+/// once), exactly, to the nanosecond, for minutes and hours (48 h and 1 s
+/// is past 48 h).
+fn past_limit(rule: &WaitRule, start: Stamp, end: Stamp, ticks: i64) -> bool {
     let seconds = match rule.unit {
         Unit::Minutes => 60.0,
         Unit::Hours => 3600.0,
-        Unit::BusinessDays | Unit::CalendarDays => {
-            return wait_ticks(rule, start, end) as f64 > rule.limit;
-        }
+        Unit::BusinessDays | Unit::CalendarDays => return ticks as f64 > rule.limit,
     };
     let limit_nanos = (rule.limit * seconds * 1e9).round() as i128;
     start.nanos_until(end) > limit_nanos
@@ -87,19 +87,33 @@ pub fn outcome(
     extended: bool,
     as_of: Stamp,
 ) -> Outcome {
-    let wait = offer.map(|offer| wait_ticks(rule, start, offer));
-    if extended {
-        return Outcome::Compliant { wait, extended };
-    }
     match offer {
-        Some(offer) if past_limit(rule, start, offer) => Outcome::Noncompliant {
-            wait,
-            open_for: None,
+        Some(offer) => {
+            let wait = wait_ticks(rule, start, offer);
+            if extended {
+                Outcome::Compliant {
+                    wait: Some(wait),
+                    extended,
+                }
+            } else if past_limit(rule, start, offer, wait) {
+                Outcome::Noncompliant {
+                    wait: Some(wait),
+                    open_for: None,
+                }
+            } else {
+                Outcome::Compliant {
+                    wait: Some(wait),
+                    extended,
+                }
+            }
+        }
+        None if extended => Outcome::Compliant {
+            wait: None,
+            extended,
         },
-        Some(_) => Outcome::Compliant { wait, extended },
         None => {
             let open_for = wait_ticks(rule, start, as_of);
-            if past_limit(rule, start, as_of) {
+            if past_limit(rule, start, as_of, open_for) {
                 Outcome::Noncompliant {
                     wait: None,
                     open_for: Some(open_for),

@@ -366,6 +366,10 @@ struct CheckState {
     /// `rule.end_field()`), read from here on every row.
     clock: Field,
     end: Field,
+    /// Whether the source has a `modality` column: without one, every
+    /// offer counts ([`CheckState::telehealth_counts`]), and the column
+    /// is not asked for on every row.
+    modality: bool,
     /// The check's time zone, value map and `group_by` in the reader.
     zone: usize,
     values: usize,
@@ -407,6 +411,7 @@ impl Evaluator {
                 };
                 Some(CheckState {
                     error: missing_columns(check, &rule, &columns, header, mapping),
+                    modality: columns.has(Field::Modality),
                     check: check.clone(),
                     values: reader.values(&rule.values),
                     labels: reader.label_set(header, &check.group_by),
@@ -1229,6 +1234,10 @@ impl CheckState {
     /// Whether the offer of `row` counts under the standard's telehealth
     /// rule. An offer of unknown modality (no `modality`) counts.
     fn telehealth_counts<R: Cells>(&self, row: &mut View<'_, '_, R>) -> Result<bool, String> {
+        if !self.modality {
+            // Every offer is of unknown modality.
+            return Ok(true);
+        }
         let mut modality = |field: Field| -> Result<Option<Modality>, String> {
             match row.modality(self.values, field) {
                 Read::Empty => Ok(None),
