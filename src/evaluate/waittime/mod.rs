@@ -366,6 +366,12 @@ struct CheckState {
     /// `rule.end_field()`), read from here on every row.
     clock: Field,
     end: Field,
+    /// The day number ([`timestamp::day_number`]) a request's clock
+    /// must start on or after to be judged, for each provider type the
+    /// standard took effect for later than for the others
+    /// (`WaitRule::effective_for`), and for any other: read on every
+    /// request a check counts.
+    effective: EffectiveDays,
     /// Whether the source has a `modality` column: without one, every
     /// offer counts ([`CheckState::telehealth_counts`]), and the column
     /// is not asked for on every row.
@@ -411,6 +417,7 @@ impl Evaluator {
                 };
                 Some(CheckState {
                     error: missing_columns(check, &rule, &columns, header, mapping),
+                    effective: EffectiveDays::of(&rule),
                     modality: columns.has(Field::Modality),
                     check: check.clone(),
                     values: reader.values(&rule.values),
@@ -1040,6 +1047,37 @@ fn add_group(groups: &mut Vec<Option<GroupAcc>>, number: usize, acc: GroupAcc) {
     }
 }
 
+/// `WaitRule::effective_for` of each provider type, as day numbers.
+#[derive(Debug, Clone)]
+struct EffectiveDays {
+    any: Option<i32>,
+    by_provider: Vec<(ProviderType, Option<i32>)>,
+}
+
+impl EffectiveDays {
+    fn of(rule: &WaitRule) -> EffectiveDays {
+        let day = |date: Option<chrono::NaiveDate>| date.map(timestamp::day_number);
+        EffectiveDays {
+            any: day(rule.effective_for(None)),
+            by_provider: ProviderType::ALL
+                .iter()
+                .map(|p| (*p, day(rule.effective_for(Some(*p)))))
+                .filter(|(_, d)| *d != day(rule.effective_for(None)))
+                .collect(),
+        }
+    }
+
+    /// The day number of `WaitRule::effective_for(provider)`.
+    fn day_for(&self, provider: Option<ProviderType>) -> Option<i32> {
+        match provider {
+            Some(p) => (self.by_provider.iter())
+                .find(|(q, _)| *q == p)
+                .map_or(self.any, |(_, d)| *d),
+            None => self.any,
+        }
+    }
+}
+
 /// Whether a standard applies to a row ([`CheckState::selects`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Selected {
@@ -1197,9 +1235,10 @@ impl CheckState {
             }
         };
         // Compared as day numbers: this is asked of every row selected.
-        if rule
-            .effective_for(provider)
-            .is_some_and(|effective| start.local_day < timestamp::day_number(effective))
+        if self
+            .effective
+            .day_for(provider)
+            .is_some_and(|day| start.local_day < day)
         {
             return Outcome::BeforeEffective;
         }
