@@ -176,17 +176,17 @@ impl Word {
 }
 
 impl RawGroups {
-    /// The hash of a tuple of cells, from their [`Word`]s.
+    /// The hash of a tuple of cells, from their [`Word`]s ([`KeyHasher`],
+    /// as the group keys are hashed).
     fn hash(words: &[Word]) -> u64 {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut hash: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        use std::hash::Hasher as _;
+        let mut hasher = KeyHasher::default();
         for word in words {
-            hash = (hash ^ word.first).wrapping_mul(K).rotate_left(29)
-                ^ word.last
-                ^ ((word.len as u64) << 48);
-            hash = hash.wrapping_mul(K);
+            hasher.write_u64(word.first);
+            hasher.write_u64(word.last);
+            hasher.write_usize(word.len);
         }
-        hash ^ (hash >> 32)
+        hasher.finish()
     }
 
     /// The group of the tuple `cells`, whose words are `words` (the
