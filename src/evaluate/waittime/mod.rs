@@ -322,10 +322,12 @@ const SHARED_GROUPS: usize = 4096;
 
 /// Counts shared by the members of a class that differ only in their
 /// `group_by` and window: each row is counted once, in the group of all
-/// their labels together and the band of windows it falls in, and each
-/// member's counts are summed from these when the evaluation ends
-/// ([`Shared::roll_up`]). Eighty checks over eight standards then count a
-/// row about as often as eight would.
+/// their labels together and the band of windows it falls in. Each
+/// member's groups are the sums of these: read as such when its result
+/// is made ([`Evaluator::finish_on`], `GroupAcc::finish_sum`), or summed
+/// into its own counts if the members stop sharing ([`Shared::roll_up`]).
+/// Eighty checks over eight standards then count a row about as often as
+/// eight would.
 #[derive(Debug, Clone)]
 struct Shared {
     /// The label set of every member's labels.
@@ -716,9 +718,10 @@ impl Evaluator {
         self.finish_on(data_time, 1)
     }
 
-    /// [`Evaluator::finish`] on up to `threads` threads: the shared counts
-    /// summed into each check's groups, and each check's result made, on
-    /// every core, as the rows were read (the same results).
+    /// [`Evaluator::finish`] on up to `threads` threads: each check's
+    /// result made from its groups, or from the shared groups they are
+    /// the sums of, on every core, as the rows were read (the same
+    /// results).
     pub fn finish_on(self, data_time: DateTime<Utc>, threads: usize) -> Vec<CheckResult> {
         let Evaluator {
             as_of,
@@ -728,11 +731,20 @@ impl Evaluator {
             ..
         } = self;
         let shared: Vec<Shared> = classes.into_iter().filter_map(|c| c.shared).collect();
-        Shared::roll_up_on(shared, &mut checks, &mut reader, threads);
+        let shared = Shared::seal_on(shared, threads);
+        // Each member's groups as the shared groups they are the sums of,
+        // read as they are when its result is made (`GroupAcc::finish_sum`).
+        let mut sums: Vec<Option<RollUp<'_>>> = (0..checks.len()).map(|_| None).collect();
+        for sum in shared.iter().flat_map(|s| s.plan(&mut checks, &mut reader)) {
+            let check = sum.check;
+            sums[check] = Some(sum);
+        }
         let reader = &reader;
-        map_on(checks, threads, |state| {
-            state.finish(reader, as_of, data_time)
-        })
+        map_on(
+            checks.into_iter().zip(sums).collect(),
+            threads,
+            |(state, sum)| state.finish(reader, as_of, data_time, sum),
+        )
     }
 }
 
@@ -937,31 +949,23 @@ impl Shared {
         }
     }
 
-    /// Gives each member the counts of the bands in its window, in its
-    /// own groups.
-    fn roll_up(self, checks: &mut [CheckState], reader: &mut Reader) {
-        Shared::roll_up_on(vec![self], checks, reader, 1);
-    }
-
-    /// [`Shared::roll_up`] of each of `shared` on up to `threads` threads
-    /// (the sealing of each, then the sums of each member's groups).
-    fn roll_up_on(
-        shared: Vec<Shared>,
-        checks: &mut [CheckState],
-        reader: &mut Reader,
-        threads: usize,
-    ) {
-        let shared = map_on(shared, threads, |mut shared| {
-            shared.seal();
-            shared
-        });
-        let sums: Vec<RollUp<'_>> = shared
-            .iter()
-            .flat_map(|shared| shared.plan(checks, reader))
-            .collect();
-        for (check, groups) in map_on(sums, threads, RollUp::sum) {
+    /// Gives each member the counts of the bands in its window, summed
+    /// into its own groups: for members that stop sharing, and count on
+    /// their own from then on.
+    fn roll_up(mut self, checks: &mut [CheckState], reader: &mut Reader) {
+        self.seal();
+        for sum in self.plan(checks, reader) {
+            let (check, groups) = sum.sum();
             checks[check].groups = groups;
         }
+    }
+
+    /// Each of `shared` [`Shared::seal`]ed, on up to `threads` threads.
+    fn seal_on(shared: Vec<Shared>, threads: usize) -> Vec<Shared> {
+        map_on(shared, threads, |mut shared| {
+            shared.seal();
+            shared
+        })
     }
 
     /// Puts the long waits of every shared group in order, as the sums
@@ -972,9 +976,9 @@ impl Shared {
         }
     }
 
-    /// What each member's groups are the sums of ([`RollUp`]): its groups
-    /// taken out of `checks`, to be put back summed. The members' rejected
-    /// rows are given to them here.
+    /// What each member's groups are the sums of ([`RollUp`]): the shared
+    /// groups, and its own groups taken out of `checks`. The members'
+    /// rejected rows are given to them here.
     fn plan(&self, checks: &mut [CheckState], reader: &mut Reader) -> Vec<RollUp<'_>> {
         let mut sums = Vec::new();
         // Each shared group's labels, split from its key once for all the
@@ -1340,11 +1344,14 @@ impl CheckState {
         }
     }
 
+    /// The check's result. `sum`: what its groups are the sums of, when
+    /// it shared its counts (then its own groups are in `sum`).
     fn finish(
         self,
         reader: &Reader,
         as_of: DateTime<Utc>,
         data_time: DateTime<Utc>,
+        sum: Option<RollUp<'_>>,
     ) -> CheckResult {
         let rule = &*self.rule;
         let mut result = crate::check::result::empty_result(&self.check, as_of);
@@ -1361,13 +1368,19 @@ impl CheckState {
         let today = self.as_of.local_date();
         let in_force = rule.effective.is_none_or(|effective| effective <= today);
         let label_set = reader.labels(self.labels);
-        let mut groups: Vec<_> = self
-            .groups
-            .into_iter()
-            .enumerate()
-            .filter_map(|(number, acc)| {
+        let (own, parts) = match sum {
+            Some(sum) => (sum.own, sum.parts),
+            None => (self.groups, Vec::new()),
+        };
+        let mut groups: Vec<_> = (0..own.len().max(parts.len()))
+            .filter_map(|number| {
+                let mut parts: Vec<&GroupAcc> = parts.get(number).cloned().unwrap_or_default();
+                parts.extend(own.get(number).and_then(Option::as_ref));
+                if parts.is_empty() {
+                    return None;
+                }
                 let labels = labels(&self.check.group_by, label_set.key(number));
-                Some(acc?.finish(labels, rule, today))
+                Some(GroupAcc::finish_sum(&parts, labels, rule, today))
             })
             .collect();
         groups.sort_by(|a, b| a.labels.cmp(&b.labels));

@@ -11,7 +11,7 @@
 //! calendar, an `int[]` of cumulative business-day counts indexed by local
 //! date. [`Plan::finish`] turns the rows the statement returns into the
 //! [`CheckResult`] the pull engine would give, through the same
-//! `GroupAcc::finish`, so the two paths share every judgement after the
+//! `GroupAcc::finish_sum`, so the two paths share every judgement after the
 //! counting.
 //!
 //! Each row is classified as `CheckState::classify` does, in the same order
