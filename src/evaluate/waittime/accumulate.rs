@@ -264,8 +264,8 @@ fn merge_sorted(a: &[(i64, u64)], b: &[(i64, u64)]) -> Vec<(i64, u64)> {
 }
 
 /// The waits of a group as the sorted lists they are kept in (a group's
-/// own, or those of every part a check's group is the sum of:
-/// `Shared::roll_up`), and the measures read from them without merging
+/// own, or those of every shared group a check's group is the sum of:
+/// `Evaluator::finish_on`), and the measures read from them without merging
 /// the lists into one: the total and the sum in one pass over each, a
 /// quantile by a search on the wait, counting the waits up to it in each
 /// list by a binary search. After the pass, merging the lists of a
@@ -305,7 +305,9 @@ impl<'a> Waits<'a> {
                 *mine += theirs;
             }
         }
-        // Long waits not yet sealed, put in order (a few at most).
+        // Long waits not yet sealed, put in order (fewer than
+        // `PENDING_MIN` or a quarter of the sealed ones, whichever is
+        // more).
         let pending: Vec<Vec<(i64, u64)>> = (parts.iter())
             .filter(|p| !p.waits.pending.is_empty())
             .map(|p| {
