@@ -292,35 +292,14 @@ struct Run<'a> {
 }
 
 impl<'a> Waits<'a> {
-    /// `f` of the waits of the group that is the sum of `parts`, sealed
-    /// or not.
-    fn of<R>(parts: &[&GroupAcc], f: impl FnOnce(&Waits<'_>) -> R) -> R {
-        let mut dense: Vec<u64> = Vec::new();
-        for part in parts {
-            let theirs = &part.waits.dense;
-            if dense.len() < theirs.len() {
-                dense.resize(theirs.len(), 0);
-            }
-            for (mine, theirs) in dense.iter_mut().zip(theirs) {
-                *mine += theirs;
-            }
-        }
-        // Long waits not yet sealed, put in order (fewer than
-        // `PENDING_MIN` or a quarter of the sealed ones, whichever is
-        // more).
-        let pending: Vec<Vec<(i64, u64)>> = (parts.iter())
-            .filter(|p| !p.waits.pending.is_empty())
-            .map(|p| {
-                let mut pending = p.waits.pending.clone();
-                in_order(&mut pending);
-                pending
-            })
-            .collect();
+    /// `f` of the sum of `parts` (sealed or not) but for their sealed
+    /// long waits ([`GroupAcc::sum_short`]), and of the waits of all of
+    /// them.
+    fn of<R>(parts: &[&GroupAcc], f: impl FnOnce(&GroupAcc, &Waits<'_>) -> R) -> R {
+        let sum = GroupAcc::sum_short(parts);
         let long = parts.iter().map(|p| &p.waits.long[..]);
-        f(&Waits::new(
-            &dense,
-            long.chain(pending.iter().map(|p| &p[..])),
-        ))
+        let waits = Waits::new(&sum.waits.dense, long.chain([&sum.waits.long[..]]));
+        f(&sum, &waits)
     }
 
     /// The waits of `dense` (how many of each short length) and of
@@ -476,12 +455,7 @@ impl GroupAcc {
     /// merged in pairs, then pairs of those, and so on, so that each wait
     /// is copied about log₂(parts) times, not once per part.
     pub fn sum(parts: &[&GroupAcc]) -> GroupAcc {
-        let mut sum = GroupAcc::default();
-        for part in parts {
-            sum.merge_with(part, Histogram::merge_short);
-        }
-        // The parts' unsealed long waits, now in `sum.waits.pending`.
-        sum.waits.seal();
+        let mut sum = GroupAcc::sum_short(parts);
         let mut lists: Vec<Vec<(i64, u64)>> = vec![std::mem::take(&mut sum.waits.long)];
         let mut slices = parts
             .iter()
@@ -505,6 +479,18 @@ impl GroupAcc {
             lists = next;
         }
         sum.waits.long = lists.pop().unwrap_or_default();
+        sum
+    }
+
+    /// The sum of `parts` but for their sealed long waits (`long`): the
+    /// counts, the short waits, and the long waits not yet sealed, sealed
+    /// into the sum's `long`.
+    fn sum_short(parts: &[&GroupAcc]) -> GroupAcc {
+        let mut sum = GroupAcc::default();
+        for part in parts {
+            sum.merge_with(part, Histogram::merge_short);
+        }
+        sum.waits.seal();
         sum
     }
 
@@ -541,11 +527,9 @@ impl GroupAcc {
         rule: &WaitRule,
         today: NaiveDate,
     ) -> GroupResult {
-        let mut acc = GroupAcc::default();
-        for part in parts {
-            acc.merge_with(part, |_, _| {});
-        }
-        Waits::of(parts, |waits| acc.judge_waits(waits, labels, rule, today))
+        Waits::of(parts, |sum, waits| {
+            sum.judge_waits(waits, labels, rule, today)
+        })
     }
 
     /// The group's result, its waits being `waits`.
@@ -734,7 +718,7 @@ mod tests {
             };
             prop_assert_eq!(measures(&Waits::new(&[], [&sorted[..]])), wanted);
             let parts: Vec<&GroupAcc> = parts.iter().collect();
-            prop_assert_eq!(Waits::of(&parts, measures), wanted);
+            prop_assert_eq!(Waits::of(&parts, |_, waits| measures(waits)), wanted);
         }
     }
 }
