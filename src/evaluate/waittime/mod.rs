@@ -1060,13 +1060,14 @@ struct EffectiveDays {
 
 impl EffectiveDays {
     fn of(rule: &WaitRule) -> EffectiveDays {
-        let day = |date: Option<chrono::NaiveDate>| date.map(timestamp::day_number);
+        let day = |provider| rule.effective_for(provider).map(timestamp::day_number);
+        let any = day(None);
         EffectiveDays {
-            any: day(rule.effective_for(None)),
+            any,
             by_provider: ProviderType::ALL
                 .iter()
-                .map(|p| (*p, day(rule.effective_for(Some(*p)))))
-                .filter(|(_, d)| *d != day(rule.effective_for(None)))
+                .map(|p| (*p, day(Some(*p))))
+                .filter(|(_, d)| *d != any)
                 .collect(),
         }
     }
